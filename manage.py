@@ -1,0 +1,29 @@
+#!/usr/bin/env python
+"""Django's command-line utility for synthadmin."""
+
+import os
+import sys
+
+
+def _quiet(argv: list[str]) -> bool:
+    """True when the command was asked to print nothing but errors (``-v 0``)."""
+    for i, arg in enumerate(argv):
+        if arg in ("-v", "--verbosity") and i + 1 < len(argv) and argv[i + 1] == "0":
+            return True
+        if arg in ("-v0", "--verbosity=0"):
+            return True
+    return False
+
+
+def main() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "synthadmin.settings")
+    if not _quiet(sys.argv):
+        # Say once, on stderr, which database this command talks to.
+        os.environ.setdefault("SYNTHADMIN_ANNOUNCE_DATABASE", "1")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""Django settings for synthadmin, read from the environment (12-factor).
+
+An optional ``.env`` file in the project root is read first; real environment variables win.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+load_dotenv(BASE_DIR / ".env", override=False)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    normalized = value.strip().lower()
+    if normalized in {"1", "true", "yes", "on"}:
+        return True
+    if normalized in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false, yes/no), got {value!r}")
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
+    if number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_bool("DJANGO_DEBUG")
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "").strip()
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set. Set it (e.g. in .env), or set DJANGO_DEBUG=1 "
+            "for local development."
+        )
+    SECRET_KEY = "django-insecure-synthadmin-development-only"  # noqa: S105 - DEBUG only
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "synthadmin.apps.SynthadminConfig",
+    "profiles",
+    "checkins",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "synthadmin.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "synthadmin.wsgi.application"
+
+# --- Database -------------------------------------------------------------------------------
+# DATABASE_URL set: that server, nothing embedded is ever started.
+# DATABASE_URL unset: an embedded PostgreSQL under SYNTHADMIN_DATA_DIR (default .localdb/),
+# started on first connection and reused by later commands.
+DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
+SYNTHADMIN_DATA_DIR = Path(os.environ.get("SYNTHADMIN_DATA_DIR") or BASE_DIR / ".localdb")
+
+if DATABASE_URL:
+    _default_db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
+    if _default_db["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_URL must be a postgresql:// URL")
+else:
+    _default_db = {"NAME": "synthadmin", "EMBEDDED_DATA_DIR": str(SYNTHADMIN_DATA_DIR)}
+_default_db["ENGINE"] = "synthadmin.db"
+DATABASES = {"default": _default_db}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+# The app's patients are in Brazil: "today" for a check-in history means today there.
+TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "America/Sao_Paulo")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOGIN_URL = "admin:login"
+
+# --- Supabase -------------------------------------------------------------------------------
+SUPABASE_URL = os.environ.get("SUPABASE_URL", "").strip()
+# The service-role key. SUPABASE_SERVICE_KEY is the older name, still accepted.
+SUPABASE_SERVICE_ROLE_KEY = (
+    os.environ.get("SUPABASE_SERVICE_ROLE_KEY", "").strip()
+    or os.environ.get("SUPABASE_SERVICE_KEY", "").strip()
+)
+
+# --- synthadmin -----------------------------------------------------------------------------
+# "supabase": users through the Supabase Auth admin API; "local": auth rows written directly.
+SYNTHADMIN_AUTH_BACKEND = (
+    os.environ.get("SYNTHADMIN_AUTH_BACKEND", "").strip().lower()
+    or ("supabase" if SUPABASE_URL else "local")
+)
+if SYNTHADMIN_AUTH_BACKEND not in {"supabase", "local"}:
+    raise ImproperlyConfigured(
+        f"SYNTHADMIN_AUTH_BACKEND must be 'supabase' or 'local', got {SYNTHADMIN_AUTH_BACKEND!r}"
+    )
+SYNTHADMIN_AUTH_CONCURRENCY = env_int("SYNTHADMIN_AUTH_CONCURRENCY", 4, minimum=1)
+SYNTHADMIN_MAX_PATIENTS_PER_RUN = env_int("SYNTHADMIN_MAX_PATIENTS_PER_RUN", 10_000, minimum=1)
+SYNTHADMIN_MAX_CHECKIN_DAYS = env_int("SYNTHADMIN_MAX_CHECKIN_DAYS", 3_650, minimum=1)
+SYNTHADMIN_ADMIN_MAX_PATIENTS = env_int("SYNTHADMIN_ADMIN_MAX_PATIENTS", 200, minimum=1)
+# bcrypt cost of the local backend; GoTrue uses 10 (bcrypt.DefaultCost).
+SYNTHADMIN_LOCAL_BCRYPT_ROUNDS = env_int("SYNTHADMIN_LOCAL_BCRYPT_ROUNDS", 10, minimum=4)
+SYNTHADMIN_EMAIL_DOMAIN = os.environ.get("SYNTHADMIN_EMAIL_DOMAIN", "example.com").strip()
+if SYNTHADMIN_EMAIL_DOMAIN not in {"example.com", "example.org", "example.net"}:
+    raise ImproperlyConfigured(
+        "SYNTHADMIN_EMAIL_DOMAIN must be a reserved domain (example.com, example.org or "
+        f"example.net) so no real person is ever mailed, got {SYNTHADMIN_EMAIL_DOMAIN!r}"
+    )
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "synthadmin": {"handlers": ["stderr"], "level": os.environ.get("SYNTHADMIN_LOG_LEVEL", "WARNING")},
+        # httpx logs every request URL at INFO; keep it quiet.
+        "httpx": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,72 @@
+"""Helpers for tests that need a database of their own on the same server."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+from django.db import connection
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def server_params() -> dict[str, str]:
+    """Host, port and superuser of the server the test suite runs on (starts it if needed)."""
+    connection.ensure_connection()
+    info = connection.connection.info
+    return {"host": info.host, "port": str(info.port), "user": info.user}
+
+
+def database_url(dbname: str, *, user: str | None = None, password: str | None = None) -> str:
+    params = server_params()
+    auth = quote(user or params["user"], safe="")
+    if password:
+        auth += ":" + quote(password, safe="")
+    return f"postgresql://{auth}@{quote(params['host'], safe='')}:{params['port']}/{dbname}"
+
+
+def admin_conninfo(dbname: str = "postgres") -> str:
+    params = server_params()
+    return psycopg.conninfo.make_conninfo(dbname=dbname, **params)
+
+
+@contextlib.contextmanager
+def scratch_database(prefix: str = "scratch") -> Iterator[str]:
+    """A brand-new empty database, dropped afterwards; yields its name."""
+    name = f"synthadmin_{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_conninfo(), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield name
+    finally:
+        with psycopg.connect(admin_conninfo(), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def manage(*args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``python manage.py ...`` in a subprocess, as a user would."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE_", "SYNTHADMIN_"))}
+    full_env.update({"DJANGO_SECRET_KEY": "tests-only-not-a-secret", "DJANGO_SETTINGS_MODULE": "synthadmin.settings"})
+    full_env.update(env or {})
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"manage.py {' '.join(args)} exited {result.returncode}\n"
+            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
+    return result

