@@ -1,0 +1,58 @@
+"""The Auth gateway interface: one small contract, a Supabase and a local implementation.
+
+Modelled on Django's e-mail backends: callers ask ``get_gateway()`` (in ``synthadmin.auth``)
+for the configured implementation and use only this interface.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class NewAuthUser:
+    """What synthadmin asks the Auth service to create. ``id`` is ours (a uuid4)."""
+
+    id: uuid.UUID
+    email: str
+    password: str = field(repr=False)
+    user_metadata: Mapping[str, Any]
+    app_metadata: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class AuthUserInfo:
+    """What the Auth service says about an existing user."""
+
+    id: uuid.UUID
+    email: str
+    app_metadata: Mapping[str, Any]
+    user_metadata: Mapping[str, Any]
+
+
+class AuthGateway(Protocol):
+    """Creates, reads and (hard-)deletes Auth users. Raises ``AuthGatewayError`` subclasses."""
+
+    name: str
+
+    def create_user(self, user: NewAuthUser) -> AuthUserInfo:
+        """Create the user with ``user.id`` as its id, e-mail confirmed, no e-mail sent.
+
+        Raises DuplicateEmailError, DuplicateUserIdError, AuthUnavailableError, AuthRejectedError.
+        """
+        ...
+
+    def get_user(self, user_id: uuid.UUID) -> AuthUserInfo | None:
+        """The user, or None when no user has that id."""
+        ...
+
+    def delete_user(self, user_id: uuid.UUID) -> bool:
+        """Hard-delete (cascading to profile and check-ins); False when it did not exist."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
