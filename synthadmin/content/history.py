@@ -1,0 +1,315 @@
+"""A patient's whole synthetic history: daily states, check-in days and payload values.
+
+:func:`build_history` is the one entry point: it is a pure function of its arguments (no
+clock, no global random state), so the same arguments give byte-identical payloads anywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import numbers
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from synthadmin.content.adherence import DEFAULT_ADHERENCE, checkin_days
+from synthadmin.content.errors import InvalidHistoryParameterError
+from synthadmin.content.latent import daily_latents
+from synthadmin.content.patterns import get_pattern
+from synthadmin.content.payloads import (
+    FIELD_INDEX,
+    FIELDS,
+    format_json_rows,
+    generate_values,
+    rows_to_payloads,
+)
+from synthadmin.content.states import STATE_BY_CODE, STATE_CODE, MoodState
+from synthadmin.content.trajectory import Trajectory, sample_trajectory
+
+__all__ = [
+    "MAX_HISTORY_DAYS",
+    "EpisodeRun",
+    "EpisodeSpan",
+    "JsonRow",
+    "PatientHistory",
+    "build_history",
+    "patient_seed",
+]
+
+MAX_HISTORY_DAYS = 36_525  # a century: beyond that a request is a mistake, not a patient
+
+JsonRow = tuple[dt.date, str, str, str, str, str, str]
+Payload = dict[str, dict[str, int | float]]
+
+# Independent random streams per component, so that e.g. a different adherence leaves the
+# mood trajectory and the payload values of a seed unchanged.
+_TRAJECTORY, _LATENTS, _FIELDS, _ADHERENCE = range(4)
+
+
+class EpisodeRun(NamedTuple):
+    """A maximal run of days with the same mood state, clipped to the window."""
+
+    state: MoodState
+    start: dt.date
+    end: dt.date
+
+    @property
+    def days(self) -> int:
+        """Number of days in the run (inclusive)."""
+        return (self.end - self.start).days + 1
+
+
+@dataclass(frozen=True)
+class EpisodeSpan:
+    """One episode of the model, with what the daily states alone cannot say.
+
+    ``full`` tells full-syndrome episodes (DSM-5 minimum lengths apply) from sub-threshold
+    deviations and remission; ``kind`` is the episode type (e.g. "brief_hypomania"). An
+    episode cut by the window edge has ``starts_before_window`` / ``ends_after_window`` set
+    and ``true_days`` gives its whole length.
+    """
+
+    state: MoodState
+    start: dt.date
+    end: dt.date
+    full: bool
+    kind: str
+    true_days: int
+    starts_before_window: bool
+    ends_after_window: bool
+
+    @property
+    def days(self) -> int:
+        """Days of the episode inside the window."""
+        return (self.end - self.start).days + 1
+
+
+def patient_seed(run_seed: int, index: int) -> np.random.SeedSequence:
+    """Seed of patient ``index`` of a generation run (``SeedSequence(run_seed).spawn`` child).
+
+    Different indices give statistically independent patients; the same pair always gives
+    the same patient.
+    """
+    _check_non_negative_int("run_seed", run_seed)
+    _check_non_negative_int("index", index)
+    return np.random.SeedSequence(run_seed, spawn_key=(index,))
+
+
+def _check_non_negative_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidHistoryParameterError(name, f"must be an integer, got {value!r}")
+    if value < 0:
+        raise InvalidHistoryParameterError(name, f"must be >= 0, got {value}")
+
+
+def _generators(
+    seed: int | np.random.SeedSequence, count: int
+) -> tuple[np.random.Generator, ...]:
+    if isinstance(seed, np.random.SeedSequence):
+        root = seed
+    else:
+        _check_non_negative_int("seed", seed)
+        root = np.random.SeedSequence(int(seed))
+    # Built from the root's fields rather than root.spawn(): spawn() mutates the caller's
+    # SeedSequence, and a second call with the same object would then give other children.
+    return tuple(
+        np.random.Generator(
+            np.random.PCG64(
+                np.random.SeedSequence(
+                    root.entropy, spawn_key=(*root.spawn_key, k), pool_size=root.pool_size
+                )
+            )
+        )
+        for k in range(count)
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class PatientHistory:
+    """The synthetic history of one patient over ``start_date .. end_date`` (inclusive).
+
+    ``daily_states`` holds the mood-state code (index into ``STATE_BY_CODE``) of every day of
+    the window, checked in or not; ``checkin_dates`` the days with a check-in (strictly
+    increasing); ``values`` one row of payload values per check-in in ``FIELDS`` order, float
+    fields as integer tenths. Arrays are read-only.
+    """
+
+    pattern: str
+    start_date: dt.date
+    end_date: dt.date
+    adherence: float
+    daily_states: np.ndarray = field(repr=False)
+    checkin_offsets: np.ndarray = field(repr=False)
+    checkin_dates: tuple[dt.date, ...] = field(repr=False)
+    values: np.ndarray = field(repr=False)
+    trajectory: Trajectory = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.checkin_dates)
+
+    @property
+    def days(self) -> int:
+        """Length of the window in days (checked in or not)."""
+        return len(self.daily_states)
+
+    # --- payloads ---------------------------------------------------------------------
+
+    def iter_payloads(self) -> Iterator[tuple[dt.date, Payload]]:
+        """``(date, {column: {key: value}})`` per check-in, every key of the contract."""
+        return zip(self.checkin_dates, rows_to_payloads(self.values), strict=True)
+
+    def iter_json_rows(self) -> Iterator[JsonRow]:
+        """``(date, sleep, mood, symptoms, risk, appetite, meds)`` JSON strings per check-in.
+
+        Compact JSON (no spaces) that ``json.loads`` to exactly the :meth:`iter_payloads`
+        dicts; this is the fast path for bulk COPY.
+        """
+        dates = self.checkin_dates
+        done = 0
+        for parts in format_json_rows(self.values):
+            n = len(parts) // 6
+            yield from zip(
+                dates[done : done + n],
+                parts[0::6], parts[1::6], parts[2::6], parts[3::6], parts[4::6], parts[5::6],
+                strict=True,
+            )
+            done += n
+
+    def field_values(self, key: str) -> np.ndarray:
+        """One payload key across all check-ins (float for hoursSlept/perceivedSleepNeed)."""
+        try:
+            i = FIELD_INDEX[key]
+        except KeyError:
+            raise KeyError(f"unknown payload key {key!r}") from None
+        column = self.values[:, i]
+        return column / 10.0 if FIELDS[i].kind == "tenths" else column.copy()
+
+    # --- states -----------------------------------------------------------------------
+
+    def state_on(self, day: dt.date) -> MoodState:
+        """Mood state on ``day`` (any day of the window, checked in or not)."""
+        offset = (day - self.start_date).days
+        if not 0 <= offset < self.days:
+            raise ValueError(f"{day} is outside {self.start_date}..{self.end_date}")
+        return STATE_BY_CODE[int(self.daily_states[offset])]
+
+    @property
+    def checkin_state_codes(self) -> np.ndarray:
+        """State code of each check-in day."""
+        return self.daily_states[self.checkin_offsets]
+
+    def checkin_states(self) -> tuple[MoodState, ...]:
+        """Mood state of each check-in day, aligned with ``checkin_dates``."""
+        return tuple(STATE_BY_CODE[c] for c in self.checkin_state_codes.tolist())
+
+    def state_shares(self, *, checkins_only: bool = False) -> dict[MoodState, float]:
+        """Share of days (or of check-ins) per state; all zero for an empty history."""
+        codes = self.checkin_state_codes if checkins_only else self.daily_states
+        counts = np.bincount(codes, minlength=len(STATE_BY_CODE))
+        total = int(counts.sum())
+        return {s: (int(counts[STATE_CODE[s]]) / total if total else 0.0) for s in MoodState}
+
+    def episodes(self) -> list[EpisodeRun]:
+        """Runs of equal daily states as ``(state, start, end)``, in date order."""
+        return [EpisodeRun(s.state, s.start, s.end) for s in self.episode_spans()]
+
+    def episode_spans(self) -> list[EpisodeSpan]:
+        """The model's episodes inside the window, with full/sub-threshold labels."""
+        traj = self.trajectory
+        types = get_pattern(self.pattern).episode_types
+        spans: list[EpisodeSpan] = []
+        for t, code, full, start, length in zip(
+            traj.type_index.tolist(), traj.state_codes.tolist(), traj.full.tolist(),
+            traj.starts.tolist(), traj.lengths.tolist(), strict=True,
+        ):
+            first, last = max(start, 0), min(start + length, self.days) - 1
+            if last < first:
+                continue
+            spans.append(
+                EpisodeSpan(
+                    state=STATE_BY_CODE[code],
+                    start=self.start_date + dt.timedelta(days=first),
+                    end=self.start_date + dt.timedelta(days=last),
+                    full=full,
+                    kind=types[t].key if t >= 0 else "independent_day",
+                    true_days=length,
+                    starts_before_window=start < 0,
+                    ends_after_window=start + length > self.days,
+                )
+            )
+        return spans
+
+
+def _validate(
+    end_date: object, days: object, adherence: object
+) -> tuple[dt.date, int, float]:
+    if isinstance(end_date, dt.datetime) or not isinstance(end_date, dt.date):
+        raise InvalidHistoryParameterError(
+            "end_date", f"must be a datetime.date (not a datetime), got {end_date!r}"
+        )
+    _check_non_negative_int("days", days)
+    assert isinstance(days, numbers.Integral)
+    n_days = int(days)
+    if n_days > MAX_HISTORY_DAYS:
+        raise InvalidHistoryParameterError("days", f"must be <= {MAX_HISTORY_DAYS}, got {days}")
+    if n_days > end_date.toordinal():
+        raise InvalidHistoryParameterError("days", f"window would start before {dt.date.min}")
+    if isinstance(adherence, bool) or not isinstance(adherence, numbers.Real):
+        raise InvalidHistoryParameterError("adherence", f"must be a number, got {adherence!r}")
+    share = float(adherence)
+    if not (math.isfinite(share) and 0.0 < share <= 1.0):
+        raise InvalidHistoryParameterError(
+            "adherence", f"must be in (0, 1] (share of days with a check-in), got {adherence!r}"
+        )
+    return end_date, n_days, share
+
+
+def build_history(
+    *,
+    pattern: str,
+    end_date: dt.date,
+    days: int,
+    seed: int | np.random.SeedSequence,
+    adherence: float = DEFAULT_ADHERENCE,
+) -> PatientHistory:
+    """Build one patient's history over the ``days`` days ending on ``end_date`` (inclusive).
+
+    Raises :class:`UnknownPatternError` for an unknown ``pattern`` and
+    :class:`InvalidHistoryParameterError` (a ``ValueError``) for ``days < 0``, an adherence
+    outside ``(0, 1]``, a negative or non-integer seed, or a non-date ``end_date``.
+    ``days == 0`` gives an empty history whose ``start_date`` is the day after ``end_date``.
+    """
+    model = get_pattern(pattern)
+    end, n_days, share = _validate(end_date, days, adherence)
+    traj_rng, latent_rng, field_rng, adherence_rng = _generators(seed, 4)
+    start = end - dt.timedelta(days=n_days - 1)
+
+    traj = sample_trajectory(model, n_days, traj_rng)
+    offsets = checkin_days(
+        traj.daily_codes,
+        state_shares=tuple(model.model_shares[s] for s in STATE_BY_CODE),
+        adherence=share,
+        rng=adherence_rng,
+    )
+    if n_days:
+        latents = daily_latents(traj, latent_rng, independent=model.independent_days)
+        values = generate_values(traj, latents, offsets, field_rng)
+    else:
+        values = np.zeros((0, len(FIELDS)), dtype=np.int64)
+    values.setflags(write=False)
+    offsets.setflags(write=False)
+    first = start.toordinal()
+    return PatientHistory(
+        pattern=model.name,
+        start_date=start,
+        end_date=end,
+        adherence=share,
+        daily_states=traj.daily_codes,
+        checkin_offsets=offsets,
+        checkin_dates=tuple(dt.date.fromordinal(first + o) for o in offsets.tolist()),
+        values=values,
+        trajectory=traj,
+    )
