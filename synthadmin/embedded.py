@@ -29,9 +29,7 @@ class EmbeddedServer:
     user: str
 
     def conninfo(self, dbname: str) -> str:
-        return psycopg.conninfo.make_conninfo(
-            host=self.host, port=self.port, user=self.user, dbname=dbname
-        )
+        return psycopg.conninfo.make_conninfo(host=self.host, port=self.port, user=self.user, dbname=dbname)
 
 
 def ensure_running(data_dir: Path, dbname: str) -> EmbeddedServer:

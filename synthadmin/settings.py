@@ -146,9 +146,8 @@ SUPABASE_SERVICE_ROLE_KEY = (
 
 # --- synthadmin -----------------------------------------------------------------------------
 # "supabase": users through the Supabase Auth admin API; "local": auth rows written directly.
-SYNTHADMIN_AUTH_BACKEND = (
-    os.environ.get("SYNTHADMIN_AUTH_BACKEND", "").strip().lower()
-    or ("supabase" if SUPABASE_URL else "local")
+SYNTHADMIN_AUTH_BACKEND = os.environ.get("SYNTHADMIN_AUTH_BACKEND", "").strip().lower() or (
+    "supabase" if SUPABASE_URL else "local"
 )
 if SYNTHADMIN_AUTH_BACKEND not in {"supabase", "local"}:
     raise ImproperlyConfigured(
@@ -178,3 +177,9 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
     },
 }
+
+# Transient Auth failures (timeouts, 429, 5xx): exponential backoff with jitter, bounded.
+SYNTHADMIN_AUTH_RETRY_ATTEMPTS = env_int("SYNTHADMIN_AUTH_RETRY_ATTEMPTS", 5, minimum=1)
+SYNTHADMIN_AUTH_RETRY_MAX_SECONDS = env_int("SYNTHADMIN_AUTH_RETRY_MAX_SECONDS", 60, minimum=1)
+SYNTHADMIN_AUTH_RETRY_BASE_SECONDS = float(os.environ.get("SYNTHADMIN_AUTH_RETRY_BASE_SECONDS", "0.5"))
+SYNTHADMIN_AUTH_RETRY_MAX_WAIT = float(os.environ.get("SYNTHADMIN_AUTH_RETRY_MAX_WAIT", "10"))

@@ -32,6 +32,16 @@ class AuthUserInfo:
     app_metadata: Mapping[str, Any]
     user_metadata: Mapping[str, Any]
 
+    @classmethod
+    def from_gotrue_json(cls, user: Mapping[str, Any]) -> AuthUserInfo:
+        """From a user object as GoTrue renders it (``POST``/``GET /admin/users``)."""
+        return cls(
+            id=uuid.UUID(str(user["id"])),
+            email=user.get("email") or "",
+            app_metadata=user.get("app_metadata") or {},
+            user_metadata=user.get("user_metadata") or {},
+        )
+
 
 class AuthGateway(Protocol):
     """Creates, reads and (hard-)deletes Auth users. Raises ``AuthGatewayError`` subclasses."""

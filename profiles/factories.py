@@ -1,0 +1,83 @@
+"""factory_boy factories for synthetic profiles (patients and therapists).
+
+Factories *build* unsaved ``Profile`` objects; the service layer persists them, after it has
+created each profile's Auth user (profiles reference ``auth.users``). Everything synthetic has
+``is_test_patient=True``. Names come from Faker (``pt_BR`` by default: the app's users are
+Brazilian); e-mails only ever use reserved domains and are unique by construction: a run tag
+(unique per run) plus a per-run sequence number, never ``fake.unique``.
+
+Reproducible: ``factory.random.reseed_random(seed)`` seeds both factory_boy and Faker.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+
+import factory
+
+from profiles.models import Profile
+
+RESERVED_EMAIL_DOMAINS = ("example.com", "example.org", "example.net")
+DEFAULT_LOCALE = "pt_BR"
+
+
+def ascii_slug(text: str) -> str:
+    """``"João da Conceição"`` → ``"joao.da.conceicao"``: safe in an e-mail local part."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", ".", ascii_text.lower()).strip(".") or "user"
+
+
+def synthetic_email(*, username: str, run_tag: str, number: int, domain: str, attempt: int = 1) -> str:
+    """The e-mail of the ``number``-th user of a run; ``attempt`` > 1 after a duplicate."""
+    if domain not in RESERVED_EMAIL_DOMAINS:
+        raise ValueError(
+            f"synthetic e-mails must use a reserved domain {RESERVED_EMAIL_DOMAINS}, not {domain!r}"
+        )
+    suffix = f"-r{attempt}" if attempt > 1 else ""
+    return f"{username}.{run_tag}.{number}{suffix}@{domain}"
+
+
+class ProfileFactory(factory.django.DjangoModelFactory):
+    """A synthetic profile. Use ``ProfileFactory.build(patient=True)`` / ``(therapist=True)``."""
+
+    class Meta:
+        model = Profile
+
+    class Params:
+        run_tag = "manual00"
+        email_domain = "example.com"
+        number = factory.Sequence(lambda n: n)
+        first_name = factory.Faker("first_name")
+        last_name = factory.Faker("last_name")
+        patient = factory.Trait(role=Profile.Role.PATIENT)
+        therapist = factory.Trait(role=Profile.Role.THERAPIST)
+
+    id = factory.LazyFunction(uuid.uuid4)
+    # Not a column: kept on the built object for the Auth user's metadata (``name``).
+    full_name = factory.LazyAttribute(lambda o: f"{o.first_name} {o.last_name}")
+    role = Profile.Role.PATIENT
+    username = factory.LazyAttribute(lambda o: f"{ascii_slug(o.first_name)}.{ascii_slug(o.last_name)}")
+    email = factory.LazyAttribute(
+        lambda o: synthetic_email(
+            username=o.username, run_tag=o.run_tag, number=o.number, domain=o.email_domain
+        )
+    )
+    is_test_patient = True
+    # Set through the id: "therapist" is the trait's name. Therapists never have one.
+    therapist_id = None
+
+    @classmethod
+    def _build(cls, model_class: type[Profile], *args: object, **kwargs: object) -> Profile:
+        full_name = kwargs.pop("full_name")
+        profile = super()._build(model_class, *args, **kwargs)
+        profile.full_name = full_name
+        return profile
+
+    @classmethod
+    def _create(cls, model_class: type[Profile], *args: object, **kwargs: object) -> Profile:
+        full_name = kwargs.pop("full_name")
+        profile = super()._create(model_class, *args, **kwargs)
+        profile.full_name = full_name
+        return profile

@@ -1,0 +1,103 @@
+"""The run ledger: every synthetic run and every user it tried to create.
+
+Django-managed tables in the ``synthadmin`` schema. The ledger is the audit trail (who ran what,
+with which parameters and seed, what came of it) and the unit of purge: synthadmin deletes only
+users it finds here, and only when their profile carries ``is_test_patient = true``.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class SyntheticRun(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        PARTIAL = "partial", "Partial"
+        FAILED = "failed", "Failed"
+        ABORTED = "aborted", "Aborted"
+
+    class Kind(models.TextChoices):
+        GENERATE = "generate", "Generate users"
+        EXTEND = "extend", "Add check-in days"
+
+    class Source(models.TextChoices):
+        COMMAND = "command", "Management command"
+        ADMIN = "admin", "Admin"
+        API = "api", "Python API"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.GENERATE)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
+    started_by = models.CharField(max_length=255, help_text="Staff user or OS user that started it")
+    started_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    parameters = models.JSONField(default=dict)
+    seed = models.BigIntegerField()
+    auth_backend = models.CharField(max_length=16)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    patients_created = models.PositiveIntegerField(default=0)
+    therapists_created = models.PositiveIntegerField(default=0)
+    checkins_created = models.PositiveIntegerField(default=0)
+    users_failed = models.PositiveIntegerField(default=0)
+    retries = models.JSONField(default=dict, help_text="Retries by kind")
+    error_summary = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    purged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name = "synthetic run"
+        permissions = [
+            ("generate_synthetic_data", "Can generate synthetic data"),
+            ("purge_synthetic_data", "Can purge synthetic data"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {str(self.id)[:8]} ({self.status})"
+
+    @property
+    def tag(self) -> str:
+        """Short, unique-per-run tag used in synthetic e-mail addresses."""
+        return self.id.hex[:8]
+
+
+class SyntheticUser(models.Model):
+    """One attempt to create one user: written *before* the Auth call (the intent record)."""
+
+    class State(models.TextChoices):
+        INTENT = "intent", "Auth call started"
+        COMPLETE = "complete", "Created"
+        COLLIDED = "collided", "Identity taken, retried with a new one"
+        COMPENSATED = "compensated", "Auth user deleted after a database failure"
+        FAILED = "failed", "Failed, nothing left behind"
+        PURGED = "purged", "Purged"
+
+    class Role(models.TextChoices):
+        PATIENT = "patient", "Patient"
+        THERAPIST = "therapist", "Therapist"
+
+    run = models.ForeignKey(SyntheticRun, on_delete=models.PROTECT, related_name="users")
+    user_id = models.UUIDField(db_index=True)
+    email = models.CharField(max_length=255)
+    role = models.CharField(max_length=16, choices=Role.choices)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.INTENT)
+    checkins = models.PositiveIntegerField(default=0)
+    failure_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "synthetic user"
+        indexes = [models.Index(fields=["run", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.state})"

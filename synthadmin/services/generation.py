@@ -1,0 +1,461 @@
+"""Generate a synthetic population: the one service behind the admin form and the command.
+
+For each user, in order:
+
+1. an **intent record** (``SyntheticUser``, state ``intent``) is committed, so that a crash or
+   Ctrl-C between the two systems leaves something ``synthetic_purge`` can find and finish;
+2. the **Auth user** is created through the gateway with our own ``uuid4`` as its id
+   (transient failures: exponential backoff with jitter; identity collisions: a fresh e-mail or
+   id, at most 3 attempts in all; a rejected key or request stops the whole run);
+3. the **database rows** (profile, and for a patient its whole check-in history) are written in
+   one transaction, which also marks the intent ``complete``. If that transaction fails, the
+   Auth user is deleted again (the compensating action).
+
+Users are created by a small pool of worker threads (``concurrency``, default 4); therapists
+first, since patients reference them.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.utils import timezone
+from tenacity import (
+    Retrying,
+    before_sleep_log,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from profiles.models import Profile
+from synthadmin.auth import AuthGateway, NewAuthUser, get_gateway
+from synthadmin.auth.supabase import APP_METADATA_KEY
+from synthadmin.exceptions import (
+    AuthGatewayError,
+    AuthRejectedError,
+    AuthUnavailableError,
+    DuplicateEmailError,
+    DuplicateUserIdError,
+    IdentityCollisionError,
+)
+from synthadmin.models import SyntheticRun, SyntheticUser
+from synthadmin.services.population import PersonSpec, patient_history, population_build
+from synthadmin.services.reports import Credential, NullProgress, ProgressListener, RunReport, UserFailure
+from synthadmin.services.requests import GenerationRequest, generation_request_validate
+from synthadmin.services.threads import pool_run
+from synthadmin.services.writer import user_rows_write
+
+logger = logging.getLogger(__name__)
+
+#: Identity collisions (duplicate e-mail / id): at most this many attempts per user, in all.
+IDENTITY_ATTEMPTS = 3
+
+PHASE_USERS = "auth users"
+PHASE_CHECKINS = "check-ins"
+
+
+@dataclass(frozen=True)
+class Starter:
+    """Who started a run: ``"staff:alice"`` (admin) or ``"os:deploy"`` (command)."""
+
+    label: str
+    user_id: int | None = None
+    source: str = SyntheticRun.Source.API
+
+
+class _RunStopped(Exception):
+    """Internal: the run was told to stop (Ctrl-C or a rejected request) before this user."""
+
+
+@dataclass
+class _Outcome:
+    spec: PersonSpec
+    user_id: uuid.UUID | None = None
+    checkins: int = 0
+    failure: str = ""
+    abort: AuthRejectedError | None = None
+    retries: Counter = field(default_factory=Counter)
+
+
+def synthetic_generate(
+    *,
+    request: GenerationRequest,
+    started_by: Starter,
+    gateway: AuthGateway | None = None,
+    progress: ProgressListener | None = None,
+    credentials: Callable[[Credential], None] | None = None,
+    stop: threading.Event | None = None,
+) -> RunReport:
+    """Create ``request.therapists`` therapists and ``request.patients`` patients with histories.
+
+    Writes: one ``SyntheticRun``; per user an intent record, an Auth user, a profile with
+    ``is_test_patient = true`` and, for patients, ``request.checkin_days`` days of check-ins
+    (fewer, by adherence). Never touches a row it did not create.
+
+    Returns the run report; its status is ``succeeded``, ``partial`` (some users failed after
+    retries — each failure is listed with its reason), ``failed`` (a rejected key or request
+    stopped the run; the report says why) or ``aborted`` (Ctrl-C or ``stop`` set: in-flight
+    users were finished or compensated, none was left half-written).
+
+    Raises InvalidRequestError for a bad parameter and ConfigurationError for a gateway that
+    cannot work, both before anything is written. ``credentials`` receives each created user's
+    login (e-mail, password); without it passwords are discarded.
+    """
+    request = generation_request_validate(request)
+    own_gateway = gateway is None
+    gateway = gateway or get_gateway()
+    try:
+        runner = _Runner(
+            request=request,
+            gateway=gateway,
+            progress=progress or NullProgress(),
+            credentials=credentials,
+            stop=stop or threading.Event(),
+        )
+        return runner.run(started_by)
+    finally:
+        if own_gateway:
+            gateway.close()
+
+
+class _Runner:
+    def __init__(
+        self,
+        *,
+        request: GenerationRequest,
+        gateway: AuthGateway,
+        progress: ProgressListener,
+        credentials: Callable[[Credential], None] | None,
+        stop: threading.Event,
+    ) -> None:
+        self.request = request
+        self.gateway = gateway
+        self.progress = progress
+        self.credentials = credentials
+        self.stop = stop
+        self.user_interrupted = False
+        self.abort: AuthRejectedError | None = None
+        self.retries: Counter = Counter()
+        self.failures: list[UserFailure] = []
+        self.created: Counter = Counter()
+        self.checkins = 0
+        self.crash: BaseException | None = None
+        self.run: SyntheticRun
+
+    # --- orchestration -------------------------------------------------------------------
+    def run(self, started_by: Starter) -> RunReport:
+        request = self.request
+        began = time.monotonic()
+        self.run = SyntheticRun.objects.create(
+            kind=SyntheticRun.Kind.GENERATE,
+            source=started_by.source,
+            started_by=started_by.label,
+            started_by_user_id=started_by.user_id,
+            parameters=request.as_parameters(),
+            seed=request.seed,
+            auth_backend=self.gateway.name,
+        )
+        therapists, patients = population_build(
+            seed=request.seed,
+            run_tag=self.run.tag,
+            therapists=request.therapists,
+            patients=request.patients,
+            locale=request.locale,
+            email_domain=settings.SYNTHADMIN_EMAIL_DOMAIN,
+        )
+        self.progress.phase(PHASE_USERS, len(therapists) + len(patients))
+        if patients and request.checkin_days:
+            self.progress.phase(PHASE_CHECKINS, None)
+        try:
+            therapist_ids = [
+                o.user_id for o in self._create_all(therapists, self._therapist_job) if o.user_id
+            ]
+            if not self.stop.is_set():
+                jobs = [
+                    (spec, index, therapist_ids[index % len(therapist_ids)] if therapist_ids else None)
+                    for index, spec in enumerate(patients)
+                ]
+                self._create_all(jobs, self._patient_job)
+        except KeyboardInterrupt:
+            self.user_interrupted = True
+            self.stop.set()
+        except BaseException as exc:
+            self.crash = exc
+            raise
+        finally:
+            report = self._finish(time.monotonic() - began)
+        return report
+
+    def _create_all(self, jobs: list[Any], job: Callable[[Any], _Outcome]) -> list[_Outcome]:
+        """Run ``job`` over ``jobs`` on the worker pool; outcomes are recorded in this thread."""
+        outcomes: list[_Outcome] = []
+
+        def collect(_item: Any, outcome: _Outcome) -> None:
+            outcomes.append(outcome)
+            self._record(outcome)
+
+        if pool_run(jobs, job, workers=self.request.concurrency, stop=self.stop, on_result=collect):
+            self.user_interrupted = True
+        return outcomes
+
+    def _record(self, outcome: _Outcome) -> None:
+        self.retries.update(outcome.retries)
+        if outcome.abort is not None:
+            if self.abort is None:
+                self.abort = outcome.abort
+            self.stop.set()
+        if outcome.user_id is not None:
+            self.created[outcome.spec.role] += 1
+            self.progress.advance(PHASE_USERS)
+        elif outcome.failure and outcome.failure != "not started: run stopped":
+            self.failures.append(
+                UserFailure(email=outcome.spec.email(), role=outcome.spec.role, reason=outcome.failure)
+            )
+            self.progress.advance(PHASE_USERS)
+
+    # --- one user ------------------------------------------------------------------------
+    def _therapist_job(self, spec: PersonSpec) -> _Outcome:
+        return self._create_user(spec, therapist_id=None, history_index=None)
+
+    def _patient_job(self, item: tuple[PersonSpec, int, uuid.UUID | None]) -> _Outcome:
+        spec, index, therapist_id = item
+        return self._create_user(spec, therapist_id=therapist_id, history_index=index)
+
+    def _create_user(
+        self, spec: PersonSpec, *, therapist_id: uuid.UUID | None, history_index: int | None
+    ) -> _Outcome:
+        outcome = _Outcome(spec=spec)
+        identity = Retrying(
+            stop=stop_after_attempt(IDENTITY_ATTEMPTS),
+            retry=retry_if_exception_type(IdentityCollisionError),
+            reraise=True,
+        )
+        try:
+            for attempt in identity:
+                with attempt:
+                    if self.stop.is_set():
+                        raise _RunStopped
+                    number = attempt.retry_state.attempt_number
+                    outcome.user_id, outcome.checkins = self._attempt(
+                        spec,
+                        number,
+                        therapist_id=therapist_id,
+                        history_index=history_index,
+                        retries=outcome.retries,
+                    )
+        except DuplicateEmailError as exc:
+            outcome.user_id = None
+            outcome.failure = f"e-mail already registered on all {IDENTITY_ATTEMPTS} attempts ({exc})"
+        except DuplicateUserIdError as exc:
+            outcome.user_id = None
+            outcome.failure = f"user id already taken on all {IDENTITY_ATTEMPTS} attempts ({exc})"
+        except AuthRejectedError as exc:
+            outcome.user_id = None
+            outcome.failure = str(exc)
+            outcome.abort = exc
+        except AuthUnavailableError as exc:
+            outcome.user_id = None
+            outcome.failure = f"Auth service unavailable after retries: {exc}"
+        except _UserWriteFailed as exc:
+            outcome.user_id = None
+            outcome.failure = str(exc)
+        except _RunStopped:
+            outcome.user_id = None
+            outcome.failure = "not started: run stopped"
+        return outcome
+
+    def _attempt(
+        self,
+        spec: PersonSpec,
+        number: int,
+        *,
+        therapist_id: uuid.UUID | None,
+        history_index: int | None,
+        retries: Counter,
+    ) -> tuple[uuid.UUID, int]:
+        user_id = uuid.uuid4()
+        email = spec.email(number)
+        password = secrets.token_urlsafe(32)
+        ledger = SyntheticUser.objects.create(
+            run=self.run,
+            user_id=user_id,
+            email=email,
+            role=spec.role,
+            attempt=number,
+            state=SyntheticUser.State.INTENT,
+        )
+        new_user = NewAuthUser(
+            id=user_id,
+            email=email,
+            password=password,
+            user_metadata={"name": spec.full_name, "synthetic": True},
+            app_metadata={
+                APP_METADATA_KEY: {"synthetic": True, "run_id": str(self.run.id), "intent": ledger.pk}
+            },
+        )
+        try:
+            self._auth_create(new_user, retries)
+        except IdentityCollisionError as exc:
+            retries["duplicate_email" if isinstance(exc, DuplicateEmailError) else "duplicate_id"] += 1
+            _ledger_update(ledger, SyntheticUser.State.COLLIDED, str(exc))
+            raise
+        except AuthGatewayError as exc:
+            _ledger_update(ledger, SyntheticUser.State.FAILED, str(exc))
+            raise
+
+        profile = Profile(
+            id=user_id,
+            email=email,
+            username=spec.username,
+            role=spec.role,
+            therapist_id=therapist_id,
+            is_test_patient=True,
+        )
+        rows = None
+        if history_index is not None and self.request.checkin_days:
+            history = patient_history(
+                seed=self.request.seed,
+                patient_index=history_index,
+                pattern=self.request.pattern,
+                days=self.request.checkin_days,
+                end_date=self.request.end_date,
+                adherence=self.request.adherence,
+            )
+            rows = history.iter_json_rows()
+        try:
+            written = user_rows_write(profile=profile, checkins=rows, ledger_id=ledger.pk)
+        except (DuplicateUserIdError, DatabaseError) as exc:
+            self._compensate(ledger, exc)
+            if isinstance(exc, DuplicateUserIdError):
+                retries["duplicate_id"] += 1
+                raise
+            raise _UserWriteFailed(
+                f"database write failed, Auth user deleted again: {type(exc).__name__}: {exc}"
+            ) from exc
+        if self.credentials is not None:
+            self.credentials(Credential(email=email, password=password, role=spec.role, user_id=user_id))
+        if written:
+            self.progress.advance(PHASE_CHECKINS, written)
+        return user_id, written
+
+    def _auth_create(self, new_user: NewAuthUser, retries: Counter) -> None:
+        def count_and_log(state: Any) -> None:
+            retries["transient"] += 1
+            before_sleep_log(logger, logging.WARNING)(state)
+
+        transient = Retrying(
+            retry=retry_if_exception_type(AuthUnavailableError),
+            wait=wait_random_exponential(
+                multiplier=settings.SYNTHADMIN_AUTH_RETRY_BASE_SECONDS,
+                max=settings.SYNTHADMIN_AUTH_RETRY_MAX_WAIT,
+            ),
+            stop=stop_after_attempt(settings.SYNTHADMIN_AUTH_RETRY_ATTEMPTS)
+            | stop_after_delay(settings.SYNTHADMIN_AUTH_RETRY_MAX_SECONDS),
+            before_sleep=count_and_log,
+            reraise=True,
+        )
+        transient(self.gateway.create_user, new_user)
+
+    def _compensate(self, ledger: SyntheticUser, cause: BaseException) -> None:
+        """Delete the Auth user whose database rows could not be written."""
+        transient = Retrying(
+            retry=retry_if_exception_type(AuthUnavailableError),
+            wait=wait_random_exponential(multiplier=settings.SYNTHADMIN_AUTH_RETRY_BASE_SECONDS, max=5),
+            stop=stop_after_attempt(settings.SYNTHADMIN_AUTH_RETRY_ATTEMPTS),
+            before_sleep=before_sleep_log(logger, logging.WARNING),
+            reraise=True,
+        )
+        try:
+            transient(self.gateway.delete_user, ledger.user_id)
+        except AuthGatewayError as exc:
+            # The intent record stays: synthetic_purge will find the Auth user and finish.
+            _ledger_update(
+                ledger,
+                SyntheticUser.State.INTENT,
+                f"database write failed ({type(cause).__name__}); deleting the Auth user also failed "
+                f"({exc}); purge this run to finish",
+            )
+            logger.error("could not delete Auth user %s after a failed write: %s", ledger.user_id, exc)
+            return
+        state = (
+            SyntheticUser.State.COLLIDED
+            if isinstance(cause, DuplicateUserIdError)
+            else SyntheticUser.State.COMPENSATED
+        )
+        _ledger_update(ledger, state, f"{type(cause).__name__}: {cause}")
+
+    # --- the end ---------------------------------------------------------------------------
+    def _finish(self, duration: float) -> RunReport:
+        run = self.run
+        created_users = self.created["patient"] + self.created["therapist"]
+        if self.crash is not None:
+            status = SyntheticRun.Status.FAILED
+            error = f"unexpected error: {type(self.crash).__name__}: {self.crash}"
+        elif self.user_interrupted:
+            status = SyntheticRun.Status.ABORTED
+            error = "interrupted by the user; users in flight were finished or compensated"
+        elif self.abort is not None:
+            status = SyntheticRun.Status.FAILED
+            error = f"stopped: {self.abort}"
+        elif self.failures and created_users == 0:
+            status = SyntheticRun.Status.FAILED
+            error = self.failures[0].reason
+        elif self.failures:
+            status = SyntheticRun.Status.PARTIAL
+            error = f"{len(self.failures)} user(s) failed after retries; first: {self.failures[0].reason}"
+        elif self.stop.is_set():
+            status = SyntheticRun.Status.ABORTED
+            error = "stopped before all users were created"
+        else:
+            status = SyntheticRun.Status.SUCCEEDED
+            error = ""
+        checkins = SyntheticUser.objects.filter(run=run, state=SyntheticUser.State.COMPLETE).values_list(
+            "checkins", flat=True
+        )
+        self.checkins = sum(checkins)
+        run.status = status
+        run.patients_created = self.created["patient"]
+        run.therapists_created = self.created["therapist"]
+        run.checkins_created = self.checkins
+        run.users_failed = len(self.failures)
+        run.retries = dict(self.retries)
+        run.error_summary = error
+        run.finished_at = timezone.now()
+        run.save()
+        return RunReport(
+            run_id=run.id,
+            status=str(status),
+            kind=str(run.kind),
+            seed=run.seed,
+            parameters=run.parameters,
+            patients_created=run.patients_created,
+            therapists_created=run.therapists_created,
+            checkins_created=run.checkins_created,
+            retries=dict(self.retries),
+            failures=list(self.failures),
+            error=error,
+            duration_seconds=round(duration, 3),
+            auth_backend=run.auth_backend,
+        )
+
+
+class _UserWriteFailed(Exception):
+    """Internal: a user's database rows could not be written (its Auth user was deleted)."""
+
+
+def _ledger_update(ledger: SyntheticUser, state: str, reason: str) -> None:
+    SyntheticUser.objects.filter(pk=ledger.pk).update(
+        state=state, failure_reason=reason[:2000], updated_at=timezone.now()
+    )

@@ -1,0 +1,95 @@
+"""Who a run creates: the population built (not saved) by the factories, reproducibly.
+
+Names and e-mails come from the profile factory seeded from the run seed; check-in histories
+are not built here but per patient, when that patient is written (so memory does not grow
+with the size of the run).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import factory
+import factory.random
+
+from profiles.factories import ProfileFactory, synthetic_email
+from profiles.models import Profile
+from synthadmin.content import PatientHistory, build_history, patient_seed
+
+
+@dataclass(frozen=True)
+class PersonSpec:
+    """One user to create. ``number`` is unique within the run (it is in the e-mail)."""
+
+    number: int
+    role: str
+    username: str
+    full_name: str
+    run_tag: str
+    email_domain: str
+
+    def email(self, attempt: int = 1) -> str:
+        """The e-mail for an attempt: a fresh one after a duplicate-email collision."""
+        return synthetic_email(
+            username=self.username,
+            run_tag=self.run_tag,
+            number=self.number,
+            domain=self.email_domain,
+            attempt=attempt,
+        )
+
+
+def population_build(
+    *, seed: int, run_tag: str, therapists: int, patients: int, locale: str, email_domain: str
+) -> tuple[list[PersonSpec], list[PersonSpec]]:
+    """(therapists, patients) for a run, identical for the same seed whatever the run tag."""
+    factory.random.reseed_random(seed)
+    with factory.Faker.override_default_locale(locale):
+        people = [
+            _spec(
+                ProfileFactory.build(
+                    therapist=index < therapists,
+                    patient=index >= therapists,
+                    run_tag=run_tag,
+                    number=index,
+                    email_domain=email_domain,
+                ),
+                number=index,
+                run_tag=run_tag,
+                email_domain=email_domain,
+            )
+            for index in range(therapists + patients)
+        ]
+    return people[:therapists], people[therapists:]
+
+
+def _spec(profile: Profile, *, number: int, run_tag: str, email_domain: str) -> PersonSpec:
+    return PersonSpec(
+        number=number,
+        role=profile.role,
+        username=profile.username,
+        full_name=profile.full_name,
+        run_tag=run_tag,
+        email_domain=email_domain,
+    )
+
+
+def patient_history(
+    *, seed: int, patient_index: int, pattern: str, days: int, end_date: dt.date, adherence: float
+) -> PatientHistory:
+    """The check-in history of the ``patient_index``-th patient of a run (pure, reproducible)."""
+    return build_history(
+        pattern=pattern,
+        end_date=end_date,
+        days=days,
+        seed=patient_seed(seed, patient_index),
+        adherence=adherence,
+    )
+
+
+def therapist_assignment(patients: int, therapist_ids: list) -> Iterator:
+    """Round-robin over the run's own therapists: caseloads differ by at most one."""
+    for index in range(patients):
+        yield therapist_ids[index % len(therapist_ids)] if therapist_ids else None

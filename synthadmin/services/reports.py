@@ -1,0 +1,94 @@
+"""Values the services hand back to adapters, and the progress interface they report through."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+
+class ProgressListener(Protocol):
+    """Receives progress from a running service (the command draws bars; the admin ignores it)."""
+
+    def phase(self, name: str, total: int | None) -> None:
+        """A phase (``"auth users"``, ``"check-ins"``) starts; ``total`` may be unknown."""
+
+    def advance(self, name: str, amount: int = 1) -> None:
+        """``amount`` more units of phase ``name`` are done."""
+
+
+class NullProgress:
+    def phase(self, name: str, total: int | None) -> None:
+        pass
+
+    def advance(self, name: str, amount: int = 1) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A created user's login, handed to a credentials sink (never stored by synthadmin)."""
+
+    email: str
+    password: str = field(repr=False)
+    role: str
+    user_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class UserFailure:
+    email: str
+    role: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """The outcome of a generation run, as recorded in the run ledger."""
+
+    run_id: uuid.UUID
+    status: str
+    kind: str
+    seed: int
+    parameters: dict[str, Any]
+    patients_created: int
+    therapists_created: int
+    checkins_created: int
+    retries: dict[str, int]
+    failures: list[UserFailure]
+    error: str
+    duration_seconds: float
+    auth_backend: str
+
+    @property
+    def users_failed(self) -> int:
+        return len(self.failures)
+
+    @property
+    def purge_command(self) -> str:
+        return f"python manage.py purge_synthetic --run {self.run_id}"
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["run_id"] = str(self.run_id)
+        data["users_failed"] = self.users_failed
+        data["purge_command"] = self.purge_command
+        return data
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    """What a purge deleted (or, in a dry run, would delete)."""
+
+    dry_run: bool
+    runs: list[str]
+    users_deleted: int
+    patients_deleted: int
+    therapists_deleted: int
+    checkins_deleted: int
+    intents_resolved: int
+    skipped_real: list[str]
+    errors: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
