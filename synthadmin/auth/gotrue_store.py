@@ -1,0 +1,450 @@
+"""GoTrue's row logic for ``auth.users`` / ``auth.identities``, in Python.
+
+Shared by the local Auth gateway (which writes the rows itself when there is no Supabase) and
+the Auth test server (``tests/gotrue_double.py``), so both produce exactly the rows and the
+JSON that Supabase Auth produces on ``POST /admin/users`` (see
+``reference/supabase-auth-schema.md`` §2-§4 and ``reference/gotrue-admin-api.md`` §2-§5).
+
+Every function takes a DB-API cursor: a Django ``CursorWrapper`` or a plain psycopg 3 cursor.
+None of them commits; the caller owns the transaction. ``insert_user`` needs an open
+transaction (Django: inside ``transaction.atomic()``; psycopg: a non-autocommit connection)
+because it protects its two inserts with a savepoint.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import bcrypt
+
+from synthadmin.exceptions import DuplicateEmailError, DuplicateUserIdError
+
+NIL_INSTANCE_ID = "00000000-0000-0000-0000-000000000000"
+
+#: bcrypt only reads the first 72 bytes; GoTrue refuses longer passwords instead of truncating.
+BCRYPT_MAX_PASSWORD_BYTES = 72
+
+UNIQUE_VIOLATION = "23505"
+_DUPLICATE_ID_CONSTRAINTS = frozenset({"users_pkey", "identities_provider_id_provider_unique"})
+_DUPLICATE_EMAIL_CONSTRAINTS = frozenset({"users_email_partial_key"})
+_SAVEPOINT = "synthadmin_gotrue_insert_user"
+
+# GoTrue's User / Identity models read these columns; metadata is read as text so that both a
+# Django cursor and a plain psycopg cursor hand back the same thing.
+_SELECT_USER_BY_ID = (
+    "SELECT id, aud, role, email, phone, email_confirmed_at, invited_at, phone_confirmed_at,"
+    " confirmation_sent_at, confirmed_at, recovery_sent_at, email_change, email_change_sent_at,"
+    " phone_change, phone_change_sent_at, reauthentication_sent_at, last_sign_in_at,"
+    " raw_app_meta_data::text, raw_user_meta_data::text, created_at, updated_at, banned_until,"
+    " deleted_at, is_anonymous"
+    " FROM auth.users WHERE instance_id = %s AND id = %s"
+)
+# GoTrue's list filter: a substring of the e-mail or of user_metadata.full_name.
+_USERS_IN_AUD = (
+    " FROM auth.users WHERE instance_id = %s AND aud = %s"
+    " AND (%s::text IS NULL OR email LIKE %s OR raw_user_meta_data ->> 'full_name' ILIKE %s)"
+)
+_COUNT_USERS = "SELECT count(*)" + _USERS_IN_AUD
+_SELECT_USER_PAGE = (
+    "SELECT id, aud, role, email, phone, email_confirmed_at, invited_at, phone_confirmed_at,"
+    " confirmation_sent_at, confirmed_at, recovery_sent_at, email_change, email_change_sent_at,"
+    " phone_change, phone_change_sent_at, reauthentication_sent_at, last_sign_in_at,"
+    " raw_app_meta_data::text, raw_user_meta_data::text, created_at, updated_at, banned_until,"
+    " deleted_at, is_anonymous" + _USERS_IN_AUD + " ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s"
+)
+_SELECT_IDENTITIES = (
+    "SELECT id, provider_id, user_id, identity_data::text, provider, last_sign_in_at, created_at,"
+    " updated_at, email"
+    " FROM auth.identities WHERE user_id = %s ORDER BY created_at, id"
+)
+
+
+def hash_password(password: str, *, rounds: int) -> str:
+    """A bcrypt ``$2a$`` hash of ``password`` at cost ``rounds``, as GoTrue stores it.
+
+    Raises ``ValueError`` when the password is longer than 72 bytes in UTF-8 (GoTrue fails such
+    an admin create with 500 rather than hash a truncated password).
+    """
+    encoded = password.encode("utf-8")
+    if len(encoded) > BCRYPT_MAX_PASSWORD_BYTES:
+        raise ValueError(f"password is {len(encoded)} bytes long; bcrypt accepts at most 72")
+    return bcrypt.hashpw(encoded, bcrypt.gensalt(rounds=rounds, prefix=b"2a")).decode("ascii")
+
+
+def email_taken(cursor: Any, email: str, *, aud: str = "authenticated") -> bool:
+    """GoTrue's duplicate-email check (``models.IsDuplicatedEmail``), read-only.
+
+    First through ``auth.identities.email`` (non-SSO identities whose user is in ``aud``), then
+    through ``LOWER(auth.users.email)`` among non-SSO users of ``aud``; both in the nil instance.
+    """
+    lowered = email.lower()
+    cursor.execute(
+        "SELECT EXISTS ("
+        "  SELECT 1 FROM auth.identities i JOIN auth.users u ON u.id = i.user_id"
+        "  WHERE i.email = %s AND left(i.provider, 4) <> 'sso:'"
+        "    AND u.instance_id = %s AND u.aud = %s"
+        ") OR EXISTS ("
+        "  SELECT 1 FROM auth.users"
+        "  WHERE instance_id = %s AND lower(email) = %s AND aud = %s AND is_sso_user = false"
+        ")",
+        [lowered, NIL_INSTANCE_ID, aud, NIL_INSTANCE_ID, lowered, aud],
+    )
+    return bool(cursor.fetchone()[0])
+
+
+def phone_taken(cursor: Any, phone: str, *, aud: str = "authenticated") -> bool:
+    """GoTrue's duplicate-phone check (``models.IsDuplicatedPhone``): same phone, same ``aud``."""
+    cursor.execute(
+        "SELECT EXISTS (SELECT 1 FROM auth.users WHERE instance_id = %s AND phone = %s AND aud = %s)",
+        [NIL_INSTANCE_ID, phone, aud],
+    )
+    return bool(cursor.fetchone()[0])
+
+
+def insert_user(
+    cursor: Any,
+    *,
+    user_id: uuid.UUID,
+    email: str,
+    password_hash: str,
+    email_confirm: bool,
+    user_metadata: Mapping[str, Any],
+    app_metadata: Mapping[str, Any],
+    aud: str = "authenticated",
+    role: str = "authenticated",
+    now: datetime | None = None,
+    phone: str | None = None,
+    phone_confirm: bool = False,
+    banned_until: datetime | None = None,
+) -> dict[str, Any]:
+    """Insert one user the way GoTrue's admin create does; return it as GoTrue's JSON.
+
+    Writes one ``auth.users`` row and one ``auth.identities`` row per e-mail / phone, inside a
+    savepoint: on failure the savepoint is rolled back, so the caller's transaction stays
+    usable. ``email`` may be ``""`` only when ``phone`` (digits only, no ``+``) is given.
+
+    Raises ``DuplicateUserIdError`` (``users_pkey`` or ``identities_provider_id_provider_unique``)
+    or ``DuplicateEmailError`` (``users_email_partial_key``), with ``code="23505"``, raised from
+    the database error; any other database error propagates unchanged.
+    """
+    now = _utc(now or datetime.now(UTC))
+    email = email.lower()
+    phone = phone or None
+    provider = "email" if email else "phone"
+    providers = [p for p, value in (("email", email), ("phone", phone)) if value]
+    app_meta: dict[str, Any] = {"provider": provider, "providers": providers}
+    for key, value in app_metadata.items():
+        if value is None:
+            app_meta.pop(key, None)
+        else:
+            app_meta[key] = value
+    user_meta = dict(user_metadata)
+    if email_confirm:
+        user_meta["email_verified"] = True
+    if phone_confirm:
+        user_meta["phone_verified"] = True
+
+    identities = []
+    if email:
+        identities.append(("email", {"email": email}))
+    if phone:
+        identities.append(("phone", {"phone": phone}))
+
+    cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
+    try:
+        cursor.execute(
+            "INSERT INTO auth.users ("
+            "  instance_id, id, aud, role, email, encrypted_password, email_confirmed_at,"
+            "  phone, phone_confirmed_at,"
+            "  confirmation_token, recovery_token, email_change_token_new, email_change,"
+            "  email_change_token_current, phone_change, phone_change_token, reauthentication_token,"
+            "  email_change_confirm_status, raw_app_meta_data, raw_user_meta_data,"
+            "  created_at, updated_at, banned_until, is_sso_user, is_anonymous"
+            ") VALUES ("
+            "  %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+            "  '', '', '', '', '', '', '', '', 0, %s::jsonb, %s::jsonb, %s, %s, %s, false, false"
+            ")",
+            [
+                NIL_INSTANCE_ID,
+                user_id,
+                aud,
+                role,
+                email or None,
+                password_hash,
+                now if email_confirm else None,
+                phone,
+                now if phone_confirm else None,
+                json.dumps(app_meta),
+                json.dumps(user_meta),
+                now,
+                now,
+                banned_until,
+            ],
+        )
+        for identity_provider, claims in identities:
+            identity_data = {
+                "sub": str(user_id),
+                **claims,
+                "email_verified": False,
+                "phone_verified": False,
+            }
+            cursor.execute(
+                "INSERT INTO auth.identities ("
+                "  id, provider_id, user_id, identity_data, provider, last_sign_in_at,"
+                "  created_at, updated_at"
+                ") VALUES (%s, %s, %s, %s::jsonb, %s, %s, %s, %s)",
+                [
+                    uuid.uuid4(),
+                    str(user_id),
+                    user_id,
+                    json.dumps(identity_data),
+                    identity_provider,
+                    now,
+                    now,
+                    now,
+                ],
+            )
+    except Exception as exc:
+        cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+        cursor.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+        _raise_collision(exc)
+        raise
+    cursor.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+
+    user = fetch_user(cursor, user_id)
+    if user is None:  # pragma: no cover - only if another session deleted it mid-transaction
+        raise RuntimeError(f"user {user_id} vanished right after its insert")
+    # GoTrue does not re-read the generated confirmed_at after the insert.
+    user.pop("confirmed_at", None)
+    return user
+
+
+def fetch_user(cursor: Any, user_id: uuid.UUID | str) -> dict[str, Any] | None:
+    """The user as GoTrue's admin GET renders it (with identities), or None when absent.
+
+    Looks the id up in the nil instance only, soft-deleted users included.
+    """
+    cursor.execute(_SELECT_USER_BY_ID, [NIL_INSTANCE_ID, _as_uuid(user_id)])
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    cursor.execute(_SELECT_IDENTITIES, [_as_uuid(user_id)])
+    identities = [_render_identity(identity) for identity in cursor.fetchall()]
+    return _render_user(row, identities)
+
+
+def list_users(
+    cursor: Any,
+    *,
+    page: int,
+    per_page: int,
+    aud: str = "authenticated",
+    search: str | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the users of ``aud`` (newest first) and the total count, as GoTrue lists them.
+
+    Entries carry ``"identities": None`` (GoTrue loads the list without associations);
+    soft-deleted users are included. ``page`` starts at 1. ``search`` is GoTrue's ``filter``:
+    a substring of the e-mail or of ``user_metadata.full_name``.
+    """
+    pattern = None if not search else f"%{search}%"
+    where = [NIL_INSTANCE_ID, aud, pattern, pattern, pattern]
+    cursor.execute(_COUNT_USERS, where)
+    total = int(cursor.fetchone()[0])
+    offset = max(page - 1, 0) * per_page
+    cursor.execute(_SELECT_USER_PAGE, [*where, per_page, offset])
+    return [_render_user(row, None) for row in cursor.fetchall()], total
+
+
+def delete_user(cursor: Any, user_id: uuid.UUID | str, *, soft: bool = False) -> bool:
+    """Delete a user the way GoTrue's admin DELETE does; False when no user has that id.
+
+    Hard: one ``DELETE FROM auth.users``; ``ON DELETE CASCADE`` removes the identities and the
+    app rows that reference the user (``public.profiles``, and through it ``check_ins``).
+    Soft (``gotrue-admin-api.md`` §5): the row stays with ``deleted_at`` set, e-mail / phone /
+    pending changes obfuscated, no password, metadata ``{}``, and its identities keep only an
+    obfuscated ``provider_id`` and ``{}`` as ``identity_data``. Soft-deleting a soft-deleted
+    user changes nothing (and returns True).
+    """
+    uid = _as_uuid(user_id)
+    if not soft:
+        cursor.execute("DELETE FROM auth.users WHERE instance_id = %s AND id = %s", [NIL_INSTANCE_ID, uid])
+        return cursor.rowcount > 0
+
+    cursor.execute(
+        "SELECT email, phone, email_change, phone_change, deleted_at FROM auth.users "
+        "WHERE instance_id = %s AND id = %s FOR UPDATE",
+        [NIL_INSTANCE_ID, uid],
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return False
+    email, phone, email_change, phone_change, deleted_at = row
+    if deleted_at is not None:
+        return True
+    now = datetime.now(UTC)
+    cursor.execute(
+        "UPDATE auth.users SET email = %s, phone = %s, email_change = %s, phone_change = %s,"
+        "  encrypted_password = NULL, confirmation_token = '', recovery_token = '',"
+        "  email_change_token_current = '', email_change_token_new = '', phone_change_token = '',"
+        "  raw_user_meta_data = '{}'::jsonb, raw_app_meta_data = '{}'::jsonb,"
+        "  deleted_at = %s, updated_at = %s "
+        "WHERE id = %s",
+        [
+            _obfuscate(uid, email or ""),
+            _obfuscate(uid, phone or "")[:15],
+            _obfuscate(uid, email_change or ""),
+            _obfuscate(uid, phone_change or "")[:15],
+            now,
+            now,
+            uid,
+        ],
+    )
+    cursor.execute("SELECT id, provider, provider_id FROM auth.identities WHERE user_id = %s", [uid])
+    for identity_id, provider, provider_id in cursor.fetchall():
+        cursor.execute(
+            "UPDATE auth.identities SET provider_id = %s, identity_data = '{}'::jsonb, updated_at = %s "
+            "WHERE id = %s",
+            [_obfuscate(uid, f"{provider}:{provider_id}"), now, identity_id],
+        )
+    return True
+
+
+def _raise_collision(exc: BaseException) -> None:
+    """Re-raise a unique violation of a user's id or e-mail as the typed collision error."""
+    pg_error = _find_pg_error(exc)
+    if pg_error is None or getattr(pg_error, "sqlstate", None) != UNIQUE_VIOLATION:
+        return
+    constraint = getattr(getattr(pg_error, "diag", None), "constraint_name", None)
+    if constraint in _DUPLICATE_ID_CONSTRAINTS:
+        raise DuplicateUserIdError(
+            f"a user with this id already exists ({constraint})", status=None, code=UNIQUE_VIOLATION
+        ) from exc
+    if constraint in _DUPLICATE_EMAIL_CONSTRAINTS:
+        raise DuplicateEmailError(
+            f"a user with this email address already exists ({constraint})", code=UNIQUE_VIOLATION
+        ) from exc
+
+
+def _find_pg_error(exc: BaseException) -> BaseException | None:
+    """The psycopg error in ``exc``'s chain (Django wraps it as the ``__cause__``)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if getattr(current, "sqlstate", None) is not None and hasattr(current, "diag"):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _render_user(row: tuple, identities: list[dict[str, Any]] | None) -> dict[str, Any]:
+    (
+        user_id, aud, role, email, phone, email_confirmed_at, invited_at, phone_confirmed_at,
+        confirmation_sent_at, confirmed_at, recovery_sent_at, email_change, email_change_sent_at,
+        phone_change, phone_change_sent_at, reauthentication_sent_at, last_sign_in_at,
+        app_meta, user_meta, created_at, updated_at, banned_until, deleted_at, is_anonymous,
+    ) = row  # fmt: skip
+    user: dict[str, Any] = {"id": str(user_id), "aud": aud or "", "role": role or "", "email": email or ""}
+    _put_time(user, "email_confirmed_at", email_confirmed_at)
+    _put_time(user, "invited_at", invited_at)
+    user["phone"] = phone or ""
+    _put_time(user, "phone_confirmed_at", phone_confirmed_at)
+    _put_time(user, "confirmation_sent_at", confirmation_sent_at)
+    _put_time(user, "confirmed_at", confirmed_at)
+    _put_time(user, "recovery_sent_at", recovery_sent_at)
+    if email_change:
+        user["new_email"] = email_change
+    _put_time(user, "email_change_sent_at", email_change_sent_at)
+    if phone_change:
+        user["new_phone"] = phone_change
+    _put_time(user, "phone_change_sent_at", phone_change_sent_at)
+    _put_time(user, "reauthentication_sent_at", reauthentication_sent_at)
+    _put_time(user, "last_sign_in_at", last_sign_in_at)
+    user["app_metadata"] = _json_map(app_meta)
+    user["user_metadata"] = _json_map(user_meta)
+    user["identities"] = identities
+    user["created_at"] = _isotime(created_at)
+    user["updated_at"] = _isotime(updated_at)
+    _put_time(user, "banned_until", banned_until)
+    _put_time(user, "deleted_at", deleted_at)
+    user["is_anonymous"] = bool(is_anonymous)
+    return user
+
+
+def _render_identity(row: tuple) -> dict[str, Any]:
+    (
+        identity_id,
+        provider_id,
+        user_id,
+        identity_data,
+        provider,
+        last_sign_in_at,
+        created_at,
+        updated_at,
+        email,
+    ) = row
+    identity: dict[str, Any] = {"identity_id": str(identity_id), "id": provider_id, "user_id": str(user_id)}
+    data = _json_map(identity_data)
+    if data:  # Go: `json:"identity_data,omitempty"`, so a soft-deleted identity has none
+        identity["identity_data"] = data
+    identity["provider"] = provider
+    _put_time(identity, "last_sign_in_at", last_sign_in_at)
+    identity["created_at"] = _isotime(created_at)
+    identity["updated_at"] = _isotime(updated_at)
+    if email:
+        identity["email"] = email
+    return identity
+
+
+def _put_time(target: dict[str, Any], key: str, value: datetime | None) -> None:
+    """GoTrue omits empty ``*_at`` fields (``omitempty`` on pointer times)."""
+    if value is not None:
+        target[key] = _isotime(value)
+
+
+def _isotime(value: datetime | None) -> str | None:
+    # A full "+00:00" offset: the client's pydantic rejects Postgres' "+00".
+    return None if value is None else _utc(value).isoformat()
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: GoTrue's timestamps are timezone-aware (UTC)")
+    return value.astimezone(UTC)
+
+
+def _json_map(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, str | bytes):
+        value = json.loads(value)
+    return dict(value) if value is not None else {}
+
+
+def _as_uuid(value: uuid.UUID | str) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def _obfuscate(user_id: uuid.UUID, value: str) -> str:
+    """GoTrue's ``obfuscateValue``: base64url(sha256(id + value)), unpadded."""
+    digest = hashlib.sha256((str(user_id) + value).encode("utf-8")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+__all__ = [
+    "NIL_INSTANCE_ID",
+    "delete_user",
+    "email_taken",
+    "fetch_user",
+    "hash_password",
+    "insert_user",
+    "list_users",
+    "phone_taken",
+]
