@@ -62,6 +62,9 @@ logger = logging.getLogger(__name__)
 #: Identity collisions (duplicate e-mail / id): at most this many attempts per user, in all.
 IDENTITY_ATTEMPTS = 3
 
+#: Where user ids come from: our own uuid4, the same id for Auth user and profile.
+new_user_id: Callable[[], uuid.UUID] = uuid.uuid4
+
 PHASE_USERS = "auth users"
 PHASE_CHECKINS = "check-ins"
 
@@ -285,7 +288,7 @@ class _Runner:
         history_index: int | None,
         retries: Counter,
     ) -> tuple[uuid.UUID, int]:
-        user_id = uuid.uuid4()
+        user_id = new_user_id()
         email = spec.email(number)
         password = secrets.token_urlsafe(32)
         ledger = SyntheticUser.objects.create(

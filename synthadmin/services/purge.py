@@ -86,10 +86,15 @@ def synthetic_purge(
     if user_ids is not None:
         requested = {uuid.UUID(str(u)) for u in user_ids}
         ledger = ledger.filter(user_id__in=requested)
-    targets, skipped = _targets(ledger, requested)
+    targets, skipped, foreign = _targets(ledger, requested)
     runs = sorted({str(t.run_id) for t in targets} | ({str(run)} if run else set()))
     if dry_run:
-        return _report(True, runs, targets, resolved=0, skipped=skipped, errors=[])
+        return _report(True, runs, targets, resolved=len(foreign), skipped=skipped, errors=[])
+    SyntheticUser.objects.filter(pk__in=foreign).update(
+        state=SyntheticUser.State.FAILED,
+        failure_reason="the id belongs to a user synthadmin did not create; left alone",
+        updated_at=timezone.now(),
+    )
 
     own_gateway = gateway is None
     gateway = gateway or get_gateway()
@@ -109,14 +114,14 @@ def synthetic_purge(
     if aborts:
         raise AuthRejectedError(aborts[0])
     done = [r.target for r in results if r.deleted]
-    resolved = sum(1 for r in results if r.resolved)
+    resolved = len(foreign) + sum(1 for r in results if r.resolved)
     _mark_runs_purged(runs)
     return _report(
         False, runs, done, resolved=resolved, skipped=skipped, errors=[r.error for r in results if r.error]
     )
 
 
-def _targets(ledger, requested: set[uuid.UUID] | None) -> tuple[list[_Target], list[str]]:
+def _targets(ledger, requested: set[uuid.UUID] | None) -> tuple[list[_Target], list[str], list[int]]:
     """Group live ledger rows by user; drop (and name) any whose profile is not a test patient."""
     rows: dict[uuid.UUID, list[SyntheticUser]] = {}
     for entry in ledger.order_by("id"):
@@ -136,8 +141,15 @@ def _targets(ledger, requested: set[uuid.UUID] | None) -> tuple[list[_Target], l
     )
     skipped: list[str] = []
     targets: list[_Target] = []
+    foreign: list[int] = []
     for user_id, entries in rows.items():
         profile = profiles.get(user_id)
+        if profile is not None and profile.is_test_patient is not True and all(
+            e.state == SyntheticUser.State.INTENT for e in entries
+        ):
+            # An intent whose id turned out to be a real user's (a collision): nothing of ours.
+            foreign.extend(e.pk for e in entries)
+            continue
         if profile is not None and (profile.is_test_patient is not True or user_id in followed_by_real):
             skipped.append(profile.email)
             continue
@@ -161,7 +173,7 @@ def _targets(ledger, requested: set[uuid.UUID] | None) -> tuple[list[_Target], l
             .filter(~Q(is_test_patient=True))
             .values_list("email", flat=True)
         )
-    return targets, sorted(skipped)
+    return targets, sorted(skipped), foreign
 
 
 def _purge_one(gateway: AuthGateway, target: _Target, stop: threading.Event) -> _Result:

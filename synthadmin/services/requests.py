@@ -90,7 +90,7 @@ def generation_request_validate(
             f"end date {end_date.isoformat()} is in the future; use today ({today.isoformat()}) or earlier",
             field="end_date",
         )
-    concurrency = request.concurrency or settings.SYNTHADMIN_AUTH_CONCURRENCY
+    concurrency = settings.SYNTHADMIN_AUTH_CONCURRENCY if request.concurrency is None else request.concurrency
     _integer("concurrency", concurrency, 1, MAX_CONCURRENCY)
     return replace(request, seed=seed, end_date=end_date, concurrency=concurrency)
 

@@ -61,7 +61,12 @@ def checkins_copy(*, user_id: uuid.UUID, rows: Iterable[JsonRow]) -> int:
     count = 0
     buffer: list[str] = []
     size = 0
-    with connection.cursor() as cursor, cursor.cursor.copy(COPY_CHECKINS) as copy:
+    # wrap_database_errors: psycopg errors from COPY surface as Django's DatabaseError subclasses.
+    with (
+        connection.wrap_database_errors,
+        connection.cursor() as cursor,
+        cursor.cursor.copy(COPY_CHECKINS) as copy,
+    ):
         for day, *payload in rows:
             line = prefix + day.isoformat() + "\t" + "\t".join(payload) + "\n"
             if "\\" in line:  # never from the engine; escape rather than corrupt if it happens
