@@ -551,6 +551,9 @@ class _DropConnection(Exception):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without TCP_NODELAY, Nagle plus the client's
+    # delayed ACK add ~40 ms to every response.
+    disable_nagle_algorithm = True
     server: _Server
     server_version = "gotrue-double"
 
