@@ -20,9 +20,15 @@ def main() -> None:
     if not _quiet(sys.argv):
         # Say once, on stderr, which database this command talks to.
         os.environ.setdefault("SYNTHADMIN_ANNOUNCE_DATABASE", "1")
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(sys.argv)
+    try:
+        execute_from_command_line(sys.argv)
+    except ImproperlyConfigured as exc:
+        # A configuration mistake deserves one line that says what to fix, not a traceback.
+        sys.stderr.write(f"synthadmin: configuration error: {exc}\n")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,59 @@
+"""Terminal output shared by synthadmin's commands: progress bars and summary tables (rich)."""
+
+from __future__ import annotations
+
+import io
+import sys
+from typing import TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+
+class RichProgress:
+    """A progress bar per phase, drawn on stderr (stdout stays for the report)."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]{task.description:<11}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            console=Console(file=stream or sys.stderr),
+            transient=False,
+        )
+        self._tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> RichProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def phase(self, name: str, total: int | None) -> None:
+        self._tasks[name] = self._progress.add_task(name, total=total, rate="")
+
+    def advance(self, name: str, amount: int = 1) -> None:
+        task = self._tasks[name]
+        self._progress.advance(task, amount)
+        speed = self._progress.tasks[task].speed
+        self._progress.update(task, rate=f"{speed:,.0f}/s" if speed else "")
+
+
+def render(renderable: object, *, width: int = 100) -> str:
+    """Render a rich object to plain text, for ``self.stdout.write`` (which call_command captures)."""
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, force_terminal=False, color_system=None).print(renderable)
+    return buffer.getvalue().rstrip("\n")
+
+
+def key_value_table(title: str, rows: list[tuple[str, str]]) -> Table:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in rows:
+        table.add_row(key, value)
+    return table
