@@ -22,7 +22,7 @@ from synthadmin.content.patterns import get_pattern
 from synthadmin.content.payloads import (
     FIELD_INDEX,
     FIELDS,
-    format_json_rows,
+    format_json_columns,
     generate_values,
     rows_to_payloads,
 )
@@ -44,9 +44,6 @@ MAX_HISTORY_DAYS = 36_525  # a century: beyond that a request is a mistake, not 
 JsonRow = tuple[dt.date, str, str, str, str, str, str]
 Payload = dict[str, dict[str, int | float]]
 
-# Independent random streams per component, so that e.g. a different adherence leaves the
-# mood trajectory and the payload values of a seed unchanged.
-_TRAJECTORY, _LATENTS, _FIELDS, _ADHERENCE = range(4)
 
 
 class EpisodeRun(NamedTuple):
@@ -105,26 +102,17 @@ def _check_non_negative_int(name: str, value: object) -> None:
         raise InvalidHistoryParameterError(name, f"must be >= 0, got {value}")
 
 
-def _generators(
-    seed: int | np.random.SeedSequence, count: int
-) -> tuple[np.random.Generator, ...]:
+def _generator(seed: int | np.random.SeedSequence) -> np.random.Generator:
     if isinstance(seed, np.random.SeedSequence):
-        root = seed
+        # Rebuilt from the fields: reusing the caller's object would let its spawn counter
+        # (mutated by any spawn() the caller makes) leak into our stream.
+        sequence = np.random.SeedSequence(
+            seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size
+        )
     else:
         _check_non_negative_int("seed", seed)
-        root = np.random.SeedSequence(int(seed))
-    # Built from the root's fields rather than root.spawn(): spawn() mutates the caller's
-    # SeedSequence, and a second call with the same object would then give other children.
-    return tuple(
-        np.random.Generator(
-            np.random.PCG64(
-                np.random.SeedSequence(
-                    root.entropy, spawn_key=(*root.spawn_key, k), pool_size=root.pool_size
-                )
-            )
-        )
-        for k in range(count)
-    )
+        sequence = np.random.SeedSequence(int(seed))
+    return np.random.Generator(np.random.PCG64(sequence))
 
 
 @dataclass(frozen=True, eq=False)
@@ -169,13 +157,9 @@ class PatientHistory:
         """
         dates = self.checkin_dates
         done = 0
-        for parts in format_json_rows(self.values):
-            n = len(parts) // 6
-            yield from zip(
-                dates[done : done + n],
-                parts[0::6], parts[1::6], parts[2::6], parts[3::6], parts[4::6], parts[5::6],
-                strict=True,
-            )
+        for columns in format_json_columns(self.values):
+            n = len(columns[0])
+            yield from zip(dates[done : done + n], *columns, strict=True)
             done += n
 
     def field_values(self, key: str) -> np.ndarray:
@@ -284,24 +268,27 @@ def build_history(
     """
     model = get_pattern(pattern)
     end, n_days, share = _validate(end_date, days, adherence)
-    traj_rng, latent_rng, field_rng, adherence_rng = _generators(seed, 4)
+    rng = _generator(seed)
     start = end - dt.timedelta(days=n_days - 1)
 
-    traj = sample_trajectory(model, n_days, traj_rng)
+    # One stream, consumed in a fixed order: trajectory, latents, check-in days, fields. The
+    # mood course therefore does not depend on the adherence asked for.
+    traj = sample_trajectory(model, n_days, rng)
+    latents = daily_latents(traj, rng, independent=model.independent_days) if n_days else None
     offsets = checkin_days(
         traj.daily_codes,
         state_shares=tuple(model.model_shares[s] for s in STATE_BY_CODE),
         adherence=share,
-        rng=adherence_rng,
+        rng=rng,
     )
-    if n_days:
-        latents = daily_latents(traj, latent_rng, independent=model.independent_days)
-        values = generate_values(traj, latents, offsets, field_rng)
+    if latents is not None:
+        values = generate_values(traj, latents, offsets, rng)
     else:
         values = np.zeros((0, len(FIELDS)), dtype=np.int64)
     values.setflags(write=False)
     offsets.setflags(write=False)
-    first = start.toordinal()
+    # datetime64 -> date conversion happens in C (4x faster than date.fromordinal per day).
+    dates = (np.datetime64(start, "D") + offsets).tolist() if n_days else []
     return PatientHistory(
         pattern=model.name,
         start_date=start,
@@ -309,7 +296,7 @@ def build_history(
         adherence=share,
         daily_states=traj.daily_codes,
         checkin_offsets=offsets,
-        checkin_dates=tuple(dt.date.fromordinal(first + o) for o in offsets.tolist()),
+        checkin_dates=tuple(dates),
         values=values,
         trajectory=traj,
     )

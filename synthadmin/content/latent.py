@@ -53,7 +53,10 @@ PROFILE: np.ndarray = np.array(
     [(*_PROFILE_ROWS[s], 0.0, 0.0) for s in sorted(_PROFILE_ROWS, key=STATE_CODE.__getitem__)]
 )
 PROFILE.setflags(write=False)
+PROFILE_T: np.ndarray = np.ascontiguousarray(PROFILE.T)
+PROFILE_T.setflags(write=False)
 _EUTHYMIC = PROFILE[STATE_CODE[MoodState.EUTHYMIC]]
+_PROFILED_DIMS = 6  # life stress and adherence lapses have no state profile
 
 # AR(1) persistence per dimension: mood, energy and speed 0.65-0.75 (day-to-day carry-over),
 # sleep less persistent (0.5), life stress and adherence lapses slow (weeks).
@@ -79,38 +82,55 @@ _MIX: tuple[tuple[tuple[int, float], ...], ...] = tuple(
     for row in _MIX_ROWS
 )
 
-_BLOCK = 64  # phi**-63 stays far from overflow and keeps cumulative sums accurate
-_POW = np.cumprod(np.vstack([np.ones(len(PHI)), np.tile(PHI, (_BLOCK - 1, 1))]), axis=0)
-_INV_POW = 1.0 / _POW
 _INNOVATION_SCALE = np.sqrt(1.0 - PHI * PHI)
 
 
-def ar1(innovations: np.ndarray, phi: np.ndarray = PHI) -> np.ndarray:
-    """Unit-variance AR(1) series per column: ``x[t] = phi x[t-1] + sqrt(1 - phi^2) e[t]``.
+def _block_days(phi: np.ndarray) -> int:
+    # phi**-block must stay far below the float64 maximum (1e308); 1e150 leaves room for the
+    # innovations and the cumulative sum.
+    return max(1, min(1024, int(150.0 / -math.log10(float(phi.min())))))
 
-    ``innovations`` is (days, dims) of independent standard normals; the series starts in its
-    stationary distribution. Vectorised in blocks of 64 days (closed form with cumulative
-    sums), so a year costs a handful of numpy calls instead of a Python loop per day.
+
+def _powers(phi: np.ndarray, block: int) -> np.ndarray:
+    # Repeated multiplication (exactly rounded everywhere), not pow(), for bit-identical runs.
+    return np.cumprod(np.hstack([np.ones((len(phi), 1)), np.tile(phi[:, None], block - 1)]), axis=1)
+
+
+_BLOCK = _block_days(PHI)
+_POW = _powers(PHI, _BLOCK)
+_INV_POW = 1.0 / _POW
+
+
+def ar1(innovations: np.ndarray, phi: np.ndarray = PHI) -> np.ndarray:
+    """Unit-variance AR(1) series per row: ``x[t] = phi x[t-1] + sqrt(1 - phi^2) e[t]``.
+
+    ``innovations`` is (dims, days) of independent standard normals; each series starts in
+    its stationary distribution. Closed form with cumulative sums
+    (``x[t] = phi^t * sum_s phi^-s * step[s]``) over blocks of up to 1024 days, so a year
+    costs a handful of numpy calls instead of a Python loop per day.
     """
-    if phi is not PHI:
-        pow_ = np.cumprod(np.vstack([np.ones(len(phi)), np.tile(phi, (_BLOCK - 1, 1))]), axis=0)
-        inv_pow, scale = 1.0 / pow_, np.sqrt(1.0 - phi * phi)
+    if not np.all((phi > 0.0) & (phi < 1.0)):
+        raise ValueError("AR(1) coefficients must lie strictly between 0 and 1")
+    if phi is PHI:
+        block, pow_, inv_pow, scale = _BLOCK, _POW, _INV_POW, _INNOVATION_SCALE
     else:
-        pow_, inv_pow, scale = _POW, _INV_POW, _INNOVATION_SCALE
-    steps = innovations * scale
-    n = len(steps)
+        block = _block_days(phi)
+        pow_ = _powers(phi, block)
+        inv_pow, scale = 1.0 / pow_, np.sqrt(1.0 - phi * phi)
+    steps = innovations * scale[:, None]
+    n = steps.shape[1]
     if n:
-        steps[0] = innovations[0]
+        steps[:, 0] = innovations[:, 0]
     out = np.empty_like(steps)
     carry = None
-    for b in range(0, n, _BLOCK):
-        block = steps[b : b + _BLOCK]
-        m = len(block)
-        local = np.cumsum(block * inv_pow[:m], axis=0) * pow_[:m]
+    for b in range(0, n, block):
+        chunk = steps[:, b : b + block]
+        m = chunk.shape[1]
+        local = np.cumsum(chunk * inv_pow[:, :m], axis=1) * pow_[:, :m]
         if carry is not None:
-            local += carry * (pow_[:m] * phi)
-        out[b : b + m] = local
-        carry = local[-1]
+            local += carry[:, None] * (pow_[:, :m] * phi[:, None])
+        out[:, b : b + m] = local
+        carry = local[:, -1]
     return out
 
 
@@ -156,18 +176,18 @@ def draw_traits(rng: np.random.Generator) -> PatientTraits:
 
 @dataclass(frozen=True, eq=False)
 class Latents:
-    """Daily latent values (days, len(LATENT_DIMS)) and the patient's traits."""
+    """Daily latent values, shape (len(LATENT_DIMS), days), and the patient's traits."""
 
     values: np.ndarray
     traits: PatientTraits
 
 
 def _daily_profile(traj: Trajectory) -> np.ndarray:
-    """Per-day profile: plateaus at each episode's profile, linear ramps across boundaries."""
+    """Per-day profile (dims, days): plateaus at each episode's profile, linear ramps between."""
     days = traj.days
     if traj.type_index.size and traj.type_index[0] < 0:
         # Independent days: the state's profile that very day, nothing carried over.
-        return PROFILE[traj.daily_codes]
+        return PROFILE_T[:, traj.daily_codes]
     targets = PROFILE[traj.state_codes]
     episode_profiles = _EUTHYMIC + traj.severity[:, None] * (targets - _EUTHYMIC)
     left = traj.starts + traj.ramp_in
@@ -175,12 +195,11 @@ def _daily_profile(traj: Trajectory) -> np.ndarray:
     xp = np.empty(2 * len(left))
     xp[0::2] = left
     xp[1::2] = right
-    fp = np.repeat(episode_profiles, 2, axis=0)
+    fp = np.repeat(episode_profiles, 2, axis=0).T
     x = np.arange(days, dtype=float)
-    out = np.empty((days, PROFILE.shape[1]))
-    for d in range(6):
-        out[:, d] = np.interp(x, xp, fp[:, d])
-    out[:, 6:] = 0.0
+    out = np.zeros((PROFILE.shape[1], days))
+    for d in range(_PROFILED_DIMS):
+        out[d] = np.interp(x, xp, fp[d])
     return out
 
 
@@ -191,16 +210,16 @@ def daily_latents(traj: Trajectory, rng: np.random.Generator, *, independent: bo
     """
     traits = draw_traits(rng)
     days = traj.days
-    normals = rng.standard_normal((days, len(PHI)))
+    normals = rng.standard_normal((len(PHI), days))
     mixed = np.empty_like(normals)
     for i, row in enumerate(_MIX):
         j0, c0 = row[0]
-        acc = normals[:, j0] * c0
+        acc = normals[j0] * c0
         for j, c in row[1:]:
-            acc = acc + normals[:, j] * c
-        mixed[:, i] = acc
+            acc += normals[j] * c
+        mixed[i] = acc
     noise = mixed if independent else ar1(mixed)
-    values = _daily_profile(traj) + noise * SCALE
-    values[:, SLEEP] += traits.sleep_offset
-    values[:, ANX] += traits.anxiety_offset
+    values = _daily_profile(traj) + noise * SCALE[:, None]
+    values[SLEEP] += traits.sleep_offset
+    values[ANX] += traits.anxiety_offset
     return Latents(values=values, traits=traits)

@@ -5,14 +5,16 @@ little independent noise per field, rounded and clipped to the ranges of the app
 (``/work/shared/reference/target-schema.md``). They are kept as one integer matrix per
 patient (float fields as tenths), never as dicts, until somebody asks for a row.
 
-The JSON path formats a whole block of rows with a single ``%`` operation on a repeated
-template and splits the result, so the per-row cost is string formatting only.
+The JSON path renders a whole block of rows with numpy table look-ups of pre-rendered
+fragments (see "serialisation" below), so the per-row cost is a few string concatenations.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
 import numpy as np
@@ -24,7 +26,7 @@ __all__ = [
     "FIELDS",
     "PAYLOAD_COLUMNS",
     "FieldSpec",
-    "format_json_rows",
+    "format_json_columns",
     "generate_values",
     "rows_to_payloads",
 ]
@@ -46,8 +48,10 @@ class FieldSpec:
     """One key of one JSONB column.
 
     ``kind``: "tenths" is a float with one decimal (stored as integer tenths), "score" an
-    integer 0-10, "flag" an integer 0/1, "count" a non-negative integer (``high`` is the
-    generator's own cap, the contract has none).
+    integer 0-10, "flag" an integer 0/1, "count" a non-negative integer. ``low``/``high``
+    bound what this generator emits (always inside the contract's range, which
+    :mod:`synthadmin.content.validation` enforces); counts and sleep hours have no or a
+    wider contractual maximum.
     """
 
     column: str
@@ -58,18 +62,18 @@ class FieldSpec:
 
 
 def _f(column: str, key: str, kind: FieldKind, high: float | None = None) -> FieldSpec:
-    default_high = {"tenths": 24.0, "score": 10, "flag": 1}.get(kind)
+    default_high = {"score": 10, "flag": 1}.get(kind)
     top = high if high is not None else default_high
     if top is None:
-        raise ValueError(f"{key}: a count needs the generator's cap")
+        raise ValueError(f"{key}: needs the generator's maximum")
     return FieldSpec(column, key, kind, 0, top)
 
 
 # Contract order; the JSON key order follows it.
 FIELDS: tuple[FieldSpec, ...] = (
-    _f("sleep_data", "hoursSlept", "tenths"),
+    _f("sleep_data", "hoursSlept", "tenths", 14.0),
     _f("sleep_data", "sleepQuality", "score"),
-    _f("sleep_data", "perceivedSleepNeed", "tenths"),
+    _f("sleep_data", "perceivedSleepNeed", "tenths", 14.0),
     _f("sleep_data", "sleepHygiene", "score"),
     _f("sleep_data", "hasNapped", "flag"),
     _f("sleep_data", "nappingDurationMin", "count", 180),
@@ -114,12 +118,121 @@ CHANGE_AFTER_FULL_EPISODE = 0.6
 BACKGROUND_CHANGES_PER_YEAR = 1.0
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+# --- how every field depends on the day's latents -------------------------------------
+#
+# Features are deviations from the euthymic profile (see latent.py): "elev" = elevation - 2.5,
+# "up" its positive part, "energy" = energy - 5.5, "low" = depression - 1.5, "anx" =
+# anxiety - 3, "speed" = thought speed - 4.5, "racing" its positive part, "sleep" = hours -
+# 8.3, "short" = hours below 7, "stress" and "lapse" the slow life-stress and
+# adherence-lapse processes. Each linear term below is intercept + sum(coef * feature) +
+# noise_sd * N(0, 1); clinical direction in the comments (clinical-model.md and the brief).
+FEATURES: tuple[str, ...] = (
+    "elev", "up", "energy", "energy_up", "low", "low_pos", "anx", "speed", "racing",
+    "speed_over6", "sleep", "short", "stress", "lapse",
+)
+_F = {name: i for i, name in enumerate(FEATURES)}
+
+# (name, intercept, {feature: coefficient}, noise_sd). Names without a payload key are
+# hidden quantities (logits "p_*", rates "rate_*", minutes "*_minutes").
+LINEAR_TERMS: tuple[tuple[str, float, dict[str, float], float], ...] = (
+    # sleep: mania shortens sleep and the felt need for it; depression lengthens both.
+    ("hoursSlept", 8.3, {"sleep": 1.0}, 0.3),
+    ("perceivedSleepNeed", 8.0, {"sleep": 0.5, "energy": -0.35, "low": 0.2}, 0.4),
+    ("sleepQuality", 7.0, {"low": -0.45, "anx": -0.25, "short": -0.6, "up": 0.15}, 0.8),
+    ("sleepHygiene", 6.8, {"up": -0.35, "low_pos": -0.3, "anx": -0.2}, 0.8),
+    ("nap_minutes", 25.0, {"low_pos": 6.0, "short": 10.0}, 10.0),
+    # mood: read straight off the latents, plus rating noise.
+    ("energyLevel", 5.5, {"energy": 1.0}, 0.5),
+    ("depressedMood", 1.5, {"low": 1.0}, 0.5),
+    ("anxietyStress", 3.0, {"anx": 1.0, "stress": 0.2}, 0.5),
+    ("elevation", 2.5, {"elev": 1.0}, 0.5),
+    ("activation", 5.05, {"energy": 0.55, "speed": 0.45, "anx": 0.3}, 0.5),
+    ("motivationToStart", 6.2, {"low": -0.6, "energy": 0.35}, 0.6),
+    # symptoms: racing thoughts in mania and mixed states, rumination in depression;
+    # memoryConcentration is an ability (higher = better), impaired at both poles.
+    ("thoughtSpeed", 4.5, {"speed": 1.0}, 0.5),
+    ("distractibility", 3.0, {"racing": 1.0, "anx": 0.3, "low": 0.3}, 0.6),
+    ("memoryConcentration", 7.2, {"low_pos": -0.5, "racing": -0.45, "anx": -0.2}, 0.6),
+    ("ruminationAxis", 2.0, {"low": 0.75, "anx": 0.3}, 0.6),
+    # routine and risk: withdrawal in depression, sociability and risk-taking in mania.
+    ("socialConnection", 6.0, {"elev": 0.45, "low": -0.55}, 0.7),
+    ("exercise_minutes", 30.0, {"energy": 4.0}, 12.0),
+    ("exerciseFeeling", 6.5, {"elev": 0.3, "low": -0.4}, 1.0),
+    # appetite and impulses: appetite falls in mania; its change in depression is per patient.
+    ("generalAppetite", 5.5, {"up": -0.3}, 0.8),
+    ("compulsionIntensity", 4.0, {"up": 0.35, "anx": 0.25}, 1.3),
+    ("libido", 5.0, {"elev": 0.55, "low": -0.35}, 0.8),
+    # logits of the 0/1 fields (and hidden events).
+    ("p_hasNapped", -1.7, {"low": 0.45, "energy": -0.3, "short": 0.3}, 0.0),
+    ("p_socialRhythmEvent", -2.2, {"up": 0.35, "stress": 0.6}, 0.0),
+    ("p_exercised", 0.0, {"energy": 0.3, "low": -0.25}, 0.0),
+    ("p_sexualRiskBehavior", 0.0, {"up": 0.45, "energy_up": 0.3}, 0.0),
+    ("p_dietTracking", 0.0, {"low": -0.25, "up": -0.2}, 0.0),
+    ("p_skipMeals", -2.4, {"low": 0.25, "up": 0.3, "anx": 0.2}, 0.0),
+    ("p_compulsionEpisode", 0.0, {"up": 0.35, "anx": 0.25}, 0.0),
+    ("p_substanceUsage", 0.0, {"up": 0.35, "low": 0.15, "anx": 0.1}, 0.0),
+    # adherence drops most in mania (insight falls); lapses come in runs (slow process).
+    ("p_medicationAdherence", 0.0, {"up": -0.5, "low_pos": -0.12, "lapse": -1.2}, 0.0),
+    ("p_medicationTiming", 1.8, {"up": -0.3, "low_pos": -0.15}, 0.0),
+    ("p_contextualStressors", -1.9, {"stress": 1.0, "anx": 0.2, "low": 0.15}, 0.0),
+    # mania over-plans and finishes less of it; depression plans little and finishes less.
+    ("p_taskCompleted", 1.1, {"energy": 0.2, "low": -0.28, "speed_over6": -0.5}, 0.0),
+    ("rate_tasks", 0.0, {"energy": 0.12, "low": -0.06}, 0.0),  # log-rate
+    ("rate_caffeine", 0.0, {"energy": 0.08, "low_pos": 0.05}, 0.0),  # log-rate
+    ("rate_units", 1.8, {"up": 0.35, "low_pos": 0.2}, 0.0),
+)
+_T = {name: i for i, (name, *_rest) in enumerate(LINEAR_TERMS)}
+_INTERCEPT = np.array([t[1] for t in LINEAR_TERMS])
+_NOISY = np.array([i for i, t in enumerate(LINEAR_TERMS) if t[3] > 0])
+_NOISE_SD = np.array([LINEAR_TERMS[i][3] for i in _NOISY])[:, None]
+# The linear terms are one matrix product. Both operands hold integers (coefficients in
+# thousandths, features in units of 2**-20), every partial sum stays far below 2**53, so the
+# float product is exact whatever order or FMA the BLAS of a machine uses: same seed, same
+# bits, everywhere.
+_COEF_SCALE = 1000.0
+_FEATURE_SCALE = float(1 << 20)
+_COEF = np.array(
+    [[round(t[2].get(name, 0.0) * _COEF_SCALE) for name in FEATURES] for t in LINEAR_TERMS],
+    dtype=float,
+)
+_UNSCALE = 1.0 / (_COEF_SCALE * _FEATURE_SCALE)
+# Per-patient trait added to a term's intercept.
+_TRAIT_TERMS: tuple[tuple[str, str], ...] = (
+    ("sleepHygiene", "hygiene_offset"),
+    ("socialConnection", "social_offset"),
+    ("p_exercised", "exercise_logit"),
+    ("p_sexualRiskBehavior", "sexual_risk_logit"),
+    ("p_dietTracking", "diet_logit"),
+    ("p_compulsionEpisode", "compulsion_logit"),
+    ("p_substanceUsage", "substance_logit"),
+    ("p_medicationAdherence", "adherence_logit"),
+)
+_SCORE_KEYS = tuple(f.key for f in FIELDS if f.kind == "score")
+_SCORE_TERMS = np.array([_T[k] for k in _SCORE_KEYS])
+_SCORE_COLUMNS = np.array([FIELD_INDEX[k] for k in _SCORE_KEYS])
+_PROB_NAMES = tuple(t[0] for t in LINEAR_TERMS if t[0].startswith("p_"))
+_PROB_TERMS = np.array([_T[k] for k in _PROB_NAMES])
+_P = {name[2:]: i for i, name in enumerate(_PROB_NAMES)}
 
 
-def _score(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(x), 0, 10).astype(np.int64)
+def _features(t: np.ndarray) -> np.ndarray:
+    """(len(FEATURES), n) deviations from the euthymic profile; ``t`` is (dims, n) latents."""
+    f = np.empty((len(FEATURES), t.shape[1]))
+    f[_F["elev"]] = t[ELEV] - 2.5
+    f[_F["energy"]] = t[ENERGY] - 5.5
+    f[_F["low"]] = t[DEP] - 1.5
+    f[_F["anx"]] = t[ANX] - 3.0
+    f[_F["speed"]] = t[SPEED] - 4.5
+    f[_F["sleep"]] = t[SLEEP] - 8.3
+    f[_F["stress"]] = t[STRESS]
+    f[_F["lapse"]] = t[LAPSE]
+    f[_F["up"]] = np.maximum(f[_F["elev"]], 0.0)
+    f[_F["energy_up"]] = np.maximum(f[_F["energy"]], 0.0)
+    f[_F["low_pos"]] = np.maximum(f[_F["low"]], 0.0)
+    f[_F["racing"]] = np.maximum(f[_F["speed"]], 0.0)
+    f[_F["speed_over6"]] = np.maximum(f[_F["speed"]] - 1.5, 0.0)
+    f[_F["short"]] = np.maximum(-1.3 - f[_F["sleep"]], 0.0)
+    return f
 
 
 def _medication_change(traj: Trajectory, rng: np.random.Generator) -> np.ndarray:
@@ -143,6 +256,16 @@ def _medication_change(traj: Trajectory, rng: np.random.Generator) -> np.ndarray
     return (np.cumsum(marks[:days]) > 0).astype(np.int64)
 
 
+def _count(mean: np.ndarray, z: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Rounded normal with the given mean and variance (Poisson-like), clipped to [lo, hi]."""
+    value = np.rint(mean + np.sqrt(mean) * z)
+    return np.minimum(np.maximum(value, lo), hi).astype(np.int64)
+
+
+def _five_minutes(minutes: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    return 5 * np.minimum(np.maximum(np.rint(minutes / 5.0), lo), hi).astype(np.int64)
+
+
 def generate_values(
     traj: Trajectory, latents: Latents, checkin_days: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
@@ -155,151 +278,173 @@ def generate_values(
     """
     med_change_daily = _medication_change(traj, rng)
     n = len(checkin_days)
-    lat = latents.values[checkin_days]
     tr = latents.traits
-    elev, energy, dep, anx = lat[:, ELEV], lat[:, ENERGY], lat[:, DEP], lat[:, ANX]
-    sleep, speed, stress, lapse = lat[:, SLEEP], lat[:, SPEED], lat[:, STRESS], lat[:, LAPSE]
-    # Deviations from the euthymic profile drive most fields.
-    up = np.maximum(elev - 2.5, 0.0)
-    low = dep - 1.5
-    low_pos = np.maximum(low, 0.0)
-    racing = np.maximum(speed - 4.5, 0.0)
-    noise = rng.standard_normal((n, 21))
-    uni = rng.random((n, 11))
-    out = np.empty((n, len(FIELDS)), dtype=np.int64)
+    feats = _features(latents.values[:, checkin_days])
+
+    intercept = _INTERCEPT.copy()
+    for term, trait in _TRAIT_TERMS:
+        intercept[_T[term]] += getattr(tr, trait)
+    # Features beyond +/-4000 cannot occur (latents live on 0-10 and 0-24 h scales); the
+    # clip only protects the exactness argument above.
+    quantised = np.rint(np.clip(feats, -4000.0, 4000.0) * _FEATURE_SCALE)
+    lin = (_COEF @ quantised) * _UNSCALE + intercept[:, None]
+    lin[_T["generalAppetite"]] += 0.3 * tr.appetite_direction * feats[_F["low_pos"]]
+    normals = rng.standard_normal((len(_NOISY) + 4, n))
+    lin[_NOISY] += _NOISE_SD * normals[: len(_NOISY)]
+    count_noise = normals[len(_NOISY) :]
+    draws = rng.random((len(_PROB_TERMS), n))
+    happened = draws < 1.0 / (1.0 + np.exp(-lin[_PROB_TERMS]))
+    prob = _P
+
+    out = np.empty((len(FIELDS), n), dtype=np.int64)
     col = FIELD_INDEX
+    out[_SCORE_COLUMNS] = np.minimum(np.maximum(np.rint(lin[_SCORE_TERMS]), 0.0), 10.0)
 
-    # --- sleep_data -------------------------------------------------------------------
-    hours = np.clip(sleep + 0.3 * noise[:, 0], 2.0, 14.0)
-    out[:, col["hoursSlept"]] = np.rint(hours * 10.0)
-    # Mania lowers the need for sleep along with the sleep itself; depression raises it.
-    need = 8.0 + 0.5 * (sleep - 8.3) - 0.35 * (energy - 5.5) + 0.2 * low + 0.4 * noise[:, 1]
-    out[:, col["perceivedSleepNeed"]] = np.rint(np.clip(need, 3.0, 14.0) * 10.0)
-    quality = (
-        7.0 - 0.45 * low - 0.25 * (anx - 3.0) - 0.6 * np.maximum(7.0 - sleep, 0.0)
-        + 0.15 * up + 0.8 * noise[:, 2]
+    # sleep_data
+    hours = np.minimum(np.maximum(lin[_T["hoursSlept"]], 2.0), FIELDS[col["hoursSlept"]].high)
+    out[col["hoursSlept"]] = np.rint(hours * 10.0)
+    need = np.minimum(
+        np.maximum(lin[_T["perceivedSleepNeed"]], 3.0), FIELDS[col["perceivedSleepNeed"]].high
     )
-    out[:, col["sleepQuality"]] = _score(quality)
-    hygiene = (
-        6.8 + tr.hygiene_offset - 0.35 * up - 0.3 * low_pos - 0.2 * (anx - 3.0)
-        + 0.8 * noise[:, 3]
-    )
-    out[:, col["sleepHygiene"]] = _score(hygiene)
-    napped = uni[:, 0] < _sigmoid(
-        -1.7 + 0.45 * low - 0.3 * (energy - 5.5) + 0.3 * np.maximum(7.0 - sleep, 0.0)
-    )
-    nap_minutes = 25.0 + 6.0 * low_pos + 10.0 * np.maximum(7.0 - sleep, 0.0) + 10 * noise[:, 4]
-    out[:, col["hasNapped"]] = napped
-    out[:, col["nappingDurationMin"]] = np.where(
-        napped, 5 * np.clip(np.rint(nap_minutes / 5.0), 1, 36), 0
+    out[col["perceivedSleepNeed"]] = np.rint(need * 10.0)
+    napped = happened[prob["hasNapped"]]
+    out[col["hasNapped"]] = napped
+    out[col["nappingDurationMin"]] = np.where(
+        napped, _five_minutes(lin[_T["nap_minutes"]], 1, 36), 0
     )
 
-    # --- mood_data --------------------------------------------------------------------
-    out[:, col["energyLevel"]] = _score(energy + 0.5 * noise[:, 5])
-    out[:, col["depressedMood"]] = _score(dep + 0.5 * noise[:, 6])
-    out[:, col["anxietyStress"]] = _score(anx + 0.2 * stress + 0.5 * noise[:, 7])
-    out[:, col["elevation"]] = _score(elev + 0.5 * noise[:, 8])
-    out[:, col["activation"]] = _score(
-        0.55 * energy + 0.45 * speed + 0.3 * (anx - 3.0) + 0.5 * noise[:, 9]
+    # risk_routine_data
+    out[col["socialRhythmEvent"]] = happened[prob["socialRhythmEvent"]]
+    exercised = happened[prob["exercised"]]
+    out[col["exerciseDurationMin"]] = np.where(
+        exercised, _five_minutes(lin[_T["exercise_minutes"]], 2, 36), 0
     )
-    out[:, col["motivationToStart"]] = _score(
-        6.2 - 0.6 * low + 0.35 * (energy - 5.5) + 0.6 * noise[:, 10]
+    out[col["exerciseFeeling"]] *= exercised
+    out[col["sexualRiskBehavior"]] = happened[prob["sexualRiskBehavior"]]
+    # Counts use a rounded normal approximation (mean and variance of a Poisson or binomial):
+    # an order of magnitude cheaper than numpy's exact samplers, and as plausible here.
+    tasks_mean = tr.tasks_rate * np.exp(lin[_T["rate_tasks"]])
+    planned = _count(tasks_mean, count_noise[0], 0, int(FIELDS[col["tasksPlanned"]].high))
+    finish = 1.0 / (1.0 + np.exp(-lin[_T["p_taskCompleted"]]))
+    done_mean = planned * finish
+    completed = np.rint(done_mean + np.sqrt(done_mean * (1.0 - finish)) * count_noise[1])
+    out[col["tasksPlanned"]] = planned
+    out[col["tasksCompleted"]] = np.minimum(np.maximum(completed, 0), planned)
+
+    # appetite_impulse_data
+    out[col["dietTracking"]] = happened[prob["dietTracking"]]
+    out[col["skipMeals"]] = happened[prob["skipMeals"]]
+    compulsion = happened[prob["compulsionEpisode"]]
+    out[col["compulsionEpisode"]] = compulsion
+    # An episode has some intensity (>= 1); none means 0.
+    out[col["compulsionIntensity"]] = np.maximum(out[col["compulsionIntensity"]], 1) * compulsion
+    used = happened[prob["substanceUsage"]]
+    units = _count(lin[_T["rate_units"]], count_noise[2], 1, int(FIELDS[col["substanceUnits"]].high))
+    out[col["substanceUsage"]] = used
+    out[col["substanceUnits"]] = units * used
+    caffeine_mean = tr.caffeine_rate * np.exp(lin[_T["rate_caffeine"]])
+    out[col["caffeineDoses"]] = _count(
+        caffeine_mean, count_noise[3], 0, int(FIELDS[col["caffeineDoses"]].high)
     )
 
-    # --- symptoms_data ----------------------------------------------------------------
-    out[:, col["thoughtSpeed"]] = _score(speed + 0.5 * noise[:, 11])
-    out[:, col["distractibility"]] = _score(
-        3.0 + racing + 0.3 * (anx - 3.0) + 0.3 * low + 0.6 * noise[:, 12]
-    )
-    # Higher is better (ability to remember and concentrate): both poles impair it.
-    out[:, col["memoryConcentration"]] = _score(
-        7.2 - 0.5 * low_pos - 0.45 * racing - 0.2 * (anx - 3.0) + 0.6 * noise[:, 13]
-    )
-    out[:, col["ruminationAxis"]] = _score(
-        2.0 + 0.75 * low + 0.3 * (anx - 3.0) + 0.6 * noise[:, 14]
-    )
-
-    # --- risk_routine_data ------------------------------------------------------------
-    out[:, col["socialConnection"]] = _score(
-        6.0 + tr.social_offset + 0.45 * (elev - 2.5) - 0.55 * low + 0.7 * noise[:, 15]
-    )
-    out[:, col["socialRhythmEvent"]] = uni[:, 1] < _sigmoid(-2.2 + 0.35 * up + 0.6 * stress)
-    exercised = uni[:, 2] < _sigmoid(tr.exercise_logit + 0.3 * (energy - 5.5) - 0.25 * low)
-    exercise_minutes = 5 * np.clip(np.rint((30.0 + 4.0 * (energy - 5.5) + 12 * noise[:, 16]) / 5),
-                                   2, 36)
-    out[:, col["exerciseDurationMin"]] = np.where(exercised, exercise_minutes, 0)
-    feeling = _score(6.5 + 0.3 * (elev - 2.5) - 0.4 * low + noise[:, 17])
-    out[:, col["exerciseFeeling"]] = np.where(exercised, feeling, 0)
-    out[:, col["sexualRiskBehavior"]] = uni[:, 3] < _sigmoid(
-        tr.sexual_risk_logit + 0.45 * up + 0.3 * np.maximum(energy - 5.5, 0.0)
-    )
-    # Mania over-plans and finishes less of it; depression plans little and finishes less.
-    planned = rng.poisson(tr.tasks_rate * np.exp(0.12 * (energy - 5.5) - 0.06 * low))
-    planned = np.minimum(planned, FIELDS[col["tasksPlanned"]].high).astype(np.int64)
-    finish = _sigmoid(1.1 + 0.2 * (energy - 5.5) - 0.28 * low - 0.5 * np.maximum(speed - 6, 0))
-    out[:, col["tasksPlanned"]] = planned
-    out[:, col["tasksCompleted"]] = rng.binomial(planned, finish)
-
-    # --- appetite_impulse_data --------------------------------------------------------
-    out[:, col["generalAppetite"]] = _score(
-        5.5 + 0.3 * tr.appetite_direction * low_pos - 0.3 * up + 0.8 * noise[:, 18]
-    )
-    out[:, col["dietTracking"]] = uni[:, 4] < _sigmoid(tr.diet_logit - 0.25 * low - 0.2 * up)
-    out[:, col["skipMeals"]] = uni[:, 5] < _sigmoid(
-        -2.4 + 0.25 * low + 0.3 * up + 0.2 * (anx - 3.0)
-    )
-    compulsion = uni[:, 6] < _sigmoid(tr.compulsion_logit + 0.35 * up + 0.25 * (anx - 3.0))
-    intensity = np.clip(np.rint(4.0 + 0.35 * up + 0.25 * (anx - 3.0) + 1.3 * noise[:, 19]), 1, 10)
-    out[:, col["compulsionEpisode"]] = compulsion
-    out[:, col["compulsionIntensity"]] = np.where(compulsion, intensity, 0)
-    used = uni[:, 7] < _sigmoid(tr.substance_logit + 0.35 * up + 0.15 * low + 0.1 * (anx - 3))
-    units = 1 + rng.poisson(1.0 + 0.35 * up + 0.2 * low_pos)
-    out[:, col["substanceUsage"]] = used
-    out[:, col["substanceUnits"]] = np.where(
-        used, np.minimum(units, FIELDS[col["substanceUnits"]].high), 0
-    )
-    caffeine = rng.poisson(tr.caffeine_rate * np.exp(0.08 * (energy - 5.5) + 0.05 * low_pos))
-    out[:, col["caffeineDoses"]] = np.minimum(caffeine, FIELDS[col["caffeineDoses"]].high)
-    out[:, col["libido"]] = _score(
-        5.0 + 0.55 * (elev - 2.5) - 0.35 * low + 0.8 * noise[:, 20]
-    )
-
-    # --- meds_context_data ------------------------------------------------------------
-    # Adherence drops most in mania (insight falls); lapses come in runs (slow AR process).
-    adherent = uni[:, 8] < _sigmoid(tr.adherence_logit - 0.5 * up - 0.12 * low_pos - 1.2 * lapse)
-    on_time = adherent & (uni[:, 9] < _sigmoid(1.8 - 0.3 * up - 0.15 * low_pos))
-    out[:, col["medicationAdherence"]] = adherent
-    out[:, col["medicationTiming"]] = on_time
-    out[:, col["medicationChangeRecent"]] = med_change_daily[checkin_days]
-    out[:, col["contextualStressors"]] = uni[:, 10] < _sigmoid(
-        -1.9 + 1.0 * stress + 0.2 * (anx - 3.0) + 0.15 * low
-    )
-    return out
+    # meds_context_data
+    adherent = happened[prob["medicationAdherence"]]
+    out[col["medicationAdherence"]] = adherent
+    out[col["medicationTiming"]] = adherent & happened[prob["medicationTiming"]]
+    out[col["medicationChangeRecent"]] = med_change_daily[checkin_days]
+    out[col["contextualStressors"]] = happened[prob["contextualStressors"]]
+    return np.ascontiguousarray(out.T)
 
 
 # --- serialisation ---------------------------------------------------------------------
+#
+# Consecutive fields of a column are grouped into chunks of at most _MAX_CHUNK value
+# combinations; every combination is pre-rendered once (per process) as a JSON fragment such
+# as '{"hoursSlept":7.5,"sleepQuality":6'. A row's column string is then a few table
+# look-ups and concatenations done by numpy on whole blocks: no per-value formatting.
 
-_SEP = "\x1f"  # never appears in the JSON: keys are ASCII letters, values digits
-
-
-def _column_template(column: str) -> str:
-    parts = []
-    for f in FIELDS:
-        if f.column != column:
-            continue
-        placeholder = "%d.%d" if f.kind == "tenths" else "%d"
-        parts.append(f'"{f.key}":{placeholder}')
-    return "{" + ",".join(parts) + "}"
+_MAX_CHUNK = 16384
+_BLOCK_ROWS = 1024  # rows rendered per block: bounds memory for very long histories
 
 
-_ROW_TEMPLATE = "".join(_column_template(c) + _SEP for c in PAYLOAD_COLUMNS)
-# Each tenths field feeds two placeholders (whole part, tenths digit).
-_FORMAT_SOURCES = np.array(
-    [i for i, f in enumerate(FIELDS) for _ in range(2 if f.kind == "tenths" else 1)]
-)
-_FORMAT_WHOLE = np.array(
-    [p for p, i in enumerate(_FORMAT_SOURCES) if FIELDS[i].kind == "tenths"][0::2]
-)
+def _render(spec: FieldSpec, value: int) -> str:
+    # json.dumps of the value the dict path returns (tenths / 10 is a float there).
+    return json.dumps(value / 10 if spec.kind == "tenths" else value)
+
+
+def _cardinality(spec: FieldSpec) -> int:
+    return round(spec.high * 10) + 1 if spec.kind == "tenths" else int(spec.high) + 1
+
+
+@dataclass(frozen=True, eq=False)
+class _JsonTables:
+    weights: np.ndarray  # (len(FIELDS), n_chunks) integer-valued: chunk index = values @ weights
+    tables: tuple[np.ndarray, ...]  # per chunk: object array of fragments
+    columns: tuple[tuple[int, ...], ...]  # per payload column: its chunk numbers
+
+
+@cache
+def _json_tables() -> _JsonTables:
+    chunks: list[list[int]] = []
+    columns: list[tuple[int, ...]] = []
+    for column in PAYLOAD_COLUMNS:
+        members = [i for i, f in enumerate(FIELDS) if f.column == column]
+        first_chunk = len(chunks)
+        current: list[int] = []
+        size = 1
+        for i in members:
+            card = _cardinality(FIELDS[i])
+            if current and size * card > _MAX_CHUNK:
+                chunks.append(current)
+                current, size = [], 1
+            current.append(i)
+            size *= card
+        chunks.append(current)
+        columns.append(tuple(range(first_chunk, len(chunks))))
+    weights = np.zeros((len(FIELDS), len(chunks)))
+    tables = []
+    for c, members in enumerate(chunks):
+        radix = 1
+        for i in reversed(members):
+            weights[i, c] = radix
+            radix *= _cardinality(FIELDS[i])
+        table = None
+        for i in members:
+            spec = FIELDS[i]
+            lead = "," if table is not None else ""
+            frags = np.array(
+                [f'{lead}"{spec.key}":{_render(spec, v)}' for v in range(_cardinality(spec))],
+                dtype=object,
+            )
+            table = frags if table is None else (table[:, None] + frags[None, :]).ravel()
+        tables.append(table)
+    for chunk_ids in columns:
+        tables[chunk_ids[0]] = "{" + tables[chunk_ids[0]]
+        tables[chunk_ids[-1]] = tables[chunk_ids[-1]] + "}"
+        for c in chunk_ids[1:]:
+            tables[c] = "," + tables[c]
+    return _JsonTables(weights, tuple(tables), tuple(columns))
+
+
+def format_json_columns(values: np.ndarray) -> Iterator[list[list[str]]]:
+    """Compact JSON of every row, per block of rows: six lists of strings (one per column).
+
+    The strings equal ``json.dumps(payload[column], separators=(",", ":"))`` of the dicts
+    :func:`rows_to_payloads` returns for the same rows.
+    """
+    jt = _json_tables()
+    for lo in range(0, len(values), _BLOCK_ROWS):
+        # Integer-valued floats: the product is exact (all sums < 2**53) and uses BLAS.
+        index = (values[lo : lo + _BLOCK_ROWS].astype(float) @ jt.weights).astype(np.intp)
+        out: list[list[str]] = []
+        for chunk_ids in jt.columns:
+            text = jt.tables[chunk_ids[0]].take(index[:, chunk_ids[0]])
+            for c in chunk_ids[1:]:
+                text = text + jt.tables[c].take(index[:, c])
+            out.append(text.tolist())
+        yield out
+
+
 _COLUMN_KEYS: tuple[tuple[str, tuple[str, ...], int, int], ...] = tuple(
     (
         c,
@@ -309,24 +454,6 @@ _COLUMN_KEYS: tuple[tuple[str, tuple[str, ...], int, int], ...] = tuple(
     )
     for c in PAYLOAD_COLUMNS
 )
-_CHUNK_ROWS = 512  # bounds the size of one formatted block (~330 KB)
-
-
-def format_json_rows(values: np.ndarray) -> Iterator[list[str]]:
-    """Compact JSON for every row: yields, per chunk, a flat list of 6 strings per row.
-
-    ``%d.%d`` of (tenths // 10, tenths % 10) prints exactly what ``json.dumps(tenths / 10)``
-    prints, so the strings parse to the same values as :func:`rows_to_payloads` returns.
-    """
-    for lo in range(0, len(values), _CHUNK_ROWS):
-        block = values[lo : lo + _CHUNK_ROWS]
-        fmt = block[:, _FORMAT_SOURCES]
-        fmt[:, _FORMAT_WHOLE] //= 10
-        fmt[:, _FORMAT_WHOLE + 1] %= 10
-        text = (_ROW_TEMPLATE * len(block)) % tuple(fmt.ravel().tolist())
-        parts = text.split(_SEP)
-        parts.pop()  # the template ends with a separator
-        yield parts
 
 
 def rows_to_payloads(values: np.ndarray) -> Iterator[dict[str, dict[str, int | float]]]:
