@@ -99,10 +99,15 @@ def test_same_seed_same_content_new_identities(real_population):
     rows_a = _query(content, [first.run_id])
     rows_b = _query(content, [second.run_id])
     assert rows_a and rows_a == rows_b
+
     def ids(run):
         return {
-            u for (u,) in _query("SELECT user_id FROM synthadmin.synthadmin_syntheticuser WHERE run_id=%s", [run])
+            u
+            for (u,) in _query(
+                "SELECT user_id FROM synthadmin.synthadmin_syntheticuser WHERE run_id=%s", [run]
+            )
         }
+
     assert not ids(first.run_id) & ids(second.run_id)
     # Different patients within a run have different histories.
     per_patient = _query(
