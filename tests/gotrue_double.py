@@ -129,7 +129,8 @@ class RecordedRequest:
     json: Any
     route: str
     status: int | None = None
-    """The status sent back; None while in flight, or when the connection was dropped."""
+    """The status answered (even if the client had hung up); None while in flight, or when the
+    connection was dropped without a response."""
 
 
 @dataclass
@@ -205,8 +206,8 @@ class FaultPlan:
     def timeout_next(
         self,
         n: int = 1,
-        *,
         seconds: float = 1.5,
+        *,
         route: str = "create",
         then_process: bool = False,
         user_id: uuid.UUID | str | None = None,
@@ -500,6 +501,8 @@ class GoTrueDouble:
         """See ``FaultPlan.occupy_id``."""
         return self._occupy_id(user_id, email=email)
 
+    existing_id = occupy_id
+
     def _occupy_id(self, user_id: uuid.UUID | str, *, email: str | None = None) -> str:
         uid = uuid.UUID(str(user_id))
         email = email or f"occupant-{uid.hex[:12]}@foreign.example"
@@ -669,6 +672,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_raw(
         self, status: int, payload: bytes, content_type: str, headers: dict[str, str] | None = None
     ):
+        with self.double._lock:
+            self._record.status = status
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
@@ -677,8 +682,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
         self.wfile.flush()
-        with self.double._lock:
-            self._record.status = status
 
     def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         self._send_raw(status, json.dumps(payload).encode("utf-8"), "application/json", headers)
