@@ -408,6 +408,7 @@ class GoTrueDouble:
         self.faults = FaultPlan(occupier=self._occupy_id)
         self.service_role_key = self.make_key("service_role")
         self.anon_key = self.make_key("anon")
+        self._max_idle = max_idle_connections
         self._pool = _ConnectionPool(conninfo, max_idle=max_idle_connections)
         self._lock = threading.Lock()
         self._idle_cv = threading.Condition(self._lock)
@@ -425,6 +426,8 @@ class GoTrueDouble:
         """Bind 127.0.0.1 on a free port and serve in a daemon thread."""
         if self._server is not None:
             raise RuntimeError("already started")
+        self._stopping.clear()
+        self._pool = _ConnectionPool(self.conninfo, max_idle=self._max_idle)
         server = _Server(("127.0.0.1", 0), _Handler)
         server.double = self
         self._server = server

@@ -242,3 +242,14 @@ def test_counters_and_records(gotrue, supabase_admin):
 def test_fault_plan_rejects_unknown_routes(gotrue):
     with pytest.raises(ValueError, match="route"):
         gotrue.faults.fail_next(route="update")
+
+
+def test_the_server_can_be_stopped_and_started_again(gotrue, supabase_admin):
+    supabase_admin.auth.admin.create_user(new_user())
+    gotrue.stop()
+    with pytest.raises(AuthRetryableError) as caught:
+        supabase_admin.auth.admin.list_users()
+    assert caught.value.status == 0
+    gotrue.start()
+    client = admin_client(gotrue.url, gotrue.service_role_key)
+    assert len(client.auth.admin.list_users()) == 1
