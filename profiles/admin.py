@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import uuid
 
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
 
 import synthadmin.admin_site  # noqa: F401  (site titles)
 from profiles.models import Profile
+from synthadmin.exceptions import InvalidRequestError, SynthadminError
+from synthadmin.forms import ExtendForm, GenerateForm
+from synthadmin.models import SyntheticRun
+from synthadmin.services.extend import synthetic_checkins_extend
+from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services.purge import synthetic_purge
+from synthadmin.services.requests import GenerationRequest
+
+GENERATE_PERMISSION = "synthadmin.generate_synthetic_data"
+PURGE_PERMISSION = "synthadmin.purge_synthetic_data"
 
 
 class TestPatientFilter(admin.SimpleListFilter):
@@ -43,8 +58,24 @@ class ReadOnlyAdminMixin:
         return False
 
 
+def staff_starter(request: HttpRequest) -> Starter:
+    return Starter(
+        f"staff:{request.user.get_username()}", user_id=request.user.pk, source=SyntheticRun.Source.ADMIN
+    )
+
+
+def run_link(run_id: uuid.UUID) -> str:
+    return format_html(
+        '<a href="{}">run {}</a>',
+        reverse("admin:synthadmin_syntheticrun_change", args=[run_id]),
+        str(run_id)[:8],
+    )
+
+
 @admin.register(Profile)
 class ProfileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    change_list_template = "admin/profiles/profile/change_list.html"
+    actions = ["delete_synthetic_users", "add_checkin_days"]
     list_display = ("email", "role", "is_test_patient", "therapist_email", "checkin_count", "created_at")
     list_filter = (TestPatientFilter, "role")
     search_fields = ("email", "username")
@@ -74,3 +105,162 @@ class ProfileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Check-ins", ordering="_checkin_count")
     def checkin_count(self, obj: Profile) -> int:
         return obj._checkin_count
+
+    # --- permissions ----------------------------------------------------------------------
+    def has_generate_synthetic_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(GENERATE_PERMISSION)
+
+    def has_purge_synthetic_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(PURGE_PERMISSION)
+
+    # --- "Generate synthetic data" ----------------------------------------------------------
+    def get_urls(self) -> list[URLPattern]:
+        generate = path(
+            "generate/",
+            self.admin_site.admin_view(self.generate_view),
+            name=f"{self.opts.app_label}_{self.opts.model_name}_generate",
+        )
+        return [generate, *super().get_urls()]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        context = {"can_generate": self.has_generate_synthetic_permission(request), **(extra_context or {})}
+        return super().changelist_view(request, context)
+
+    def generate_view(self, request: HttpRequest) -> HttpResponse:
+        """The form behind the button: validate, call the service, log, message, redirect."""
+        if not self.has_generate_synthetic_permission(request):
+            raise PermissionDenied
+        form = GenerateForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            generation = GenerationRequest(
+                patients=data["patients"],
+                therapists=data["therapists"],
+                checkin_days=data["checkin_days"],
+                pattern=data["pattern"],
+                seed=data["seed"],
+                end_date=data["end_date"],
+            )
+            try:
+                report = synthetic_generate(request=generation, started_by=staff_starter(request))
+            except InvalidRequestError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+            except SynthadminError as exc:
+                form.add_error(None, str(exc))
+            else:
+                run = SyntheticRun.objects.get(pk=report.run_id)
+                summary = (
+                    f"{report.patients_created} patients, {report.therapists_created} therapists and "
+                    f"{report.checkins_created} check-ins"
+                )
+                self.log_addition(request, run, f"Generated {summary} ({report.status}).")
+                if report.status == SyntheticRun.Status.SUCCEEDED:
+                    self.message_user(
+                        request, format_html("Created {} — {}.", summary, run_link(run.id)), messages.SUCCESS
+                    )
+                else:
+                    self.message_user(
+                        request,
+                        format_html(
+                            "Run {}: created {}; {} — {}.",
+                            report.status,
+                            summary,
+                            report.error,
+                            run_link(run.id),
+                        ),
+                        messages.WARNING if report.status == SyntheticRun.Status.PARTIAL else messages.ERROR,
+                    )
+                changelist = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+                return HttpResponseRedirect(f"{changelist}?test_patient=yes")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Generate synthetic data",
+            "opts": self.opts,
+            "form": form,
+            "max_patients": settings.SYNTHADMIN_ADMIN_MAX_PATIENTS,
+        }
+        return TemplateResponse(request, "admin/profiles/profile/generate.html", context)
+
+    # --- actions ------------------------------------------------------------------------------
+    @admin.action(permissions=["purge_synthetic"], description="Delete selected synthetic users")
+    def delete_synthetic_users(
+        self, request: HttpRequest, queryset: QuerySet[Profile]
+    ) -> HttpResponse | None:
+        """Delete through the service; real profiles in the selection are named and left alone."""
+        ids = list(queryset.values_list("id", flat=True))
+        preview = synthetic_purge(user_ids=ids, dry_run=True)
+        if request.POST.get("post") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Delete synthetic users?",
+                "opts": self.opts,
+                "preview": preview,
+                "selected": ids,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(
+                request, "admin/profiles/profile/delete_synthetic_confirmation.html", context
+            )
+        doomed = Profile.objects.synthetic().filter(id__in=ids)
+        self.log_deletions(request, doomed)
+        try:
+            report = synthetic_purge(user_ids=ids)
+        except SynthadminError as exc:
+            self.message_user(request, f"Nothing deleted: {exc}", messages.ERROR)
+            return None
+        self.message_user(
+            request,
+            f"Deleted {report.users_deleted} synthetic users ({report.checkins_deleted} check-ins).",
+            messages.SUCCESS,
+        )
+        if report.skipped_real:
+            self.message_user(
+                request, "Not deleted (real users): " + ", ".join(report.skipped_real), messages.WARNING
+            )
+        for error in report.errors:
+            self.message_user(request, f"Not deleted: {error}", messages.ERROR)
+        return None
+
+    @admin.action(
+        permissions=["generate_synthetic"], description="Add check-in days to selected test patients"
+    )
+    def add_checkin_days(self, request: HttpRequest, queryset: QuerySet[Profile]) -> HttpResponse | None:
+        """Intermediate page (days, pattern), then the service; real patients are refused."""
+        form = ExtendForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            try:
+                report, refusals = synthetic_checkins_extend(
+                    patient_ids=queryset.values_list("id", flat=True),
+                    days=form.cleaned_data["days"],
+                    pattern=form.cleaned_data["pattern"],
+                    started_by=staff_starter(request),
+                )
+            except InvalidRequestError as exc:
+                form.add_error(None, str(exc))
+            else:
+                run = SyntheticRun.objects.get(pk=report.run_id)
+                self.log_addition(
+                    request, run, f"Added {report.checkins_created} check-ins ({report.status})."
+                )
+                self.message_user(
+                    request,
+                    format_html("Added {} check-ins — {}.", report.checkins_created, run_link(run.id)),
+                    messages.SUCCESS if report.status == SyntheticRun.Status.SUCCEEDED else messages.WARNING,
+                )
+                if refusals:
+                    self.message_user(
+                        request,
+                        "Refused: " + "; ".join(f"{r.email} ({r.reason})" for r in refusals),
+                        messages.WARNING,
+                    )
+                return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Add check-in days",
+            "opts": self.opts,
+            "form": form,
+            "queryset": queryset,
+            "real": [p for p in queryset if p.is_test_patient is not True],
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/profiles/profile/add_checkin_days.html", context)

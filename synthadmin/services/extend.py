@@ -1,0 +1,143 @@
+"""Add check-in days to existing synthetic patients (never to real ones).
+
+The new days come before each patient's earliest check-in, so they never collide with the
+days it already has (``unique_checkin_per_user_per_day``) and never reach into the future.
+Each patient's new days go in with one COPY, in one transaction that also updates its ledger
+entry: a patient gets all its new days or none.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import DatabaseError, transaction
+from django.db.models import Min
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from profiles.models import Profile
+from synthadmin.content import build_history, patient_seed
+from synthadmin.models import SyntheticRun, SyntheticUser
+from synthadmin.services.generation import Starter
+from synthadmin.services.reports import RunReport, UserFailure
+from synthadmin.services.requests import GenerationRequest, generation_request_validate
+from synthadmin.services.writer import checkins_copy
+
+
+@dataclass(frozen=True)
+class ExtendRefusal:
+    email: str
+    reason: str
+
+
+def synthetic_checkins_extend(
+    *,
+    patient_ids: Iterable[uuid.UUID],
+    days: int,
+    pattern: str,
+    started_by: Starter,
+    seed: int | None = None,
+) -> tuple[RunReport, list[ExtendRefusal]]:
+    """Give each selected synthetic patient ``days`` more days of history, following ``pattern``.
+
+    Writes: one ``SyntheticRun`` (kind ``extend``) and the new check-ins; updates the patients'
+    ledger entries. Refuses (and returns, named) real patients, therapists and profiles that
+    synthadmin did not create. Raises InvalidRequestError for bad ``days`` / ``pattern``.
+    """
+    request = generation_request_validate(
+        GenerationRequest(patients=1, checkin_days=days, pattern=pattern, seed=seed)
+    )
+    ids = {uuid.UUID(str(i)) for i in patient_ids}
+    created_by_us = set(
+        SyntheticUser.objects.filter(user_id__in=ids, state=SyntheticUser.State.COMPLETE).values_list(
+            "user_id", flat=True
+        )
+    )
+    refusals: list[ExtendRefusal] = []
+    eligible: list[Profile] = []
+    today = timezone.localdate()
+    profiles = (
+        Profile.objects.filter(id__in=ids)
+        .annotate(first_checkin=Coalesce(Min("checkins__checkin_date"), today + dt.timedelta(days=1)))
+        .order_by("email")
+    )
+    for profile in profiles:
+        if profile.is_test_patient is not True:
+            refusals.append(ExtendRefusal(profile.email, "a real patient: synthadmin never writes to it"))
+        elif profile.role != Profile.Role.PATIENT:
+            refusals.append(ExtendRefusal(profile.email, "a therapist has no check-ins"))
+        elif profile.id not in created_by_us:
+            refusals.append(ExtendRefusal(profile.email, "not created by synthadmin"))
+        else:
+            eligible.append(profile)
+
+    began = time.monotonic()
+    parameters = {
+        **request.as_parameters(),
+        "patients": len(eligible),
+        "patient_ids": sorted(str(p.id) for p in eligible),
+    }
+    parameters.pop("therapists", None)
+    run = SyntheticRun.objects.create(
+        kind=SyntheticRun.Kind.EXTEND,
+        source=started_by.source,
+        started_by=started_by.label,
+        started_by_user_id=started_by.user_id,
+        parameters=parameters,
+        seed=request.seed,
+        auth_backend="none",
+    )
+    written = 0
+    failures: list[UserFailure] = []
+    for index, profile in enumerate(eligible):
+        history = build_history(
+            pattern=request.pattern,
+            end_date=profile.first_checkin - dt.timedelta(days=1),
+            days=days,
+            seed=patient_seed(request.seed, index),
+            adherence=request.adherence,
+        )
+        try:
+            with transaction.atomic():
+                count = checkins_copy(user_id=profile.id, rows=history.iter_json_rows())
+                entry = (
+                    SyntheticUser.objects.select_for_update()
+                    .filter(user_id=profile.id, state=SyntheticUser.State.COMPLETE)
+                    .latest("id")
+                )
+                SyntheticUser.objects.filter(pk=entry.pk).update(checkins=entry.checkins + count)
+        except DatabaseError as exc:  # one patient's failure must not stop the others; reported
+            failures.append(UserFailure(profile.email, "patient", f"{type(exc).__name__}: {exc}"))
+            continue
+        written += count
+    status = (
+        SyntheticRun.Status.SUCCEEDED
+        if not failures
+        else (SyntheticRun.Status.PARTIAL if written else SyntheticRun.Status.FAILED)
+    )
+    run.status = status
+    run.checkins_created = written
+    run.users_failed = len(failures)
+    run.error_summary = failures[0].reason if failures else ""
+    run.finished_at = timezone.now()
+    run.save()
+    report = RunReport(
+        run_id=run.id,
+        status=str(status),
+        kind=str(run.kind),
+        seed=run.seed,
+        parameters=parameters,
+        patients_created=0,
+        therapists_created=0,
+        checkins_created=written,
+        retries={},
+        failures=failures,
+        error=run.error_summary,
+        duration_seconds=round(time.monotonic() - began, 3),
+        auth_backend="none",
+    )
+    return report, refusals
