@@ -76,7 +76,7 @@ def run_link(run_id: uuid.UUID) -> str:
 class ProfileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     change_list_template = "admin/profiles/profile/change_list.html"
     actions = ["delete_synthetic_users", "add_checkin_days"]
-    list_display = ("email", "role", "is_test_patient", "therapist_email", "checkin_count", "created_at")
+    list_display = ("email", "role", "test_patient", "therapist_email", "checkin_count", "created_at")
     list_filter = (TestPatientFilter, "role")
     search_fields = ("email", "username")
     list_select_related = ("therapist",)
@@ -97,6 +97,10 @@ class ProfileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         except ValueError:
             return results, may_have_duplicates
         return results | queryset.filter(id=profile_id), may_have_duplicates
+
+    @admin.display(description="Test patient", boolean=True, ordering="is_test_patient")
+    def test_patient(self, obj: Profile) -> bool:
+        return obj.is_test_patient is True
 
     @admin.display(description="Therapist", ordering="therapist__email")
     def therapist_email(self, obj: Profile) -> str:
