@@ -23,6 +23,7 @@ from typing import Any
 
 import bcrypt
 
+from synthadmin.dberrors import UNIQUE_VIOLATION, constraint_name, sqlstate
 from synthadmin.exceptions import DuplicateEmailError, DuplicateUserIdError
 
 NIL_INSTANCE_ID = "00000000-0000-0000-0000-000000000000"
@@ -30,7 +31,6 @@ NIL_INSTANCE_ID = "00000000-0000-0000-0000-000000000000"
 #: bcrypt only reads the first 72 bytes; GoTrue refuses longer passwords instead of truncating.
 BCRYPT_MAX_PASSWORD_BYTES = 72
 
-UNIQUE_VIOLATION = "23505"
 _DUPLICATE_ID_CONSTRAINTS = frozenset({"users_pkey", "identities_provider_id_provider_unique"})
 _DUPLICATE_EMAIL_CONSTRAINTS = frozenset({"users_email_partial_key"})
 _SAVEPOINT = "synthadmin_gotrue_insert_user"
@@ -318,10 +318,9 @@ def delete_user(cursor: Any, user_id: uuid.UUID | str, *, soft: bool = False) ->
 
 def _raise_collision(exc: BaseException) -> None:
     """Re-raise a unique violation of a user's id or e-mail as the typed collision error."""
-    pg_error = _find_pg_error(exc)
-    if pg_error is None or getattr(pg_error, "sqlstate", None) != UNIQUE_VIOLATION:
+    if sqlstate(exc) != UNIQUE_VIOLATION:
         return
-    constraint = getattr(getattr(pg_error, "diag", None), "constraint_name", None)
+    constraint = constraint_name(exc)
     if constraint in _DUPLICATE_ID_CONSTRAINTS:
         raise DuplicateUserIdError(
             f"a user with this id already exists ({constraint})", status=None, code=UNIQUE_VIOLATION
@@ -330,18 +329,6 @@ def _raise_collision(exc: BaseException) -> None:
         raise DuplicateEmailError(
             f"a user with this email address already exists ({constraint})", code=UNIQUE_VIOLATION
         ) from exc
-
-
-def _find_pg_error(exc: BaseException) -> BaseException | None:
-    """The psycopg error in ``exc``'s chain (Django wraps it as the ``__cause__``)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if getattr(current, "sqlstate", None) is not None and hasattr(current, "diag"):
-            return current
-        current = current.__cause__ or current.__context__
-    return None
 
 
 def _render_user(row: tuple, identities: list[dict[str, Any]] | None) -> dict[str, Any]:
