@@ -37,9 +37,16 @@ def test_staff_without_permissions_sees_no_button_no_actions_and_gets_403(client
     changelist = client.get(reverse(CHANGELIST))
     assert changelist.status_code == 200
     assert b"Generate synthetic data" not in changelist.content
-    assert "delete_synthetic_users" not in _actions(changelist) and "add_checkin_days" not in _actions(changelist)
+    assert "delete_synthetic_users" not in _actions(changelist) and "add_checkin_days" not in _actions(
+        changelist
+    )
     assert client.get(reverse(GENERATE)).status_code == 403
-    assert client.post(reverse(GENERATE), {"patients": 1, "therapists": 0, "checkin_days": 1, "pattern": "stable"}).status_code == 403
+    assert (
+        client.post(
+            reverse(GENERATE), {"patients": 1, "therapists": 0, "checkin_days": 1, "pattern": "stable"}
+        ).status_code
+        == 403
+    )
     assert client.get(reverse("admin:synthadmin_syntheticrun_purge", args=[run.pk])).status_code == 403
     assert client.post(reverse("admin:synthadmin_syntheticrun_purge", args=[run.pk])).status_code == 403
     detail = client.get(reverse("admin:synthadmin_syntheticrun_change", args=[run.pk]))
@@ -79,7 +86,9 @@ def test_state_changes_need_csrf(staff_all, run):
 
     client = Client(enforce_csrf_checks=True)
     client.force_login(staff_all)
-    response = client.post(reverse(GENERATE), {"patients": 1, "therapists": 0, "checkin_days": 1, "pattern": "stable"})
+    response = client.post(
+        reverse(GENERATE), {"patients": 1, "therapists": 0, "checkin_days": 1, "pattern": "stable"}
+    )
     assert response.status_code == 403
     assert client.post(reverse("admin:synthadmin_syntheticrun_purge", args=[run.pk])).status_code == 403
     assert SyntheticRun.objects.count() == 1
@@ -87,4 +96,6 @@ def test_state_changes_need_csrf(staff_all, run):
 
 def test_runs_and_profiles_are_read_only(admin_client, run):
     assert admin_client.get(reverse("admin:synthadmin_syntheticrun_add")).status_code == 403
-    assert admin_client.post(reverse("admin:synthadmin_syntheticrun_delete", args=[run.pk])).status_code == 403
+    assert (
+        admin_client.post(reverse("admin:synthadmin_syntheticrun_delete", args=[run.pk])).status_code == 403
+    )

@@ -19,7 +19,14 @@ CHANGELIST = "admin:profiles_profile_changelist"
 
 
 def _form(**overrides):
-    data = {"patients": "3", "therapists": "1", "checkin_days": "14", "pattern": "stable", "seed": "7", "end_date": ""}
+    data = {
+        "patients": "3",
+        "therapists": "1",
+        "checkin_days": "14",
+        "pattern": "stable",
+        "seed": "7",
+        "end_date": "",
+    }
     data.update(overrides)
     return data
 
@@ -34,7 +41,9 @@ def operator_client(client, staff_all, real_population):
     return client
 
 
-def test_generate_form_creates_users_and_returns_to_the_filtered_changelist(operator_client, staff_all, real_population):
+def test_generate_form_creates_users_and_returns_to_the_filtered_changelist(
+    operator_client, staff_all, real_population
+):
     response = operator_client.post(reverse(GENERATE), _form(), follow=True)
 
     assert response.redirect_chain[-1][0].endswith("?test_patient=yes")
@@ -62,7 +71,9 @@ def test_generate_form_creates_users_and_returns_to_the_filtered_changelist(oper
         ({"seed": "-3"}, "seed", "greater than or equal to 0"),
     ],
 )
-def test_generate_form_shows_errors_inline_and_writes_nothing(operator_client, real_population, overrides, field, text):
+def test_generate_form_shows_errors_inline_and_writes_nothing(
+    operator_client, real_population, overrides, field, text
+):
     response = operator_client.post(reverse(GENERATE), _form(**overrides))
     assert response.status_code == 200
     errors = response.context["form"].errors
@@ -82,12 +93,16 @@ def test_delete_action_confirms_then_deletes_synthetic_and_names_real(operator_c
     selected = list(Profile.objects.values_list("id", flat=True))  # synthetic and real together
     real_emails = set(Profile.objects.real().values_list("email", flat=True))
 
-    confirm = operator_client.post(reverse(CHANGELIST), {"action": "delete_synthetic_users", "_selected_action": selected})
+    confirm = operator_client.post(
+        reverse(CHANGELIST), {"action": "delete_synthetic_users", "_selected_action": selected}
+    )
     assert confirm.status_code == 200 and b"Yes, delete them" in confirm.content
     assert synthetic_counts()["patients"] == 2  # nothing deleted before confirmation
 
     done = operator_client.post(
-        reverse(CHANGELIST), {"action": "delete_synthetic_users", "_selected_action": selected, "post": "yes"}, follow=True
+        reverse(CHANGELIST),
+        {"action": "delete_synthetic_users", "_selected_action": selected, "post": "yes"},
+        follow=True,
     )
     texts = _messages(done)
     assert any("Deleted 2 synthetic users" in t for t in texts)
@@ -104,12 +119,20 @@ def test_add_checkin_days_refuses_real_patients(operator_client, real_population
     real = list(Profile.objects.real().filter(role="patient").values_list("id", flat=True))
     before = synthetic_counts()["checkins"]
 
-    page = operator_client.post(reverse(CHANGELIST), {"action": "add_checkin_days", "_selected_action": synthetic + real})
+    page = operator_client.post(
+        reverse(CHANGELIST), {"action": "add_checkin_days", "_selected_action": synthetic + real}
+    )
     assert page.status_code == 200 and b"Refused" in page.content
 
     done = operator_client.post(
         reverse(CHANGELIST),
-        {"action": "add_checkin_days", "_selected_action": synthetic + real, "apply": "1", "days": "20", "pattern": "cycling"},
+        {
+            "action": "add_checkin_days",
+            "_selected_action": synthetic + real,
+            "apply": "1",
+            "days": "20",
+            "pattern": "cycling",
+        },
         follow=True,
     )
     texts = _messages(done)
