@@ -40,14 +40,16 @@ _BISECTION_STEPS = 60
 
 @lru_cache(maxsize=256)
 def skip_hazards(
-    state_shares: tuple[float, ...], adherence: float
+    state_shares: tuple[float, ...], adherence: float, *, independent_days: bool = False
 ) -> tuple[tuple[float, ...], float]:
     """Per-state-code stop hazards and the resume hazard for a target adherence.
 
     ``state_shares`` is the pattern's long-run share of days per state code. The stop
     hazard of the euthymic state is found by bisection (a fixed number of steps, basic
-    arithmetic only, so it is identical everywhere) such that the share-weighted stationary
-    on-probability ``resume / (resume + stop_s)`` equals ``adherence``.
+    arithmetic only, so it is identical everywhere) such that the long-run share of days
+    with a check-in equals ``adherence``. States lasting weeks let the on/off chain settle
+    in each state (share-weighted ``resume / (resume + stop_s)``); states redrawn every
+    day (``independent_days``) only expose it to the mean stop hazard.
     """
     ratios = [SKIP_HAZARD_RATIO[s] for s in STATE_BY_CODE]
     if adherence >= 1.0:
@@ -59,9 +61,12 @@ def skip_hazards(
     )
 
     def share(base: float) -> float:
+        stops = [min(base * r, _MAX_HAZARD) for r in ratios]
+        if independent_days:
+            mean_stop = math.fsum(w * a for w, a in zip(state_shares, stops, strict=True))
+            return resume / (resume + mean_stop)
         return math.fsum(
-            w * resume / (resume + min(base * r, _MAX_HAZARD))
-            for w, r in zip(state_shares, ratios, strict=True)
+            w * resume / (resume + a) for w, a in zip(state_shares, stops, strict=True)
         )
 
     lo, hi = 0.0, _MAX_HAZARD
@@ -81,10 +86,11 @@ def checkin_days(
     state_shares: tuple[float, ...],
     adherence: float,
     rng: np.random.Generator,
+    independent_days: bool = False,
 ) -> np.ndarray:
     """Offsets (0-based days into the window) of the days with a check-in, increasing."""
     days = len(daily_codes)
-    stop, resume = skip_hazards(state_shares, adherence)
+    stop, resume = skip_hazards(state_shares, adherence, independent_days=independent_days)
     if adherence >= 1.0:
         return np.arange(days, dtype=np.int64)
     if days == 0:

@@ -280,6 +280,7 @@ def build_history(
         state_shares=tuple(model.model_shares[s] for s in STATE_BY_CODE),
         adherence=share,
         rng=rng,
+        independent_days=model.independent_days,
     )
     if latents is not None:
         values = generate_values(traj, latents, offsets, rng)

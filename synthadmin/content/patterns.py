@@ -9,8 +9,9 @@ episode.
 For the "hub" patterns (stable, cycling, depressive, manic) the chain is solved in closed form
 from the published time shares: an episode ends in remission (euthymia) with probability ``r``
 or switches directly to another episode type; from euthymia the next episode type is chosen so
-that the long-run share of days in every type equals its target. Only basic arithmetic is
-used, so the transition tables are identical on every machine.
+that the long-run share of days in every type equals its target. Transition and length tables
+are quantised to integer sampling thresholds (see durations.py), so machine-level rounding in
+their construction cannot change a draw.
 
 Every number below is traced to a line of ``/work/shared/reference/clinical-model.md``; see
 docs/patterns.md for the prose version and the measured shares.

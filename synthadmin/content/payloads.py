@@ -285,8 +285,8 @@ def generate_values(
     for term, trait in _TRAIT_TERMS:
         intercept[_T[term]] += getattr(tr, trait)
     # Features beyond +/-4000 cannot occur (latents live on 0-10 and 0-24 h scales); the
-    # clip only protects the exactness argument above.
-    quantised = np.rint(np.clip(feats, -4000.0, 4000.0) * _FEATURE_SCALE)
+    # bound only protects the exactness argument above.
+    quantised = np.rint(np.minimum(np.maximum(feats, -4000.0), 4000.0) * _FEATURE_SCALE)
     lin = (_COEF @ quantised) * _UNSCALE + intercept[:, None]
     lin[_T["generalAppetite"]] += 0.3 * tr.appetite_direction * feats[_F["low_pos"]]
     normals = rng.standard_normal((len(_NOISY) + 4, n))
