@@ -18,9 +18,7 @@ def table_exists(schema_editor: BaseDatabaseSchemaEditor, qualified_name: str) -
         return bool(cursor.fetchone()[0])
 
 
-def create_unless_exists(
-    schema_editor: BaseDatabaseSchemaEditor, *, table: str, sql_file: Path
-) -> bool:
+def create_unless_exists(schema_editor: BaseDatabaseSchemaEditor, *, table: str, sql_file: Path) -> bool:
     """Run ``sql_file`` when ``table`` (schema-qualified) is missing; True when it ran."""
     if table_exists(schema_editor, table):
         return False

@@ -14,13 +14,17 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class NewAuthUser:
-    """What synthadmin asks the Auth service to create. ``id`` is ours (a uuid4)."""
+    """What synthadmin asks the Auth service to create. ``id`` is ours (a uuid4).
+
+    ``password`` None means "nobody will ever log in with it": like GoTrue given no password,
+    the user gets a random one that nobody knows.
+    """
 
     id: uuid.UUID
     email: str
-    password: str = field(repr=False)
     user_metadata: Mapping[str, Any]
     app_metadata: Mapping[str, Any]
+    password: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

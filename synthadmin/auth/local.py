@@ -7,6 +7,8 @@ name) live in ``gotrue_store`` and are shared with the Auth test server.
 
 from __future__ import annotations
 
+import secrets
+import threading
 import uuid
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
@@ -17,10 +19,27 @@ from synthadmin.exceptions import AuthRejectedError, AuthUnavailableError, Ident
 
 
 class LocalAuthGateway:
+    """Writes Auth rows through the calling thread's Django connection.
+
+    Passwords are hashed with bcrypt ``$2a$`` at ``rounds`` (GoTrue: 10). A user created without
+    a password gets, as GoTrue does, the hash of a random secret nobody knows; here one such
+    secret (and one hash) serves every password-less user of this gateway, because 1,000
+    cost-10 hashes of secrets nobody will ever type cost over a minute of CPU.
+    """
+
     name = "local"
 
     def __init__(self, *, rounds: int) -> None:
         self._rounds = rounds
+        self._unknown_hash: str | None = None
+        self._lock = threading.Lock()
+
+    def _hash_of_unknown_password(self) -> str:
+        with self._lock:
+            if self._unknown_hash is None:
+                secret = secrets.token_urlsafe(48)  # 64 characters, as GoTrue generates
+                self._unknown_hash = gotrue_store.hash_password(secret, rounds=self._rounds)
+            return self._unknown_hash
 
     def __repr__(self) -> str:
         return f"LocalAuthGateway(rounds={self._rounds})"
@@ -29,7 +48,11 @@ class LocalAuthGateway:
         try:
             # bcrypt runs outside the transaction (and releases the GIL), as GoTrue hashes
             # before it opens its own.
-            password_hash = gotrue_store.hash_password(user.password, rounds=self._rounds)
+            password_hash = (
+                self._hash_of_unknown_password()
+                if user.password is None
+                else gotrue_store.hash_password(user.password, rounds=self._rounds)
+            )
         except ValueError as exc:
             raise AuthRejectedError(str(exc), status=400, code="validation_failed") from exc
         try:

@@ -55,11 +55,13 @@ class SupabaseAuthGateway:
         attributes: dict[str, Any] = {
             "id": str(user.id),
             "email": user.email,
-            "password": user.password,
             "email_confirm": True,
             "user_metadata": dict(user.user_metadata),
             "app_metadata": dict(user.app_metadata),
         }
+        if user.password is not None:
+            # Without one, GoTrue stores the hash of a random password nobody knows.
+            attributes["password"] = user.password
         try:
             response = self._admin.create_user(attributes)  # type: ignore[arg-type]
         except AuthError as exc:

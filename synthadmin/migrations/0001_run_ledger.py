@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,52 +15,132 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='SyntheticRun',
+            name="SyntheticRun",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('kind', models.CharField(choices=[('generate', 'Generate users'), ('extend', 'Add check-in days')], default='generate', max_length=16)),
-                ('source', models.CharField(choices=[('command', 'Management command'), ('admin', 'Admin'), ('api', 'Python API')], default='api', max_length=16)),
-                ('started_by', models.CharField(help_text='Staff user or OS user that started it', max_length=255)),
-                ('parameters', models.JSONField(default=dict)),
-                ('seed', models.BigIntegerField()),
-                ('auth_backend', models.CharField(max_length=16)),
-                ('status', models.CharField(choices=[('running', 'Running'), ('succeeded', 'Succeeded'), ('partial', 'Partial'), ('failed', 'Failed'), ('aborted', 'Aborted')], default='running', max_length=16)),
-                ('patients_created', models.PositiveIntegerField(default=0)),
-                ('therapists_created', models.PositiveIntegerField(default=0)),
-                ('checkins_created', models.PositiveIntegerField(default=0)),
-                ('users_failed', models.PositiveIntegerField(default=0)),
-                ('retries', models.JSONField(default=dict, help_text='Retries by kind')),
-                ('error_summary', models.TextField(blank=True)),
-                ('started_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('purged_at', models.DateTimeField(blank=True, null=True)),
-                ('started_by_user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("generate", "Generate users"), ("extend", "Add check-in days")],
+                        default="generate",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("command", "Management command"),
+                            ("admin", "Admin"),
+                            ("api", "Python API"),
+                        ],
+                        default="api",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "started_by",
+                    models.CharField(help_text="Staff user or OS user that started it", max_length=255),
+                ),
+                ("parameters", models.JSONField(default=dict)),
+                ("seed", models.BigIntegerField()),
+                ("auth_backend", models.CharField(max_length=16)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("partial", "Partial"),
+                            ("failed", "Failed"),
+                            ("aborted", "Aborted"),
+                        ],
+                        default="running",
+                        max_length=16,
+                    ),
+                ),
+                ("patients_created", models.PositiveIntegerField(default=0)),
+                ("therapists_created", models.PositiveIntegerField(default=0)),
+                ("checkins_created", models.PositiveIntegerField(default=0)),
+                ("users_failed", models.PositiveIntegerField(default=0)),
+                ("retries", models.JSONField(default=dict, help_text="Retries by kind")),
+                ("error_summary", models.TextField(blank=True)),
+                ("started_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("purged_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "started_by_user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'synthetic run',
-                'ordering': ['-started_at'],
-                'permissions': [('generate_synthetic_data', 'Can generate synthetic data'), ('purge_synthetic_data', 'Can purge synthetic data')],
+                "verbose_name": "synthetic run",
+                "ordering": ["-started_at"],
+                "permissions": [
+                    ("generate_synthetic_data", "Can generate synthetic data"),
+                    ("purge_synthetic_data", "Can purge synthetic data"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SyntheticUser',
+            name="SyntheticUser",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('user_id', models.UUIDField(db_index=True)),
-                ('email', models.CharField(max_length=255)),
-                ('role', models.CharField(choices=[('patient', 'Patient'), ('therapist', 'Therapist')], max_length=16)),
-                ('attempt', models.PositiveSmallIntegerField(default=1)),
-                ('state', models.CharField(choices=[('intent', 'Auth call started'), ('complete', 'Created'), ('collided', 'Identity taken, retried with a new one'), ('compensated', 'Auth user deleted after a database failure'), ('failed', 'Failed, nothing left behind'), ('purged', 'Purged')], default='intent', max_length=16)),
-                ('checkins', models.PositiveIntegerField(default=0)),
-                ('failure_reason', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='users', to='synthadmin.syntheticrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("user_id", models.UUIDField(db_index=True)),
+                ("email", models.CharField(max_length=255)),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("patient", "Patient"), ("therapist", "Therapist")], max_length=16
+                    ),
+                ),
+                ("attempt", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("intent", "Auth call started"),
+                            ("complete", "Created"),
+                            ("collided", "Identity taken, retried with a new one"),
+                            ("compensated", "Auth user deleted after a database failure"),
+                            ("failed", "Failed, nothing left behind"),
+                            ("purged", "Purged"),
+                        ],
+                        default="intent",
+                        max_length=16,
+                    ),
+                ),
+                ("checkins", models.PositiveIntegerField(default=0)),
+                ("failure_reason", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="users",
+                        to="synthadmin.syntheticrun",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'synthetic user',
-                'ordering': ['id'],
-                'indexes': [models.Index(fields=['run', 'state'], name='synthadmin__run_id_9a5a5c_idx')],
+                "verbose_name": "synthetic user",
+                "ordering": ["id"],
+                "indexes": [models.Index(fields=["run", "state"], name="synthadmin__run_id_9a5a5c_idx")],
             },
         ),
     ]

@@ -114,7 +114,8 @@ def synthetic_generate(
 
     Raises InvalidRequestError for a bad parameter and ConfigurationError for a gateway that
     cannot work, both before anything is written. ``credentials`` receives each created user's
-    login (e-mail, password); without it passwords are discarded.
+    login (e-mail, password); without it no password is made: like GoTrue given none, each user
+    gets one that nobody knows.
     """
     request = generation_request_validate(request)
     own_gateway = gateway is None
@@ -290,7 +291,8 @@ class _Runner:
     ) -> tuple[uuid.UUID, int]:
         user_id = new_user_id()
         email = spec.email(number)
-        password = secrets.token_urlsafe(32)
+        # A password only when someone will log in with it (a credentials sink); 256 bits.
+        password = secrets.token_urlsafe(32) if self.credentials is not None else None
         ledger = SyntheticUser.objects.create(
             run=self.run,
             user_id=user_id,
@@ -347,7 +349,7 @@ class _Runner:
             raise _UserWriteFailed(
                 f"database write failed, Auth user deleted again: {type(exc).__name__}: {exc}"
             ) from exc
-        if self.credentials is not None:
+        if self.credentials is not None and password is not None:
             self.credentials(Credential(email=email, password=password, role=spec.role, user_id=user_id))
         if written:
             self.progress.advance(PHASE_CHECKINS, written)

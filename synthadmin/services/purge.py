@@ -144,8 +144,10 @@ def _targets(ledger, requested: set[uuid.UUID] | None) -> tuple[list[_Target], l
     foreign: list[int] = []
     for user_id, entries in rows.items():
         profile = profiles.get(user_id)
-        if profile is not None and profile.is_test_patient is not True and all(
-            e.state == SyntheticUser.State.INTENT for e in entries
+        if (
+            profile is not None
+            and profile.is_test_patient is not True
+            and all(e.state == SyntheticUser.State.INTENT for e in entries)
         ):
             # An intent whose id turned out to be a real user's (a collision): nothing of ours.
             foreign.extend(e.pk for e in entries)

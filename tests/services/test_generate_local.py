@@ -194,3 +194,26 @@ def test_credentials_sink_gets_each_login_and_nothing_is_stored(real_population)
             [f"%{cred.password}%"],
         )
         assert stored == [(0,)]
+
+
+def test_without_credentials_users_get_a_password_nobody_knows(real_population):
+    _generate(patients=3, checkin_days=2)
+    hashes = [
+        h
+        for (h,) in _query("SELECT encrypted_password FROM auth.users WHERE raw_app_meta_data ? 'synthadmin'")
+    ]
+    # Never empty (GoTrue never leaves it empty); one random secret per run, hashed once.
+    assert len(hashes) == 3 and all(h.startswith("$2a$") and len(h) == 60 for h in hashes)
+    assert len(set(hashes)) == 1
+
+
+def test_local_gateway_hashes_like_gotrue_at_its_default_cost(db):
+    import bcrypt
+
+    from synthadmin.auth.local import LocalAuthGateway
+
+    gateway = LocalAuthGateway(rounds=10)
+    hashed = gateway._hash_of_unknown_password()
+    assert hashed.startswith("$2a$10$") and len(hashed) == 60
+    assert gateway._hash_of_unknown_password() == hashed
+    assert not bcrypt.checkpw(b"", hashed.encode())

@@ -52,7 +52,7 @@ def test_creates_users_through_the_admin_api_with_our_own_ids(real_population, a
         assert body["user_metadata"]["name"]
         assert body["app_metadata"]["synthadmin"]["run_id"] == str(report.run_id)
         assert body["email"].endswith("@example.com")
-        assert len(body["password"]) >= 43
+        assert "password" not in body  # no credentials asked for: GoTrue picks one nobody knows
         assert request.headers["authorization"] == f"Bearer {auth_server.service_role_key}"
     assert synthetic_counts()["auth_users"] == 5
     assert_invariants(real_population)
@@ -216,3 +216,21 @@ def test_gateway_repr_hides_the_key(auth_server):
     gateway = SupabaseAuthGateway(url=auth_server.url, key=auth_server.service_role_key)
     assert auth_server.service_role_key not in repr(gateway)
     gateway.close()
+
+
+def test_credentials_sink_sends_passwords_that_log_in(real_population, auth_server, supabase_gateway):
+    import bcrypt
+
+    logins = []
+    report = synthetic_generate(
+        request=GenerationRequest(patients=2, checkin_days=3, seed=2, end_date=END),
+        started_by=Starter("os:tester"),
+        gateway=supabase_gateway,
+        credentials=logins.append,
+    )
+    assert report.status == "succeeded" and len(logins) == 2
+    sent = {r.json["email"]: r.json["password"] for r in auth_server.requests_for("create")}
+    for cred in logins:
+        assert sent[cred.email] == cred.password
+        (hashed,) = _q("SELECT encrypted_password FROM auth.users WHERE id = %s", [cred.user_id])[0]
+        assert bcrypt.checkpw(cred.password.encode(), hashed.encode())
