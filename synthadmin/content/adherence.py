@@ -65,9 +65,7 @@ def skip_hazards(
         if independent_days:
             mean_stop = math.fsum(w * a for w, a in zip(state_shares, stops, strict=True))
             return resume / (resume + mean_stop)
-        return math.fsum(
-            w * resume / (resume + a) for w, a in zip(state_shares, stops, strict=True)
-        )
+        return math.fsum(w * resume / (resume + a) for w, a in zip(state_shares, stops, strict=True))
 
     lo, hi = 0.0, _MAX_HAZARD
     for _ in range(_BISECTION_STEPS):

@@ -91,9 +91,7 @@ class DurationSpec:
     def _length_biased_thresholds(self) -> tuple[int, ...]:
         # A day picked at random falls in an episode with probability proportional to its
         # length: this is the length of the episode in progress on a stationary start day.
-        return thresholds(
-            tuple((self.min_days + i) * p for i, p in enumerate(self.probabilities))
-        )
+        return thresholds(tuple((self.min_days + i) * p for i, p in enumerate(self.probabilities)))
 
     def length(self, draw: int) -> int:
         """Length for one uniform integer draw in ``[0, UNIT)``."""
@@ -124,9 +122,7 @@ def lognormal_days(
     return DurationSpec(min_days, tuple(m / total for m in masses), source)
 
 
-def explicit_days(
-    weights_by_length: dict[int, float], *, source: str = ""
-) -> DurationSpec:
+def explicit_days(weights_by_length: dict[int, float], *, source: str = "") -> DurationSpec:
     """A hand-written length distribution, e.g. for brief 1-3 day deviations."""
     lo, hi = min(weights_by_length), max(weights_by_length)
     raw = [weights_by_length.get(k, 0.0) for k in range(lo, hi + 1)]

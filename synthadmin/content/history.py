@@ -45,7 +45,6 @@ JsonRow = tuple[dt.date, str, str, str, str, str, str]
 Payload = dict[str, dict[str, int | float]]
 
 
-
 class EpisodeRun(NamedTuple):
     """A maximal run of days with the same mood state, clipped to the window."""
 
@@ -92,7 +91,7 @@ def patient_seed(run_seed: int, index: int) -> np.random.SeedSequence:
     """
     _check_non_negative_int("run_seed", run_seed)
     _check_non_negative_int("index", index)
-    return np.random.SeedSequence(run_seed, spawn_key=(index,))
+    return np.random.SeedSequence(int(run_seed), spawn_key=(int(index),))
 
 
 def _check_non_negative_int(name: str, value: object) -> None:
@@ -106,9 +105,7 @@ def _generator(seed: int | np.random.SeedSequence) -> np.random.Generator:
     if isinstance(seed, np.random.SeedSequence):
         # Rebuilt from the fields: reusing the caller's object would let its spawn counter
         # (mutated by any spawn() the caller makes) leak into our stream.
-        sequence = np.random.SeedSequence(
-            seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size
-        )
+        sequence = np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size)
     else:
         _check_non_negative_int("seed", seed)
         sequence = np.random.SeedSequence(int(seed))
@@ -206,8 +203,12 @@ class PatientHistory:
         types = get_pattern(self.pattern).episode_types
         spans: list[EpisodeSpan] = []
         for t, code, full, start, length in zip(
-            traj.type_index.tolist(), traj.state_codes.tolist(), traj.full.tolist(),
-            traj.starts.tolist(), traj.lengths.tolist(), strict=True,
+            traj.type_index.tolist(),
+            traj.state_codes.tolist(),
+            traj.full.tolist(),
+            traj.starts.tolist(),
+            traj.lengths.tolist(),
+            strict=True,
         ):
             first, last = max(start, 0), min(start + length, self.days) - 1
             if last < first:
@@ -227,9 +228,7 @@ class PatientHistory:
         return spans
 
 
-def _validate(
-    end_date: object, days: object, adherence: object
-) -> tuple[dt.date, int, float]:
+def _validate(end_date: object, days: object, adherence: object) -> tuple[dt.date, int, float]:
     if isinstance(end_date, dt.datetime) or not isinstance(end_date, dt.date):
         raise InvalidHistoryParameterError(
             "end_date", f"must be a datetime.date (not a datetime), got {end_date!r}"

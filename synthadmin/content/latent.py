@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from synthadmin.content.noise import standard_normal
 from synthadmin.content.states import STATE_CODE, MoodState
 from synthadmin.content.trajectory import Trajectory
 
@@ -32,8 +33,14 @@ __all__ = [
 # Latent dimensions, in native units of the payload scales (0-10 ratings, hours of sleep).
 ELEV, ENERGY, DEP, ANX, SLEEP, SPEED, STRESS, LAPSE = range(8)
 LATENT_DIMS: tuple[str, ...] = (
-    "elevation", "energy", "depression", "anxiety", "sleep_hours", "thought_speed",
-    "life_stress", "adherence_lapse",
+    "elevation",
+    "energy",
+    "depression",
+    "anxiety",
+    "sleep_hours",
+    "thought_speed",
+    "life_stress",
+    "adherence_lapse",
 )
 
 # Where each state pulls the first six latents. Euthymic sleep is 8.3 h so that about 85 % of
@@ -42,12 +49,12 @@ LATENT_DIMS: tuple[str, ...] = (
 # mixed states combine high depression with high activation, speed and anxiety.
 _PROFILE_ROWS: dict[MoodState, tuple[float, ...]] = {
     #                         elev  energy dep  anx  sleep speed
-    MoodState.EUTHYMIC:         (2.5, 5.5, 1.5, 3.0, 8.3, 4.5),
-    MoodState.DEPRESSED_MILD:   (1.6, 3.8, 4.5, 4.5, 8.8, 3.8),
+    MoodState.EUTHYMIC: (2.5, 5.5, 1.5, 3.0, 8.3, 4.5),
+    MoodState.DEPRESSED_MILD: (1.6, 3.8, 4.5, 4.5, 8.8, 3.8),
     MoodState.DEPRESSED_SEVERE: (0.8, 2.0, 7.6, 6.0, 9.4, 2.8),
-    MoodState.HYPOMANIC:        (6.0, 7.6, 1.2, 3.6, 6.4, 7.0),
-    MoodState.MANIC:            (8.4, 8.9, 1.0, 5.0, 4.4, 8.8),
-    MoodState.MIXED:            (5.2, 7.0, 6.8, 7.8, 5.6, 7.8),
+    MoodState.HYPOMANIC: (6.0, 7.6, 1.2, 3.6, 6.4, 7.0),
+    MoodState.MANIC: (8.4, 8.9, 1.0, 5.0, 4.4, 8.8),
+    MoodState.MIXED: (5.2, 7.0, 6.8, 7.8, 5.6, 7.8),
 }
 PROFILE: np.ndarray = np.array(
     [(*_PROFILE_ROWS[s], 0.0, 0.0) for s in sorted(_PROFILE_ROWS, key=STATE_CODE.__getitem__)]
@@ -210,7 +217,7 @@ def daily_latents(traj: Trajectory, rng: np.random.Generator, *, independent: bo
     """
     traits = draw_traits(rng)
     days = traj.days
-    normals = rng.standard_normal((len(PHI), days))
+    normals = standard_normal(rng, (len(PHI), days))
     mixed = np.empty_like(normals)
     for i, row in enumerate(_MIX):
         j0, c0 = row[0]

@@ -80,23 +80,38 @@ MDE_MEDIAN_DAYS = 98.0
 SOLOMON = "Solomon 2010"
 
 MAJOR_DEPRESSION = lognormal_days(
-    median=MDE_MEDIAN_DAYS, sigma=0.8, min_days=14, max_days=730,
+    median=MDE_MEDIAN_DAYS,
+    sigma=0.8,
+    min_days=14,
+    max_days=730,
     source=f"{SOLOMON}: median 14 weeks; DSM-5 minimum 2 weeks",
 )
 MINOR_DEPRESSION = lognormal_days(
-    median=56.0, sigma=0.8, min_days=7, max_days=365,
+    median=56.0,
+    sigma=0.8,
+    min_days=7,
+    max_days=365,
     source=f"{SOLOMON}: minor depression about 8 weeks (2.0x faster recovery)",
 )
 MANIA = lognormal_days(
-    median=MDE_MEDIAN_DAYS / 1.7, sigma=0.7, min_days=7, max_days=365,
+    median=MDE_MEDIAN_DAYS / 1.7,
+    sigma=0.7,
+    min_days=7,
+    max_days=365,
     source=f"{SOLOMON}: 1.7x faster recovery than major depression; DSM-5 minimum 7 days",
 )
 HYPOMANIA = lognormal_days(
-    median=MDE_MEDIAN_DAYS / 4.5, sigma=0.7, min_days=4, max_days=180,
+    median=MDE_MEDIAN_DAYS / 4.5,
+    sigma=0.7,
+    min_days=4,
+    max_days=180,
     source=f"{SOLOMON}: 4.5x faster recovery than major depression; DSM-5 minimum 4 days",
 )
 MIXED_EPISODE = lognormal_days(
-    median=MDE_MEDIAN_DAYS / 0.44, sigma=0.7, min_days=7, max_days=730,
+    median=MDE_MEDIAN_DAYS / 0.44,
+    sigma=0.7,
+    min_days=7,
+    max_days=730,
     source=f"{SOLOMON}: 0.44x (slower) recovery than major depression",
 )
 BRIEF_HYPOMANIA = explicit_days(
@@ -107,7 +122,10 @@ BRIEF_HYPOMANIA = explicit_days(
 # length is a modelling choice (no published figure), kept well under the minor-depression
 # median so that "stable" deviates briefly.
 BRIEF_DIP = lognormal_days(
-    median=5.0, sigma=0.8, min_days=1, max_days=60,
+    median=5.0,
+    sigma=0.8,
+    min_days=1,
+    max_days=60,
     source="modelling choice: brief sub-threshold dips in daily charts (Bauer 2023 cohort)",
 )
 
@@ -117,7 +135,10 @@ def _remission(median: float, *, min_days: int = 3, max_days: int = 730) -> Dura
     # about 3 in 4 episodes end in remission and the rest switch directly (Judd 2002: status
     # changes about 6x a year, polarity more than 3x a year).
     return lognormal_days(
-        median=median, sigma=0.8, min_days=min_days, max_days=max_days,
+        median=median,
+        sigma=0.8,
+        min_days=min_days,
+        max_days=max_days,
         source="derived: remission length that yields the published time shares",
     )
 
@@ -170,8 +191,7 @@ class Pattern:
     def type_time_shares(self) -> tuple[float, ...]:
         """Long-run share of *days* spent in each episode type (semi-Markov stationary law)."""
         weights = [
-            nu * t.duration.mean
-            for nu, t in zip(self.jump_stationary, self.episode_types, strict=True)
+            nu * t.duration.mean for nu, t in zip(self.jump_stationary, self.episode_types, strict=True)
         ]
         total = math.fsum(weights)
         return tuple(w / total for w in weights)
@@ -203,8 +223,7 @@ class Pattern:
             same = math.fsum(p * p for p in self.target_shares.values())
             return 365.0 * (1.0 - same)
         mean_sojourn = math.fsum(
-            nu * t.duration.mean
-            for nu, t in zip(self.jump_stationary, self.episode_types, strict=True)
+            nu * t.duration.mean for nu, t in zip(self.jump_stationary, self.episode_types, strict=True)
         )
         return 365.0 / mean_sojourn
 
@@ -300,7 +319,10 @@ def _stable() -> Pattern:
     # depression 15.1 %, severe depression 6.6 %, hypomania 6.6 %, mania 0.8 % (sums to
     # 99.9 %; the missing 0.1 % goes to euthymia).
     target = _shares(
-        euthymic=0.709, depressed_mild=0.151, depressed_severe=0.066, hypomanic=0.066,
+        euthymic=0.709,
+        depressed_mild=0.151,
+        depressed_severe=0.066,
+        hypomanic=0.066,
         manic=0.008,
     )
     types = (
@@ -315,8 +337,12 @@ def _stable() -> Pattern:
     # are brief 1-3 day deviations (about 2.3 a year, so about 70 % of patients have at
     # least one single hypomanic day a year); the rest of the 6.6 % are full episodes.
     type_shares = {
-        "remission": 0.709, "mild_dip": 0.151, "major_depression": 0.066,
-        "brief_hypomania": 0.010, "hypomania": 0.056, "mania": 0.008,
+        "remission": 0.709,
+        "mild_dip": 0.151,
+        "major_depression": 0.066,
+        "brief_hypomania": 0.010,
+        "hypomania": 0.056,
+        "mania": 0.008,
     }
     switches = {
         "mild_dip": {"major_depression": 1.0, "brief_hypomania": 1.0, "hypomania": 1.0},
@@ -331,7 +357,10 @@ def _stable() -> Pattern:
             "Treated outpatient charting daily (Bauer 2023 ChronoRecord): mostly euthymic with "
             "brief sub-threshold dips and single hypomanic days, occasional full episodes."
         ),
-        target=target, types=types, type_shares=type_shares, switches=switches,
+        target=target,
+        types=types,
+        type_shares=type_shares,
+        switches=switches,
         sources=("Bauer 2023", "Bauer 2011", SOLOMON, "DSM-5"),
     )
 
@@ -341,8 +370,12 @@ def _cycling() -> Pattern:
     # 8.9 %, mixed/cycling 5.9 %; sub-threshold weeks about 3x as common as full-syndrome
     # weeks, so depressive = 3/4 minor + 1/4 major and manic-pole = 3/4 hypomanic + 1/4 manic.
     target = _shares(
-        euthymic=0.533, depressed_mild=0.239, depressed_severe=0.080, hypomanic=0.067,
-        manic=0.022, mixed=0.059,
+        euthymic=0.533,
+        depressed_mild=0.239,
+        depressed_severe=0.080,
+        hypomanic=0.067,
+        manic=0.022,
+        mixed=0.059,
     )
     types = (
         EpisodeType("remission", E, False, _remission(55.0, min_days=7)),
@@ -354,19 +387,27 @@ def _cycling() -> Pattern:
         EpisodeType("mixed", MX, True, MIXED_EPISODE),
     )
     type_shares = {
-        "remission": 0.533, "minor_depression": 0.239, "major_depression": 0.080,
-        "brief_hypomania": 0.004, "hypomania": 0.063, "mania": 0.022, "mixed": 0.059,
+        "remission": 0.533,
+        "minor_depression": 0.239,
+        "major_depression": 0.080,
+        "brief_hypomania": 0.004,
+        "hypomania": 0.063,
+        "mania": 0.022,
+        "mixed": 0.059,
     }
     switches = {
-        "minor_depression": {"major_depression": 0.35, "hypomania": 0.3, "brief_hypomania": 0.1,
-                             "mixed": 0.15, "mania": 0.1},
-        "major_depression": {"minor_depression": 0.5, "hypomania": 0.2, "mania": 0.15,
-                             "mixed": 0.15},
+        "minor_depression": {
+            "major_depression": 0.35,
+            "hypomania": 0.3,
+            "brief_hypomania": 0.1,
+            "mixed": 0.15,
+            "mania": 0.1,
+        },
+        "major_depression": {"minor_depression": 0.5, "hypomania": 0.2, "mania": 0.15, "mixed": 0.15},
         "brief_hypomania": {"minor_depression": 0.7, "major_depression": 0.3},
         "hypomania": {"minor_depression": 0.5, "major_depression": 0.3, "mixed": 0.2},
         "mania": {"major_depression": 0.45, "minor_depression": 0.35, "mixed": 0.2},
-        "mixed": {"major_depression": 0.4, "minor_depression": 0.4, "mania": 0.1,
-                  "hypomania": 0.1},
+        "mixed": {"major_depression": 0.4, "minor_depression": 0.4, "mania": 0.1, "hypomania": 0.1},
     }
     return _hub_pattern(
         name="cycling",
@@ -374,7 +415,10 @@ def _cycling() -> Pattern:
             "Bipolar I natural course (Judd 2002): symptomatic about 47 % of the time, mostly "
             "depressive, with manic, hypomanic and mixed episodes; status changes about 6x a year."
         ),
-        target=target, types=types, type_shares=type_shares, switches=switches,
+        target=target,
+        types=types,
+        type_shares=type_shares,
+        switches=switches,
         sources=("Judd 2002", SOLOMON, "DSM-5"),
         notes=(
             "the published components (31.9 + 8.9 + 5.9 = 46.7 %) are used; the 0.6 points "
@@ -387,7 +431,10 @@ def _depressive() -> Pattern:
     # Judd 2003 (bipolar II): symptomatic 53.9 % of weeks: depressive 50.3 %, hypomanic 1.3 %,
     # mixed 2.3 %; the depressive share is split 3:1 sub-threshold:major as for bipolar I.
     target = _shares(
-        euthymic=0.461, depressed_mild=0.377, depressed_severe=0.126, hypomanic=0.013,
+        euthymic=0.461,
+        depressed_mild=0.377,
+        depressed_severe=0.126,
+        hypomanic=0.013,
         mixed=0.023,
     )
     types = (
@@ -399,12 +446,15 @@ def _depressive() -> Pattern:
         EpisodeType("mixed", MX, True, MIXED_EPISODE),
     )
     type_shares = {
-        "remission": 0.461, "minor_depression": 0.377, "major_depression": 0.126,
-        "brief_hypomania": 0.003, "hypomania": 0.010, "mixed": 0.023,
+        "remission": 0.461,
+        "minor_depression": 0.377,
+        "major_depression": 0.126,
+        "brief_hypomania": 0.003,
+        "hypomania": 0.010,
+        "mixed": 0.023,
     }
     switches = {
-        "minor_depression": {"major_depression": 0.6, "hypomania": 0.2, "brief_hypomania": 0.1,
-                             "mixed": 0.1},
+        "minor_depression": {"major_depression": 0.6, "hypomania": 0.2, "brief_hypomania": 0.1, "mixed": 0.1},
         "major_depression": {"minor_depression": 0.8, "hypomania": 0.1, "mixed": 0.1},
         "brief_hypomania": {"minor_depression": 0.7, "major_depression": 0.3},
         "hypomania": {"minor_depression": 0.6, "major_depression": 0.3, "mixed": 0.1},
@@ -416,7 +466,10 @@ def _depressive() -> Pattern:
             "Bipolar II-like course (Judd 2003): depressive about half of the time, rare "
             "hypomanic and mixed episodes, no mania."
         ),
-        target=target, types=types, type_shares=type_shares, switches=switches,
+        target=target,
+        types=types,
+        type_shares=type_shares,
+        switches=switches,
         sources=("Judd 2003", "Judd 2002", SOLOMON, "DSM-5"),
     )
 
@@ -426,7 +479,11 @@ def _manic() -> Pattern:
     # side of the app. Target: 55 % manic + hypomanic days, 8 % mixed, 7 % post-manic minor
     # depression, no major depression. Hypomania may escalate straight into mania here.
     target = _shares(
-        euthymic=0.30, depressed_mild=0.07, hypomanic=0.25, manic=0.30, mixed=0.08,
+        euthymic=0.30,
+        depressed_mild=0.07,
+        hypomanic=0.25,
+        manic=0.30,
+        mixed=0.08,
     )
     types = (
         EpisodeType("remission", E, False, _remission(18.0, min_days=3)),
@@ -436,7 +493,10 @@ def _manic() -> Pattern:
         EpisodeType("mixed", MX, True, MIXED_EPISODE),
     )
     type_shares = {
-        "remission": 0.30, "minor_depression": 0.07, "hypomania": 0.25, "mania": 0.30,
+        "remission": 0.30,
+        "minor_depression": 0.07,
+        "hypomania": 0.25,
+        "mania": 0.30,
         "mixed": 0.08,
     }
     switches = {
@@ -451,7 +511,10 @@ def _manic() -> Pattern:
             "Manic/hypomanic-dominant period (chosen targets, no cohort figure): about 55 % of "
             "days manic or hypomanic, some mixed and post-manic dips, no major depression."
         ),
-        target=target, types=types, type_shares=type_shares, switches=switches,
+        target=target,
+        types=types,
+        type_shares=type_shares,
+        switches=switches,
         sources=(SOLOMON, "DSM-5"),
     )
 
@@ -462,16 +525,37 @@ def _rapid_cycling() -> Pattern:
     # that consecutive onsets are at most 91 days apart (60-day episode + 31-day remission),
     # hence any 365-day window holds at least 4 onsets. Consecutive episodes always change
     # pole (the remission types remember the last pole), so none merge into one episode.
-    dep = lognormal_days(median=35.0, sigma=0.4, min_days=14, max_days=60,
-                         source="DSM-5 minimum 2 weeks; capped for >= 4 episodes a year")
-    hypo = lognormal_days(median=14.0, sigma=0.5, min_days=4, max_days=40,
-                          source="DSM-5 minimum 4 days; capped for >= 4 episodes a year")
-    mania = lognormal_days(median=21.0, sigma=0.5, min_days=7, max_days=45,
-                           source="DSM-5 minimum 7 days; capped for >= 4 episodes a year")
-    mixed = lognormal_days(median=24.0, sigma=0.5, min_days=7, max_days=45,
-                           source="DSM-5 minimum 7 days; capped for >= 4 episodes a year")
-    remission = lognormal_days(median=20.0, sigma=0.4, min_days=5, max_days=31,
-                               source="capped so onsets are at most 91 days apart")
+    dep = lognormal_days(
+        median=35.0,
+        sigma=0.4,
+        min_days=14,
+        max_days=60,
+        source="DSM-5 minimum 2 weeks; capped for >= 4 episodes a year",
+    )
+    hypo = lognormal_days(
+        median=14.0,
+        sigma=0.5,
+        min_days=4,
+        max_days=40,
+        source="DSM-5 minimum 4 days; capped for >= 4 episodes a year",
+    )
+    mania = lognormal_days(
+        median=21.0,
+        sigma=0.5,
+        min_days=7,
+        max_days=45,
+        source="DSM-5 minimum 7 days; capped for >= 4 episodes a year",
+    )
+    mixed = lognormal_days(
+        median=24.0,
+        sigma=0.5,
+        min_days=7,
+        max_days=45,
+        source="DSM-5 minimum 7 days; capped for >= 4 episodes a year",
+    )
+    remission = lognormal_days(
+        median=20.0, sigma=0.4, min_days=5, max_days=31, source="capped so onsets are at most 91 days apart"
+    )
     types = (
         EpisodeType("remission_after_depression", E, False, remission, pole="depressive"),
         EpisodeType("remission_after_elevation", E, False, remission, pole="elevated"),
@@ -524,7 +608,11 @@ def _rapid_cycling() -> Pattern:
 
 # Implied by _rapid_cycling's chain (tests check that the chain still yields these).
 RAPID_CYCLING_TARGET: Mapping[MoodState, float] = _shares(
-    euthymic=0.307, depressed_severe=0.397, hypomanic=0.113, manic=0.077, mixed=0.106,
+    euthymic=0.307,
+    depressed_severe=0.397,
+    hypomanic=0.113,
+    manic=0.077,
+    mixed=0.106,
 )
 
 
@@ -544,10 +632,7 @@ def _random() -> Pattern:
 
 
 PATTERNS: Mapping[str, Pattern] = MappingProxyType(
-    {
-        p.name: p
-        for p in (_stable(), _cycling(), _rapid_cycling(), _depressive(), _manic(), _random())
-    }
+    {p.name: p for p in (_stable(), _cycling(), _rapid_cycling(), _depressive(), _manic(), _random())}
 )
 PATTERN_NAMES: tuple[str, ...] = tuple(PATTERNS)
 

@@ -20,6 +20,7 @@ from typing import Literal
 import numpy as np
 
 from synthadmin.content.latent import ANX, DEP, ELEV, ENERGY, LAPSE, SLEEP, SPEED, STRESS, Latents
+from synthadmin.content.noise import logistic, standard_normal
 from synthadmin.content.trajectory import Trajectory
 
 __all__ = [
@@ -125,10 +126,23 @@ BACKGROUND_CHANGES_PER_YEAR = 1.0
 # anxiety - 3, "speed" = thought speed - 4.5, "racing" its positive part, "sleep" = hours -
 # 8.3, "short" = hours below 7, "stress" and "lapse" the slow life-stress and
 # adherence-lapse processes. Each linear term below is intercept + sum(coef * feature) +
-# noise_sd * N(0, 1); clinical direction in the comments (clinical-model.md and the brief).
+# noise_sd * N(0, 1); 0/1 fields are Bernoulli(1 / (1 + exp(-term))). Clinical direction in
+# the comments (clinical-model.md and the brief).
 FEATURES: tuple[str, ...] = (
-    "elev", "up", "energy", "energy_up", "low", "low_pos", "anx", "speed", "racing",
-    "speed_over6", "sleep", "short", "stress", "lapse",
+    "elev",
+    "up",
+    "energy",
+    "energy_up",
+    "low",
+    "low_pos",
+    "anx",
+    "speed",
+    "racing",
+    "speed_over6",
+    "sleep",
+    "short",
+    "stress",
+    "lapse",
 )
 _F = {name: i for i, name in enumerate(FEATURES)}
 
@@ -289,11 +303,11 @@ def generate_values(
     quantised = np.rint(np.minimum(np.maximum(feats, -4000.0), 4000.0) * _FEATURE_SCALE)
     lin = (_COEF @ quantised) * _UNSCALE + intercept[:, None]
     lin[_T["generalAppetite"]] += 0.3 * tr.appetite_direction * feats[_F["low_pos"]]
-    normals = rng.standard_normal((len(_NOISY) + 4, n))
+    normals = standard_normal(rng, (len(_NOISY) + 4, n))
     lin[_NOISY] += _NOISE_SD * normals[: len(_NOISY)]
     count_noise = normals[len(_NOISY) :]
-    draws = rng.random((len(_PROB_TERMS), n))
-    happened = draws < 1.0 / (1.0 + np.exp(-lin[_PROB_TERMS]))
+    # Bernoulli(sigmoid(logit)) as "logit + logistic noise > 0": no exp needed.
+    happened = lin[_PROB_TERMS] + logistic(rng, (len(_PROB_TERMS), n)) > 0.0
     prob = _P
 
     out = np.empty((len(FIELDS), n), dtype=np.int64)
@@ -303,15 +317,11 @@ def generate_values(
     # sleep_data
     hours = np.minimum(np.maximum(lin[_T["hoursSlept"]], 2.0), FIELDS[col["hoursSlept"]].high)
     out[col["hoursSlept"]] = np.rint(hours * 10.0)
-    need = np.minimum(
-        np.maximum(lin[_T["perceivedSleepNeed"]], 3.0), FIELDS[col["perceivedSleepNeed"]].high
-    )
+    need = np.minimum(np.maximum(lin[_T["perceivedSleepNeed"]], 3.0), FIELDS[col["perceivedSleepNeed"]].high)
     out[col["perceivedSleepNeed"]] = np.rint(need * 10.0)
     napped = happened[prob["hasNapped"]]
     out[col["hasNapped"]] = napped
-    out[col["nappingDurationMin"]] = np.where(
-        napped, _five_minutes(lin[_T["nap_minutes"]], 1, 36), 0
-    )
+    out[col["nappingDurationMin"]] = np.where(napped, _five_minutes(lin[_T["nap_minutes"]], 1, 36), 0)
 
     # risk_routine_data
     out[col["socialRhythmEvent"]] = happened[prob["socialRhythmEvent"]]
@@ -470,9 +480,7 @@ def rows_to_payloads(values: np.ndarray) -> Iterator[dict[str, dict[str, int | f
             per_column.append(mixed.tolist())
         else:
             per_column.append(block.tolist())
-    (c0, k0, *_), (c1, k1, *_), (c2, k2, *_), (c3, k3, *_), (c4, k4, *_), (c5, k5, *_) = (
-        _COLUMN_KEYS
-    )
+    (c0, k0, *_), (c1, k1, *_), (c2, k2, *_), (c3, k3, *_), (c4, k4, *_), (c5, k5, *_) = _COLUMN_KEYS
     # Lengths match by construction; strict=False because the check costs 40 % here.
     for r0, r1, r2, r3, r4, r5 in zip(*per_column, strict=False):
         yield {

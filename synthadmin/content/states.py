@@ -37,7 +37,5 @@ class MoodState(StrEnum):
 STATE_BY_CODE: tuple[MoodState, ...] = tuple(MoodState)
 STATE_CODE: dict[MoodState, int] = {state: code for code, state in enumerate(STATE_BY_CODE)}
 
-DEPRESSIVE_STATES: frozenset[MoodState] = frozenset(
-    {MoodState.DEPRESSED_MILD, MoodState.DEPRESSED_SEVERE}
-)
+DEPRESSIVE_STATES: frozenset[MoodState] = frozenset({MoodState.DEPRESSED_MILD, MoodState.DEPRESSED_SEVERE})
 MANIC_POLE_STATES: frozenset[MoodState] = frozenset({MoodState.HYPOMANIC, MoodState.MANIC})

@@ -123,17 +123,26 @@ def sample_trajectory(pattern: Pattern, days: int, rng: np.random.Generator) -> 
         ramp_out=ramp_out,
         severity=severity,
     )
-    _freeze(traj.daily_codes, traj.type_index, traj.state_codes, traj.full, traj.starts,
-            traj.lengths, traj.ramp_in, traj.ramp_out, traj.severity)
+    _freeze(
+        traj.daily_codes,
+        traj.type_index,
+        traj.state_codes,
+        traj.full,
+        traj.starts,
+        traj.lengths,
+        traj.ramp_in,
+        traj.ramp_out,
+        traj.severity,
+    )
     return traj
 
 
 def _independent_days(pattern: Pattern, days: int, rng: np.random.Generator) -> Trajectory:
     # The replaced system's "random": every day an independent state, no episodes, no ramps.
     draws = rng.integers(0, UNIT, size=days, dtype=np.uint64)
-    codes = np.searchsorted(
-        np.array(pattern.daily_thresholds, dtype=np.uint64), draws, side="right"
-    ).astype(np.uint8)
+    codes = np.searchsorted(np.array(pattern.daily_thresholds, dtype=np.uint64), draws, side="right").astype(
+        np.uint8
+    )
     if days:
         change = np.flatnonzero(np.diff(codes)) + 1
         starts = np.concatenate(([0], change)).astype(np.int32)
@@ -153,6 +162,15 @@ def _independent_days(pattern: Pattern, days: int, rng: np.random.Generator) -> 
         ramp_out=np.zeros(n, dtype=np.int32),
         severity=np.ones(n),
     )
-    _freeze(traj.daily_codes, traj.type_index, traj.state_codes, traj.full, traj.starts,
-            traj.lengths, traj.ramp_in, traj.ramp_out, traj.severity)
+    _freeze(
+        traj.daily_codes,
+        traj.type_index,
+        traj.state_codes,
+        traj.full,
+        traj.starts,
+        traj.lengths,
+        traj.ramp_in,
+        traj.ramp_out,
+        traj.severity,
+    )
     return traj

@@ -167,9 +167,7 @@ def validate_payload(payload: Mapping[str, Mapping[str, Any]]) -> None:
     try:
         if type(payload) is not dict or any(type(v) is not dict for v in payload.values()):
             # Plain dicts, so that any Mapping (e.g. MappingProxyType) passes strict mode.
-            payload = {
-                k: dict(v) if isinstance(v, Mapping) else v for k, v in payload.items()
-            }
+            payload = {k: dict(v) if isinstance(v, Mapping) else v for k, v in payload.items()}
         CheckInPayload.model_validate(payload)
     except ValidationError as exc:
         raise PayloadValidationError([_describe(e) for e in exc.errors()]) from exc
