@@ -1,0 +1,265 @@
+"""Benchmarks of the generation service (figures and ratios, not pass/fail tests).
+
+(1) 1,000 patients x 365 days with the local Auth backend, end to end (auth rows, profiles,
+    check-ins, ledger), against a plain psycopg COPY of the very rows it wrote (auth.users,
+    auth.identities, profiles, check_ins) into an identical empty schema.   Target: <= 2.0x.
+(2) 200 users through the real supabase client against the Auth test server with 50 ms of
+    latency per call: concurrency 4 against one after another.               Target: >= 3.5x.
+(3) Peak RSS of the process that ran (1).                                    Target: <= 250 MB.
+
+Uses the project's database (embedded PostgreSQL unless DATABASE_URL is set) and scratch
+databases on the same server, dropped afterwards. Run from the repository root:
+
+    python bench/bench_service.py [--patients 1000] [--days 365] [--users 200] [--rounds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "synthadmin.settings")
+if not os.environ.get("DJANGO_SECRET_KEY"):
+    os.environ.setdefault("DJANGO_DEBUG", "1")
+
+END_DATE = dt.date(2026, 6, 30)  # fixed: the benchmark does not depend on the clock
+SEED = 20_260_630
+
+# The columns a plain COPY must carry: generated columns (confirmed_at, identities.email) excluded.
+COPY_TABLES = {
+    "auth.users": "instance_id, id, aud, role, email, encrypted_password, email_confirmed_at, "
+    "confirmation_token, recovery_token, email_change_token_new, email_change, raw_app_meta_data, "
+    "raw_user_meta_data, created_at, updated_at, phone, is_sso_user, is_anonymous",
+    "auth.identities": "id, provider_id, user_id, identity_data, provider, last_sign_in_at, created_at, updated_at",
+    "public.profiles": "id, email, username, role, therapist_id, is_test_patient, created_at, updated_at",
+    "public.check_ins": "id, user_id, checkin_date, sleep_data, mood_data, symptoms_data, risk_routine_data, "
+    "appetite_impulse_data, meds_context_data, created_at, updated_at",
+}
+
+
+def _setup_django(dbname: str | None = None) -> None:
+    import django
+
+    django.setup()
+    if dbname:
+        from django.db import connection
+
+        connection.close()
+        connection.settings_dict["NAME"] = dbname
+
+
+def _server_conninfo(dbname: str) -> str:
+    import psycopg
+    from django.db import connection
+
+    connection.ensure_connection()
+    info = connection.connection.info
+    params = {"host": info.host, "port": info.port, "user": info.user, "dbname": dbname}
+    if connection.settings_dict.get("PASSWORD"):
+        params["password"] = connection.settings_dict["PASSWORD"]
+    return psycopg.conninfo.make_conninfo(**params)
+
+
+def _scratch(admin: str, migrate: bool = True) -> str:
+    import psycopg
+    from django.core.management import call_command
+    from django.db import connection
+
+    name = f"synthadmin_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    if migrate:
+        original = connection.settings_dict["NAME"]
+        connection.close()
+        connection.settings_dict["NAME"] = name
+        call_command("migrate", verbosity=0)
+        connection.close()
+        connection.settings_dict["NAME"] = original
+    return name
+
+
+def _drop(admin: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+# --- (1) end to end, in a child process so its peak RSS is its own ----------------------------
+def phase_e2e(dbname: str, patients: int, days: int, rounds: int) -> None:
+    _setup_django(dbname)
+    from synthadmin.auth.local import LocalAuthGateway
+    from synthadmin.services.generation import Starter, synthetic_generate
+    from synthadmin.services.requests import GenerationRequest
+
+    request = GenerationRequest(patients=patients, checkin_days=days, seed=SEED, end_date=END_DATE)
+    began = time.perf_counter()
+    report = synthetic_generate(
+        request=request, started_by=Starter("os:bench"), gateway=LocalAuthGateway(rounds=rounds)
+    )
+    seconds = time.perf_counter() - began
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "status": report.status,
+                "seconds": seconds,
+                "checkins": report.checkins_created,
+                "users": report.patients_created + report.therapists_created,
+                "peak_rss_mb": peak_mb,
+            }
+        )
+    )
+
+
+def plain_copy_seconds(source: str, target: str) -> tuple[float, dict[str, int]]:
+    """Copy the rows (1) wrote into an identical empty schema with plain COPY; time the load."""
+    import psycopg
+
+    dumps: dict[str, bytes] = {}
+    rows: dict[str, int] = {}
+    with psycopg.connect(source) as conn:
+        for table, columns in COPY_TABLES.items():
+            buffer = io.BytesIO()
+            with conn.cursor().copy(f"COPY (SELECT {columns} FROM {table}) TO STDOUT") as copy:
+                for block in copy:
+                    buffer.write(block)
+            dumps[table] = buffer.getvalue()
+            rows[table] = dumps[table].count(b"\n")
+    with psycopg.connect(target) as conn:
+        began = time.perf_counter()
+        for table, columns in COPY_TABLES.items():  # parents first: the foreign keys are checked
+            data = dumps[table]
+            with conn.cursor().copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for start in range(0, len(data), 32 * 1024):
+                    copy.write(data[start : start + 32 * 1024])
+        conn.commit()
+        seconds = time.perf_counter() - began
+    return seconds, rows
+
+
+# --- (2) Auth concurrency against the test server ----------------------------------------------
+def auth_concurrency(admin: str, users: int, latency: float) -> dict[str, float]:
+    from django.db import connection
+
+    from synthadmin.auth.supabase import SupabaseAuthGateway
+    from synthadmin.services.generation import Starter, synthetic_generate
+    from synthadmin.services.requests import GenerationRequest
+    from tests.gotrue_double import GoTrueDouble
+
+    results: dict[str, float] = {}
+    for concurrency in (1, 4):
+        name = _scratch(admin)
+        original = connection.settings_dict["NAME"]
+        connection.close()
+        connection.settings_dict["NAME"] = name
+        try:
+            with GoTrueDouble(conninfo=_server_conninfo(name)) as server:
+                server.faults.latency(latency)
+                gateway = SupabaseAuthGateway(url=server.url, key=server.service_role_key)
+                request = GenerationRequest(
+                    patients=users, checkin_days=0, seed=SEED, end_date=END_DATE, concurrency=concurrency
+                )
+                began = time.perf_counter()
+                report = synthetic_generate(request=request, started_by=Starter("os:bench"), gateway=gateway)
+                results[f"c{concurrency}"] = time.perf_counter() - began
+                gateway.close()
+                assert report.status == "succeeded", report.error
+        finally:
+            connection.close()
+            connection.settings_dict["NAME"] = original
+            _drop(admin, name)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--patients", type=int, default=1000)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--rounds", type=int, default=10, help="local bcrypt cost (GoTrue: 10)")
+    parser.add_argument("--phase", choices=["e2e"], help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase == "e2e":
+        phase_e2e(args.db, args.patients, args.days, args.rounds)
+        return
+
+    _setup_django()
+    from django.conf import settings
+
+    from synthadmin.db.base import describe
+
+    admin = _server_conninfo("postgres")
+    print(f"database: {describe(settings.DATABASES['default'])}")
+    source, target = _scratch(admin), _scratch(admin)
+    try:
+        child = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--phase",
+                "e2e",
+                "--db",
+                source,
+                "--patients",
+                str(args.patients),
+                "--days",
+                str(args.days),
+                "--rounds",
+                str(args.rounds),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
+        e2e = json.loads(child.stdout.strip().splitlines()[-1])
+        copy_seconds, rows = plain_copy_seconds(_server_conninfo(source), _server_conninfo(target))
+    finally:
+        _drop(admin, source)
+        _drop(admin, target)
+    auth = auth_concurrency(admin, args.users, args.latency)
+
+    ratio_copy = e2e["seconds"] / copy_seconds
+    ratio_auth = auth["c1"] / auth["c4"]
+    print()
+    print(f"(1) {args.patients:,} patients x {args.days} days, local backend (bcrypt cost {args.rounds})")
+    print(
+        f"    end to end          {e2e['seconds']:8.2f} s   {e2e['checkins']:,} check-ins, {e2e['users']:,} users"
+        f"  ({e2e['checkins'] / e2e['seconds']:,.0f} check-ins/s)"
+    )
+    print(
+        f"    plain COPY          {copy_seconds:8.2f} s   " + ", ".join(f"{t} {n:,}" for t, n in rows.items())
+    )
+    print(
+        f"    ratio               {ratio_copy:8.2f} x   (target <= 2.0)  {'met' if ratio_copy <= 2.0 else 'MISSED'}"
+    )
+    print(f"(2) {args.users} users via supabase client, {args.latency * 1000:.0f} ms latency per call")
+    print(f"    one after another   {auth['c1']:8.2f} s")
+    print(f"    concurrency 4       {auth['c4']:8.2f} s")
+    print(
+        f"    speed-up            {ratio_auth:8.2f} x   (target >= 3.5)  {'met' if ratio_auth >= 3.5 else 'MISSED'}"
+    )
+    print(
+        f"(3) peak RSS of (1)     {e2e['peak_rss_mb']:8.1f} MB  (target <= 250)  "
+        f"{'met' if e2e['peak_rss_mb'] <= 250 else 'MISSED'}"
+    )
+
+
+if __name__ == "__main__":
+    main()
