@@ -22,6 +22,7 @@ from synthadmin.content.patterns import get_pattern
 from synthadmin.content.payloads import (
     FIELD_INDEX,
     FIELDS,
+    VALUE_DTYPE,
     format_json_columns,
     generate_values,
     rows_to_payloads,
@@ -284,7 +285,7 @@ def build_history(
     if latents is not None:
         values = generate_values(traj, latents, offsets, rng)
     else:
-        values = np.zeros((0, len(FIELDS)), dtype=np.int64)
+        values = np.zeros((0, len(FIELDS)), dtype=VALUE_DTYPE)
     values.setflags(write=False)
     offsets.setflags(write=False)
     # datetime64 -> date conversion happens in C (4x faster than date.fromordinal per day).

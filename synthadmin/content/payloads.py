@@ -110,6 +110,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     _f("meds_context_data", "contextualStressors", "flag"),
 )
 FIELD_INDEX: dict[str, int] = {f.key: i for i, f in enumerate(FIELDS)}
+VALUE_DTYPE = np.int16  # storage type of the value matrix; every FieldSpec.high fits
 TENTHS_FIELDS: tuple[int, ...] = tuple(i for i, f in enumerate(FIELDS) if f.kind == "tenths")
 
 # A change of medication counts as "recent" for four weeks; clinicians adjust treatment in
@@ -283,7 +284,7 @@ def _five_minutes(minutes: np.ndarray, lo: int, hi: int) -> np.ndarray:
 def generate_values(
     traj: Trajectory, latents: Latents, checkin_days: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
-    """All payload fields for the given check-in days, as an (n, len(FIELDS)) int64 matrix.
+    """All payload fields for the given check-in days, as an (n, len(FIELDS)) int16 matrix.
 
     Floats are stored as integer tenths. Within each row the contract's consistency rules
     hold: tasksCompleted <= tasksPlanned, compulsionIntensity == 0 without an episode,
@@ -363,7 +364,8 @@ def generate_values(
     out[col["medicationTiming"]] = adherent & happened[prob["medicationTiming"]]
     out[col["medicationChangeRecent"]] = med_change_daily[checkin_days]
     out[col["contextualStressors"]] = happened[prob["contextualStressors"]]
-    return np.ascontiguousarray(out.T)
+    # int16 holds every value (the largest is 180) at a quarter of the memory of int64.
+    return np.ascontiguousarray(out.T, dtype=VALUE_DTYPE)
 
 
 # --- serialisation ---------------------------------------------------------------------

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from synthadmin.content import FIELDS, PATTERN_NAMES, build_history, patient_seed
-from synthadmin.content.payloads import FIELD_INDEX
+from synthadmin.content.payloads import FIELD_INDEX, VALUE_DTYPE
 
 END = dt.date(2025, 6, 30)
 RUN_SEED = 202
@@ -45,6 +45,11 @@ def test_consistency_rules(pattern: str) -> None:
     assert np.all(_col(v, "exerciseFeeling")[no_exercise] == 0)
     # Medication cannot be taken on time on a day it was not taken.
     assert np.all(_col(v, "medicationTiming") <= _col(v, "medicationAdherence"))
+
+
+def test_storage_type_holds_every_value() -> None:
+    largest = max(f.high * 10 if f.kind == "tenths" else f.high for f in FIELDS)
+    assert largest <= np.iinfo(VALUE_DTYPE).max
 
 
 @pytest.mark.parametrize("pattern", PATTERN_NAMES)
