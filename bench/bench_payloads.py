@@ -33,8 +33,7 @@ RUN_SEED = 20_250_630
 
 def _histories(pattern: str, patients: int, days: int) -> list[PatientHistory]:
     return [
-        build_history(pattern=pattern, end_date=END_DATE, days=days,
-                      seed=patient_seed(RUN_SEED, i))
+        build_history(pattern=pattern, end_date=END_DATE, days=days, seed=patient_seed(RUN_SEED, i))
         for i in range(patients)
     ]
 
@@ -42,8 +41,7 @@ def _histories(pattern: str, patients: int, days: int) -> list[PatientHistory]:
 def _consume_json(pattern: str, patients: int, days: int) -> int:
     rows = 0
     for i in range(patients):
-        history = build_history(pattern=pattern, end_date=END_DATE, days=days,
-                                seed=patient_seed(RUN_SEED, i))
+        history = build_history(pattern=pattern, end_date=END_DATE, days=days, seed=patient_seed(RUN_SEED, i))
         for _row in history.iter_json_rows():
             rows += 1
     return rows
@@ -52,8 +50,7 @@ def _consume_json(pattern: str, patients: int, days: int) -> int:
 def _consume_dicts(pattern: str, patients: int, days: int) -> int:
     rows = 0
     for i in range(patients):
-        history = build_history(pattern=pattern, end_date=END_DATE, days=days,
-                                seed=patient_seed(RUN_SEED, i))
+        history = build_history(pattern=pattern, end_date=END_DATE, days=days, seed=patient_seed(RUN_SEED, i))
         for _row in history.iter_payloads():
             rows += 1
     return rows
@@ -63,8 +60,9 @@ def _build_only(pattern: str, patients: int, days: int) -> int:
     return sum(len(h) for h in _histories(pattern, patients, days))
 
 
-def _best(fn: Callable[[str, int, int], int], pattern: str, patients: int, days: int,
-          repeat: int) -> tuple[int, float, float, float]:
+def _best(
+    fn: Callable[[str, int, int], int], pattern: str, patients: int, days: int, repeat: int
+) -> tuple[int, float, float, float]:
     """Rows, best and median wall-clock seconds, best CPU seconds of this process."""
     wall, cpu = [], []
     rows = 0
@@ -88,10 +86,7 @@ def main() -> None:
 
     print(f"{args.patients} patients x {args.days} days, best (median) of {args.repeat} runs;")
     print("payloads/s is wall-clock, /CPU-s uses this process's CPU time (shared machines)")
-    header = (
-        f"{'pattern':<14} {'path':<24} {'payloads':>9} {'seconds':>14} {'payloads/s':>20} "
-        f"{'/CPU-s':>9}"
-    )
+    header = f"{'pattern':<14} {'path':<24} {'payloads':>9} {'seconds':>14} {'payloads/s':>20} {'/CPU-s':>9}"
     print(header)
     print("-" * len(header))
     paths: tuple[tuple[str, Callable[[str, int, int], int]], ...] = (

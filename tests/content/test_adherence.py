@@ -30,8 +30,9 @@ TOLERANCE = 0.03
 @cache
 def _histories(pattern: str, adherence: float) -> tuple[PatientHistory, ...]:
     return tuple(
-        build_history(pattern=pattern, end_date=END, days=365, seed=patient_seed(RUN_SEED, i),
-                      adherence=adherence)
+        build_history(
+            pattern=pattern, end_date=END, days=365, seed=patient_seed(RUN_SEED, i), adherence=adherence
+        )
         for i in range(200)
     )
 
@@ -96,8 +97,9 @@ def test_dates_are_unique_increasing_and_inside_the_window(pattern: str) -> None
         assert dates[0] >= history.start_date
         assert dates[-1] <= history.end_date == END
         assert history.start_date == END - dt.timedelta(days=364)
-        assert [history.start_date + dt.timedelta(days=int(o))
-                for o in history.checkin_offsets] == list(dates)
+        assert [history.start_date + dt.timedelta(days=int(o)) for o in history.checkin_offsets] == list(
+            dates
+        )
 
 
 def test_adherence_does_not_change_the_mood_course() -> None:

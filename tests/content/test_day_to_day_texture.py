@@ -27,8 +27,9 @@ CLINICAL = [p for p in PATTERN_NAMES if get_pattern(p).is_clinical]
 @cache
 def _histories(pattern: str, adherence: float = 0.85) -> tuple[PatientHistory, ...]:
     return tuple(
-        build_history(pattern=pattern, end_date=END, days=365, seed=patient_seed(RUN_SEED, i),
-                      adherence=adherence)
+        build_history(
+            pattern=pattern, end_date=END, days=365, seed=patient_seed(RUN_SEED, i), adherence=adherence
+        )
         for i in range(200)
     )
 
@@ -94,8 +95,7 @@ def _mean(pattern: str, key: str, state: MoodState) -> float:
 
 
 def test_state_signatures_in_cycling() -> None:
-    e, m, ds, mx = (MoodState.EUTHYMIC, MoodState.MANIC, MoodState.DEPRESSED_SEVERE,
-                    MoodState.MIXED)
+    e, m, ds, mx = (MoodState.EUTHYMIC, MoodState.MANIC, MoodState.DEPRESSED_SEVERE, MoodState.MIXED)
 
     def mean(key: str, state: MoodState) -> float:
         return _mean("cycling", key, state)
@@ -134,8 +134,13 @@ def test_sleep_shortens_before_mania_starts() -> None:
         spans = history.episode_spans()
         for prev, span in itertools.pairwise(spans):
             onset = (span.start - history.start_date).days
-            if (prev.state is MoodState.EUTHYMIC and span.state is MoodState.MANIC
-                    and span.true_days >= 10 and prev.days >= 8 and not span.ends_after_window):
+            if (
+                prev.state is MoodState.EUTHYMIC
+                and span.state is MoodState.MANIC
+                and span.true_days >= 10
+                and prev.days >= 8
+                and not span.ends_after_window
+            ):
                 day_before.append(sleep[onset - 1])
                 elevation_first.append(elevation[onset])
                 elevation_middle.append(elevation[onset + span.days // 2])

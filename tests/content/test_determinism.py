@@ -43,9 +43,7 @@ GOLDEN = {
 
 def _serialised(**kwargs: object) -> bytes:
     h = build_history(**kwargs)  # type: ignore[arg-type]
-    return "\n".join(
-        "\t".join((d.isoformat(), *cols)) for d, *cols in h.iter_json_rows()
-    ).encode()
+    return "\n".join("\t".join((d.isoformat(), *cols)) for d, *cols in h.iter_json_rows()).encode()
 
 
 def _content_only(**kwargs: object) -> list[tuple[str, ...]]:
@@ -108,18 +106,38 @@ def test_global_random_state_is_neither_used_nor_touched() -> None:
     py_state, np_state = random.getstate(), np.random.get_state()
     a = _serialised(pattern="depressive", end_date=END, days=60, seed=8)
     assert random.getstate() == py_state
-    assert all(np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y
-               for x, y in zip(np.random.get_state(), np_state, strict=True))
+    assert all(
+        np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y
+        for x, y in zip(np.random.get_state(), np_state, strict=True)
+    )
     random.seed(2)
     np.random.seed(2)
     assert _serialised(pattern="depressive", end_date=END, days=60, seed=8) == a
 
 
 def test_no_clock_and_no_global_random_in_the_source() -> None:
-    forbidden = ("today(", "now(", "time.time", "perf_counter", "import random",
-                 "np.random.seed", "np.random.rand", "default_rng()")
-    for module in (content, adherence, durations, history, latent, patterns, payloads, states,
-                   trajectory, validation):
+    forbidden = (
+        "today(",
+        "now(",
+        "time.time",
+        "perf_counter",
+        "import random",
+        "np.random.seed",
+        "np.random.rand",
+        "default_rng()",
+    )
+    for module in (
+        content,
+        adherence,
+        durations,
+        history,
+        latent,
+        patterns,
+        payloads,
+        states,
+        trajectory,
+        validation,
+    ):
         source = inspect.getsource(module)
         for needle in forbidden:
             assert needle not in source, f"{module.__name__} contains {needle!r}"

@@ -23,8 +23,7 @@ from synthadmin.content.states import STATE_BY_CODE
 END = dt.date(2025, 6, 30)
 RUN_SEED = 404
 CLINICAL = [p for p in PATTERN_NAMES if get_pattern(p).is_clinical]
-DSM_MINIMUM = {MoodState.MANIC: 7, MoodState.HYPOMANIC: 4, MoodState.DEPRESSED_SEVERE: 14,
-               MoodState.MIXED: 7}
+DSM_MINIMUM = {MoodState.MANIC: 7, MoodState.HYPOMANIC: 4, MoodState.DEPRESSED_SEVERE: 14, MoodState.MIXED: 7}
 
 
 @cache
@@ -66,14 +65,16 @@ def test_stable_has_brief_deviations() -> None:
     # Bauer 2011: 69 % of patients had single hypomanic days. Our stable patients have them
     # at about that rate per year; short mild dips are common too.
     histories = _histories("stable")
-    with_single_day = np.mean([
-        any(r.state is MoodState.HYPOMANIC and r.days == 1 for r in h.episodes()[1:-1])
-        for h in histories
-    ])
+    with_single_day = np.mean(
+        [any(r.state is MoodState.HYPOMANIC and r.days == 1 for r in h.episodes()[1:-1]) for h in histories]
+    )
     assert 0.6 <= with_single_day <= 0.95
-    dips = [s.days for h in histories for s in h.episode_spans()
-            if s.state is MoodState.DEPRESSED_MILD and not s.starts_before_window
-            and not s.ends_after_window]
+    dips = [
+        s.days
+        for h in histories
+        for s in h.episode_spans()
+        if s.state is MoodState.DEPRESSED_MILD and not s.starts_before_window and not s.ends_after_window
+    ]
     assert np.median(dips) <= 7
 
 
@@ -111,8 +112,7 @@ def test_episode_lengths_vary_independently() -> None:
     # length says little about the next one's (independent draws, ICC 0.07).
     lengths, pairs = [], []
     for history in _histories("cycling"):
-        spans = [s for s in history.episode_spans()
-                 if not s.starts_before_window and not s.ends_after_window]
+        spans = [s for s in history.episode_spans() if not s.starts_before_window and not s.ends_after_window]
         lengths += [s.days for s in spans]
         pairs += [(a.days, b.days) for a, b in itertools.pairwise(spans)]
     assert len(set(lengths)) > 60

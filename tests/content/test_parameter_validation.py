@@ -17,8 +17,7 @@ from synthadmin.content import (
 
 END = dt.date(2025, 6, 30)
 EXPECTED_UNKNOWN = (
-    "unknown pattern 'foo'; valid patterns: stable, cycling, rapid_cycling, depressive, "
-    "manic, random"
+    "unknown pattern 'foo'; valid patterns: stable, cycling, rapid_cycling, depressive, manic, random"
 )
 
 
@@ -46,8 +45,7 @@ def test_invalid_days(days: object) -> None:
 @pytest.mark.parametrize("adherence", [0, 0.0, -0.1, 1.0001, 2, math.nan, math.inf, True, "0.8"])
 def test_invalid_adherence(adherence: object) -> None:
     with pytest.raises(InvalidHistoryParameterError, match=r"^adherence: ") as caught:
-        build_history(pattern="stable", end_date=END, days=10, seed=1,
-                      adherence=adherence)  # type: ignore[arg-type]
+        build_history(pattern="stable", end_date=END, days=10, seed=1, adherence=adherence)  # type: ignore[arg-type]
     assert "\n" not in str(caught.value)
 
 

@@ -17,11 +17,12 @@ RUN_SEED = 202
 
 @cache
 def _values(pattern: str) -> np.ndarray:
-    return np.concatenate([
-        build_history(pattern=pattern, end_date=END, days=365,
-                      seed=patient_seed(RUN_SEED, i)).values
-        for i in range(200)
-    ])
+    return np.concatenate(
+        [
+            build_history(pattern=pattern, end_date=END, days=365, seed=patient_seed(RUN_SEED, i)).values
+            for i in range(200)
+        ]
+    )
 
 
 def _col(values: np.ndarray, key: str) -> np.ndarray:

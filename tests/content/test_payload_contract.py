@@ -31,14 +31,11 @@ FLOAT_KEYS = {f.key for f in FIELDS if f.kind == "tenths"}
 def test_every_payload_validates_and_json_rows_match(pattern: str) -> None:
     rows_seen = 0
     for index in range(PATIENTS):
-        history = build_history(pattern=pattern, end_date=END, days=DAYS,
-                                seed=patient_seed(RUN_SEED, index))
+        history = build_history(pattern=pattern, end_date=END, days=DAYS, seed=patient_seed(RUN_SEED, index))
         payloads = list(history.iter_payloads())
         json_rows = list(history.iter_json_rows())
         assert len(payloads) == len(json_rows) == len(history)
-        assert [d for d, _ in payloads] == [r[0] for r in json_rows] == list(
-            history.checkin_dates
-        )
+        assert [d for d, _ in payloads] == [r[0] for r in json_rows] == list(history.checkin_dates)
         for _, payload in payloads:
             validate_payload(payload)
         # One json.loads for the whole patient keeps this test fast; equality is exact.

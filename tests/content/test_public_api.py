@@ -21,28 +21,65 @@ from synthadmin.content import (
 
 # The app's JSONB contract (target-schema.md), column by column, in contract order.
 CONTRACT_KEYS = {
-    "sleep_data": ["hoursSlept", "sleepQuality", "perceivedSleepNeed", "sleepHygiene",
-                   "hasNapped", "nappingDurationMin"],
-    "mood_data": ["energyLevel", "depressedMood", "anxietyStress", "elevation", "activation",
-                  "motivationToStart"],
-    "symptoms_data": ["thoughtSpeed", "distractibility", "memoryConcentration",
-                      "ruminationAxis"],
-    "risk_routine_data": ["socialConnection", "socialRhythmEvent", "exerciseDurationMin",
-                          "exerciseFeeling", "sexualRiskBehavior", "tasksPlanned",
-                          "tasksCompleted"],
-    "appetite_impulse_data": ["generalAppetite", "dietTracking", "skipMeals",
-                              "compulsionEpisode", "compulsionIntensity", "substanceUsage",
-                              "substanceUnits", "caffeineDoses", "libido"],
-    "meds_context_data": ["medicationAdherence", "medicationTiming", "medicationChangeRecent",
-                          "contextualStressors"],
+    "sleep_data": [
+        "hoursSlept",
+        "sleepQuality",
+        "perceivedSleepNeed",
+        "sleepHygiene",
+        "hasNapped",
+        "nappingDurationMin",
+    ],
+    "mood_data": [
+        "energyLevel",
+        "depressedMood",
+        "anxietyStress",
+        "elevation",
+        "activation",
+        "motivationToStart",
+    ],
+    "symptoms_data": ["thoughtSpeed", "distractibility", "memoryConcentration", "ruminationAxis"],
+    "risk_routine_data": [
+        "socialConnection",
+        "socialRhythmEvent",
+        "exerciseDurationMin",
+        "exerciseFeeling",
+        "sexualRiskBehavior",
+        "tasksPlanned",
+        "tasksCompleted",
+    ],
+    "appetite_impulse_data": [
+        "generalAppetite",
+        "dietTracking",
+        "skipMeals",
+        "compulsionEpisode",
+        "compulsionIntensity",
+        "substanceUsage",
+        "substanceUnits",
+        "caffeineDoses",
+        "libido",
+    ],
+    "meds_context_data": [
+        "medicationAdherence",
+        "medicationTiming",
+        "medicationChangeRecent",
+        "contextualStressors",
+    ],
 }
 
 
 def test_required_names_are_exported() -> None:
     for name in (
-        "MoodState", "PATTERN_NAMES", "UnknownPatternError", "get_pattern", "PatientHistory",
-        "build_history", "patient_seed", "validate_payload", "PayloadValidationError",
-        "PAYLOAD_COLUMNS", "DEFAULT_ADHERENCE",
+        "MoodState",
+        "PATTERN_NAMES",
+        "UnknownPatternError",
+        "get_pattern",
+        "PatientHistory",
+        "build_history",
+        "patient_seed",
+        "validate_payload",
+        "PayloadValidationError",
+        "PAYLOAD_COLUMNS",
+        "DEFAULT_ADHERENCE",
     ):
         assert hasattr(content, name), name
         assert name in content.__all__
@@ -50,14 +87,18 @@ def test_required_names_are_exported() -> None:
 
 def test_mood_state_values() -> None:
     assert [s.value for s in MoodState] == [
-        "euthymic", "depressed_mild", "depressed_severe", "hypomanic", "manic", "mixed",
+        "euthymic",
+        "depressed_mild",
+        "depressed_severe",
+        "hypomanic",
+        "manic",
+        "mixed",
     ]
     assert MoodState.MANIC == "manic"
 
 
 def test_constants() -> None:
-    assert PATTERN_NAMES == ("stable", "cycling", "rapid_cycling", "depressive", "manic",
-                             "random")
+    assert PATTERN_NAMES == ("stable", "cycling", "rapid_cycling", "depressive", "manic", "random")
     assert PAYLOAD_COLUMNS == tuple(CONTRACT_KEYS)
     assert DEFAULT_ADHERENCE == 0.85
 

@@ -24,8 +24,7 @@ POLE = {
 @cache
 def _histories() -> tuple[PatientHistory, ...]:
     return tuple(
-        build_history(pattern="rapid_cycling", end_date=END, days=730,
-                      seed=patient_seed(RUN_SEED, i))
+        build_history(pattern="rapid_cycling", end_date=END, days=730, seed=patient_seed(RUN_SEED, i))
         for i in range(200)
     )
 

@@ -35,8 +35,7 @@ HY, MA, MX = MoodState.HYPOMANIC, MoodState.MANIC, MoodState.MIXED
 @cache
 def _daily_states(pattern: str) -> tuple[np.ndarray, ...]:
     return tuple(
-        build_history(pattern=pattern, end_date=END, days=DAYS,
-                      seed=patient_seed(RUN_SEED, i)).daily_states
+        build_history(pattern=pattern, end_date=END, days=DAYS, seed=patient_seed(RUN_SEED, i)).daily_states
         for i in range(PATIENTS)
     )
 

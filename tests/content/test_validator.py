@@ -14,8 +14,7 @@ from synthadmin.content import PayloadValidationError, build_history, validate_p
 
 @pytest.fixture
 def payload() -> dict[str, dict[str, Any]]:
-    history = build_history(pattern="cycling", end_date=dt.date(2025, 6, 30), days=5, seed=3,
-                            adherence=1.0)
+    history = build_history(pattern="cycling", end_date=dt.date(2025, 6, 30), days=5, seed=3, adherence=1.0)
     _, first = next(history.iter_payloads())
     return copy.deepcopy(first)
 
@@ -85,17 +84,14 @@ def test_integer_hours_are_accepted(payload: dict[str, dict[str, Any]]) -> None:
 def test_completed_more_than_planned(payload: dict[str, dict[str, Any]]) -> None:
     payload["risk_routine_data"]["tasksPlanned"] = 2
     payload["risk_routine_data"]["tasksCompleted"] = 3
-    assert _problem(payload) == (
-        "risk_routine_data.tasksCompleted: must not exceed tasksPlanned (3 > 2)"
-    )
+    assert _problem(payload) == ("risk_routine_data.tasksCompleted: must not exceed tasksPlanned (3 > 2)")
 
 
 def test_compulsion_intensity_without_episode(payload: dict[str, dict[str, Any]]) -> None:
     payload["appetite_impulse_data"]["compulsionEpisode"] = 0
     payload["appetite_impulse_data"]["compulsionIntensity"] = 4
     assert _problem(payload) == (
-        "appetite_impulse_data.compulsionIntensity: must be 0 when compulsionEpisode is 0 "
-        "(got 4)"
+        "appetite_impulse_data.compulsionIntensity: must be 0 when compulsionEpisode is 0 (got 4)"
     )
 
 
