@@ -5,8 +5,8 @@ consecutive days resemble each other (Ortiz et al. 2021: daily mood and energy a
 autocorrelated) without any fixed period (Gottschalk 1995: broadband spectra). Profiles ramp
 linearly across episode boundaries (prodrome / recovery) instead of jumping.
 
-Only elementwise IEEE arithmetic and cumulative sums are used here (no BLAS, no ``pow``), so a
-seed reproduces the same latents on any machine with the pinned numpy.
+Only elementwise IEEE arithmetic, cumulative sums and linear interpolation are used here (no
+BLAS, no ``pow``); the noise comes from the quantile tables of :mod:`synthadmin.content.noise`.
 """
 
 from __future__ import annotations
@@ -47,15 +47,17 @@ LATENT_DIMS: tuple[str, ...] = (
 # euthymic nights reach 7.5 h (Bauer 2009: sleep-plus-bed-rest >= 8 h in 89 % of patients);
 # mania cuts sleep hardest (Leibenluft 1996), severe depression lengthens it (hypersomnia);
 # mixed states combine high depression with high activation, speed and anxiety.
+# fmt: off
 _PROFILE_ROWS: dict[MoodState, tuple[float, ...]] = {
-    #                         elev  energy dep  anx  sleep speed
-    MoodState.EUTHYMIC: (2.5, 5.5, 1.5, 3.0, 8.3, 4.5),
-    MoodState.DEPRESSED_MILD: (1.6, 3.8, 4.5, 4.5, 8.8, 3.8),
-    MoodState.DEPRESSED_SEVERE: (0.8, 2.0, 7.6, 6.0, 9.4, 2.8),
-    MoodState.HYPOMANIC: (6.0, 7.6, 1.2, 3.6, 6.4, 7.0),
-    MoodState.MANIC: (8.4, 8.9, 1.0, 5.0, 4.4, 8.8),
-    MoodState.MIXED: (5.2, 7.0, 6.8, 7.8, 5.6, 7.8),
+    #                            elev energy dep  anx  sleep speed
+    MoodState.EUTHYMIC:         (2.5, 5.5,  1.5, 3.0, 8.3, 4.5),
+    MoodState.DEPRESSED_MILD:   (1.6, 3.8,  4.5, 4.5, 8.8, 3.8),
+    MoodState.DEPRESSED_SEVERE: (0.8, 2.0,  7.6, 6.0, 9.4, 2.8),
+    MoodState.HYPOMANIC:        (6.0, 7.6,  1.2, 3.6, 6.4, 7.0),
+    MoodState.MANIC:            (8.4, 8.9,  1.0, 5.0, 4.4, 8.8),
+    MoodState.MIXED:            (5.2, 7.0,  6.8, 7.8, 5.6, 7.8),
 }
+# fmt: on
 PROFILE: np.ndarray = np.array(
     [(*_PROFILE_ROWS[s], 0.0, 0.0) for s in sorted(_PROFILE_ROWS, key=STATE_CODE.__getitem__)]
 )
