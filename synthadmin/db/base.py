@@ -37,6 +37,10 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
 
 def describe(settings_dict: dict[str, Any], dbname: str | None = None) -> str:
     """A one-line, password-free description of where a connection goes."""
+    if settings_dict.get("EMBEDDED_DATA_DIR") and not settings_dict.get("HOST"):
+        name = dbname or settings_dict.get("NAME")
+        where = settings_dict["EMBEDDED_DATA_DIR"]
+        return f"embedded PostgreSQL in {where} (not started yet), database {name}"
     host = settings_dict.get("HOST") or "local socket"
     port = settings_dict.get("PORT") or "5432"
     where = f"socket {host}" if str(host).startswith("/") else f"{host}:{port}"

@@ -60,6 +60,11 @@ def test_generates_therapists_patients_and_histories(real_population):
     assert _query(
         "SELECT count(*) FROM public.profiles WHERE is_test_patient AND role='therapist' AND therapist_id IS NOT NULL"
     ) == [(0,)]
+    # Real therapists are never assigned: every synthetic patient's therapist is of this run.
+    assert _query(
+        "SELECT count(*) FROM public.profiles p LEFT JOIN public.profiles t ON t.id = p.therapist_id "
+        "WHERE p.is_test_patient AND p.role = 'patient' AND (t.id IS NULL OR t.is_test_patient IS NOT TRUE)"
+    ) == [(0,)]
     # Histories end on the end date, lie in the window, one per day at most.
     first, last = _query(
         "SELECT min(checkin_date), max(checkin_date) FROM public.check_ins c JOIN public.profiles p ON p.id=c.user_id WHERE p.is_test_patient"
@@ -217,3 +222,11 @@ def test_local_gateway_hashes_like_gotrue_at_its_default_cost(db):
     assert hashed.startswith("$2a$10$") and len(hashed) == 60
     assert gateway._hash_of_unknown_password() == hashed
     assert not bcrypt.checkpw(b"", hashed.encode())
+
+
+def test_without_therapists_in_the_run_patients_get_none(real_population):
+    _generate(patients=3, checkin_days=2)  # a real therapist exists, and is never picked
+    assert _query(
+        "SELECT count(*) FROM public.profiles WHERE is_test_patient AND therapist_id IS NOT NULL"
+    ) == [(0,)]
+    assert_invariants(real_population)
