@@ -22,12 +22,20 @@ def main() -> None:
         os.environ.setdefault("SYNTHADMIN_ANNOUNCE_DATABASE", "1")
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
+    from django.db import OperationalError
 
     try:
         execute_from_command_line(sys.argv)
     except ImproperlyConfigured as exc:
         # A configuration mistake deserves one line that says what to fix, not a traceback.
         sys.stderr.write(f"synthadmin: configuration error: {exc}\n")
+        sys.exit(1)
+    except OperationalError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        sys.stderr.write(
+            f"synthadmin: cannot use the database ({first_line}); check DATABASE_URL "
+            "(unset, synthadmin uses its embedded PostgreSQL)\n"
+        )
         sys.exit(1)
 
 

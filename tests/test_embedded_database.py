@@ -62,8 +62,12 @@ def test_database_url_set_never_starts_embedded(tmp_path: Path):
         "DATABASE_URL": "postgresql://postgres@127.0.0.1:9/nowhere",
     }
     result = manage("migrate", "--no-input", env=env, check=False)
-    assert result.returncode != 0
+    assert result.returncode == 1
     assert not data_dir.exists()
+    # One line that says what to fix, not a traceback.
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "cannot use the database" in line]
+    assert len(errors) == 1 and "check DATABASE_URL" in errors[0]
 
 
 @pytest.mark.django_db

@@ -65,6 +65,10 @@ IDENTITY_ATTEMPTS = 3
 #: Where user ids come from: our own uuid4, the same id for Auth user and profile.
 new_user_id: Callable[[], uuid.UUID] = uuid.uuid4
 
+#: After this many users in a row found the Auth service unavailable (each after its own
+#: retries), the run stops: the service is down, and every further user would wait as long.
+UNAVAILABLE_STREAK_LIMIT = 3
+
 PHASE_USERS = "auth users"
 PHASE_CHECKINS = "check-ins"
 
@@ -89,6 +93,7 @@ class _Outcome:
     checkins: int = 0
     failure: str = ""
     abort: AuthRejectedError | None = None
+    unavailable: bool = False
     retries: Counter = field(default_factory=Counter)
 
 
@@ -150,7 +155,8 @@ class _Runner:
         self.credentials = credentials
         self.stop = stop
         self.user_interrupted = False
-        self.abort: AuthRejectedError | None = None
+        self.abort: AuthRejectedError | AuthUnavailableError | None = None
+        self.unavailable_streak = 0
         self.retries: Counter = Counter()
         self.failures: list[UserFailure] = []
         self.created: Counter = Counter()
@@ -220,6 +226,14 @@ class _Runner:
             if self.abort is None:
                 self.abort = outcome.abort
             self.stop.set()
+        self.unavailable_streak = self.unavailable_streak + 1 if outcome.unavailable else 0
+        if self.unavailable_streak >= UNAVAILABLE_STREAK_LIMIT and self.abort is None:
+            self.abort = AuthUnavailableError(
+                f"the Auth service stayed unavailable for {self.unavailable_streak} users in a row "
+                f"({outcome.failure.removeprefix('Auth service unavailable after retries: ')}); check that "
+                "SUPABASE_URL is right and reachable, then run again"
+            )
+            self.stop.set()
         if outcome.user_id is not None:
             self.created[outcome.spec.role] += 1
             self.progress.advance(PHASE_USERS)
@@ -272,6 +286,7 @@ class _Runner:
         except AuthUnavailableError as exc:
             outcome.user_id = None
             outcome.failure = f"Auth service unavailable after retries: {exc}"
+            outcome.unavailable = True
         except _UserWriteFailed as exc:
             outcome.user_id = None
             outcome.failure = str(exc)

@@ -183,9 +183,11 @@ def test_failed_database_write_deletes_the_auth_user_through_the_api(
 
 def test_an_unreachable_supabase_fails_the_run_with_a_clear_reason(real_population, fast_retries):
     gateway = SupabaseAuthGateway(url="http://127.0.0.1:9", key="k", http_client=httpx.Client(timeout=0.2))
-    report = _run(gateway, patients=2)
+    report = _run(gateway, patients=40, concurrency=2)
     assert report.status == "failed"
-    assert "unavailable" in report.error.lower()
+    assert "unavailable" in report.error.lower() and "SUPABASE_URL" in report.error
+    # It stops after a few users rather than waiting out the retries of all 40.
+    assert 3 <= report.users_failed <= 3 + 2  # plus at most what the two workers had in flight
     assert SyntheticRun.objects.get(pk=report.run_id).error_summary == report.error
     assert synthetic_counts()["auth_users"] == 0
     assert SyntheticUser.objects.filter(state="intent").count() == 0
