@@ -236,3 +236,32 @@ def test_credentials_sink_sends_passwords_that_log_in(real_population, auth_serv
         assert sent[cred.email] == cred.password
         (hashed,) = _q("SELECT encrypted_password FROM auth.users WHERE id = %s", [cred.user_id])[0]
         assert bcrypt.checkpw(cred.password.encode(), hashed.encode())
+
+
+def test_purge_finishes_a_run_that_died_after_the_auth_call(real_population, auth_server, supabase_gateway):
+    from synthadmin.auth import NewAuthUser
+    from synthadmin.auth.supabase import APP_METADATA_KEY
+
+    # The process died between the Auth call and the database write: an intent, an Auth user,
+    # no profile. Nothing else knows about this user.
+    run = SyntheticRun.objects.create(started_by="os:tester", seed=1, auth_backend="supabase")
+    intent = SyntheticUser.objects.create(
+        run=run, user_id=uuid.uuid4(), email="died.x.0@example.com", role="patient"
+    )
+    supabase_gateway.create_user(
+        NewAuthUser(
+            id=intent.user_id,
+            email=intent.email,
+            user_metadata={},
+            app_metadata={APP_METADATA_KEY: {"synthetic": True, "run_id": str(run.id), "intent": intent.pk}},
+        )
+    )
+    assert _q("SELECT count(*) FROM auth.users WHERE id = %s", [intent.user_id]) == [(1,)]
+
+    report = synthetic_purge(run=run.id, gateway=supabase_gateway)
+
+    assert report.users_deleted == 1
+    assert auth_server.call_count("get") >= 1 and auth_server.call_count("delete") == 1
+    assert _q("SELECT count(*) FROM auth.users WHERE id = %s", [intent.user_id]) == [(0,)]
+    assert SyntheticUser.objects.get(pk=intent.pk).state == "purged"
+    assert_invariants(real_population)
