@@ -8,15 +8,9 @@ from django.db import models
 from django.db.models.functions import Now
 
 from profiles.models import Profile
+from synthadmin.content import PAYLOAD_COLUMNS
 
-PAYLOAD_COLUMNS = (
-    "sleep_data",
-    "mood_data",
-    "symptoms_data",
-    "risk_routine_data",
-    "appetite_impulse_data",
-    "meds_context_data",
-)
+__all__ = ["PAYLOAD_COLUMNS", "CheckIn"]
 
 
 class CheckIn(models.Model):
@@ -46,9 +40,7 @@ class CheckIn(models.Model):
         verbose_name = "check-in"
         ordering = ["-checkin_date"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["user", "checkin_date"], name="unique_checkin_per_user_per_day"
-            )
+            models.UniqueConstraint(fields=["user", "checkin_date"], name="unique_checkin_per_user_per_day")
         ]
 
     def __str__(self) -> str:

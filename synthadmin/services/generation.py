@@ -30,14 +30,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
-from tenacity import (
-    Retrying,
-    before_sleep_log,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_random_exponential,
-)
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from profiles.models import Profile
 from synthadmin.auth import AuthGateway, NewAuthUser, get_gateway
@@ -54,6 +47,7 @@ from synthadmin.models import SyntheticRun, SyntheticUser
 from synthadmin.services.population import PersonSpec, patient_history, population_build
 from synthadmin.services.reports import Credential, NullProgress, ProgressListener, RunReport, UserFailure
 from synthadmin.services.requests import GenerationRequest, generation_request_validate
+from synthadmin.services.retrying import transient_retrying
 from synthadmin.services.threads import pool_run
 from synthadmin.services.writer import user_rows_write
 
@@ -371,34 +365,15 @@ class _Runner:
         return user_id, written
 
     def _auth_create(self, new_user: NewAuthUser, retries: Counter) -> None:
-        def count_and_log(state: Any) -> None:
+        def count(_state: object) -> None:
             retries["transient"] += 1
-            before_sleep_log(logger, logging.WARNING)(state)
 
-        transient = Retrying(
-            retry=retry_if_exception_type(AuthUnavailableError),
-            wait=wait_random_exponential(
-                multiplier=settings.SYNTHADMIN_AUTH_RETRY_BASE_SECONDS,
-                max=settings.SYNTHADMIN_AUTH_RETRY_MAX_WAIT,
-            ),
-            stop=stop_after_attempt(settings.SYNTHADMIN_AUTH_RETRY_ATTEMPTS)
-            | stop_after_delay(settings.SYNTHADMIN_AUTH_RETRY_MAX_SECONDS),
-            before_sleep=count_and_log,
-            reraise=True,
-        )
-        transient(self.gateway.create_user, new_user)
+        transient_retrying(on_retry=count)(self.gateway.create_user, new_user)
 
     def _compensate(self, ledger: SyntheticUser, cause: BaseException) -> None:
         """Delete the Auth user whose database rows could not be written."""
-        transient = Retrying(
-            retry=retry_if_exception_type(AuthUnavailableError),
-            wait=wait_random_exponential(multiplier=settings.SYNTHADMIN_AUTH_RETRY_BASE_SECONDS, max=5),
-            stop=stop_after_attempt(settings.SYNTHADMIN_AUTH_RETRY_ATTEMPTS),
-            before_sleep=before_sleep_log(logger, logging.WARNING),
-            reraise=True,
-        )
         try:
-            transient(self.gateway.delete_user, ledger.user_id)
+            transient_retrying()(self.gateway.delete_user, ledger.user_id)
         except AuthGatewayError as exc:
             # The intent record stays: synthetic_purge will find the Auth user and finish.
             _ledger_update(

@@ -9,7 +9,6 @@ delete, which cascades to the profile and its check-ins), so Auth and database s
 
 from __future__ import annotations
 
-import logging
 import threading
 import uuid
 from collections import Counter
@@ -19,23 +18,15 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
-from tenacity import (
-    Retrying,
-    before_sleep_log,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_random_exponential,
-)
 
 from profiles.models import Profile
 from synthadmin.auth import AuthGateway, get_gateway
 from synthadmin.auth.supabase import APP_METADATA_KEY
-from synthadmin.exceptions import AuthGatewayError, AuthRejectedError, AuthUnavailableError
+from synthadmin.exceptions import AuthGatewayError, AuthRejectedError
 from synthadmin.models import SyntheticRun, SyntheticUser
 from synthadmin.services.reports import PurgeReport
+from synthadmin.services.retrying import transient_retrying
 from synthadmin.services.threads import pool_run
-
-logger = logging.getLogger(__name__)
 
 LIVE_STATES = (SyntheticUser.State.COMPLETE, SyntheticUser.State.INTENT)
 
@@ -183,13 +174,7 @@ def _purge_one(gateway: AuthGateway, target: _Target, stop: threading.Event) -> 
     if stop.is_set():
         result.error = f"{target.email}: not attempted, purge stopped"
         return result
-    retrying = Retrying(
-        retry=retry_if_exception_type(AuthUnavailableError),
-        wait=wait_random_exponential(multiplier=settings.SYNTHADMIN_AUTH_RETRY_BASE_SECONDS, max=5),
-        stop=stop_after_attempt(settings.SYNTHADMIN_AUTH_RETRY_ATTEMPTS),
-        before_sleep=before_sleep_log(logger, logging.WARNING),
-        reraise=True,
-    )
+    retrying = transient_retrying()
     try:
         if not target.has_profile:
             # An intent whose database rows were never written: is the Auth user there, and ours?
