@@ -16,9 +16,7 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 
 def create_baseline(apps, schema_editor):
-    create_unless_exists(
-        schema_editor, table="public.check_ins", sql_file=SQL_DIR / "check_ins_table.sql"
-    )
+    create_unless_exists(schema_editor, table="public.check_ins", sql_file=SQL_DIR / "check_ins_table.sql")
 
 
 class Migration(migrations.Migration):
