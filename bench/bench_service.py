@@ -19,12 +19,14 @@ import argparse
 import datetime as dt
 import io
 import json
+import multiprocessing
 import os
 import resource
 import subprocess
 import sys
 import time
 import uuid
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,33 +152,50 @@ def plain_copy_seconds(source: str, target: str) -> tuple[float, dict[str, int]]
 
 
 # --- (2) Auth concurrency against the test server ----------------------------------------------
+def _serve_double(conninfo: str, latency: float, pipe: Connection) -> None:
+    """Run the Auth test server in its own process, as a real Auth service would be: its
+    request handling then does not compete with the client for this process's GIL."""
+    from tests.gotrue_double import GoTrueDouble
+
+    with GoTrueDouble(conninfo=conninfo) as server:
+        server.faults.latency(latency)
+        pipe.send((server.url, server.service_role_key))
+        pipe.recv()  # until the parent is done
+
+
 def auth_concurrency(admin: str, users: int, latency: float) -> dict[str, float]:
     from django.db import connection
 
     from synthadmin.auth.supabase import SupabaseAuthGateway
     from synthadmin.services.generation import Starter, synthetic_generate
     from synthadmin.services.requests import GenerationRequest
-    from tests.gotrue_double import GoTrueDouble
 
     results: dict[str, float] = {}
+    context = multiprocessing.get_context("spawn")
     for concurrency in (1, 4):
         name = _scratch(admin)
         original = connection.settings_dict["NAME"]
         connection.close()
         connection.settings_dict["NAME"] = name
+        parent, child = context.Pipe()
+        server = context.Process(
+            target=_serve_double, args=(_server_conninfo(name), latency, child), daemon=True
+        )
+        server.start()
         try:
-            with GoTrueDouble(conninfo=_server_conninfo(name)) as server:
-                server.faults.latency(latency)
-                gateway = SupabaseAuthGateway(url=server.url, key=server.service_role_key)
-                request = GenerationRequest(
-                    patients=users, checkin_days=0, seed=SEED, end_date=END_DATE, concurrency=concurrency
-                )
-                began = time.perf_counter()
-                report = synthetic_generate(request=request, started_by=Starter("os:bench"), gateway=gateway)
-                results[f"c{concurrency}"] = time.perf_counter() - began
-                gateway.close()
-                assert report.status == "succeeded", report.error
+            url, key = parent.recv()
+            gateway = SupabaseAuthGateway(url=url, key=key)
+            request = GenerationRequest(
+                patients=users, checkin_days=0, seed=SEED, end_date=END_DATE, concurrency=concurrency
+            )
+            began = time.perf_counter()
+            report = synthetic_generate(request=request, started_by=Starter("os:bench"), gateway=gateway)
+            results[f"c{concurrency}"] = time.perf_counter() - began
+            gateway.close()
+            assert report.status == "succeeded", report.error
         finally:
+            parent.send("stop")
+            server.join(30)
             connection.close()
             connection.settings_dict["NAME"] = original
             _drop(admin, name)

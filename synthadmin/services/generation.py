@@ -11,8 +11,9 @@ For each user, in order:
    one transaction, which also marks the intent ``complete``. If that transaction fails, the
    Auth user is deleted again (the compensating action).
 
-Users are created by a small pool of worker threads (``concurrency``, default 4); therapists
-first, since patients reference them.
+At most ``concurrency`` Auth calls (default 4) are in flight at once; twice as many worker
+threads keep those slots busy while other users' rows are written. Therapists come first,
+since patients reference them.
 """
 
 from __future__ import annotations
@@ -151,6 +152,7 @@ class _Runner:
         self.user_interrupted = False
         self.abort: AuthRejectedError | AuthUnavailableError | None = None
         self.unavailable_streak = 0
+        self.auth_slots = threading.BoundedSemaphore(request.concurrency)
         self.retries: Counter = Counter()
         self.failures: list[UserFailure] = []
         self.created: Counter = Counter()
@@ -210,7 +212,10 @@ class _Runner:
             outcomes.append(outcome)
             self._record(outcome)
 
-        if pool_run(jobs, job, workers=self.request.concurrency, stop=self.stop, on_result=collect):
+        # Twice as many workers as Auth slots: while some users wait on Auth, others write
+        # their rows, so the slots stay busy. Auth calls themselves never exceed the limit.
+        workers = 2 * self.request.concurrency
+        if pool_run(jobs, job, workers=workers, stop=self.stop, on_result=collect):
             self.user_interrupted = True
         return outcomes
 
@@ -364,16 +369,21 @@ class _Runner:
             self.progress.advance(PHASE_CHECKINS, written)
         return user_id, written
 
+    def _in_auth_slot(self, call: Callable[..., Any], *args: Any) -> Any:
+        """One Auth call, holding one of the ``concurrency`` slots (not while backing off)."""
+        with self.auth_slots:
+            return call(*args)
+
     def _auth_create(self, new_user: NewAuthUser, retries: Counter) -> None:
         def count(_state: object) -> None:
             retries["transient"] += 1
 
-        transient_retrying(on_retry=count)(self.gateway.create_user, new_user)
+        transient_retrying(on_retry=count)(self._in_auth_slot, self.gateway.create_user, new_user)
 
     def _compensate(self, ledger: SyntheticUser, cause: BaseException) -> None:
         """Delete the Auth user whose database rows could not be written."""
         try:
-            transient_retrying()(self.gateway.delete_user, ledger.user_id)
+            transient_retrying()(self._in_auth_slot, self.gateway.delete_user, ledger.user_id)
         except AuthGatewayError as exc:
             # The intent record stays: synthetic_purge will find the Auth user and finish.
             _ledger_update(

@@ -34,20 +34,25 @@ def user_rows_write(*, profile: Profile, checkins: Iterable[JsonRow] | None, led
     is taken (``profiles_pkey``); any other database error propagates unchanged. Either way,
     nothing of this user is left in the database.
     """
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                profile.save(force_insert=True)
-        except IntegrityError as exc:
-            if sqlstate(exc) == UNIQUE_VIOLATION and constraint_name(exc) == "profiles_pkey":
-                raise DuplicateUserIdError(
-                    f"a profile with id {profile.id} already exists", code=UNIQUE_VIOLATION
-                ) from exc
-            raise
-        written = checkins_copy(user_id=profile.id, rows=checkins) if checkins is not None else 0
-        SyntheticUser.objects.filter(pk=ledger_id).update(
-            state=SyntheticUser.State.COMPLETE, checkins=written
-        )
+    try:
+        with transaction.atomic():
+            # The commit need not wait for its WAL flush: should the server crash and lose this
+            # transaction, the intent record (committed durably before the Auth call) is still
+            # there, and purge finds and deletes the Auth user. Saves a disk flush per user.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO off")
+            profile.save(force_insert=True)
+            written = checkins_copy(user_id=profile.id, rows=checkins) if checkins is not None else 0
+            SyntheticUser.objects.filter(pk=ledger_id).update(
+                state=SyntheticUser.State.COMPLETE, checkins=written
+            )
+    except IntegrityError as exc:
+        # The whole transaction is gone either way; only the reason differs.
+        if sqlstate(exc) == UNIQUE_VIOLATION and constraint_name(exc) == "profiles_pkey":
+            raise DuplicateUserIdError(
+                f"a profile with id {profile.id} already exists", code=UNIQUE_VIOLATION
+            ) from exc
+        raise
     return written
 
 

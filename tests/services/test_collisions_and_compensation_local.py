@@ -85,31 +85,18 @@ def test_duplicate_email_gets_a_fresh_email(real_population, monkeypatch):
 def test_three_collisions_fail_that_user_only(real_population, monkeypatch):
     taken = insert_real_user(email="always-taken@example.org")
     real = snapshot_real_rows()
-    first_user = [True]
-
-    def ids():
-        if first_user:
-            return taken  # every attempt of the first user collides
-        return uuid.uuid4()
-
-    monkeypatch.setattr(generation, "new_user_id", ids)
-    original = generation._Runner._attempt
+    # The therapist (created first, alone in its phase) draws call 1 and succeeds; all three
+    # attempts of the patient (calls 2-4) draw an id a real user already has.
     calls = itertools.count(1)
+    monkeypatch.setattr(generation, "new_user_id", lambda: taken if 2 <= next(calls) <= 4 else uuid.uuid4())
 
-    def attempt(self, *args, **kwargs):
-        if next(calls) > 3:
-            first_user.clear()
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(generation._Runner, "_attempt", attempt)
-
-    report = _run(patients=2)
+    report = _run(patients=1, therapists=1)
 
     assert report.status == "partial"
     assert report.retries == {"duplicate_id": 3}
-    assert len(report.failures) == 1
+    assert len(report.failures) == 1 and report.failures[0].role == "patient"
     assert "user id already taken on all 3 attempts" in report.failures[0].reason
-    assert report.patients_created == 1
+    assert (report.therapists_created, report.patients_created) == (1, 0)
     assert SyntheticUser.objects.filter(state="collided").count() == 3
     assert_invariants(real)
 
