@@ -41,6 +41,19 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
     return number
 
 
+def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+    if number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -181,5 +194,5 @@ LOGGING = {
 # Transient Auth failures (timeouts, 429, 5xx): exponential backoff with jitter, bounded.
 SYNTHADMIN_AUTH_RETRY_ATTEMPTS = env_int("SYNTHADMIN_AUTH_RETRY_ATTEMPTS", 5, minimum=1)
 SYNTHADMIN_AUTH_RETRY_MAX_SECONDS = env_int("SYNTHADMIN_AUTH_RETRY_MAX_SECONDS", 60, minimum=1)
-SYNTHADMIN_AUTH_RETRY_BASE_SECONDS = float(os.environ.get("SYNTHADMIN_AUTH_RETRY_BASE_SECONDS", "0.5"))
-SYNTHADMIN_AUTH_RETRY_MAX_WAIT = float(os.environ.get("SYNTHADMIN_AUTH_RETRY_MAX_WAIT", "10"))
+SYNTHADMIN_AUTH_RETRY_BASE_SECONDS = env_float("SYNTHADMIN_AUTH_RETRY_BASE_SECONDS", 0.5)
+SYNTHADMIN_AUTH_RETRY_MAX_WAIT = env_float("SYNTHADMIN_AUTH_RETRY_MAX_WAIT", 10.0)
