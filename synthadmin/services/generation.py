@@ -45,7 +45,12 @@ from synthadmin.exceptions import (
     IdentityCollisionError,
 )
 from synthadmin.models import SyntheticRun, SyntheticUser
-from synthadmin.services.population import PersonSpec, patient_history, population_build
+from synthadmin.services.population import (
+    PersonSpec,
+    patient_history,
+    population_build,
+    therapist_assignment,
+)
 from synthadmin.services.reports import Credential, NullProgress, ProgressListener, RunReport, UserFailure
 from synthadmin.services.requests import GenerationRequest, generation_request_validate
 from synthadmin.services.retrying import transient_retrying
@@ -108,9 +113,10 @@ def synthetic_generate(
     (fewer, by adherence). Never touches a row it did not create.
 
     Returns the run report; its status is ``succeeded``, ``partial`` (some users failed after
-    retries — each failure is listed with its reason), ``failed`` (a rejected key or request
-    stopped the run; the report says why) or ``aborted`` (Ctrl-C or ``stop`` set: in-flight
-    users were finished or compensated, none was left half-written).
+    retries — each failure is listed with its reason), ``failed`` (a rejected key or request,
+    or an Auth service that stayed unavailable, stopped the run; the report says why) or
+    ``aborted`` (Ctrl-C or ``stop`` set: in-flight users were finished or compensated, none
+    was left half-written).
 
     Raises InvalidRequestError for a bad parameter and ConfigurationError for a gateway that
     cannot work, both before anything is written. ``credentials`` receives each created user's
@@ -173,26 +179,24 @@ class _Runner:
             seed=request.seed,
             auth_backend=self.gateway.name,
         )
-        therapists, patients = population_build(
-            seed=request.seed,
-            run_tag=self.run.tag,
-            therapists=request.therapists,
-            patients=request.patients,
-            locale=request.locale,
-            email_domain=settings.SYNTHADMIN_EMAIL_DOMAIN,
-        )
-        self.progress.phase(PHASE_USERS, len(therapists) + len(patients))
-        if patients and request.checkin_days:
-            self.progress.phase(PHASE_CHECKINS, None)
         try:
+            therapists, patients = population_build(
+                seed=request.seed,
+                run_tag=self.run.tag,
+                therapists=request.therapists,
+                patients=request.patients,
+                locale=request.locale,
+                email_domain=settings.SYNTHADMIN_EMAIL_DOMAIN,
+            )
+            self.progress.phase(PHASE_USERS, len(therapists) + len(patients))
+            if patients and request.checkin_days:
+                self.progress.phase(PHASE_CHECKINS, None)
             therapist_ids = [
                 o.user_id for o in self._create_all(therapists, self._therapist_job) if o.user_id
             ]
             if not self.stop.is_set():
-                jobs = [
-                    (spec, index, therapist_ids[index % len(therapist_ids)] if therapist_ids else None)
-                    for index, spec in enumerate(patients)
-                ]
+                assignment = therapist_assignment(len(patients), therapist_ids)
+                jobs = list(zip(patients, range(len(patients)), assignment, strict=True))
                 self._create_all(jobs, self._patient_job)
         except KeyboardInterrupt:
             self.user_interrupted = True

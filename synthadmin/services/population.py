@@ -8,6 +8,7 @@ with the size of the run).
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -89,7 +90,8 @@ def patient_history(
     )
 
 
-def therapist_assignment(patients: int, therapist_ids: list) -> Iterator:
-    """Round-robin over the run's own therapists: caseloads differ by at most one."""
+def therapist_assignment(patients: int, therapist_ids: list[uuid.UUID]) -> Iterator[uuid.UUID | None]:
+    """Round-robin over the run's own therapists (never anyone else's): caseloads differ by at
+    most one; no therapists in the run, no therapist."""
     for index in range(patients):
         yield therapist_ids[index % len(therapist_ids)] if therapist_ids else None
