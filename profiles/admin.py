@@ -72,8 +72,18 @@ def run_link(run_id: uuid.UUID) -> str:
     )
 
 
+class SyntheticDataPermissions:
+    """The two custom permissions behind every synthetic-data button, action and URL."""
+
+    def has_generate_synthetic_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(GENERATE_PERMISSION)
+
+    def has_purge_synthetic_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(PURGE_PERMISSION)
+
+
 @admin.register(Profile)
-class ProfileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmin):
     change_list_template = "admin/profiles/profile/change_list.html"
     actions = ["delete_synthetic_users", "add_checkin_days"]
     list_display = ("email", "role", "test_patient", "therapist_email", "checkin_count", "created_at")
@@ -109,13 +119,6 @@ class ProfileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Check-ins", ordering="_checkin_count")
     def checkin_count(self, obj: Profile) -> int:
         return obj._checkin_count
-
-    # --- permissions ----------------------------------------------------------------------
-    def has_generate_synthetic_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(GENERATE_PERMISSION)
-
-    def has_purge_synthetic_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(PURGE_PERMISSION)
 
     # --- "Generate synthetic data" ----------------------------------------------------------
     def get_urls(self) -> list[URLPattern]:
@@ -192,8 +195,8 @@ class ProfileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ) -> HttpResponse | None:
         """Delete through the service; real profiles in the selection are named and left alone."""
         ids = list(queryset.values_list("id", flat=True))
-        preview = synthetic_purge(user_ids=ids, dry_run=True)
         if request.POST.get("post") != "yes":
+            preview = synthetic_purge(user_ids=ids, dry_run=True)
             context = {
                 **self.admin_site.each_context(request),
                 "title": "Delete synthetic users?",

@@ -40,7 +40,8 @@ def synthetic_email(*, username: str, run_tag: str, number: int, domain: str, at
 
 
 class ProfileFactory(factory.django.DjangoModelFactory):
-    """A synthetic profile. Use ``ProfileFactory.build(patient=True)`` / ``(therapist=True)``."""
+    """A synthetic profile. Use ``ProfileFactory.build(patient=True)`` / ``(therapist=True)``;
+    names are Brazilian unless ``locale=`` says otherwise."""
 
     class Meta:
         model = Profile
@@ -49,8 +50,9 @@ class ProfileFactory(factory.django.DjangoModelFactory):
         run_tag = "manual00"
         email_domain = "example.com"
         number = factory.Sequence(lambda n: n)
-        first_name = factory.Faker("first_name")
-        last_name = factory.Faker("last_name")
+        locale = DEFAULT_LOCALE
+        first_name = factory.Faker("first_name", locale=factory.SelfAttribute("..locale"))
+        last_name = factory.Faker("last_name", locale=factory.SelfAttribute("..locale"))
         patient = factory.Trait(role=Profile.Role.PATIENT)
         therapist = factory.Trait(role=Profile.Role.THERAPIST)
 

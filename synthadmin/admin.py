@@ -11,14 +11,14 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
-from profiles.admin import PURGE_PERMISSION, ReadOnlyAdminMixin
+from profiles.admin import ReadOnlyAdminMixin, SyntheticDataPermissions
 from synthadmin.exceptions import SynthadminError
 from synthadmin.models import SyntheticRun, SyntheticUser
 from synthadmin.services.purge import synthetic_purge
 
 
 @admin.register(SyntheticRun)
-class SyntheticRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "short_id",
         "kind",
@@ -73,9 +73,6 @@ class SyntheticRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return format_html('{} — <a href="{}">list them</a>', parts or "none", link)
 
     # --- "Purge this run" -------------------------------------------------------------------
-    def has_purge_synthetic_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(PURGE_PERMISSION)
-
     def get_urls(self) -> list[URLPattern]:
         purge = path(
             "<uuid:run_id>/purge/",
@@ -84,14 +81,18 @@ class SyntheticRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
         return [purge, *super().get_urls()]
 
-    def change_view(
-        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict,
+        *args: object,
+        obj: SyntheticRun | None = None,
+        **kwargs: object,
     ) -> HttpResponse:
-        run = self.get_object(request, object_id)
-        can_purge = bool(run) and self.has_purge_synthetic_permission(request) and run.purged_at is None
-        return super().change_view(
-            request, object_id, form_url, {"can_purge": can_purge, **(extra_context or {})}
+        context["can_purge"] = (
+            obj is not None and obj.purged_at is None and self.has_purge_synthetic_permission(request)
         )
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
     def purge_view(self, request: HttpRequest, run_id: str) -> HttpResponse:
         if not self.has_purge_synthetic_permission(request):

@@ -51,11 +51,19 @@ def scratch_database(prefix: str = "scratch") -> Iterator[str]:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def manage_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a ``manage.py`` subprocess: this one, minus Supabase/synthadmin settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE_", "SYNTHADMIN_"))}
+    env.update(
+        {"DJANGO_SECRET_KEY": "tests-only-not-a-secret", "DJANGO_SETTINGS_MODULE": "synthadmin.settings"}
+    )
+    env.update(extra or {})
+    return env
+
+
 def manage(*args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
     """Run ``python manage.py ...`` in a subprocess, as a user would."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE_", "SYNTHADMIN_"))}
-    full_env.update({"DJANGO_SECRET_KEY": "tests-only-not-a-secret", "DJANGO_SETTINGS_MODULE": "synthadmin.settings"})
-    full_env.update(env or {})
+    full_env = manage_env(env)
     result = subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],
         cwd=ROOT,

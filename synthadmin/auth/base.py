@@ -11,6 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+#: Key of the ``app_metadata`` object that marks a user as synthadmin's, with its run and intent:
+#: how purge recognises the Auth users it may delete, and how a retried create recognises its own.
+APP_METADATA_KEY = "synthadmin"
+
 
 @dataclass(frozen=True)
 class NewAuthUser:

@@ -11,11 +11,11 @@ import secrets
 import threading
 import uuid
 
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 
 from synthadmin.auth import gotrue_store
 from synthadmin.auth.base import AuthUserInfo, NewAuthUser
-from synthadmin.exceptions import AuthRejectedError, AuthUnavailableError, IdentityCollisionError
+from synthadmin.exceptions import AuthRejectedError, AuthUnavailableError
 
 
 class LocalAuthGateway:
@@ -66,8 +66,6 @@ class LocalAuthGateway:
                     user_metadata=user.user_metadata,
                     app_metadata=user.app_metadata,
                 )
-        except IdentityCollisionError:
-            raise
         except (OperationalError, InterfaceError) as exc:
             raise AuthUnavailableError(
                 f"database unavailable while creating user: {type(exc).__name__}"
@@ -88,8 +86,6 @@ class LocalAuthGateway:
                 return gotrue_store.delete_user(cursor, user_id)
         except (OperationalError, InterfaceError) as exc:
             raise AuthUnavailableError(f"database unavailable: {type(exc).__name__}") from exc
-        except DatabaseError:
-            raise
 
     def close(self) -> None:
         """Nothing to release: rows go through the calling thread's Django connection."""

@@ -17,7 +17,7 @@ import httpx
 from supabase import ClientOptions, create_client
 from supabase_auth.errors import AuthError, AuthRetryableError
 
-from synthadmin.auth.base import AuthUserInfo, NewAuthUser
+from synthadmin.auth.base import APP_METADATA_KEY, AuthUserInfo, NewAuthUser
 from synthadmin.exceptions import (
     AuthRejectedError,
     AuthUnavailableError,
@@ -27,9 +27,6 @@ from synthadmin.exceptions import (
 )
 
 logger = logging.getLogger(__name__)
-
-#: Marker key synthadmin writes into app_metadata; also how we recognise our own users.
-APP_METADATA_KEY = "synthadmin"
 
 
 class SupabaseAuthGateway:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import DatabaseError, transaction
-from django.db.models import Min
+from django.db.models import F, Min
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -104,12 +104,9 @@ def synthetic_checkins_extend(
         try:
             with transaction.atomic():
                 count = checkins_copy(user_id=profile.id, rows=history.iter_json_rows())
-                entry = (
-                    SyntheticUser.objects.select_for_update()
-                    .filter(user_id=profile.id, state=SyntheticUser.State.COMPLETE)
-                    .latest("id")
+                SyntheticUser.objects.filter(user_id=profile.id, state=SyntheticUser.State.COMPLETE).update(
+                    checkins=F("checkins") + count
                 )
-                SyntheticUser.objects.filter(pk=entry.pk).update(checkins=entry.checkins + count)
         except DatabaseError as exc:  # one patient's failure must not stop the others; reported
             failures.append(UserFailure(profile.email, "patient", f"{type(exc).__name__}: {exc}"))
             continue

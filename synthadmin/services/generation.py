@@ -35,7 +35,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from profiles.models import Profile
 from synthadmin.auth import AuthGateway, NewAuthUser, get_gateway
-from synthadmin.auth.supabase import APP_METADATA_KEY
+from synthadmin.auth.base import APP_METADATA_KEY
 from synthadmin.exceptions import (
     AuthGatewayError,
     AuthRejectedError,
@@ -93,7 +93,8 @@ class _Outcome:
     checkins: int = 0
     failure: str = ""
     abort: AuthRejectedError | None = None
-    unavailable: bool = False
+    unavailable: AuthUnavailableError | None = None
+    skipped: bool = False  # not started: the run was stopping
     retries: Counter = field(default_factory=Counter)
 
 
@@ -233,14 +234,14 @@ class _Runner:
         if self.unavailable_streak >= UNAVAILABLE_STREAK_LIMIT and self.abort is None:
             self.abort = AuthUnavailableError(
                 f"the Auth service stayed unavailable for {self.unavailable_streak} users in a row "
-                f"({outcome.failure.removeprefix('Auth service unavailable after retries: ')}); check that "
-                "SUPABASE_URL is right and reachable, then run again"
+                f"({outcome.unavailable}); check that SUPABASE_URL is right and reachable, then run again"
             )
             self.stop.set()
         if outcome.user_id is not None:
             self.created[outcome.spec.role] += 1
+            self.checkins += outcome.checkins
             self.progress.advance(PHASE_USERS)
-        elif outcome.failure and outcome.failure != "not started: run stopped":
+        elif not outcome.skipped:
             self.failures.append(
                 UserFailure(email=outcome.spec.email(), role=outcome.spec.role, reason=outcome.failure)
             )
@@ -289,13 +290,13 @@ class _Runner:
         except AuthUnavailableError as exc:
             outcome.user_id = None
             outcome.failure = f"Auth service unavailable after retries: {exc}"
-            outcome.unavailable = True
+            outcome.unavailable = exc
         except _UserWriteFailed as exc:
             outcome.user_id = None
             outcome.failure = str(exc)
         except _RunStopped:
             outcome.user_id = None
-            outcome.failure = "not started: run stopped"
+            outcome.skipped = True
         return outcome
 
     def _attempt(
@@ -430,10 +431,6 @@ class _Runner:
         else:
             status = SyntheticRun.Status.SUCCEEDED
             error = ""
-        checkins = SyntheticUser.objects.filter(run=run, state=SyntheticUser.State.COMPLETE).values_list(
-            "checkins", flat=True
-        )
-        self.checkins = sum(checkins)
         run.status = status
         run.patients_created = self.created["patient"]
         run.therapists_created = self.created["therapist"]

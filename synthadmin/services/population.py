@@ -47,22 +47,22 @@ def population_build(
 ) -> tuple[list[PersonSpec], list[PersonSpec]]:
     """(therapists, patients) for a run, identical for the same seed whatever the run tag."""
     factory.random.reseed_random(seed)
-    with factory.Faker.override_default_locale(locale):
-        people = [
-            _spec(
-                ProfileFactory.build(
-                    therapist=index < therapists,
-                    patient=index >= therapists,
-                    run_tag=run_tag,
-                    number=index,
-                    email_domain=email_domain,
-                ),
-                number=index,
+    people = [
+        _spec(
+            ProfileFactory.build(
+                therapist=index < therapists,
+                patient=index >= therapists,
+                locale=locale,
                 run_tag=run_tag,
+                number=index,
                 email_domain=email_domain,
-            )
-            for index in range(therapists + patients)
-        ]
+            ),
+            number=index,
+            run_tag=run_tag,
+            email_domain=email_domain,
+        )
+        for index in range(therapists + patients)
+    ]
     return people[:therapists], people[therapists:]
 
 

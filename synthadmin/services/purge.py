@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from profiles.models import Profile
 from synthadmin.auth import AuthGateway, get_gateway
-from synthadmin.auth.supabase import APP_METADATA_KEY
+from synthadmin.auth.base import APP_METADATA_KEY
 from synthadmin.exceptions import AuthGatewayError, AuthRejectedError
 from synthadmin.models import SyntheticRun, SyntheticUser
 from synthadmin.services.reports import PurgeReport

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -11,16 +10,13 @@ import time
 from django.db import connection
 
 from synthadmin.models import SyntheticRun, SyntheticUser
-from tests.dbutil import ROOT, database_url
+from tests.dbutil import ROOT, database_url, manage_env
 from tests.invariants import assert_invariants, synthetic_counts
 
 
 def test_sigint_stops_cleanly_with_exit_130(real_population):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE_", "SYNTHADMIN_"))}
-    env.update(
-        DJANGO_SECRET_KEY="tests-only-not-a-secret",
-        DATABASE_URL=database_url(connection.settings_dict["NAME"]),
-        PYTHONUNBUFFERED="1",
+    env = manage_env(
+        {"DATABASE_URL": database_url(connection.settings_dict["NAME"]), "PYTHONUNBUFFERED": "1"}
     )
     process = subprocess.Popen(
         [

@@ -37,6 +37,7 @@ def test_purge_one_run_then_all(real_population):
     assert "users deleted" in done and " 2 " in done
     assert synthetic_counts()["patients"] == 3
     assert SyntheticRun.objects.get(pk=first).purged_at is not None
+    assert _purge("--run", first, "--yes").strip() == "Nothing to purge."  # and no table
 
     report = json.loads(_purge("--all", "--yes", "--json"))
     assert report["users_deleted"] == 3 and report["runs"] == [second]

@@ -9,7 +9,7 @@ from django.db import connection
 
 from profiles.models import Profile
 from synthadmin.auth import NewAuthUser, get_gateway
-from synthadmin.auth.supabase import APP_METADATA_KEY
+from synthadmin.auth.base import APP_METADATA_KEY
 from synthadmin.models import SyntheticRun, SyntheticUser
 from synthadmin.services.generation import Starter, synthetic_generate
 from synthadmin.services.purge import synthetic_purge

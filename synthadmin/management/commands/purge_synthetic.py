@@ -36,18 +36,13 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         run = self._run(options)
-        preview = synthetic_purge(run=run, dry_run=True)
-        if options["dry_run"]:
-            self._print(preview, options)
-            return
-        if preview.users_deleted == 0 and not preview.intents_resolved:
-            if not options["json"] and options["verbosity"] >= 1:
-                self.stdout.write("Nothing to purge.")
-            self._print(preview, options, quiet=True)
-            if run is None:
+        if options["dry_run"] or not options["yes"]:
+            preview = synthetic_purge(run=run, dry_run=True)
+            if options["dry_run"]:
+                self._print(preview, options)
                 return
-        elif not options["yes"]:
-            self._confirm(preview)
+            if preview.users_deleted or preview.intents_resolved:
+                self._confirm(preview)
         try:
             gateway = get_gateway()
         except ConfigurationError as exc:
@@ -92,11 +87,14 @@ class Command(BaseCommand):
         if answer.strip().lower() != "yes":
             raise CommandError("purge cancelled; nothing was deleted")
 
-    def _print(self, report: PurgeReport, options: dict[str, Any], *, quiet: bool = False) -> None:
+    def _print(self, report: PurgeReport, options: dict[str, Any]) -> None:
         if options["json"]:
             self.stdout.write(json.dumps(report.as_dict(), indent=2))
             return
-        if options["verbosity"] < 1 or quiet:
+        if options["verbosity"] < 1:
+            return
+        if not (report.users_deleted or report.intents_resolved or report.skipped_real or report.errors):
+            self.stdout.write("Nothing to purge." if not report.dry_run else "Nothing would be purged.")
             return
         verb = "would delete" if report.dry_run else "deleted"
         rows = [
