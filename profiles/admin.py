@@ -18,10 +18,12 @@ from profiles.models import Profile
 from synthadmin.exceptions import InvalidRequestError, SynthadminError
 from synthadmin.forms import ExtendForm, GenerateForm
 from synthadmin.models import SyntheticRun
+from synthadmin.selectors import profile_is_synthetic, therapist_email
 from synthadmin.services.extend import synthetic_checkins_extend
 from synthadmin.services.generation import Starter, synthetic_generate
 from synthadmin.services.purge import synthetic_purge
 from synthadmin.services.requests import GenerationRequest
+from synthadmin.target import target_get
 
 GENERATE_PERMISSION = "synthadmin.generate_synthetic_data"
 PURGE_PERMISSION = "synthadmin.purge_synthetic_data"
@@ -89,14 +91,26 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
     list_display = ("email", "role", "test_patient", "therapist_email", "checkin_count", "created_at")
     list_filter = (TestPatientFilter, "role")
     search_fields = ("email", "username")
-    list_select_related = ("therapist",)
     list_per_page = 50
     show_full_result_count = False
-    fields = ("id", "email", "username", "role", "therapist", "is_test_patient", "created_at", "updated_at")
+    fields = (
+        "id",
+        "email",
+        "username",
+        "role",
+        "therapist_email",
+        "is_test_patient",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = ("therapist_email",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Profile]:
-        # One query for the page: the count is an aggregate, not a query per row.
-        return super().get_queryset(request).annotate(_checkin_count=Count("checkins"))
+        # One query for the page: the count is an aggregate, the therapist a subquery through
+        # whichever link this database has (synthadmin.selectors), not a query per row.
+        queryset = super().get_queryset(request).annotate(_checkin_count=Count("checkins"))
+        therapist = therapist_email(target_get())
+        return queryset.annotate(_therapist_email=therapist) if therapist is not None else queryset
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
@@ -110,11 +124,11 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
 
     @admin.display(description="Test patient", boolean=True, ordering="is_test_patient")
     def test_patient(self, obj: Profile) -> bool:
-        return obj.is_test_patient is True
+        return profile_is_synthetic(obj)
 
-    @admin.display(description="Therapist", ordering="therapist__email")
+    @admin.display(description="Therapist")
     def therapist_email(self, obj: Profile) -> str:
-        return obj.therapist.email if obj.therapist_id and obj.therapist else "—"
+        return getattr(obj, "_therapist_email", None) or "—"
 
     @admin.display(description="Check-ins", ordering="_checkin_count")
     def checkin_count(self, obj: Profile) -> int:
@@ -208,13 +222,15 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
             return TemplateResponse(
                 request, "admin/profiles/profile/delete_synthetic_confirmation.html", context
             )
-        doomed = Profile.objects.synthetic().filter(id__in=ids)
-        self.log_deletions(request, doomed)
+        # What the service will delete, read before it does (for the log), logged after it did:
+        # only the users it reports deleted (compare delete_selected).
+        before = {str(p.pk): p for p in Profile.objects.filter(id__in=ids)}
         try:
             report = synthetic_purge(user_ids=ids)
         except SynthadminError as exc:
             self.message_user(request, f"Nothing deleted: {exc}", messages.ERROR)
             return None
+        self.log_deletions(request, [before[i] for i in report.deleted_user_ids if i in before])
         self.message_user(
             request,
             f"Deleted {report.users_deleted} synthetic users ({report.checkins_deleted} check-ins).",
@@ -224,6 +240,8 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
             self.message_user(
                 request, "Not deleted (real users): " + ", ".join(report.skipped_real), messages.WARNING
             )
+        for line in report.left_alone + report.blocked:
+            self.message_user(request, f"Left in place: {line}", messages.WARNING)
         for error in report.errors:
             self.message_user(request, f"Not deleted: {error}", messages.ERROR)
         return None
@@ -267,7 +285,7 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
             "opts": self.opts,
             "form": form,
             "queryset": queryset,
-            "real": [p for p in queryset if p.is_test_patient is not True],
+            "real": [p for p in queryset if not profile_is_synthetic(p)],
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/profiles/profile/add_checkin_days.html", context)

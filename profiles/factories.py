@@ -67,8 +67,6 @@ class ProfileFactory(factory.django.DjangoModelFactory):
         )
     )
     is_test_patient = True
-    # Set through the id: "therapist" is the trait's name. Therapists never have one.
-    therapist_id = None
 
     @classmethod
     def _build(cls, model_class: type[Profile], *args: object, **kwargs: object) -> Profile:

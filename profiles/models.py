@@ -55,26 +55,23 @@ class ProfileQuerySet(models.QuerySet["Profile"]):
 
 
 class Profile(models.Model):
-    """A patient or therapist: ``public.profiles``, one row per ``auth.users`` row (same id)."""
+    """A patient or therapist: ``public.profiles``, one row per ``auth.users`` row (same id).
+
+    Only the columns every supported shape has are fields here (``docs/target-schema.md``):
+    the therapist link (a junction table or a ``therapist_id`` column, or none), ``source`` and
+    the soft-delete columns exist in some projects only, and are read through
+    ``synthadmin.selectors`` with what ``synthadmin.target`` found in the catalog.
+    """
 
     class Role(models.TextChoices):
         PATIENT = "patient", "Patient"
         THERAPIST = "therapist", "Therapist"
+        ADMIN = "admin", "Admin"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
-    email = models.TextField()
+    email = models.TextField(null=True, blank=True)  # noqa: DJ001 - nullable in the live shape
     username = models.TextField(null=True, blank=True)  # noqa: DJ001 - nullable in Supabase
     role = models.TextField(choices=Role.choices)
-    therapist = models.ForeignKey(
-        "self",
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,  # the database does ON DELETE SET NULL
-        db_column="therapist_id",
-        db_constraint=False,
-        related_name="patients",
-        limit_choices_to={"role": Role.THERAPIST},
-    )
     is_test_patient = models.BooleanField(
         null=True, default=False, db_default=False, db_comment=TEST_PATIENT_COMMENT
     )
@@ -89,4 +86,4 @@ class Profile(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return self.email
+        return self.email or str(self.id)

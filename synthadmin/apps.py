@@ -9,6 +9,7 @@ class SynthadminConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import pre_migrate
 
+        import synthadmin.checks  # noqa: F401  (registers the target checks)
         from synthadmin.signals import create_django_schema
 
         pre_migrate.connect(create_django_schema, dispatch_uid="synthadmin.create_django_schema")

@@ -101,3 +101,7 @@ class SyntheticUser(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} ({self.state})"
+
+
+#: Ledger entries whose Auth user may exist: what purge looks at.
+LIVE_STATES = (SyntheticUser.State.COMPLETE, SyntheticUser.State.INTENT)

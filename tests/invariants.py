@@ -68,3 +68,26 @@ def synthetic_counts() -> dict[str, int]:
         " (SELECT count(*) FROM auth.users WHERE raw_app_meta_data ? 'synthadmin')"
     )[0]
     return {"patients": patients, "therapists": therapists, "checkins": checkins, "auth_users": auth_users}
+
+
+def therapist_links() -> dict:
+    """patient id → therapist id, read from whichever link the database has (junction or column)."""
+    from synthadmin.target import target_read
+
+    link = target_read().therapist_link
+    if link.junction is not None:
+        return dict(_rows(f"SELECT patient_id, therapist_id FROM {link.junction}"))
+    if link.column is not None:
+        return dict(_rows(f"SELECT id, {link.column} FROM public.profiles WHERE {link.column} IS NOT NULL"))
+    return {}
+
+
+def synthetic_caseloads() -> dict[str, int]:
+    """E-mail of each synthetic therapist → how many patients are linked to them."""
+    links = therapist_links()
+    therapists = dict(_rows("SELECT id, email FROM public.profiles WHERE is_test_patient AND role = 'therapist'"))
+    loads = dict.fromkeys(therapists.values(), 0)
+    for therapist in links.values():
+        if therapist in therapists:
+            loads[therapists[therapist]] += 1
+    return loads

@@ -26,7 +26,6 @@ def test_profile_traits_build_unsaved_test_users():
     therapist = ProfileFactory.build(therapist=True)
     assert (patient.role, therapist.role) == ("patient", "therapist")
     assert patient.is_test_patient is True and therapist.is_test_patient is True
-    assert therapist.therapist_id is None
     assert patient._state.adding  # built, not saved: persistence is the service's job
     assert patient.username == patient.username.lower() and " " not in patient.email
 

@@ -51,10 +51,19 @@ def test_flag_migration_is_a_no_op_where_the_column_already_exists():
             )
             conn.execute(
                 "INSERT INTO public.profiles (id, email, role, is_test_patient) "
-                "VALUES ('11111111-1111-4111-8111-111111111111', 'real@example.org', 'patient', NULL)"
+                "VALUES ('11111111-1111-4111-8111-111111111111', 'real@example.org', 'patient', NULL) "
+                "ON CONFLICT (id) DO UPDATE SET is_test_patient = NULL"  # the signup trigger made it
             )
         manage("migrate", "--no-input", env=env)
-        assert _flag_state(dbname) == (True, True, True)
+        # The app's column is the app's: no index, no comment, no data change is added to it.
+        assert _flag_state(dbname) == (True, False, True)
         with psycopg.connect(admin_conninfo(dbname)) as conn:
             # Existing values (here NULL) are left alone: the migration never rewrites data.
             assert conn.execute("SELECT is_test_patient FROM public.profiles").fetchone()[0] is None
+            assert conn.execute(
+                "SELECT col_description('public.profiles'::regclass, attnum) FROM pg_attribute "
+                "WHERE attrelid = 'public.profiles'::regclass AND attname = 'is_test_patient'"
+            ).fetchone()[0] is None
+        # And reversing the migration leaves the column that synthadmin did not create.
+        manage("migrate", "profiles", "0001_supabase_baseline", "--no-input", env=env)
+        assert _flag_state(dbname) == (True, False, True)

@@ -9,7 +9,6 @@ its index and its comment; Django's tables appear in the ``synthadmin`` schema o
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -61,9 +60,9 @@ def _snapshot(dbname: str) -> dict[str, set[tuple]]:
         return {name: set(conn.execute(query).fetchall()) for name, query in SNAPSHOT_QUERIES.items()}
 
 
-def _build_production_shape(dbname: str, owner: str, auth_admin: str) -> None:
+def _build_production_shape(dbname: str, owner: str, auth_admin: str, shape: str) -> None:
     auth_sql = (ROOT / "profiles/sql/auth_schema.sql").read_text()
-    profiles_sql = (ROOT / "profiles/sql/profiles_table.sql").read_text()
+    public_sql = (ROOT / f"tests/sql/shapes/{shape}.sql").read_text()
     check_ins_sql = (ROOT / "checkins/sql/check_ins_table.sql").read_text()
     with psycopg.connect(admin_conninfo(dbname), autocommit=True) as conn:
         ident = sql.Identifier
@@ -74,61 +73,123 @@ def _build_production_shape(dbname: str, owner: str, auth_admin: str) -> None:
         conn.execute("RESET ROLE")
         # Since April 2025 the project's `postgres` keeps DML on auth tables but not CREATE there.
         conn.execute(sql.SQL("GRANT USAGE ON SCHEMA auth TO {}").format(ident(owner)))
-        conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA auth TO {}").format(ident(owner)))
+        conn.execute(
+            sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA auth TO {}").format(
+                ident(owner)
+            )
+        )
         conn.execute(sql.SQL("GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA auth TO {}").format(ident(owner)))
         conn.execute(sql.SQL("GRANT REFERENCES ON auth.users TO {}").format(ident(owner)))
         conn.execute(sql.SQL("GRANT CREATE, USAGE ON SCHEMA public TO {}").format(ident(owner)))
         conn.execute(sql.SQL("GRANT CREATE ON DATABASE {} TO {}").format(ident(dbname), ident(owner)))
-        # The app's tables belong to the project owner role, without the flag.
-        conn.execute(sql.SQL("SET ROLE {}").format(ident(owner)))
-        conn.execute(profiles_sql)
+        # The app's tables (and its signup trigger on auth.users, which the project's migrations
+        # created with more rights than migrate has), then handed to the project owner role.
+        conn.execute(public_sql)
         conn.execute(check_ins_sql)
-        conn.execute("RESET ROLE")
-        has_create = conn.execute(
-            "SELECT has_schema_privilege(%s, 'auth', 'CREATE')", [owner]
-        ).fetchone()[0]
+        for (table,) in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        ).fetchall():
+            conn.execute(sql.SQL("ALTER TABLE public.{} OWNER TO {}").format(ident(table), ident(owner)))
+        has_create = conn.execute("SELECT has_schema_privilege(%s, 'auth', 'CREATE')", [owner]).fetchone()[0]
         assert has_create is False
 
 
-def test_migrate_as_non_superuser_owner_adds_only_the_flag():
+@pytest.fixture
+def roles():
     suffix = uuid.uuid4().hex[:8]
     owner, auth_admin = f"sa_owner_{suffix}", f"sa_auth_admin_{suffix}"
     with psycopg.connect(admin_conninfo(), autocommit=True) as conn:
         for role in (owner, auth_admin):
-            conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE").format(sql.Identifier(role)))
-    try:
-        with scratch_database("prodshape") as dbname:
-            _build_production_shape(dbname, owner, auth_admin)
-            before = _snapshot(dbname)
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE").format(
+                    sql.Identifier(role)
+                )
+            )
+    yield owner, auth_admin
+    with psycopg.connect(admin_conninfo(), autocommit=True) as conn:
+        for role in (owner, auth_admin):
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
-            result = manage("migrate", "--no-input", env={"DATABASE_URL": database_url(dbname, user=owner)})
-            assert "Applying profiles.0002_is_test_patient... OK" in result.stdout
-            after = _snapshot(dbname)
 
-            added = {name: after[name] - before[name] for name in after}
-            removed = {name: before[name] - after[name] for name in after}
-            assert all(not rows for rows in removed.values()), removed
-            assert added["columns"] == {("public", "profiles", "is_test_patient", "boolean", "YES", "false")}
-            assert {row[1] for row in added["indexes"]} == {"idx_profiles_is_test_patient"}
-            assert [row[:2] for row in added["comments"]] == [("profiles", "is_test_patient")]
-            assert {row[1] for row in added["relations"]} == {"idx_profiles_is_test_patient"}
-            assert added["schemas"] == {("synthadmin", owner)}
-            for name in ("constraints", "triggers", "policies", "functions"):
-                assert added[name] == set(), name
+def _migrate_and_diff(dbname: str, owner: str) -> dict[str, set[tuple]]:
+    before = _snapshot(dbname)
+    manage("migrate", "--no-input", env={"DATABASE_URL": database_url(dbname, user=owner)})
+    after = _snapshot(dbname)
+    removed = {name: before[name] - after[name] for name in after}
+    assert all(not rows for rows in removed.values()), removed
+    added = {name: after[name] - before[name] for name in after}
+    assert added["schemas"] == {("synthadmin", owner)}
+    with psycopg.connect(admin_conninfo(dbname)) as conn:
+        django_in_public = conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema='public' "
+            "AND table_name LIKE ANY (ARRAY['django_%%', 'auth_%%'])"
+        ).fetchone()[0]
+        assert django_in_public == 0
+        assert conn.execute("SELECT to_regclass('synthadmin.django_migrations')").fetchone()[0]
+    return added
 
-            with psycopg.connect(admin_conninfo(dbname)) as conn:
-                django_in_public = conn.execute(
-                    "SELECT count(*) FROM information_schema.tables WHERE table_schema='public' "
-                    "AND table_name LIKE ANY (ARRAY['django_%%', 'auth_%%'])"
+
+def _comment(dbname: str) -> str | None:
+    with psycopg.connect(admin_conninfo(dbname)) as conn:
+        return conn.execute(
+            "SELECT col_description('public.profiles'::regclass, attnum) FROM pg_attribute "
+            "WHERE attrelid = 'public.profiles'::regclass AND attname = 'is_test_patient'"
+        ).fetchone()[0]
+
+
+def test_migrate_on_the_live_shape_changes_nothing_and_its_reverse_keeps_the_apps_column(roles):
+    owner, auth_admin = roles
+    with scratch_database("liveshape") as dbname:
+        _build_production_shape(dbname, owner, auth_admin, "live")
+        added = _migrate_and_diff(dbname, owner)
+        # The flag was already there: not a column, index, comment, trigger or policy more.
+        for name in (
+            "columns",
+            "indexes",
+            "comments",
+            "relations",
+            "constraints",
+            "triggers",
+            "policies",
+            "functions",
+        ):
+            assert added[name] == set(), name
+        assert _comment(dbname) == "App: true for test users (API migration 004)"
+
+        manage(
+            "migrate",
+            "profiles",
+            "0001_supabase_baseline",
+            "--no-input",
+            env={"DATABASE_URL": database_url(dbname, user=owner)},
+        )
+        assert _comment(dbname) == "App: true for test users (API migration 004)"  # column kept
+
+
+def test_migrate_as_non_superuser_owner_adds_only_the_flag_where_it_is_missing(roles):
+    owner, auth_admin = roles
+    with scratch_database("earlyshape") as dbname:
+        _build_production_shape(dbname, owner, auth_admin, "early")
+        added = _migrate_and_diff(dbname, owner)
+        assert added["columns"] == {("public", "profiles", "is_test_patient", "boolean", "YES", "false")}
+        assert {row[1] for row in added["indexes"]} == {"idx_profiles_is_test_patient"}
+        assert [row[:2] for row in added["comments"]] == [("profiles", "is_test_patient")]
+        assert {row[1] for row in added["relations"]} == {"idx_profiles_is_test_patient"}
+        for name in ("constraints", "triggers", "policies", "functions"):
+            assert added[name] == set(), name
+
+        manage(
+            "migrate",
+            "profiles",
+            "0001_supabase_baseline",
+            "--no-input",
+            env={"DATABASE_URL": database_url(dbname, user=owner)},
+        )
+        with psycopg.connect(admin_conninfo(dbname)) as conn:
+            assert (
+                conn.execute(
+                    "SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.profiles'::regclass "
+                    "AND attname = 'is_test_patient' AND NOT attisdropped"
                 ).fetchone()[0]
-                assert django_in_public == 0
-                assert conn.execute("SELECT to_regclass('synthadmin.django_migrations')").fetchone()[0]
-    finally:
-        with psycopg.connect(admin_conninfo(), autocommit=True) as conn:
-            for role in (owner, auth_admin):
-                conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
-
-
-def test_sql_files_exist():
-    for path in ("profiles/sql/auth_schema.sql", "profiles/sql/profiles_table.sql", "checkins/sql/check_ins_table.sql"):
-        assert Path(ROOT, path).is_file()
+                == 0
+            )

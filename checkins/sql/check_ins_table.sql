@@ -34,10 +34,29 @@ CREATE POLICY "Users can update own check-ins" ON public.check_ins
     FOR UPDATE USING (auth.uid() = user_id);
 CREATE POLICY "Users can delete own check-ins" ON public.check_ins
     FOR DELETE USING (auth.uid() = user_id);
-CREATE POLICY "Therapists can view their patients' check-ins" ON public.check_ins
-    FOR SELECT USING (
-        EXISTS (
-            SELECT 1 FROM public.profiles p
-            WHERE p.id = check_ins.user_id AND p.therapist_id = auth.uid()
-        )
-    );
+-- A therapist reads their patients' check-ins through whichever link the project has: the
+-- therapist_patients junction (live shape) or profiles.therapist_id (early shape).
+DO $$
+BEGIN
+    IF to_regclass('public.therapist_patients') IS NOT NULL THEN
+        CREATE POLICY "Therapists can view their patients' check-ins" ON public.check_ins
+            FOR SELECT USING (
+                EXISTS (
+                    SELECT 1 FROM public.therapist_patients tp
+                    WHERE tp.patient_id = check_ins.user_id AND tp.therapist_id = auth.uid()
+                )
+            );
+    ELSIF EXISTS (
+        SELECT 1 FROM information_schema.columns
+        WHERE table_schema = 'public' AND table_name = 'profiles' AND column_name = 'therapist_id'
+    ) THEN
+        CREATE POLICY "Therapists can view their patients' check-ins" ON public.check_ins
+            FOR SELECT USING (
+                EXISTS (
+                    SELECT 1 FROM public.profiles p
+                    WHERE p.id = check_ins.user_id AND p.therapist_id = auth.uid()
+                )
+            );
+    END IF;
+END;
+$$;

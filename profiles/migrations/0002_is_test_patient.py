@@ -1,44 +1,40 @@
 """Add ``public.profiles.is_test_patient``: the flag that tells synthetic users from real ones.
 
-Written as the app's own migration wrote it (``ADD COLUMN IF NOT EXISTS``, ``CREATE INDEX IF NOT
-EXISTS``), so it is a no-op where production already has the column, and reversible:
-migrating back to 0001 drops the index and the column. The column stays nullable, as the app
-defined it; synthadmin treats NULL as "real" (see the README).
+Where the column already exists (the live database has it, from the app's own migration) this
+changes nothing, not even the comment. Where it is missing, it adds the column, its index (built
+``CONCURRENTLY``, so the migration is non-atomic) and a comment, under a short ``lock_timeout``,
+and remembers what it added: the reverse drops only that. See ``profiles/flag.py``.
 """
 
 from django.db import migrations, models
 
-COMMENT = (
-    "Marks synthetic/test users (true) created for QA, demos and load tests, "
-    "versus real patients and therapists (false)."
-)
+from profiles.flag import COMMENT, flag_add, flag_remove
 
-FORWARD = [
-    "ALTER TABLE public.profiles ADD COLUMN IF NOT EXISTS is_test_patient BOOLEAN DEFAULT FALSE",
-    "CREATE INDEX IF NOT EXISTS idx_profiles_is_test_patient "
-    "ON public.profiles (is_test_patient)",
-    f"COMMENT ON COLUMN public.profiles.is_test_patient IS '{COMMENT}'",
-]
 
-BACKWARD = [
-    "DROP INDEX IF EXISTS public.idx_profiles_is_test_patient",
-    "ALTER TABLE public.profiles DROP COLUMN IF EXISTS is_test_patient",
-]
+def forward(apps, schema_editor):
+    with schema_editor.connection.cursor() as cursor:
+        flag_add(cursor)
+
+
+def backward(apps, schema_editor):
+    with schema_editor.connection.cursor() as cursor:
+        flag_remove(cursor)
 
 
 class Migration(migrations.Migration):
+    # CREATE INDEX CONCURRENTLY cannot run inside a transaction.
+    atomic = False
+
     dependencies = [("profiles", "0001_supabase_baseline")]
 
     operations = [
         migrations.SeparateDatabaseAndState(
-            database_operations=[migrations.RunSQL(sql=FORWARD, reverse_sql=BACKWARD)],
+            database_operations=[migrations.RunPython(forward, backward, elidable=False)],
             state_operations=[
                 migrations.AddField(
                     model_name="profile",
                     name="is_test_patient",
-                    field=models.BooleanField(
-                        db_comment=COMMENT, db_default=False, default=False, null=True
-                    ),
+                    field=models.BooleanField(db_comment=COMMENT, db_default=False, default=False, null=True),
                 ),
             ],
         ),

@@ -158,6 +158,10 @@ def insert_user(
 
     cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
     try:
+        # GoTrue's order (gotrue-admin-api.md §8, docs/target-schema.md): first a bare row — no
+        # role, app metadata holding only the provider, nothing confirmed, user metadata already
+        # there — then updates in the same transaction. An AFTER INSERT trigger on auth.users
+        # (a signup trigger) sees exactly that bare row.
         cursor.execute(
             "INSERT INTO auth.users ("
             "  instance_id, id, aud, role, email, encrypted_password, email_confirmed_at,"
@@ -167,24 +171,34 @@ def insert_user(
             "  email_change_confirm_status, raw_app_meta_data, raw_user_meta_data,"
             "  created_at, updated_at, banned_until, is_sso_user, is_anonymous"
             ") VALUES ("
-            "  %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+            "  %s, %s, %s, '', %s, %s, NULL, %s, NULL,"
             "  '', '', '', '', '', '', '', '', 0, %s::jsonb, %s::jsonb, %s, %s, %s, false, false"
             ")",
             [
                 NIL_INSTANCE_ID,
                 user_id,
                 aud,
-                role,
                 email or None,
                 password_hash,
-                now if email_confirm else None,
                 phone,
-                now if phone_confirm else None,
-                json.dumps(app_meta),
+                json.dumps({"provider": provider}),
                 json.dumps(user_meta),
                 now,
                 now,
                 banned_until,
+            ],
+        )
+        cursor.execute(
+            "UPDATE auth.users SET role = %s, raw_app_meta_data = %s::jsonb,"
+            "  email_confirmed_at = %s, phone_confirmed_at = %s"
+            " WHERE instance_id = %s AND id = %s",
+            [
+                role,
+                json.dumps(app_meta),
+                now if email_confirm else None,
+                now if phone_confirm else None,
+                NIL_INSTANCE_ID,
+                user_id,
             ],
         )
         for identity_provider, claims in identities:

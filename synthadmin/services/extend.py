@@ -15,13 +15,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import DatabaseError, transaction
-from django.db.models import F, Min
+from django.db.models import Min
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from profiles.models import Profile
 from synthadmin.content import build_history, patient_seed
-from synthadmin.models import SyntheticRun, SyntheticUser
+from synthadmin.models import SyntheticRun
+from synthadmin.selectors import profile_is_synthetic, users_complete
+from synthadmin.services import ledger
 from synthadmin.services.generation import Starter
 from synthadmin.services.reports import RunReport, UserFailure
 from synthadmin.services.requests import GenerationRequest, generation_request_validate
@@ -52,11 +54,7 @@ def synthetic_checkins_extend(
         GenerationRequest(patients=1, checkin_days=days, pattern=pattern, seed=seed)
     )
     ids = {uuid.UUID(str(i)) for i in patient_ids}
-    created_by_us = set(
-        SyntheticUser.objects.filter(user_id__in=ids, state=SyntheticUser.State.COMPLETE).values_list(
-            "user_id", flat=True
-        )
-    )
+    created_by_us = users_complete(ids)
     refusals: list[ExtendRefusal] = []
     eligible: list[Profile] = []
     today = timezone.localdate()
@@ -66,7 +64,7 @@ def synthetic_checkins_extend(
         .order_by("email")
     )
     for profile in profiles:
-        if profile.is_test_patient is not True:
+        if not profile_is_synthetic(profile):
             refusals.append(ExtendRefusal(profile.email, "a real patient: synthadmin never writes to it"))
         elif profile.role != Profile.Role.PATIENT:
             refusals.append(ExtendRefusal(profile.email, "a therapist has no check-ins"))
@@ -104,9 +102,7 @@ def synthetic_checkins_extend(
         try:
             with transaction.atomic():
                 count = checkins_copy(user_id=profile.id, rows=history.iter_json_rows())
-                SyntheticUser.objects.filter(user_id=profile.id, state=SyntheticUser.State.COMPLETE).update(
-                    checkins=F("checkins") + count
-                )
+                ledger.entries_checkins_added(profile.id, count)
         except DatabaseError as exc:  # one patient's failure must not stop the others; reported
             failures.append(UserFailure(profile.email, "patient", f"{type(exc).__name__}: {exc}"))
             continue

@@ -33,7 +33,6 @@ from django.db import DatabaseError
 from django.utils import timezone
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
-from profiles.models import Profile
 from synthadmin.auth import AuthGateway, NewAuthUser, get_gateway
 from synthadmin.auth.base import APP_METADATA_KEY
 from synthadmin.exceptions import (
@@ -45,6 +44,7 @@ from synthadmin.exceptions import (
     IdentityCollisionError,
 )
 from synthadmin.models import SyntheticRun, SyntheticUser
+from synthadmin.services import ledger
 from synthadmin.services.population import (
     PersonSpec,
     patient_history,
@@ -55,7 +55,8 @@ from synthadmin.services.reports import Credential, NullProgress, ProgressListen
 from synthadmin.services.requests import GenerationRequest, generation_request_validate
 from synthadmin.services.retrying import transient_retrying
 from synthadmin.services.threads import pool_run
-from synthadmin.services.writer import user_rows_write
+from synthadmin.services.writer import ProfileRow, user_rows_write
+from synthadmin.target import Target, target_get
 
 logger = logging.getLogger(__name__)
 
@@ -166,11 +167,14 @@ class _Runner:
         self.checkins = 0
         self.crash: BaseException | None = None
         self.run: SyntheticRun
+        self.target: Target
 
     # --- orchestration -------------------------------------------------------------------
     def run(self, started_by: Starter) -> RunReport:
         request = self.request
         began = time.monotonic()
+        # The shape of the database, read once for the whole run (docs/target-schema.md).
+        self.target = target_get(refresh=True)
         self.run = SyntheticRun.objects.create(
             kind=SyntheticRun.Kind.GENERATE,
             source=started_by.source,
@@ -312,40 +316,38 @@ class _Runner:
         email = spec.email(number)
         # A password only when someone will log in with it (a credentials sink); 256 bits.
         password = secrets.token_urlsafe(32) if self.credentials is not None else None
-        ledger = SyntheticUser.objects.create(
-            run=self.run,
-            user_id=user_id,
-            email=email,
-            role=spec.role,
-            attempt=number,
-            state=SyntheticUser.State.INTENT,
+        entry = ledger.entry_intent(
+            run=self.run, user_id=user_id, email=email, role=spec.role, attempt=number
         )
         new_user = NewAuthUser(
             id=user_id,
             email=email,
             password=password,
-            user_metadata={"name": spec.full_name, "synthetic": True},
+            # The role (and name) where a signup trigger on auth.users reads them, so the profile
+            # row it creates is already the right one (docs/target-schema.md).
+            user_metadata={
+                "name": spec.full_name,
+                "full_name": spec.full_name,
+                "username": spec.username,
+                "role": spec.role,
+                "synthetic": True,
+            },
             app_metadata={
-                APP_METADATA_KEY: {"synthetic": True, "run_id": str(self.run.id), "intent": ledger.pk}
+                APP_METADATA_KEY: {"synthetic": True, "run_id": str(self.run.id), "intent": entry.pk}
             },
         )
         try:
             self._auth_create(new_user, retries)
         except IdentityCollisionError as exc:
             retries["duplicate_email" if isinstance(exc, DuplicateEmailError) else "duplicate_id"] += 1
-            _ledger_update(ledger, SyntheticUser.State.COLLIDED, str(exc))
+            ledger.entry_collided(entry.pk, str(exc))
             raise
         except AuthGatewayError as exc:
-            _ledger_update(ledger, SyntheticUser.State.FAILED, str(exc))
+            ledger.entry_failed([entry.pk], str(exc))
             raise
 
-        profile = Profile(
-            id=user_id,
-            email=email,
-            username=spec.username,
-            role=spec.role,
-            therapist_id=therapist_id,
-            is_test_patient=True,
+        profile = ProfileRow(
+            id=user_id, email=email, username=spec.username, role=spec.role, therapist_id=therapist_id
         )
         rows = None
         if history_index is not None and self.request.checkin_days:
@@ -359,9 +361,9 @@ class _Runner:
             )
             rows = history.iter_json_rows()
         try:
-            written = user_rows_write(profile=profile, checkins=rows, ledger_id=ledger.pk)
+            written = user_rows_write(target=self.target, profile=profile, checkins=rows, ledger_id=entry.pk)
         except (DuplicateUserIdError, DatabaseError) as exc:
-            self._compensate(ledger, exc)
+            self._compensate(entry, exc)
             if isinstance(exc, DuplicateUserIdError):
                 retries["duplicate_id"] += 1
                 raise
@@ -385,26 +387,24 @@ class _Runner:
 
         transient_retrying(on_retry=count)(self._in_auth_slot, self.gateway.create_user, new_user)
 
-    def _compensate(self, ledger: SyntheticUser, cause: BaseException) -> None:
+    def _compensate(self, entry: SyntheticUser, cause: BaseException) -> None:
         """Delete the Auth user whose database rows could not be written."""
         try:
-            transient_retrying()(self._in_auth_slot, self.gateway.delete_user, ledger.user_id)
+            transient_retrying()(self._in_auth_slot, self.gateway.delete_user, entry.user_id)
         except AuthGatewayError as exc:
             # The intent record stays: synthetic_purge will find the Auth user and finish.
-            _ledger_update(
-                ledger,
-                SyntheticUser.State.INTENT,
+            ledger.entry_pending(
+                entry.pk,
                 f"database write failed ({type(cause).__name__}); deleting the Auth user also failed "
                 f"({exc}); purge this run to finish",
             )
-            logger.error("could not delete Auth user %s after a failed write: %s", ledger.user_id, exc)
+            logger.error("could not delete Auth user %s after a failed write: %s", entry.user_id, exc)
             return
-        state = (
-            SyntheticUser.State.COLLIDED
-            if isinstance(cause, DuplicateUserIdError)
-            else SyntheticUser.State.COMPENSATED
-        )
-        _ledger_update(ledger, state, f"{type(cause).__name__}: {cause}")
+        reason = f"{type(cause).__name__}: {cause}"
+        if isinstance(cause, DuplicateUserIdError):
+            ledger.entry_collided(entry.pk, reason)
+        else:
+            ledger.entry_compensated(entry.pk, reason)
 
     # --- the end ---------------------------------------------------------------------------
     def _finish(self, duration: float) -> RunReport:
@@ -459,9 +459,3 @@ class _Runner:
 
 class _UserWriteFailed(Exception):
     """Internal: a user's database rows could not be written (its Auth user was deleted)."""
-
-
-def _ledger_update(ledger: SyntheticUser, state: str, reason: str) -> None:
-    SyntheticUser.objects.filter(pk=ledger.pk).update(
-        state=state, failure_reason=reason[:2000], updated_at=timezone.now()
-    )

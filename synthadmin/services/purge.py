@@ -1,10 +1,16 @@
-"""Remove synthetic users — and never anyone else.
+"""Remove synthetic users — and never anyone else, nor anything of anyone else.
 
-A user is deleted only when **both** hold: synthadmin's run ledger recorded creating it, and
-its profile (if it has one) carries ``is_test_patient = true``. An Auth user without a profile
-(a run that crashed between the two systems) is deleted only when its ``app_metadata`` says it
-was created by the very run the ledger names. Deletion goes through the Auth gateway (a hard
-delete, which cascades to the profile and its check-ins), so Auth and database stay in step.
+Who is deleted (``synthadmin.selectors``): users synthadmin's ledger recorded creating —
+``complete`` with a profile whose ``is_test_patient`` is true, or, for an attempt that never
+completed (a crash between Auth and the database, where a signup trigger may have made an
+unflagged profile), an Auth user whose ``app_metadata`` marker names that run and ledger entry.
+
+What deleting them would take along is computed from the catalog first
+(``synthadmin.services.cascade``): a user whose delete would remove or change a row that also
+belongs to a real user (a real patient's therapist link, a note about her, a table synthadmin
+never saw), or that a foreign key without cascade would block, is left alone and named with the
+table and the number of rows. Deletion goes through the Auth gateway (a hard delete, which
+cascades to profile, check-ins, links), so Auth and database stay in step.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import Count, Q
@@ -21,34 +27,49 @@ from django.utils import timezone
 
 from profiles.models import Profile
 from synthadmin.auth import AuthGateway, get_gateway
-from synthadmin.auth.base import APP_METADATA_KEY
-from synthadmin.exceptions import AuthGatewayError, AuthRejectedError
+from synthadmin.exceptions import AuthGatewayError, AuthRejectedError, AuthUnavailableError
 from synthadmin.models import SyntheticRun, SyntheticUser
+from synthadmin.selectors import entries_live, marker_names, profile_is_synthetic
+from synthadmin.services import ledger
+from synthadmin.services.cascade import BLOCKED, deletion_holds
 from synthadmin.services.reports import PurgeReport
 from synthadmin.services.retrying import transient_retrying
 from synthadmin.services.threads import pool_run
+from synthadmin.target import target_get
 
-LIVE_STATES = (SyntheticUser.State.COMPLETE, SyntheticUser.State.INTENT)
-
-
-@dataclass(frozen=True)
-class _Target:
-    ledger_ids: tuple[int, ...]
-    user_id: uuid.UUID
-    run_id: uuid.UUID
-    email: str
-    role: str
-    has_profile: bool
-    checkins: int
+#: After this many users in a row found the Auth service unavailable, purge stops.
+UNAVAILABLE_STREAK_LIMIT = 3
 
 
 @dataclass
-class _Result:
-    target: _Target
-    deleted: bool = False
-    resolved: bool = False
+class _User:
+    """One user of the ledger, with what purge learned about it."""
+
+    user_id: uuid.UUID
+    entries: list[SyntheticUser]
+    profile: Profile | None
     error: str = ""
-    abort: bool = False
+    deleted: bool = False
+    unavailable: bool = False
+    abort: AuthRejectedError | None = None
+    verdict: str = ""  # "", "delete", "gone", "foreign"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def last(self) -> SyntheticUser:
+        return self.entries[-1]
+
+    @property
+    def email(self) -> str:
+        return (self.profile.email if self.profile is not None else None) or self.last.email
+
+    @property
+    def complete(self) -> bool:
+        return any(e.state == SyntheticUser.State.COMPLETE for e in self.entries)
+
+    @property
+    def entry_ids(self) -> list[int]:
+        return [e.pk for e in self.entries]
 
 
 def synthetic_purge(
@@ -61,180 +82,184 @@ def synthetic_purge(
 ) -> PurgeReport:
     """Delete the synthetic users of one run (``run``), of the given ``user_ids``, or of all runs.
 
-    Writes: deletes Auth users (cascading to profiles and check-ins) and marks their ledger
-    entries ``purged``; finishes intent records left by crashed runs. With ``dry_run`` it only
-    reports what it would delete. Idempotent: a second call finds nothing left to do.
+    Writes: deletes Auth users (cascading to profiles, check-ins and whatever else references
+    them with ON DELETE CASCADE) and marks their ledger entries ``purged``; resolves entries
+    left ``intent`` by crashed runs (looking the id up through the gateway). With ``dry_run`` it
+    deletes nothing and marks nothing (lookups still happen). Idempotent.
 
-    Profiles that are not test patients are never deleted, whatever the arguments: they are
-    listed in ``skipped_real``. Raises ConfigurationError for an unusable gateway and
-    AuthRejectedError when the Auth service refuses the key (nothing more is attempted).
+    Never deleted, and named in the report: profiles that are not test patients
+    (``skipped_real``), users of ours whose delete would touch a real user's rows or whose
+    profile was set back to real (``left_alone``), users a non-cascading foreign key would block
+    (``blocked``). Counts only what this call deleted. Raises ConfigurationError for an unusable
+    gateway and AuthRejectedError when the Auth service refuses the key.
     """
     stop = stop or threading.Event()
-    ledger = SyntheticUser.objects.filter(state__in=LIVE_STATES)
-    if run is not None:
-        ledger = ledger.filter(run_id=run)
-    requested = None
-    if user_ids is not None:
-        requested = {uuid.UUID(str(u)) for u in user_ids}
-        ledger = ledger.filter(user_id__in=requested)
-    targets, skipped, foreign = _targets(ledger, requested)
-    runs = sorted({str(t.run_id) for t in targets} | ({str(run)} if run else set()))
-    if dry_run:
-        return _report(True, runs, targets, resolved=len(foreign), skipped=skipped, errors=[])
-    SyntheticUser.objects.filter(pk__in=foreign).update(
-        state=SyntheticUser.State.FAILED,
-        failure_reason="the id belongs to a user synthadmin did not create; left alone",
-        updated_at=timezone.now(),
-    )
-
+    requested = None if user_ids is None else {uuid.UUID(str(u)) for u in user_ids}
+    target = target_get(refresh=True)
+    users = _users(entries_live(run=run, user_ids=requested))
     own_gateway = gateway is None
     gateway = gateway or get_gateway()
-    results: list[_Result] = []
     try:
-        pool_run(
-            targets,
-            lambda target: _purge_one(gateway, target, stop),
-            workers=settings.SYNTHADMIN_AUTH_CONCURRENCY,
-            stop=stop,
-            on_result=lambda _t, result: results.append(result),
-        )
+        to_delete = _classify(users, gateway, stop)
+        holds = deletion_holds(target, [u.user_id for u in to_delete])
+        blocked: list[str] = []
+        for user in [u for u in to_delete if u.user_id in holds]:
+            to_delete.remove(user)
+            for hold in holds[user.user_id]:
+                if hold.kind == BLOCKED:
+                    blocked.append(f"{user.email}: {hold}")
+                else:
+                    user.notes.append(str(hold))
+        if not dry_run:
+            _resolve(users.values())
+            _delete_all(to_delete, gateway, stop)
     finally:
         if own_gateway:
             gateway.close()
-    aborts = [r.error for r in results if r.abort]
+    aborts = [u.abort for u in users.values() if u.abort is not None]
     if aborts:
-        raise AuthRejectedError(aborts[0])
-    done = [r.target for r in results if r.deleted]
-    resolved = len(foreign) + sum(1 for r in results if r.resolved)
-    _mark_runs_purged(runs)
-    return _report(
-        False, runs, done, resolved=resolved, skipped=skipped, errors=[r.error for r in results if r.error]
+        raise aborts[0]
+    runs = sorted({str(u.last.run_id) for u in users.values()} | ({str(run)} if run else set()))
+    if not dry_run:
+        _mark_runs_purged(runs)
+    done = to_delete if dry_run else [u for u in to_delete if u.deleted]
+    roles = Counter(u.last.role for u in done if u.profile is not None)
+    return PurgeReport(
+        dry_run=dry_run,
+        runs=runs,
+        users_deleted=len(done),
+        patients_deleted=roles["patient"],
+        therapists_deleted=roles["therapist"],
+        checkins_deleted=sum(getattr(u.profile, "n_checkins", 0) for u in done if u.profile is not None),
+        intents_resolved=sum(1 for u in users.values() if u.verdict in ("gone", "foreign")),
+        skipped_real=_real_in(requested, set(users)),
+        errors=[f"{u.email}: {u.error}" for u in users.values() if u.error],
+        left_alone=sorted(f"{u.email}: {'; '.join(u.notes)}" for u in users.values() if u.notes),
+        blocked=sorted(blocked),
+        deleted_user_ids=sorted(str(u.user_id) for u in done),
     )
 
 
-def _targets(ledger, requested: set[uuid.UUID] | None) -> tuple[list[_Target], list[str], list[int]]:
-    """Group live ledger rows by user; drop (and name) any whose profile is not a test patient."""
-    rows: dict[uuid.UUID, list[SyntheticUser]] = {}
-    for entry in ledger.order_by("id"):
-        rows.setdefault(entry.user_id, []).append(entry)
+def _users(entries: Iterable[SyntheticUser]) -> dict[uuid.UUID, _User]:
+    grouped: dict[uuid.UUID, list[SyntheticUser]] = {}
+    for entry in entries:
+        grouped.setdefault(entry.user_id, []).append(entry)
     profiles = {
         p.id: p
-        for p in Profile.objects.filter(id__in=rows)
+        for p in Profile.objects.filter(id__in=list(grouped))
         .annotate(n_checkins=Count("checkins"))
-        .only("id", "email", "is_test_patient")
+        .only("id", "email", "role", "is_test_patient")
     }
-    # Deleting a therapist sets its patients' therapist_id to NULL: a synthetic therapist that
-    # real patients were since assigned to stays, so that no real row ever changes.
-    followed_by_real = set(
-        Profile.objects.filter(therapist_id__in=rows)
-        .exclude(is_test_patient=True)
-        .values_list("therapist_id", flat=True)
+    return {uid: _User(uid, entries, profiles.get(uid)) for uid, entries in grouped.items()}
+
+
+def _classify(users: dict[uuid.UUID, _User], gateway: AuthGateway, stop: threading.Event) -> list[_User]:
+    """Decide who is ours to delete; look Auth users up where the ledger alone cannot tell."""
+    to_delete: list[_User] = []
+    lookups: list[_User] = []
+    for user in users.values():
+        if user.complete and user.profile is not None:
+            if profile_is_synthetic(user.profile):
+                user.verdict = "delete"
+                to_delete.append(user)
+            else:
+                user.notes.append("its profile is no longer a test patient (is_test_patient is not true)")
+        else:
+            lookups.append(user)  # never completed, or its profile is gone: ask Auth
+    pool_run(
+        lookups,
+        lambda user: _lookup(gateway, user),
+        workers=settings.SYNTHADMIN_AUTH_CONCURRENCY,
+        stop=stop,
+        on_result=lambda _u, user: to_delete.append(user) if user.verdict == "delete" else None,
     )
-    skipped: list[str] = []
-    targets: list[_Target] = []
-    foreign: list[int] = []
-    for user_id, entries in rows.items():
-        profile = profiles.get(user_id)
-        if (
-            profile is not None
-            and profile.is_test_patient is not True
-            and all(e.state == SyntheticUser.State.INTENT for e in entries)
-        ):
-            # An intent whose id turned out to be a real user's (a collision): nothing of ours.
-            foreign.extend(e.pk for e in entries)
-            continue
-        if profile is not None and (profile.is_test_patient is not True or user_id in followed_by_real):
-            skipped.append(profile.email)
-            continue
-        last = entries[-1]
-        targets.append(
-            _Target(
-                ledger_ids=tuple(e.pk for e in entries),
-                user_id=user_id,
-                run_id=last.run_id,
-                email=last.email,
-                role=last.role,
-                has_profile=profile is not None,
-                checkins=profile.n_checkins if profile is not None else 0,
-            )
-        )
-    if requested is not None:
-        # Selected users synthadmin never created: real ones are named, never touched.
-        unknown = requested - set(rows)
-        skipped.extend(
-            Profile.objects.filter(id__in=unknown)
-            .filter(~Q(is_test_patient=True))
-            .values_list("email", flat=True)
-        )
-    return targets, sorted(skipped), foreign
+    return to_delete
 
 
-def _purge_one(gateway: AuthGateway, target: _Target, stop: threading.Event) -> _Result:
-    result = _Result(target=target)
-    if stop.is_set():
-        result.error = f"{target.email}: not attempted, purge stopped"
-        return result
-    retrying = transient_retrying()
+def _lookup(gateway: AuthGateway, user: _User) -> _User:
     try:
-        if not target.has_profile:
-            # An intent whose database rows were never written: is the Auth user there, and ours?
-            existing = retrying(gateway.get_user, target.user_id)
-            marker = (existing.app_metadata.get(APP_METADATA_KEY) or {}) if existing else {}
-            if existing is None:
-                _mark(target, "intent resolved: no Auth user was left behind")
-                result.resolved = True
-                return result
-            if marker.get("run_id") != str(target.run_id):
-                _mark(
-                    target,
-                    "the id belongs to an Auth user this run did not create; left alone",
-                    state=SyntheticUser.State.FAILED,
-                )
-                result.resolved = True
-                return result
-        retrying(gateway.delete_user, target.user_id)
+        existing = transient_retrying()(gateway.get_user, user.user_id)
     except AuthRejectedError as exc:
-        stop.set()
-        result.error, result.abort = str(exc), True
-        return result
+        user.abort, user.error = exc, str(exc)
+        return user
     except AuthGatewayError as exc:
-        result.error = f"{target.email}: {exc}"
-        return result
-    _mark(target, "")
-    result.deleted = True
-    return result
+        user.error = f"could not look the Auth user up: {exc}"
+        return user
+    if existing is None:
+        user.verdict = "gone"
+    elif marker_names(existing.app_metadata, user.entries):
+        user.verdict = "delete"  # ours, whatever the profile (a signup trigger's) says
+    else:
+        user.verdict = "foreign"
+    return user
 
 
-def _mark(target: _Target, reason: str, *, state: str = SyntheticUser.State.PURGED) -> None:
-    SyntheticUser.objects.filter(pk__in=target.ledger_ids).update(
-        state=state, failure_reason=reason, updated_at=timezone.now()
+def _resolve(users: Iterable[_User]) -> None:
+    for user in users:
+        if user.verdict == "gone":
+            ledger.entries_purged(user.entry_ids, "intent resolved: no Auth user was left behind")
+        elif user.verdict == "foreign":
+            ledger.entry_failed(
+                user.entry_ids, "the id belongs to an Auth user synthadmin did not create; left alone"
+            )
+
+
+def _delete_all(users: list[_User], gateway: AuthGateway, stop: threading.Event) -> None:
+    streak = 0
+
+    def record(_item: _User, user: _User) -> None:
+        nonlocal streak
+        streak = streak + 1 if user.unavailable else 0
+        if streak >= UNAVAILABLE_STREAK_LIMIT:
+            stop.set()
+        if user.abort is not None:
+            stop.set()
+
+    pool_run(
+        users,
+        lambda user: _delete_one(gateway, user, stop),
+        workers=settings.SYNTHADMIN_AUTH_CONCURRENCY,
+        stop=stop,
+        on_result=record,
+    )
+    for user in users:
+        if not user.deleted and not user.error and not user.abort:
+            user.error = "not attempted: purge stopped (run the same purge again to finish)"
+
+
+def _delete_one(gateway: AuthGateway, user: _User, stop: threading.Event) -> _User:
+    if stop.is_set():
+        return user
+    try:
+        existed = transient_retrying()(gateway.delete_user, user.user_id)
+    except AuthRejectedError as exc:
+        user.abort, user.error = exc, str(exc)
+        return user
+    except AuthUnavailableError as exc:
+        user.unavailable, user.error = True, str(exc)
+        return user
+    except AuthGatewayError as exc:
+        user.error = str(exc)
+        return user
+    ledger.entries_purged(user.entry_ids)
+    # Counted only when this call deleted it: a concurrent purge that got there first did.
+    user.deleted = existed
+    return user
+
+
+def _real_in(requested: set[uuid.UUID] | None, ours: set[uuid.UUID]) -> list[str]:
+    """Selected profiles synthadmin never created and that are real: named, never touched."""
+    if requested is None:
+        return []
+    return sorted(
+        email or str(pk)
+        for pk, email in Profile.objects.filter(id__in=list(requested - ours))
+        .filter(~Q(is_test_patient=True))
+        .values_list("id", "email")
     )
 
 
 def _mark_runs_purged(runs: list[str]) -> None:
     for run_id in runs:
-        if not SyntheticUser.objects.filter(run_id=run_id, state__in=LIVE_STATES).exists():
+        if not entries_live(run=uuid.UUID(run_id)).exists():
             SyntheticRun.objects.filter(pk=run_id, purged_at__isnull=True).update(purged_at=timezone.now())
-
-
-def _report(
-    dry_run: bool,
-    runs: list[str],
-    targets: list[_Target],
-    *,
-    resolved: int,
-    skipped: list[str],
-    errors: list[str],
-) -> PurgeReport:
-    roles = Counter(t.role for t in targets if t.has_profile)
-    return PurgeReport(
-        dry_run=dry_run,
-        runs=runs,
-        users_deleted=len(targets),
-        patients_deleted=roles["patient"],
-        therapists_deleted=roles["therapist"],
-        checkins_deleted=sum(t.checkins for t in targets),
-        intents_resolved=resolved,
-        skipped_real=skipped,
-        errors=errors,
-    )

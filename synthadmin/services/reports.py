@@ -89,6 +89,13 @@ class PurgeReport:
     intents_resolved: int
     skipped_real: list[str]
     errors: list[str]
+    #: Users of ours left in place, "email: why" (their delete would touch a real user's rows,
+    #: or their profile was set back to real).
+    left_alone: list[str] = field(default_factory=list)
+    #: Users a foreign key without ON DELETE CASCADE keeps from being deleted, "email: by table".
+    blocked: list[str] = field(default_factory=list)
+    #: Ids of the users this call deleted (a dry run: would delete).
+    deleted_user_ids: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -9,13 +9,16 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from psycopg import sql
 
-from profiles.models import Profile
 from synthadmin.dberrors import UNIQUE_VIOLATION, constraint_name, sqlstate
 from synthadmin.exceptions import DuplicateUserIdError
-from synthadmin.models import SyntheticUser
+from synthadmin.services import ledger
+from synthadmin.target import PROFILES, Target
 
 COPY_CHECKINS = (
     "COPY public.check_ins (user_id, checkin_date, sleep_data, mood_data, symptoms_data, "
@@ -24,15 +27,39 @@ COPY_CHECKINS = (
 #: Keep COPY blocks small: with 1 MiB blocks the client waits on the socket (performance notes).
 COPY_BLOCK_BYTES = 32 * 1024
 
+#: ``profiles.source`` of every user synthadmin creates: the app's own value for generated users
+#: (its cleanup and user list filter on it; ``docs/target-schema.md``).
+SOURCE_SYNTHETIC = "synthetic"
+
 JsonRow = tuple[dt.date, str, str, str, str, str, str]
 
 
-def user_rows_write(*, profile: Profile, checkins: Iterable[JsonRow] | None, ledger_id: int) -> int:
-    """Insert ``profile`` and its check-ins, and mark the ledger entry complete: all or nothing.
+@dataclass(frozen=True)
+class ProfileRow:
+    """The profile synthadmin writes for a user it created (same id as the Auth user)."""
 
-    Returns the number of check-ins written. Raises DuplicateUserIdError when the profile id
-    is taken (``profiles_pkey``); any other database error propagates unchanged. Either way,
-    nothing of this user is left in the database.
+    id: uuid.UUID
+    email: str
+    username: str
+    role: str
+    therapist_id: uuid.UUID | None = None
+
+
+def user_rows_write(
+    *, target: Target, profile: ProfileRow, checkins: Iterable[JsonRow] | None, ledger_id: int
+) -> int:
+    """Write ``profile``, its therapist link and its check-ins, and complete the ledger entry: all or nothing.
+
+    The profile carries ``is_test_patient = true`` and, where the column exists, ``source =
+    'synthetic'``. Where a signup trigger on ``auth.users`` already made the profile row (it
+    fires inside Auth's insert), that row is updated — it is ours: its id was new in Auth a
+    moment ago — else a row is inserted. The soft-delete columns are never written. The
+    therapist link goes wherever ``target.therapist_link`` says (junction row, profile column,
+    or nowhere).
+
+    Returns the number of check-ins written. Raises DuplicateUserIdError when, without a signup
+    trigger, the profile id is taken (``profiles_pkey``); any other database error propagates
+    unchanged. Either way, nothing of this user is left in the database.
     """
     try:
         with transaction.atomic():
@@ -41,11 +68,10 @@ def user_rows_write(*, profile: Profile, checkins: Iterable[JsonRow] | None, led
             # there, and purge finds and deletes the Auth user. Saves a disk flush per user.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO off")
-            profile.save(force_insert=True)
+                _profile_write(cursor, target, profile)
+                _therapist_link_write(cursor, target, profile)
             written = checkins_copy(user_id=profile.id, rows=checkins) if checkins is not None else 0
-            SyntheticUser.objects.filter(pk=ledger_id).update(
-                state=SyntheticUser.State.COMPLETE, checkins=written
-            )
+            ledger.entry_complete(ledger_id, checkins=written)
     except IntegrityError as exc:
         # The whole transaction is gone either way; only the reason differs.
         if sqlstate(exc) == UNIQUE_VIOLATION and constraint_name(exc) == "profiles_pkey":
@@ -54,6 +80,51 @@ def user_rows_write(*, profile: Profile, checkins: Iterable[JsonRow] | None, led
             ) from exc
         raise
     return written
+
+
+def _profile_write(cursor: Any, target: Target, profile: ProfileRow) -> None:
+    values: dict[str, Any] = {
+        "role": profile.role,
+        "username": profile.username,
+        "email": profile.email,
+        "is_test_patient": True,
+    }
+    if target.has_source:
+        values["source"] = SOURCE_SYNTHETIC
+    if target.therapist_link.column and profile.therapist_id is not None:
+        values[target.therapist_link.column] = profile.therapist_id
+    if target.has_signup_trigger:
+        update = sql.SQL("UPDATE {} SET {} WHERE id = %s").format(
+            PROFILES.sql,
+            sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(name)) for name in values),
+        )
+        cursor.execute(_render(update), [*values.values(), profile.id])
+        if cursor.rowcount == 1:
+            return
+    insert = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+        PROFILES.sql,
+        sql.SQL(", ").join(map(sql.Identifier, ["id", *values])),
+        sql.SQL(", ").join(sql.Placeholder() * (len(values) + 1)),
+    )
+    cursor.execute(_render(insert), [profile.id, *values.values()])
+
+
+def _therapist_link_write(cursor: Any, target: Target, profile: ProfileRow) -> None:
+    link = target.therapist_link
+    if link.junction is None or profile.therapist_id is None:
+        return
+    insert = sql.SQL("INSERT INTO {} ({}, {}) VALUES (%s, %s)").format(
+        link.junction.sql,
+        sql.Identifier(link.junction_therapist_column),
+        sql.Identifier(link.junction_patient_column),
+    )
+    cursor.execute(_render(insert), [profile.therapist_id, profile.id])
+
+
+def _render(query: sql.Composable) -> str:
+    """SQL text for Django's cursor (identifiers quoted by psycopg, values still placeholders)."""
+    connection.ensure_connection()
+    return query.as_string(connection.connection)
 
 
 def checkins_copy(*, user_id: uuid.UUID, rows: Iterable[JsonRow]) -> int:

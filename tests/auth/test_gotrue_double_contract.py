@@ -444,7 +444,7 @@ def test_hard_delete_cascades_to_profile_and_check_ins(gotrue, supabase_admin):
     with connection.cursor() as cursor:
         for someone in (user, keeper):
             cursor.execute(
-                "INSERT INTO public.profiles (id, email, role) VALUES (%s, %s, 'patient')",
+                "INSERT INTO public.profiles (id, email, role) VALUES (%s, %s, 'patient') ON CONFLICT (id) DO NOTHING",
                 [someone.id, someone.email],
             )
             cursor.execute(

@@ -396,7 +396,7 @@ def test_hard_delete_cascades_to_identities_and_profiles():
     with transaction.atomic(), connection.cursor() as cursor:
         insert(cursor, user_id=user_id, email="gone@example.com")
         cursor.execute(
-            "INSERT INTO public.profiles (id, email, role) VALUES (%s, 'gone@example.com', 'patient')",
+            "INSERT INTO public.profiles (id, email, role) VALUES (%s, 'gone@example.com', 'patient') ON CONFLICT (id) DO NOTHING",
             [user_id],
         )
         assert gotrue_store.delete_user(cursor, user_id) is True

@@ -214,10 +214,11 @@ def test_partial_run_exits_2_and_names_the_failure(real_population):
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE FUNCTION public.synthadmin_test_fault() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            "IF NEW.email LIKE '%.1@example.com' THEN RAISE EXCEPTION 'injected'; END IF; RETURN NEW; END $$"
+            "IF NEW.is_test_patient IS TRUE AND NEW.email LIKE '%.1@example.com' THEN RAISE EXCEPTION 'injected'; "
+            "END IF; RETURN NEW; END $$"
         )
         cursor.execute(
-            "CREATE TRIGGER synthadmin_test_fault BEFORE INSERT ON public.profiles FOR EACH ROW "
+            "CREATE TRIGGER synthadmin_test_fault BEFORE INSERT OR UPDATE ON public.profiles FOR EACH ROW "
             "EXECUTE FUNCTION public.synthadmin_test_fault()"
         )
     try:

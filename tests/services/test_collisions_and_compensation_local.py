@@ -35,10 +35,12 @@ def db_trigger(supabase_tables_cleanup):
     def install(body: str) -> None:
         with connection.cursor() as cursor:
             cursor.execute(
-                f"CREATE OR REPLACE FUNCTION public.synthadmin_test_fault() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body} RETURN NEW; END $$"
+                # Only on synthadmin's own write (the row being flagged), not on a signup trigger's insert.
+                "CREATE OR REPLACE FUNCTION public.synthadmin_test_fault() RETURNS trigger LANGUAGE plpgsql AS "
+                f"$$ BEGIN IF NEW.is_test_patient IS TRUE THEN {body} END IF; RETURN NEW; END $$"
             )
             cursor.execute(
-                "CREATE TRIGGER synthadmin_test_fault BEFORE INSERT ON public.profiles FOR EACH ROW EXECUTE FUNCTION public.synthadmin_test_fault()"
+                "CREATE TRIGGER synthadmin_test_fault BEFORE INSERT OR UPDATE ON public.profiles FOR EACH ROW EXECUTE FUNCTION public.synthadmin_test_fault()"
             )
         created.append(True)
 

@@ -12,7 +12,7 @@ from synthadmin.exceptions import InvalidRequestError
 from synthadmin.models import SyntheticRun, SyntheticUser
 from synthadmin.services.generation import Starter, synthetic_generate
 from synthadmin.services.requests import GenerationRequest
-from tests.invariants import assert_invariants, synthetic_counts
+from tests.invariants import assert_invariants, synthetic_caseloads, synthetic_counts, therapist_links
 
 END = dt.date(2026, 6, 30)
 
@@ -51,20 +51,15 @@ def test_generates_therapists_patients_and_histories(real_population):
     assert run.users.filter(state="complete").count() == 10
 
     # Caseloads balanced over this run's own therapists; therapists have none.
-    caseloads = _query(
-        "SELECT t.email, count(p.id) FROM public.profiles t LEFT JOIN public.profiles p ON p.therapist_id = t.id "
-        "WHERE t.is_test_patient AND t.role = 'therapist' GROUP BY t.email"
-    )
-    loads = sorted(n for _, n in caseloads)
-    assert loads == [2, 2, 3]
-    assert _query(
-        "SELECT count(*) FROM public.profiles WHERE is_test_patient AND role='therapist' AND therapist_id IS NOT NULL"
-    ) == [(0,)]
+    assert sorted(synthetic_caseloads().values()) == [2, 2, 3]
+    links = therapist_links()
+    flags = dict(_query("SELECT id, is_test_patient FROM public.profiles"))
+    roles = dict(_query("SELECT id, role FROM public.profiles"))
+    assert not any(roles[patient] == "therapist" for patient in links)
     # Real therapists are never assigned: every synthetic patient's therapist is of this run.
-    assert _query(
-        "SELECT count(*) FROM public.profiles p LEFT JOIN public.profiles t ON t.id = p.therapist_id "
-        "WHERE p.is_test_patient AND p.role = 'patient' AND (t.id IS NULL OR t.is_test_patient IS NOT TRUE)"
-    ) == [(0,)]
+    synthetic_patients = [i for i, role in roles.items() if role == "patient" and flags[i] is True]
+    assert len(synthetic_patients) == 7
+    assert all(flags[links[p]] is True for p in synthetic_patients)
     # Histories end on the end date, lie in the window, one per day at most.
     first, last = _query(
         "SELECT min(checkin_date), max(checkin_date) FROM public.check_ins c JOIN public.profiles p ON p.id=c.user_id WHERE p.is_test_patient"
@@ -226,7 +221,6 @@ def test_local_gateway_hashes_like_gotrue_at_its_default_cost(db):
 
 def test_without_therapists_in_the_run_patients_get_none(real_population):
     _generate(patients=3, checkin_days=2)  # a real therapist exists, and is never picked
-    assert _query(
-        "SELECT count(*) FROM public.profiles WHERE is_test_patient AND therapist_id IS NOT NULL"
-    ) == [(0,)]
+    synthetic = {i for (i,) in _query("SELECT id FROM public.profiles WHERE is_test_patient")}
+    assert not synthetic & set(therapist_links())
     assert_invariants(real_population)

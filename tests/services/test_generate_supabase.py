@@ -164,10 +164,11 @@ def test_failed_database_write_deletes_the_auth_user_through_the_api(
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE OR REPLACE FUNCTION public.synthadmin_test_fault() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$ BEGIN IF NEW.email LIKE '%.0@example.com' THEN RAISE EXCEPTION 'injected'; END IF; RETURN NEW; END $$"
+            "$$ BEGIN IF NEW.is_test_patient IS TRUE AND NEW.email LIKE '%.0@example.com' "
+            "THEN RAISE EXCEPTION 'injected'; END IF; RETURN NEW; END $$"
         )
         cursor.execute(
-            "CREATE TRIGGER synthadmin_test_fault BEFORE INSERT ON public.profiles "
+            "CREATE TRIGGER synthadmin_test_fault BEFORE INSERT OR UPDATE ON public.profiles "
             "FOR EACH ROW EXECUTE FUNCTION public.synthadmin_test_fault()"
         )
     try:

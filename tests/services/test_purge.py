@@ -93,7 +93,8 @@ def test_a_synthetic_profile_unflagged_by_hand_is_never_deleted(real_population)
 
     report = synthetic_purge()
     assert report.users_deleted == 1
-    assert report.skipped_real == [kept.email]
+    assert len(report.left_alone) == 1 and report.left_alone[0].startswith(f"{kept.email}: ")
+    assert "is_test_patient is not true" in report.left_alone[0]
     assert Profile.objects.filter(id=kept.id).exists()
     assert snapshot_real_rows() == real
 
@@ -105,7 +106,11 @@ def test_a_synthetic_therapist_followed_by_a_real_patient_stays(real_population)
     real = snapshot_real_rows()
 
     purge = synthetic_purge(run=report.run_id)
-    assert purge.users_deleted == 1 and purge.skipped_real == [therapist.email]
+    assert purge.users_deleted == 1
+    assert purge.left_alone == [
+        f"{therapist.email}: public.therapist_patients: 1 row(s) that the delete would remove or change "
+        "also belong to a real user"
+    ]
     assert Profile.objects.filter(id=therapist.id).exists()
     assert snapshot_real_rows() == real
 

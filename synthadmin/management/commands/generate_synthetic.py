@@ -22,6 +22,7 @@ from synthadmin.auth import AuthGateway, get_gateway
 from synthadmin.content import DEFAULT_ADHERENCE, PATTERN_NAMES
 from synthadmin.exceptions import ConfigurationError, InvalidRequestError
 from synthadmin.management.output import RichProgress, key_value_table, render
+from synthadmin.management.preflight import target_preflight
 from synthadmin.models import SyntheticRun
 from synthadmin.services.generation import Starter, synthetic_generate
 from synthadmin.services.preview import synthetic_generate_preview
@@ -101,6 +102,7 @@ class Command(BaseCommand):
             request = generation_request_validate(request)
         except InvalidRequestError as exc:
             raise CommandError(self._option_message(exc)) from None
+        target_preflight(self, verbosity=options["verbosity"])
         if options["dry_run"]:
             self._dry_run(request, options)
             return

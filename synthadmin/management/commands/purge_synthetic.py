@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from synthadmin.auth import get_gateway
 from synthadmin.exceptions import AuthRejectedError, ConfigurationError
 from synthadmin.management.output import key_value_table, render
+from synthadmin.management.preflight import target_preflight
 from synthadmin.models import SyntheticRun
 from synthadmin.services.purge import synthetic_purge
 from synthadmin.services.reports import PurgeReport
@@ -36,6 +37,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         run = self._run(options)
+        target_preflight(self, verbosity=options["verbosity"])
         if options["dry_run"] or not options["yes"]:
             preview = synthetic_purge(run=run, dry_run=True)
             if options["dry_run"]:
@@ -59,6 +61,12 @@ class Command(BaseCommand):
         if report.errors:
             raise CommandError(
                 f"{len(report.errors)} user(s) could not be deleted: {report.errors[0]}; run again to retry",
+                returncode=2,
+            )
+        if report.blocked or report.left_alone:
+            first = (report.blocked or report.left_alone)[0]
+            raise CommandError(
+                f"{len(report.blocked) + len(report.left_alone)} synthetic user(s) left in place: {first}",
                 returncode=2,
             )
 
@@ -93,7 +101,14 @@ class Command(BaseCommand):
             return
         if options["verbosity"] < 1:
             return
-        if not (report.users_deleted or report.intents_resolved or report.skipped_real or report.errors):
+        if not (
+            report.users_deleted
+            or report.intents_resolved
+            or report.skipped_real
+            or report.errors
+            or report.left_alone
+            or report.blocked
+        ):
             self.stdout.write("Nothing to purge." if not report.dry_run else "Nothing would be purged.")
             return
         verb = "would delete" if report.dry_run else "deleted"
@@ -107,6 +122,10 @@ class Command(BaseCommand):
         ]
         if report.skipped_real:
             rows.append(("left alone (real)", ", ".join(report.skipped_real)))
+        for line in report.left_alone:
+            rows.append(("left alone", line))
+        for line in report.blocked:
+            rows.append(("blocked", line))
         title = "Purge (dry run: nothing was deleted)" if report.dry_run else "Purge"
         self.stdout.write(render(key_value_table(title, rows)))
         for error in report.errors:

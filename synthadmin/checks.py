@@ -1,0 +1,147 @@
+"""Django system checks for the target database: what would make a run fail, before it starts.
+
+Registered with ``Tags.database`` (``python manage.py check --database default``), and run by
+``generate_synthetic`` / ``purge_synthetic`` before anything is written. ``migrate`` runs
+database checks before it migrates; synthadmin's ``migrate`` command turns these off for
+itself (``checks_suspended``), since migrating is what fixes the flag error.
+
+Errors (a run would fail):
+  E001 no ``public.profiles``;  E002 no ``profiles.is_test_patient`` (run migrate);
+  E003 a NOT NULL column without default that synthadmin cannot fill;
+  E004 ``profiles.role`` does not allow 'patient' and 'therapist';
+  E005 no ``public.check_ins``, or a payload column missing.
+Warnings (a run works, with less):
+  W001 no therapist link: therapists are created unlinked;
+  W002 a foreign key to a user without ON DELETE CASCADE: purge leaves users it references;
+  W003 a table that references users cannot be read: purge leaves users whose delete reaches it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from django.core import checks
+from django.db import DatabaseError
+
+from synthadmin.content import PAYLOAD_COLUMNS
+from synthadmin.target import AUTH_USERS, PROFILES, Target, target_get
+
+TAG = "synthadmin_target"
+_suspended = threading.local()
+
+
+@contextlib.contextmanager
+def checks_suspended() -> Iterator[None]:
+    """Within this block the target checks report nothing (``migrate`` is about to fix them)."""
+    _suspended.active = True
+    try:
+        yield
+    finally:
+        _suspended.active = False
+
+
+@checks.register(checks.Tags.database, TAG)
+def check_target(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    if not databases or "default" not in databases or getattr(_suspended, "active", False):
+        return []
+    try:
+        target = target_get(refresh=True)
+    except DatabaseError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return [checks.Error(f"cannot read the database catalog: {first_line}", id="synthadmin.E000")]
+    return target_messages(target)
+
+
+def target_messages(target: Target) -> list[checks.CheckMessage]:
+    """The check messages for ``target`` (pure: the tests call it on each shape)."""
+    if not target.has_profiles:
+        return [
+            checks.Error(
+                "public.profiles does not exist",
+                hint="point DATABASE_URL at the app's database or migrate an empty one",
+                id="synthadmin.E001",
+            )
+        ]
+    messages: list[checks.CheckMessage] = []
+    if not target.has_flag:
+        messages.append(
+            checks.Error(
+                "public.profiles has no is_test_patient column",
+                hint="run `python manage.py migrate` (it adds the flag, its index and comment)",
+                id="synthadmin.E002",
+            )
+        )
+    unfillable = target.unfillable_profile_columns() + [
+        f"{target.therapist_link.junction}.{name}" for name in target.unfillable_junction_columns()
+    ]
+    if unfillable:
+        messages.append(
+            checks.Error(
+                f"synthadmin cannot fill NOT NULL column(s) without default: {', '.join(unfillable)}",
+                hint="give the column(s) a default, or a signup trigger on auth.users that fills them",
+                id="synthadmin.E003",
+            )
+        )
+    if target.role_values is not None and not {"patient", "therapist"} <= target.role_values:
+        messages.append(
+            checks.Error(
+                f"profiles.role allows only {', '.join(sorted(target.role_values)) or 'nothing'}; "
+                "synthadmin writes 'patient' and 'therapist'",
+                id="synthadmin.E004",
+            )
+        )
+    missing = sorted((set(PAYLOAD_COLUMNS) | {"user_id", "checkin_date"}) - target.check_in_columns)
+    if not target.has_check_ins or missing:
+        messages.append(
+            checks.Error(
+                "public.check_ins does not exist"
+                if not target.has_check_ins
+                else f"public.check_ins lacks column(s) {', '.join(missing)}",
+                hint="synthadmin writes the live payload columns (docs/target-schema.md)",
+                id="synthadmin.E005",
+            )
+        )
+    if target.therapist_link.kind == "none":
+        messages.append(
+            checks.Warning(
+                "no therapist link (neither a therapist_patients junction nor profiles.therapist_id)",
+                hint="therapists are created unlinked; --therapists still creates them",
+                id="synthadmin.W001",
+            )
+        )
+    restricting = sorted(
+        {
+            f"{fk.table}.{fk.columns[0]} ({fk.on_delete})"
+            for fk in target.foreign_keys
+            if fk.ref_table in (AUTH_USERS, PROFILES) and fk.on_delete in ("RESTRICT", "NO ACTION")
+        }
+    )
+    if restricting:
+        messages.append(
+            checks.Warning(
+                f"foreign key(s) to users without ON DELETE CASCADE: {', '.join(restricting)}",
+                hint="purge leaves (and names) every synthetic user such a row references",
+                id="synthadmin.W002",
+            )
+        )
+    if target.unreadable:
+        messages.append(
+            checks.Warning(
+                f"this role cannot read {', '.join(sorted(map(str, target.unreadable)))}",
+                hint="purge cannot prove a delete safe there and leaves the users it would reach",
+                id="synthadmin.W003",
+            )
+        )
+    return messages
+
+
+def check_lines(messages: list[checks.CheckMessage]) -> list[str]:
+    """One line per message: ``synthadmin.E002: … (hint)``."""
+    lines = []
+    for message in messages:
+        hint = f" ({message.hint})" if message.hint else ""
+        lines.append(f"{message.id}: {message.msg}{hint}")
+    return lines

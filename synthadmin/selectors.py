@@ -1,0 +1,91 @@
+"""Who may be touched: the one home of "is this synthetic, is this ours?" (reads only).
+
+Every service and the admin ask here; nothing else decides it.
+
+* A profile is **synthetic** when ``is_test_patient`` is true; NULL and false are **real**
+  (the column is nullable, as the app made it).
+* A user is **ours** when synthadmin's ledger recorded creating it: a ``complete`` entry whose
+  profile is synthetic, or — for a run that died between Auth and the database, where a signup
+  trigger may have made an unflagged profile — a not-yet-complete entry whose Auth user carries
+  our ``app_metadata`` marker naming that very run and entry (``marker_names``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
+
+from profiles.models import Profile
+from synthadmin.auth.base import APP_METADATA_KEY
+from synthadmin.models import LIVE_STATES, SyntheticUser
+from synthadmin.target import Target
+
+
+def profiles_synthetic() -> QuerySet[Profile]:
+    return Profile.objects.filter(is_test_patient=True)
+
+
+def profiles_real() -> QuerySet[Profile]:
+    return Profile.objects.exclude(is_test_patient=True)
+
+
+def profile_is_synthetic(profile: Profile) -> bool:
+    return profile.is_test_patient is True
+
+
+def entries_live(
+    *, run: uuid.UUID | None = None, user_ids: Iterable[uuid.UUID] | None = None
+) -> QuerySet[SyntheticUser]:
+    """Ledger entries whose Auth user may exist (``complete`` or still ``intent``)."""
+    entries = SyntheticUser.objects.filter(state__in=LIVE_STATES)
+    if run is not None:
+        entries = entries.filter(run_id=run)
+    if user_ids is not None:
+        entries = entries.filter(user_id__in=list(user_ids))
+    return entries.order_by("id")
+
+
+def users_complete(user_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """Of ``user_ids``: those synthadmin created and completed (ledger ``complete``)."""
+    return set(
+        SyntheticUser.objects.filter(
+            user_id__in=list(user_ids), state=SyntheticUser.State.COMPLETE
+        ).values_list("user_id", flat=True)
+    )
+
+
+def marker_names(app_metadata: Mapping[str, Any], entries: Iterable[SyntheticUser]) -> bool:
+    """True when an Auth user's ``app_metadata`` marker names one of ``entries`` and its run."""
+    marker = app_metadata.get(APP_METADATA_KEY) or {}
+    if not isinstance(marker, Mapping):
+        return False
+    return any(marker.get("run_id") == str(e.run_id) and marker.get("intent") == e.pk for e in entries)
+
+
+def therapist_email(target: Target) -> RawSQL | None:
+    """An expression for a profile's therapist's e-mail, from whichever link the database has.
+
+    Names come from the catalog (``Target``) and are quoted; no value is interpolated.
+    """
+    link = target.therapist_link
+    if link.junction is not None:
+        query = (
+            f"SELECT t.email FROM {_ident(*link.junction)} j JOIN public.profiles t "  # noqa: S608 - quoted names
+            f"ON t.id = j.{_ident(link.junction_therapist_column)} "
+            f'WHERE j.{_ident(link.junction_patient_column)} = "public"."profiles"."id" LIMIT 1'
+        )
+        return RawSQL(query, [])  # noqa: S611 - quoted catalog names, no values
+    if link.column is not None:
+        query = (
+            f'SELECT t.email FROM public.profiles t WHERE t.id = "public"."profiles".{_ident(link.column)}'  # noqa: S608
+        )
+        return RawSQL(query, [])  # noqa: S611 - quoted catalog names, no values
+    return None
+
+
+def _ident(*parts: str) -> str:
+    return ".".join('"' + part.replace('"', '""') + '"' for part in parts)

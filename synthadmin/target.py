@@ -1,0 +1,377 @@
+"""The target database as its catalog describes it: what synthadmin may assume, read, not guessed.
+
+Supabase projects differ exactly where synthadmin writes (``docs/target-schema.md``): how a
+patient is linked to a therapist (a junction table, a ``profiles.therapist_id`` column, or
+nothing), whether a signup trigger on ``auth.users`` creates the profile, which optional
+columns ``profiles`` has (``source``, soft delete, a nullable ``email``), which roles its CHECK
+allows, and which tables hang off ``auth.users`` / ``profiles`` with which ON DELETE rule.
+``target_read`` reads all of that from ``pg_catalog`` in a handful of queries into a frozen
+``Target``; services take what they need from it, and nothing else hard-codes a column that
+may be missing. ``target_get`` caches it per process for the admin (services refresh it once
+per run).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from django.db import connections
+from psycopg import sql
+
+
+class TableName(NamedTuple):
+    """A schema-qualified table name."""
+
+    schema: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def sql(self) -> sql.Identifier:
+        return sql.Identifier(self.schema, self.name)
+
+
+AUTH_USERS = TableName("auth", "users")
+PROFILES = TableName("public", "profiles")
+CHECK_INS = TableName("public", "check_ins")
+
+#: Columns of ``profiles`` synthadmin fills when it writes a profile (where they exist).
+PROFILE_WRITTEN_COLUMNS = frozenset(
+    {"id", "role", "username", "email", "is_test_patient", "source", "therapist_id"}
+)
+#: Columns synthadmin never writes, whatever the shape (the app's soft delete).
+PROFILE_NEVER_WRITTEN = frozenset({"deleted_at", "deletion_scheduled_at", "deletion_token"})
+
+_ON_DELETE = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    name: str
+    data_type: str
+    nullable: bool
+    has_default: bool
+    generated: bool
+
+    @property
+    def must_be_given(self) -> bool:
+        """NOT NULL with nothing that fills it: an INSERT has to name it."""
+        return not self.nullable and not self.has_default and not self.generated
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    """One foreign key constraint: ``table(columns) REFERENCES ref_table(ref_columns) ON DELETE``."""
+
+    name: str
+    table: TableName
+    columns: tuple[str, ...]
+    ref_table: TableName
+    ref_columns: tuple[str, ...]
+    on_delete: str  # CASCADE, SET NULL, SET DEFAULT, RESTRICT or NO ACTION
+
+    @property
+    def references_a_user(self) -> bool:
+        """A single-column reference to a user's id (``auth.users.id`` or ``profiles.id``)."""
+        return (
+            self.ref_table in (AUTH_USERS, PROFILES)
+            and self.ref_columns == ("id",)
+            and len(self.columns) == 1
+        )
+
+
+@dataclass(frozen=True)
+class TherapistLink:
+    """Where a patient's therapist is kept. Both may exist; writes go to every one that does."""
+
+    junction: TableName | None = None
+    junction_therapist_column: str = "therapist_id"
+    junction_patient_column: str = "patient_id"
+    column: str | None = None  # a column of profiles (early shape: therapist_id)
+
+    @property
+    def kind(self) -> str:
+        """``junction``, ``column`` or ``none`` (the junction wins when both exist)."""
+        return "junction" if self.junction else ("column" if self.column else "none")
+
+    def __str__(self) -> str:
+        if self.junction:
+            return f"junction table {self.junction}"
+        if self.column:
+            return f"column profiles.{self.column}"
+        return "none"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the connected database has, as far as synthadmin is concerned."""
+
+    has_profiles: bool
+    has_check_ins: bool
+    profile_columns: Mapping[str, ColumnInfo] = field(default_factory=dict)
+    check_in_columns: frozenset[str] = frozenset()
+    junction_columns: Mapping[str, ColumnInfo] = field(default_factory=dict)
+    role_values: frozenset[str] | None = None  # None: no CHECK or enum restricts profiles.role
+    signup_triggers: tuple[str, ...] = ()
+    therapist_link: TherapistLink = TherapistLink()
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    unreadable: frozenset[TableName] = frozenset()
+
+    # --- what a writer asks ----------------------------------------------------------------
+    @property
+    def has_flag(self) -> bool:
+        return "is_test_patient" in self.profile_columns
+
+    @property
+    def has_source(self) -> bool:
+        return "source" in self.profile_columns
+
+    @property
+    def has_soft_delete(self) -> bool:
+        return "deleted_at" in self.profile_columns
+
+    @property
+    def email_nullable(self) -> bool:
+        column = self.profile_columns.get("email")
+        return column is None or column.nullable
+
+    @property
+    def has_signup_trigger(self) -> bool:
+        """A trigger on ``auth.users`` that writes ``public.profiles`` (it makes the profile row)."""
+        return bool(self.signup_triggers)
+
+    def unfillable_profile_columns(self) -> list[str]:
+        """NOT NULL columns without default that neither synthadmin nor a signup trigger fills."""
+        if self.has_signup_trigger:
+            return []
+        return sorted(
+            name
+            for name, column in self.profile_columns.items()
+            if column.must_be_given and name not in PROFILE_WRITTEN_COLUMNS
+        )
+
+    def unfillable_junction_columns(self) -> list[str]:
+        link = self.therapist_link
+        given = {link.junction_therapist_column, link.junction_patient_column}
+        return sorted(
+            name
+            for name, column in self.junction_columns.items()
+            if column.must_be_given and name not in given
+        )
+
+    # --- what purge asks -------------------------------------------------------------------
+    def references_to(self, table: TableName) -> Iterator[ForeignKey]:
+        return (fk for fk in self.foreign_keys if fk.ref_table == table)
+
+    def user_reference_columns(self, table: TableName) -> list[str]:
+        """Columns of ``table`` that hold a user's id (by foreign key to auth.users or profiles)."""
+        return sorted(
+            {fk.columns[0] for fk in self.foreign_keys if fk.table == table and fk.references_a_user}
+        )
+
+    def describe(self) -> dict[str, str]:
+        """One line per property, for ``--verbosity 2`` and the README."""
+        return {
+            "therapist link": str(self.therapist_link),
+            "signup trigger": ", ".join(self.signup_triggers) or "none",
+            "profiles.source": "yes" if self.has_source else "no",
+            "soft delete": "yes" if self.has_soft_delete else "no",
+            "email nullable": "yes" if self.email_nullable else "no",
+            "roles": ", ".join(sorted(self.role_values)) if self.role_values is not None else "any",
+        }
+
+
+# --- reading the catalog --------------------------------------------------------------------
+_COLUMNS = """
+    SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
+           a.atthasdef OR a.attidentity <> '', a.attgenerated <> ''
+    FROM pg_attribute a
+    WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped
+    ORDER BY a.attnum
+"""
+_FOREIGN_KEYS = """
+    SELECT c.conname, cn.nspname, cl.relname,
+           ARRAY(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY k(n, i)
+                 JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.i),
+           rn.nspname, rcl.relname,
+           ARRAY(SELECT a.attname FROM unnest(c.confkey) WITH ORDINALITY k(n, i)
+                 JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.i),
+           c.confdeltype,
+           has_table_privilege(c.conrelid, 'SELECT')
+    FROM pg_constraint c
+    JOIN pg_class cl ON cl.oid = c.conrelid JOIN pg_namespace cn ON cn.oid = cl.relnamespace
+    JOIN pg_class rcl ON rcl.oid = c.confrelid JOIN pg_namespace rn ON rn.oid = rcl.relnamespace
+    WHERE c.contype = 'f' AND c.conparentid = 0
+    ORDER BY cn.nspname, cl.relname, c.conname
+"""
+_SIGNUP_TRIGGERS = """
+    SELECT t.tgname, p.prosrc
+    FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+    WHERE t.tgrelid = to_regclass('auth.users') AND NOT t.tgisinternal
+      AND t.tgenabled <> 'D' AND (t.tgtype::int & 4) <> 0
+    ORDER BY t.tgname
+"""
+_ROLE_CHECKS = """
+    SELECT pg_get_constraintdef(c.oid)
+    FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attname = 'role'
+    WHERE c.conrelid = to_regclass('public.profiles') AND c.contype = 'c' AND c.conkey = ARRAY[a.attnum]
+"""
+_ROLE_ENUM = """
+    SELECT e.enumlabel FROM pg_attribute a JOIN pg_enum e ON e.enumtypid = a.atttypid
+    WHERE a.attrelid = to_regclass('public.profiles') AND a.attname = 'role' ORDER BY e.enumsortorder
+"""
+_WRITES_PROFILES = re.compile(r"\bprofiles\b", re.IGNORECASE)
+_QUOTED_LITERAL = re.compile(r"'((?:[^']|'')*)'")
+
+
+def target_read(using: str = "default") -> Target:
+    """Read the target from the catalog of database ``using``. A few catalog queries; writes nothing."""
+    with connections[using].cursor() as cursor:
+        profile_columns = _columns(cursor, PROFILES)
+        check_in_columns = _columns(cursor, CHECK_INS)
+        foreign_keys, unreadable = _foreign_keys(cursor)
+        link = _therapist_link(cursor, foreign_keys, profile_columns)
+        junction_columns = _columns(cursor, link.junction) if link.junction else {}
+        return Target(
+            has_profiles=bool(profile_columns),
+            has_check_ins=bool(check_in_columns),
+            profile_columns=profile_columns,
+            check_in_columns=frozenset(check_in_columns),
+            junction_columns=junction_columns,
+            role_values=_role_values(cursor) if profile_columns else None,
+            signup_triggers=_signup_triggers(cursor),
+            therapist_link=link,
+            foreign_keys=foreign_keys,
+            unreadable=unreadable,
+        )
+
+
+_cache: dict[str, tuple[float, Target]] = {}
+_cache_lock = threading.Lock()
+#: How long the admin may reuse what it read (services always read afresh, once per run).
+CACHE_SECONDS = 60.0
+
+
+def target_get(using: str = "default", *, refresh: bool = False) -> Target:
+    """The target of ``using``, read at most every ``CACHE_SECONDS`` unless ``refresh``."""
+    now = time.monotonic()
+    with _cache_lock:
+        cached = _cache.get(using)
+        if cached is not None and not refresh and now - cached[0] < CACHE_SECONDS:
+            return cached[1]
+    target = target_read(using)
+    with _cache_lock:
+        _cache[using] = (now, target)
+    return target
+
+
+def target_cache_clear() -> None:
+    """Forget what was read (after the schema changed: migrate, tests that swap shapes)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def _columns(cursor: Any, table: TableName) -> dict[str, ColumnInfo]:
+    cursor.execute(_COLUMNS, [_regclass(table)])
+    return {
+        name: ColumnInfo(name, dtype, bool(nullable), bool(has_default), bool(generated))
+        for name, dtype, nullable, has_default, generated in cursor.fetchall()
+    }
+
+
+def _foreign_keys(cursor: Any) -> tuple[tuple[ForeignKey, ...], frozenset[TableName]]:
+    cursor.execute(_FOREIGN_KEYS)
+    keys: list[ForeignKey] = []
+    unreadable: set[TableName] = set()
+    for (
+        name,
+        schema,
+        table,
+        columns,
+        ref_schema,
+        ref_table,
+        ref_columns,
+        deltype,
+        readable,
+    ) in cursor.fetchall():
+        fk = ForeignKey(
+            name=name,
+            table=TableName(schema, table),
+            columns=tuple(columns),
+            ref_table=TableName(ref_schema, ref_table),
+            ref_columns=tuple(ref_columns),
+            on_delete=_ON_DELETE[deltype],
+        )
+        keys.append(fk)
+        if not readable:
+            unreadable.add(fk.table)
+    return tuple(keys), frozenset(unreadable)
+
+
+def _therapist_link(
+    cursor: Any, foreign_keys: tuple[ForeignKey, ...], profile_columns: Mapping[str, ColumnInfo]
+) -> TherapistLink:
+    """A junction: a table whose ``therapist_id`` and ``patient_id`` reference users and whose
+    primary key or a unique constraint is ``(patient_id)`` or ``(therapist_id, patient_id)`` —
+    one row per pair. (A clinical note has both columns too, but many rows per pair.)"""
+    by_table: dict[TableName, set[str]] = {}
+    for fk in foreign_keys:
+        if fk.references_a_user and fk.table not in (PROFILES, AUTH_USERS):
+            by_table.setdefault(fk.table, set()).add(fk.columns[0])
+    pair = {"therapist_id", "patient_id"}
+    candidates = [table for table, columns in by_table.items() if pair <= columns]
+    junctions = sorted(
+        (
+            table
+            for table in candidates
+            if _unique_sets(cursor, table) & {frozenset({"patient_id"}), frozenset(pair)}
+        ),
+        key=lambda table: (table.name != "therapist_patients", table.schema != "public", str(table)),
+    )
+    column = "therapist_id" if "therapist_id" in profile_columns else None
+    return TherapistLink(junction=junctions[0] if junctions else None, column=column)
+
+
+def _unique_sets(cursor: Any, table: TableName) -> set[frozenset[str]]:
+    cursor.execute(
+        "SELECT ARRAY(SELECT a.attname FROM unnest(c.conkey) k(n) "
+        "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n) "
+        "FROM pg_constraint c WHERE c.conrelid = to_regclass(%s) AND c.contype IN ('p', 'u')",
+        [_regclass(table)],
+    )
+    return {frozenset(row[0]) for row in cursor.fetchall()}
+
+
+def _regclass(table: TableName) -> str:
+    """The text ``to_regclass`` reads as exactly this schema and name."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in table)
+
+
+def _signup_triggers(cursor: Any) -> tuple[str, ...]:
+    cursor.execute(_SIGNUP_TRIGGERS)
+    return tuple(name for name, source in cursor.fetchall() if source and _WRITES_PROFILES.search(source))
+
+
+def _role_values(cursor: Any) -> frozenset[str] | None:
+    cursor.execute(_ROLE_ENUM)
+    labels = [row[0] for row in cursor.fetchall()]
+    if labels:
+        return frozenset(labels)
+    cursor.execute(_ROLE_CHECKS)
+    definitions = [row[0] for row in cursor.fetchall()]
+    if not definitions:
+        return None
+    allowed: set[str] | None = None
+    for definition in definitions:
+        values = {value.replace("''", "'") for value in _QUOTED_LITERAL.findall(definition)}
+        if not values:
+            return None  # a CHECK we cannot read as a list of values: do not guess
+        allowed = values if allowed is None else allowed & values
+    return frozenset(allowed or ())
