@@ -70,7 +70,7 @@ def target_messages(target: Target) -> list[checks.CheckMessage]:
         messages.append(
             checks.Error(
                 "public.profiles has no is_test_patient column",
-                hint="run `python manage.py migrate` (it adds the flag, its index and comment)",
+                hint="run `python manage.py migrate`: it adds the flag, its index and comment",
                 id="synthadmin.E002",
             )
         )

@@ -85,7 +85,9 @@ def therapist_links() -> dict:
 def synthetic_caseloads() -> dict[str, int]:
     """E-mail of each synthetic therapist → how many patients are linked to them."""
     links = therapist_links()
-    therapists = dict(_rows("SELECT id, email FROM public.profiles WHERE is_test_patient AND role = 'therapist'"))
+    therapists = dict(
+        _rows("SELECT id, email FROM public.profiles WHERE is_test_patient AND role = 'therapist'")
+    )
     loads = dict.fromkeys(therapists.values(), 0)
     for therapist in links.values():
         if therapist in therapists:

@@ -73,7 +73,12 @@ def test_database_url_set_never_starts_embedded(tmp_path: Path):
 @pytest.mark.django_db
 def test_announcement_names_host_and_database_but_never_the_password():
     url = database_url("postgres", password="hunter2-not-shown")
-    result = manage("shell", "-c", "from django.db import connection; connection.ensure_connection()", env={"DATABASE_URL": url})
+    result = manage(
+        "shell",
+        "-c",
+        "from django.db import connection; connection.ensure_connection()",
+        env={"DATABASE_URL": url},
+    )
     line = [row for row in result.stderr.splitlines() if row.startswith("synthadmin: using")]
     assert len(line) == 1, result.stderr
     assert "database postgres" in line[0]

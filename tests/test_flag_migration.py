@@ -60,10 +60,13 @@ def test_flag_migration_is_a_no_op_where_the_column_already_exists():
         with psycopg.connect(admin_conninfo(dbname)) as conn:
             # Existing values (here NULL) are left alone: the migration never rewrites data.
             assert conn.execute("SELECT is_test_patient FROM public.profiles").fetchone()[0] is None
-            assert conn.execute(
-                "SELECT col_description('public.profiles'::regclass, attnum) FROM pg_attribute "
-                "WHERE attrelid = 'public.profiles'::regclass AND attname = 'is_test_patient'"
-            ).fetchone()[0] is None
+            assert (
+                conn.execute(
+                    "SELECT col_description('public.profiles'::regclass, attnum) FROM pg_attribute "
+                    "WHERE attrelid = 'public.profiles'::regclass AND attname = 'is_test_patient'"
+                ).fetchone()[0]
+                is None
+            )
         # And reversing the migration leaves the column that synthadmin did not create.
         manage("migrate", "profiles", "0001_supabase_baseline", "--no-input", env=env)
         assert _flag_state(dbname) == (True, False, True)

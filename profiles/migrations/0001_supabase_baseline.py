@@ -19,9 +19,7 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 def create_baseline(apps, schema_editor):
     create_unless_exists(schema_editor, table="auth.users", sql_file=SQL_DIR / "auth_schema.sql")
-    create_unless_exists(
-        schema_editor, table="public.profiles", sql_file=SQL_DIR / "profiles_table.sql"
-    )
+    create_unless_exists(schema_editor, table="public.profiles", sql_file=SQL_DIR / "profiles_table.sql")
 
 
 class Migration(migrations.Migration):
@@ -63,9 +61,7 @@ class Migration(migrations.Migration):
                 ("username", models.TextField(blank=True, null=True)),
                 (
                     "role",
-                    models.TextField(
-                        choices=[("patient", "Patient"), ("therapist", "Therapist")]
-                    ),
+                    models.TextField(choices=[("patient", "Patient"), ("therapist", "Therapist")]),
                 ),
                 (
                     "therapist",

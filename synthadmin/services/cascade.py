@@ -46,10 +46,7 @@ class Hold:
             return f"blocked by {self.table} ({self.rows} row(s) reference it without ON DELETE CASCADE)"
         if self.kind == UNREADABLE:
             return f"the delete would reach {self.table}, which this database role cannot read"
-        return (
-            f"{self.table}: {self.rows} row(s) that the delete would remove or change "
-            "also belong to a real user"
-        )
+        return f"{self.table} ({self.rows} row(s) that the delete would take also belong to a real user)"
 
 
 def deletion_holds(target: Target, user_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, list[Hold]]:

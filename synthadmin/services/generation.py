@@ -43,6 +43,7 @@ from synthadmin.exceptions import (
     DuplicateUserIdError,
     IdentityCollisionError,
 )
+from synthadmin.failpoints import AFTER_AUTH_CREATE, failpoint
 from synthadmin.models import SyntheticRun, SyntheticUser
 from synthadmin.services import ledger
 from synthadmin.services.population import (
@@ -346,6 +347,7 @@ class _Runner:
             ledger.entry_failed([entry.pk], str(exc))
             raise
 
+        failpoint(AFTER_AUTH_CREATE)  # tests only: a crash between the two systems
         profile = ProfileRow(
             id=user_id, email=email, username=spec.username, role=spec.role, therapist_id=therapist_id
         )

@@ -108,8 +108,8 @@ def test_a_synthetic_therapist_followed_by_a_real_patient_stays(real_population)
     purge = synthetic_purge(run=report.run_id)
     assert purge.users_deleted == 1
     assert purge.left_alone == [
-        f"{therapist.email}: public.therapist_patients: 1 row(s) that the delete would remove or change "
-        "also belong to a real user"
+        f"{therapist.email}: public.therapist_patients (1 row(s) that the delete would take also belong to a "
+        "real user)"
     ]
     assert Profile.objects.filter(id=therapist.id).exists()
     assert snapshot_real_rows() == real
