@@ -90,6 +90,10 @@ class SyntheticUser(models.Model):
     attempt = models.PositiveSmallIntegerField(default=1)
     state = models.CharField(max_length=16, choices=State.choices, default=State.INTENT)
     checkins = models.PositiveIntegerField(default=0)
+    #: What the patient's history was generated to be (``synthadmin.services.ground_truth``):
+    #: pattern, the mood state of every day as runs, and the model's episodes. In synthadmin's
+    #: own schema, never in the app's tables. Empty for therapists and older ledger entries.
+    ground_truth = models.JSONField(default=dict, blank=True)
     failure_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -46,6 +46,7 @@ from synthadmin.exceptions import (
 from synthadmin.failpoints import AFTER_AUTH_CREATE, failpoint
 from synthadmin.models import SyntheticRun, SyntheticUser
 from synthadmin.services import ledger
+from synthadmin.services.ground_truth import ground_truth_of
 from synthadmin.services.population import (
     PersonSpec,
     patient_history,
@@ -352,6 +353,7 @@ class _Runner:
             id=user_id, email=email, username=spec.username, role=spec.role, therapist_id=therapist_id
         )
         rows = None
+        truth = None
         if history_index is not None and self.request.checkin_days:
             history = patient_history(
                 seed=self.request.seed,
@@ -362,8 +364,11 @@ class _Runner:
                 adherence=self.request.adherence,
             )
             rows = history.iter_json_rows()
+            truth = ground_truth_of(history)
         try:
-            written = user_rows_write(target=self.target, profile=profile, checkins=rows, ledger_id=entry.pk)
+            written = user_rows_write(
+                target=self.target, profile=profile, checkins=rows, ledger_id=entry.pk, ground_truth=truth
+            )
         except (DuplicateUserIdError, DatabaseError) as exc:
             self._compensate(entry, exc)
             if isinstance(exc, DuplicateUserIdError):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 from django.utils import timezone
 
@@ -37,9 +38,11 @@ def entry_intent(
     )
 
 
-def entry_complete(entry_id: int, *, checkins: int) -> None:
+def entry_complete(entry_id: int, *, checkins: int, ground_truth: dict[str, Any] | None = None) -> None:
     """The user's rows are written (call inside the transaction that writes them)."""
-    SyntheticUser.objects.filter(pk=entry_id).update(state=State.COMPLETE, checkins=checkins)
+    SyntheticUser.objects.filter(pk=entry_id).update(
+        state=State.COMPLETE, checkins=checkins, ground_truth=ground_truth or {}
+    )
 
 
 def entry_collided(entry_id: int, reason: str) -> None:

@@ -46,7 +46,12 @@ class ProfileRow:
 
 
 def user_rows_write(
-    *, target: Target, profile: ProfileRow, checkins: Iterable[JsonRow] | None, ledger_id: int
+    *,
+    target: Target,
+    profile: ProfileRow,
+    checkins: Iterable[JsonRow] | None,
+    ledger_id: int,
+    ground_truth: dict[str, Any] | None = None,
 ) -> int:
     """Write ``profile``, its therapist link and its check-ins, and complete the ledger entry: all or nothing.
 
@@ -57,9 +62,11 @@ def user_rows_write(
     therapist link goes wherever ``target.therapist_link`` says (junction row, profile column,
     or nowhere).
 
-    Returns the number of check-ins written. Raises DuplicateUserIdError when, without a signup
-    trigger, the profile id is taken (``profiles_pkey``); any other database error propagates
-    unchanged. Either way, nothing of this user is left in the database.
+    ``ground_truth`` (``services/ground_truth.py``) is stored on the ledger entry in the same
+    transaction, so it always agrees with the check-ins. Returns the number of check-ins
+    written. Raises DuplicateUserIdError when, without a signup trigger, the profile id is taken
+    (``profiles_pkey``); any other database error propagates unchanged. Either way, nothing of
+    this user is left in the database.
     """
     try:
         with transaction.atomic():
@@ -71,7 +78,7 @@ def user_rows_write(
                 _profile_write(cursor, target, profile)
                 _therapist_link_write(cursor, target, profile)
             written = checkins_copy(user_id=profile.id, rows=checkins) if checkins is not None else 0
-            ledger.entry_complete(ledger_id, checkins=written)
+            ledger.entry_complete(ledger_id, checkins=written, ground_truth=ground_truth)
     except IntegrityError as exc:
         # The whole transaction is gone either way; only the reason differs.
         if sqlstate(exc) == UNIQUE_VIOLATION and constraint_name(exc) == "profiles_pkey":
