@@ -82,9 +82,12 @@ T = TypeVar("T")
 
 #: Default total deadline of one Auth call when the setting is absent.
 DEFAULT_CALL_DEADLINE_SECONDS = 30.0
-#: The lookup that settles an ambiguous outcome gets at most this long (and never more than
-#: the call deadline); it is not cut short by the stop event — it is what a stop waits for.
+#: The lookup that settles an ambiguous create or delete gets at most this long, and at most a
+#: quarter of the deadline: the request itself gets the rest, so that the whole gateway call,
+#: lookup included, stays within the deadline. The stop event does not cut this lookup short
+#: (it is what a stop waits for), but after a stop it gets at most ``CANCEL_RESOLVE_SECONDS``.
 RESOLVE_DEADLINE_SECONDS = 5.0
+CANCEL_RESOLVE_SECONDS = 1.5
 
 #: Statuses after which a request may or may not have been carried out (gateways, timeouts).
 _NO_TRUSTWORTHY_ANSWER = frozenset({502, 503, 504, 520, 521, 522, 523, 524, 530})
@@ -158,14 +161,16 @@ def _classify(exc: BaseException, scope: CallScope) -> Verdict:
 
 
 def _transport_failure(exc: BaseException) -> bool:
-    """The exchange failed below HTTP (no complete answer): httpx's own errors in the chain."""
+    """The exchange failed below HTTP (no complete answer): an httpx transport error among the
+    explicit causes (``raise ... from``). Only causes: the implicit context may be an earlier,
+    unrelated failure (a lookup runs while the failure of the create is being handled)."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         if isinstance(current, httpx.TransportError):
             return True
         seen.add(id(current))
-        current = current.__cause__ or current.__context__
+        current = current.__cause__
     return False
 
 
@@ -236,6 +241,7 @@ class SupabaseAuthGateway:
             if deadline_seconds is not None
             else getattr(settings, "SYNTHADMIN_AUTH_CALL_DEADLINE_SECONDS", DEFAULT_CALL_DEADLINE_SECONDS)
         )
+        self._reserve = min(RESOLVE_DEADLINE_SECONDS, self._deadline / 4)
         self._cancel = cancel
         self._http = http_client(timeout=timeout)
         options = ClientOptions(persist_session=False, auto_refresh_token=False, httpx_client=self._http)
@@ -272,7 +278,10 @@ class SupabaseAuthGateway:
             # Without one, GoTrue stores the hash of a random password nobody knows.
             attributes["password"] = user.password
         try:
-            response = self._exchange(lambda: self._admin.create_user(attributes))  # type: ignore[arg-type]
+            response = self._exchange(
+                lambda: self._admin.create_user(attributes),  # type: ignore[arg-type]
+                deadline=self._deadline - self._reserve,
+            )
         except _Failed as failed:
             return self._create_failed(user, failed)
         return AuthUserInfo.from_gotrue_json(response.user.model_dump(mode="json"))
@@ -289,7 +298,10 @@ class SupabaseAuthGateway:
 
     def delete_user(self, user_id: uuid.UUID) -> bool:
         try:
-            self._exchange(lambda: self._admin.delete_user(str(user_id), should_soft_delete=False))
+            self._exchange(
+                lambda: self._admin.delete_user(str(user_id), should_soft_delete=False),
+                deadline=self._deadline - self._reserve,
+            )
         except _Failed as failed:
             return self._delete_failed(user_id, failed)
         return True
@@ -311,13 +323,17 @@ class SupabaseAuthGateway:
             except (AuthError, ValueError) as exc:  # ValueError: pydantic, on a 2xx it cannot read
                 raise _Failed(_classify(exc, scope), exc) from exc
 
-    def _lookup_to_settle(self, user_id: uuid.UUID) -> tuple[str, AuthUserInfo | None, Verdict | None]:
-        """One bounded, non-cancellable lookup: ("found", user) / ("absent", None) / ("unknown", verdict)."""
+    def _lookup_to_settle(
+        self, user_id: uuid.UUID, verdict: Verdict
+    ) -> tuple[str, AuthUserInfo | None, Verdict | None]:
+        """One bounded, non-cancellable lookup after ``verdict``:
+        ("found", user) / ("absent", None, None) / ("unknown", None, the lookup's verdict)."""
+        seconds = self._reserve
+        if verdict.kind == CANCELLED:
+            seconds = min(seconds, CANCEL_RESOLVE_SECONDS)
         try:
             response = self._exchange(
-                lambda: self._admin.get_user_by_id(str(user_id)),
-                deadline=min(RESOLVE_DEADLINE_SECONDS, self._deadline),
-                cancellable=False,
+                lambda: self._admin.get_user_by_id(str(user_id)), deadline=seconds, cancellable=False
             )
         except _Failed as failed:
             if failed.verdict.kind == NOT_FOUND:
@@ -334,7 +350,7 @@ class SupabaseAuthGateway:
         if verdict.kind not in settles:
             raise self._error(verdict, "create user", created_maybe=verdict.sent) from cause
 
-        found, existing, lookup = self._lookup_to_settle(user.id)
+        found, existing, lookup = self._lookup_to_settle(user.id, verdict)
         if (
             found == "found"
             and existing is not None
@@ -407,7 +423,7 @@ class SupabaseAuthGateway:
             settles |= {DEADLINE, CANCELLED}
         if verdict.kind not in settles:
             raise self._error(verdict, "delete user") from cause
-        found, _existing, _lookup = self._lookup_to_settle(user_id)
+        found, _existing, _lookup = self._lookup_to_settle(user_id, verdict)
         if found == "absent":
             return True  # the delete happened although the answer said otherwise
         if verdict.kind == CANCELLED:
