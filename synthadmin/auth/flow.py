@@ -16,7 +16,8 @@ worker threads of a run or a purge are its senders. The controller is TCP conges
   the window restarts at one call (RFC 5681 §3.1, "loss window") and **no call starts, from
   any thread, before ``Retry-After`` has passed** (RFC 9110 §10.2.3);
 * the window only grows while it is in use — at least half of it in flight when a call ends
-  (the validation rule of RFC 7661 §4.3), so an idle phase does not inflate it.
+  (the validation rule of RFC 7661 §4.3), so an idle phase does not inflate it — and not on
+  the calls of a window that was already cut (they were sent at the old rate).
 
 The window stays between 1 and ``max_concurrency`` (``--concurrency``). One controller per
 process: several worker processes each have their own (they then share the server's capacity
@@ -175,7 +176,9 @@ class FlowController:
             self._calls += 1
             now = self._clock()
             if signal == OK:
-                if in_use * 2 >= self._limit:  # RFC 7661: grow only a window that is used
+                # Grow only a window that is used (RFC 7661), and not on calls that started
+                # before the last decrease (in recovery, RFC 6582: they belong to the old window).
+                if in_use * 2 >= self._limit and permit.epoch == self._epoch:
                     step = 1.0 if self._limit < self._ssthresh else 1.0 / self._limit
                     self._limit = min(self._limit + step, float(self.max_concurrency))
             elif signal == RATE_LIMITED:
