@@ -7,7 +7,6 @@ import itertools
 import logging
 import uuid
 
-import httpx
 import pytest
 from django.db import connection
 
