@@ -350,7 +350,9 @@ def print_flow(results: dict[str, dict], users: int, latency: float, capacity: i
         f"{'met' if ratio >= 0.85 else 'MISSED'}"
     )
     share = adaptive["share_429"] * 100
-    print(f"    adaptive 429 share      {share:5.1f} %  (target <= 2 %)   {'met' if share <= 2 else 'MISSED'}")
+    print(
+        f"    adaptive 429 share      {share:5.1f} %  (target <= 2 %)   {'met' if share <= 2 else 'MISSED'}"
+    )
 
 
 def main() -> None:
