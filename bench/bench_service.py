@@ -6,11 +6,17 @@
 (2) 200 users through the real supabase client against the Auth test server with 50 ms of
     latency per call: concurrency 4 against one after another.               Target: >= 3.5x.
 (3) Peak RSS of the process that ran (1).                                    Target: <= 250 MB.
+(4) Flow control: creates through the gateway against an Auth test server with limited capacity
+    (C requests served at once, a short queue, 429 beyond) and 50 ms latency: throughput of a
+    fixed concurrency of 1, 4, 16, 32 and of the adaptive controller (``synthadmin.auth.flow``,
+    at most 32), each with the service's retry policy, and the share of calls answered 429.
+    Target: adaptive >= 85 % of the best fixed setting, <= 2 % of its calls answered 429.
 
 Uses the project's database (embedded PostgreSQL unless DATABASE_URL is set) and scratch
 databases on the same server, dropped afterwards. Run from the repository root:
 
     python bench/bench_service.py [--patients 1000] [--days 365] [--users 200] [--rounds 10]
+    python bench/bench_service.py --cases flow [--flow-users 600] [--capacity 8] [--queue 4]
 """
 
 from __future__ import annotations
@@ -152,13 +158,17 @@ def plain_copy_seconds(source: str, target: str) -> tuple[float, dict[str, int]]
 
 
 # --- (2) Auth concurrency against the test server ----------------------------------------------
-def _serve_double(conninfo: str, latency: float, pipe: Connection) -> None:
+def _serve_double(
+    conninfo: str, latency: float, pipe: Connection, capacity: tuple[int, int] | None = None
+) -> None:
     """Run the Auth test server in its own process, as a real Auth service would be: its
     request handling then does not compete with the client for this process's GIL."""
     from tests.gotrue_double import GoTrueDouble
 
-    with GoTrueDouble(conninfo=conninfo) as server:
+    with GoTrueDouble(conninfo=conninfo, max_idle_connections=40) as server:
         server.faults.latency(latency)
+        if capacity is not None:
+            server.faults.capacity(capacity[0], queue=capacity[1])
         pipe.send((server.url, server.service_role_key))
         pipe.recv()  # until the parent is done
 
@@ -202,6 +212,149 @@ def auth_concurrency(admin: str, users: int, latency: float) -> dict[str, float]
     return results
 
 
+# --- (4) flow control against a server of limited capacity ------------------------------------
+def _drive(gateway, users: int, *, concurrency: int, flow=None) -> dict[str, float]:
+    """Create ``users`` users with ``concurrency`` threads (through ``flow`` if given), each
+    call under the service's retry policy; count every call and every 429."""
+    import queue
+    import threading
+
+    from synthadmin.auth.base import APP_METADATA_KEY, NewAuthUser
+    from synthadmin.exceptions import AuthRateLimitedError
+    from synthadmin.services.retrying import transient_retrying
+
+    work: queue.Queue[NewAuthUser] = queue.Queue()
+    for n in range(users):
+        user_id = uuid.uuid4()
+        work.put(
+            NewAuthUser(
+                id=user_id,
+                email=f"flow-{user_id.hex[:12]}@example.com",
+                user_metadata={},
+                app_metadata={APP_METADATA_KEY: {"synthetic": True, "bench": n}},
+            )
+        )
+    lock = threading.Lock()
+    counts = {"calls": 0, "limited": 0, "failed": 0}
+
+    def create(user: NewAuthUser) -> None:
+        try:
+            if flow is None:
+                gateway.create_user(user)
+            else:
+                flow.call(gateway.create_user, user)
+        except AuthRateLimitedError:
+            with lock:
+                counts["calls"] += 1
+                counts["limited"] += 1
+            raise
+        except Exception:
+            with lock:
+                counts["calls"] += 1
+            raise
+        with lock:
+            counts["calls"] += 1
+
+    def worker() -> None:
+        while True:
+            try:
+                user = work.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                transient_retrying()(create, user)
+            except Exception:
+                with lock:
+                    counts["failed"] += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - began
+    return {
+        "seconds": seconds,
+        "throughput": (users - counts["failed"]) / seconds,
+        "share_429": counts["limited"] / max(counts["calls"], 1),
+        "calls": counts["calls"],
+        "failed": counts["failed"],
+    }
+
+
+def flow_control(admin: str, users: int, latency: float, capacity: int, queue_size: int) -> dict[str, dict]:
+    import logging
+
+    from django.db import connection
+
+    from synthadmin.auth.flow import FlowController
+    from synthadmin.auth.supabase import SupabaseAuthGateway
+
+    logging.getLogger("synthadmin.retry").setLevel(logging.ERROR)  # 429 retries are expected here
+    results: dict[str, dict] = {}
+    context = multiprocessing.get_context("spawn")
+    name = _scratch(admin)
+    original = connection.settings_dict["NAME"]
+    connection.close()
+    connection.settings_dict["NAME"] = name
+    parent, child = context.Pipe()
+    server = context.Process(
+        target=_serve_double,
+        args=(_server_conninfo(name), latency, child, (capacity, queue_size)),
+        daemon=True,
+    )
+    server.start()
+    try:
+        url, key = parent.recv()
+        with SupabaseAuthGateway(url=url, key=key) as gateway:
+            _drive(gateway, 20, concurrency=4)  # warm up connections and the server
+            for fixed in (1, 4, 16, 32):
+                results[f"fixed {fixed}"] = _drive(gateway, users, concurrency=fixed)
+            flow = FlowController(max_concurrency=32)
+            outcome = _drive(gateway, users, concurrency=32, flow=flow)
+            stats = flow.stats()
+            outcome["settled"] = stats.settled_limit
+            outcome["limit"] = stats.limit
+            results["adaptive"] = outcome
+    finally:
+        parent.send("stop")
+        server.join(30)
+        connection.close()
+        connection.settings_dict["NAME"] = original
+        _drop(admin, name)
+    return results
+
+
+def print_flow(results: dict[str, dict], users: int, latency: float, capacity: int, queue_size: int) -> None:
+    print(
+        f"(4) {users} creates per setting, Auth test server serving {capacity} at once, "
+        f"queue {queue_size}, 429 beyond, {latency * 1000:.0f} ms latency"
+    )
+    for label, row in results.items():
+        extra = ""
+        if label == "adaptive":
+            extra = f"   settled on {row['settled']:.1f} (window at the end {row['limit']:.1f})"
+        failed = f", {row['failed']} failed" if row["failed"] else ""
+        print(
+            f"    {label:<10} {row['throughput']:8.1f} creates/s   {row['share_429'] * 100:5.1f} % of "
+            f"{row['calls']:,} calls answered 429{failed}{extra}"
+        )
+    best_label, best = max(
+        ((k, v) for k, v in results.items() if k != "adaptive"), key=lambda item: item[1]["throughput"]
+    )
+    adaptive = results["adaptive"]
+    ratio = adaptive["throughput"] / best["throughput"]
+    print(
+        f"    adaptive / best fixed ({best_label})  {ratio * 100:5.1f} %  (target >= 85 %)  "
+        f"{'met' if ratio >= 0.85 else 'MISSED'}"
+    )
+    share = adaptive["share_429"] * 100
+    print(
+        f"    adaptive 429 share      {share:5.1f} %  (target <= 2 %)   {'met' if share <= 2 else 'MISSED'}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -211,6 +364,10 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--rounds", type=int, default=10, help="local bcrypt cost (GoTrue: 10)")
+    parser.add_argument("--flow-users", type=int, default=600, help="creates per setting in (4)")
+    parser.add_argument("--capacity", type=int, default=8, help="requests the server serves at once in (4)")
+    parser.add_argument("--queue", type=int, default=4, help="requests that may wait beyond that in (4)")
+    parser.add_argument("--cases", default="all", help="'all', or a comma list of: e2e, auth, flow")
     parser.add_argument("--phase", choices=["e2e"], help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -225,6 +382,12 @@ def main() -> None:
 
     admin = _server_conninfo("postgres")
     print(f"database: {describe(settings.DATABASES['default'])}")
+    cases = {"e2e", "auth", "flow"} if args.cases == "all" else set(args.cases.split(","))
+    if cases == {"flow"}:
+        results = flow_control(admin, args.flow_users, args.latency, args.capacity, args.queue)
+        print()
+        print_flow(results, args.flow_users, args.latency, args.capacity, args.queue)
+        return
     source, target = _scratch(admin), _scratch(admin)
     try:
         child = subprocess.run(
@@ -278,6 +441,14 @@ def main() -> None:
         f"(3) peak RSS of (1)     {e2e['peak_rss_mb']:8.1f} MB  (target <= 250)  "
         f"{'met' if e2e['peak_rss_mb'] <= 250 else 'MISSED'}"
     )
+    if "flow" in cases:
+        print_flow(
+            flow_control(admin, args.flow_users, args.latency, args.capacity, args.queue),
+            args.flow_users,
+            args.latency,
+            args.capacity,
+            args.queue,
+        )
 
 
 if __name__ == "__main__":

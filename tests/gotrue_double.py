@@ -10,6 +10,14 @@ hear" can be tested against the official ``supabase`` client.
     with GoTrueDouble(conninfo=...) as gotrue:
         client = supabase.create_client(gotrue.url, gotrue.service_role_key, options=...)
         gotrue.faults.fail_next(2, status=503)
+
+Faults that real projects report (``reference/gotrue-admin-api.md`` §8): a failing signup
+trigger (``failing_signup_trigger()`` installs a real one on ``auth.users``), a delete refused
+by a foreign key (``block_delete()``), 429 with ``Retry-After`` (``fail_next(status=429,
+retry_after=...)``) or beyond a limited capacity (``faults.capacity()``), lost answers after a
+successful create (``crash_after_create_next``), a slow trickle (``trickle_next``), HTML bodies
+(``fail_next(..., html=True)``, ``reject_all(..., html=True)``) and a version header lost on the
+way in or out (``strip_version_header``).
 """
 
 from __future__ import annotations
@@ -109,12 +117,23 @@ _FAULT_BODIES: dict[int, tuple[str | None, str]] = {
 class _ApiError(Exception):
     """An error response GoTrue would render (``apierrors.HTTPError``)."""
 
-    def __init__(self, status: int, code: str | None, message: str, *, pg_error: Any = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str | None,
+        message: str,
+        *,
+        pg_error: Any = None,
+        headers: dict[str, str] | None = None,
+        html: bool = False,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.pg_error = pg_error
+        self.headers = headers or {}
+        self.html = html
 
 
 @dataclass
@@ -131,6 +150,12 @@ class RecordedRequest:
     status: int | None = None
     """The status answered (even if the client had hung up); None while in flight, or when the
     connection was dropped without a response."""
+    received_at: float = 0.0
+    """``time.monotonic()`` when the request had been read (the same clock in every thread)."""
+    answered_at: float | None = None
+    """``time.monotonic()`` when the answer (its first byte) went out; None if none did."""
+    retry_after: str | None = None
+    """The ``Retry-After`` header answered, if any."""
 
 
 @dataclass
@@ -144,6 +169,8 @@ class _Fault:
     seconds: float = 0.0
     then_process: bool = False
     user_id: str | None = None
+    retry_after: str | None = None
+    html: bool = False
 
     def matches(self, route: str, body: Any) -> bool:
         if self.route not in ("any", route):
@@ -165,9 +192,11 @@ class FaultPlan:
         self._lock = threading.Lock()
         self._occupier = occupier
         self._latency = 0.0
-        self._reject: tuple[int, str | None, str] | None = None
+        self._reject: tuple[int, str | None, str, bool] | None = None
         self._before: list[_Fault] = []
         self._after: list[_Fault] = []
+        self._capacity: _Capacity | None = None
+        self._strip_version: str | None = None
 
     def latency(self, seconds: float) -> None:
         """Delay every request by ``seconds`` (e.g. 0.05 for a benchmark); 0 turns it off."""
@@ -183,12 +212,16 @@ class FaultPlan:
         message: str | None = None,
         route: str = "create",
         user_id: uuid.UUID | str | None = None,
+        retry_after: float | str | None = None,
+        html: bool = False,
     ) -> None:
         """Answer the next ``n`` matching calls with ``status`` and nothing stored.
 
         The default bodies: 429 ``over_request_rate_limit``, 500 ``unexpected_failure``, 504
         ``request_timeout`` (GoTrue's); 502 / 503 a gateway body without a code. ``code=None``
-        sends a gateway-style ``{"message": ...}`` body.
+        sends a gateway-style ``{"message": ...}`` body; ``html=True`` an HTML page (a proxy, a
+        wrong URL), with any status, 200 included. ``retry_after`` adds a ``Retry-After``
+        header (seconds, or a string such as an HTTP-date).
         """
         default_code, default_message = _FAULT_BODIES.get(status, ("unexpected_failure", f"HTTP {status}"))
         self._add_before(
@@ -200,8 +233,37 @@ class FaultPlan:
                 code=default_code if code is _DEFAULT else code,
                 message=default_message if message is None else message,
                 user_id=_norm_id(user_id),
+                retry_after=None if retry_after is None else _header_value(retry_after),
+                html=html,
             )
         )
+
+    def trickle_next(self, n: int = 1, *, interval: float = 3.0, route: str = "any") -> None:
+        """Carry out the next ``n`` matching calls, then send each answer one byte every
+        ``interval`` seconds, status line first (httpx's per-read timeouts never fire)."""
+        self._add_before(_Fault("trickle", n, _check_route(route), seconds=float(interval)))
+
+    def capacity(
+        self, concurrent: int | None, *, queue: int = 0, retry_after: float | str | None = None
+    ) -> None:
+        """Serve at most ``concurrent`` requests at once (the latency counts as serving), let
+        ``queue`` more wait, and answer 429 (with ``retry_after``, if given) beyond that, like
+        a gateway in front of a busy Auth service. ``None`` removes the limit."""
+        with self._lock:
+            self._capacity = (
+                None
+                if concurrent is None
+                else _Capacity(concurrent, queue, None if retry_after is None else _header_value(retry_after))
+            )
+
+    def strip_version_header(self, where: str = "response") -> None:
+        """Lose ``X-Supabase-Api-Version`` on the way ``"in"`` (GoTrue then renders legacy error
+        bodies) or on the way out (``"response"``: 2024 bodies, but the client cannot tell), as
+        a component in between might; until ``clear()``."""
+        if where not in ("in", "response"):
+            raise ValueError("where must be 'in' or 'response'")
+        with self._lock:
+            self._strip_version = where
 
     def timeout_next(
         self,
@@ -254,15 +316,19 @@ class FaultPlan:
         """
         self._add_after(_Fault("crash", n, "create", status=status, user_id=_norm_id(user_id)))
 
-    def reject_all(self, status: int = 401, *, code: Any = _DEFAULT, message: str | None = None) -> None:
+    def reject_all(
+        self, status: int = 401, *, code: Any = _DEFAULT, message: str | None = None, html: bool = False
+    ) -> None:
         """Answer every request with ``status`` (401 ``no_authorization``, 403 ``not_admin``...)
-        until ``clear()``; ``code=None`` sends a gateway body such as 401 "Invalid API key"."""
+        until ``clear()``; ``code=None`` sends a gateway body such as 401 "Invalid API key";
+        ``html=True`` an HTML page (a proxy or a wrong URL answering)."""
         default_code, default_message = _FAULT_BODIES.get(status, ("unexpected_failure", f"HTTP {status}"))
         with self._lock:
             self._reject = (
                 status,
                 default_code if code is _DEFAULT else code,
                 default_message if message is None else message,
+                html,
             )
 
     def occupy_id(self, user_id: uuid.UUID | str, *, email: str | None = None) -> str:
@@ -281,6 +347,8 @@ class FaultPlan:
             self._reject = None
             self._before.clear()
             self._after.clear()
+            self._capacity = None
+            self._strip_version = None
 
     @property
     def pending(self) -> int:
@@ -303,9 +371,17 @@ class FaultPlan:
         with self._lock:
             return self._latency
 
-    def _current_rejection(self) -> tuple[int, str | None, str] | None:
+    def _current_rejection(self) -> tuple[int, str | None, str, bool] | None:
         with self._lock:
             return self._reject
+
+    def _current_capacity(self) -> _Capacity | None:
+        with self._lock:
+            return self._capacity
+
+    def _version_stripped(self) -> str | None:
+        with self._lock:
+            return self._strip_version
 
     def _take(self, faults: list[_Fault], route: str, body: Any) -> _Fault | None:
         with self._lock:
@@ -322,6 +398,35 @@ class FaultPlan:
 
     def _take_after(self, route: str, body: Any) -> _Fault | None:
         return self._take(self._after, route, body)
+
+
+class _Capacity:
+    """``concurrent`` requests served at once, ``queue`` waiting, 429 for the rest."""
+
+    def __init__(self, concurrent: int, queue: int, retry_after: str | None) -> None:
+        self.concurrent = concurrent
+        self.queue = queue
+        self.retry_after = retry_after
+        self._slots = threading.Semaphore(concurrent)
+        self._lock = threading.Lock()
+        self._admitted = 0  # serving + waiting
+        self.refused = 0
+        self.served = 0
+
+    def admit(self) -> bool:
+        with self._lock:
+            if self._admitted >= self.concurrent + self.queue:
+                self.refused += 1
+                return False
+            self._admitted += 1
+        self._slots.acquire()
+        return True
+
+    def leave(self) -> None:
+        self._slots.release()
+        with self._lock:
+            self._admitted -= 1
+            self.served += 1
 
 
 class _ConnectionPool:
@@ -506,6 +611,38 @@ class GoTrueDouble:
 
     existing_id = occupy_id
 
+    @contextlib.contextmanager
+    def failing_signup_trigger(self) -> Iterator[str]:
+        """A real signup trigger on ``auth.users`` that raises, for the duration (see
+        ``install_failing_signup_trigger``); yields its name."""
+        with self._pool.connection() as conn:
+            with conn.cursor() as cursor:
+                install_failing_signup_trigger(cursor)
+            conn.commit()
+        try:
+            yield FAILING_TRIGGER
+        finally:
+            with self._pool.connection() as conn:
+                with conn.cursor() as cursor:
+                    remove_failing_signup_trigger(cursor)
+                conn.commit()
+
+    @contextlib.contextmanager
+    def delete_blocked(self, user_id: uuid.UUID | str) -> Iterator[str]:
+        """A row referencing ``user_id`` through a foreign key without cascade, for the
+        duration (see ``block_delete``); yields the blocking table's name."""
+        with self._pool.connection() as conn:
+            with conn.cursor() as cursor:
+                block_delete(cursor, user_id)
+            conn.commit()
+        try:
+            yield BLOCKING_TABLE
+        finally:
+            with self._pool.connection() as conn:
+                with conn.cursor() as cursor:
+                    unblock_deletes(cursor)
+                conn.commit()
+
     def _occupy_id(self, user_id: uuid.UUID | str, *, email: str | None = None) -> str:
         uid = uuid.UUID(str(user_id))
         email = email or f"occupant-{uid.hex[:12]}@foreign.example"
@@ -541,6 +678,46 @@ class GoTrueDouble:
         return self._stopping.wait(seconds) if seconds > 0 else self._stopping.is_set()
 
 
+FAILING_TRIGGER = "synthadmin_test_on_auth_user_created"
+BLOCKING_TABLE = "public.synthadmin_test_user_notes"
+
+
+def install_failing_signup_trigger(cursor: Any) -> None:
+    """Install a real AFTER INSERT trigger on ``auth.users`` that raises (P0001), as a signup
+    trigger does whose insert into an app table fails. Works through any DB-API cursor."""
+    cursor.execute(
+        "CREATE OR REPLACE FUNCTION public.synthadmin_test_handle_new_user() RETURNS trigger "
+        "LANGUAGE plpgsql AS $$ BEGIN "
+        "RAISE EXCEPTION 'cannot create the app row for new user %', NEW.id; "
+        "END $$"
+    )
+    cursor.execute(f"DROP TRIGGER IF EXISTS {FAILING_TRIGGER} ON auth.users")
+    cursor.execute(
+        f"CREATE TRIGGER {FAILING_TRIGGER} AFTER INSERT ON auth.users "
+        "FOR EACH ROW EXECUTE FUNCTION public.synthadmin_test_handle_new_user()"
+    )
+
+
+def remove_failing_signup_trigger(cursor: Any) -> None:
+    cursor.execute(f"DROP TRIGGER IF EXISTS {FAILING_TRIGGER} ON auth.users")
+    cursor.execute("DROP FUNCTION IF EXISTS public.synthadmin_test_handle_new_user()")
+
+
+def block_delete(cursor: Any, user_id: uuid.UUID | str) -> None:
+    """Make deleting ``user_id`` fail as on a project whose table references ``auth.users``
+    without ``ON DELETE CASCADE``: a real foreign key, a real row (SQLSTATE 23503 on delete)."""
+    cursor.execute(
+        f"CREATE TABLE IF NOT EXISTS {BLOCKING_TABLE} ("
+        " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+        " user_id uuid NOT NULL REFERENCES auth.users (id))"
+    )
+    cursor.execute(f"INSERT INTO {BLOCKING_TABLE} (user_id) VALUES (%s)", [str(uuid.UUID(str(user_id)))])
+
+
+def unblock_deletes(cursor: Any) -> None:
+    cursor.execute(f"DROP TABLE IF EXISTS {BLOCKING_TABLE}")
+
+
 def _check_route(route: str) -> str:
     if route not in (*ROUTES, "any"):
         raise ValueError(f"route must be one of {(*ROUTES, 'any')}, not {route!r}")
@@ -549,6 +726,18 @@ def _check_route(route: str) -> str:
 
 def _norm_id(user_id: uuid.UUID | str | None) -> str | None:
     return None if user_id is None else str(uuid.UUID(str(user_id)))
+
+
+def _header_value(retry_after: float | str) -> str:
+    if isinstance(retry_after, str):
+        return retry_after
+    return str(int(retry_after)) if float(retry_after).is_integer() else str(retry_after)
+
+
+_HTML_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>%d</title></head>\n<body><h1>%d</h1>"
+    b"<p>An HTML page, as a proxy, a load balancer or a wrong URL answers.</p></body></html>\n"
+)
 
 
 class _DropConnection(Exception):
@@ -614,13 +803,26 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             json=parsed_json,
             route=route,
+            received_at=time.monotonic(),
         )
-        self._api_2024 = _wants_2024_errors(self.headers.get(API_VERSION_HEADER))
         double = self.double
+        self._trickle: float | None = None
+        self._api_2024 = (
+            _wants_2024_errors(self.headers.get(API_VERSION_HEADER))
+            and double.faults._version_stripped() != "in"
+        )
         double._begin(self._record)
+        capacity = double.faults._current_capacity()
+        admitted = False
         try:
             if double._stopping.is_set():
                 raise _DropConnection
+            if capacity is not None:
+                admitted = capacity.admit()
+                if not admitted:
+                    code, message = _FAULT_BODIES[429]
+                    retry = {"Retry-After": capacity.retry_after} if capacity.retry_after else None
+                    raise _ApiError(429, code, message, headers=retry)
             self._serve(route, segment, split.query, body, parsed_json, length)
         except _DropConnection:
             self.close_connection = True
@@ -633,6 +835,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_error(_ApiError(500, "unexpected_failure", "Internal Server Error"))
             sys.stderr.write(f"gotrue double: unexpected {exc!r}\n")
         finally:
+            if admitted and capacity is not None:
+                capacity.leave()
             double._end()
 
     def _serve(
@@ -649,11 +853,17 @@ class _Handler(BaseHTTPRequestHandler):
             return
         rejection = double.faults._current_rejection()
         if rejection is not None:
-            raise _ApiError(*rejection)
+            status, code, message, html = rejection
+            raise _ApiError(status, code, message, html=html)
         fault = double.faults._take_before(route, parsed_json)
-        if fault is not None:
+        if fault is not None and fault.kind == "trickle":
+            self._trickle = fault.seconds
+        elif fault is not None:
             if fault.kind == "fail":
-                raise _ApiError(fault.status or 500, fault.code, fault.message)
+                retry = {"Retry-After": fault.retry_after} if fault.retry_after else None
+                raise _ApiError(
+                    fault.status or 500, fault.code, fault.message, headers=retry, html=fault.html
+                )
             if double._sleep(fault.seconds):
                 raise _DropConnection
             if not fault.then_process:
@@ -677,6 +887,11 @@ class _Handler(BaseHTTPRequestHandler):
     ):
         with self.double._lock:
             self._record.status = status
+            self._record.answered_at = time.monotonic()
+            self._record.retry_after = (headers or {}).get("Retry-After")
+        if self._trickle is not None:
+            self._send_trickle(status, payload, content_type, headers or {})
+            return
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
@@ -686,20 +901,42 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
         self.wfile.flush()
 
+    def _send_trickle(self, status: int, payload: bytes, content_type: str, headers: dict[str, str]) -> None:
+        """The whole answer, status line first, one byte every ``self._trickle`` seconds."""
+        lines = [
+            f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}",
+            f"Server: {self.version_string()}",
+            f"Content-Type: {content_type}",
+            f"Content-Length: {len(payload)}",
+            *(f"{name}: {value}" for name, value in headers.items()),
+        ]
+        raw = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
+        interval = self._trickle or 0.0
+        for position in range(len(raw)):
+            self.wfile.write(raw[position : position + 1])
+            self.wfile.flush()
+            if self.double._sleep(interval):
+                raise _DropConnection
+
     def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         self._send_raw(status, json.dumps(payload).encode("utf-8"), "application/json", headers)
 
     def _send_error(self, error: _ApiError) -> None:
         """Render an error as GoTrue's ``HandleResponseError`` does (see api doc §6)."""
-        headers: dict[str, str] = {}
+        headers: dict[str, str] = dict(error.headers)
+        if error.html:  # a proxy's / load balancer's page, not GoTrue's JSON
+            page = _HTML_PAGE % (error.status, error.status)
+            self._send_raw(error.status, page, "text/html; charset=utf-8", headers)
+            return
         if error.code is None:  # an injected gateway error: Kong's bare body, no GoTrue headers
-            self._send_json(error.status, {"message": error.message})
+            self._send_json(error.status, {"message": error.message}, headers)
             return
         headers["x-sb-error-code"] = error.code
         if self._api_2024:
-            headers[API_VERSION_HEADER] = API_VERSION_2024_01_01
+            if self.double.faults._version_stripped() != "response":
+                headers[API_VERSION_HEADER] = API_VERSION_2024_01_01
             body: dict[str, Any] = {"code": error.code, "message": error.message}
-        elif error.pg_error is not None and getattr(error.pg_error, "sqlstate", "").startswith("23"):
+        elif error.pg_error is not None and _exposed_pg_error(getattr(error.pg_error, "sqlstate", "") or ""):
             diag = error.pg_error.diag
             body = {"code": error.pg_error.sqlstate, "message": diag.message_primary or ""}
             if diag.message_hint:
@@ -1034,6 +1271,11 @@ def _link_header(pairs: list[tuple[str, str]], page: int, per_page: int, total: 
     return ", ".join(links)
 
 
+def _exposed_pg_error(sqlstate: str) -> bool:
+    """The Postgres errors a legacy body shows as they are (api doc §6): 23xxx, P0001, PTxxx."""
+    return sqlstate.startswith(("23", "PT")) or sqlstate == "P0001"
+
+
 def _pg_error(exc: BaseException) -> Any:
     current: BaseException | None = exc
     while current is not None:
@@ -1043,4 +1285,15 @@ def _pg_error(exc: BaseException) -> Any:
     return None
 
 
-__all__ = ["DEFAULT_JWT_SECRET", "FaultPlan", "GoTrueDouble", "RecordedRequest"]
+__all__ = [
+    "BLOCKING_TABLE",
+    "DEFAULT_JWT_SECRET",
+    "FAILING_TRIGGER",
+    "FaultPlan",
+    "GoTrueDouble",
+    "RecordedRequest",
+    "block_delete",
+    "install_failing_signup_trigger",
+    "remove_failing_signup_trigger",
+    "unblock_deletes",
+]

@@ -6,6 +6,8 @@ the same typed errors (``synthadmin.exceptions``) for the same conditions.
 
 from __future__ import annotations
 
+import threading
+
 from django.conf import settings
 
 from synthadmin.auth.base import AuthGateway, AuthUserInfo, NewAuthUser
@@ -14,13 +16,21 @@ from synthadmin.exceptions import ConfigurationError
 __all__ = ["AuthGateway", "AuthUserInfo", "NewAuthUser", "get_gateway"]
 
 
-def get_gateway(backend: str | None = None) -> AuthGateway:
-    """The configured gateway. Raises ConfigurationError when it cannot work as configured."""
+def get_gateway(backend: str | None = None, *, cancel: threading.Event | None = None) -> AuthGateway:
+    """The configured gateway. Raises ConfigurationError when it cannot work as configured.
+
+    ``cancel``: when set (Ctrl-C, SIGTERM), calls in flight end within a second or two with
+    ``AuthCancelledError``. Each call is bounded by ``SYNTHADMIN_AUTH_CALL_DEADLINE_SECONDS``.
+    """
     backend = (backend or settings.SYNTHADMIN_AUTH_BACKEND).lower()
     if backend == "local":
         from synthadmin.auth.local import LocalAuthGateway
 
-        return LocalAuthGateway(rounds=settings.SYNTHADMIN_LOCAL_BCRYPT_ROUNDS)
+        return LocalAuthGateway(
+            rounds=settings.SYNTHADMIN_LOCAL_BCRYPT_ROUNDS,
+            deadline_seconds=settings.SYNTHADMIN_AUTH_CALL_DEADLINE_SECONDS,
+            cancel=cancel,
+        )
     if backend == "supabase":
         from synthadmin.auth.supabase import SupabaseAuthGateway
 
@@ -34,5 +44,10 @@ def get_gateway(backend: str | None = None) -> AuthGateway:
                 "SUPABASE_URL is set but SUPABASE_SERVICE_ROLE_KEY is not: set it to the project's "
                 "service-role key (Project Settings → API), or use SYNTHADMIN_AUTH_BACKEND=local"
             )
-        return SupabaseAuthGateway(url=settings.SUPABASE_URL, key=settings.SUPABASE_SERVICE_ROLE_KEY)
+        return SupabaseAuthGateway(
+            url=settings.SUPABASE_URL,
+            key=settings.SUPABASE_SERVICE_ROLE_KEY,
+            deadline_seconds=settings.SYNTHADMIN_AUTH_CALL_DEADLINE_SECONDS,
+            cancel=cancel,
+        )
     raise ConfigurationError(f"unknown auth backend {backend!r}; use 'supabase' or 'local'")

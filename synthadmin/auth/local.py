@@ -1,8 +1,24 @@
 """The local implementation: ``auth.users`` / ``auth.identities`` rows written as GoTrue writes them.
 
 Used when no Supabase project is configured (the embedded default, CI). Only for a database
-synthadmin may write ``auth`` rows in; the row shapes and the error mapping (by constraint
+synthadmin may write ``auth`` rows in; the row shapes and the collision mapping (by constraint
 name) live in ``gotrue_store`` and are shared with the Auth test server.
+
+**Classification** (``_translate``, the one place), by SQLSTATE and error class, never the
+message — the same typed errors as the Supabase gateway for the same conditions:
+
+========================================  ===================================================
+database error                            raised
+========================================  ===================================================
+23505 on ``users_pkey`` / identities      DuplicateUserIdError (from ``gotrue_store``)
+23505 on ``users_email_partial_key``      DuplicateEmailError (from ``gotrue_store``)
+57014 (statement_timeout: the deadline)   AuthDeadlineExceededError (rolled back: nothing made)
+connection lost / refused                 AuthUnavailableError
+create: any other database error (a       AuthDatabaseRefusedError (code = SQLSTATE), naming
+trigger's RAISE P0001, a CHECK, a FK...)  the constraint / table when PostgreSQL reports one
+delete: 23503 or any other database error AuthDeleteBlockedError (code = SQLSTATE)
+lookup: any other database error          AuthRejectedError (e.g. no privilege on auth.users)
+========================================  ===================================================
 """
 
 from __future__ import annotations
@@ -10,12 +26,31 @@ from __future__ import annotations
 import secrets
 import threading
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 
 from synthadmin.auth import gotrue_store
 from synthadmin.auth.base import AuthUserInfo, NewAuthUser
-from synthadmin.exceptions import AuthRejectedError, AuthUnavailableError
+from synthadmin.dberrors import pg_error, sqlstate
+from synthadmin.exceptions import (
+    AuthCancelledError,
+    AuthDatabaseRefusedError,
+    AuthDeadlineExceededError,
+    AuthDeleteBlockedError,
+    AuthGatewayError,
+    AuthRejectedError,
+    AuthUnavailableError,
+    IdentityCollisionError,
+)
+
+T = TypeVar("T")
+
+QUERY_CANCELED = "57014"
+FOREIGN_KEY_VIOLATION = "23503"
+
+CREATE, LOOKUP, DELETE = "create", "lookup", "delete"
 
 
 class LocalAuthGateway:
@@ -25,12 +60,23 @@ class LocalAuthGateway:
     a password gets, as GoTrue does, the hash of a random secret nobody knows; here one such
     secret (and one hash) serves every password-less user of this gateway, because 1,000
     cost-10 hashes of secrets nobody will ever type cost over a minute of CPU.
+
+    ``deadline_seconds`` becomes the transaction's ``statement_timeout``; ``cancel`` is checked
+    before each call (a call here is one short transaction).
     """
 
     name = "local"
 
-    def __init__(self, *, rounds: int) -> None:
+    def __init__(
+        self,
+        *,
+        rounds: int,
+        deadline_seconds: float | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
         self._rounds = rounds
+        self._deadline = deadline_seconds
+        self._cancel = cancel
         self._unknown_hash: str | None = None
         self._lock = threading.Lock()
 
@@ -44,7 +90,14 @@ class LocalAuthGateway:
     def __repr__(self) -> str:
         return f"LocalAuthGateway(rounds={self._rounds})"
 
+    def __enter__(self) -> LocalAuthGateway:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def create_user(self, user: NewAuthUser) -> AuthUserInfo:
+        self._check_cancel("create user")
         try:
             # bcrypt runs outside the transaction (and releases the GIL), as GoTrue hashes
             # before it opens its own.
@@ -55,37 +108,108 @@ class LocalAuthGateway:
             )
         except ValueError as exc:
             raise AuthRejectedError(str(exc), status=400, code="validation_failed") from exc
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                row = gotrue_store.insert_user(
-                    cursor,
-                    user_id=user.id,
-                    email=user.email,
-                    password_hash=password_hash,
-                    email_confirm=True,
-                    user_metadata=user.user_metadata,
-                    app_metadata=user.app_metadata,
-                )
-        except (OperationalError, InterfaceError) as exc:
-            raise AuthUnavailableError(
-                f"database unavailable while creating user: {type(exc).__name__}"
-            ) from exc
-        return AuthUserInfo.from_gotrue_json(row)
+
+        def insert(cursor) -> AuthUserInfo:
+            row = gotrue_store.insert_user(
+                cursor,
+                user_id=user.id,
+                email=user.email,
+                password_hash=password_hash,
+                email_confirm=True,
+                user_metadata=user.user_metadata,
+                app_metadata=user.app_metadata,
+            )
+            return AuthUserInfo.from_gotrue_json(row)
+
+        return self._run(CREATE, insert)
 
     def get_user(self, user_id: uuid.UUID) -> AuthUserInfo | None:
-        try:
-            with connection.cursor() as cursor:
-                row = gotrue_store.fetch_user(cursor, user_id)
-        except (OperationalError, InterfaceError) as exc:
-            raise AuthUnavailableError(f"database unavailable: {type(exc).__name__}") from exc
-        return AuthUserInfo.from_gotrue_json(row) if row is not None else None
+        self._check_cancel("look up a user")
+
+        def fetch(cursor) -> AuthUserInfo | None:
+            row = gotrue_store.fetch_user(cursor, user_id)
+            return AuthUserInfo.from_gotrue_json(row) if row is not None else None
+
+        return self._run(LOOKUP, fetch)
 
     def delete_user(self, user_id: uuid.UUID) -> bool:
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                return gotrue_store.delete_user(cursor, user_id)
-        except (OperationalError, InterfaceError) as exc:
-            raise AuthUnavailableError(f"database unavailable: {type(exc).__name__}") from exc
+        self._check_cancel("delete user")
+        return self._run(DELETE, lambda cursor: gotrue_store.delete_user(cursor, user_id))
 
     def close(self) -> None:
         """Nothing to release: rows go through the calling thread's Django connection."""
+
+    # --- helpers -----------------------------------------------------------------------
+    def _check_cancel(self, action: str) -> None:
+        if self._cancel is not None and self._cancel.is_set():
+            raise AuthCancelledError(f"stopped before trying to {action}", user_may_exist=False)
+
+    def _run(self, action: str, work: Callable[..., T]) -> T:
+        """``work(cursor)`` in one transaction, bounded by the deadline; errors translated."""
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                if self._deadline:
+                    cursor.execute(
+                        "SELECT set_config('statement_timeout', %s, true)",
+                        [f"{int(self._deadline * 1000)}ms"],
+                    )
+                return work(cursor)
+        except IdentityCollisionError:
+            raise
+        except DatabaseError as exc:
+            raise _translate(exc, action) from exc
+
+
+def _translate(exc: DatabaseError, action: str) -> AuthGatewayError:
+    """The one place that classifies a database error of the local backend (module table)."""
+    state = sqlstate(exc)
+    if state == QUERY_CANCELED:
+        return AuthDeadlineExceededError(
+            f"the database did not finish the Auth {action} within the deadline "
+            "(SYNTHADMIN_AUTH_CALL_DEADLINE_SECONDS); rolled back",
+            code=state,
+            user_may_exist=False,
+        )
+    if isinstance(exc, OperationalError | InterfaceError):
+        return AuthUnavailableError(
+            f"database unavailable during the Auth {action}: {type(exc).__name__}", code=state
+        )
+    where = _where(exc)
+    if action == CREATE:
+        return AuthDatabaseRefusedError(
+            f"the database refused the new auth.users row (SQLSTATE {state}{where}): a trigger on "
+            "auth.users (e.g. a signup trigger writing to another table) or a constraint on it "
+            "raised; retrying will not help — check the triggers and constraints on auth.users",
+            code=state,
+        )
+    if action == DELETE:
+        cause = (
+            "a foreign key without ON DELETE CASCADE references the user"
+            if state == FOREIGN_KEY_VIOLATION
+            else "a trigger or rule refused the delete"
+        )
+        return AuthDeleteBlockedError(
+            f"the database refused to delete the auth.users row (SQLSTATE {state}{where}): {cause}",
+            code=state,
+            user_may_exist=True,
+        )
+    return AuthRejectedError(
+        f"cannot read auth.users (SQLSTATE {state}{where}): check the database role's privileges",
+        code=state,
+    )
+
+
+def _where(exc: BaseException) -> str:
+    """The table and constraint PostgreSQL names in its diagnostics (structured fields)."""
+    error = pg_error(exc)
+    if error is None:
+        return ""
+    parts = []
+    if error.diag.constraint_name:
+        parts.append(f"constraint {error.diag.constraint_name}")
+    if error.diag.table_name:
+        schema = f"{error.diag.schema_name}." if error.diag.schema_name else ""
+        parts.append(f"table {schema}{error.diag.table_name}")
+    if error.diag.message_primary:  # shown to the operator, never decided on
+        parts.append(f"said {' '.join(error.diag.message_primary.split())[:200]!r}")
+    return f", {', '.join(parts)}" if parts else ""

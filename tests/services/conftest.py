@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from synthadmin.auth.supabase import SupabaseAuthGateway
@@ -22,8 +21,6 @@ def auth_server(supabase_tables_cleanup: None, fast_retries) -> Iterator[GoTrueD
 @pytest.fixture
 def supabase_gateway(auth_server: GoTrueDouble) -> Iterator[SupabaseAuthGateway]:
     """The real supabase client behind our gateway; a short client timeout keeps timeout tests fast."""
-    gateway = SupabaseAuthGateway(
-        url=auth_server.url, key=auth_server.service_role_key, http_client=httpx.Client(timeout=0.5)
-    )
+    gateway = SupabaseAuthGateway(url=auth_server.url, key=auth_server.service_role_key, timeout=0.5)
     yield gateway
     gateway.close()
