@@ -11,7 +11,8 @@ PRINT = "from django.conf import settings as s; print(s.{})"
 
 
 def _settings(expr: str, env: dict[str, str], cwd=ROOT) -> subprocess.CompletedProcess:
-    base = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "synthadmin.settings", "DATABASE_URL": "postgresql://u@127.0.0.1:9/x"}
+    # SYNTHADMIN_ENV_FILE empty: the developer's .env (README command 1 makes one) is not read.
+    base = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "synthadmin.settings", "DATABASE_URL": "postgresql://u@127.0.0.1:9/x", "SYNTHADMIN_ENV_FILE": ""}
     base.update(env)
     code = f"import django; django.setup(); {PRINT.format(expr)}"
     return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=base, capture_output=True, text=True, timeout=60)
