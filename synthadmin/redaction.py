@@ -128,7 +128,7 @@ class SecretsExceptionReporterFilter(SafeExceptionReporterFilter):
         for name, value in variables:
             try:
                 shown = repr(value)
-            except Exception:  # noqa: BLE001 - a broken __repr__ must not break the error page
+            except Exception:  # a broken __repr__ must not break the error page
                 shown = f"<{type(value).__name__} object>"
             safe = redact(shown)
             cleaned.append((name, value if safe == shown else _Shown(safe)))

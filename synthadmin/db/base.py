@@ -37,9 +37,7 @@ class TransactionPoolerError(ImproperlyConfigured):
 
 def session_options(extra: str | None = None) -> str:
     """The libpq ``options`` value that sets :data:`SESSION_SETTINGS` at connect time."""
-    pinned = " ".join(
-        f"-c {name}={value.replace(' ', '')}" for name, value in SESSION_SETTINGS.items()
-    )
+    pinned = " ".join(f"-c {name}={value.replace(' ', '')}" for name, value in SESSION_SETTINGS.items())
     return f"{extra} {pinned}".strip() if extra else pinned
 
 

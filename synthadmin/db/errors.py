@@ -13,8 +13,8 @@ from typing import Any
 import psycopg
 from django.db import InterfaceError, OperationalError
 
-from synthadmin.dberrors import pg_error
 from synthadmin.db.base import configured_by, describe
+from synthadmin.dberrors import pg_error
 
 #: SQLSTATEs that say the session is gone (not that a statement failed).
 SESSION_GONE = {"57P01", "57P02", "57P03"}
