@@ -20,9 +20,10 @@ SEARCH_PATH = f"{DJANGO_SCHEMA}, public"
 #: say (a European ``DateStyle = 'SQL, DMY'``, a ``TimeZone`` of the server's city...).
 SESSION_SETTINGS = {"DateStyle": "ISO, MDY", "TimeZone": "UTC", "search_path": SEARCH_PATH}
 
-#: Autocommit statements used to tell a session from a transaction-mode pooler: if any of them
-#: reports another server backend, the "session" is not one.
-POOLER_PROBES = 6
+#: Transactions used to tell a session from a transaction-mode pooler (see
+#: ``DatabaseWrapper._refuse_transaction_pooler``).
+POOLER_PROBES = 2
+POOLER_ROUNDS = 3
 
 _announced = False
 _probed: set[tuple[Any, ...]] = set()
@@ -95,27 +96,51 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
         self._refuse_transaction_pooler()
 
     def _refuse_transaction_pooler(self) -> None:
-        """Once per process and database: refuse a transaction-mode pooler (see the error)."""
+        """Once per process and database: refuse a transaction-mode pooler (see the error).
+
+        A real session keeps its server backend, and no other session can ever have it while
+        it lives. So: note this connection's backend, open a second connection and start a
+        transaction on it, then ask this connection again a few times. Through a transaction
+        pooler the second connection is typically handed the backend this one just released
+        (PgBouncer reuses the most recent first), or this one moves to another backend while
+        other clients are busy. Either is impossible for a session; both are refused.
+        """
         settings_dict = self.settings_dict
         key = (settings_dict.get("HOST"), settings_dict.get("PORT"), settings_dict.get("NAME"))
         with _probe_lock:
             if key in _probed:
                 return
-        pids = set()
-        with self.connection.cursor() as cursor:
-            for _ in range(POOLER_PROBES):
-                cursor.execute("SELECT pg_backend_pid()")
-                pids.add(cursor.fetchone()[0])
-                if not self.connection.autocommit:  # each probe in a transaction of its own
-                    self.connection.commit()
-        if len(pids) > 1:
+        seen = {self._backend_pid()}
+        held: set[int] = set()
+        other = self.get_new_connection(self.get_connection_params())
+        try:
+            for _ in range(POOLER_ROUNDS):
+                with other.cursor() as cursor:  # autocommit off: this opens a transaction, held
+                    cursor.execute("SELECT pg_backend_pid()")
+                    held.add(cursor.fetchone()[0])
+                seen |= {self._backend_pid() for _ in range(POOLER_PROBES)}
+                other.rollback()
+                if held & seen or len(seen) > 1:
+                    break
+        finally:
+            other.close()
+        if held & seen or len(seen) > 1:
             raise TransactionPoolerError(
-                f"{describe(settings_dict)} is reached through a transaction-mode pooler (the server "
-                "session changed between two transactions of one connection); use a session pooler "
-                "(Supabase: the session pooler on port 5432) or the direct connection"
+                f"{describe(settings_dict)} is reached through a transaction-mode pooler (one "
+                "connection's server session changed or went to another client); use a session "
+                "pooler (Supabase: the session pooler on port 5432) or the direct connection"
             )
         with _probe_lock:
             _probed.add(key)
+
+    def _backend_pid(self) -> int:
+        """This connection's server backend, asked in a transaction of its own."""
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        if not self.connection.autocommit:
+            self.connection.commit()
+        return pid
 
 
 def connected_once(settings_dict: dict[str, Any]) -> bool:
