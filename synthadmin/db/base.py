@@ -170,7 +170,7 @@ def configured_by(settings_dict: dict[str, Any]) -> str:
     if data_dir:
         return (
             f"DATABASE_URL is unset, so synthadmin uses its embedded PostgreSQL, data directory "
-            f"{data_dir} (SYNTHADMIN_DATA_DIR); the next command starts it again"
+            f"{data_dir} (SYNTHADMIN_DATA_DIR; its server log is {Path(data_dir) / 'pgdata' / 'log'})"
         )
     return "check DATABASE_URL and that the server is up"
 
