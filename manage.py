@@ -15,6 +15,16 @@ def _quiet(argv: list[str]) -> bool:
     return False
 
 
+def _detailed(argv: list[str]) -> bool:
+    """True when the user asked for details (``-v 2``/``-v 3`` or ``--traceback``)."""
+    for i, arg in enumerate(argv):
+        if arg == "--traceback" or arg in ("-v2", "-v3", "--verbosity=2", "--verbosity=3"):
+            return True
+        if arg in ("-v", "--verbosity") and i + 1 < len(argv) and argv[i + 1] in ("2", "3"):
+            return True
+    return False
+
+
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "synthadmin.settings")
     if not _quiet(sys.argv):
@@ -22,20 +32,43 @@ def main() -> None:
         os.environ.setdefault("SYNTHADMIN_ANNOUNCE_DATABASE", "1")
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
-    from django.db import OperationalError
+    from django.db import DatabaseError, InterfaceError, OperationalError
 
     try:
         execute_from_command_line(sys.argv)
     except ImproperlyConfigured as exc:
         # A configuration mistake deserves one line that says what to fix, not a traceback.
-        sys.stderr.write(f"synthadmin: configuration error: {exc}\n")
+        from synthadmin.redaction import redact
+
+        message = " ".join(str(exc).split())
+        sys.stderr.write(f"synthadmin: configuration error: {redact(message)}\n")
         sys.exit(1)
-    except OperationalError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        sys.stderr.write(
-            f"synthadmin: cannot use the database ({first_line}); check DATABASE_URL "
-            "(unset, synthadmin uses its embedded PostgreSQL)\n"
-        )
+    except (OperationalError, InterfaceError) as exc:
+        # Commands that write handle a lost database themselves (exit 3, with what they wrote);
+        # here: any other command, or a database that could not be used at all (exit 1).
+        from django.db import connection
+
+        from synthadmin.db.base import connected_once
+        from synthadmin.db.errors import connection_lost, database_lost_message, database_unusable_message
+        from synthadmin.management.exitcodes import INVALID, STOPPED
+        from synthadmin.redaction import redact
+
+        settings_dict = connection.settings_dict
+        if connected_once(settings_dict) and connection_lost(exc):
+            sys.stderr.write(f"synthadmin: {redact(database_lost_message(settings_dict, exc))}\n")
+            sys.exit(STOPPED)
+        sys.stderr.write(f"synthadmin: {redact(database_unusable_message(settings_dict, exc))}\n")
+        sys.exit(INVALID)
+    except DatabaseError as exc:
+        # Any other database error a user can cause: its first line (no SQL carets); -v 2 shows all.
+        import traceback
+
+        from synthadmin.db.errors import first_line
+        from synthadmin.redaction import redact
+
+        if _detailed(sys.argv):
+            sys.stderr.write(redact("".join(traceback.format_exception(exc))))
+        sys.stderr.write(f"synthadmin: database error: {redact(first_line(exc))}\n")
         sys.exit(1)
 
 

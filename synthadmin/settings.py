@@ -1,6 +1,8 @@
 """Django settings for synthadmin, read from the environment (12-factor).
 
 An optional ``.env`` file in the project root is read first; real environment variables win.
+``SYNTHADMIN_ENV_FILE`` names another file, or, set to an empty value, turns the file off (the
+test suite does, so that a developer's ``.env`` never changes what it asserts).
 """
 
 from __future__ import annotations
@@ -13,7 +15,19 @@ from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-load_dotenv(BASE_DIR / ".env", override=False)
+
+
+def env_file() -> Path | None:
+    """The dotenv file to read: ``SYNTHADMIN_ENV_FILE`` if set (empty: none), else ``.env``."""
+    configured = os.environ.get("SYNTHADMIN_ENV_FILE")
+    if configured is None:
+        return BASE_DIR / ".env"
+    return Path(configured).expanduser() if configured.strip() else None
+
+
+_ENV_FILE = env_file()
+if _ENV_FILE is not None:
+    load_dotenv(_ENV_FILE, override=False)
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -118,12 +132,26 @@ WSGI_APPLICATION = "synthadmin.wsgi.application"
 # DATABASE_URL unset: an embedded PostgreSQL under SYNTHADMIN_DATA_DIR (default .localdb/),
 # started on first connection and reused by later commands.
 DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
+#: Supabase's transaction-mode pooler (Supavisor) listens here; synthadmin needs a session.
+TRANSACTION_POOLER_PORT = 6543
 SYNTHADMIN_DATA_DIR = Path(os.environ.get("SYNTHADMIN_DATA_DIR") or BASE_DIR / ".localdb")
 
 if DATABASE_URL:
-    _default_db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
+    try:
+        _default_db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
+    except ValueError:
+        # The parser's message may quote the URL, password included: say what, not the value.
+        raise ImproperlyConfigured(
+            "DATABASE_URL is not a valid URL (postgresql://user:password@host:port/dbname)"
+        ) from None
     if _default_db["ENGINE"] != "django.db.backends.postgresql":
         raise ImproperlyConfigured("DATABASE_URL must be a postgresql:// URL")
+    if str(_default_db.get("PORT") or "") == str(TRANSACTION_POOLER_PORT):
+        raise ImproperlyConfigured(
+            f"DATABASE_URL uses port {TRANSACTION_POOLER_PORT}, Supabase's transaction pooler, which "
+            "drops the session settings synthadmin needs; use the session pooler (same host, port 5432) "
+            "or the direct connection"
+        )
 else:
     _default_db = {"NAME": "synthadmin", "EMBEDDED_DATA_DIR": str(SYNTHADMIN_DATA_DIR)}
 _default_db["ENGINE"] = "synthadmin.db"
@@ -149,6 +177,11 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 LOGIN_URL = "admin:login"
 
+# DEBUG error pages: DATABASE_URL passwords and the Supabase key hidden in settings, the
+# environment, frame locals and the exception text (synthadmin/redaction.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "synthadmin.redaction.SecretsExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "synthadmin.redaction.SecretsExceptionReporter"
+
 # --- Supabase -------------------------------------------------------------------------------
 SUPABASE_URL = os.environ.get("SUPABASE_URL", "").strip()
 # The service-role key. SUPABASE_SERVICE_KEY is the older name, still accepted.
@@ -156,6 +189,13 @@ SUPABASE_SERVICE_ROLE_KEY = (
     os.environ.get("SUPABASE_SERVICE_ROLE_KEY", "").strip()
     or os.environ.get("SUPABASE_SERVICE_KEY", "").strip()
 )
+if SUPABASE_SERVICE_ROLE_KEY and not all("!" <= char <= "~" for char in SUPABASE_SERVICE_ROLE_KEY):
+    # Never echo the value: the message must be safe to paste anywhere.
+    raise ImproperlyConfigured(
+        "SUPABASE_SERVICE_ROLE_KEY contains whitespace, a control character or a non-ASCII character "
+        "(a quoted value wrapped over two lines in .env does that); put the key on one line, as "
+        "Project Settings -> API shows it"
+    )
 
 # --- synthadmin -----------------------------------------------------------------------------
 # "supabase": users through the Supabase Auth admin API; "local": auth rows written directly.
@@ -182,10 +222,16 @@ if SYNTHADMIN_EMAIL_DOMAIN not in {"example.com", "example.org", "example.net"}:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # Every record synthadmin's handlers write goes through the redaction of configured secrets.
+    "filters": {"redact_secrets": {"()": "synthadmin.redaction.RedactingFilter"}},
     "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]}
+    },
     "loggers": {
         "synthadmin": {"handlers": ["stderr"], "level": os.environ.get("SYNTHADMIN_LOG_LEVEL", "WARNING")},
+        # Unhandled errors in views (the admin): logged with their traceback, secrets redacted.
+        "django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": False},
         # httpx logs every request URL at INFO; keep it quiet.
         "httpx": {"level": "WARNING"},
     },

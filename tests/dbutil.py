@@ -52,10 +52,15 @@ def scratch_database(prefix: str = "scratch") -> Iterator[str]:
 
 
 def manage_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of a ``manage.py`` subprocess: this one, minus Supabase/synthadmin settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE_", "SYNTHADMIN_"))}
+    """The environment of a ``manage.py`` subprocess: this one, minus every Supabase, synthadmin
+    and Django setting, with no ``.env`` file read (``SYNTHADMIN_ENV_FILE`` empty)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE_", "SYNTHADMIN_", "DJANGO_"))}
     env.update(
-        {"DJANGO_SECRET_KEY": "tests-only-not-a-secret", "DJANGO_SETTINGS_MODULE": "synthadmin.settings"}
+        {
+            "DJANGO_SECRET_KEY": "tests-only-not-a-secret",
+            "DJANGO_SETTINGS_MODULE": "synthadmin.settings",
+            "SYNTHADMIN_ENV_FILE": "",
+        }
     )
     env.update(extra or {})
     return env

@@ -1,15 +1,22 @@
 """Settings for the test suite: the project's settings with test-only secrets and fast hashing.
 
 The database is still chosen the project's way: ``DATABASE_URL`` when set, else the embedded
-PostgreSQL. Supabase is never configured from the environment here; tests that exercise the
-Supabase path point the gateway at the Auth test server themselves.
+PostgreSQL (``SYNTHADMIN_DATA_DIR`` may move it). Nothing else of the developer's environment
+reaches the suite: no ``.env`` file is read, and every other exported ``SYNTHADMIN_*``,
+``SUPABASE_*`` and ``DJANGO_*`` variable is dropped — here, so that subprocesses the tests
+start inherit the same clean environment. Tests that exercise the Supabase path point the
+gateway at the Auth test server themselves.
 """
 
 import os
 
-os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-not-a-secret")
-for _name in ("SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "SUPABASE_SERVICE_KEY", "SYNTHADMIN_AUTH_BACKEND"):
-    os.environ.pop(_name, None)
+#: Variables of the developer's environment the suite honours (where the database is).
+KEPT = {"DATABASE_URL", "SYNTHADMIN_DATA_DIR", "DJANGO_SETTINGS_MODULE"}
+for _name in list(os.environ):
+    if _name.startswith(("SYNTHADMIN_", "SUPABASE_", "DJANGO_")) and _name not in KEPT:
+        del os.environ[_name]
+os.environ["SYNTHADMIN_ENV_FILE"] = ""  # never a .env file
+os.environ["DJANGO_SECRET_KEY"] = "tests-only-not-a-secret"
 
 from synthadmin.settings import *  # noqa: E402,F403
 

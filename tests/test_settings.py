@@ -11,10 +11,18 @@ PRINT = "from django.conf import settings as s; print(s.{})"
 
 
 def _settings(expr: str, env: dict[str, str], cwd=ROOT) -> subprocess.CompletedProcess:
-    base = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "synthadmin.settings", "DATABASE_URL": "postgresql://u@127.0.0.1:9/x"}
+    # SYNTHADMIN_ENV_FILE empty: the developer's .env (README command 1 makes one) is not read.
+    base = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "synthadmin.settings",
+        "DATABASE_URL": "postgresql://u@127.0.0.1:9/x",
+        "SYNTHADMIN_ENV_FILE": "",
+    }
     base.update(env)
     code = f"import django; django.setup(); {PRINT.format(expr)}"
-    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=base, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=base, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_refuses_to_start_without_secret_key_unless_debug():
@@ -26,7 +34,9 @@ def test_refuses_to_start_without_secret_key_unless_debug():
 
 
 def test_service_role_key_accepts_the_older_name():
-    result = _settings("SUPABASE_SERVICE_ROLE_KEY", {"DJANGO_DEBUG": "1", "SUPABASE_SERVICE_KEY": "old-name-key"})
+    result = _settings(
+        "SUPABASE_SERVICE_ROLE_KEY", {"DJANGO_DEBUG": "1", "SUPABASE_SERVICE_KEY": "old-name-key"}
+    )
     assert result.stdout.strip() == "old-name-key"
     both = _settings(
         "SUPABASE_SERVICE_ROLE_KEY",
@@ -37,7 +47,9 @@ def test_service_role_key_accepts_the_older_name():
 
 def test_auth_backend_defaults_follow_supabase_url():
     assert _settings("SYNTHADMIN_AUTH_BACKEND", {"DJANGO_DEBUG": "1"}).stdout.strip() == "local"
-    with_url = _settings("SYNTHADMIN_AUTH_BACKEND", {"DJANGO_DEBUG": "1", "SUPABASE_URL": "https://x.supabase.co"})
+    with_url = _settings(
+        "SYNTHADMIN_AUTH_BACKEND", {"DJANGO_DEBUG": "1", "SUPABASE_URL": "https://x.supabase.co"}
+    )
     assert with_url.stdout.strip() == "supabase"
     bad = _settings("SYNTHADMIN_AUTH_BACKEND", {"DJANGO_DEBUG": "1", "SYNTHADMIN_AUTH_BACKEND": "ldap"})
     assert bad.returncode != 0 and "SYNTHADMIN_AUTH_BACKEND must be" in bad.stderr
@@ -56,9 +68,17 @@ def test_dotenv_file_is_read_and_environment_wins(tmp_path):
         (project / "synthadmin" / name).write_text((ROOT / "synthadmin" / name).read_text())
     (project / ".env").write_text("DJANGO_DEBUG=1\nDJANGO_ALLOWED_HOSTS=from-dotenv.example\n")
     code = "import synthadmin.settings as s; print(s.DEBUG, s.ALLOWED_HOSTS)"
-    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": "postgresql://u@127.0.0.1:9/x", "PYTHONPATH": str(project)}
-    result = subprocess.run([sys.executable, "-c", code], cwd=project, env=env, capture_output=True, text=True)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DATABASE_URL": "postgresql://u@127.0.0.1:9/x",
+        "PYTHONPATH": str(project),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=project, env=env, capture_output=True, text=True
+    )
     assert result.stdout.strip() == "True ['from-dotenv.example']", result.stderr
     env["DJANGO_ALLOWED_HOSTS"] = "from-env.example"
-    result = subprocess.run([sys.executable, "-c", code], cwd=project, env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=project, env=env, capture_output=True, text=True
+    )
     assert result.stdout.strip() == "True ['from-env.example']"

@@ -4,16 +4,58 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
+import psycopg
+from django.core.exceptions import ImproperlyConfigured
 from django.db.backends.postgresql import base as postgresql
 
 #: The schema that holds every table Django itself manages.
 DJANGO_SCHEMA = "synthadmin"
 SEARCH_PATH = f"{DJANGO_SCHEMA}, public"
 
+#: What every session synthadmin opens is pinned to, whatever the database or role defaults
+#: say (a European ``DateStyle = 'SQL, DMY'``, a ``TimeZone`` of the server's city...).
+SESSION_SETTINGS = {"DateStyle": "ISO, MDY", "TimeZone": "UTC", "search_path": SEARCH_PATH}
+
+#: Transactions used to tell a session from a transaction-mode pooler (see
+#: ``DatabaseWrapper._refuse_transaction_pooler``).
+POOLER_PROBES = 2
+POOLER_ROUNDS = 3
+
 _announced = False
+_probed: set[tuple[Any, ...]] = set()
+_probe_lock = threading.Lock()
+
+
+class TransactionPoolerError(ImproperlyConfigured):
+    """The connection goes through a transaction-mode pooler: each transaction may run on another
+    server session, so the session settings (``search_path``...) and the run's own locks would
+    not hold. Refused before anything is written."""
+
+
+def session_options(extra: str | None = None) -> str:
+    """The libpq ``options`` value that sets :data:`SESSION_SETTINGS` at connect time."""
+    pinned = " ".join(f"-c {name}={value.replace(' ', '')}" for name, value in SESSION_SETTINGS.items())
+    return f"{extra} {pinned}".strip() if extra else pinned
+
+
+def pin_session(connection: psycopg.Connection) -> None:
+    """SET whatever of :data:`SESSION_SETTINGS` the server did not take from ``options``.
+
+    Poolers either refuse the ``options`` startup parameter (PgBouncer) or ignore it (Supavisor),
+    so the settings are checked against what the server reports and set when they differ.
+    ``search_path`` is not reported by every server version: it is always set.
+    """
+    statements = [f"SET search_path TO {SEARCH_PATH}"]
+    if not (connection.info.parameter_status("DateStyle") or "").startswith("ISO"):
+        statements.append("SET DateStyle TO ISO, MDY")
+    if connection.info.parameter_status("TimeZone") != "UTC":
+        statements.append("SET TimeZone TO 'UTC'")
+    with connection.cursor() as cursor:
+        cursor.execute("; ".join(statements))
 
 
 class DatabaseWrapper(postgresql.DatabaseWrapper):
@@ -25,14 +67,87 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
             server = ensure_running(Path(data_dir), self.settings_dict["NAME"] or "postgres")
             self.settings_dict.update(HOST=server.host, PORT=str(server.port), USER=server.user)
         params = super().get_connection_params()
+        params["options"] = session_options(params.get("options"))
         _announce(self.settings_dict, params)
         return params
 
+    def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
+        try:
+            return super().get_new_connection(conn_params)
+        except psycopg.OperationalError:
+            # PgBouncer refuses the ``options`` startup parameter outright. Try once without it
+            # (pin_session then sets everything); if that fails too, the first error stands.
+            plain = {**conn_params, "options": self.settings_dict.get("OPTIONS", {}).get("options")}
+            if not plain["options"]:
+                plain.pop("options")
+            try:
+                return super().get_new_connection(plain)
+            except psycopg.OperationalError:
+                pass
+            raise
+
     def _configure_connection(self, connection: Any) -> bool:
         commit = super()._configure_connection(connection)
-        with connection.cursor() as cursor:
-            cursor.execute(f"SET search_path TO {SEARCH_PATH}")
+        pin_session(connection)
         return True if not connection.autocommit else commit
+
+    def init_connection_state(self) -> None:
+        super().init_connection_state()
+        self._refuse_transaction_pooler()
+
+    def _refuse_transaction_pooler(self) -> None:
+        """Once per process and database: refuse a transaction-mode pooler (see the error).
+
+        A real session keeps its server backend, and no other session can ever have it while
+        it lives. So: note this connection's backend, open a second connection and start a
+        transaction on it, then ask this connection again a few times. Through a transaction
+        pooler the second connection is typically handed the backend this one just released
+        (PgBouncer reuses the most recent first), or this one moves to another backend while
+        other clients are busy. Either is impossible for a session; both are refused.
+        """
+        settings_dict = self.settings_dict
+        key = (settings_dict.get("HOST"), settings_dict.get("PORT"), settings_dict.get("NAME"))
+        with _probe_lock:
+            if key in _probed:
+                return
+        seen = {self._backend_pid()}
+        held: set[int] = set()
+        other = self.get_new_connection(self.get_connection_params())
+        try:
+            for _ in range(POOLER_ROUNDS):
+                with other.cursor() as cursor:  # autocommit off: this opens a transaction, held
+                    cursor.execute("SELECT pg_backend_pid()")
+                    held.add(cursor.fetchone()[0])
+                seen |= {self._backend_pid() for _ in range(POOLER_PROBES)}
+                other.rollback()
+                if held & seen or len(seen) > 1:
+                    break
+        finally:
+            other.close()
+        if held & seen or len(seen) > 1:
+            raise TransactionPoolerError(
+                f"{describe(settings_dict)} is reached through a transaction-mode pooler (one "
+                "connection's server session changed or went to another client); use a session "
+                "pooler (Supabase: the session pooler on port 5432) or the direct connection"
+            )
+        with _probe_lock:
+            _probed.add(key)
+
+    def _backend_pid(self) -> int:
+        """This connection's server backend, asked in a transaction of its own."""
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        if not self.connection.autocommit:
+            self.connection.commit()
+        return pid
+
+
+def connected_once(settings_dict: dict[str, Any]) -> bool:
+    """True once this process has had a working connection to that database."""
+    key = (settings_dict.get("HOST"), settings_dict.get("PORT"), settings_dict.get("NAME"))
+    with _probe_lock:
+        return key in _probed
 
 
 def describe(settings_dict: dict[str, Any], dbname: str | None = None) -> str:
@@ -47,6 +162,17 @@ def describe(settings_dict: dict[str, Any], dbname: str | None = None) -> str:
     kind = "embedded PostgreSQL" if settings_dict.get("EMBEDDED_DATA_DIR") else "PostgreSQL"
     user = settings_dict.get("USER") or "(default user)"
     return f"{kind} at {where}, database {dbname or settings_dict.get('NAME')}, user {user}"
+
+
+def configured_by(settings_dict: dict[str, Any]) -> str:
+    """Which setting chose this database, for messages that tell the operator what to check."""
+    data_dir = settings_dict.get("EMBEDDED_DATA_DIR")
+    if data_dir:
+        return (
+            f"DATABASE_URL is unset, so synthadmin uses its embedded PostgreSQL, data directory "
+            f"{data_dir} (SYNTHADMIN_DATA_DIR; its server log is {Path(data_dir) / 'pgdata' / 'log'})"
+        )
+    return "check DATABASE_URL and that the server is up"
 
 
 def _announce(settings_dict: dict[str, Any], params: dict[str, Any]) -> None:

@@ -57,3 +57,15 @@ def key_value_table(title: str, rows: list[tuple[str, str]]) -> Table:
     for key, value in rows:
         table.add_row(key, value)
     return table
+
+
+def one_line(text: str) -> str:
+    """The first line of ``text``, secrets redacted: what a command shows of an error.
+
+    psycopg puts the SQL and a caret under an error's first line (``LINE 1: ...``); that, and
+    any traceback, is detail for ``-v 2``.
+    """
+    from synthadmin.redaction import redact
+
+    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+    return redact(lines[0]) if lines else ""

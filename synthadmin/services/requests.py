@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -16,6 +17,61 @@ from synthadmin.exceptions import InvalidRequestError
 
 MAX_SEED = 2**63 - 1
 MAX_CONCURRENCY = 32
+
+#: A whole number as people type it: ASCII digits only. Python's ``int()`` also takes Arabic-Indic or
+#: full-width digits and "1_0", which nobody means as a count.
+_ASCII_INTEGER = re.compile(r"[+-]?[0-9]+")
+_ASCII_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_ASCII_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def ascii_integer(field: str, text: object) -> int:
+    """``text`` as a whole number written in ASCII digits; InvalidRequestError naming ``field``."""
+    value = str(text).strip()
+    if not _ASCII_INTEGER.fullmatch(value):
+        raise InvalidRequestError(f"must be a whole number, got {text!r} (digits 0-9 only)", field=field)
+    return int(value)
+
+
+def ascii_decimal(field: str, text: object) -> float:
+    """``text`` as a decimal number written in ASCII (no ``inf``, ``nan`` or ``_``)."""
+    value = str(text).strip()
+    if not _ASCII_DECIMAL.fullmatch(value):
+        raise InvalidRequestError(f"must be a number, got {text!r} (digits 0-9 only)", field=field)
+    return float(value)
+
+
+def ascii_date(field: str, text: object) -> dt.date:
+    """``text`` as a date written YYYY-MM-DD in ASCII digits."""
+    value = str(text).strip()
+    try:
+        if not _ASCII_DATE.fullmatch(value):
+            raise ValueError(value)
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidRequestError(f"must be a date as YYYY-MM-DD, got {text!r}", field=field) from None
+
+
+def history_window_validate(*, end_date: dt.date, days: int, field: str = "checkin_days") -> None:
+    """Refuse a history of ``days`` days ending ``end_date`` that leaves the calendar.
+
+    The content engine refuses a window starting before 0001-01-01 (``days`` > the ordinal of
+    ``end_date``); dates after 9999-12-31 do not exist in Python. Checked before anything is
+    written, so no Auth user is ever created for a history that cannot be built. Raises
+    InvalidRequestError naming ``field``.
+    """
+    if days > end_date.toordinal():
+        first = dt.date.min + dt.timedelta(days=days - 1)
+        raise InvalidRequestError(
+            f"{days:,} days ending {end_date.isoformat()} would start before 0001-01-01; "
+            f"end on {first.isoformat()} or later, or ask for fewer days",
+            field=field,
+        )
+    if end_date >= dt.date.max:
+        raise InvalidRequestError(
+            f"end date {end_date.isoformat()} leaves no room after it (the calendar ends 9999-12-31)",
+            field="end_date",
+        )
 
 
 @dataclass(frozen=True)
@@ -45,7 +101,8 @@ def generation_request_validate(
     """Check every parameter; return the request with defaults (seed, end date...) filled in.
 
     Raises InvalidRequestError naming the parameter and what is allowed. Writes nothing.
-    ``max_patients`` lowers the per-run limit (the admin form uses a smaller one).
+    ``max_patients`` lowers the per-run limit (the admin form uses a smaller one); it counts
+    patients **and** therapists, every one of which is an Auth call.
     """
     limit = min(
         max_patients or settings.SYNTHADMIN_MAX_PATIENTS_PER_RUN, settings.SYNTHADMIN_MAX_PATIENTS_PER_RUN
@@ -55,6 +112,12 @@ def generation_request_validate(
     if request.patients + request.therapists < 1:
         raise InvalidRequestError(
             "nothing to create: ask for at least one patient or therapist", field="patients"
+        )
+    if max_patients is not None and request.patients + request.therapists > limit:
+        raise InvalidRequestError(
+            f"at most {limit:,} users (patients and therapists together) per run here, "
+            f"got {request.patients + request.therapists:,}",
+            field="patients",
         )
     _integer("checkin_days", request.checkin_days, 0, settings.SYNTHADMIN_MAX_CHECKIN_DAYS)
     if request.pattern not in PATTERN_NAMES:
@@ -90,6 +153,7 @@ def generation_request_validate(
             f"end date {end_date.isoformat()} is in the future; use today ({today.isoformat()}) or earlier",
             field="end_date",
         )
+    history_window_validate(end_date=end_date, days=request.checkin_days)
     concurrency = settings.SYNTHADMIN_AUTH_CONCURRENCY if request.concurrency is None else request.concurrency
     _integer("concurrency", concurrency, 1, MAX_CONCURRENCY)
     return replace(request, seed=seed, end_date=end_date, concurrency=concurrency)

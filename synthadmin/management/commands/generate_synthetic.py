@@ -1,33 +1,50 @@
 """``python manage.py generate_synthetic``: create synthetic test patients (a thin adapter).
 
 Parses and validates the options, calls ``synthetic_generate`` (the same service as the admin's
-"Generate synthetic data" button), and reports. Exit codes: 0 all created; 1 bad input or
-configuration; 2 partial (some users failed after retries); 130 interrupted (clean stop).
+"Generate synthetic data" button), and reports. Exit codes (``synthadmin.management.exitcodes``):
+0 all created; 1 bad input or configuration, nothing written; 2 some users failed after retries;
+3 stopped part way (Auth or the database lost, the key rejected); 129/130/143 stopped by SIGHUP,
+Ctrl-C or SIGTERM after a clean stop.
 """
 
 from __future__ import annotations
 
 import csv
-import datetime as dt
+import errno
 import getpass
 import json
 import os
+import stat
 import sys
+import threading
+import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError, connection
+from django.db.models.signals import post_save
 
 from synthadmin.auth import AuthGateway, get_gateway
 from synthadmin.content import DEFAULT_ADHERENCE, PATTERN_NAMES
+from synthadmin.db.errors import connection_lost, database_lost_message, database_unusable_message
 from synthadmin.exceptions import ConfigurationError, InvalidRequestError
-from synthadmin.management.output import RichProgress, key_value_table, render
+from synthadmin.management import exitcodes
+from synthadmin.management.output import RichProgress, key_value_table, one_line, render
 from synthadmin.management.preflight import target_preflight
-from synthadmin.models import SyntheticRun
-from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.management.stopping import SignalStop
+from synthadmin.models import SyntheticRun, SyntheticUser
+from synthadmin.services.generation import PHASE_CHECKINS, PHASE_USERS, Starter, synthetic_generate
 from synthadmin.services.preview import synthetic_generate_preview
-from synthadmin.services.reports import Credential, RunReport
-from synthadmin.services.requests import GenerationRequest, generation_request_validate
+from synthadmin.services.reports import Credential, ProgressListener, RunReport
+from synthadmin.services.requests import (
+    GenerationRequest,
+    ascii_date,
+    ascii_decimal,
+    ascii_integer,
+    generation_request_validate,
+)
 
 #: Service field → the option a user typed.
 OPTION_OF_FIELD = {
@@ -42,8 +59,9 @@ OPTION_OF_FIELD = {
     "concurrency": "--concurrency",
 }
 
-EXIT_PARTIAL = 2
-EXIT_INTERRUPTED = 130
+#: Kept for callers of the old names; the table lives in ``synthadmin.management.exitcodes``.
+EXIT_PARTIAL = exitcodes.PARTIAL
+EXIT_INTERRUPTED = exitcodes.INTERRUPTED
 
 
 class Command(BaseCommand):
@@ -93,13 +111,17 @@ class Command(BaseCommand):
             "--credentials-out",
             default=None,
             metavar="PATH",
-            help="write email,password,role,user_id of every created user to PATH (CSV, mode 0600)",
+            help="write email,password,role,user_id of every created user to PATH (a new file, mode 0600)",
+        )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="let --credentials-out replace an existing regular file (never a symbolic link)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        request = self._request(options)
         try:
-            request = generation_request_validate(request)
+            request = generation_request_validate(self._request(options))
         except InvalidRequestError as exc:
             raise CommandError(self._option_message(exc)) from None
         target_preflight(self, verbosity=options["verbosity"])
@@ -109,50 +131,96 @@ class Command(BaseCommand):
         try:
             gateway = get_gateway()
         except ConfigurationError as exc:
-            raise CommandError(str(exc)) from None
-        credentials_file = self._open_credentials(options["credentials_out"])
+            raise CommandError(one_line(str(exc))) from None
         try:
-            report = self._generate(request, gateway, credentials_file, options)
+            # Everything that can refuse the run does so before the first write: the database
+            # must answer, and the credentials file must be creatable.
+            self._database_ready()
+            credentials_file = self._open_credentials(options["credentials_out"], force=options["force"])
+            try:
+                report = self._generate(request, gateway, credentials_file, options)
+            finally:
+                if credentials_file is not None:
+                    credentials_file.close()
         finally:
             gateway.close()
-            if credentials_file is not None:
-                credentials_file.close()
         self._report(report, options)
 
     # --- parsing -----------------------------------------------------------------------
     def _request(self, options: dict[str, Any]) -> GenerationRequest:
+        """Typed values from the option strings (ASCII digits only); InvalidRequestError if not."""
         return GenerationRequest(
-            patients=_int("--patients", options["patients"]),
-            therapists=_int("--therapists", options["therapists"]),
-            checkin_days=_int("--checkins", options["checkins"]),
+            patients=ascii_integer("patients", options["patients"]),
+            therapists=ascii_integer("therapists", options["therapists"]),
+            checkin_days=ascii_integer("checkin_days", options["checkins"]),
             pattern=options["pattern"],
-            seed=None if options["seed"] is None else _int("--seed", options["seed"]),
-            end_date=None if options["end_date"] is None else _date("--end-date", options["end_date"]),
-            adherence=_float("--adherence", options["adherence"]),
+            seed=None if options["seed"] is None else ascii_integer("seed", options["seed"]),
+            end_date=None if options["end_date"] is None else ascii_date("end_date", options["end_date"]),
+            adherence=ascii_decimal("adherence", options["adherence"]),
             locale=options["locale"],
             concurrency=None
             if options["concurrency"] is None
-            else _int("--concurrency", options["concurrency"]),
+            else ascii_integer("concurrency", options["concurrency"]),
         )
 
     def _option_message(self, exc: InvalidRequestError) -> str:
         option = OPTION_OF_FIELD.get(exc.field or "", "")
         return f"{option}: {exc}" if option else str(exc)
 
-    def _open_credentials(self, path: str | None) -> TextIO | None:
+    def _database_ready(self) -> None:
+        """Connect (and so check the session) before anything is written; exit 1 if it fails."""
+        try:
+            connection.ensure_connection()
+        except DatabaseError as exc:
+            raise CommandError(database_unusable_message(connection.settings_dict, exc)) from None
+
+    def _open_credentials(self, path: str | None, *, force: bool) -> TextIO | None:
+        """Create the credentials file: a new file, mode 0600, never through a symbolic link.
+
+        Refuses (exit 1, one line, before anything is written) an existing path unless
+        ``--force`` (then only a regular file is replaced), any symbolic link, and every OS error.
+        """
         if path is None:
             return None
         target = Path(path).expanduser()
-        if target.is_dir():
-            raise CommandError(f"--credentials-out: {target} is a directory; give a file path")
-        if not target.parent.is_dir():
-            raise CommandError(f"--credentials-out: directory {target.parent} does not exist")
+        option = "--credentials-out"
+        try:
+            existing = os.lstat(target)
+        except FileNotFoundError:
+            existing = None
+        except OSError as exc:
+            raise CommandError(f"{option}: cannot use {target}: {exc.strerror}") from None
+        if existing is not None:
+            if stat.S_ISLNK(existing.st_mode):
+                raise CommandError(
+                    f"{option}: {target} is a symbolic link; synthadmin never writes through one, "
+                    "give the path of a new file"
+                )
+            if stat.S_ISDIR(existing.st_mode):
+                raise CommandError(f"{option}: {target} is a directory; give a file path")
+            if not force:
+                raise CommandError(
+                    f"{option}: {target} already exists (it may hold the only copy of earlier "
+                    "passwords); give a new path, or pass --force to replace it"
+                )
+            if not stat.S_ISREG(existing.st_mode):
+                raise CommandError(f"{option}: {target} is not a regular file; give a file path")
+            try:
+                os.unlink(target)
+            except OSError as exc:
+                raise CommandError(f"{option}: cannot replace {target}: {exc.strerror}") from None
+        elif not target.parent.is_dir():
+            raise CommandError(f"{option}: directory {target.parent} does not exist")
+        flags = (
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        )
         try:
             # Created 0600 from the start: the passwords are never readable by anyone else.
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.fchmod(fd, 0o600)
+            fd = os.open(target, flags, 0o600)
         except OSError as exc:
-            raise CommandError(f"--credentials-out: cannot write {target}: {exc.strerror}") from None
+            if exc.errno == errno.EEXIST:  # appeared since we looked: someone else's file
+                raise CommandError(f"{option}: {target} appeared while starting; give a new path") from None
+            raise CommandError(f"{option}: cannot create {target}: {exc.strerror}") from None
         handle = os.fdopen(fd, "w", newline="", encoding="utf-8")
         csv.writer(handle).writerow(["email", "password", "role", "user_id"])
         handle.flush()
@@ -174,27 +242,54 @@ class Command(BaseCommand):
 
         starter = Starter(f"os:{_os_user()}", source=SyntheticRun.Source.COMMAND)
         show_bars = options["verbosity"] >= 1 and not options["json"] and sys.stderr.isatty()
+        written = _Written()
+        self._signals = SignalStop()
         try:
-            if show_bars:
-                with RichProgress() as progress:
-                    return synthetic_generate(
-                        request=request,
-                        started_by=starter,
-                        gateway=gateway,
-                        progress=progress,
-                        credentials=keep if writer else None,
-                    )
-            return synthetic_generate(
-                request=request, started_by=starter, gateway=gateway, credentials=keep if writer else None
-            )
+            with self._signals, written:
+                if show_bars:
+                    with RichProgress() as bars:
+                        written.forward_to = bars
+                        return synthetic_generate(
+                            request=request,
+                            started_by=starter,
+                            gateway=gateway,
+                            progress=written,
+                            credentials=keep if writer else None,
+                            stop=self._signals.event,
+                        )
+                return synthetic_generate(
+                    request=request,
+                    started_by=starter,
+                    gateway=gateway,
+                    progress=written,
+                    credentials=keep if writer else None,
+                    stop=self._signals.event,
+                )
         except ConfigurationError as exc:
-            raise CommandError(str(exc)) from None
+            raise CommandError(one_line(str(exc))) from None
         except KeyboardInterrupt:
             raise CommandError(
                 "interrupted; users already created are complete. Remove them with: "
                 "python manage.py purge_synthetic --all --dry-run (then without --dry-run)",
-                returncode=EXIT_INTERRUPTED,
+                returncode=exitcodes.INTERRUPTED,
             ) from None
+        except DatabaseError as exc:
+            if not connection_lost(exc):
+                raise
+            self._detail(exc, options)
+            raise CommandError(
+                f"{database_lost_message(connection.settings_dict, exc)}. {written.summary()}",
+                returncode=exitcodes.STOPPED,
+            ) from None
+
+    def _detail(self, exc: BaseException, options: dict[str, Any]) -> None:
+        """``-v 2``: the whole error, traceback included (secrets redacted)."""
+        if options["verbosity"] >= 2:
+            import traceback
+
+            from synthadmin.redaction import redact
+
+            self.stderr.write(redact("".join(traceback.format_exception(exc))).rstrip("\n"))
 
     def _dry_run(self, request: GenerationRequest, options: dict[str, Any]) -> None:
         preview = synthetic_generate_preview(request=request)
@@ -252,42 +347,98 @@ class Command(BaseCommand):
             ]
             self.stdout.write(render(key_value_table("Synthetic run", rows)))
             for failure in report.failures:
-                self.stderr.write(f"failed: {failure.email} ({failure.role}): {failure.reason}")
+                self.stderr.write(f"failed: {failure.email} ({failure.role}): {one_line(failure.reason)}")
+        signals = getattr(self, "_signals", None)
+        if signals is not None and signals.received is not None:
+            raise CommandError(
+                f"stopped by {signals.name}: no user was left half-written; "
+                f"{report.patients_created} patients and {report.therapists_created} therapists are "
+                f"complete. Remove this run with: {report.purge_command}",
+                returncode=signals.exit_code,
+            )
         if report.status == SyntheticRun.Status.SUCCEEDED:
             return
         if report.status == SyntheticRun.Status.PARTIAL:
             raise CommandError(
                 f"partial run: {report.users_failed} user(s) failed after retries (listed above); "
                 f"the rest are complete. {report.purge_command} removes them",
-                returncode=EXIT_PARTIAL,
+                returncode=exitcodes.PARTIAL,
             )
         if report.status == SyntheticRun.Status.ABORTED:
             raise CommandError(
                 f"interrupted: no user was left half-written. Remove this run with: {report.purge_command}",
-                returncode=EXIT_INTERRUPTED,
+                returncode=exitcodes.INTERRUPTED,
             )
-        raise CommandError(f"run failed: {report.error}. Run id {report.run_id}")
+        requested = int(report.parameters.get("patients", 0)) + int(report.parameters.get("therapists", 0))
+        # Every user tried and failed on its own (collisions...): some users failed, 2. Otherwise
+        # something stopped the run part way (the key rejected, Auth unavailable): 3.
+        code = exitcodes.PARTIAL if report.users_failed >= requested else exitcodes.STOPPED
+        raise CommandError(
+            f"run failed: {one_line(report.error)}. Run id {report.run_id}; {report.purge_command} removes "
+            "what it made",
+            returncode=code,
+        )
 
 
-def _int(option: str, value: str) -> int:
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise CommandError(f"{option}: must be a whole number, got {value!r}") from None
+class _Written:
+    """Counts what the run wrote, from its progress (and learns the run id when it is recorded),
+    so that a run cut off by a lost database can still say what it left; forwards to the bars."""
 
+    def __init__(self) -> None:
+        self.forward_to: ProgressListener | None = None
+        self.counts: Counter = Counter()
+        self.run_id: uuid.UUID | None = None
+        self._thread = threading.current_thread()
 
-def _float(option: str, value: str) -> float:
-    try:
-        return float(str(value).strip())
-    except ValueError:
-        raise CommandError(f"{option}: must be a number, got {value!r}") from None
+    def __enter__(self) -> _Written:
+        post_save.connect(self._run_saved, sender=SyntheticRun, weak=False, dispatch_uid=id(self))
+        return self
 
+    def __exit__(self, *exc: object) -> None:
+        post_save.disconnect(sender=SyntheticRun, dispatch_uid=id(self))
 
-def _date(option: str, value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise CommandError(f"{option}: must be a date as YYYY-MM-DD, got {value!r}") from None
+    def _run_saved(self, *, instance: SyntheticRun, created: bool, **_: Any) -> None:
+        if created and self.run_id is None and threading.current_thread() is self._thread:
+            self.run_id = instance.pk
+
+    def phase(self, name: str, total: int | None) -> None:
+        if self.forward_to is not None:
+            self.forward_to.phase(name, total)
+
+    def advance(self, name: str, amount: int = 1) -> None:
+        self.counts[name] += amount
+        if self.forward_to is not None:
+            self.forward_to.advance(name, amount)
+
+    def summary(self) -> str:
+        """What was written before the loss: from the ledger if the database answers again, else
+        from the progress counted here."""
+        if self.run_id is None:
+            return "Nothing had been written yet"
+        purge = (
+            f"when the database is back, finish with: python manage.py purge_synthetic --run {self.run_id}"
+        )
+        try:
+            connection.close()
+        except DatabaseError:
+            pass
+        try:
+            complete = SyntheticUser.objects.filter(run_id=self.run_id, state=SyntheticUser.State.COMPLETE)
+            users = complete.count()
+            checkins = sum(complete.values_list("checkins", flat=True))
+            open_intents = SyntheticUser.objects.filter(
+                run_id=self.run_id, state=SyntheticUser.State.INTENT
+            ).count()
+        except DatabaseError:
+            return (
+                f"Run {self.run_id} had finished about {self.counts[PHASE_USERS]:,} users and written "
+                f"{self.counts[PHASE_CHECKINS]:,} check-ins; {purge}"
+            )
+        return (
+            f"Run {self.run_id} wrote {users:,} complete users with {checkins:,} check-ins"
+            f"{f'; {open_intents} user(s) in flight are recorded as intents' if open_intents else ''}; "
+            f"{purge}"
+        )
 
 
 def _os_user() -> str:

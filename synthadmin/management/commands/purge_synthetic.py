@@ -1,7 +1,10 @@
 """``python manage.py purge_synthetic``: delete synthetic users (a thin adapter over the service).
 
 Only users created by synthadmin runs whose profiles carry ``is_test_patient = true`` are ever
-deleted; real patients are never touched, whatever the options.
+deleted; real patients are never touched, whatever the options. Exit codes
+(``synthadmin.management.exitcodes``): 0 done; 1 bad input, nothing deleted; 2 some users could
+not be deleted or were left alone (each named); 3 stopped part way (Auth or the database lost, the
+key rejected); 129/130/143 stopped by SIGHUP, Ctrl-C or SIGTERM after a clean stop.
 """
 
 from __future__ import annotations
@@ -12,11 +15,15 @@ import uuid
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError, connection
 
 from synthadmin.auth import get_gateway
+from synthadmin.db.errors import connection_lost, database_lost_message, database_unusable_message
 from synthadmin.exceptions import AuthRejectedError, ConfigurationError
-from synthadmin.management.output import key_value_table, render
+from synthadmin.management import exitcodes
+from synthadmin.management.output import key_value_table, one_line, render
 from synthadmin.management.preflight import target_preflight
+from synthadmin.management.stopping import SignalStop
 from synthadmin.models import SyntheticRun
 from synthadmin.services.purge import synthetic_purge
 from synthadmin.services.reports import PurgeReport
@@ -36,6 +43,10 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the purge report as one JSON document")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            connection.ensure_connection()
+        except DatabaseError as exc:
+            raise CommandError(database_unusable_message(connection.settings_dict, exc)) from None
         run = self._run(options)
         target_preflight(self, verbosity=options["verbosity"])
         if options["dry_run"] or not options["yes"]:
@@ -48,26 +59,46 @@ class Command(BaseCommand):
         try:
             gateway = get_gateway()
         except ConfigurationError as exc:
-            raise CommandError(str(exc)) from None
+            raise CommandError(one_line(str(exc))) from None
+        signals = SignalStop()
         try:
-            report = synthetic_purge(run=run, gateway=gateway)
+            with signals:
+                report = synthetic_purge(run=run, gateway=gateway, stop=signals.event)
         except AuthRejectedError as exc:
-            raise CommandError(str(exc)) from None
+            raise CommandError(one_line(str(exc)), returncode=exitcodes.STOPPED) from None
         except KeyboardInterrupt:
-            raise CommandError("interrupted; run the same command again to finish", returncode=130) from None
+            raise CommandError(
+                "interrupted; run the same command again to finish", returncode=exitcodes.INTERRUPTED
+            ) from None
+        except DatabaseError as exc:
+            if not connection_lost(exc):
+                raise
+            raise CommandError(
+                f"{database_lost_message(connection.settings_dict, exc)}. Users deleted before that are "
+                "gone from Auth and the database; run the same command again when the database is back",
+                returncode=exitcodes.STOPPED,
+            ) from None
         finally:
             gateway.close()
         self._print(report, options)
+        if signals.received is not None:
+            raise CommandError(
+                f"stopped by {signals.name} after {report.users_deleted} user(s) were deleted; nothing "
+                "was left half-deleted. Run the same command again to finish",
+                returncode=signals.exit_code,
+            )
         if report.errors:
             raise CommandError(
-                f"{len(report.errors)} user(s) could not be deleted: {report.errors[0]}; run again to retry",
-                returncode=2,
+                f"{len(report.errors)} user(s) could not be deleted: {one_line(report.errors[0])}; "
+                "run again to retry",
+                returncode=exitcodes.PARTIAL,
             )
         if report.blocked or report.left_alone:
             first = (report.blocked or report.left_alone)[0]
             raise CommandError(
-                f"{len(report.blocked) + len(report.left_alone)} synthetic user(s) left in place: {first}",
-                returncode=2,
+                f"{len(report.blocked) + len(report.left_alone)} synthetic user(s) left in place "
+                f"(listed above); the rest are deleted. First: {one_line(first)}",
+                returncode=exitcodes.PARTIAL,
             )
 
     def _run(self, options: dict[str, Any]) -> uuid.UUID | None:
@@ -129,4 +160,4 @@ class Command(BaseCommand):
         title = "Purge (dry run: nothing was deleted)" if report.dry_run else "Purge"
         self.stdout.write(render(key_value_table(title, rows)))
         for error in report.errors:
-            self.stderr.write(f"not deleted: {error}")
+            self.stderr.write(f"not deleted: {one_line(error)}")

@@ -1,0 +1,54 @@
+"""What a database error means for an operator: the server is gone, or something else.
+
+Decided by type and SQLSTATE (never by the words of the message): Django's ``InterfaceError``
+(a connection already closed), psycopg's connection-level ``OperationalError`` (no SQLSTATE:
+the socket closed), class 08 (connection exception) and 57P01-57P03 (the server shut the
+session down: ``pg_terminate_backend``, a restart, a crash).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from django.db import InterfaceError, OperationalError
+
+from synthadmin.db.base import configured_by, describe
+from synthadmin.dberrors import pg_error
+
+#: SQLSTATEs that say the session is gone (not that a statement failed).
+SESSION_GONE = {"57P01", "57P02", "57P03"}
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """True when ``exc`` (or an error it was raised from) says the database connection is gone."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, InterfaceError | psycopg.InterfaceError):
+            return True
+        if isinstance(current, OperationalError | psycopg.OperationalError):
+            error = pg_error(current)
+            state = error.sqlstate if error is not None else None
+            if state is None or state.startswith("08") or state in SESSION_GONE:
+                return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (psycopg adds ``LINE 1:`` and carets below it)."""
+    error = pg_error(exc) or exc
+    text = str(error).strip()
+    return text.splitlines()[0].strip() if text else type(error).__name__
+
+
+def database_lost_message(settings_dict: dict[str, Any], exc: BaseException) -> str:
+    """One line: the connection to which database was lost, why, and what to check."""
+    return f"lost the database ({describe(settings_dict)}: {first_line(exc)}); {configured_by(settings_dict)}"
+
+
+def database_unusable_message(settings_dict: dict[str, Any], exc: BaseException) -> str:
+    """One line for a database that could not be used at all (nothing was written)."""
+    return f"cannot use the database ({first_line(exc)}); {configured_by(settings_dict)}"

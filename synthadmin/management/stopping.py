@@ -1,0 +1,67 @@
+"""SIGTERM and SIGHUP stop a command's run the way Ctrl-C does: cleanly.
+
+``docker stop``, systemd and CI send SIGTERM; closing a terminal sends SIGHUP. Python's default
+for both is to die at once, which leaves Auth users without profiles and runs ``running``
+forever. Inside :class:`SignalStop` they set the run's ``stop`` event instead: the service
+starts no new user, finishes or compensates the users in flight, records the run as stopped and
+returns its report; the command then exits ``128 + signal`` (143 / 129).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType, TracebackType
+from typing import Any
+
+from synthadmin.management.exitcodes import signal_exit_code
+
+logger = logging.getLogger(__name__)
+
+#: The signals that ask for a clean stop (SIGINT keeps Python's KeyboardInterrupt path).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class SignalStop:
+    """Context manager: while inside, SIGTERM/SIGHUP set ``event`` instead of killing the process.
+
+    ``received`` is the first signal that arrived (None if none did). Outside the main thread
+    (where Python cannot install handlers) it does nothing.
+    """
+
+    def __init__(self, event: threading.Event | None = None) -> None:
+        self.event = event or threading.Event()
+        self.received: signal.Signals | None = None
+        self._previous: dict[signal.Signals, Any] = {}
+
+    def __enter__(self) -> SignalStop:
+        if threading.current_thread() is threading.main_thread():
+            for signum in STOP_SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        # Only set a flag here: the main thread may be in the middle of a database write, which
+        # must not be interrupted; the run checks the event between users.
+        if self.received is None:
+            self.received = signal.Signals(signum)
+            logger.warning(
+                "%s received: finishing what is in flight, starting nothing new", self.received.name
+            )
+        self.event.set()
+
+    @property
+    def exit_code(self) -> int | None:
+        return None if self.received is None else signal_exit_code(self.received)
+
+    @property
+    def name(self) -> str:
+        return self.received.name if self.received is not None else ""

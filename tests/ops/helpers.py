@@ -1,0 +1,53 @@
+"""Helpers shared by the operations tests: a ``manage.py`` subprocess that can be signalled."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+from django.db import connection
+
+from tests.dbutil import ROOT, database_url, manage_env
+
+
+def test_database_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """A clean ``manage.py`` environment pointed at the test database."""
+    env = {"DATABASE_URL": database_url(connection.settings_dict["NAME"]), "PYTHONUNBUFFERED": "1"}
+    env.update(extra or {})
+    return manage_env(env)
+
+
+test_database_env.__test__ = False  # a helper, not a test
+
+
+def start_manage(*args: str, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(condition: Callable[[], bool], process: subprocess.Popen, *, timeout: float = 60) -> None:
+    """Poll ``condition`` until true; fail if the process ends first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if process.poll() is not None:
+            out, err = process.communicate()
+            raise AssertionError(f"the command ended early ({process.returncode}):\n{out}\n{err}")
+        assert time.monotonic() < deadline, "timed out waiting for the command"
+        time.sleep(0.05)
+
+
+def finish(process: subprocess.Popen, *, timeout: float = 120) -> tuple[str, str]:
+    try:
+        return process.communicate(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
