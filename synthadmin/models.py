@@ -20,6 +20,8 @@ class SyntheticRun(models.Model):
         PARTIAL = "partial", "Partial"
         FAILED = "failed", "Failed"
         ABORTED = "aborted", "Aborted"
+        #: Its process died without finishing (kill -9, a lost machine); purge finishes it.
+        INTERRUPTED = "interrupted", "Interrupted"
 
     class Kind(models.TextChoices):
         GENERATE = "generate", "Generate users"
@@ -50,6 +52,12 @@ class SyntheticRun(models.Model):
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     purged_at = models.DateTimeField(null=True, blank=True)
+    #: The process that runs it, so that a run whose process died can be told from one that
+    #: is still working (``synthadmin.services.ledger.runs_reap_interrupted``).
+    owner_host = models.CharField(max_length=255, blank=True)
+    owner_pid = models.PositiveIntegerField(null=True, blank=True)
+    owner_started_at = models.DateTimeField(null=True, blank=True, help_text="When the owner process started")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]

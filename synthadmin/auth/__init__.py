@@ -6,14 +6,16 @@ the same typed errors (``synthadmin.exceptions``) for the same conditions.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 
 from django.conf import settings
 
 from synthadmin.auth.base import AuthGateway, AuthUserInfo, NewAuthUser
 from synthadmin.exceptions import ConfigurationError
 
-__all__ = ["AuthGateway", "AuthUserInfo", "NewAuthUser", "get_gateway"]
+__all__ = ["AuthGateway", "AuthUserInfo", "NewAuthUser", "gateway_in_use", "get_gateway"]
 
 
 def get_gateway(backend: str | None = None, *, cancel: threading.Event | None = None) -> AuthGateway:
@@ -51,3 +53,15 @@ def get_gateway(backend: str | None = None, *, cancel: threading.Event | None = 
             cancel=cancel,
         )
     raise ConfigurationError(f"unknown auth backend {backend!r}; use 'supabase' or 'local'")
+
+
+@contextlib.contextmanager
+def gateway_in_use(
+    gateway: AuthGateway | None, *, cancel: threading.Event | None = None
+) -> Iterator[AuthGateway]:
+    """``gateway`` as given (the caller closes it), or the configured one, closed on exit."""
+    if gateway is not None:
+        yield gateway
+        return
+    with get_gateway(cancel=cancel) as own:
+        yield own

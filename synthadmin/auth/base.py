@@ -74,3 +74,9 @@ class AuthGateway(Protocol):
     def close(self) -> None:
         """Release connections."""
         ...
+
+    def __enter__(self) -> AuthGateway:
+        """A gateway is a context manager: it closes itself (like Django's mail backends)."""
+        ...
+
+    def __exit__(self, *exc_info: object) -> None: ...

@@ -1,19 +1,23 @@
 """Generate a synthetic population: the one service behind the admin form and the command.
 
-For each user, in order:
+For each user, in order (``_Run._attempt``, top to bottom):
 
-1. an **intent record** (``SyntheticUser``, state ``intent``) is committed, so that a crash or
+1. an **intent record** (a ledger entry, state ``intent``) is committed, so that a crash or
    Ctrl-C between the two systems leaves something ``synthetic_purge`` can find and finish;
-2. the **Auth user** is created through the gateway with our own ``uuid4`` as its id
-   (transient failures: exponential backoff with jitter; identity collisions: a fresh e-mail or
-   id, at most 3 attempts in all; a rejected key or request stops the whole run);
-3. the **database rows** (profile, and for a patient its whole check-in history) are written in
-   one transaction, which also marks the intent ``complete``. If that transaction fails, the
+2. the **Auth user** is created through the gateway with our own ``uuid4`` as its id, every call
+   admitted by one flow controller (``synthadmin/auth/flow.py``: AIMD window, a shared pause on
+   429); transient failures are retried (``services/retrying.py``); an identity collision gets a
+   fresh e-mail or id, at most 3 attempts in all; an answer that proves nothing (a timeout, a
+   dropped connection) keeps the intent for purge to resolve;
+3. the **database rows** (profile, therapist link, check-in history, ground truth) are written in
+   one transaction, which also marks the entry ``complete``. If that transaction fails, the
    Auth user is deleted again (the compensating action).
 
-At most ``concurrency`` Auth calls (default 4) are in flight at once; twice as many worker
-threads keep those slots busy while other users' rows are written. Therapists come first,
-since patients reference them.
+What stops a run (``_Run._record``): a rejected key or an unusable answer (at once); the same
+user-level diagnosis — the Auth service unavailable, or its database refusing the row (a
+trigger or constraint on ``auth.users``) — for ``STREAK_LIMIT`` users in a row; a lost
+database; Ctrl-C, SIGTERM or the caller's ``stop`` event (a clean stop: users in flight are
+finished or compensated). Therapists come first, since patients are linked to them.
 """
 
 from __future__ import annotations
@@ -26,16 +30,18 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.utils import timezone
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
-from synthadmin.auth import AuthGateway, NewAuthUser, get_gateway
+from synthadmin.auth import AuthGateway, NewAuthUser, gateway_in_use
 from synthadmin.auth.base import APP_METADATA_KEY
+from synthadmin.auth.flow import FlowController
+from synthadmin.db.errors import connection_lost
 from synthadmin.exceptions import (
+    AuthCancelledError,
+    AuthDatabaseRefusedError,
     AuthGatewayError,
     AuthRejectedError,
     AuthUnavailableError,
@@ -45,16 +51,12 @@ from synthadmin.exceptions import (
 )
 from synthadmin.failpoints import AFTER_AUTH_CREATE, failpoint
 from synthadmin.models import SyntheticRun, SyntheticUser
+from synthadmin.redaction import redact
 from synthadmin.services import ledger
 from synthadmin.services.ground_truth import ground_truth_of
-from synthadmin.services.population import (
-    PersonSpec,
-    patient_history,
-    population_build,
-    therapist_assignment,
-)
+from synthadmin.services.population import PersonSpec, patient_history, population_build, therapist_assignment
 from synthadmin.services.reports import Credential, NullProgress, ProgressListener, RunReport, UserFailure
-from synthadmin.services.requests import GenerationRequest, generation_request_validate
+from synthadmin.services.requests import GenerationParams, GenerationRequest, generation_request_validate
 from synthadmin.services.retrying import transient_retrying
 from synthadmin.services.threads import pool_run
 from synthadmin.services.writer import ProfileRow, user_rows_write
@@ -68,9 +70,11 @@ IDENTITY_ATTEMPTS = 3
 #: Where user ids come from: our own uuid4, the same id for Auth user and profile.
 new_user_id: Callable[[], uuid.UUID] = uuid.uuid4
 
-#: After this many users in a row found the Auth service unavailable (each after its own
-#: retries), the run stops: the service is down, and every further user would wait as long.
-UNAVAILABLE_STREAK_LIMIT = 3
+#: After this many users in a row failed for the same service-level reason (Auth unavailable,
+#: or Auth's database refusing every row), the run stops: every further user would fail alike.
+STREAK_LIMIT = 3
+#: Kept for the callers that know the old name.
+UNAVAILABLE_STREAK_LIMIT = STREAK_LIMIT
 
 PHASE_USERS = "auth users"
 PHASE_CHECKINS = "check-ins"
@@ -85,20 +89,41 @@ class Starter:
     source: str = SyntheticRun.Source.API
 
 
-class _RunStopped(Exception):
-    """Internal: the run was told to stop (Ctrl-C or a rejected request) before this user."""
+@dataclass(frozen=True)
+class _Job:
+    """One user to create: a therapist (no history) or the ``history_index``-th patient."""
+
+    spec: PersonSpec
+    therapist_id: uuid.UUID | None = None
+    history_index: int | None = None
+
+
+@dataclass(frozen=True)
+class _Identity:
+    """What one attempt at a user is called: a fresh id and e-mail per attempt."""
+
+    user_id: uuid.UUID
+    email: str
+    password: str | None = field(repr=False)
 
 
 @dataclass
 class _Outcome:
-    spec: PersonSpec
+    job: _Job
     user_id: uuid.UUID | None = None
     checkins: int = 0
     failure: str = ""
-    abort: AuthRejectedError | None = None
-    unavailable: AuthUnavailableError | None = None
-    skipped: bool = False  # not started: the run was stopping
-    retries: Counter = field(default_factory=Counter)
+    error: BaseException | None = None  # what ended the user's attempts, if anything did
+    skipped: bool = False  # never started: the run was stopping
+    retries: Counter[str] = field(default_factory=Counter)
+
+
+class _NotStarted(Exception):
+    """Internal: the run is stopping; this user is not started."""
+
+
+class _RowsNotWritten(Exception):
+    """Internal: the user's database rows could not be written (its Auth user was deleted)."""
 
 
 def synthetic_generate(
@@ -112,219 +137,218 @@ def synthetic_generate(
 ) -> RunReport:
     """Create ``request.therapists`` therapists and ``request.patients`` patients with histories.
 
-    Writes: one ``SyntheticRun``; per user an intent record, an Auth user, a profile with
-    ``is_test_patient = true`` and, for patients, ``request.checkin_days`` days of check-ins
-    (fewer, by adherence). Never touches a row it did not create.
+    Writes: one ``SyntheticRun``; per user a ledger entry, an Auth user, a profile with
+    ``is_test_patient = true`` (and ``source = 'synthetic'`` where the column exists), its
+    therapist link where the shape keeps one and, for patients, ``request.checkin_days`` days of
+    check-ins (fewer, by adherence) with their ground truth. Never touches a row it did not create.
 
-    Returns the run report; its status is ``succeeded``, ``partial`` (some users failed after
-    retries — each failure is listed with its reason), ``failed`` (a rejected key or request,
-    or an Auth service that stayed unavailable, stopped the run; the report says why) or
-    ``aborted`` (Ctrl-C or ``stop`` set: in-flight users were finished or compensated, none
-    was left half-written).
+    Returns the run report; its status is ``succeeded``, ``partial`` (some users failed — each
+    failure is listed with its reason), ``failed`` (a diagnosis stopped the run: a rejected key,
+    an unusable answer, Auth unavailable or refusing rows for several users in a row, the
+    database lost; the report says which) or ``aborted`` (Ctrl-C, SIGTERM or ``stop`` set:
+    in-flight users were finished or compensated, none was left half-written).
 
     Raises InvalidRequestError for a bad parameter and ConfigurationError for a gateway that
-    cannot work, both before anything is written. ``credentials`` receives each created user's
-    login (e-mail, password); without it no password is made: like GoTrue given none, each user
-    gets one that nobody knows.
+    cannot work, both before anything is written; re-raises the ``DatabaseError`` of a lost
+    database connection once the run is recorded as failed (when the database answers again).
+    ``credentials`` receives each created user's login; without it no password is made (like
+    GoTrue given none, each user gets one nobody knows). ``gateway``, when given, is the
+    caller's to close; else one is made and closed here, built with ``stop`` so that Ctrl-C
+    also ends calls in flight.
     """
-    request = generation_request_validate(request)
-    own_gateway = gateway is None
-    gateway = gateway or get_gateway()
-    try:
-        runner = _Runner(
-            request=request,
-            gateway=gateway,
+    params = generation_request_validate(request)
+    stop = stop or threading.Event()
+    with gateway_in_use(gateway, cancel=stop) as auth:
+        return _Run(
+            params=params,
+            gateway=auth,
             progress=progress or NullProgress(),
             credentials=credentials,
-            stop=stop or threading.Event(),
-        )
-        return runner.run(started_by)
-    finally:
-        if own_gateway:
-            gateway.close()
+            stop=stop,
+        ).execute(started_by)
 
 
-class _Runner:
+class _Run:
+    """One generation run: phases, the per-user attempt, and what the outcomes add up to."""
+
     def __init__(
         self,
         *,
-        request: GenerationRequest,
+        params: GenerationParams,
         gateway: AuthGateway,
         progress: ProgressListener,
         credentials: Callable[[Credential], None] | None,
         stop: threading.Event,
     ) -> None:
-        self.request = request
+        self.params = params
         self.gateway = gateway
         self.progress = progress
         self.credentials = credentials
         self.stop = stop
-        self.user_interrupted = False
-        self.abort: AuthRejectedError | AuthUnavailableError | None = None
-        self.unavailable_streak = 0
-        self.auth_slots = threading.BoundedSemaphore(request.concurrency)
-        self.retries: Counter = Counter()
+        self.flow = FlowController(max_concurrency=params.concurrency)
+        self.interrupted = False  # Ctrl-C in the calling thread
+        self.abort = ""  # the diagnosis that stopped the run
+        self.database_lost: DatabaseError | None = None
+        self.streak: tuple[type[BaseException] | None, int] = (None, 0)
+        self.retries: Counter[str] = Counter()
         self.failures: list[UserFailure] = []
-        self.created: Counter = Counter()
+        self.created: Counter[str] = Counter()
         self.checkins = 0
-        self.crash: BaseException | None = None
-        self.run: SyntheticRun
+        self.record: SyntheticRun
         self.target: Target
 
     # --- orchestration -------------------------------------------------------------------
-    def run(self, started_by: Starter) -> RunReport:
-        request = self.request
+    def execute(self, started_by: Starter) -> RunReport:
+        params = self.params
         began = time.monotonic()
         # The shape of the database, read once for the whole run (docs/target-schema.md).
         self.target = target_get(refresh=True)
-        self.run = SyntheticRun.objects.create(
+        self.record = ledger.run_start(
             kind=SyntheticRun.Kind.GENERATE,
             source=started_by.source,
             started_by=started_by.label,
             started_by_user_id=started_by.user_id,
-            parameters=request.as_parameters(),
-            seed=request.seed,
+            parameters=params.as_parameters(),
+            seed=params.seed,
             auth_backend=self.gateway.name,
         )
+        crash: BaseException | None = None
         try:
             therapists, patients = population_build(
-                seed=request.seed,
-                run_tag=self.run.tag,
-                therapists=request.therapists,
-                patients=request.patients,
-                locale=request.locale,
+                seed=params.seed,
+                run_tag=self.record.tag,
+                therapists=params.therapists,
+                patients=params.patients,
+                locale=params.locale,
                 email_domain=settings.SYNTHADMIN_EMAIL_DOMAIN,
             )
             self.progress.phase(PHASE_USERS, len(therapists) + len(patients))
-            if patients and request.checkin_days:
+            if patients and params.checkin_days:
                 self.progress.phase(PHASE_CHECKINS, None)
-            therapist_ids = [
-                o.user_id for o in self._create_all(therapists, self._therapist_job) if o.user_id
-            ]
+            # Phase barrier: every therapist is settled before any patient is linked to one.
+            done = self._create_all([_Job(spec) for spec in therapists])
+            therapist_ids = [o.user_id for o in done if o.user_id is not None]
             if not self.stop.is_set():
                 assignment = therapist_assignment(len(patients), therapist_ids)
-                jobs = list(zip(patients, range(len(patients)), assignment, strict=True))
-                self._create_all(jobs, self._patient_job)
+                jobs = [
+                    _Job(spec, therapist_id=therapist, history_index=index)
+                    for index, (spec, therapist) in enumerate(zip(patients, assignment, strict=True))
+                ]
+                self._create_all(jobs)
         except KeyboardInterrupt:
-            self.user_interrupted = True
+            self.interrupted = True
             self.stop.set()
         except BaseException as exc:
-            self.crash = exc
+            crash = exc
             raise
         finally:
-            report = self._finish(time.monotonic() - began)
+            report = self._finish(time.monotonic() - began, crash)
+        if self.database_lost is not None:
+            # The run is recorded as failed; the caller learns why, as the error it was.
+            raise self.database_lost
         return report
 
-    def _create_all(self, jobs: list[Any], job: Callable[[Any], _Outcome]) -> list[_Outcome]:
-        """Run ``job`` over ``jobs`` on the worker pool; outcomes are recorded in this thread."""
+    def _create_all(self, jobs: list[_Job]) -> list[_Outcome]:
+        """Run the jobs on the worker pool; outcomes are recorded in this thread."""
         outcomes: list[_Outcome] = []
 
-        def collect(_item: Any, outcome: _Outcome) -> None:
+        def collect(_job: _Job, outcome: _Outcome) -> None:
             outcomes.append(outcome)
             self._record(outcome)
 
-        # Twice as many workers as Auth slots: while some users wait on Auth, others write
-        # their rows, so the slots stay busy. Auth calls themselves never exceed the limit.
-        workers = 2 * self.request.concurrency
-        if pool_run(jobs, job, workers=workers, stop=self.stop, on_result=collect):
-            self.user_interrupted = True
+        # Twice as many workers as Auth calls allowed in flight: while some users wait on
+        # Auth, others write their rows. The flow controller bounds the calls themselves.
+        workers = 2 * self.params.concurrency
+        if pool_run(jobs, self._create_user, workers=workers, stop=self.stop, on_result=collect):
+            self.interrupted = True
         return outcomes
 
     def _record(self, outcome: _Outcome) -> None:
+        """Count one user's outcome; decide whether the run must stop."""
         self.retries.update(outcome.retries)
-        if outcome.abort is not None:
-            if self.abort is None:
-                self.abort = outcome.abort
-            self.stop.set()
-        self.unavailable_streak = self.unavailable_streak + 1 if outcome.unavailable else 0
-        if self.unavailable_streak >= UNAVAILABLE_STREAK_LIMIT and self.abort is None:
-            self.abort = AuthUnavailableError(
-                f"the Auth service stayed unavailable for {self.unavailable_streak} users in a row "
-                f"({outcome.unavailable}); check that SUPABASE_URL is right and reachable, then run again"
-            )
-            self.stop.set()
+        ledger.run_heartbeat(self.record)
+        error = outcome.error
+        if isinstance(error, AuthRejectedError) and not isinstance(error, AuthDatabaseRefusedError):
+            self._stop_run(str(error))  # a rejected key or an unusable answer: nothing will work
+        elif isinstance(error, DatabaseError) and connection_lost(error):
+            self.database_lost = self.database_lost or error
+            self._stop_run(f"the database connection was lost ({type(error).__name__})")
+        kind = type(error) if isinstance(error, AuthUnavailableError | AuthDatabaseRefusedError) else None
+        count = self.streak[1] + 1 if kind is not None and kind is self.streak[0] else int(kind is not None)
+        self.streak = (kind, count)
+        if count >= STREAK_LIMIT:
+            self._stop_run(_streak_diagnosis(error, count))
+        if outcome.skipped:
+            return
+        self.progress.advance(PHASE_USERS)
         if outcome.user_id is not None:
-            self.created[outcome.spec.role] += 1
+            self.created[outcome.job.spec.role] += 1
             self.checkins += outcome.checkins
-            self.progress.advance(PHASE_USERS)
-        elif not outcome.skipped:
-            self.failures.append(
-                UserFailure(email=outcome.spec.email(), role=outcome.spec.role, reason=outcome.failure)
-            )
-            self.progress.advance(PHASE_USERS)
+        elif not isinstance(error, AuthCancelledError):
+            spec = outcome.job.spec
+            self.failures.append(UserFailure(email=spec.email(), role=spec.role, reason=outcome.failure))
+
+    def _stop_run(self, diagnosis: str) -> None:
+        if not self.abort:
+            self.abort = diagnosis
+        self.stop.set()
 
     # --- one user ------------------------------------------------------------------------
-    def _therapist_job(self, spec: PersonSpec) -> _Outcome:
-        return self._create_user(spec, therapist_id=None, history_index=None)
-
-    def _patient_job(self, item: tuple[PersonSpec, int, uuid.UUID | None]) -> _Outcome:
-        spec, index, therapist_id = item
-        return self._create_user(spec, therapist_id=therapist_id, history_index=index)
-
-    def _create_user(
-        self, spec: PersonSpec, *, therapist_id: uuid.UUID | None, history_index: int | None
-    ) -> _Outcome:
-        outcome = _Outcome(spec=spec)
-        identity = Retrying(
+    def _create_user(self, job: _Job) -> _Outcome:
+        """All attempts at one user: a fresh identity after a collision, at most 3 in all."""
+        outcome = _Outcome(job=job)
+        identity_attempts = Retrying(
             stop=stop_after_attempt(IDENTITY_ATTEMPTS),
             retry=retry_if_exception_type(IdentityCollisionError),
             reraise=True,
         )
         try:
-            for attempt in identity:
+            for attempt in identity_attempts:
                 with attempt:
                     if self.stop.is_set():
-                        raise _RunStopped
+                        raise _NotStarted
                     number = attempt.retry_state.attempt_number
-                    outcome.user_id, outcome.checkins = self._attempt(
-                        spec,
-                        number,
-                        therapist_id=therapist_id,
-                        history_index=history_index,
-                        retries=outcome.retries,
-                    )
-        except DuplicateEmailError as exc:
-            outcome.user_id = None
-            outcome.failure = f"e-mail already registered on all {IDENTITY_ATTEMPTS} attempts ({exc})"
-        except DuplicateUserIdError as exc:
-            outcome.user_id = None
-            outcome.failure = f"user id already taken on all {IDENTITY_ATTEMPTS} attempts ({exc})"
-        except AuthRejectedError as exc:
-            outcome.user_id = None
-            outcome.failure = str(exc)
-            outcome.abort = exc
-        except AuthUnavailableError as exc:
-            outcome.user_id = None
-            outcome.failure = f"Auth service unavailable after retries: {exc}"
-            outcome.unavailable = exc
-        except _UserWriteFailed as exc:
-            outcome.user_id = None
-            outcome.failure = str(exc)
-        except _RunStopped:
-            outcome.user_id = None
+                    outcome.user_id, outcome.checkins = self._attempt(job, number, outcome.retries)
+        except _NotStarted:
             outcome.skipped = True
+        except (AuthGatewayError, _RowsNotWritten, DatabaseError) as exc:
+            outcome.error = exc.__cause__ if isinstance(exc, _RowsNotWritten) else exc
+            outcome.failure = redact(_failure_reason(exc))
         return outcome
 
-    def _attempt(
-        self,
-        spec: PersonSpec,
-        number: int,
-        *,
-        therapist_id: uuid.UUID | None,
-        history_index: int | None,
-        retries: Counter,
-    ) -> tuple[uuid.UUID, int]:
-        user_id = new_user_id()
-        email = spec.email(number)
-        # A password only when someone will log in with it (a credentials sink); 256 bits.
-        password = secrets.token_urlsafe(32) if self.credentials is not None else None
-        entry = ledger.entry_intent(
-            run=self.run, user_id=user_id, email=email, role=spec.role, attempt=number
+    def _attempt(self, job: _Job, number: int, retries: Counter[str]) -> tuple[uuid.UUID, int]:
+        """One attempt, top to bottom: intent, Auth user, rows (or compensation)."""
+        spec = job.spec
+        identity = _Identity(
+            user_id=new_user_id(),
+            email=spec.email(number),
+            # A password only when someone will log in with it (a credentials sink); 256 bits.
+            password=secrets.token_urlsafe(32) if self.credentials is not None else None,
         )
+        entry = ledger.entry_intent(
+            run=self.record, user_id=identity.user_id, email=identity.email, role=spec.role, attempt=number
+        )
+        self._auth_create(entry, identity, spec, retries)
+        failpoint(AFTER_AUTH_CREATE)  # tests only: a crash between the two systems
+        written = self._rows_write(entry, identity, job, retries)
+        if self.credentials is not None and identity.password is not None:
+            self.credentials(
+                Credential(
+                    email=identity.email, password=identity.password, role=spec.role, user_id=identity.user_id
+                )
+            )
+        if written:
+            self.progress.advance(PHASE_CHECKINS, written)
+        return identity.user_id, written
+
+    def _auth_create(
+        self, entry: SyntheticUser, identity: _Identity, spec: PersonSpec, retries: Counter[str]
+    ) -> None:
+        """Create the Auth user; on failure, record in the ledger what the failure proves."""
         new_user = NewAuthUser(
-            id=user_id,
-            email=email,
-            password=password,
+            id=identity.user_id,
+            email=identity.email,
+            password=identity.password,
             # The role (and name) where a signup trigger on auth.users reads them, so the profile
             # row it creates is already the right one (docs/target-schema.md).
             user_metadata={
@@ -335,38 +359,51 @@ class _Runner:
                 "synthetic": True,
             },
             app_metadata={
-                APP_METADATA_KEY: {"synthetic": True, "run_id": str(self.run.id), "intent": entry.pk}
+                APP_METADATA_KEY: {"synthetic": True, "run_id": str(self.record.id), "intent": entry.pk}
             },
         )
+
+        def count(_state: object) -> None:
+            retries["transient"] += 1
+
         try:
-            self._auth_create(new_user, retries)
+            transient_retrying(on_retry=count)(
+                self.flow.call, self.gateway.create_user, new_user, cancel=self.stop
+            )
         except IdentityCollisionError as exc:
             retries["duplicate_email" if isinstance(exc, DuplicateEmailError) else "duplicate_id"] += 1
-            ledger.entry_collided(entry.pk, str(exc))
+            ledger.entry_collided(entry.pk, redact(str(exc)))
             raise
         except AuthGatewayError as exc:
-            ledger.entry_failed([entry.pk], str(exc))
+            if exc.user_may_exist:
+                # The answer proves nothing: the user may exist. The intent stays for purge.
+                ledger.entry_pending(entry.pk, redact(f"{exc}; the Auth user may exist: purge resolves it"))
+            else:
+                ledger.entry_failed([entry.pk], redact(str(exc)))
             raise
 
-        failpoint(AFTER_AUTH_CREATE)  # tests only: a crash between the two systems
+    def _rows_write(self, entry: SyntheticUser, identity: _Identity, job: _Job, retries: Counter[str]) -> int:
+        """Profile, link, history and ground truth in one transaction; compensate on failure."""
         profile = ProfileRow(
-            id=user_id, email=email, username=spec.username, role=spec.role, therapist_id=therapist_id
+            id=identity.user_id,
+            email=identity.email,
+            username=job.spec.username,
+            role=job.spec.role,
+            therapist_id=job.therapist_id,
         )
-        rows = None
-        truth = None
-        if history_index is not None and self.request.checkin_days:
+        rows = truth = None
+        if job.history_index is not None and self.params.checkin_days:
             history = patient_history(
-                seed=self.request.seed,
-                patient_index=history_index,
-                pattern=self.request.pattern,
-                days=self.request.checkin_days,
-                end_date=self.request.end_date,
-                adherence=self.request.adherence,
+                seed=self.params.seed,
+                patient_index=job.history_index,
+                pattern=self.params.pattern,
+                days=self.params.checkin_days,
+                end_date=self.params.end_date,
+                adherence=self.params.adherence,
             )
-            rows = history.iter_json_rows()
-            truth = ground_truth_of(history)
+            rows, truth = history.iter_json_rows(), ground_truth_of(history)
         try:
-            written = user_rows_write(
+            return user_rows_write(
                 target=self.target, profile=profile, checkins=rows, ledger_id=entry.pk, ground_truth=truth
             )
         except (DuplicateUserIdError, DatabaseError) as exc:
@@ -374,79 +411,60 @@ class _Runner:
             if isinstance(exc, DuplicateUserIdError):
                 retries["duplicate_id"] += 1
                 raise
-            raise _UserWriteFailed(
+            raise _RowsNotWritten(
                 f"database write failed, Auth user deleted again: {type(exc).__name__}: {exc}"
             ) from exc
-        if self.credentials is not None and password is not None:
-            self.credentials(Credential(email=email, password=password, role=spec.role, user_id=user_id))
-        if written:
-            self.progress.advance(PHASE_CHECKINS, written)
-        return user_id, written
-
-    def _in_auth_slot(self, call: Callable[..., Any], *args: Any) -> Any:
-        """One Auth call, holding one of the ``concurrency`` slots (not while backing off)."""
-        with self.auth_slots:
-            return call(*args)
-
-    def _auth_create(self, new_user: NewAuthUser, retries: Counter) -> None:
-        def count(_state: object) -> None:
-            retries["transient"] += 1
-
-        transient_retrying(on_retry=count)(self._in_auth_slot, self.gateway.create_user, new_user)
 
     def _compensate(self, entry: SyntheticUser, cause: BaseException) -> None:
         """Delete the Auth user whose database rows could not be written."""
         try:
-            transient_retrying()(self._in_auth_slot, self.gateway.delete_user, entry.user_id)
+            transient_retrying()(self.flow.call, self.gateway.delete_user, entry.user_id)
         except AuthGatewayError as exc:
             # The intent record stays: synthetic_purge will find the Auth user and finish.
             ledger.entry_pending(
                 entry.pk,
-                f"database write failed ({type(cause).__name__}); deleting the Auth user also failed "
-                f"({exc}); purge this run to finish",
+                redact(
+                    f"database write failed ({type(cause).__name__}); deleting the Auth user also failed "
+                    f"({exc}); purge this run to finish"
+                ),
             )
-            logger.error("could not delete Auth user %s after a failed write: %s", entry.user_id, exc)
+            logger.error(
+                "could not delete Auth user %s after a failed write: %s", entry.user_id, redact(str(exc))
+            )
             return
-        reason = f"{type(cause).__name__}: {cause}"
+        reason = redact(f"{type(cause).__name__}: {cause}")
         if isinstance(cause, DuplicateUserIdError):
             ledger.entry_collided(entry.pk, reason)
         else:
             ledger.entry_compensated(entry.pk, reason)
 
     # --- the end ---------------------------------------------------------------------------
-    def _finish(self, duration: float) -> RunReport:
-        run = self.run
-        created_users = self.created["patient"] + self.created["therapist"]
-        if self.crash is not None:
-            status = SyntheticRun.Status.FAILED
-            error = f"unexpected error: {type(self.crash).__name__}: {self.crash}"
-        elif self.user_interrupted:
-            status = SyntheticRun.Status.ABORTED
-            error = "interrupted by the user; users in flight were finished or compensated"
-        elif self.abort is not None:
-            status = SyntheticRun.Status.FAILED
-            error = f"stopped: {self.abort}"
-        elif self.failures and created_users == 0:
-            status = SyntheticRun.Status.FAILED
-            error = self.failures[0].reason
-        elif self.failures:
-            status = SyntheticRun.Status.PARTIAL
-            error = f"{len(self.failures)} user(s) failed after retries; first: {self.failures[0].reason}"
-        elif self.stop.is_set():
-            status = SyntheticRun.Status.ABORTED
-            error = "stopped before all users were created"
-        else:
-            status = SyntheticRun.Status.SUCCEEDED
-            error = ""
-        run.status = status
-        run.patients_created = self.created["patient"]
-        run.therapists_created = self.created["therapist"]
-        run.checkins_created = self.checkins
-        run.users_failed = len(self.failures)
-        run.retries = dict(self.retries)
-        run.error_summary = error
-        run.finished_at = timezone.now()
-        run.save()
+    def _finish(self, duration: float, crash: BaseException | None) -> RunReport:
+        created = self.created["patient"] + self.created["therapist"]
+        stopped_from_outside = self.interrupted or (self.stop.is_set() and not self.abort)
+        status, error = ledger.run_status(
+            ledger.RunOutcome(
+                crash=crash,
+                stopped=stopped_from_outside,
+                abort=self.abort,
+                failures=len(self.failures),
+                first_failure=self.failures[0].reason if self.failures else "",
+                created=created,
+            )
+        )
+        flow = self.flow.stats()
+        retries = dict(self.retries)
+        ledger.run_finish(
+            self.record,
+            status=status,
+            error=error,
+            patients_created=self.created["patient"],
+            therapists_created=self.created["therapist"],
+            checkins_created=self.checkins,
+            users_failed=len(self.failures),
+            retries={**retries, "rate_limited": flow.rate_limited} if flow.rate_limited else retries,
+        )
+        run = self.record
         return RunReport(
             run_id=run.id,
             status=str(status),
@@ -456,13 +474,43 @@ class _Runner:
             patients_created=run.patients_created,
             therapists_created=run.therapists_created,
             checkins_created=run.checkins_created,
-            retries=dict(self.retries),
+            retries=retries,
             failures=list(self.failures),
-            error=error,
+            error=run.error_summary,
             duration_seconds=round(duration, 3),
             auth_backend=run.auth_backend,
+            auth_flow={
+                "rate_limited": flow.rate_limited,
+                "concurrency_settled": flow.settled_limit,
+                "concurrency_max": flow.max_concurrency,
+                "paused_seconds": flow.paused_seconds,
+            },
         )
 
 
-class _UserWriteFailed(Exception):
-    """Internal: a user's database rows could not be written (its Auth user was deleted)."""
+def _failure_reason(exc: BaseException) -> str:
+    if isinstance(exc, DuplicateEmailError):
+        return f"e-mail already registered on all {IDENTITY_ATTEMPTS} attempts ({exc})"
+    if isinstance(exc, DuplicateUserIdError):
+        return f"user id already taken on all {IDENTITY_ATTEMPTS} attempts ({exc})"
+    if isinstance(exc, AuthUnavailableError):
+        return f"Auth service unavailable after retries: {exc}"
+    if isinstance(exc, DatabaseError):
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return f"database error: {type(exc).__name__}: {first}"
+    return str(exc)
+
+
+def _streak_diagnosis(error: BaseException | None, count: int) -> str:
+    if isinstance(error, AuthDatabaseRefusedError):
+        return (
+            f"Supabase Auth's database refused the user row for {count} users in a row ({error}); "
+            "a trigger or constraint on auth.users rejects it: fix it, then run again"
+        )
+    return (
+        f"the Auth service stayed unavailable for {count} users in a row ({error}); "
+        "check that SUPABASE_URL is right and reachable, then run again"
+    )
+
+
+__all__ = ["PHASE_CHECKINS", "PHASE_USERS", "Starter", "synthetic_generate"]

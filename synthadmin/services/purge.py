@@ -18,16 +18,24 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from profiles.models import Profile
-from synthadmin.auth import AuthGateway, get_gateway
-from synthadmin.exceptions import AuthGatewayError, AuthRejectedError, AuthUnavailableError
+from synthadmin.auth import AuthGateway, gateway_in_use
+from synthadmin.auth.flow import FlowController
+from synthadmin.exceptions import (
+    AuthCancelledError,
+    AuthDeleteBlockedError,
+    AuthGatewayError,
+    AuthRejectedError,
+    AuthUnavailableError,
+)
 from synthadmin.models import SyntheticRun, SyntheticUser
 from synthadmin.selectors import entries_live, marker_names, profile_is_synthetic
 from synthadmin.services import ledger
@@ -36,6 +44,8 @@ from synthadmin.services.reports import PurgeReport
 from synthadmin.services.retrying import transient_retrying
 from synthadmin.services.threads import pool_run
 from synthadmin.target import target_get
+
+T = TypeVar("T")
 
 #: After this many users in a row found the Auth service unavailable, purge stops.
 UNAVAILABLE_STREAK_LIMIT = 3
@@ -49,6 +59,7 @@ class _User:
     entries: list[SyntheticUser]
     profile: Profile | None
     error: str = ""
+    blocked: str = ""
     deleted: bool = False
     unavailable: bool = False
     abort: AuthRejectedError | None = None
@@ -97,10 +108,9 @@ def synthetic_purge(
     requested = None if user_ids is None else {uuid.UUID(str(u)) for u in user_ids}
     target = target_get(refresh=True)
     users = _users(entries_live(run=run, user_ids=requested))
-    own_gateway = gateway is None
-    gateway = gateway or get_gateway()
-    try:
-        to_delete = _classify(users, gateway, stop)
+    flow = FlowController(max_concurrency=settings.SYNTHADMIN_AUTH_CONCURRENCY)
+    with gateway_in_use(gateway, cancel=stop) as auth:
+        to_delete = _classify(users, _Calls(auth, flow, stop))
         holds = deletion_holds(target, [u.user_id for u in to_delete])
         blocked: list[str] = []
         for user in [u for u in to_delete if u.user_id in holds]:
@@ -112,15 +122,13 @@ def synthetic_purge(
                     user.notes.append(str(hold))
         if not dry_run:
             _resolve(users.values())
-            _delete_all(to_delete, gateway, stop)
-    finally:
-        if own_gateway:
-            gateway.close()
+            _delete_all(to_delete, _Calls(auth, flow, stop))
+    blocked += [f"{u.email}: {u.blocked}" for u in to_delete if u.blocked]
     aborts = [u.abort for u in users.values() if u.abort is not None]
     if aborts:
         raise aborts[0]
     runs = sorted({str(u.last.run_id) for u in users.values()} | ({str(run)} if run else set()))
-    if not dry_run:
+    if not dry_run and not stop.is_set():
         _mark_runs_purged(runs)
     done = to_delete if dry_run else [u for u in to_delete if u.deleted]
     roles = Counter(u.last.role for u in done if u.profile is not None)
@@ -153,7 +161,19 @@ def _users(entries: Iterable[SyntheticUser]) -> dict[uuid.UUID, _User]:
     return {uid: _User(uid, entries, profiles.get(uid)) for uid, entries in grouped.items()}
 
 
-def _classify(users: dict[uuid.UUID, _User], gateway: AuthGateway, stop: threading.Event) -> list[_User]:
+@dataclass(frozen=True)
+class _Calls:
+    """Every Auth call of one purge: one gateway, one flow controller, one stop event."""
+
+    gateway: AuthGateway
+    flow: FlowController
+    stop: threading.Event
+
+    def __call__(self, fn: Callable[..., T], *args: Any) -> T:
+        return transient_retrying()(self.flow.call, fn, *args, cancel=self.stop)
+
+
+def _classify(users: dict[uuid.UUID, _User], calls: _Calls) -> list[_User]:
     """Decide who is ours to delete; look Auth users up where the ledger alone cannot tell."""
     to_delete: list[_User] = []
     lookups: list[_User] = []
@@ -168,17 +188,17 @@ def _classify(users: dict[uuid.UUID, _User], gateway: AuthGateway, stop: threadi
             lookups.append(user)  # never completed, or its profile is gone: ask Auth
     pool_run(
         lookups,
-        lambda user: _lookup(gateway, user),
+        lambda user: _lookup(calls, user),
         workers=settings.SYNTHADMIN_AUTH_CONCURRENCY,
-        stop=stop,
+        stop=calls.stop,
         on_result=lambda _u, user: to_delete.append(user) if user.verdict == "delete" else None,
     )
     return to_delete
 
 
-def _lookup(gateway: AuthGateway, user: _User) -> _User:
+def _lookup(calls: _Calls, user: _User) -> _User:
     try:
-        existing = transient_retrying()(gateway.get_user, user.user_id)
+        existing = calls(calls.gateway.get_user, user.user_id)
     except AuthRejectedError as exc:
         user.abort, user.error = exc, str(exc)
         return user
@@ -204,34 +224,43 @@ def _resolve(users: Iterable[_User]) -> None:
             )
 
 
-def _delete_all(users: list[_User], gateway: AuthGateway, stop: threading.Event) -> None:
+def _delete_all(users: list[_User], calls: _Calls) -> None:
     streak = 0
 
     def record(_item: _User, user: _User) -> None:
         nonlocal streak
         streak = streak + 1 if user.unavailable else 0
         if streak >= UNAVAILABLE_STREAK_LIMIT:
-            stop.set()
+            calls.stop.set()
+            user.error = (
+                f"{user.error}; purge stopped: "
+                f"the Auth service stayed unavailable for {streak} users in a row"
+            )
         if user.abort is not None:
-            stop.set()
+            calls.stop.set()
 
     pool_run(
         users,
-        lambda user: _delete_one(gateway, user, stop),
+        lambda user: _delete_one(calls, user),
         workers=settings.SYNTHADMIN_AUTH_CONCURRENCY,
-        stop=stop,
+        stop=calls.stop,
         on_result=record,
     )
     for user in users:
-        if not user.deleted and not user.error and not user.abort:
+        if not user.deleted and not user.error and not user.abort and not user.blocked:
             user.error = "not attempted: purge stopped (run the same purge again to finish)"
 
 
-def _delete_one(gateway: AuthGateway, user: _User, stop: threading.Event) -> _User:
-    if stop.is_set():
+def _delete_one(calls: _Calls, user: _User) -> _User:
+    if calls.stop.is_set():
         return user
     try:
-        existed = transient_retrying()(gateway.delete_user, user.user_id)
+        existed = calls(calls.gateway.delete_user, user.user_id)
+    except AuthDeleteBlockedError as exc:
+        user.blocked = str(exc)  # a foreign key the catalog check did not see (a row added since)
+        return user
+    except AuthCancelledError:
+        return user
     except AuthRejectedError as exc:
         user.abort, user.error = exc, str(exc)
         return user

@@ -59,6 +59,8 @@ class RunReport:
     error: str
     duration_seconds: float
     auth_backend: str
+    #: The flow controller's counters: how often Auth said 429, the concurrency it settled on.
+    auth_flow: dict[str, Any] = field(default_factory=dict)
 
     @property
     def users_failed(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.conf import settings
@@ -95,10 +95,41 @@ class GenerationRequest:
         return data
 
 
+@dataclass(frozen=True)
+class GenerationParams:
+    """A validated ``GenerationRequest``: every default chosen, nothing optional.
+
+    Only ``generation_request_validate`` makes one; services take it and trust it.
+    ``checkin_days`` is the length of each patient's history in days (``history_days``), not
+    the number of days with a check-in (fewer, by ``adherence``); the stored run parameters and
+    the ``--json`` report keep the name ``checkin_days``.
+    """
+
+    patients: int
+    therapists: int
+    checkin_days: int
+    pattern: str
+    seed: int
+    end_date: dt.date
+    adherence: float
+    locale: str
+    concurrency: int
+
+    @property
+    def history_days(self) -> int:
+        return self.checkin_days
+
+    def as_parameters(self) -> dict[str, Any]:
+        """JSON-friendly form for the run ledger and reports."""
+        data = asdict(self)
+        data["end_date"] = self.end_date.isoformat()
+        return data
+
+
 def generation_request_validate(
-    request: GenerationRequest, *, max_patients: int | None = None
-) -> GenerationRequest:
-    """Check every parameter; return the request with defaults (seed, end date...) filled in.
+    request: GenerationRequest | GenerationParams, *, max_patients: int | None = None
+) -> GenerationParams:
+    """Check every parameter; return the parameters with defaults (seed, end date...) chosen.
 
     Raises InvalidRequestError naming the parameter and what is allowed. Writes nothing.
     ``max_patients`` lowers the per-run limit (the admin form uses a smaller one); it counts
@@ -156,7 +187,17 @@ def generation_request_validate(
     history_window_validate(end_date=end_date, days=request.checkin_days)
     concurrency = settings.SYNTHADMIN_AUTH_CONCURRENCY if request.concurrency is None else request.concurrency
     _integer("concurrency", concurrency, 1, MAX_CONCURRENCY)
-    return replace(request, seed=seed, end_date=end_date, concurrency=concurrency)
+    return GenerationParams(
+        patients=request.patients,
+        therapists=request.therapists,
+        checkin_days=request.checkin_days,
+        pattern=request.pattern,
+        seed=seed,
+        end_date=end_date,
+        adherence=float(request.adherence),
+        locale=request.locale,
+        concurrency=concurrency,
+    )
 
 
 def _integer(name: str, value: object, low: int, high: int) -> None:
