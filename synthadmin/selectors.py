@@ -21,7 +21,7 @@ from django.db.models.expressions import RawSQL
 
 from profiles.models import Profile
 from synthadmin.auth.base import APP_METADATA_KEY
-from synthadmin.models import LIVE_STATES, SyntheticUser
+from synthadmin.models import LIVE_STATES, SyntheticRun, SyntheticUser
 from synthadmin.target import Target
 
 
@@ -89,3 +89,18 @@ def therapist_email(target: Target) -> RawSQL | None:
 
 def _ident(*parts: str) -> str:
     return ".".join('"' + part.replace('"', '""') + '"' for part in parts)
+
+
+def run_display_status(run: SyntheticRun) -> str:
+    """What a run is, for people: its status, or ``purged`` once purge removed what it made."""
+    return "purged" if run.purged_at is not None else str(run.status)
+
+
+def runs_recent(*, status: str | None = None, limit: int = 20) -> QuerySet[SyntheticRun]:
+    """The latest runs, newest first; ``status`` filters by display status (``purged`` too)."""
+    runs = SyntheticRun.objects.order_by("-started_at")
+    if status == "purged":
+        runs = runs.filter(purged_at__isnull=False)
+    elif status:
+        runs = runs.filter(status=status, purged_at__isnull=True)
+    return runs[:limit]

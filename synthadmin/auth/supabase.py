@@ -75,6 +75,7 @@ from synthadmin.exceptions import (
     DuplicateEmailError,
     DuplicateUserIdError,
 )
+from synthadmin.redaction import redact
 
 logger = logging.getLogger(__name__)
 
@@ -517,7 +518,8 @@ class SupabaseAuthGateway:
         return AuthRejectedError(f"Supabase Auth refused the request to {action}", status=status, code=code)
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._key, "[service-role key]") if self._key else text
+        """``text`` without this gateway's key in any spelling (raw, repr, quoted, JSON-escaped)."""
+        return redact(text, [self._key]) if self._key else text
 
 
 @dataclass

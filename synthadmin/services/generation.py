@@ -158,6 +158,7 @@ def synthetic_generate(
     """
     params = generation_request_validate(request)
     stop = stop or threading.Event()
+    ledger.runs_reap_interrupted()  # runs whose process died are seen for what they are
     with gateway_in_use(gateway, cancel=stop) as auth:
         return _Run(
             params=params,

@@ -106,6 +106,8 @@ def synthetic_purge(
     """
     stop = stop or threading.Event()
     requested = None if user_ids is None else {uuid.UUID(str(u)) for u in user_ids}
+    if not dry_run:
+        ledger.runs_reap_interrupted()  # a run whose process died is finished here
     target = target_get(refresh=True)
     users = _users(entries_live(run=run, user_ids=requested))
     flow = FlowController(max_concurrency=settings.SYNTHADMIN_AUTH_CONCURRENCY)

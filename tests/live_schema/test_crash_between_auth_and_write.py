@@ -11,6 +11,7 @@ from django.db import connection
 
 from synthadmin.failpoints import AFTER_AUTH_CREATE, ENV
 from synthadmin.models import SyntheticRun, SyntheticUser
+from synthadmin.services.ledger import runs_reap_interrupted
 from synthadmin.services.purge import synthetic_purge
 from tests.dbutil import database_url, manage
 from tests.realdata import snapshot_real_rows
@@ -38,7 +39,11 @@ def test_kill_9_after_the_auth_call_leaves_an_unflagged_profile_that_purge_remov
     assert result.returncode == -signal.SIGKILL, result.stderr
 
     run = SyntheticRun.objects.get()
-    assert run.status == "running"  # nobody was left to say otherwise
+    assert run.status == "running"  # nobody was left to say otherwise...
+    # ...until the next command looks: its owner process is gone.
+    assert [r.id for r in runs_reap_interrupted()] == [run.id]
+    run.refresh_from_db()
+    assert run.status == "interrupted" and "purge" in run.error_summary
     intents = list(SyntheticUser.objects.filter(run=run, state="intent").values_list("user_id", flat=True))
     assert len(intents) >= 1
     # The signup trigger's profile: there, unflagged, source 'signup' — indistinguishable from real.
@@ -55,4 +60,6 @@ def test_kill_9_after_the_auth_call_leaves_an_unflagged_profile_that_purge_remov
     assert _rows("SELECT count(*) FROM auth.users WHERE raw_app_meta_data ? 'synthadmin'") == [(0,)]
     assert _rows("SELECT count(*) FROM public.profiles WHERE id = ANY(%s)", [intents]) == [(0,)]
     assert not SyntheticUser.objects.filter(state="intent").exists()
+    run.refresh_from_db()
+    assert run.purged_at is not None
     assert snapshot_real_rows() == real_rows

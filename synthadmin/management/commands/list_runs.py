@@ -1,0 +1,92 @@
+"""``python manage.py list_runs``: synthadmin's runs, newest first (a thin adapter).
+
+Runs whose process died without finishing (kill -9, a lost machine) are marked ``interrupted``
+first (``ledger.runs_reap_interrupted``); ``purge_synthetic --run ID`` finishes them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from rich.table import Table
+
+from synthadmin.management.output import render
+from synthadmin.models import SyntheticRun
+from synthadmin.selectors import run_display_status, runs_recent
+from synthadmin.services.ledger import runs_reap_interrupted
+
+STATUSES = [*SyntheticRun.Status.values, "purged"]
+
+
+class Command(BaseCommand):
+    help = "List synthadmin's runs (newest first); runs whose process died are shown as interrupted."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--status", default=None, help=f"only runs with this status: {', '.join(STATUSES)}"
+        )
+        parser.add_argument("--limit", default="20", help="how many runs (default 20)")
+        parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        status = options["status"]
+        if status is not None and status not in STATUSES:
+            raise CommandError(f"--status: unknown status {status!r}; use one of {', '.join(STATUSES)}")
+        limit = options["limit"]
+        if not (isinstance(limit, str) and limit.isascii() and limit.isdigit() and 1 <= int(limit) <= 10_000):
+            raise CommandError(f"--limit: a whole number from 1 to 10,000, got {limit!r}")
+        reaped = runs_reap_interrupted()
+        runs = list(runs_recent(status=status, limit=int(limit)))
+        if options["json"]:
+            self.stdout.write(json.dumps([_as_dict(run) for run in runs], indent=2))
+            return
+        if options["verbosity"] >= 1 and reaped:
+            self.stderr.write(f"{len(reaped)} run(s) whose process died are now marked interrupted")
+        if not runs:
+            self.stdout.write("No runs.")
+            return
+        table = Table(title="Synthetic runs")
+        for column in (
+            "run",
+            "kind",
+            "status",
+            "started",
+            "by",
+            "patients",
+            "therapists",
+            "check-ins",
+            "failed",
+        ):
+            table.add_column(column)
+        for run in runs:
+            table.add_row(
+                str(run.id),
+                str(run.kind),
+                run_display_status(run),
+                run.started_at.strftime("%Y-%m-%d %H:%M"),
+                run.started_by,
+                str(run.patients_created),
+                str(run.therapists_created),
+                f"{run.checkins_created:,}",
+                str(run.users_failed),
+            )
+        self.stdout.write(render(table, width=160))
+
+
+def _as_dict(run: SyntheticRun) -> dict[str, Any]:
+    return {
+        "id": str(run.id),
+        "kind": run.kind,
+        "status": run_display_status(run),
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "started_by": run.started_by,
+        "patients_created": run.patients_created,
+        "therapists_created": run.therapists_created,
+        "checkins_created": run.checkins_created,
+        "users_failed": run.users_failed,
+        "error": run.error_summary,
+        "owner": {"host": run.owner_host, "pid": run.owner_pid},
+    }
