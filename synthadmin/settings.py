@@ -153,7 +153,7 @@ if DATABASE_URL:
             "or the direct connection"
         )
 else:
-    _default_db = {"NAME": "synthadmin", "EMBEDDED_DATA_DIR": str(SYNTHADMIN_DATA_DIR)}
+    _default_db = {"NAME": "synthadmin", "EMBEDDED_DATA_DIR": str(SYNTHADMIN_DATA_DIR)}  # type: ignore[typeddict-unknown-key]
 _default_db["ENGINE"] = "synthadmin.db"
 DATABASES = {"default": _default_db}
 

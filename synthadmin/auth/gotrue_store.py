@@ -289,7 +289,7 @@ def delete_user(cursor: Any, user_id: uuid.UUID | str, *, soft: bool = False) ->
     uid = _as_uuid(user_id)
     if not soft:
         cursor.execute("DELETE FROM auth.users WHERE instance_id = %s AND id = %s", [NIL_INSTANCE_ID, uid])
-        return cursor.rowcount > 0
+        return bool(cursor.rowcount > 0)
 
     cursor.execute(
         "SELECT email, phone, email_change, phone_change, deleted_at FROM auth.users "
@@ -345,7 +345,7 @@ def _raise_collision(exc: BaseException) -> None:
         ) from exc
 
 
-def _render_user(row: tuple, identities: list[dict[str, Any]] | None) -> dict[str, Any]:
+def _render_user(row: tuple[Any, ...], identities: list[dict[str, Any]] | None) -> dict[str, Any]:
     (
         user_id, aud, role, email, phone, email_confirmed_at, invited_at, phone_confirmed_at,
         confirmation_sent_at, confirmed_at, recovery_sent_at, email_change, email_change_sent_at,
@@ -379,7 +379,7 @@ def _render_user(row: tuple, identities: list[dict[str, Any]] | None) -> dict[st
     return user
 
 
-def _render_identity(row: tuple) -> dict[str, Any]:
+def _render_identity(row: tuple[Any, ...]) -> dict[str, Any]:
     (
         identity_id,
         provider_id,

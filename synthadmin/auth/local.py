@@ -27,7 +27,7 @@ import secrets
 import threading
 import uuid
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 
@@ -109,7 +109,7 @@ class LocalAuthGateway:
         except ValueError as exc:
             raise AuthRejectedError(str(exc), status=400, code="validation_failed") from exc
 
-        def insert(cursor) -> AuthUserInfo:
+        def insert(cursor: Any) -> AuthUserInfo:
             row = gotrue_store.insert_user(
                 cursor,
                 user_id=user.id,
@@ -126,7 +126,7 @@ class LocalAuthGateway:
     def get_user(self, user_id: uuid.UUID) -> AuthUserInfo | None:
         self._check_cancel("look up a user")
 
-        def fetch(cursor) -> AuthUserInfo | None:
+        def fetch(cursor: Any) -> AuthUserInfo | None:
             row = gotrue_store.fetch_user(cursor, user_id)
             return AuthUserInfo.from_gotrue_json(row) if row is not None else None
 

@@ -211,7 +211,7 @@ def _retry_after(headers: httpx.Headers) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+    return float(max((when - datetime.now(UTC)).total_seconds(), 0.0))
 
 
 # --- the gateway ---------------------------------------------------------------------------

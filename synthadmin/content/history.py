@@ -181,7 +181,8 @@ class PatientHistory:
     @property
     def checkin_state_codes(self) -> np.ndarray:
         """State code of each check-in day."""
-        return self.daily_states[self.checkin_offsets]
+        codes: np.ndarray = self.daily_states[self.checkin_offsets]
+        return codes
 
     def checkin_states(self) -> tuple[MoodState, ...]:
         """Mood state of each check-in day, aligned with ``checkin_dates``."""

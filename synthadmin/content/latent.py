@@ -140,7 +140,8 @@ def ar1(innovations: np.ndarray, phi: np.ndarray = PHI) -> np.ndarray:
             local += carry[:, None] * (pow_[:, :m] * phi[:, None])
         out[:, b : b + m] = local
         carry = local[:, -1]
-    return out
+    result: np.ndarray = out
+    return result
 
 
 @dataclass(frozen=True)

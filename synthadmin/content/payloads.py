@@ -274,7 +274,8 @@ def _medication_change(traj: Trajectory, rng: np.random.Generator) -> np.ndarray
 def _count(mean: np.ndarray, z: np.ndarray, lo: int, hi: int) -> np.ndarray:
     """Rounded normal with the given mean and variance (Poisson-like), clipped to [lo, hi]."""
     value = np.rint(mean + np.sqrt(mean) * z)
-    return np.minimum(np.maximum(value, lo), hi).astype(np.int64)
+    clipped: np.ndarray = np.minimum(np.maximum(value, lo), hi).astype(np.int64)
+    return clipped
 
 
 def _five_minutes(minutes: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -430,12 +431,13 @@ def _json_tables() -> _JsonTables:
             )
             table = frags if table is None else (table[:, None] + frags[None, :]).ravel()
         tables.append(table)
+    done: list[np.ndarray] = [t for t in tables if t is not None]
     for chunk_ids in columns:
-        tables[chunk_ids[0]] = "{" + tables[chunk_ids[0]]
-        tables[chunk_ids[-1]] = tables[chunk_ids[-1]] + "}"
+        done[chunk_ids[0]] = "{" + done[chunk_ids[0]]
+        done[chunk_ids[-1]] = done[chunk_ids[-1]] + "}"
         for c in chunk_ids[1:]:
-            tables[c] = "," + tables[c]
-    return _JsonTables(weights, tuple(tables), tuple(columns))
+            done[c] = "," + done[c]
+    return _JsonTables(weights, tuple(done), tuple(columns))
 
 
 def format_json_columns(values: np.ndarray) -> Iterator[list[list[str]]]:

@@ -87,7 +87,7 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
             raise
 
     def _configure_connection(self, connection: Any) -> bool:
-        commit = super()._configure_connection(connection)
+        commit: bool = super()._configure_connection(connection)  # type: ignore[misc]  # not in the stubs
         pin_session(connection)
         return True if not connection.autocommit else commit
 
@@ -137,7 +137,7 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
         """This connection's server backend, asked in a transaction of its own."""
         with self.connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
-            pid = cursor.fetchone()[0]
+            pid = int(cursor.fetchone()[0])
         if not self.connection.autocommit:
             self.connection.commit()
         return pid

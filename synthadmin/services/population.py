@@ -46,7 +46,7 @@ def population_build(
     *, seed: int, run_tag: str, therapists: int, patients: int, locale: str, email_domain: str
 ) -> tuple[list[PersonSpec], list[PersonSpec]]:
     """(therapists, patients) for a run, identical for the same seed whatever the run tag."""
-    factory.random.reseed_random(seed)
+    factory.random.reseed_random(seed)  # type: ignore[no-untyped-call]  # factory_boy is untyped
     people = [
         _spec(
             ProfileFactory.build(
@@ -70,8 +70,8 @@ def _spec(profile: Profile, *, number: int, run_tag: str, email_domain: str) -> 
     return PersonSpec(
         number=number,
         role=profile.role,
-        username=profile.username,
-        full_name=profile.full_name,
+        username=profile.username or "",
+        full_name=profile.full_name,  # type: ignore[attr-defined]  # set by ProfileFactory.build
         run_tag=run_tag,
         email_domain=email_domain,
     )

@@ -49,26 +49,26 @@ def synthetic_generate_preview(*, request: GenerationRequest) -> PreviewReport:
     Raises InvalidRequestError for a bad parameter. Histories are built one at a time, so
     memory stays flat however large the request.
     """
-    request = generation_request_validate(request)
+    params = generation_request_validate(request)
     therapists, patients = population_build(
-        seed=request.seed,
+        seed=params.seed,
         run_tag=PREVIEW_TAG,
-        therapists=request.therapists,
-        patients=request.patients,
-        locale=request.locale,
+        therapists=params.therapists,
+        patients=params.patients,
+        locale=params.locale,
         email_domain=settings.SYNTHADMIN_EMAIL_DOMAIN,
     )
-    days = Counter()
+    days: Counter[int] = Counter()
     checkins = 0
     sample: list[SampleDay] = []
     for index in range(len(patients)):
         history = patient_history(
-            seed=request.seed,
+            seed=params.seed,
             patient_index=index,
-            pattern=request.pattern,
-            days=request.checkin_days,
-            end_date=request.end_date,
-            adherence=request.adherence,
+            pattern=params.pattern,
+            days=params.checkin_days,
+            end_date=params.end_date,
+            adherence=params.adherence,
         )
         checkins += len(history)
         days.update(int(code) for code in history.daily_states.tolist())
@@ -83,9 +83,9 @@ def synthetic_generate_preview(*, request: GenerationRequest) -> PreviewReport:
                         date=day.isoformat(),
                         state=str(state),
                         hours_slept=payload["sleep_data"]["hoursSlept"],
-                        energy=mood["energyLevel"],
-                        depressed_mood=mood["depressedMood"],
-                        elevation=mood["elevation"],
+                        energy=int(mood["energyLevel"]),
+                        depressed_mood=int(mood["depressedMood"]),
+                        elevation=int(mood["elevation"]),
                     )
                 )
     total_days = sum(days.values())

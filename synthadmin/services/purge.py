@@ -172,7 +172,8 @@ class _Calls:
     stop: threading.Event
 
     def __call__(self, fn: Callable[..., T], *args: Any) -> T:
-        return transient_retrying()(self.flow.call, fn, *args, cancel=self.stop)
+        result: T = transient_retrying()(self.flow.call, fn, *args, cancel=self.stop)
+        return result
 
 
 def _classify(users: dict[uuid.UUID, _User], calls: _Calls) -> list[_User]:
