@@ -4,7 +4,7 @@ Code decides by the type of an error (and the status / error code / SQLSTATE / c
 carries), never by the words of its message. Every error raised from a lower-level failure is
 raised ``from`` it, and no message ever contains the service-role key.
 
-The Auth errors, by what the answer proves (``reference/gotrue-admin-api.md`` §6-§8)::
+The Auth errors, by what the answer proves (``docs/auth-admin-api.md``)::
 
     AuthGatewayError
     ├── IdentityCollisionError            the id or e-mail is taken: a fresh identity, retry

@@ -1,6 +1,6 @@
 """A Supabase Auth (GoTrue) admin API test server, over real HTTP, on real ``auth.users``.
 
-It follows ``reference/gotrue-admin-api.md``: the routes under ``/auth/v1/admin/users``, the admin
+It follows ``docs/auth-admin-api.md``: the routes under ``/auth/v1/admin/users``, the admin
 check, create's processing order and error bodies, list paging headers, hard and soft delete.
 Rows are written with ``synthadmin.auth.gotrue_store`` (the same code as the local gateway) and
 committed, so other connections (Django's) see them. Faults are injected per call through
@@ -11,7 +11,7 @@ hear" can be tested against the official ``supabase`` client.
         client = supabase.create_client(gotrue.url, gotrue.service_role_key, options=...)
         gotrue.faults.fail_next(2, status=503)
 
-Faults that real projects report (``reference/gotrue-admin-api.md`` §8): a failing signup
+Faults that real projects report (``docs/auth-admin-api.md``): a failing signup
 trigger (``failing_signup_trigger()`` installs a real one on ``auth.users``), a delete refused
 by a foreign key (``block_delete()``), 429 with ``Retry-After`` (``fail_next(status=429,
 retry_after=...)``) or beyond a limited capacity (``faults.capacity()``), lost answers after a

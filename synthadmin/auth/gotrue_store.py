@@ -3,7 +3,7 @@
 Shared by the local Auth gateway (which writes the rows itself when there is no Supabase) and
 the Auth test server (``tests/gotrue_double.py``), so both produce exactly the rows and the
 JSON that Supabase Auth produces on ``POST /admin/users`` (see
-``reference/supabase-auth-schema.md`` §2-§4 and ``reference/gotrue-admin-api.md`` §2-§5).
+``docs/auth-schema.md`` and ``docs/auth-admin-api.md``).
 
 Every function takes a DB-API cursor: a Django ``CursorWrapper`` or a plain psycopg 3 cursor.
 None of them commits; the caller owns the transaction. ``insert_user`` needs an open
@@ -158,7 +158,7 @@ def insert_user(
 
     cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
     try:
-        # GoTrue's order (gotrue-admin-api.md §8, docs/target-schema.md): first a bare row — no
+        # GoTrue's order (docs/auth-admin-api.md, docs/target-schema.md): first a bare row — no
         # role, app metadata holding only the provider, nothing confirmed, user metadata already
         # there — then updates in the same transaction. An AFTER INSERT trigger on auth.users
         # (a signup trigger) sees exactly that bare row.
@@ -281,7 +281,7 @@ def delete_user(cursor: Any, user_id: uuid.UUID | str, *, soft: bool = False) ->
 
     Hard: one ``DELETE FROM auth.users``; ``ON DELETE CASCADE`` removes the identities and the
     app rows that reference the user (``public.profiles``, and through it ``check_ins``).
-    Soft (``gotrue-admin-api.md`` §5): the row stays with ``deleted_at`` set, e-mail / phone /
+    Soft (``docs/auth-admin-api.md``): the row stays with ``deleted_at`` set, e-mail / phone /
     pending changes obfuscated, no password, metadata ``{}``, and its identities keep only an
     obfuscated ``provider_id`` and ``{}`` as ``identity_data``. Soft-deleting a soft-deleted
     user changes nothing (and returns True).

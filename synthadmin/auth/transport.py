@@ -1,7 +1,7 @@
 """HTTP for the Supabase gateway: a total deadline and a stop event per Auth call.
 
 httpx's timeouts bound each connect, read and write, not a whole call: a server that trickles
-one byte every few seconds never times out (``reference/gotrue-admin-api.md`` §8). Here every
+one byte every few seconds never times out (``docs/auth-admin-api.md``). Here every
 network wait of a call is cut into slices of at most ``SLICE_SECONDS``, and between slices the
 call's deadline and stop event are checked:
 

@@ -1,7 +1,7 @@
 """Which days of a history get a check-in.
 
 Real daily charting is incomplete and missing days come in runs (holidays, bad weeks), with
-depressive episodes lowering adherence (clinical-model.md, "Patients do not check in every
+depressive episodes lowering adherence (docs/clinical-model.md, "Patients do not check in every
 day"). Each patient runs a two-state on/off Markov chain: from "on" they stop charting with a
 state-dependent hazard, from "off" they resume with a fixed hazard (mean missing run of 3
 days). The hazards are calibrated per pattern so that the long-run share of days with a
@@ -23,7 +23,7 @@ __all__ = ["DEFAULT_ADHERENCE", "SKIP_HAZARD_RATIO", "checkin_days", "skip_hazar
 DEFAULT_ADHERENCE: float = 0.85
 
 # How much more likely a patient is to stop charting on a day in each state than when
-# euthymic. Depression lowers adherence most (clinical-model.md); mania and mixed states
+# euthymic. Depression lowers adherence most (docs/clinical-model.md); mania and mixed states
 # disorganise routines too, to a lesser degree. Modelling choices, not published ratios.
 SKIP_HAZARD_RATIO: Mapping[MoodState, float] = {
     MoodState.EUTHYMIC: 1.0,

@@ -13,7 +13,7 @@ that the long-run share of days in every type equals its target. Transition and 
 are quantised to integer sampling thresholds (see durations.py), so machine-level rounding in
 their construction cannot change a draw.
 
-Every number below is traced to a line of ``/work/shared/reference/clinical-model.md``; see
+Every number below is traced to a line of ``docs/clinical-model.md``; see
 docs/patterns.md for the prose version and the measured shares.
 """
 
@@ -46,7 +46,7 @@ HY = MoodState.HYPOMANIC
 MA = MoodState.MANIC
 MX = MoodState.MIXED
 
-# DSM-5 minimum lengths of full-syndrome episodes (clinical-model.md "Episode definitions").
+# DSM-5 minimum lengths of full-syndrome episodes (docs/clinical-model.md, "Episode definitions").
 # Mixed features ride on a manic or depressive episode; the shorter (manic) minimum applies.
 DSM_MINIMUM_DAYS: Mapping[MoodState, int] = MappingProxyType({MA: 7, HY: 4, DS: 14, MX: 7})
 

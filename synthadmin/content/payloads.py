@@ -2,7 +2,7 @@
 
 Field values are derived from the day's latents (:mod:`synthadmin.content.latent`) plus a
 little independent noise per field, rounded and clipped to the ranges of the app's contract
-(``/work/shared/reference/target-schema.md``). They are kept as one integer matrix per
+(``docs/target-schema.md``). They are kept as one integer matrix per
 patient (float fields as tenths), never as dicts, until somebody asks for a row.
 
 The JSON path renders a whole block of rows with numpy table look-ups of pre-rendered
@@ -128,7 +128,7 @@ BACKGROUND_CHANGES_PER_YEAR = 1.0
 # 8.3, "short" = hours below 7, "stress" and "lapse" the slow life-stress and
 # adherence-lapse processes. Each linear term below is intercept + sum(coef * feature) +
 # noise_sd * N(0, 1); 0/1 fields are Bernoulli(1 / (1 + exp(-term))). Clinical direction in
-# the comments (clinical-model.md and the brief).
+# the comments (docs/clinical-model.md).
 FEATURES: tuple[str, ...] = (
     "elev",
     "up",

@@ -1,7 +1,7 @@
 """Pydantic models of the app's JSONB payload contract, strict enough to catch our mistakes.
 
 The app's API validates every check-in with one model per JSONB column; these models follow
-``/work/shared/reference/target-schema.md`` exactly (every key required, no extra keys,
+``docs/target-schema.md`` exactly (every key required, no extra keys,
 inclusive ranges) and are stricter in two ways: integers must be real ints (no bools, no
 floats such as 3.0) and the contract's consistency rules are enforced (tasksCompleted <=
 tasksPlanned, compulsionIntensity 0 without an episode, substanceUnits 0 without usage).

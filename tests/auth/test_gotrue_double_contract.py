@@ -1,4 +1,4 @@
-"""The Auth test server honours the admin API contract (gotrue-admin-api.md §7), checked with the
+"""The Auth test server honours the admin API contract (docs/auth-admin-api.md), checked with the
 official ``supabase`` client (and raw HTTP where the client hides the wire), with the rows
 checked directly in ``auth.users``."""
 

@@ -19,7 +19,7 @@ from synthadmin.content import (
     get_pattern,
 )
 
-# The app's JSONB contract (target-schema.md), column by column, in contract order.
+# The app's JSONB contract (docs/target-schema.md), column by column, in contract order.
 CONTRACT_KEYS = {
     "sleep_data": [
         "hoursSlept",
