@@ -199,12 +199,16 @@ if SUPABASE_SERVICE_ROLE_KEY and not all("!" <= char <= "~" for char in SUPABASE
 
 # --- synthadmin -----------------------------------------------------------------------------
 # "supabase": users through the Supabase Auth admin API; "local": auth rows written directly.
-SYNTHADMIN_AUTH_BACKEND = os.environ.get("SYNTHADMIN_AUTH_BACKEND", "").strip().lower() or (
+# `supabase`, `local`, or the dotted path of a gateway class (synthadmin.auth.get_gateway).
+SYNTHADMIN_AUTH_BACKEND = os.environ.get("SYNTHADMIN_AUTH_BACKEND", "").strip() or (
     "supabase" if SUPABASE_URL else "local"
 )
-if SYNTHADMIN_AUTH_BACKEND not in {"supabase", "local"}:
+if SYNTHADMIN_AUTH_BACKEND.lower() in {"supabase", "local"}:
+    SYNTHADMIN_AUTH_BACKEND = SYNTHADMIN_AUTH_BACKEND.lower()
+elif "." not in SYNTHADMIN_AUTH_BACKEND:
     raise ImproperlyConfigured(
-        f"SYNTHADMIN_AUTH_BACKEND must be 'supabase' or 'local', got {SYNTHADMIN_AUTH_BACKEND!r}"
+        "SYNTHADMIN_AUTH_BACKEND must be 'supabase', 'local' or the dotted path of a gateway class, "
+        f"got {SYNTHADMIN_AUTH_BACKEND!r}"
     )
 SYNTHADMIN_AUTH_CONCURRENCY = env_int("SYNTHADMIN_AUTH_CONCURRENCY", 4, minimum=1)
 SYNTHADMIN_MAX_PATIENTS_PER_RUN = env_int("SYNTHADMIN_MAX_PATIENTS_PER_RUN", 10_000, minimum=1)

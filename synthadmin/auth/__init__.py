@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from synthadmin.auth.base import AuthGateway, AuthUserInfo, NewAuthUser
 from synthadmin.exceptions import ConfigurationError
@@ -18,41 +19,32 @@ from synthadmin.exceptions import ConfigurationError
 __all__ = ["AuthGateway", "AuthUserInfo", "NewAuthUser", "gateway_in_use", "get_gateway"]
 
 
+#: The documented names of ``SYNTHADMIN_AUTH_BACKEND``; any other value is a dotted path to a
+#: class with ``from_settings(*, cancel)`` (like Django's ``EMAIL_BACKEND``).
+BACKENDS = {
+    "local": "synthadmin.auth.local.LocalAuthGateway",
+    "supabase": "synthadmin.auth.supabase.SupabaseAuthGateway",
+}
+
+
 def get_gateway(backend: str | None = None, *, cancel: threading.Event | None = None) -> AuthGateway:
-    """The configured gateway. Raises ConfigurationError when it cannot work as configured.
+    """The configured gateway (``SYNTHADMIN_AUTH_BACKEND``: an alias or a dotted path).
 
-    ``cancel``: when set (Ctrl-C, SIGTERM), calls in flight end within a second or two with
-    ``AuthCancelledError``. Each call is bounded by ``SYNTHADMIN_AUTH_CALL_DEADLINE_SECONDS``.
+    Raises ConfigurationError when it cannot work as configured (an unknown backend, a missing
+    or malformed ``SUPABASE_URL``, a missing key). ``cancel``: when set (Ctrl-C, SIGTERM), calls
+    in flight end within a second or two with ``AuthCancelledError``. Each call is bounded by
+    ``SYNTHADMIN_AUTH_CALL_DEADLINE_SECONDS``.
     """
-    backend = (backend or settings.SYNTHADMIN_AUTH_BACKEND).lower()
-    if backend == "local":
-        from synthadmin.auth.local import LocalAuthGateway
-
-        return LocalAuthGateway(
-            rounds=settings.SYNTHADMIN_LOCAL_BCRYPT_ROUNDS,
-            deadline_seconds=settings.SYNTHADMIN_AUTH_CALL_DEADLINE_SECONDS,
-            cancel=cancel,
-        )
-    if backend == "supabase":
-        from synthadmin.auth.supabase import SupabaseAuthGateway
-
-        if not settings.SUPABASE_URL:
-            raise ConfigurationError(
-                "SYNTHADMIN_AUTH_BACKEND is 'supabase' but SUPABASE_URL is not set: set it to "
-                "https://<project-ref>.supabase.co, or use SYNTHADMIN_AUTH_BACKEND=local"
-            )
-        if not settings.SUPABASE_SERVICE_ROLE_KEY:
-            raise ConfigurationError(
-                "SUPABASE_URL is set but SUPABASE_SERVICE_ROLE_KEY is not: set it to the project's "
-                "service-role key (Project Settings → API), or use SYNTHADMIN_AUTH_BACKEND=local"
-            )
-        return SupabaseAuthGateway(
-            url=settings.SUPABASE_URL,
-            key=settings.SUPABASE_SERVICE_ROLE_KEY,
-            deadline_seconds=settings.SYNTHADMIN_AUTH_CALL_DEADLINE_SECONDS,
-            cancel=cancel,
-        )
-    raise ConfigurationError(f"unknown auth backend {backend!r}; use 'supabase' or 'local'")
+    name = backend or settings.SYNTHADMIN_AUTH_BACKEND
+    path = BACKENDS.get(name.lower(), name)
+    try:
+        gateway_class = import_string(path)
+    except ImportError:
+        raise ConfigurationError(
+            f"unknown auth backend {name!r}; use 'supabase', 'local' or the dotted path of a gateway class"
+        ) from None
+    gateway: AuthGateway = gateway_class.from_settings(cancel=cancel)
+    return gateway
 
 
 @contextlib.contextmanager

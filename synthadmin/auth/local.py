@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 
 from synthadmin.auth import gotrue_store
@@ -89,6 +90,15 @@ class LocalAuthGateway:
 
     def __repr__(self) -> str:
         return f"LocalAuthGateway(rounds={self._rounds})"
+
+    @classmethod
+    def from_settings(cls, *, cancel: threading.Event | None = None) -> LocalAuthGateway:
+        """The local gateway at ``SYNTHADMIN_LOCAL_BCRYPT_ROUNDS``, calls bounded by the deadline."""
+        return cls(
+            rounds=settings.SYNTHADMIN_LOCAL_BCRYPT_ROUNDS,
+            deadline_seconds=settings.SYNTHADMIN_AUTH_CALL_DEADLINE_SECONDS,
+            cancel=cancel,
+        )
 
     def __enter__(self) -> LocalAuthGateway:
         return self

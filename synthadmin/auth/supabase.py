@@ -53,6 +53,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -72,6 +73,7 @@ from synthadmin.exceptions import (
     AuthRateLimitedError,
     AuthRejectedError,
     AuthUnavailableError,
+    ConfigurationError,
     DuplicateEmailError,
     DuplicateUserIdError,
 )
@@ -250,8 +252,40 @@ class SupabaseAuthGateway:
             client = create_client(url, key, options=options)
         except Exception as exc:  # SupabaseException: invalid URL or key format
             self._http.close()
-            raise AuthRejectedError(self._redact(f"cannot build the Supabase client: {exc}")) from None
+            # A configuration problem (a malformed URL, an empty key), not a refusal by Auth.
+            raise ConfigurationError(
+                self._redact(f"SUPABASE_URL / SUPABASE_SERVICE_ROLE_KEY cannot be used: {exc}")
+            ) from None
         self._admin = client.auth.admin
+
+    @classmethod
+    def from_settings(cls, *, cancel: threading.Event | None = None) -> SupabaseAuthGateway:
+        """The gateway ``SUPABASE_URL`` / ``SUPABASE_SERVICE_ROLE_KEY`` describe.
+
+        Raises ConfigurationError, naming the variable, when either is missing or unusable.
+        """
+        if not settings.SUPABASE_URL:
+            raise ConfigurationError(
+                "SYNTHADMIN_AUTH_BACKEND is 'supabase' but SUPABASE_URL is not set: set it to "
+                "https://<project-ref>.supabase.co, or use SYNTHADMIN_AUTH_BACKEND=local"
+            )
+        parsed = urlsplit(settings.SUPABASE_URL)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ConfigurationError(
+                "SUPABASE_URL must look like https://<project-ref>.supabase.co, "
+                f"got {settings.SUPABASE_URL!r}"
+            )
+        if not settings.SUPABASE_SERVICE_ROLE_KEY:
+            raise ConfigurationError(
+                "SUPABASE_URL is set but SUPABASE_SERVICE_ROLE_KEY is not: set it to the project's "
+                "service-role key (Project Settings → API), or use SYNTHADMIN_AUTH_BACKEND=local"
+            )
+        return cls(
+            url=settings.SUPABASE_URL,
+            key=settings.SUPABASE_SERVICE_ROLE_KEY,
+            deadline_seconds=settings.SYNTHADMIN_AUTH_CALL_DEADLINE_SECONDS,
+            cancel=cancel,
+        )
 
     def __repr__(self) -> str:  # never show the key
         return f"SupabaseAuthGateway(url={self._url!r})"
