@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.core import checks
@@ -65,53 +65,67 @@ def target_messages(target: Target) -> list[checks.CheckMessage]:
                 id="synthadmin.E001",
             )
         ]
-    messages: list[checks.CheckMessage] = []
-    if not target.has_flag:
-        messages.append(
-            checks.Error(
-                "public.profiles has no is_test_patient column",
-                hint="run `python manage.py migrate`: it adds the flag, its index and comment",
-                id="synthadmin.E002",
-            )
-        )
+    return [message for check in _TARGET_CHECKS if (message := check(target)) is not None]
+
+
+def _flag(target: Target) -> checks.CheckMessage | None:
+    if target.has_flag:
+        return None
+    return checks.Error(
+        "public.profiles has no is_test_patient column",
+        hint="run `python manage.py migrate`: it adds the flag, its index and comment",
+        id="synthadmin.E002",
+    )
+
+
+def _unfillable(target: Target) -> checks.CheckMessage | None:
+    junction = target.therapist_link.junction
     unfillable = target.unfillable_profile_columns() + [
-        f"{target.therapist_link.junction}.{name}" for name in target.unfillable_junction_columns()
+        f"{junction}.{name}" for name in target.unfillable_junction_columns()
     ]
-    if unfillable:
-        messages.append(
-            checks.Error(
-                f"synthadmin cannot fill NOT NULL column(s) without default: {', '.join(unfillable)}",
-                hint="give the column(s) a default, or a signup trigger on auth.users that fills them",
-                id="synthadmin.E003",
-            )
-        )
-    if target.role_values is not None and not {"patient", "therapist"} <= target.role_values:
-        messages.append(
-            checks.Error(
-                f"profiles.role allows only {', '.join(sorted(target.role_values)) or 'nothing'}; "
-                "synthadmin writes 'patient' and 'therapist'",
-                id="synthadmin.E004",
-            )
-        )
+    if not unfillable:
+        return None
+    return checks.Error(
+        f"synthadmin cannot fill NOT NULL column(s) without default: {', '.join(unfillable)}",
+        hint="give the column(s) a default, or a signup trigger on auth.users that fills them",
+        id="synthadmin.E003",
+    )
+
+
+def _roles(target: Target) -> checks.CheckMessage | None:
+    if target.role_values is None or {"patient", "therapist"} <= target.role_values:
+        return None
+    return checks.Error(
+        f"profiles.role allows only {', '.join(sorted(target.role_values)) or 'nothing'}; "
+        "synthadmin writes 'patient' and 'therapist'",
+        id="synthadmin.E004",
+    )
+
+
+def _check_ins(target: Target) -> checks.CheckMessage | None:
     missing = sorted((set(PAYLOAD_COLUMNS) | {"user_id", "checkin_date"}) - target.check_in_columns)
-    if not target.has_check_ins or missing:
-        messages.append(
-            checks.Error(
-                "public.check_ins does not exist"
-                if not target.has_check_ins
-                else f"public.check_ins lacks column(s) {', '.join(missing)}",
-                hint="synthadmin writes the live payload columns (docs/target-schema.md)",
-                id="synthadmin.E005",
-            )
-        )
-    if target.therapist_link.kind == "none":
-        messages.append(
-            checks.Warning(
-                "no therapist link (neither a therapist_patients junction nor profiles.therapist_id)",
-                hint="therapists are created unlinked; --therapists still creates them",
-                id="synthadmin.W001",
-            )
-        )
+    if target.has_check_ins and not missing:
+        return None
+    return checks.Error(
+        "public.check_ins does not exist"
+        if not target.has_check_ins
+        else f"public.check_ins lacks column(s) {', '.join(missing)}",
+        hint="synthadmin writes the live payload columns (docs/target-schema.md)",
+        id="synthadmin.E005",
+    )
+
+
+def _therapist_link(target: Target) -> checks.CheckMessage | None:
+    if target.therapist_link.kind != "none":
+        return None
+    return checks.Warning(
+        "no therapist link (neither a therapist_patients junction nor profiles.therapist_id)",
+        hint="therapists are created unlinked; --therapists still creates them",
+        id="synthadmin.W001",
+    )
+
+
+def _restricting_keys(target: Target) -> checks.CheckMessage | None:
     restricting = sorted(
         {
             f"{fk.table}.{fk.columns[0]} ({fk.on_delete})"
@@ -119,23 +133,34 @@ def target_messages(target: Target) -> list[checks.CheckMessage]:
             if fk.ref_table in (AUTH_USERS, PROFILES) and fk.on_delete in ("RESTRICT", "NO ACTION")
         }
     )
-    if restricting:
-        messages.append(
-            checks.Warning(
-                f"foreign key(s) to users without ON DELETE CASCADE: {', '.join(restricting)}",
-                hint="purge leaves (and names) every synthetic user such a row references",
-                id="synthadmin.W002",
-            )
-        )
-    if target.unreadable:
-        messages.append(
-            checks.Warning(
-                f"this role cannot read {', '.join(sorted(map(str, target.unreadable)))}",
-                hint="purge cannot prove a delete safe there and leaves the users it would reach",
-                id="synthadmin.W003",
-            )
-        )
-    return messages
+    if not restricting:
+        return None
+    return checks.Warning(
+        f"foreign key(s) to users without ON DELETE CASCADE: {', '.join(restricting)}",
+        hint="purge leaves (and names) every synthetic user such a row references",
+        id="synthadmin.W002",
+    )
+
+
+def _unreadable(target: Target) -> checks.CheckMessage | None:
+    if not target.unreadable:
+        return None
+    return checks.Warning(
+        f"this role cannot read {', '.join(sorted(map(str, target.unreadable)))}",
+        hint="purge cannot prove a delete safe there and leaves the users it would reach",
+        id="synthadmin.W003",
+    )
+
+
+_TARGET_CHECKS: tuple[Callable[[Target], checks.CheckMessage | None], ...] = (
+    _flag,
+    _unfillable,
+    _roles,
+    _check_ins,
+    _therapist_link,
+    _restricting_keys,
+    _unreadable,
+)
 
 
 def check_lines(messages: list[checks.CheckMessage]) -> list[str]:

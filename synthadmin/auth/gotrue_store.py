@@ -18,6 +18,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -136,94 +137,26 @@ def insert_user(
     now = _utc(now or datetime.now(UTC))
     email = email.lower()
     phone = phone or None
-    provider = "email" if email else "phone"
-    providers = [p for p, value in (("email", email), ("phone", phone)) if value]
-    app_meta: dict[str, Any] = {"provider": provider, "providers": providers}
-    for key, value in app_metadata.items():
-        if value is None:
-            app_meta.pop(key, None)
-        else:
-            app_meta[key] = value
-    user_meta = dict(user_metadata)
-    if email_confirm:
-        user_meta["email_verified"] = True
-    if phone_confirm:
-        user_meta["phone_verified"] = True
-
-    identities = []
-    if email:
-        identities.append(("email", {"email": email}))
-    if phone:
-        identities.append(("phone", {"phone": phone}))
-
+    row = _NewRow(
+        user_id=user_id,
+        aud=aud,
+        role=role,
+        email=email,
+        phone=phone,
+        password_hash=password_hash,
+        app_meta=_app_metadata(app_metadata, email=email, phone=phone),
+        user_meta=_user_metadata(user_metadata, email_confirm=email_confirm, phone_confirm=phone_confirm),
+        email_confirmed_at=now if email_confirm else None,
+        phone_confirmed_at=now if phone_confirm else None,
+        banned_until=banned_until,
+        now=now,
+    )
     cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
     try:
-        # GoTrue's order (docs/auth-admin-api.md, docs/target-schema.md): first a bare row — no
-        # role, app metadata holding only the provider, nothing confirmed, user metadata already
-        # there — then updates in the same transaction. An AFTER INSERT trigger on auth.users
-        # (a signup trigger) sees exactly that bare row.
-        cursor.execute(
-            "INSERT INTO auth.users ("
-            "  instance_id, id, aud, role, email, encrypted_password, email_confirmed_at,"
-            "  phone, phone_confirmed_at,"
-            "  confirmation_token, recovery_token, email_change_token_new, email_change,"
-            "  email_change_token_current, phone_change, phone_change_token, reauthentication_token,"
-            "  email_change_confirm_status, raw_app_meta_data, raw_user_meta_data,"
-            "  created_at, updated_at, banned_until, is_sso_user, is_anonymous"
-            ") VALUES ("
-            "  %s, %s, %s, '', %s, %s, NULL, %s, NULL,"
-            "  '', '', '', '', '', '', '', '', 0, %s::jsonb, %s::jsonb, %s, %s, %s, false, false"
-            ")",
-            [
-                NIL_INSTANCE_ID,
-                user_id,
-                aud,
-                email or None,
-                password_hash,
-                phone,
-                json.dumps({"provider": provider}),
-                json.dumps(user_meta),
-                now,
-                now,
-                banned_until,
-            ],
-        )
-        cursor.execute(
-            "UPDATE auth.users SET role = %s, raw_app_meta_data = %s::jsonb,"
-            "  email_confirmed_at = %s, phone_confirmed_at = %s"
-            " WHERE instance_id = %s AND id = %s",
-            [
-                role,
-                json.dumps(app_meta),
-                now if email_confirm else None,
-                now if phone_confirm else None,
-                NIL_INSTANCE_ID,
-                user_id,
-            ],
-        )
-        for identity_provider, claims in identities:
-            identity_data = {
-                "sub": str(user_id),
-                **claims,
-                "email_verified": False,
-                "phone_verified": False,
-            }
-            cursor.execute(
-                "INSERT INTO auth.identities ("
-                "  id, provider_id, user_id, identity_data, provider, last_sign_in_at,"
-                "  created_at, updated_at"
-                ") VALUES (%s, %s, %s, %s::jsonb, %s, %s, %s, %s)",
-                [
-                    uuid.uuid4(),
-                    str(user_id),
-                    user_id,
-                    json.dumps(identity_data),
-                    identity_provider,
-                    now,
-                    now,
-                    now,
-                ],
-            )
+        _insert_bare_then_update(cursor, row)
+        for provider, claims in (("email", {"email": email}), ("phone", {"phone": phone})):
+            if claims[provider]:
+                _insert_identity(cursor, row, provider, claims)
     except Exception as exc:
         cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
         cursor.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
@@ -237,6 +170,117 @@ def insert_user(
     # GoTrue does not re-read the generated confirmed_at after the insert.
     user.pop("confirmed_at", None)
     return user
+
+
+@dataclass(frozen=True)
+class _NewRow:
+    """Everything one admin create writes, computed before the first statement."""
+
+    user_id: uuid.UUID
+    aud: str
+    role: str
+    email: str
+    phone: str | None
+    password_hash: str
+    app_meta: dict[str, Any]
+    user_meta: dict[str, Any]
+    email_confirmed_at: datetime | None
+    phone_confirmed_at: datetime | None
+    banned_until: datetime | None
+    now: datetime
+
+    @property
+    def provider(self) -> str:
+        return "email" if self.email else "phone"
+
+
+def _app_metadata(requested: Mapping[str, Any], *, email: str, phone: str | None) -> dict[str, Any]:
+    """``{provider, providers}`` merged with the caller's keys; a ``None`` value deletes a key."""
+    providers = [p for p, value in (("email", email), ("phone", phone)) if value]
+    merged: dict[str, Any] = {"provider": "email" if email else "phone", "providers": providers}
+    for key, value in requested.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _user_metadata(
+    requested: Mapping[str, Any], *, email_confirm: bool, phone_confirm: bool
+) -> dict[str, Any]:
+    user_meta = dict(requested)
+    if email_confirm:
+        user_meta["email_verified"] = True
+    if phone_confirm:
+        user_meta["phone_verified"] = True
+    return user_meta
+
+
+def _insert_bare_then_update(cursor: Any, row: _NewRow) -> None:
+    """GoTrue's order (docs/auth-admin-api.md, docs/auth-schema.md): first a bare row — no role,
+    app metadata holding only the provider, nothing confirmed, user metadata already there — then
+    the updates, in the same transaction. An AFTER INSERT trigger on auth.users (a signup
+    trigger) sees exactly that bare row."""
+    cursor.execute(
+        "INSERT INTO auth.users ("
+        "  instance_id, id, aud, role, email, encrypted_password, email_confirmed_at,"
+        "  phone, phone_confirmed_at,"
+        "  confirmation_token, recovery_token, email_change_token_new, email_change,"
+        "  email_change_token_current, phone_change, phone_change_token, reauthentication_token,"
+        "  email_change_confirm_status, raw_app_meta_data, raw_user_meta_data,"
+        "  created_at, updated_at, banned_until, is_sso_user, is_anonymous"
+        ") VALUES ("
+        "  %s, %s, %s, '', %s, %s, NULL, %s, NULL,"
+        "  '', '', '', '', '', '', '', '', 0, %s::jsonb, %s::jsonb, %s, %s, %s, false, false"
+        ")",
+        [
+            NIL_INSTANCE_ID,
+            row.user_id,
+            row.aud,
+            row.email or None,
+            row.password_hash,
+            row.phone,
+            json.dumps({"provider": row.provider}),
+            json.dumps(row.user_meta),
+            row.now,
+            row.now,
+            row.banned_until,
+        ],
+    )
+    cursor.execute(
+        "UPDATE auth.users SET role = %s, raw_app_meta_data = %s::jsonb,"
+        "  email_confirmed_at = %s, phone_confirmed_at = %s"
+        " WHERE instance_id = %s AND id = %s",
+        [
+            row.role,
+            json.dumps(row.app_meta),
+            row.email_confirmed_at,
+            row.phone_confirmed_at,
+            NIL_INSTANCE_ID,
+            row.user_id,
+        ],
+    )
+
+
+def _insert_identity(cursor: Any, row: _NewRow, provider: str, claims: Mapping[str, Any]) -> None:
+    identity_data = {"sub": str(row.user_id), **claims, "email_verified": False, "phone_verified": False}
+    cursor.execute(
+        "INSERT INTO auth.identities ("
+        "  id, provider_id, user_id, identity_data, provider, last_sign_in_at,"
+        "  created_at, updated_at"
+        ") VALUES (%s, %s, %s, %s::jsonb, %s, %s, %s, %s)",
+        [
+            uuid.uuid4(),
+            str(row.user_id),
+            row.user_id,
+            json.dumps(identity_data),
+            provider,
+            row.now,
+            row.now,
+            row.now,
+        ],
+    )
 
 
 def fetch_user(cursor: Any, user_id: uuid.UUID | str) -> dict[str, Any] | None:
