@@ -96,6 +96,7 @@ class _Job:
     spec: PersonSpec
     therapist_id: uuid.UUID | None = None
     history_index: int | None = None
+    pattern: str = ""
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,7 @@ class _Run:
         self.retries: Counter[str] = Counter()
         self.failures: list[UserFailure] = []
         self.created: Counter[str] = Counter()
+        self.patterns: Counter[str] = Counter()  # patients created, per pattern
         self.checkins = 0
         self.record: SyntheticRun
         self.target: Target
@@ -231,9 +233,12 @@ class _Run:
             therapist_ids = [o.user_id for o in done if o.user_id is not None]
             if not self.stop.is_set():
                 assignment = therapist_assignment(len(patients), therapist_ids)
+                patterns = params.patient_patterns()
                 jobs = [
-                    _Job(spec, therapist_id=therapist, history_index=index)
-                    for index, (spec, therapist) in enumerate(zip(patients, assignment, strict=True))
+                    _Job(spec, therapist_id=therapist, history_index=index, pattern=pattern)
+                    for index, (spec, therapist, pattern) in enumerate(
+                        zip(patients, assignment, patterns, strict=True)
+                    )
                 ]
                 self._create_all(jobs)
         except KeyboardInterrupt:
@@ -284,6 +289,8 @@ class _Run:
         self.progress.advance(PHASE_USERS)
         if outcome.user_id is not None:
             self.created[outcome.job.spec.role] += 1
+            if outcome.job.pattern:
+                self.patterns[outcome.job.pattern] += 1
             self.checkins += outcome.checkins
         elif not isinstance(error, AuthCancelledError):
             spec = outcome.job.spec
@@ -397,7 +404,7 @@ class _Run:
             history = patient_history(
                 seed=self.params.seed,
                 patient_index=job.history_index,
-                pattern=self.params.pattern,
+                pattern=job.pattern,
                 days=self.params.checkin_days,
                 end_date=self.params.end_date,
                 adherence=self.params.adherence,
@@ -480,6 +487,7 @@ class _Run:
             error=run.error_summary,
             duration_seconds=round(duration, 3),
             auth_backend=run.auth_backend,
+            patients_by_pattern=dict(sorted(self.patterns.items())),
             auth_flow={
                 "rate_limited": flow.rate_limited,
                 "concurrency_settled": flow.settled_limit,

@@ -95,3 +95,33 @@ def therapist_assignment(patients: int, therapist_ids: list[uuid.UUID]) -> Itera
     most one; no therapists in the run, no therapist."""
     for index in range(patients):
         yield therapist_ids[index % len(therapist_ids)] if therapist_ids else None
+
+
+def mix_counts(mix: dict[str, int], patients: int) -> dict[str, int]:
+    """Exact patient counts per pattern for a ``mix``, summing to ``patients``.
+
+    ``mix`` maps pattern → weight. Weights that already sum to ``patients`` are counts; any
+    other weights are proportions (percentages, or any ratio), turned into counts by the
+    largest-remainder (Hamilton) method — ties broken by the order of ``mix`` — so the counts
+    are exact and the same for the same mix, never random draws.
+    """
+    total = sum(mix.values())
+    if total == patients:
+        return dict(mix)
+    quotas = {pattern: patients * weight / total for pattern, weight in mix.items()}
+    counts = {pattern: int(quota) for pattern, quota in quotas.items()}
+    order = list(mix)
+    by_remainder = sorted(order, key=lambda p: (-(quotas[p] - counts[p]), order.index(p)))
+    for pattern in by_remainder[: patients - sum(counts.values())]:
+        counts[pattern] += 1
+    return counts
+
+
+def patient_patterns(counts: dict[str, int]) -> list[str]:
+    """The pattern of each patient of a run, by index: each pattern's patients in one block.
+
+    With ``therapist_assignment``'s round-robin over the same indices, every therapist gets
+    each pattern's patients within one of an even share (a block of ``c`` patients dealt
+    round-robin to ``t`` therapists gives each ``c // t`` or ``c // t + 1``).
+    """
+    return [pattern for pattern, count in counts.items() for _ in range(count)]

@@ -61,11 +61,11 @@ def synthetic_generate_preview(*, request: GenerationRequest) -> PreviewReport:
     days: Counter[int] = Counter()
     checkins = 0
     sample: list[SampleDay] = []
-    for index in range(len(patients)):
+    for index, pattern in zip(range(len(patients)), params.patient_patterns(), strict=True):
         history = patient_history(
             seed=params.seed,
             patient_index=index,
-            pattern=params.pattern,
+            pattern=pattern,
             days=params.checkin_days,
             end_date=params.end_date,
             adherence=params.adherence,

@@ -59,6 +59,8 @@ class RunReport:
     error: str
     duration_seconds: float
     auth_backend: str
+    #: Patients created per mood pattern (one pattern, or the run's mix).
+    patients_by_pattern: dict[str, int] = field(default_factory=dict)
     #: The flow controller's counters: how often Auth said 429, the concurrency it settled on.
     auth_flow: dict[str, Any] = field(default_factory=dict)
 

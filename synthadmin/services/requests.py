@@ -87,11 +87,16 @@ class GenerationRequest:
     adherence: float = DEFAULT_ADHERENCE
     locale: str = "pt_BR"
     concurrency: int | None = None
+    #: Patterns mixed in one run: pattern → weight (percentages adding up to 100, or counts adding
+    #: up to ``patients``). None: every patient follows ``pattern``.
+    mix: dict[str, int] | None = None
 
     def as_parameters(self) -> dict[str, Any]:
         """JSON-friendly form for the run ledger and reports."""
         data = asdict(self)
         data["end_date"] = self.end_date.isoformat() if self.end_date else None
+        if self.mix is None:
+            data.pop("mix")
         return data
 
 
@@ -114,15 +119,25 @@ class GenerationParams:
     adherence: float
     locale: str
     concurrency: int
+    #: Exact patient counts per pattern (``population.mix_counts``); None: all ``pattern``.
+    mix: dict[str, int] | None = None
 
     @property
     def history_days(self) -> int:
         return self.checkin_days
 
+    def patient_patterns(self) -> list[str]:
+        """The pattern of each patient, by index (``population.patient_patterns``)."""
+        from synthadmin.services.population import patient_patterns
+
+        return patient_patterns(self.mix) if self.mix is not None else [self.pattern] * self.patients
+
     def as_parameters(self) -> dict[str, Any]:
-        """JSON-friendly form for the run ledger and reports."""
+        """JSON-friendly form for the run ledger and reports (``mix`` only when there is one)."""
         data = asdict(self)
         data["end_date"] = self.end_date.isoformat()
+        if self.mix is None:
+            data.pop("mix")
         return data
 
 
@@ -197,6 +212,7 @@ def generation_request_validate(
         adherence=float(request.adherence),
         locale=request.locale,
         concurrency=concurrency,
+        mix=_mix_validate(request.mix, request.patients),
     )
 
 
@@ -205,3 +221,49 @@ def _integer(name: str, value: object, low: int, high: int) -> None:
         raise InvalidRequestError(f"{name} must be a whole number, got {value!r}", field=name)
     if not low <= value <= high:
         raise InvalidRequestError(f"{name} must be between {low:,} and {high:,}, got {value:,}", field=name)
+
+
+def _mix_validate(mix: dict[str, int] | None, patients: int) -> dict[str, int] | None:
+    """Check a pattern mix; return exact counts per pattern (``population.mix_counts``)."""
+    from synthadmin.services.population import mix_counts
+
+    if mix is None:
+        return None
+    if not isinstance(mix, dict) or not mix:
+        raise InvalidRequestError(
+            "mix must name at least one pattern, e.g. stable=60,cycling=40", field="mix"
+        )
+    for pattern, weight in mix.items():
+        if pattern not in PATTERN_NAMES:
+            raise InvalidRequestError(
+                f"unknown pattern {pattern!r} in the mix; valid patterns: {', '.join(PATTERN_NAMES)}",
+                field="mix",
+            )
+        if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
+            raise InvalidRequestError(
+                f"mix weight of {pattern} must be a whole number >= 0, got {weight!r}", field="mix"
+            )
+    total = sum(mix.values())
+    if total not in (100, patients):
+        raise InvalidRequestError(
+            f"mix weights add up to {total}: make them percentages (adding up to 100) "
+            f"or counts (adding up to the {patients:,} patients)",
+            field="mix",
+        )
+    return {pattern: count for pattern, count in mix_counts(mix, patients).items() if count}
+
+
+def mix_parse(text: str) -> dict[str, int]:
+    """``"stable=60,cycling=25"`` → ``{"stable": 60, "cycling": 25}`` (ASCII digits only).
+
+    Raises InvalidRequestError (field ``mix``) for anything else.
+    """
+    mix: dict[str, int] = {}
+    for part in str(text).split(","):
+        name, sep, weight = part.strip().partition("=")
+        if not sep or not name.strip():
+            raise InvalidRequestError(f"write the mix as pattern=weight,..., got {text!r}", field="mix")
+        if name.strip() in mix:
+            raise InvalidRequestError(f"pattern {name.strip()!r} appears twice in the mix", field="mix")
+        mix[name.strip()] = ascii_integer("mix", weight)
+    return mix
