@@ -13,6 +13,40 @@ from django.conf import settings
 from django.db import models
 
 
+class Scenario(models.Model):
+    """A named, saved recipe for a synthetic population (``synthadmin.services.scenarios``).
+
+    Run it (``generate_synthetic --scenario NAME``, or "Run scenario" in the admin) or reset it
+    (purge its earlier runs, then run it again). Kept in synthadmin's own schema; importable and
+    exportable as TOML so a team can keep its scenarios in version control.
+    """
+
+    name = models.SlugField(max_length=64, unique=True)
+    description = models.TextField(blank=True, help_text="What the population is for, and why it looks so")
+    therapists = models.PositiveIntegerField(default=0)
+    patients = models.PositiveIntegerField(default=5)
+    mix = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Pattern → percentage or count, e.g. {"stable": 60, "cycling": 40}',
+    )
+    pattern = models.CharField(max_length=32, default="stable", help_text="Used when the mix is empty")
+    checkin_days = models.PositiveIntegerField(default=30, help_text="Days of history per patient")
+    adherence = models.FloatField(default=0.85)
+    locale = models.CharField(max_length=16, default="pt_BR")
+    seed = models.BigIntegerField(null=True, blank=True, help_text="Empty: a fresh population every run")
+    end_date = models.DateField(null=True, blank=True, help_text="Empty: histories end today")
+    built_in = models.BooleanField(default=False, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class SyntheticRun(models.Model):
     class Status(models.TextChoices):
         RUNNING = "running", "Running"
@@ -58,6 +92,9 @@ class SyntheticRun(models.Model):
     owner_pid = models.PositiveIntegerField(null=True, blank=True)
     owner_started_at = models.DateTimeField(null=True, blank=True, help_text="When the owner process started")
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    scenario = models.ForeignKey(
+        Scenario, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
 
     class Meta:
         ordering = ["-started_at"]

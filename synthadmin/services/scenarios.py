@@ -1,0 +1,200 @@
+"""Scenarios: named, saved recipes for a synthetic population — run, replayed, reset, exported.
+
+A scenario (``synthadmin.models.Scenario``) holds what ``synthetic_generate`` needs: therapists,
+patients, a pattern mix (or one pattern), days of history, adherence, locale, a seed (or none:
+a fresh population each run) and an end date (or none: today). ``scenario_run`` runs it;
+``scenario_reset`` purges its earlier runs (with purge's usual safety rules) and runs it again,
+so that exactly one live run of the scenario remains; the same seed replays the same
+population. ``scenario_export`` / ``scenario_import`` read and write a small TOML file::
+
+    [scenario]
+    name = "demo-clinic"
+    description = "..."
+    therapists = 4
+    patients = 40
+    checkin_days = 180
+    adherence = 0.85
+    locale = "pt_BR"
+    seed = 2026            # omit for a fresh population each run
+    # end_date = 2026-06-30  (omit: histories end today)
+
+    [scenario.mix]
+    stable = 50
+    cycling = 25
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import tomli_w
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from synthadmin.exceptions import InvalidRequestError
+from synthadmin.models import Scenario, SyntheticRun
+from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services.purge import synthetic_purge
+from synthadmin.services.reports import Credential, ProgressListener, PurgeReport, RunReport
+from synthadmin.services.requests import GenerationRequest, generation_request_validate
+
+#: The keys of a scenario file, in the order they are written.
+FIELDS = ("name", "description", "therapists", "patients", "pattern", "checkin_days", "adherence", "locale")
+
+
+@dataclass(frozen=True)
+class ResetReport:
+    """What a reset did: the purge of the earlier runs, then the new run (None if it could not)."""
+
+    purge: PurgeReport
+    run: RunReport | None
+    reason: str = ""
+
+
+def scenario_request(scenario: Scenario) -> GenerationRequest:
+    """The generation request a scenario stands for (not validated: ``synthetic_generate`` does)."""
+    return GenerationRequest(
+        patients=scenario.patients,
+        therapists=scenario.therapists,
+        checkin_days=scenario.checkin_days,
+        pattern=scenario.pattern,
+        seed=scenario.seed,
+        end_date=scenario.end_date,
+        adherence=scenario.adherence,
+        locale=scenario.locale,
+        mix=dict(scenario.mix) or None,
+    )
+
+
+def scenario_validate(scenario: Scenario) -> None:
+    """Raise InvalidRequestError when the scenario could not run (the same rules as a run)."""
+    generation_request_validate(scenario_request(scenario))
+
+
+def scenario_run(
+    *,
+    scenario: Scenario,
+    started_by: Starter,
+    progress: ProgressListener | None = None,
+    credentials: Callable[[Credential], None] | None = None,
+    stop: threading.Event | None = None,
+) -> RunReport:
+    """Run ``scenario`` once; the run is recorded as the scenario's. Raises as ``synthetic_generate``."""
+    report = synthetic_generate(
+        request=scenario_request(scenario),
+        started_by=started_by,
+        progress=progress,
+        credentials=credentials,
+        stop=stop,
+    )
+    SyntheticRun.objects.filter(pk=report.run_id).update(scenario=scenario)
+    return report
+
+
+def scenario_reset(
+    *,
+    scenario: Scenario,
+    started_by: Starter,
+    progress: ProgressListener | None = None,
+    stop: threading.Event | None = None,
+) -> ResetReport:
+    """Purge the scenario's earlier runs, then run it again — unless the purge left anything.
+
+    Writes: what ``synthetic_purge`` and ``synthetic_generate`` write. When the purge could not
+    remove everything (users left alone, blocked, errors), nothing new is generated and
+    ``reason`` says why: a reset never ends with two populations of one scenario.
+    """
+    scenario_validate(scenario)  # refuse before deleting anything
+    earlier = list(scenario.runs.filter(kind=SyntheticRun.Kind.GENERATE).values_list("id", flat=True))
+    purged: list[PurgeReport] = [synthetic_purge(run=run_id, stop=stop) for run_id in earlier]
+    purge = _merged(purged)
+    if purge.left_alone or purge.blocked or purge.errors:
+        return ResetReport(
+            purge=purge, run=None, reason="earlier runs were not fully purged; nothing generated"
+        )
+    run = scenario_run(scenario=scenario, started_by=started_by, progress=progress, stop=stop)
+    return ResetReport(purge=purge, run=run)
+
+
+def scenario_export(scenario: Scenario) -> str:
+    """The scenario as a TOML document (``scenario_import`` reads it back identically)."""
+    data: dict[str, Any] = {field: getattr(scenario, field) for field in FIELDS}
+    if scenario.seed is not None:
+        data["seed"] = scenario.seed
+    if scenario.end_date is not None:
+        data["end_date"] = scenario.end_date
+    if scenario.mix:
+        data["mix"] = dict(scenario.mix)
+    return tomli_w.dumps({"scenario": data})
+
+
+def scenario_import(text: str, *, replace: bool = False) -> Scenario:
+    """Create (or with ``replace``, overwrite) the scenario a TOML document describes.
+
+    Raises InvalidRequestError (one line) for a document that is not a scenario, an unknown
+    key, a scenario that could not run, or an existing name without ``replace``.
+    """
+    try:
+        data = tomllib.loads(text).get("scenario")
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidRequestError(f"not a TOML document: {exc}", field="file") from None
+    if not isinstance(data, dict) or not data.get("name"):
+        raise InvalidRequestError("the file has no [scenario] table with a name", field="file")
+    unknown = set(data) - {*FIELDS, "seed", "end_date", "mix"}
+    if unknown:
+        raise InvalidRequestError(f"unknown key(s) in [scenario]: {', '.join(sorted(unknown))}", field="file")
+    end_date = data.get("end_date")
+    if end_date is not None and not isinstance(end_date, dt.date):
+        raise InvalidRequestError(f"end_date must be a date (YYYY-MM-DD), got {end_date!r}", field="file")
+    values = {key: data[key] for key in FIELDS if key in data and key != "name"}
+    values.update(seed=data.get("seed"), end_date=end_date, mix=data.get("mix") or {})
+    scenario = Scenario(name=data["name"], **values)
+    scenario_validate(scenario)
+    with transaction.atomic():
+        existing = Scenario.objects.select_for_update().filter(name=scenario.name).first()
+        if existing is not None and not replace:
+            raise InvalidRequestError(
+                f"a scenario named {scenario.name!r} exists; import with replace to overwrite it",
+                field="file",
+            )
+        if existing is not None:
+            scenario.pk, scenario.built_in, scenario.created_at = (
+                existing.pk,
+                existing.built_in,
+                existing.created_at,
+            )
+            scenario._state.adding = False
+        try:
+            scenario.full_clean(exclude=["built_in"])
+        except ValidationError as exc:
+            field, problems = next(iter(exc.message_dict.items()))
+            raise InvalidRequestError(f"{field}: {problems[0]}", field="file") from None
+        scenario.save()
+    return scenario
+
+
+def _merged(reports: list[PurgeReport]) -> PurgeReport:
+    if not reports:
+        return PurgeReport(
+            dry_run=False, runs=[], users_deleted=0, patients_deleted=0, therapists_deleted=0,
+            checkins_deleted=0, intents_resolved=0, skipped_real=[], errors=[],
+        )  # fmt: skip
+    return PurgeReport(
+        dry_run=False,
+        runs=sorted({r for report in reports for r in report.runs}),
+        users_deleted=sum(r.users_deleted for r in reports),
+        patients_deleted=sum(r.patients_deleted for r in reports),
+        therapists_deleted=sum(r.therapists_deleted for r in reports),
+        checkins_deleted=sum(r.checkins_deleted for r in reports),
+        intents_resolved=sum(r.intents_resolved for r in reports),
+        skipped_real=sorted({s for r in reports for s in r.skipped_real}),
+        errors=[e for r in reports for e in r.errors],
+        left_alone=[e for r in reports for e in r.left_alone],
+        blocked=[e for r in reports for e in r.blocked],
+        deleted_user_ids=[e for r in reports for e in r.deleted_user_ids],
+    )
