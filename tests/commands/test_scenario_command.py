@@ -1,0 +1,50 @@
+"""``manage.py scenario``: list, export to a file, import it back, run, reset."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from synthadmin.models import Scenario, SyntheticRun
+from tests.invariants import synthetic_counts
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _call(*args: str) -> str:
+    out = StringIO()
+    call_command("scenario", *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def test_list_export_import_run_reset(tmp_path, supabase_tables_cleanup):
+    assert "demo-clinic: 4 therapists, 40 patients" in _call("list")
+    path = tmp_path / "demo.toml"
+    _call("export", "demo-clinic", "--output", str(path))
+    text = (
+        path.read_text()
+        .replace('name = "demo-clinic"', 'name = "tiny"')
+        .replace("patients = 40", "patients = 10")
+    )
+    text = text.replace("therapists = 4", "therapists = 2").replace("checkin_days = 180", "checkin_days = 5")
+    (tmp_path / "tiny.toml").write_text(text)
+    assert "scenario tiny saved" in _call("import", str(tmp_path / "tiny.toml"))
+    with pytest.raises(CommandError, match="exists"):
+        _call("import", str(tmp_path / "tiny.toml"))
+    with pytest.raises(CommandError, match="cannot create"):
+        _call("export", "tiny", "--output", str(path))  # never overwrites
+
+    out = _call("run", "tiny")
+    assert "succeeded" in out and '"stable": 5' in out
+    assert synthetic_counts()["patients"] == 10
+    with pytest.raises(CommandError, match="--yes"):
+        _call("reset", "tiny")
+    assert "purged 12 user(s) of 1 earlier run(s)" in _call("reset", "tiny", "--yes")
+    scenario = Scenario.objects.get(name="tiny")
+    assert SyntheticRun.objects.filter(scenario=scenario, purged_at__isnull=True).count() == 1
+    assert synthetic_counts()["patients"] == 10
+    with pytest.raises(CommandError, match="no scenario named 'nope'"):
+        _call("run", "nope")
