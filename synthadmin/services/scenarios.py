@@ -43,6 +43,43 @@ from synthadmin.services.purge import synthetic_purge
 from synthadmin.services.reports import Credential, ProgressListener, PurgeReport, RunReport
 from synthadmin.services.requests import GenerationRequest, generation_request_validate
 
+#: The built-in scenarios (installed by migration 0005, restored by ``scenarios_builtin_ensure``).
+BUILT_IN = [
+    {
+        "name": "demo-clinic",
+        "description": (
+            "A small outpatient clinic for demos and QA: 4 therapists with 10 patients each, half of "
+            "them treated and mostly euthymic (ChronoRecord: 71 % euthymic days), a fifth in a bipolar I "
+            "natural course and a fifth depression-dominant (depression is most of the symptomatic time, "
+            "Judd 2002/2003), and one in ten rapid cycling (12-24 % of specialty-clinic patients). Half a "
+            "year of daily check-ins ending today; a fixed seed, so every reset replays the same clinic."
+        ),
+        "therapists": 4,
+        "patients": 40,
+        "mix": {"stable": 50, "cycling": 20, "depressive": 20, "rapid_cycling": 10},
+        "checkin_days": 180,
+        "adherence": 0.85,
+        "locale": "pt_BR",
+        "seed": 2026,
+    },
+    {
+        "name": "load-test-10k",
+        "description": (
+            "A load-test population: 10,000 patients with a year each across 100 therapists (caseloads of "
+            "100), in the proportions of a treated population (mostly stable, 15 % cycling, 10 % "
+            "depression-dominant, 5 % rapid cycling). No seed: each run is a fresh population."
+        ),
+        "therapists": 100,
+        "patients": 10_000,
+        "mix": {"stable": 70, "cycling": 15, "depressive": 10, "rapid_cycling": 5},
+        "checkin_days": 365,
+        "adherence": 0.85,
+        "locale": "pt_BR",
+        "seed": None,
+    },
+]
+
+
 #: The keys of a scenario file, in the order they are written.
 FIELDS = ("name", "description", "therapists", "patients", "pattern", "checkin_days", "adherence", "locale")
 
@@ -198,3 +235,15 @@ def _merged(reports: list[PurgeReport]) -> PurgeReport:
         blocked=[e for r in reports for e in r.blocked],
         deleted_user_ids=[e for r in reports for e in r.deleted_user_ids],
     )
+
+
+def scenarios_builtin_ensure() -> list[Scenario]:
+    """Create the built-in scenarios that are missing (a flushed or new database); never overwrite."""
+    created = []
+    for values in BUILT_IN:
+        scenario, was_created = Scenario.objects.get_or_create(
+            name=values["name"], defaults={**values, "built_in": True}
+        )
+        if was_created:
+            created.append(scenario)
+    return created

@@ -9,9 +9,16 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from synthadmin.models import Scenario, SyntheticRun
+from synthadmin.services.scenarios import scenarios_builtin_ensure
 from tests.invariants import synthetic_counts
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def built_in_scenarios():
+    """A flushed test database has lost what the data migration put there: put it back."""
+    scenarios_builtin_ensure()
 
 
 def _call(*args: str) -> str:

@@ -11,10 +11,22 @@ from django.db import connection
 from synthadmin.exceptions import InvalidRequestError
 from synthadmin.models import Scenario, SyntheticRun
 from synthadmin.services.generation import Starter
-from synthadmin.services.scenarios import scenario_export, scenario_import, scenario_reset, scenario_run
+from synthadmin.services.scenarios import (
+    scenario_export,
+    scenario_import,
+    scenario_reset,
+    scenario_run,
+    scenarios_builtin_ensure,
+)
 from tests.invariants import assert_invariants, synthetic_counts
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def built_in_scenarios():
+    """A flushed test database has lost what the data migration put there: put it back."""
+    scenarios_builtin_ensure()
 
 
 def _small(**overrides) -> Scenario:
