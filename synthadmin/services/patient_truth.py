@@ -24,6 +24,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection
+from django.db.models import CharField
+from django.db.models.expressions import RawSQL
+
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.services.ground_truth import ground_truth_of, state_by_day
 from synthadmin.services.population import patient_history
@@ -115,3 +119,24 @@ def patient_truth_get(*, user_id: uuid.UUID) -> PatientTruth | None:
 def _run(stored: list[str]) -> tuple[str, dt.date, dt.date]:
     state, first, last = stored
     return state, dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+
+
+def checkin_state_sql() -> RawSQL:
+    """An expression for the ground-truth state of a ``public.check_ins`` row's day (or NULL).
+
+    Reads the stored truth (the generating entry's and that of additions still in place) in
+    SQL, so lists can show and filter by it; patients whose entry has none stored (generated
+    before ground truth existed) give NULL here — ``patient_truth_get`` regenerates theirs.
+    """
+    quote = connection.ops.quote_name
+    query = (
+        "SELECT s.value ->> 0 FROM ("  # noqa: S608 - table names from the models, no values
+        f"SELECT e.ground_truth FROM {quote(SyntheticUser._meta.db_table)} e "
+        'WHERE e.user_id = "public"."check_ins"."user_id" AND e.state = %s '
+        f"UNION ALL SELECT a.ground_truth FROM {quote(CheckinAddition._meta.db_table)} a "
+        'WHERE a.user_id = "public"."check_ins"."user_id" AND a.removed_at IS NULL'
+        ") g, jsonb_array_elements(g.ground_truth -> 'states') s "
+        'WHERE "public"."check_ins"."checkin_date" BETWEEN (s.value ->> 1)::date AND (s.value ->> 2)::date '
+        "LIMIT 1"
+    )
+    return RawSQL(f"({query})", [SyntheticUser.State.COMPLETE], output_field=CharField())  # noqa: S611
