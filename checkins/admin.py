@@ -50,7 +50,7 @@ class StateFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() in STATE_LABELS:
-            return queryset.filter(_state=self.value())
+            return queryset.filter(_day_state=self.value())
         return queryset
 
 
@@ -83,7 +83,7 @@ class CheckInAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             .get_queryset(request)
             .select_related("user")
             .annotate(
-                _state=checkin_state_sql(),
+                _day_state=checkin_state_sql(),
                 _name=Subquery(
                     AuthUser.objects.filter(id=OuterRef("user_id")).values(n=KT("raw_user_meta_data__name"))[
                         :1
@@ -115,9 +115,9 @@ class CheckInAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             obj.user.email or obj.user_id,
         )
 
-    @admin.display(description="Ground-truth state", ordering="_state")
+    @admin.display(description="Ground-truth state", ordering="_day_state")
     def state(self, obj: CheckIn) -> str:
-        value = getattr(obj, "_state", None)
+        value = getattr(obj, "_day_state", None)
         return STATE_LABELS.get(value, value) if value else "—"
 
 

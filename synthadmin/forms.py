@@ -59,7 +59,7 @@ PATTERN_WORDS: dict[str, str] = {
     "rapid_cycling": "Four or more distinct highs and lows a year, each days to weeks long",
     "depressive": "Low mood about half of the time in long spells; rare short highs, never mania",
     "manic": "High, energetic mood and little sleep most of the time; some mixed days and dips",
-    "random": "Not a real course: each day's mood drawn at random (load tests only)",
+    "random": "Not a real course: each day's mood drawn at random; for load tests only",
 }
 
 
