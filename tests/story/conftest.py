@@ -13,7 +13,9 @@ from synthadmin.services.requests import GenerationRequest
 END = dt.date(2026, 6, 30)
 
 
-def generate(*, patients: int = 1, therapists: int = 0, days: int = 120, pattern: str = "cycling", seed: int = 5):
+def generate(
+    *, patients: int = 1, therapists: int = 0, days: int = 120, pattern: str = "cycling", seed: int = 5
+):
     """Run the generation service; returns the run report."""
     return synthetic_generate(
         request=GenerationRequest(

@@ -24,7 +24,9 @@ def _sql(query: str, params: list | None = None) -> list[tuple]:
         return cursor.fetchall()
 
 
-def test_checkin_page_shows_six_labelled_sections_titled_patient_and_date(client, viewer, supabase_tables_cleanup):
+def test_checkin_page_shows_six_labelled_sections_titled_patient_and_date(
+    client, viewer, supabase_tables_cleanup
+):
     generate(patients=1, days=10)
     entry = SyntheticUser.objects.get(role="patient")
     checkin = CheckIn.objects.filter(user_id=entry.user_id).order_by("checkin_date").first()
@@ -61,7 +63,14 @@ def test_changelist_shows_key_values_and_filters_by_run_and_state(client, viewer
     )
     assert response.context["cl"].result_count == count
     page = response.content.decode()
-    for header in ("Patient", "Checkin date", "Ground-truth state", "Hours slept (h)", "Energy", "Depressed mood"):
+    for header in (
+        "Patient",
+        "Checkin date",
+        "Ground-truth state",
+        "Hours slept (h)",
+        "Energy",
+        "Depressed mood",
+    ):
         assert header in page
 
     truth = {

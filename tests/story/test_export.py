@@ -52,7 +52,9 @@ def test_csv_has_a_row_per_checkin_with_every_payload_key_and_the_true_state(sup
     )
     assert len(rows) == expected > 0
     assert list(rows[0]) == [c.name for c in export_columns()]
-    truths = {str(e.user_id): state_by_day(e.ground_truth) for e in SyntheticUser.objects.filter(role="patient")}
+    truths = {
+        str(e.user_id): state_by_day(e.ground_truth) for e in SyntheticUser.objects.filter(role="patient")
+    }
     stored = {
         (str(u), d.isoformat()): (json.loads(s), json.loads(m))
         for u, d, s, m in _sql("SELECT user_id, checkin_date, sleep_data, mood_data FROM public.check_ins")
@@ -81,7 +83,14 @@ def test_all_exports_every_synthetic_checkin_and_jsonl_has_numbers(supabase_tabl
     record = json.loads(lines[0])
     assert list(record) == [c.name for c in export_columns()]
     assert isinstance(record["sleep_hoursSlept"], float) and isinstance(record["mood_energyLevel"], int)
-    assert record["state"] in {"euthymic", "depressed_mild", "depressed_severe", "hypomanic", "manic", "mixed"}
+    assert record["state"] in {
+        "euthymic",
+        "depressed_mild",
+        "depressed_severe",
+        "hypomanic",
+        "manic",
+        "mixed",
+    }
 
 
 def test_an_extend_run_exports_exactly_the_days_it_added_with_their_states(supabase_tables_cleanup):

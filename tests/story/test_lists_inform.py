@@ -20,7 +20,9 @@ def _sql(query: str, params: list | None = None) -> list[tuple]:
         return cursor.fetchall()
 
 
-def test_runs_list_shows_purged_runs_as_purged_and_keeps_the_stored_status(admin_client, supabase_tables_cleanup):
+def test_runs_list_shows_purged_runs_as_purged_and_keeps_the_stored_status(
+    admin_client, supabase_tables_cleanup
+):
     kept = generate(patients=1, days=5)
     gone = generate(patients=1, days=5, seed=9)
     synthetic_purge(run=gone.run_id)

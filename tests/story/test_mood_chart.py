@@ -15,7 +15,8 @@ START = dt.date(2026, 1, 1)
 
 def _days(offsets: list[int]) -> list[DayValues]:
     return [
-        DayValues(START + dt.timedelta(days=o), energy=5, depressed=2, elevation=3, sleep=7.5) for o in offsets
+        DayValues(START + dt.timedelta(days=o), energy=5, depressed=2, elevation=3, sleep=7.5)
+        for o in offsets
     ]
 
 
@@ -26,7 +27,7 @@ def _series(root: ET.Element, name: str) -> ET.Element:
 def test_daily_chart_draws_a_point_per_checkin_and_breaks_lines_at_missed_days():
     offsets = [0, 1, 2, 5, 6, 9]  # missed 3-4 and 7-8; day 9 stands alone
     chart = mood_chart_render(checkins=_days(offsets))
-    root = ET.fromstring(chart.svg)  # well-formed XML
+    root = ET.fromstring(chart.svg)  # noqa: S314 - our own SVG, well-formed
     assert chart.mode == "daily" and chart.points == 6
     marks = [r for r in root.iter(f"{SVG}rect") if r.get("class") == "checkin-mark"]
     assert [m.get("data-day") for m in marks] == [(START + dt.timedelta(days=o)).isoformat() for o in offsets]
@@ -41,7 +42,7 @@ def test_daily_chart_draws_a_point_per_checkin_and_breaks_lines_at_missed_days()
 def test_missing_values_are_gaps_not_zeros():
     days = _days([0, 1, 2])
     days[1] = DayValues(days[1].day, energy=None, depressed=2, elevation=3, sleep=None)
-    root = ET.fromstring(mood_chart_render(checkins=days).svg)
+    root = ET.fromstring(mood_chart_render(checkins=days).svg)  # noqa: S314 - our own SVG
     assert _series(root, "energy").get("data-points") == "2"
     assert _series(root, "energy").get("data-segments") == "2"
     assert _series(root, "depressed").get("data-points") == "3"
@@ -53,7 +54,7 @@ def test_ground_truth_bands_cover_their_days_in_their_colour():
         ("manic", START + dt.timedelta(days=10), START + dt.timedelta(days=19)),
     ]
     chart = mood_chart_render(checkins=_days([0, 15]), bands=bands)
-    root = ET.fromstring(chart.svg)
+    root = ET.fromstring(chart.svg)  # noqa: S314 - our own SVG
     rects = [r for r in root.iter(f"{SVG}rect") if r.get("class") == "band"]
     assert [r.get("data-state") for r in rects] == ["euthymic", "manic"]
     assert float(rects[0].get("width")) == float(rects[1].get("width"))  # ten days each
@@ -78,7 +79,7 @@ def test_ten_years_are_weekly_means_and_render_fast():
     chart = mood_chart_render(checkins=days, bands=bands)
     elapsed = time.perf_counter() - began
     assert chart.mode == "weekly" and 3650 > DAILY_LIMIT
-    root = ET.fromstring(chart.svg)
+    root = ET.fromstring(chart.svg)  # noqa: S314 - our own SVG
     marks = [r for r in root.iter(f"{SVG}rect") if r.get("class") == "checkin-mark"]
     assert sum(int(m.get("data-checkins")) for m in marks) == len(days)  # every check-in counted
     assert len(marks) == chart.points <= 523

@@ -1,4 +1,4 @@
-""""Select all" across thousands of profiles works for both actions, posted as a browser posts it.
+""" "Select all" across thousands of profiles works for both actions, posted as a browser posts it.
 
 The browser posts the page's checkboxes (50 ids) with ``select_across=1``; the confirmation page
 must carry that flag — not thousands of ids, which Django refuses beyond
@@ -45,7 +45,9 @@ def _bulk_synthetic(count: int) -> SyntheticRun:
             [ids],
         )
     SyntheticUser.objects.bulk_create(
-        SyntheticUser(run=run, user_id=u, email=f"bulk.{u}@example.com", role="patient", state="complete", checkins=1)
+        SyntheticUser(
+            run=run, user_id=u, email=f"bulk.{u}@example.com", role="patient", state="complete", checkins=1
+        )
         for u in ids
     )
     return run
@@ -63,7 +65,9 @@ def _select_all(client, query: dict, action: str):
     on_page = [str(p.pk) for p in page.context["cl"].result_list]
     assert len(on_page) == 50
     url = CHANGELIST + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
-    response = client.post(url, {"action": action, "select_across": "1", "index": "0", "_selected_action": on_page})
+    response = client.post(
+        url, {"action": action, "select_across": "1", "index": "0", "_selected_action": on_page}
+    )
     return url, response
 
 
@@ -87,9 +91,12 @@ def _confirm(client, url: str, confirmation, **extra):
 def test_delete_selected_across_everything(admin_client, supabase_tables_cleanup, count):
     _bulk_synthetic(count)
     real = insert_real_user(checkins=2)
-    assert admin_client.post(
-        CHANGELIST, {"action": "delete_synthetic_users", "_selected_action": [str(real)] * 1001}
-    ).status_code == 400  # what thousands of ids do
+    assert (
+        admin_client.post(
+            CHANGELIST, {"action": "delete_synthetic_users", "_selected_action": [str(real)] * 1001}
+        ).status_code
+        == 400
+    )  # what thousands of ids do
 
     url, confirmation = _select_all(admin_client, {}, "delete_synthetic_users")
     assert confirmation.status_code == 200
