@@ -276,7 +276,7 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
                     "story_states": [(STATE_LABELS[s], BAND_COLOURS[s]) for s in BAND_COLOURS]
                     if story.truth is not None
                     else [],
-                    "story_state_labels": STATE_LABELS,
+                    "story_latest": [(row, STATE_LABELS.get(row.state or "", "—")) for row in story.latest],
                     "story_therapist": getattr(obj, "_therapist_email", None),
                     "story_can_view_checkins": request.user.has_perm("checkins.view_checkin"),
                 }

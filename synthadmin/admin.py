@@ -43,8 +43,7 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
         "kind",
         "source",
         "started_by",
-        "run_status",
-        "status",
+        "status_detail",
         "started_at",
         "finished_at",
         "purged_at",
@@ -70,6 +69,12 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
         """Purged runs say so; the stored status keeps how the run itself ended."""
         return obj.display_status
 
+    @admin.display(description="Status")
+    def status_detail(self, obj: SyntheticRun) -> str:
+        if obj.purged_at is None:
+            return obj.get_status_display()
+        return f"Purged (the run itself ended as {obj.get_status_display()})"
+
     @admin.display(description="Parameters")
     def parameters_table(self, obj: SyntheticRun) -> str:
         rows = ((key, value) for key, value in obj.parameters.items() if key != "patient_ids")
@@ -87,8 +92,10 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
             )
         counts = obj.users.values("state").annotate(n=Count("id")).order_by("state")
         link = reverse("admin:synthadmin_syntheticuser_changelist") + f"?run__id__exact={obj.pk}"
+        profiles = reverse("admin:profiles_profile_changelist") + f"?run={obj.pk}"
         parts = format_html_join(", ", "{} {}", ((c["n"], c["state"]) for c in counts))
-        return format_html('{} — <a href="{}">list them</a>', parts or "none", link)
+        template = '{} — <a href="{}">list them</a> · <a href="{}">their profiles</a>'
+        return format_html(template, parts or "none", link, profiles)
 
     # --- "Purge this run" -------------------------------------------------------------------
     def get_urls(self) -> list[URLPattern]:

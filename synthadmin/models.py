@@ -61,7 +61,7 @@ class SyntheticRun(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {str(self.id)[:8]} ({self.status})"
+        return f"{self.get_kind_display()} {str(self.id)[:8]} ({self.display_status.lower()})"
 
     @property
     def tag(self) -> str:
