@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.db import connection
 
 from profiles.models import Profile
@@ -95,3 +96,28 @@ def test_extending_only_real_patients_writes_no_run(supabase_tables_cleanup):
     )
     assert report is None and len(refusals) == 1 and "real patient" in refusals[0].reason
     assert SyntheticRun.objects.count() == 0 and _checkins() == before
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="synthetic_purge does not call extend_checkins_remove yet (the hook belongs in services/purge.py)",
+)
+def test_purge_this_run_on_an_extend_run_removes_what_it_added(supabase_tables_cleanup):
+    from synthadmin.services.purge import synthetic_purge
+
+    generate(patients=2, days=20)
+    before = _checkins()
+    report, _ = synthetic_checkins_extend(
+        patient_ids=Profile.objects.synthetic().values_list("id", flat=True),
+        days=12,
+        pattern="cycling",
+        started_by=Starter("os:t"),
+    )
+    preview = synthetic_purge(run=report.run_id, dry_run=True)
+    assert preview.checkins_deleted == report.checkins_created
+
+    purge = synthetic_purge(run=report.run_id)
+
+    assert purge.checkins_deleted == report.checkins_created > 0
+    assert _checkins() == before
+    assert SyntheticRun.objects.get(pk=report.run_id).purged_at is not None
