@@ -81,7 +81,7 @@ def test_checkin_admin_key_values_filter_and_labelled_fields(admin_client, popul
     assert len(no.context["cl"].result_list) == 9
     checkin = CheckIn.objects.first()
     detail = admin_client.get(reverse("admin:checkins_checkin_change", args=[checkin.pk]))
-    assert b'Energy:</label>\n' in detail.content and b'<div class="readonly">5</div>' in detail.content
+    assert b"Energy:</label>\n" in detail.content and b'<div class="readonly">5</div>' in detail.content
     assert b"&quot;energyLevel&quot;" not in detail.content  # labelled fields, not raw JSON
     # The date hierarchy is drawn (all fixture check-ins are in January 2026, so it drills down).
     assert b'<nav class="toplinks">' in response.content
