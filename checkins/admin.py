@@ -1,16 +1,30 @@
-"""Admin for check-ins: read-only, with the payloads pretty-printed."""
+"""Admin for check-ins: read-only; each check-in as six labelled sections, titled "patient — date"."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 
 from django.contrib import admin
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models.fields.json import KT
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils.html import format_html
 
 from checkins.models import PAYLOAD_COLUMNS, CheckIn
-from profiles.admin import ReadOnlyAdminMixin, TestPatientFilter
+from profiles.admin import ReadOnlyAdminMixin, RunFilter, TestPatientFilter
+from profiles.models import AuthUser
+from synthadmin.fieldlabels import LABEL_BY_KEY, SECTION_TITLES, FieldLabel, section_fields
+from synthadmin.mood_chart import STATE_LABELS
+from synthadmin.services.patient_truth import checkin_state_sql
+
+#: Key values shown in the list: (column name, JSON path, label).
+LIST_VALUES: tuple[tuple[str, str], ...] = (
+    ("sleep_data", "hoursSlept"),
+    ("mood_data", "energyLevel"),
+    ("mood_data", "depressedMood"),
+    ("mood_data", "elevation"),
+)
 
 
 class PatientTestFlagFilter(TestPatientFilter):
@@ -19,49 +33,119 @@ class PatientTestFlagFilter(TestPatientFilter):
     field_prefix = "user__"
 
 
-def _pretty(value: object) -> str:
-    return format_html('<pre class="jsonb">{}</pre>', json.dumps(value, indent=2, sort_keys=True))
+class CheckinRunFilter(RunFilter):
+    """Check-ins of the patients of one run."""
+
+    user_field = "user_id"
+
+
+class StateFilter(admin.SimpleListFilter):
+    """The ground-truth mood state of the check-in's day (synthetic patients whose truth is stored)."""
+
+    title = "Ground-truth state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return list(STATE_LABELS.items())
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in STATE_LABELS:
+            return queryset.filter(_day_state=self.value())
+        return queryset
 
 
 @admin.register(CheckIn)
 class CheckInAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("patient_email", "checkin_date", "mood_summary")
-    list_filter = (PatientTestFlagFilter,)
+    list_display = ("patient_email", "checkin_date", "state", *(f"list_{key}" for _, key in LIST_VALUES))
+    list_filter = (PatientTestFlagFilter, CheckinRunFilter, StateFilter)
     date_hierarchy = "checkin_date"
     list_select_related = ("user",)
     search_fields = ("user__email",)
     show_full_result_count = False
-    fields = ("user", "checkin_date", *(f"{c}_pretty" for c in PAYLOAD_COLUMNS), "created_at")
-    readonly_fields = fields
+    fieldsets = (
+        (None, {"fields": ("patient", "checkin_date", "state", "created_at")}),
+        *(
+            (SECTION_TITLES[column], {"fields": tuple(f"field_{f.key}" for f in section_fields(column))})
+            for column in PAYLOAD_COLUMNS
+        ),
+    )
+    readonly_fields = (
+        "patient",
+        "checkin_date",
+        "state",
+        "created_at",
+        *(f"field_{f.key}" for c in PAYLOAD_COLUMNS for f in section_fields(c)),
+    )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CheckIn]:
-        return super().get_queryset(request).select_related("user")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("user")
+            .annotate(
+                _day_state=checkin_state_sql(),
+                _name=Subquery(
+                    AuthUser.objects.filter(id=OuterRef("user_id")).values(n=KT("raw_user_meta_data__name"))[
+                        :1
+                    ]
+                ),
+            )
+        )
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        checkin = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if checkin is not None:
+            context["title"] = f"{_patient_name(checkin)} — {checkin.checkin_date.isoformat()}"
+            context["subtitle"] = None
+        return super().change_view(request, object_id, form_url, context)
 
     @admin.display(description="Patient", ordering="user__email")
     def patient_email(self, obj: CheckIn) -> str:
-        return obj.user.email
+        return obj.user.email or str(obj.user_id)
 
-    @admin.display(description="Mood")
-    def mood_summary(self, obj: CheckIn) -> str:
-        mood = obj.mood_data or {}
-        sleep = obj.sleep_data or {}
-        parts = [
-            f"energy {mood.get('energyLevel', '?')}",
-            f"depressed {mood.get('depressedMood', '?')}",
-            f"elevation {mood.get('elevation', '?')}",
-            f"sleep {sleep.get('hoursSlept', '?')} h",
-        ]
-        return " · ".join(parts)
+    @admin.display(description="Patient")
+    def patient(self, obj: CheckIn) -> str:
+        return format_html(
+            '<a href="{}">{}</a> ({})',
+            reverse("admin:profiles_profile_change", args=[obj.user_id]),
+            _patient_name(obj),
+            obj.user.email or obj.user_id,
+        )
+
+    @admin.display(description="Ground-truth state", ordering="_day_state")
+    def state(self, obj: CheckIn) -> str:
+        value = getattr(obj, "_day_state", None)
+        return STATE_LABELS.get(value, value) if value else "—"
 
 
-def _make_pretty(column: str):
-    @admin.display(description=column.replace("_", " "))
-    def pretty(self: CheckInAdmin, obj: CheckIn) -> str:
-        return _pretty(getattr(obj, column))
+def _patient_name(checkin: CheckIn) -> str:
+    return getattr(checkin, "_name", None) or checkin.user.email or str(checkin.user_id)
 
-    pretty.__name__ = f"{column}_pretty"
-    return pretty
+
+def _field_display(label: FieldLabel) -> Callable[[CheckIn], str]:
+    def display(self: CheckInAdmin, obj: CheckIn) -> str:
+        return label.format((getattr(obj, label.column) or {}).get(label.key))
+
+    display.short_description = label.label_with_unit  # type: ignore[attr-defined]
+    display.__name__ = f"field_{label.key}"
+    return display
+
+
+def _list_display(label: FieldLabel) -> Callable[[CheckIn], str]:
+    def display(self: CheckInAdmin, obj: CheckIn) -> str:
+        value = (getattr(obj, label.column) or {}).get(label.key)
+        return "—" if value is None else str(value)
+
+    display.short_description = label.label_with_unit  # type: ignore[attr-defined]
+    display.__name__ = f"list_{label.key}"
+    return display
 
 
 for _column in PAYLOAD_COLUMNS:
-    setattr(CheckInAdmin, f"{_column}_pretty", _make_pretty(_column))
+    for _label in section_fields(_column):
+        setattr(CheckInAdmin, f"field_{_label.key}", _field_display(_label))
+for _column, _key in LIST_VALUES:
+    setattr(CheckInAdmin, f"list_{_key}", _list_display(LABEL_BY_KEY[_key]))

@@ -6,27 +6,39 @@ import uuid
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 import synthadmin.admin_site  # noqa: F401  (site titles)
-from profiles.models import Profile
+from checkins.models import CheckIn
+from profiles.models import AuthUser, Profile
 from synthadmin.exceptions import InvalidRequestError, SynthadminError
 from synthadmin.forms import ExtendForm, GenerateForm
-from synthadmin.models import SyntheticRun
+from synthadmin.models import LIVE_STATES, CheckinAddition, SyntheticRun, SyntheticUser
+from synthadmin.mood_chart import BAND_COLOURS, SERIES, STATE_LABELS
 from synthadmin.selectors import profile_is_synthetic, therapist_email
 from synthadmin.services.extend import synthetic_checkins_extend
 from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services.patient_story import patient_story_get
 from synthadmin.services.purge import synthetic_purge
 from synthadmin.services.requests import GenerationRequest
 from synthadmin.target import target_get
+from synthadmin.text import plural
 
 GENERATE_PERMISSION = "synthadmin.generate_synthetic_data"
 PURGE_PERMISSION = "synthadmin.purge_synthetic_data"
+EXPORT_PERMISSION = "synthadmin.export_synthetic_data"
+
+#: How many names a confirmation page lists before "and N more".
+NAMES_SHOWN = 20
 
 
 class TestPatientFilter(admin.SimpleListFilter):
@@ -45,6 +57,53 @@ class TestPatientFilter(admin.SimpleListFilter):
         if self.value() == "no":
             return queryset.exclude(**{f"{prefix}is_test_patient": True})
         return queryset
+
+
+class RunFilter(admin.SimpleListFilter):
+    """Users of one run (its ledger entries, or the patients an "Add check-in days" run extended).
+
+    Offers the most recent runs; any run id works in the URL (``?run=<id>``), which is where
+    Generate sends staff afterwards. ``user_field`` is the path to the user id being filtered.
+    """
+
+    title = "Run"
+    parameter_name = "run"
+    user_field = "id"
+    RECENT = 12
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        runs = list(SyntheticRun.objects.order_by("-started_at")[: self.RECENT])
+        chosen = self._run_id()
+        if chosen is not None and all(r.pk != chosen for r in runs):
+            runs += list(SyntheticRun.objects.filter(pk=chosen))
+        return [(str(r.pk), run_label(r)) for r in runs]
+
+    def _run_id(self) -> uuid.UUID | None:
+        if not self.value():
+            return None
+        try:
+            return uuid.UUID(str(self.value()))
+        except ValueError:
+            raise IncorrectLookupParameters(f"run: not a run id: {self.value()!r}") from None
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        run_id = self._run_id()
+        if run_id is None:
+            return queryset
+        users = SyntheticUser.objects.filter(run_id=run_id, state__in=LIVE_STATES).values("user_id")
+        extended = CheckinAddition.objects.filter(run_id=run_id).values("user_id")
+        return queryset.filter(**{f"{self.user_field}__in": users.union(extended)})
+
+
+def run_label(run: SyntheticRun) -> str:
+    """A run as a filter choice: ``3f2a1b4c · 30 Nov 2026 · 5 patients, cycling``."""
+    params = run.parameters
+    if run.kind == SyntheticRun.Kind.EXTEND:
+        what = f"{plural(int(params.get('patients') or 0), 'patient')} extended"
+    else:
+        what = plural(run.patients_created, "patient")
+    pattern = params.get("pattern")
+    return f"{str(run.pk)[:8]} · {run.started_at:%d %b %Y} · {what}" + (f", {pattern}" if pattern else "")
 
 
 class ReadOnlyAdminMixin:
@@ -87,15 +146,28 @@ class SyntheticDataPermissions:
 @admin.register(Profile)
 class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmin):
     change_list_template = "admin/profiles/profile/change_list.html"
+    change_form_template = "admin/profiles/profile/change_form.html"
     actions = ["delete_synthetic_users", "add_checkin_days"]
-    list_display = ("email", "role", "test_patient", "therapist_email", "checkin_count", "created_at")
-    list_filter = (TestPatientFilter, "role")
+    list_display = (
+        "email",
+        "name",
+        "role",
+        "test_patient",
+        "pattern",
+        "run",
+        "therapist_email",
+        "checkin_count",
+        "last_checkin",
+        "created",
+    )
+    list_filter = (TestPatientFilter, "role", RunFilter)
     search_fields = ("email", "username")
     list_per_page = 50
     show_full_result_count = False
     fields = (
         "id",
         "email",
+        "name",
         "username",
         "role",
         "therapist_email",
@@ -103,12 +175,42 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
         "created_at",
         "updated_at",
     )
-    readonly_fields = ("therapist_email",)
+    readonly_fields = ("therapist_email", "name")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Profile]:
-        # One query for the page: the count is an aggregate, the therapist a subquery through
-        # whichever link this database has (synthadmin.selectors), not a query per row.
-        queryset = super().get_queryset(request).annotate(_checkin_count=Count("checkins"))
+        # One query for the page: every column is a correlated subquery on an indexed key (no
+        # GROUP BY over the whole table), the therapist through whichever link this database
+        # has (synthadmin.selectors), never a query per row.
+        checkins = CheckIn.objects.filter(user_id=OuterRef("pk")).order_by()
+        entry = SyntheticUser.objects.filter(user_id=OuterRef("pk"), state__in=LIVE_STATES).order_by("-id")
+        queryset = (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _name=Subquery(
+                    AuthUser.objects.filter(id=OuterRef("pk")).values(n=KT("raw_user_meta_data__name"))[:1]
+                ),
+                _checkin_count=Coalesce(
+                    Subquery(checkins.values("user_id").annotate(n=Count("id")).values("n")[:1]),
+                    Value(0),
+                    output_field=IntegerField(),
+                ),
+                _last_checkin=Subquery(checkins.order_by("-checkin_date").values("checkin_date")[:1]),
+                _run_id=Subquery(entry.values("run_id")[:1]),
+                _pattern=Subquery(
+                    entry.values(
+                        p=Coalesce(
+                            KT("ground_truth__pattern"),
+                            Subquery(
+                                SyntheticRun.objects.filter(pk=OuterRef("run_id")).values(
+                                    x=KT("parameters__pattern")
+                                )[:1]
+                            ),
+                        )
+                    )[:1]
+                ),
+            )
+        )
         therapist = therapist_email(target_get())
         return queryset.annotate(_therapist_email=therapist) if therapist is not None else queryset
 
@@ -126,6 +228,19 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
     def test_patient(self, obj: Profile) -> bool:
         return profile_is_synthetic(obj)
 
+    @admin.display(description="Name", ordering="_name")
+    def name(self, obj: Profile) -> str:
+        return getattr(obj, "_name", None) or "—"
+
+    @admin.display(description="Pattern", ordering="_pattern")
+    def pattern(self, obj: Profile) -> str:
+        return getattr(obj, "_pattern", None) or "—"
+
+    @admin.display(description="Run", ordering="_run_id")
+    def run(self, obj: Profile) -> str:
+        run_id = getattr(obj, "_run_id", None)
+        return run_link(run_id) if run_id else "—"
+
     @admin.display(description="Therapist")
     def therapist_email(self, obj: Profile) -> str:
         return getattr(obj, "_therapist_email", None) or "—"
@@ -133,6 +248,40 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
     @admin.display(description="Check-ins", ordering="_checkin_count")
     def checkin_count(self, obj: Profile) -> int:
         return obj._checkin_count
+
+    @admin.display(description="Last check-in", ordering="_last_checkin")
+    def last_checkin(self, obj: Profile) -> str:
+        return obj._last_checkin.isoformat() if obj._last_checkin else "—"
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj: Profile) -> str:
+        return f"{obj.created_at:%Y-%m-%d}"
+
+    # --- the patient page: the story of the history ------------------------------------------
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict,
+        *args: object,
+        obj: Profile | None = None,
+        **kwargs: object,
+    ) -> HttpResponse:
+        if obj is not None and obj.role == Profile.Role.PATIENT:
+            story = patient_story_get(profile_id=obj.pk)
+            context.update(
+                {
+                    "story": story,
+                    "story_chart": mark_safe(story.chart.svg) if story.chart else "",  # noqa: S308 - numbers, dates, escaped text (synthadmin.mood_chart)
+                    "story_series": SERIES,
+                    "story_states": [(STATE_LABELS[s], BAND_COLOURS[s]) for s in BAND_COLOURS]
+                    if story.truth is not None
+                    else [],
+                    "story_latest": [(row, STATE_LABELS.get(row.state or "", "—")) for row in story.latest],
+                    "story_therapist": getattr(obj, "_therapist_email", None),
+                    "story_can_view_checkins": request.user.has_perm("checkins.view_checkin"),
+                }
+            )
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
     # --- "Generate synthetic data" ----------------------------------------------------------
     def get_urls(self) -> list[URLPattern]:
@@ -171,8 +320,9 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
             else:
                 run = SyntheticRun.objects.get(pk=report.run_id)
                 summary = (
-                    f"{report.patients_created} patients, {report.therapists_created} therapists and "
-                    f"{report.checkins_created} check-ins"
+                    f"{plural(report.patients_created, 'patient')}, "
+                    f"{plural(report.therapists_created, 'therapist')} and "
+                    f"{plural(report.checkins_created, 'check-in')}"
                 )
                 self.log_addition(request, run, f"Generated {summary} ({report.status}).")
                 if report.status == SyntheticRun.Status.SUCCEEDED:
@@ -192,7 +342,7 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
                         messages.WARNING if report.status == SyntheticRun.Status.PARTIAL else messages.ERROR,
                     )
                 changelist = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
-                return HttpResponseRedirect(f"{changelist}?test_patient=yes")
+                return HttpResponseRedirect(f"{changelist}?run={run.pk}")
         context = {
             **self.admin_site.each_context(request),
             "title": "Generate synthetic data",
@@ -203,6 +353,20 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
         return TemplateResponse(request, "admin/profiles/profile/generate.html", context)
 
     # --- actions ------------------------------------------------------------------------------
+    def _carried_selection(self, request: HttpRequest) -> dict:
+        """What the confirmation page posts back: the flag, not the rows.
+
+        With "select all" (``select_across``) Django runs the action on the changelist's
+        queryset — rebuilt from the URL's query string, which the confirmation form keeps by
+        posting to the same URL — so only the ids the browser posted (one page at most) travel
+        back, never thousands (``DATA_UPLOAD_MAX_NUMBER_FIELDS``).
+        """
+        return {
+            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            "select_across": "1" if request.POST.get("select_across") in ("1", "True", "true", "on") else "0",
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+
     @admin.action(permissions=["purge_synthetic"], description="Delete selected synthetic users")
     def delete_synthetic_users(
         self, request: HttpRequest, queryset: QuerySet[Profile]
@@ -216,8 +380,10 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
                 "title": "Delete synthetic users?",
                 "opts": self.opts,
                 "preview": preview,
-                "selected": ids,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "selected_count": len(ids),
+                "real_shown": preview.skipped_real[:NAMES_SHOWN],
+                "real_more": max(len(preview.skipped_real) - NAMES_SHOWN, 0),
+                **self._carried_selection(request),
             }
             return TemplateResponse(
                 request, "admin/profiles/profile/delete_synthetic_confirmation.html", context
@@ -233,12 +399,15 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
         self.log_deletions(request, [before[i] for i in report.deleted_user_ids if i in before])
         self.message_user(
             request,
-            f"Deleted {report.users_deleted} synthetic users ({report.checkins_deleted} check-ins).",
+            f"Deleted {plural(report.users_deleted, 'synthetic user')} "
+            f"({plural(report.checkins_deleted, 'check-in')}).",
             messages.SUCCESS,
         )
         if report.skipped_real:
             self.message_user(
-                request, "Not deleted (real users): " + ", ".join(report.skipped_real), messages.WARNING
+                request,
+                f"Not deleted (real users): {_names(report.skipped_real)}",
+                messages.WARNING,
             )
         for line in report.left_alone + report.blocked:
             self.message_user(request, f"Left in place: {line}", messages.WARNING)
@@ -263,29 +432,48 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
             except InvalidRequestError as exc:
                 form.add_error(None, str(exc))
             else:
-                run = SyntheticRun.objects.get(pk=report.run_id)
-                self.log_addition(
-                    request, run, f"Added {report.checkins_created} check-ins ({report.status})."
-                )
-                self.message_user(
-                    request,
-                    format_html("Added {} check-ins — {}.", report.checkins_created, run_link(run.id)),
-                    messages.SUCCESS if report.status == SyntheticRun.Status.SUCCEEDED else messages.WARNING,
-                )
+                if report is None:
+                    self.message_user(
+                        request,
+                        "Nothing added: the selection has no synthetic patient synthadmin created.",
+                        messages.WARNING,
+                    )
+                else:
+                    run = SyntheticRun.objects.get(pk=report.run_id)
+                    added = plural(report.checkins_created, "check-in")
+                    self.log_addition(request, run, f"Added {added} ({report.status}).")
+                    self.message_user(
+                        request,
+                        format_html("Added {} — {}.", added, run_link(run.id)),
+                        messages.SUCCESS
+                        if report.status == SyntheticRun.Status.SUCCEEDED
+                        else messages.WARNING,
+                    )
                 if refusals:
                     self.message_user(
                         request,
-                        "Refused: " + "; ".join(f"{r.email} ({r.reason})" for r in refusals),
+                        f"Refused {plural(len(refusals), 'profile')}: "
+                        + _names([f"{r.email} ({r.reason})" for r in refusals], sep="; "),
                         messages.WARNING,
                     )
                 return None
+        real = queryset.exclude(is_test_patient=True).order_by("email")
         context = {
             **self.admin_site.each_context(request),
             "title": "Add check-in days",
             "opts": self.opts,
             "form": form,
-            "queryset": queryset,
-            "real": [p for p in queryset if not profile_is_synthetic(p)],
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "selected_count": queryset.count(),
+            "synthetic_patients": queryset.filter(is_test_patient=True, role=Profile.Role.PATIENT).count(),
+            "real_shown": [p.email or str(p.pk) for p in real[:NAMES_SHOWN]],
+            "real_more": max(real.count() - NAMES_SHOWN, 0),
+            **self._carried_selection(request),
         }
         return TemplateResponse(request, "admin/profiles/profile/add_checkin_days.html", context)
+
+
+def _names(names: list[str], *, sep: str = ", ") -> str:
+    """At most ``NAMES_SHOWN`` names, then how many more."""
+    shown = sep.join(names[:NAMES_SHOWN])
+    more = len(names) - NAMES_SHOWN
+    return f"{shown} and {more:,} more" if more > 0 else shown

@@ -5,16 +5,20 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
-from profiles.admin import ReadOnlyAdminMixin, SyntheticDataPermissions
-from synthadmin.exceptions import SynthadminError
-from synthadmin.models import SyntheticRun, SyntheticUser
+from profiles.admin import EXPORT_PERMISSION, ReadOnlyAdminMixin, SyntheticDataPermissions
+from synthadmin.exceptions import InvalidRequestError, SynthadminError
+from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
+from synthadmin.services.export import FORMATS, synthetic_export_chunks
 from synthadmin.services.purge import synthetic_purge
+from synthadmin.text import plural
+
+CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
 
 
 @admin.register(SyntheticRun)
@@ -22,7 +26,7 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
     list_display = (
         "short_id",
         "kind",
-        "status",
+        "run_status",
         "started_by",
         "started_at",
         "patients_created",
@@ -39,7 +43,7 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
         "kind",
         "source",
         "started_by",
-        "status",
+        "status_detail",
         "started_at",
         "finished_at",
         "purged_at",
@@ -60,6 +64,17 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
     def short_id(self, obj: SyntheticRun) -> str:
         return str(obj.id)[:8]
 
+    @admin.display(description="Status", ordering="status")
+    def run_status(self, obj: SyntheticRun) -> str:
+        """Purged runs say so; the stored status keeps how the run itself ended."""
+        return obj.display_status
+
+    @admin.display(description="Status")
+    def status_detail(self, obj: SyntheticRun) -> str:
+        if obj.purged_at is None:
+            return obj.get_status_display()
+        return f"Purged (the run itself ended as {obj.get_status_display()})"
+
     @admin.display(description="Parameters")
     def parameters_table(self, obj: SyntheticRun) -> str:
         rows = ((key, value) for key, value in obj.parameters.items() if key != "patient_ids")
@@ -67,10 +82,20 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
 
     @admin.display(description="Users")
     def users_summary(self, obj: SyntheticRun) -> str:
+        if obj.kind == SyntheticRun.Kind.EXTEND:
+            additions = CheckinAddition.objects.filter(run=obj)
+            removed = additions.filter(removed_at__isnull=False).count()
+            return format_html(
+                "{} extended{}",
+                plural(additions.count(), "patient"),
+                f" ({removed} removed by purge)" if removed else "",
+            )
         counts = obj.users.values("state").annotate(n=Count("id")).order_by("state")
         link = reverse("admin:synthadmin_syntheticuser_changelist") + f"?run__id__exact={obj.pk}"
+        profiles = reverse("admin:profiles_profile_changelist") + f"?run={obj.pk}"
         parts = format_html_join(", ", "{} {}", ((c["n"], c["state"]) for c in counts))
-        return format_html('{} — <a href="{}">list them</a>', parts or "none", link)
+        template = '{} — <a href="{}">list them</a> · <a href="{}">their profiles</a>'
+        return format_html(template, parts or "none", link, profiles)
 
     # --- "Purge this run" -------------------------------------------------------------------
     def get_urls(self) -> list[URLPattern]:
@@ -79,7 +104,15 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
             self.admin_site.admin_view(self.purge_view),
             name=f"{self.opts.app_label}_{self.opts.model_name}_purge",
         )
-        return [purge, *super().get_urls()]
+        download = path(
+            "<uuid:run_id>/download/<str:fmt>/",
+            self.admin_site.admin_view(self.download_view),
+            name=f"{self.opts.app_label}_{self.opts.model_name}_download",
+        )
+        return [purge, download, *super().get_urls()]
+
+    def has_export_synthetic_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(EXPORT_PERMISSION)
 
     def render_change_form(
         self,
@@ -91,6 +124,9 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
     ) -> HttpResponse:
         context["can_purge"] = (
             obj is not None and obj.purged_at is None and self.has_purge_synthetic_permission(request)
+        )
+        context["download_formats"] = (
+            FORMATS if obj is not None and self.has_export_synthetic_permission(request) else ()
         )
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
@@ -105,12 +141,14 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
             except SynthadminError as exc:
                 self.message_user(request, f"Nothing purged: {exc}", messages.ERROR)
                 return HttpResponseRedirect(change_url)
-            self.log_change(
-                request, run, f"Purged {report.users_deleted} users and {report.checkins_deleted} check-ins."
+            users, checkins = (
+                plural(report.users_deleted, "synthetic user"),
+                plural(report.checkins_deleted, "check-in"),
             )
+            self.log_change(request, run, f"Purged {users} and {checkins}.")
             self.message_user(
                 request,
-                f"Purged {report.users_deleted} synthetic users ({report.checkins_deleted} check-ins).",
+                f"Purged {users} ({checkins}).",
                 messages.SUCCESS if not report.errors else messages.WARNING,
             )
             for error in report.errors:
@@ -124,6 +162,21 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
             "preview": synthetic_purge(run=run.pk, dry_run=True),
         }
         return TemplateResponse(request, "admin/synthadmin/syntheticrun/purge_confirmation.html", context)
+
+    def download_view(self, request: HttpRequest, run_id: str, fmt: str) -> HttpResponse:
+        """The run's check-ins as a streamed file (``services.export``); needs the export permission."""
+        if not self.has_export_synthetic_permission(request):
+            raise PermissionDenied
+        run = get_object_or_404(SyntheticRun, pk=run_id)
+        try:
+            blocks = synthetic_export_chunks(run=run.pk, fmt=fmt)  # type: ignore[arg-type]
+        except InvalidRequestError as exc:
+            self.message_user(request, f"Nothing exported: {exc}", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:synthadmin_syntheticrun_change", args=[run.pk]))
+        self.log_change(request, run, f"Downloaded its check-ins as {fmt}.")
+        response = StreamingHttpResponse(blocks, content_type=CONTENT_TYPES[fmt])
+        response["Content-Disposition"] = f'attachment; filename="synthetic-{run.tag}.{fmt}"'
+        return response
 
 
 @admin.register(SyntheticUser)

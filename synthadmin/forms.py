@@ -15,7 +15,7 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
-from synthadmin.content import PATTERN_NAMES, get_pattern
+from synthadmin.content import PATTERN_NAMES
 from synthadmin.exceptions import InvalidRequestError
 from synthadmin.services.requests import (
     GenerationRequest,
@@ -51,8 +51,20 @@ class AsciiDateField(forms.DateField):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
 
 
+#: What each pattern's mood looks like, in the words staff choose by (the clinical sources are in
+#: docs/patterns.md and ``synthadmin.content.patterns``).
+PATTERN_WORDS: dict[str, str] = {
+    "stable": "Steady mood most of the time; now and then a few low days or a single high day",
+    "cycling": "Swings over weeks to months: long low spells, some high and mixed periods, calm between",
+    "rapid_cycling": "Four or more distinct highs and lows a year, each days to weeks long",
+    "depressive": "Low mood about half of the time in long spells; rare short highs, never mania",
+    "manic": "High, energetic mood and little sleep most of the time; some mixed days and dips",
+    "random": "Not a real course: each day's mood drawn at random; for load tests only",
+}
+
+
 def _pattern_choices() -> list[tuple[str, str]]:
-    return [(name, f"{name} — {get_pattern(name).description.split(':')[0]}") for name in PATTERN_NAMES]
+    return [(name, f"{name.replace('_', ' ')} — {PATTERN_WORDS[name]}") for name in PATTERN_NAMES]
 
 
 class GenerateForm(forms.Form):

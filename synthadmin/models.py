@@ -102,15 +102,21 @@ class SyntheticRun(models.Model):
         permissions = [
             ("generate_synthetic_data", "Can generate synthetic data"),
             ("purge_synthetic_data", "Can purge synthetic data"),
+            ("export_synthetic_data", "Can export synthetic data"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {str(self.id)[:8]} ({self.status})"
+        return f"{self.get_kind_display()} {str(self.id)[:8]} ({self.display_status.lower()})"
 
     @property
     def tag(self) -> str:
         """Short, unique-per-run tag used in synthetic e-mail addresses."""
         return self.id.hex[:8]
+
+    @property
+    def display_status(self) -> str:
+        """What the run is now: "Purged" once purged (the stored ``status`` keeps how it ended)."""
+        return "Purged" if self.purged_at is not None else self.get_status_display()
 
 
 class SyntheticUser(models.Model):
@@ -150,6 +156,34 @@ class SyntheticUser(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} ({self.state})"
+
+
+class CheckinAddition(models.Model):
+    """The check-ins one "Add check-in days" run added to one patient: exactly which days.
+
+    Purging that run removes exactly these days' check-ins of this patient
+    (``synthadmin.services.extend_purge``). ``days`` holds the added dates as runs of consecutive
+    days ``[[first, last], ...]`` (a few dozen per patient-year, whatever the adherence);
+    ``ground_truth`` is what the added window was generated to be (same shape as
+    ``SyntheticUser.ground_truth``), so charts and exports know the state of the added days.
+    """
+
+    run = models.ForeignKey(SyntheticRun, on_delete=models.PROTECT, related_name="additions")
+    user_id = models.UUIDField(db_index=True)
+    email = models.CharField(max_length=255)
+    days = models.JSONField(default=list)
+    checkins = models.PositiveIntegerField(default=0)
+    ground_truth = models.JSONField(default=dict, blank=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "added check-in days"
+        verbose_name_plural = "added check-in days"
+
+    def __str__(self) -> str:
+        return f"{self.checkins} check-ins added to {self.email}"
 
 
 #: Ledger entries whose Auth user may exist: what purge looks at.

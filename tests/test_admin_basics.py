@@ -69,19 +69,20 @@ def test_profiles_and_checkins_are_read_only(admin_client, population):
     assert b'name="email"' not in change.content  # shown, not editable
 
 
-def test_checkin_admin_summary_filter_and_pretty_json(admin_client, population):
+def test_checkin_admin_key_values_filter_and_labelled_fields(admin_client, population):
     from checkins.models import CheckIn
 
     url = reverse("admin:checkins_checkin_changelist")
     response = admin_client.get(url, {"test_patient": "yes"})
     assert response.status_code == 200
     assert len(response.context["cl"].result_list) == 8
-    assert b"energy 5" in response.content
+    assert b'<td class="field-list_energyLevel">5</td>' in response.content
     no = admin_client.get(url, {"test_patient": "no"})
     assert len(no.context["cl"].result_list) == 9
     checkin = CheckIn.objects.first()
     detail = admin_client.get(reverse("admin:checkins_checkin_change", args=[checkin.pk]))
-    assert b'<pre class="jsonb">{\n  &quot;energyLevel&quot;: 5\n}</pre>' in detail.content
+    assert b"Energy:</label>\n" in detail.content and b'<div class="readonly">5</div>' in detail.content
+    assert b"&quot;energyLevel&quot;" not in detail.content  # labelled fields, not raw JSON
     # The date hierarchy is drawn (all fixture check-ins are in January 2026, so it drills down).
     assert b'<nav class="toplinks">' in response.content
     assert b"?checkin_date__year=2026" in response.content

@@ -3,7 +3,11 @@
 The new days come before each patient's earliest check-in, so they never collide with the
 days it already has (``unique_checkin_per_user_per_day``) and never reach into the future.
 Each patient's new days go in with one COPY, in one transaction that also updates its ledger
-entry: a patient gets all its new days or none.
+entry and records exactly which days were added (``CheckinAddition``: the dates and their ground
+truth), so purging the run removes exactly those check-ins (``services.extend_purge``): a
+patient gets all its new days, and their record, or none.
+
+A selection with no synthetic patient synthadmin created writes nothing, not even a run.
 """
 
 from __future__ import annotations
@@ -21,12 +25,18 @@ from django.utils import timezone
 
 from profiles.models import Profile
 from synthadmin.content import build_history, patient_seed
-from synthadmin.models import SyntheticRun
+from synthadmin.exceptions import InvalidRequestError
+from synthadmin.models import CheckinAddition, SyntheticRun
 from synthadmin.selectors import profile_is_synthetic, users_complete
 from synthadmin.services import ledger
 from synthadmin.services.generation import Starter
+from synthadmin.services.ground_truth import ground_truth_of
 from synthadmin.services.reports import RunReport, UserFailure
-from synthadmin.services.requests import GenerationRequest, generation_request_validate
+from synthadmin.services.requests import (
+    GenerationRequest,
+    generation_request_validate,
+    history_window_validate,
+)
 from synthadmin.services.writer import checkins_copy
 
 
@@ -43,12 +53,14 @@ def synthetic_checkins_extend(
     pattern: str,
     started_by: Starter,
     seed: int | None = None,
-) -> tuple[RunReport, list[ExtendRefusal]]:
+) -> tuple[RunReport | None, list[ExtendRefusal]]:
     """Give each selected synthetic patient ``days`` more days of history, following ``pattern``.
 
-    Writes: one ``SyntheticRun`` (kind ``extend``) and the new check-ins; updates the patients'
-    ledger entries. Refuses (and returns, named) real patients, therapists and profiles that
-    synthadmin did not create. Raises InvalidRequestError for bad ``days`` / ``pattern``.
+    Writes: one ``SyntheticRun`` (kind ``extend``), the new check-ins and, per patient, a
+    ``CheckinAddition`` naming the added dates; updates the patients' ledger entries. Refuses
+    (and returns, named) real patients, therapists and profiles that synthadmin did not create.
+    When nobody is eligible it writes nothing and the report is None. Raises
+    InvalidRequestError for bad ``days`` / ``pattern``.
     """
     request = generation_request_validate(
         GenerationRequest(patients=1, checkin_days=days, pattern=pattern, seed=seed)
@@ -65,13 +77,22 @@ def synthetic_checkins_extend(
     )
     for profile in profiles:
         if not profile_is_synthetic(profile):
-            refusals.append(ExtendRefusal(profile.email, "a real patient: synthadmin never writes to it"))
+            refusals.append(
+                ExtendRefusal(
+                    profile.email or str(profile.id), "a real patient: synthadmin never writes to it"
+                )
+            )
         elif profile.role != Profile.Role.PATIENT:
-            refusals.append(ExtendRefusal(profile.email, "a therapist has no check-ins"))
+            refusals.append(ExtendRefusal(profile.email or str(profile.id), "a therapist has no check-ins"))
         elif profile.id not in created_by_us:
-            refusals.append(ExtendRefusal(profile.email, "not created by synthadmin"))
+            refusals.append(ExtendRefusal(profile.email or str(profile.id), "not created by synthadmin"))
+        elif (window := _window_refusal(profile.first_checkin, days)) is not None:
+            refusals.append(ExtendRefusal(profile.email or str(profile.id), window))
         else:
             eligible.append(profile)
+
+    if not eligible:
+        return None, refusals
 
     began = time.monotonic()
     parameters = {
@@ -80,7 +101,7 @@ def synthetic_checkins_extend(
         "patient_ids": sorted(str(p.id) for p in eligible),
     }
     parameters.pop("therapists", None)
-    run = SyntheticRun.objects.create(
+    run = ledger.run_start(
         kind=SyntheticRun.Kind.EXTEND,
         source=started_by.source,
         started_by=started_by.label,
@@ -103,21 +124,27 @@ def synthetic_checkins_extend(
             with transaction.atomic():
                 count = checkins_copy(user_id=profile.id, rows=history.iter_json_rows())
                 ledger.entries_checkins_added(profile.id, count)
+                CheckinAddition.objects.create(
+                    run=run,
+                    user_id=profile.id,
+                    email=profile.email or str(profile.id),
+                    days=date_runs(history.checkin_dates),
+                    checkins=count,
+                    ground_truth=ground_truth_of(history),
+                )
         except DatabaseError as exc:  # one patient's failure must not stop the others; reported
-            failures.append(UserFailure(profile.email, "patient", f"{type(exc).__name__}: {exc}"))
+            reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            failures.append(UserFailure(profile.email or str(profile.id), "patient", reason))
             continue
         written += count
-    status = (
-        SyntheticRun.Status.SUCCEEDED
-        if not failures
-        else (SyntheticRun.Status.PARTIAL if written else SyntheticRun.Status.FAILED)
+    status, error = ledger.run_status(
+        ledger.RunOutcome(
+            failures=len(failures),
+            first_failure=failures[0].reason if failures else "",
+            created=len(eligible) - len(failures),
+        )
     )
-    run.status = status
-    run.checkins_created = written
-    run.users_failed = len(failures)
-    run.error_summary = failures[0].reason if failures else ""
-    run.finished_at = timezone.now()
-    run.save()
+    ledger.run_finish(run, status=status, error=error, checkins_created=written, users_failed=len(failures))
     report = RunReport(
         run_id=run.id,
         status=str(status),
@@ -134,3 +161,41 @@ def synthetic_checkins_extend(
         auth_backend="none",
     )
     return report, refusals
+
+
+def date_runs(dates: Iterable[dt.date]) -> list[list[str]]:
+    """Sorted dates as runs of consecutive days: ``[[first, last], ...]`` (ISO dates)."""
+    runs: list[list[str]] = []
+    first = last = None
+    for day in sorted(dates):
+        if last is not None and day == last + dt.timedelta(days=1):
+            last = day
+            continue
+        if first is not None and last is not None:
+            runs.append([first.isoformat(), last.isoformat()])
+        first = last = day
+    if first is not None and last is not None:
+        runs.append([first.isoformat(), last.isoformat()])
+    return runs
+
+
+def dates_of(runs: Iterable[list[str]]) -> list[dt.date]:
+    """The dates of ``date_runs`` output, in order."""
+    days: list[dt.date] = []
+    for first, last in runs:
+        day, end = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+        while day <= end:
+            days.append(day)
+            day += dt.timedelta(days=1)
+    return days
+
+
+def _window_refusal(first_checkin: dt.date, days: int) -> str | None:
+    """Why ``days`` more days before ``first_checkin`` cannot be built (None: they can)."""
+    if first_checkin <= dt.date.min:
+        return "its history already starts on 0001-01-01"
+    try:
+        history_window_validate(end_date=first_checkin - dt.timedelta(days=1), days=days)
+    except InvalidRequestError as exc:
+        return str(exc)
+    return None

@@ -84,6 +84,16 @@ def entries_checkins_added(user_id: uuid.UUID, count: int) -> None:
     SyntheticUser.objects.filter(user_id=user_id, state=State.COMPLETE).update(checkins=F("checkins") + count)
 
 
+def entries_checkins_removed(user_id: uuid.UUID, count: int) -> None:
+    """Purging an extend run removed ``count`` check-ins it had added to a complete user."""
+    from django.db.models import F
+    from django.db.models.functions import Greatest
+
+    SyntheticUser.objects.filter(user_id=user_id, state=State.COMPLETE).update(
+        checkins=Greatest(F("checkins") - count, 0)
+    )
+
+
 def _mark(entry_ids: Iterable[int], state: str, reason: str) -> None:
     SyntheticUser.objects.filter(pk__in=list(entry_ids)).update(
         state=state, failure_reason=reason[:2000], updated_at=timezone.now()

@@ -40,6 +40,7 @@ from synthadmin.models import SyntheticRun, SyntheticUser
 from synthadmin.selectors import entries_live, marker_names, profile_is_synthetic
 from synthadmin.services import ledger
 from synthadmin.services.cascade import BLOCKED, deletion_holds
+from synthadmin.services.extend_purge import extend_checkins_remove
 from synthadmin.services.reports import PurgeReport
 from synthadmin.services.retrying import transient_retrying
 from synthadmin.services.threads import pool_run
@@ -129,6 +130,8 @@ def synthetic_purge(
     aborts = [u.abort for u in users.values() if u.abort is not None]
     if aborts:
         raise aborts[0]
+    # An "Add check-in days" run created no user: what it wrote is the check-ins it added.
+    added = extend_checkins_remove(run=run, dry_run=dry_run) if run is not None else None
     runs = sorted({str(u.last.run_id) for u in users.values()} | ({str(run)} if run else set()))
     if not dry_run and not stop.is_set():
         _mark_runs_purged(runs)
@@ -140,11 +143,15 @@ def synthetic_purge(
         users_deleted=len(done),
         patients_deleted=roles["patient"],
         therapists_deleted=roles["therapist"],
-        checkins_deleted=sum(getattr(u.profile, "n_checkins", 0) for u in done if u.profile is not None),
+        checkins_deleted=sum(getattr(u.profile, "n_checkins", 0) for u in done if u.profile is not None)
+        + (added.checkins_deleted if added is not None else 0),
         intents_resolved=sum(1 for u in users.values() if u.verdict in ("gone", "foreign")),
         skipped_real=_real_in(requested, set(users)),
         errors=[f"{u.email}: {u.error}" for u in users.values() if u.error],
-        left_alone=sorted(f"{u.email}: {'; '.join(u.notes)}" for u in users.values() if u.notes),
+        left_alone=sorted(
+            [f"{u.email}: {'; '.join(u.notes)}" for u in users.values() if u.notes]
+            + (added.left_alone if added is not None else [])
+        ),
         blocked=sorted(blocked),
         deleted_user_ids=sorted(str(u.user_id) for u in done),
     )

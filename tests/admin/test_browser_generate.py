@@ -89,7 +89,7 @@ def _generate_in_the_browser(page, base_url: str) -> None:
 
     success = page.locator("ul.messagelist li.success")
     success.wait_for()
-    assert "Created 3 patients, 1 therapists and" in success.inner_text()
+    assert "Created 3 patients, 1 therapist and" in success.inner_text()
 
     # Back to everyone, then the filter a person would click.
     page.goto(f"{live_server_url}/admin/profiles/profile/")

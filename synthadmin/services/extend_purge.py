@@ -1,0 +1,79 @@
+"""Purge an "Add check-in days" run: remove exactly the check-ins it added, nothing else.
+
+An extend run creates no user, so purging its users finds nothing; what it wrote is recorded
+per patient in ``CheckinAddition`` (the added dates). This removes, for each such record not
+yet removed, the check-ins of that patient on those dates — only while the profile is still a
+test patient (``selectors.profile_is_synthetic``; one set back to real is left alone and named)
+— and decrements the patient's ledger count, one transaction per patient. Idempotent: a second
+call finds every record removed. A patient already deleted (its check-ins went with it by
+cascade) has its record closed with nothing to delete.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from profiles.models import Profile
+from synthadmin.models import CheckinAddition, SyntheticRun
+from synthadmin.selectors import profile_is_synthetic
+from synthadmin.services import ledger
+from synthadmin.services.extend import dates_of
+
+DELETE_ADDED = "DELETE FROM public.check_ins WHERE user_id = %s AND checkin_date = ANY(%s::date[])"
+COUNT_ADDED = "SELECT count(*) FROM public.check_ins WHERE user_id = %s AND checkin_date = ANY(%s::date[])"
+
+
+@dataclass(frozen=True)
+class AdditionsRemoval:
+    """What removing an extend run's check-ins did (or, ``dry_run``, would do)."""
+
+    run_id: uuid.UUID
+    dry_run: bool
+    checkins_deleted: int
+    patients: int
+    left_alone: list[str] = field(default_factory=list)
+
+
+def extend_checkins_remove(*, run: uuid.UUID, dry_run: bool = False) -> AdditionsRemoval:
+    """Delete the check-ins extend run ``run`` added (see the module docstring).
+
+    A run of another kind, or one that added nothing, removes nothing. Writes nothing with
+    ``dry_run`` (counts what is there to delete). Does not set ``run.purged_at``: the caller
+    (``synthetic_purge``) marks the run purged as for any run.
+    """
+    run_id = uuid.UUID(str(run))
+    if not SyntheticRun.objects.filter(pk=run_id, kind=SyntheticRun.Kind.EXTEND).exists():
+        return AdditionsRemoval(run_id=run_id, dry_run=dry_run, checkins_deleted=0, patients=0)
+    additions = list(CheckinAddition.objects.filter(run_id=run_id, removed_at__isnull=True))
+    profiles = {p.id: p for p in Profile.objects.filter(id__in=[a.user_id for a in additions])}
+    deleted = 0
+    patients = 0
+    left_alone: list[str] = []
+    for addition in additions:
+        profile = profiles.get(addition.user_id)
+        if profile is not None and not profile_is_synthetic(profile):
+            left_alone.append(f"{addition.email}: its profile is no longer a test patient")
+            continue
+        dates = dates_of(addition.days)
+        with transaction.atomic(), connection.cursor() as cursor:
+            if dry_run:
+                cursor.execute(COUNT_ADDED, [addition.user_id, dates])
+                count = int(cursor.fetchone()[0])
+            else:
+                cursor.execute(DELETE_ADDED, [addition.user_id, dates])
+                count = cursor.rowcount
+                ledger.entries_checkins_removed(addition.user_id, count)
+                CheckinAddition.objects.filter(pk=addition.pk).update(removed_at=timezone.now())
+        deleted += count
+        patients += 1 if count else 0
+    return AdditionsRemoval(
+        run_id=run_id,
+        dry_run=dry_run,
+        checkins_deleted=deleted,
+        patients=patients,
+        left_alone=sorted(left_alone),
+    )

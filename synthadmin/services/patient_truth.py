@@ -1,0 +1,142 @@
+"""A synthetic patient's ground truth as charts, exports and filters read it.
+
+The truth of a patient is the one stored with its generating ledger entry
+(``SyntheticUser.ground_truth``) plus that of every "Add check-in days" run still in place
+(``CheckinAddition.ground_truth``): together they give the mood state of every day the patient
+has a check-in for.
+
+**Patients generated before ground truth was stored** have ``{}`` on their entry. Their truth is
+regenerated from the run's seed and parameters with the content engine, as the run built it
+(``synthadmin.services.generation``): a run numbers its users ``0 .. therapists + patients - 1``,
+therapists first (``population_build``), and that number is in each user's e-mail
+(``<username>.<run tag>.<number>[-r<attempt>]@<domain>``, ``profiles.factories.synthetic_email``,
+the same number on a retried attempt); the patient's history index — the ``patient_index`` of
+``population.patient_history``, the child seed of ``patient_seed(run.seed, index)`` — is
+``number - therapists``. The history is a pure function of (pattern, end date, days, that seed,
+adherence), all in ``run.parameters``, so the regenerated truth is exactly what was written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection
+from django.db.models import CharField
+from django.db.models.expressions import RawSQL
+
+from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
+from synthadmin.services.ground_truth import ground_truth_of, state_by_day
+from synthadmin.services.population import patient_history
+
+_NUMBER = re.compile(r"\.(\d+)(?:-r\d+)?@[^@]+$")
+
+
+@dataclass(frozen=True)
+class PatientTruth:
+    """What a synthetic patient was generated to be: pattern, run and the state of each day."""
+
+    user_id: uuid.UUID
+    run_id: uuid.UUID | None
+    pattern: str
+    #: ``[state, first_day, last_day]`` runs, date order, generating window and additions.
+    states: list[tuple[str, dt.date, dt.date]] = field(default_factory=list)
+    regenerated: bool = False
+
+    def state_by_day(self) -> dict[dt.date, str]:
+        """Every covered day → its mood state."""
+        return state_by_day({"states": [[s, a.isoformat(), b.isoformat()] for s, a, b in self.states]})
+
+    @property
+    def start(self) -> dt.date | None:
+        return self.states[0][1] if self.states else None
+
+    @property
+    def end(self) -> dt.date | None:
+        return self.states[-1][2] if self.states else None
+
+
+def patient_index(entry: SyntheticUser, run: SyntheticRun) -> int:
+    """The history index of a generated patient in its run (see the module docstring)."""
+    match = _NUMBER.search(entry.email)
+    if match is None:
+        raise ValueError(f"{entry.email}: not a synthetic e-mail with a user number")
+    index = int(match.group(1)) - int(run.parameters.get("therapists") or 0)
+    if index < 0:
+        raise ValueError(f"{entry.email}: its number belongs to a therapist of the run")
+    return index
+
+
+def ground_truth_regenerate(*, entry: SyntheticUser) -> dict[str, Any]:
+    """The ground truth of a patient whose entry has none, rebuilt from its run (pure read).
+
+    Returns ``{}`` when the run never gave it a history (no check-in days, a therapist).
+    """
+    run = entry.run
+    params = run.parameters
+    days = int(params.get("checkin_days") or 0)
+    if entry.role != SyntheticUser.Role.PATIENT or not days or run.kind != SyntheticRun.Kind.GENERATE:
+        return {}
+    history = patient_history(
+        seed=run.seed,
+        patient_index=patient_index(entry, run),
+        pattern=params["pattern"],
+        days=days,
+        end_date=dt.date.fromisoformat(params["end_date"]),
+        adherence=float(params["adherence"]),
+    )
+    return ground_truth_of(history)
+
+
+def patient_truth_get(*, user_id: uuid.UUID) -> PatientTruth | None:
+    """The truth of ``user_id``, or None when synthadmin did not generate it (a real profile)."""
+    entry = (
+        SyntheticUser.objects.filter(user_id=user_id, state=SyntheticUser.State.COMPLETE)
+        .select_related("run")
+        .order_by("-id")
+        .first()
+    )
+    if entry is None:
+        return None
+    truth = entry.ground_truth
+    regenerated = False
+    if not truth:
+        truth = ground_truth_regenerate(entry=entry)
+        regenerated = bool(truth)
+    runs = [_run(r) for r in truth.get("states", [])]
+    for addition in CheckinAddition.objects.filter(user_id=user_id, removed_at__isnull=True):
+        runs.extend(_run(r) for r in addition.ground_truth.get("states", []))
+    runs.sort(key=lambda r: r[1])
+    pattern = truth.get("pattern") or entry.run.parameters.get("pattern", "")
+    return PatientTruth(
+        user_id=user_id, run_id=entry.run_id, pattern=pattern, states=runs, regenerated=regenerated
+    )
+
+
+def _run(stored: list[str]) -> tuple[str, dt.date, dt.date]:
+    state, first, last = stored
+    return state, dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+
+
+def checkin_state_sql() -> RawSQL:
+    """An expression for the ground-truth state of a ``public.check_ins`` row's day (or NULL).
+
+    Reads the stored truth (the generating entry's and that of additions still in place) in
+    SQL, so lists can show and filter by it; patients whose entry has none stored (generated
+    before ground truth existed) give NULL here — ``patient_truth_get`` regenerates theirs.
+    """
+    quote = connection.ops.quote_name
+    query = (
+        "SELECT s.value ->> 0 FROM ("  # noqa: S608 - table names from the models, no values
+        f"SELECT e.ground_truth FROM {quote(SyntheticUser._meta.db_table)} e "
+        'WHERE e.user_id = "public"."check_ins"."user_id" AND e.state = %s '
+        f"UNION ALL SELECT a.ground_truth FROM {quote(CheckinAddition._meta.db_table)} a "
+        'WHERE a.user_id = "public"."check_ins"."user_id" AND a.removed_at IS NULL'
+        ") g, jsonb_array_elements(g.ground_truth -> 'states') s "
+        'WHERE "public"."check_ins"."checkin_date" BETWEEN (s.value ->> 1)::date AND (s.value ->> 2)::date '
+        "LIMIT 1"
+    )
+    return RawSQL(f"({query})", [SyntheticUser.State.COMPLETE], output_field=CharField())  # noqa: S611
