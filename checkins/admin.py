@@ -125,7 +125,7 @@ def _patient_name(checkin: CheckIn) -> str:
     return getattr(checkin, "_name", None) or checkin.user.email or str(checkin.user_id)
 
 
-def _field_display(label: FieldLabel) -> Callable[[CheckIn], str]:
+def _field_display(label: FieldLabel) -> Callable[[CheckInAdmin, CheckIn], str]:
     def display(self: CheckInAdmin, obj: CheckIn) -> str:
         return label.format((getattr(obj, label.column) or {}).get(label.key))
 
@@ -134,7 +134,7 @@ def _field_display(label: FieldLabel) -> Callable[[CheckIn], str]:
     return display
 
 
-def _list_display(label: FieldLabel) -> Callable[[CheckIn], str]:
+def _list_display(label: FieldLabel) -> Callable[[CheckInAdmin, CheckIn], str]:
     def display(self: CheckInAdmin, obj: CheckIn) -> str:
         value = (getattr(obj, label.column) or {}).get(label.key)
         return "—" if value is None else str(value)

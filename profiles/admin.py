@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
@@ -29,7 +31,6 @@ from synthadmin.services.extend import synthetic_checkins_extend
 from synthadmin.services.generation import Starter, synthetic_generate
 from synthadmin.services.patient_story import patient_story_get
 from synthadmin.services.purge import synthetic_purge
-from synthadmin.services.requests import GenerationRequest
 from synthadmin.target import target_get
 from synthadmin.text import plural
 
@@ -247,11 +248,12 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
 
     @admin.display(description="Check-ins", ordering="_checkin_count")
     def checkin_count(self, obj: Profile) -> int:
-        return obj._checkin_count
+        return int(getattr(obj, "_checkin_count", 0))
 
     @admin.display(description="Last check-in", ordering="_last_checkin")
     def last_checkin(self, obj: Profile) -> str:
-        return obj._last_checkin.isoformat() if obj._last_checkin else "—"
+        last = getattr(obj, "_last_checkin", None)
+        return last.isoformat() if last else "—"
 
     @admin.display(description="Created", ordering="created_at")
     def created(self, obj: Profile) -> str:
@@ -261,10 +263,11 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
     def render_change_form(
         self,
         request: HttpRequest,
-        context: dict,
-        *args: object,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
         obj: Profile | None = None,
-        **kwargs: object,
     ) -> HttpResponse:
         if obj is not None and obj.role == Profile.Role.PATIENT:
             story = patient_story_get(profile_id=obj.pk)
@@ -281,7 +284,9 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
                     "story_can_view_checkins": request.user.has_perm("checkins.view_checkin"),
                 }
             )
-        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+        return super().render_change_form(
+            request, context, add=add, change=change, form_url=form_url, obj=obj
+        )
 
     # --- "Generate synthetic data" ----------------------------------------------------------
     def get_urls(self) -> list[URLPattern]:
@@ -302,17 +307,10 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
             raise PermissionDenied
         form = GenerateForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            generation = GenerationRequest(
-                patients=data["patients"],
-                therapists=data["therapists"],
-                checkin_days=data["checkin_days"],
-                pattern=data["pattern"],
-                seed=data["seed"],
-                end_date=data["end_date"],
-            )
             try:
-                report = synthetic_generate(request=generation, started_by=staff_starter(request))
+                report = synthetic_generate(
+                    request=form.generation_request(), started_by=staff_starter(request)
+                )
             except InvalidRequestError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, str(exc))
             except SynthadminError as exc:
@@ -362,9 +360,9 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
         back, never thousands (``DATA_UPLOAD_MAX_NUMBER_FIELDS``).
         """
         return {
-            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
             "select_across": "1" if request.POST.get("select_across") in ("1", "True", "true", "on") else "0",
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
 
     @admin.action(permissions=["purge_synthetic"], description="Delete selected synthetic users")
@@ -396,7 +394,9 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
         except SynthadminError as exc:
             self.message_user(request, f"Nothing deleted: {exc}", messages.ERROR)
             return None
-        self.log_deletions(request, [before[i] for i in report.deleted_user_ids if i in before])
+        # The rows are gone: log the objects read before (log_deletions only iterates them).
+        deleted = [before[i] for i in report.deleted_user_ids if i in before]
+        self.log_deletions(request, deleted)  # type: ignore[arg-type]
         self.message_user(
             request,
             f"Deleted {plural(report.users_deleted, 'synthetic user')} "

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -117,10 +120,11 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
     def render_change_form(
         self,
         request: HttpRequest,
-        context: dict,
-        *args: object,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
         obj: SyntheticRun | None = None,
-        **kwargs: object,
     ) -> HttpResponse:
         context["can_purge"] = (
             obj is not None and obj.purged_at is None and self.has_purge_synthetic_permission(request)
@@ -128,7 +132,9 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
         context["download_formats"] = (
             FORMATS if obj is not None and self.has_export_synthetic_permission(request) else ()
         )
-        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+        return super().render_change_form(
+            request, context, add=add, change=change, form_url=form_url, obj=obj
+        )
 
     def purge_view(self, request: HttpRequest, run_id: str) -> HttpResponse:
         if not self.has_purge_synthetic_permission(request):
@@ -163,7 +169,7 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
         }
         return TemplateResponse(request, "admin/synthadmin/syntheticrun/purge_confirmation.html", context)
 
-    def download_view(self, request: HttpRequest, run_id: str, fmt: str) -> HttpResponse:
+    def download_view(self, request: HttpRequest, run_id: str, fmt: str) -> HttpResponseBase:
         """The run's check-ins as a streamed file (``services.export``); needs the export permission."""
         if not self.has_export_synthetic_permission(request):
             raise PermissionDenied

@@ -13,7 +13,6 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.utils import timezone
 
 from synthadmin.content import PATTERN_NAMES
 from synthadmin.exceptions import InvalidRequestError
@@ -22,6 +21,7 @@ from synthadmin.services.requests import (
     ascii_date,
     ascii_integer,
     generation_request_validate,
+    mix_parse,
 )
 
 
@@ -32,7 +32,7 @@ class AsciiIntegerField(forms.IntegerField):
         if value in self.empty_values:
             return None
         try:
-            return ascii_integer(self.label or "value", value)
+            return ascii_integer(str(self.label or "value"), value)
         except InvalidRequestError:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
 
@@ -46,7 +46,7 @@ class AsciiDateField(forms.DateField):
         if isinstance(value, datetime.date):
             return value
         try:
-            return ascii_date(self.label or "date", value)
+            return ascii_date(str(self.label or "date"), value)
         except InvalidRequestError:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
 
@@ -67,13 +67,28 @@ def _pattern_choices() -> list[tuple[str, str]]:
     return [(name, f"{name.replace('_', ' ')} — {PATTERN_WORDS[name]}") for name in PATTERN_NAMES]
 
 
+_DEFAULTS = GenerationRequest()
+
+
 class GenerateForm(forms.Form):
-    patients = AsciiIntegerField(min_value=0, initial=5)
-    therapists = AsciiIntegerField(min_value=0, initial=0)
+    """The generate page's form: fields and defaults from ``GenerationRequest``; the rules are
+    the service's own (``generation_request_validate``), shown next to the field they concern."""
+
+    patients = AsciiIntegerField(min_value=0, initial=_DEFAULTS.patients)
+    therapists = AsciiIntegerField(min_value=0, initial=_DEFAULTS.therapists)
     checkin_days = AsciiIntegerField(
-        label="Check-in days", min_value=0, initial=30, help_text="Days of history per patient."
+        label="Check-in days",
+        min_value=0,
+        initial=_DEFAULTS.checkin_days,
+        help_text="Days of history per patient.",
     )
-    pattern = forms.ChoiceField(choices=_pattern_choices, initial="stable")
+    pattern = forms.ChoiceField(choices=_pattern_choices, initial=_DEFAULTS.pattern)
+    mix = forms.CharField(
+        required=False,
+        label="Pattern mix",
+        help_text="Optional, e.g. stable=60,cycling=25,depressive=15 (percentages, or counts adding up "
+        "to the patients). Replaces the pattern above.",
+    )
     seed = AsciiIntegerField(
         min_value=0, required=False, help_text="Same seed, same names and histories. Empty: random."
     )
@@ -83,62 +98,31 @@ class GenerateForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
     )
 
-    def clean_patients(self) -> int:
-        patients = self.cleaned_data["patients"]
-        limit = settings.SYNTHADMIN_ADMIN_MAX_PATIENTS
-        if patients > limit:
-            raise forms.ValidationError(
-                f"At most {limit} patients from the admin, so a click never ties up the server. "
-                f"For more, run: python manage.py generate_synthetic --patients {patients}"
-            )
-        return patients
-
-    def clean_therapists(self) -> int:
-        therapists = self.cleaned_data["therapists"]
-        limit = settings.SYNTHADMIN_ADMIN_MAX_PATIENTS
-        if therapists > limit:
-            raise forms.ValidationError(
-                f"At most {limit} users from the admin (patients and therapists together). "
-                f"For more, run: python manage.py generate_synthetic --therapists {therapists}"
-            )
-        return therapists
-
-    def clean_checkin_days(self) -> int:
-        days = self.cleaned_data["checkin_days"]
-        if days > settings.SYNTHADMIN_MAX_CHECKIN_DAYS:
-            raise forms.ValidationError(f"At most {settings.SYNTHADMIN_MAX_CHECKIN_DAYS} days.")
-        return days
-
-    def clean_end_date(self) -> datetime.date | None:
-        end_date = self.cleaned_data.get("end_date")
-        if end_date and end_date > timezone.localdate():
-            raise forms.ValidationError("The end date cannot be in the future.")
-        return end_date
-
-    def clean(self) -> dict:
-        data = super().clean()
-        if data.get("patients") == 0 and data.get("therapists") == 0:
-            raise forms.ValidationError("Ask for at least one patient or therapist.")
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
         if self.errors:
             return data
         limit = settings.SYNTHADMIN_ADMIN_MAX_PATIENTS
-        total = data["patients"] + data["therapists"]
-        if total > limit:
-            raise forms.ValidationError(
-                f"At most {limit} users from the admin (patients and therapists together), got {total}. "
-                f"For more, run: python manage.py generate_synthetic --patients {data['patients']} "
-                f"--therapists {data['therapists']}"
-            )
-        # The service's own rules (a history window inside the calendar...), checked now, so the
-        # form shows them next to the field instead of a run failing part way.
         try:
             generation_request_validate(self.generation_request(), max_patients=limit)
         except InvalidRequestError as exc:
-            self.add_error(exc.field if exc.field in self.fields else None, str(exc))
+            message, field = str(exc), exc.field if exc.field in self.fields else None
+            total = data["patients"] + data["therapists"]
+            if field in ("patients", "therapists") and (total > limit or total == 0):
+                field = None  # about patients and therapists together: a form-wide error
+                if total > limit:
+                    message += (
+                        ". A click never ties up the server: for more, run python manage.py "
+                        f"generate_synthetic --patients {data['patients']} --therapists {data['therapists']}"
+                    )
+            self.add_error(field, message)
         return data
 
     def generation_request(self) -> GenerationRequest:
-        """The request this form describes (valid only once ``is_valid()``)."""
+        """The request this form describes (valid only once ``is_valid()``).
+
+        Raises InvalidRequestError for a malformed mix.
+        """
         data = self.cleaned_data
         return GenerationRequest(
             patients=data["patients"],
@@ -147,6 +131,7 @@ class GenerateForm(forms.Form):
             pattern=data["pattern"],
             seed=data.get("seed"),
             end_date=data.get("end_date"),
+            mix=mix_parse(data["mix"]) if data.get("mix") else None,
         )
 
 
