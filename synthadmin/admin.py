@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
@@ -14,11 +16,18 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
-from profiles.admin import EXPORT_PERMISSION, ReadOnlyAdminMixin, SyntheticDataPermissions
+from profiles.admin import (
+    EXPORT_PERMISSION,
+    ReadOnlyAdminMixin,
+    SyntheticDataPermissions,
+    run_link,
+    staff_starter,
+)
 from synthadmin.exceptions import InvalidRequestError, SynthadminError
-from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
+from synthadmin.models import CheckinAddition, Scenario, SyntheticRun, SyntheticUser
 from synthadmin.services.export import FORMATS, synthetic_export_chunks
 from synthadmin.services.purge import synthetic_purge
+from synthadmin.services.scenarios import scenario_reset, scenario_run, scenario_validate
 from synthadmin.text import plural
 
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
@@ -212,3 +221,143 @@ class SyntheticUserAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             reverse("admin:synthadmin_syntheticrun_change", args=[obj.run_id]),
             str(obj.run_id)[:8],
         )
+
+
+@admin.register(Scenario)
+class ScenarioAdmin(SyntheticDataPermissions, admin.ModelAdmin):
+    """Saved recipes: editable, run and reset by staff who may generate synthetic data."""
+
+    list_display = (
+        "name",
+        "therapists",
+        "patients",
+        "mix_display",
+        "checkin_days",
+        "seed",
+        "built_in",
+        "last_run",
+    )
+    search_fields = ("name", "description")
+    actions = ["run_scenarios", "reset_scenarios"]
+    readonly_fields = ("built_in", "created_at", "updated_at")
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.has_generate_synthetic_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self.has_generate_synthetic_permission(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self.has_generate_synthetic_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self.has_generate_synthetic_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        builtin = isinstance(obj, Scenario) and obj.built_in
+        return self.has_generate_synthetic_permission(request) and not builtin
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Scenario]:
+        return super().get_queryset(request).annotate(_runs=Count("runs"))
+
+    def save_model(self, request: HttpRequest, obj: Scenario, form: Any, change: bool) -> None:
+        scenario_validate(obj)  # the same rules as a run (raises before saving a scenario that cannot run)
+        super().save_model(request, obj, form, change)
+
+    def get_form(
+        self, request: HttpRequest, obj: Scenario | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+
+        class ValidatedForm(form):  # type: ignore[valid-type, misc]
+            def clean(self) -> dict[str, Any]:
+                data: dict[str, Any] = super().clean() or {}
+                if not self.errors:
+                    try:
+                        scenario_validate(Scenario(**{k: v for k, v in data.items() if k != "id"}))
+                    except InvalidRequestError as exc:
+                        self.add_error(exc.field if exc.field in self.fields else None, str(exc))
+                return data
+
+        return ValidatedForm
+
+    @admin.display(description="Mix")
+    def mix_display(self, obj: Scenario) -> str:
+        return ", ".join(f"{p} {w}" for p, w in obj.mix.items()) or obj.pattern
+
+    @admin.display(description="Runs")
+    def last_run(self, obj: Scenario) -> int:
+        return int(getattr(obj, "_runs", 0))
+
+    @admin.action(permissions=["generate_synthetic"], description="Run selected scenarios")
+    def run_scenarios(self, request: HttpRequest, queryset: QuerySet[Scenario]) -> None:
+        for scenario in queryset:
+            if not self._small_enough(request, scenario):
+                continue
+            try:
+                report = scenario_run(scenario=scenario, started_by=staff_starter(request))
+            except SynthadminError as exc:
+                self.message_user(request, f"{scenario.name}: nothing run: {exc}", messages.ERROR)
+                continue
+            run = SyntheticRun.objects.get(pk=report.run_id)
+            self.log_addition(request, run, f"Ran scenario {scenario.name} ({report.status}).")
+            self.message_user(
+                request,
+                format_html("{}: {} — {}.", scenario.name, report.status, run_link(run.id)),
+                messages.SUCCESS if report.status == SyntheticRun.Status.SUCCEEDED else messages.WARNING,
+            )
+
+    @admin.action(
+        permissions=["generate_synthetic", "purge_synthetic"], description="Reset selected scenarios"
+    )
+    def reset_scenarios(self, request: HttpRequest, queryset: QuerySet[Scenario]) -> HttpResponse | None:
+        scenarios = [s for s in queryset if self._small_enough(request, s)]
+        if request.POST.get("post") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Reset scenarios?",
+                "opts": self.opts,
+                "plan": [(s, s.runs.filter(purged_at__isnull=True).count()) for s in scenarios],
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/synthadmin/scenario/reset_confirmation.html", context)
+        for scenario in scenarios:
+            try:
+                reset = scenario_reset(scenario=scenario, started_by=staff_starter(request))
+            except SynthadminError as exc:
+                self.message_user(request, f"{scenario.name}: nothing reset: {exc}", messages.ERROR)
+                continue
+            if reset.run is None:
+                first = (reset.purge.left_alone or reset.purge.blocked or reset.purge.errors or [""])[0]
+                self.message_user(request, f"{scenario.name}: {reset.reason}: {first}", messages.ERROR)
+                continue
+            run = SyntheticRun.objects.get(pk=reset.run.run_id)
+            self.log_addition(
+                request,
+                run,
+                f"Reset scenario {scenario.name}: purged {reset.purge.users_deleted} user(s), ran again.",
+            )
+            self.message_user(
+                request,
+                format_html(
+                    "{}: purged {}, then {} — {}.",
+                    scenario.name,
+                    plural(reset.purge.users_deleted, "user"),
+                    reset.run.status,
+                    run_link(run.id),
+                ),
+                messages.SUCCESS,
+            )
+        return None
+
+    def _small_enough(self, request: HttpRequest, scenario: Scenario) -> bool:
+        limit = settings.SYNTHADMIN_ADMIN_MAX_PATIENTS
+        if scenario.patients + scenario.therapists <= limit:
+            return True
+        self.message_user(
+            request,
+            f"{scenario.name} has {scenario.patients + scenario.therapists:,} users, more than the admin "
+            f"runs inline ({limit:,}): run python manage.py scenario run {scenario.name}",
+            messages.WARNING,
+        )
+        return False

@@ -75,7 +75,9 @@ def synthetic_checkins_extend(
         .annotate(first_checkin=Coalesce(Min("checkins__checkin_date"), today + dt.timedelta(days=1)))
         .order_by("email")
     )
+    first_checkin: dict[uuid.UUID, dt.date] = {}
     for profile in profiles:
+        first_checkin[profile.id] = profile.first_checkin  # type: ignore[attr-defined]  # annotated above
         if not profile_is_synthetic(profile):
             refusals.append(
                 ExtendRefusal(
@@ -86,7 +88,7 @@ def synthetic_checkins_extend(
             refusals.append(ExtendRefusal(profile.email or str(profile.id), "a therapist has no check-ins"))
         elif profile.id not in created_by_us:
             refusals.append(ExtendRefusal(profile.email or str(profile.id), "not created by synthadmin"))
-        elif (window := _window_refusal(profile.first_checkin, days)) is not None:
+        elif (window := _window_refusal(first_checkin[profile.id], days)) is not None:
             refusals.append(ExtendRefusal(profile.email or str(profile.id), window))
         else:
             eligible.append(profile)
@@ -115,7 +117,7 @@ def synthetic_checkins_extend(
     for index, profile in enumerate(eligible):
         history = build_history(
             pattern=request.pattern,
-            end_date=profile.first_checkin - dt.timedelta(days=1),
+            end_date=first_checkin[profile.id] - dt.timedelta(days=1),
             days=days,
             seed=patient_seed(request.seed, index),
             adherence=request.adherence,
