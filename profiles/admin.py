@@ -19,7 +19,6 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-import synthadmin.admin_site  # noqa: F401  (site titles)
 from checkins.models import CheckIn
 from profiles.models import AuthUser, Profile
 from synthadmin.exceptions import InvalidRequestError, SynthadminError

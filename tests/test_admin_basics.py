@@ -86,3 +86,12 @@ def test_checkin_admin_key_values_filter_and_labelled_fields(admin_client, popul
     # The date hierarchy is drawn (all fixture check-ins are in January 2026, so it drills down).
     assert b'<nav class="toplinks">' in response.content
     assert b"?checkin_date__year=2026" in response.content
+
+
+def test_the_site_says_which_tool_it_is(admin_client):
+    from django.contrib import admin
+
+    from synthadmin.admin_site import SynthadminSite
+
+    assert isinstance(admin.site, SynthadminSite)
+    assert "synthadmin — synthetic test patients" in admin_client.get(reverse("admin:index")).content.decode()
