@@ -485,6 +485,7 @@ class _Run:
                 "concurrency_max": flow.max_concurrency,
                 "paused_seconds": flow.paused_seconds,
             },
+            stopped_by=self.abort,
         )
 
 
@@ -504,7 +505,7 @@ def _failure_reason(exc: BaseException) -> str:
 def _streak_diagnosis(error: BaseException | None, count: int) -> str:
     if isinstance(error, AuthDatabaseRefusedError):
         return (
-            f"Supabase Auth's database refused the user row for {count} users in a row ({error}); "
+            f"the Auth database refused the new auth.users row for {count} users in a row ({error}); "
             "a trigger or constraint on auth.users rejects it: fix it, then run again"
         )
     return (

@@ -61,6 +61,9 @@ class RunReport:
     auth_backend: str
     #: The flow controller's counters: how often Auth said 429, the concurrency it settled on.
     auth_flow: dict[str, Any] = field(default_factory=dict)
+    #: The diagnosis that stopped the run part way (a rejected key, Auth unavailable or refusing
+    #: rows for several users in a row, the database lost); empty when nothing did.
+    stopped_by: str = ""
 
     @property
     def users_failed(self) -> int:

@@ -369,10 +369,10 @@ class Command(BaseCommand):
                 f"interrupted: no user was left half-written. Remove this run with: {report.purge_command}",
                 returncode=exitcodes.INTERRUPTED,
             )
-        requested = int(report.parameters.get("patients", 0)) + int(report.parameters.get("therapists", 0))
-        # Every user tried and failed on its own (collisions...): some users failed, 2. Otherwise
-        # something stopped the run part way (the key rejected, Auth unavailable): 3.
-        code = exitcodes.PARTIAL if report.users_failed >= requested else exitcodes.STOPPED
+        # A diagnosis stopped the run part way (the key rejected, Auth unavailable or refusing
+        # rows): 3, however many users it had tried. Otherwise every user was tried and failed on
+        # its own (collisions...): some users failed, 2.
+        code = exitcodes.STOPPED if report.stopped_by else exitcodes.PARTIAL
         raise CommandError(
             f"run failed: {one_line(report.error)}. Run id {report.run_id}; {report.purge_command} removes "
             "what it made",
