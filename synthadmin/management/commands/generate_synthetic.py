@@ -338,6 +338,7 @@ class Command(BaseCommand):
                 ("therapists", str(report.therapists_created)),
                 ("check-ins", f"{report.checkins_created:,}"),
                 ("retries", retries),
+                *self._rate_limit_rows(report),
                 ("failures", str(report.users_failed)),
                 ("duration", f"{report.duration_seconds:.1f} s"),
                 ("auth backend", report.auth_backend),
@@ -378,6 +379,21 @@ class Command(BaseCommand):
             "what it made",
             returncode=code,
         )
+
+
+    @staticmethod
+    def _rate_limit_rows(report: RunReport) -> list[tuple[str, str]]:
+        """A row saying how often Auth answered 429 and where concurrency settled, if it did."""
+        flow = report.auth_flow
+        if not flow.get("rate_limited"):
+            return []
+        return [
+            (
+                "rate limited",
+                f"{flow['rate_limited']} × 429, paused {flow['paused_seconds']:.1f} s; concurrency "
+                f"settled at {flow['concurrency_settled']:g} of {flow['concurrency_max']}",
+            )
+        ]
 
 
 class _Written:
