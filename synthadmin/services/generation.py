@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import DatabaseError
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from synthadmin.auth import AuthGateway, NewAuthUser, gateway_in_use
 from synthadmin.auth.base import APP_METADATA_KEY
@@ -363,8 +363,16 @@ class _Run:
             },
         )
 
-        def count(_state: object) -> None:
+        # Whether an earlier attempt of this very request may have created the user: the last
+        # attempt's error alone cannot say (after a lost answer, "connection refused" or an
+        # "e-mail exists" nobody could attribute proves nothing about the first attempt).
+        maybe_created = False
+
+        def count(state: RetryCallState) -> None:
+            nonlocal maybe_created
             retries["transient"] += 1
+            error = state.outcome.exception() if state.outcome is not None else None
+            maybe_created = maybe_created or bool(getattr(error, "user_may_exist", False))
 
         try:
             transient_retrying(on_retry=count)(
@@ -372,10 +380,15 @@ class _Run:
             )
         except IdentityCollisionError as exc:
             retries["duplicate_email" if isinstance(exc, DuplicateEmailError) else "duplicate_id"] += 1
-            ledger.entry_collided(entry.pk, redact(str(exc)))
+            if maybe_created:
+                ledger.entry_pending(entry.pk, redact(f"{exc}; an earlier attempt may have created it"))
+            else:
+                ledger.entry_collided(entry.pk, redact(str(exc)))
             raise
         except AuthGatewayError as exc:
-            if exc.user_may_exist:
+            # A database refusal was settled by a lookup (no user at the id); anything else
+            # after a possibly successful attempt still proves nothing.
+            if exc.user_may_exist or (maybe_created and not isinstance(exc, AuthDatabaseRefusedError)):
                 # The answer proves nothing: the user may exist. The intent stays for purge.
                 ledger.entry_pending(entry.pk, redact(f"{exc}; the Auth user may exist: purge resolves it"))
             else:
