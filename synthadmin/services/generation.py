@@ -42,6 +42,7 @@ from synthadmin.db.errors import connection_lost
 from synthadmin.exceptions import (
     AuthCancelledError,
     AuthDatabaseRefusedError,
+    AuthDeadlineExceededError,
     AuthGatewayError,
     AuthRejectedError,
     AuthUnavailableError,
@@ -516,6 +517,12 @@ def _failure_reason(exc: BaseException) -> str:
 
 
 def _streak_diagnosis(error: BaseException | None, count: int) -> str:
+    if isinstance(error, AuthDeadlineExceededError):
+        return (
+            f"Supabase Auth did not answer within the call deadline (SYNTHADMIN_AUTH_CALL_DEADLINE_SECONDS) "
+            f"for {count} users in a row ({error}); check that SUPABASE_URL is right and the service "
+            "healthy, then run again"
+        )
     if isinstance(error, AuthDatabaseRefusedError):
         return (
             f"the Auth database refused the new auth.users row for {count} users in a row ({error}); "

@@ -53,6 +53,15 @@ def entry_states() -> dict[str, int]:
     return dict(q("SELECT state, count(*) FROM synthadmin.synthadmin_syntheticuser GROUP BY state"))
 
 
+def settled_but_existing() -> list[tuple]:
+    """Ledger entries marked not created (failed, collided, compensated) whose Auth user exists
+    all the same: each would be an orphan no purge ever finds. Must be empty."""
+    return q(
+        "SELECT s.email, s.state FROM synthadmin.synthadmin_syntheticuser s JOIN auth.users u ON u.id = s.user_id "
+        "WHERE s.state IN ('failed', 'collided', 'compensated')"
+    )
+
+
 def profiles_of(user_ids: list[uuid.UUID]) -> int:
     return q("SELECT count(*) FROM public.profiles WHERE id = ANY(%s)", [list(user_ids)])[0][0]
 

@@ -128,8 +128,11 @@ class Command(BaseCommand):
         if options["dry_run"]:
             self._dry_run(request, options)
             return
+        # One stop event for the signals and the gateway: Ctrl-C or SIGTERM also ends the Auth
+        # calls in flight, not only the users not started yet.
+        stop = threading.Event()
         try:
-            gateway = get_gateway()
+            gateway = get_gateway(cancel=stop)
         except ConfigurationError as exc:
             raise CommandError(one_line(str(exc))) from None
         try:
@@ -138,7 +141,7 @@ class Command(BaseCommand):
             self._database_ready()
             credentials_file = self._open_credentials(options["credentials_out"], force=options["force"])
             try:
-                report = self._generate(request, gateway, credentials_file, options)
+                report = self._generate(request, gateway, credentials_file, options, stop)
             finally:
                 if credentials_file is not None:
                     credentials_file.close()
@@ -233,6 +236,7 @@ class Command(BaseCommand):
         gateway: AuthGateway,
         credentials_file: TextIO | None,
         options: dict[str, Any],
+        stop: threading.Event,
     ) -> RunReport:
         writer = csv.writer(credentials_file) if credentials_file is not None else None
 
@@ -243,7 +247,7 @@ class Command(BaseCommand):
         starter = Starter(f"os:{_os_user()}", source=SyntheticRun.Source.COMMAND)
         show_bars = options["verbosity"] >= 1 and not options["json"] and sys.stderr.isatty()
         written = _Written()
-        self._signals = SignalStop()
+        self._signals = SignalStop(stop)
         try:
             with self._signals, written:
                 if show_bars:

@@ -56,11 +56,12 @@ class Command(BaseCommand):
                 return
             if preview.users_deleted or preview.intents_resolved:
                 self._confirm(preview)
+        signals = SignalStop()
         try:
-            gateway = get_gateway()
+            # The signals' stop event also ends the Auth calls in flight.
+            gateway = get_gateway(cancel=signals.event)
         except ConfigurationError as exc:
             raise CommandError(one_line(str(exc))) from None
-        signals = SignalStop()
         try:
             with signals:
                 report = synthetic_purge(run=run, gateway=gateway, stop=signals.event)
