@@ -269,7 +269,7 @@ class _Run:
         self.retries.update(outcome.retries)
         ledger.run_heartbeat(self.record)
         error = outcome.error
-        if isinstance(error, AuthRejectedError) and not isinstance(error, AuthDatabaseRefusedError):
+        if _stops_the_run(error):
             self._stop_run(str(error))  # a rejected key or an unusable answer: nothing will work
         elif isinstance(error, DatabaseError) and connection_lost(error):
             self.database_lost = self.database_lost or error
@@ -285,7 +285,8 @@ class _Run:
         if outcome.user_id is not None:
             self.created[outcome.job.spec.role] += 1
             self.checkins += outcome.checkins
-        elif not isinstance(error, AuthCancelledError):
+        elif not isinstance(error, AuthCancelledError) and not _stops_the_run(error):
+            # (A rejected key is the run's diagnosis, not this user's failure.)
             spec = outcome.job.spec
             self.failures.append(UserFailure(email=spec.email(), role=spec.role, reason=outcome.failure))
 
@@ -376,9 +377,7 @@ class _Run:
             maybe_created = maybe_created or bool(getattr(error, "user_may_exist", False))
 
         try:
-            transient_retrying(on_retry=count)(
-                self.flow.call, self.gateway.create_user, new_user, cancel=self.stop
-            )
+            transient_retrying(on_retry=count)(self.flow.call, self._create_or_stop, new_user, cancel=self.stop)
         except IdentityCollisionError as exc:
             retries["duplicate_email" if isinstance(exc, DuplicateEmailError) else "duplicate_id"] += 1
             if maybe_created:
@@ -394,6 +393,16 @@ class _Run:
                 ledger.entry_pending(entry.pk, redact(f"{exc}; the Auth user may exist: purge resolves it"))
             else:
                 ledger.entry_failed([entry.pk], redact(str(exc)))
+            raise
+
+    def _create_or_stop(self, new_user: NewAuthUser) -> object:
+        """The gateway's create; an answer that stops the run stops it here, inside the call's
+        permit, so that no other worker's call starts after it (one create call, not several)."""
+        try:
+            return self.gateway.create_user(new_user)
+        except AuthRejectedError as exc:
+            if _stops_the_run(exc):
+                self._stop_run(str(exc))
             raise
 
     def _rows_write(self, entry: SyntheticUser, identity: _Identity, job: _Job, retries: Counter[str]) -> int:
@@ -501,6 +510,11 @@ class _Run:
             },
             stopped_by=self.abort,
         )
+
+
+def _stops_the_run(error: BaseException | None) -> bool:
+    """A rejected key or an unusable answer: every further call would get the same."""
+    return isinstance(error, AuthRejectedError) and not isinstance(error, AuthDatabaseRefusedError)
 
 
 def _failure_reason(exc: BaseException) -> str:
