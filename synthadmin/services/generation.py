@@ -377,7 +377,9 @@ class _Run:
             maybe_created = maybe_created or bool(getattr(error, "user_may_exist", False))
 
         try:
-            transient_retrying(on_retry=count)(self.flow.call, self._create_or_stop, new_user, cancel=self.stop)
+            transient_retrying(on_retry=count)(
+                self.flow.call, self._create_or_stop, new_user, cancel=self.stop
+            )
         except IdentityCollisionError as exc:
             retries["duplicate_email" if isinstance(exc, DuplicateEmailError) else "duplicate_id"] += 1
             if maybe_created:

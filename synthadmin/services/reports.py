@@ -101,6 +101,8 @@ class PurgeReport:
     blocked: list[str] = field(default_factory=list)
     #: Ids of the users this call deleted (a dry run: would delete).
     deleted_user_ids: list[str] = field(default_factory=list)
+    #: Why the purge stopped part way (Auth unavailable for several users in a row); else empty.
+    stopped_by: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

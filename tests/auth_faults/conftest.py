@@ -76,7 +76,7 @@ def fixed_ids(monkeypatch) -> list[uuid.UUID]:
 
 
 @pytest.fixture
-def gateway_with_deadline(auth_server: GoTrueDouble) -> Iterator[object]:
+def gateway_with_deadline(auth_server: GoTrueDouble) -> Iterator[object]:  # noqa: F811
     """A gateway on the test server whose calls have a 2 s total deadline (factory: seconds)."""
     made: list[SupabaseAuthGateway] = []
 
@@ -92,7 +92,9 @@ def gateway_with_deadline(auth_server: GoTrueDouble) -> Iterator[object]:
         gateway.close()
 
 
-def command_env(server: GoTrueDouble | None = None, url: str | None = None, **settings: str) -> dict[str, str]:
+def command_env(
+    server: GoTrueDouble | None = None, url: str | None = None, **settings: str
+) -> dict[str, str]:
     """A ``manage.py`` environment on the test database, pointed at the Auth test server (or
     at ``url``), with fast backoff; ``settings`` are further variables."""
     extra = {
@@ -109,7 +111,9 @@ def command_env(server: GoTrueDouble | None = None, url: str | None = None, **se
     return test_database_env(extra)
 
 
-def run_command(*args: str, env: dict[str, str], timeout: float = 120) -> tuple[subprocess.CompletedProcess, float]:
+def run_command(
+    *args: str, env: dict[str, str], timeout: float = 120
+) -> tuple[subprocess.CompletedProcess, float]:
     """``python manage.py *args`` in a subprocess; returns the result and the seconds it took."""
     began = time.monotonic()
     result = subprocess.run(

@@ -37,7 +37,9 @@ def test_proxy_401_html_stops_the_run_at_once(real_population, auth_server, supa
 def test_proxy_401_html_command_one_line(real_population, auth_server):
     auth_server.faults.reject_all(401, html=True)
 
-    result, _ = run_command("generate_synthetic", "--patients", "5", "--checkins", "5", env=command_env(auth_server))
+    result, _ = run_command(
+        "generate_synthetic", "--patients", "5", "--checkins", "5", env=command_env(auth_server)
+    )
 
     assert result.returncode == exitcodes.STOPPED, result.stderr
     (line,) = error_lines(result.stderr)
@@ -62,7 +64,9 @@ def test_200_with_an_html_body_is_one_line(real_population, auth_server, supabas
 def test_200_with_an_html_body_command_one_line(real_population, auth_server):
     auth_server.faults.fail_next(1, status=200, html=True)
 
-    result, _ = run_command("generate_synthetic", "--patients", "3", "--checkins", "5", env=command_env(auth_server))
+    result, _ = run_command(
+        "generate_synthetic", "--patients", "3", "--checkins", "5", env=command_env(auth_server)
+    )
 
     assert result.returncode == exitcodes.STOPPED, result.stderr
     (line,) = error_lines(result.stderr)
@@ -78,7 +82,10 @@ def test_the_version_header_does_not_change_the_classification(
         auth_server.faults.strip_version_header(lost)
     auth_server.occupy_id(fixed_ids[0])  # the 1st user's id is someone else's: duplicate id
     auth_server.faults.fail_next(  # the 2nd user's first e-mail is taken: duplicate e-mail
-        1, status=422, code="email_exists", message="A user with this email address has already been registered",
+        1,
+        status=422,
+        code="email_exists",
+        message="A user with this email address has already been registered",
         user_id=fixed_ids[2],
     )
     real_rows = snapshot_real_rows()  # the occupant is a real user now, and must stay as it is

@@ -12,7 +12,15 @@ from django.db import connection
 
 from synthadmin.management import exitcodes
 from synthadmin.services.generation import STREAK_LIMIT
-from tests.auth_faults.conftest import command_env, entry_states, error_lines, generate, ours_in_auth, q, run_command
+from tests.auth_faults.conftest import (
+    command_env,
+    entry_states,
+    error_lines,
+    generate,
+    ours_in_auth,
+    q,
+    run_command,
+)
 from tests.gotrue_double import install_failing_signup_trigger, remove_failing_signup_trigger
 from tests.invariants import assert_invariants
 
@@ -54,7 +62,9 @@ def test_supabase_at_most_six_creates_for_five_users_and_one_diagnosis(
 
 def test_supabase_command_one_line_exit_3(real_population, auth_server):
     with auth_server.failing_signup_trigger():
-        result, _ = run_command("generate_synthetic", "--patients", "5", "--checkins", "5", env=command_env(auth_server))
+        result, _ = run_command(
+            "generate_synthetic", "--patients", "5", "--checkins", "5", env=command_env(auth_server)
+        )
 
         assert result.returncode == exitcodes.STOPPED, result.stderr
         lines = error_lines(result.stderr)

@@ -19,7 +19,11 @@ def assert_retry_after_honoured(server: GoTrueDouble) -> None:
     limited = [r for r in creates if r.status == 429]
     assert len(limited) == RATE_LIMITED and all(r.retry_after == "1" for r in limited)
     for request in creates:
-        before = [r.answered_at for r in limited if r.answered_at is not None and r.answered_at <= request.received_at]
+        before = [
+            r.answered_at
+            for r in limited
+            if r.answered_at is not None and r.answered_at <= request.received_at
+        ]
         if before:
             gap = request.received_at - max(before)
             assert gap >= RETRY_AFTER, f"a create came {gap:.3f} s after a 429 asking for {RETRY_AFTER} s"
@@ -46,11 +50,13 @@ def test_the_run_waits_out_every_retry_after_and_succeeds(real_population, auth_
 def test_the_command_summary_shows_the_rate_limiting(real_population, auth_server):
     auth_server.faults.fail_next(RATE_LIMITED, status=429, retry_after=RETRY_AFTER)
 
-    result, _ = run_command("generate_synthetic", "--patients", "5", "--checkins", "5", env=command_env(auth_server))
+    result, _ = run_command(
+        "generate_synthetic", "--patients", "5", "--checkins", "5", env=command_env(auth_server)
+    )
 
     assert result.returncode == 0, result.stderr
     (row,) = [line for line in result.stdout.splitlines() if "rate limited" in line]
-    assert f"{RATE_LIMITED} × 429" in row and "concurrency settled at" in row
+    assert f"{RATE_LIMITED} answers 429" in row and "concurrency settled at" in row
     assert "succeeded" in result.stdout
     assert_retry_after_honoured(auth_server)
     assert synthetic_counts()["patients"] == 5

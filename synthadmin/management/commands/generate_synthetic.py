@@ -384,7 +384,6 @@ class Command(BaseCommand):
             returncode=code,
         )
 
-
     @staticmethod
     def _rate_limit_rows(report: RunReport) -> list[tuple[str, str]]:
         """A row saying how often Auth answered 429 and where concurrency settled, if it did."""
@@ -394,7 +393,7 @@ class Command(BaseCommand):
         return [
             (
                 "rate limited",
-                f"{flow['rate_limited']} × 429, paused {flow['paused_seconds']:.1f} s; concurrency "
+                f"{flow['rate_limited']} answers 429, paused {flow['paused_seconds']:.1f} s; concurrency "
                 f"settled at {flow['concurrency_settled']:g} of {flow['concurrency_max']}",
             )
         ]

@@ -88,6 +88,12 @@ class Command(BaseCommand):
                 "was left half-deleted. Run the same command again to finish",
                 returncode=signals.exit_code,
             )
+        if report.stopped_by:
+            raise CommandError(
+                f"purge stopped part way: {one_line(report.stopped_by)}; {report.users_deleted} user(s) "
+                f"deleted, {len(report.errors)} not. Run the same command again when Auth answers",
+                returncode=exitcodes.STOPPED,
+            )
         if report.errors:
             raise CommandError(
                 f"{len(report.errors)} user(s) could not be deleted: {one_line(report.errors[0])}; "
@@ -160,5 +166,7 @@ class Command(BaseCommand):
             rows.append(("blocked", line))
         title = "Purge (dry run: nothing was deleted)" if report.dry_run else "Purge"
         self.stdout.write(render(key_value_table(title, rows)))
+        if report.stopped_by:
+            return  # one line says why, and that the same command finishes (not one per user)
         for error in report.errors:
             self.stderr.write(f"not deleted: {one_line(error)}")
