@@ -72,7 +72,7 @@ def test_a_30s_latency_with_a_short_deadline(
 
     report = generate(gateway_with_deadline(2.0), patients=4, concurrency=2)
 
-    assert report.status == "failed" and "unavailable" in report.stopped_by
+    assert report.status == "failed" and "did not answer within the call deadline" in report.stopped_by
     tried = list(SyntheticUser.objects.values_list("user_id", flat=True))
     assert _states_of(tried) == {"intent"}  # never "failed": every create may land later
     # Auth carries the abandoned requests out later, as a slow Auth does.
