@@ -11,12 +11,14 @@
     fixed concurrency of 1, 4, 16, 32 and of the adaptive controller (``synthadmin.auth.flow``,
     at most 32), each with the service's retry policy, and the share of calls answered 429.
     Target: adaptive >= 85 % of the best fixed setting, <= 2 % of its calls answered 429.
+    Then a real ``synthetic_generate`` run of ``--run-users`` patients through the same server
+    (its own controller, ``--concurrency 32``): time, users/s, 429s, settled concurrency.
 
 Uses the project's database (embedded PostgreSQL unless DATABASE_URL is set) and scratch
 databases on the same server, dropped afterwards. Run from the repository root:
 
     python bench/bench_service.py [--patients 1000] [--days 365] [--users 200] [--rounds 10]
-    python bench/bench_service.py --cases flow [--flow-users 600] [--capacity 8] [--queue 4]
+    python bench/bench_service.py --cases flow [--flow-users 600] [--capacity 8] [--queue 4] [--run-users 300]
 """
 
 from __future__ import annotations
@@ -283,7 +285,31 @@ def _drive(gateway, users: int, *, concurrency: int, flow=None) -> dict[str, flo
     }
 
 
-def flow_control(admin: str, users: int, latency: float, capacity: int, queue_size: int) -> dict[str, dict]:
+def _generate_run(gateway, users: int) -> dict[str, float]:
+    """A real ``synthetic_generate`` run of ``users`` patients (no history: the Auth calls are
+    what is measured) through ``gateway``, with the run's own adaptive controller, at most 32."""
+    from synthadmin.services.generation import Starter, synthetic_generate
+    from synthadmin.services.requests import GenerationRequest
+
+    request = GenerationRequest(patients=users, checkin_days=0, seed=SEED, end_date=END_DATE, concurrency=32)
+    began = time.perf_counter()
+    report = synthetic_generate(request=request, started_by=Starter("os:bench"), gateway=gateway)
+    seconds = time.perf_counter() - began
+    assert report.status == "succeeded", report.error
+    flow = report.auth_flow
+    return {
+        "seconds": seconds,
+        "users": report.patients_created,
+        "throughput": report.patients_created / seconds,
+        "rate_limited": flow["rate_limited"],
+        "settled": flow["concurrency_settled"],
+        "retries": report.retries.get("transient", 0),
+    }
+
+
+def flow_control(
+    admin: str, users: int, latency: float, capacity: int, queue_size: int, run_users: int = 0
+) -> dict[str, dict]:
     import logging
 
     from django.db import connection
@@ -317,6 +343,8 @@ def flow_control(admin: str, users: int, latency: float, capacity: int, queue_si
             outcome["settled"] = stats.settled_limit
             outcome["limit"] = stats.limit
             results["adaptive"] = outcome
+            if run_users:
+                results["run"] = _generate_run(gateway, run_users)
     finally:
         parent.send("stop")
         server.join(30)
@@ -331,6 +359,7 @@ def print_flow(results: dict[str, dict], users: int, latency: float, capacity: i
         f"(4) {users} creates per setting, Auth test server serving {capacity} at once, "
         f"queue {queue_size}, 429 beyond, {latency * 1000:.0f} ms latency"
     )
+    run = results.pop("run", None)
     for label, row in results.items():
         extra = ""
         if label == "adaptive":
@@ -353,6 +382,14 @@ def print_flow(results: dict[str, dict], users: int, latency: float, capacity: i
     print(
         f"    adaptive 429 share      {share:5.1f} %  (target <= 2 %)   {'met' if share <= 2 else 'MISSED'}"
     )
+    if run is not None:
+        calls = run["users"] + run["rate_limited"]
+        print(
+            f"    synthetic_generate, {run['users']} patients, --concurrency 32 (adaptive): "
+            f"{run['seconds']:.2f} s, {run['throughput']:.1f} users/s, "
+            f"{run['rate_limited']} of {calls:,} creates answered 429 ({run['rate_limited'] / calls * 100:.1f} %), "
+            f"settled on {run['settled']:.1f}"
+        )
 
 
 def main() -> None:
@@ -367,6 +404,9 @@ def main() -> None:
     parser.add_argument("--flow-users", type=int, default=600, help="creates per setting in (4)")
     parser.add_argument("--capacity", type=int, default=8, help="requests the server serves at once in (4)")
     parser.add_argument("--queue", type=int, default=4, help="requests that may wait beyond that in (4)")
+    parser.add_argument(
+        "--run-users", type=int, default=300, help="patients of the synthetic_generate run in (4); 0: none"
+    )
     parser.add_argument("--cases", default="all", help="'all', or a comma list of: e2e, auth, flow")
     parser.add_argument("--phase", choices=["e2e"], help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
@@ -384,7 +424,9 @@ def main() -> None:
     print(f"database: {describe(settings.DATABASES['default'])}")
     cases = {"e2e", "auth", "flow"} if args.cases == "all" else set(args.cases.split(","))
     if cases == {"flow"}:
-        results = flow_control(admin, args.flow_users, args.latency, args.capacity, args.queue)
+        results = flow_control(
+            admin, args.flow_users, args.latency, args.capacity, args.queue, args.run_users
+        )
         print()
         print_flow(results, args.flow_users, args.latency, args.capacity, args.queue)
         return
@@ -443,7 +485,7 @@ def main() -> None:
     )
     if "flow" in cases:
         print_flow(
-            flow_control(admin, args.flow_users, args.latency, args.capacity, args.queue),
+            flow_control(admin, args.flow_users, args.latency, args.capacity, args.queue, args.run_users),
             args.flow_users,
             args.latency,
             args.capacity,

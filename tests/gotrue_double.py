@@ -15,7 +15,8 @@ Faults that real projects report (``docs/auth-admin-api.md``): a failing signup
 trigger (``failing_signup_trigger()`` installs a real one on ``auth.users``), a delete refused
 by a foreign key (``block_delete()``), 429 with ``Retry-After`` (``fail_next(status=429,
 retry_after=...)``) or beyond a limited capacity (``faults.capacity()``), lost answers after a
-successful create (``crash_after_create_next``), a slow trickle (``trickle_next``), HTML bodies
+successful create (``crash_after_create_next``), an Auth process killed right after a commit
+(``die_after_create_next``), a slow trickle (``trickle_next``), HTML bodies
 (``fail_next(..., html=True)``, ``reject_all(..., html=True)``) and a version header lost on the
 way in or out (``strip_version_header``).
 """
@@ -315,6 +316,12 @@ class FaultPlan:
         ``AuthRetryableError(status=0)``). Either way the user exists.
         """
         self._add_after(_Fault("crash", n, "create", status=status, user_id=_norm_id(user_id)))
+
+    def die_after_create_next(self, *, user_id: uuid.UUID | str | None = None) -> None:
+        """Store the next matching create, then die as a killed Auth process does: this
+        connection is dropped without an answer, every request after it too, and the server
+        stops (connections refused from then on). ``GoTrueDouble.start()`` brings it back."""
+        self._add_after(_Fault("die", 1, "create", user_id=_norm_id(user_id)))
 
     def reject_all(
         self, status: int = 401, *, code: Any = _DEFAULT, message: str | None = None, html: bool = False
@@ -660,6 +667,18 @@ class GoTrueDouble:
                 )
             conn.commit()
         return email.lower()
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Wait until no request is in flight (e.g. slow requests a client gave up on have
+        been carried out); True if that happened within ``timeout`` seconds."""
+        with self._idle_cv:
+            return self._idle_cv.wait_for(lambda: self._in_flight == 0, timeout=timeout)
+
+    def _die(self) -> None:
+        """Drop everything from now on and stop serving, from a thread of its own (``stop``
+        waits for the requests in flight, the calling one included)."""
+        self._stopping.set()
+        threading.Thread(target=self.stop, name="gotrue-double-dies", daemon=True).start()
 
     # Bookkeeping used by the handler ---------------------------------------------------------
     def _begin(self, record: RecordedRequest) -> None:
@@ -1079,6 +1098,9 @@ class _Handler(BaseHTTPRequestHandler):
                 ) from exc
 
         crash = double.faults._take_after("create", params)
+        if crash is not None and crash.kind == "die":
+            double._die()
+            raise _DropConnection
         if crash is not None:
             if crash.status is None:
                 raise _DropConnection

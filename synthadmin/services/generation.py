@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import DatabaseError
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from synthadmin.auth import AuthGateway, NewAuthUser, gateway_in_use
 from synthadmin.auth.base import APP_METADATA_KEY
@@ -42,6 +42,7 @@ from synthadmin.db.errors import connection_lost
 from synthadmin.exceptions import (
     AuthCancelledError,
     AuthDatabaseRefusedError,
+    AuthDeadlineExceededError,
     AuthGatewayError,
     AuthRejectedError,
     AuthUnavailableError,
@@ -274,7 +275,7 @@ class _Run:
         self.retries.update(outcome.retries)
         ledger.run_heartbeat(self.record)
         error = outcome.error
-        if isinstance(error, AuthRejectedError) and not isinstance(error, AuthDatabaseRefusedError):
+        if _stops_the_run(error):
             self._stop_run(str(error))  # a rejected key or an unusable answer: nothing will work
         elif isinstance(error, DatabaseError) and connection_lost(error):
             self.database_lost = self.database_lost or error
@@ -292,7 +293,8 @@ class _Run:
             if outcome.job.pattern:
                 self.patterns[outcome.job.pattern] += 1
             self.checkins += outcome.checkins
-        elif not isinstance(error, AuthCancelledError):
+        elif not isinstance(error, AuthCancelledError) and not _stops_the_run(error):
+            # (A rejected key is the run's diagnosis, not this user's failure.)
             spec = outcome.job.spec
             self.failures.append(UserFailure(email=spec.email(), role=spec.role, reason=outcome.failure))
 
@@ -371,23 +373,46 @@ class _Run:
             },
         )
 
-        def count(_state: object) -> None:
+        # Whether an earlier attempt of this very request may have created the user: the last
+        # attempt's error alone cannot say (after a lost answer, "connection refused" or an
+        # "e-mail exists" nobody could attribute proves nothing about the first attempt).
+        maybe_created = False
+
+        def count(state: RetryCallState) -> None:
+            nonlocal maybe_created
             retries["transient"] += 1
+            error = state.outcome.exception() if state.outcome is not None else None
+            maybe_created = maybe_created or bool(getattr(error, "user_may_exist", False))
 
         try:
             transient_retrying(on_retry=count)(
-                self.flow.call, self.gateway.create_user, new_user, cancel=self.stop
+                self.flow.call, self._create_or_stop, new_user, cancel=self.stop
             )
         except IdentityCollisionError as exc:
             retries["duplicate_email" if isinstance(exc, DuplicateEmailError) else "duplicate_id"] += 1
-            ledger.entry_collided(entry.pk, redact(str(exc)))
+            if maybe_created:
+                ledger.entry_pending(entry.pk, redact(f"{exc}; an earlier attempt may have created it"))
+            else:
+                ledger.entry_collided(entry.pk, redact(str(exc)))
             raise
         except AuthGatewayError as exc:
-            if exc.user_may_exist:
+            # A database refusal was settled by a lookup (no user at the id); anything else
+            # after a possibly successful attempt still proves nothing.
+            if exc.user_may_exist or (maybe_created and not isinstance(exc, AuthDatabaseRefusedError)):
                 # The answer proves nothing: the user may exist. The intent stays for purge.
                 ledger.entry_pending(entry.pk, redact(f"{exc}; the Auth user may exist: purge resolves it"))
             else:
                 ledger.entry_failed([entry.pk], redact(str(exc)))
+            raise
+
+    def _create_or_stop(self, new_user: NewAuthUser) -> object:
+        """The gateway's create; an answer that stops the run stops it here, inside the call's
+        permit, so that no other worker's call starts after it (one create call, not several)."""
+        try:
+            return self.gateway.create_user(new_user)
+        except AuthRejectedError as exc:
+            if _stops_the_run(exc):
+                self._stop_run(str(exc))
             raise
 
     def _rows_write(self, entry: SyntheticUser, identity: _Identity, job: _Job, retries: Counter[str]) -> int:
@@ -494,7 +519,13 @@ class _Run:
                 "concurrency_max": flow.max_concurrency,
                 "paused_seconds": flow.paused_seconds,
             },
+            stopped_by=self.abort,
         )
+
+
+def _stops_the_run(error: BaseException | None) -> bool:
+    """A rejected key or an unusable answer: every further call would get the same."""
+    return isinstance(error, AuthRejectedError) and not isinstance(error, AuthDatabaseRefusedError)
 
 
 def _failure_reason(exc: BaseException) -> str:
@@ -511,9 +542,15 @@ def _failure_reason(exc: BaseException) -> str:
 
 
 def _streak_diagnosis(error: BaseException | None, count: int) -> str:
+    if isinstance(error, AuthDeadlineExceededError):
+        return (
+            f"Supabase Auth did not answer within the call deadline (SYNTHADMIN_AUTH_CALL_DEADLINE_SECONDS) "
+            f"for {count} users in a row ({error}); check that SUPABASE_URL is right and the service "
+            "healthy, then run again"
+        )
     if isinstance(error, AuthDatabaseRefusedError):
         return (
-            f"Supabase Auth's database refused the user row for {count} users in a row ({error}); "
+            f"the Auth database refused the new auth.users row for {count} users in a row ({error}); "
             "a trigger or constraint on auth.users rejects it: fix it, then run again"
         )
     return (

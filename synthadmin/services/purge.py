@@ -123,9 +123,10 @@ def synthetic_purge(
                     blocked.append(f"{user.email}: {hold}")
                 else:
                     user.notes.append(str(hold))
+        stopped_by = ""
         if not dry_run:
             _resolve(users.values())
-            _delete_all(to_delete, _Calls(auth, flow, stop))
+            stopped_by = _delete_all(to_delete, _Calls(auth, flow, stop))
     blocked += [f"{u.email}: {u.blocked}" for u in to_delete if u.blocked]
     aborts = [u.abort for u in users.values() if u.abort is not None]
     if aborts:
@@ -154,6 +155,7 @@ def synthetic_purge(
         ),
         blocked=sorted(blocked),
         deleted_user_ids=sorted(str(u.user_id) for u in done),
+        stopped_by=stopped_by,
     )
 
 
@@ -234,18 +236,19 @@ def _resolve(users: Iterable[_User]) -> None:
             )
 
 
-def _delete_all(users: list[_User], calls: _Calls) -> None:
+def _delete_all(users: list[_User], calls: _Calls) -> str:
+    """Delete ``users``; returns why it stopped part way (Auth unavailable), else ``""``."""
     streak = 0
+    stopped_by = ""
 
     def record(_item: _User, user: _User) -> None:
-        nonlocal streak
+        nonlocal streak, stopped_by
         streak = streak + 1 if user.unavailable else 0
-        if streak >= UNAVAILABLE_STREAK_LIMIT:
+        if streak >= UNAVAILABLE_STREAK_LIMIT and not stopped_by:
             calls.stop.set()
-            user.error = (
-                f"{user.error}; purge stopped: "
-                f"the Auth service stayed unavailable for {streak} users in a row"
-            )
+            diagnosis = f"the Auth service stayed unavailable for {streak} users in a row"
+            stopped_by = f"{diagnosis} ({user.error})"
+            user.error = f"{user.error}; purge stopped: {diagnosis}"
         if user.abort is not None:
             calls.stop.set()
 
@@ -259,6 +262,7 @@ def _delete_all(users: list[_User], calls: _Calls) -> None:
     for user in users:
         if not user.deleted and not user.error and not user.abort and not user.blocked:
             user.error = "not attempted: purge stopped (run the same purge again to finish)"
+    return stopped_by
 
 
 def _delete_one(calls: _Calls, user: _User) -> _User:

@@ -63,6 +63,9 @@ class RunReport:
     patients_by_pattern: dict[str, int] = field(default_factory=dict)
     #: The flow controller's counters: how often Auth said 429, the concurrency it settled on.
     auth_flow: dict[str, Any] = field(default_factory=dict)
+    #: The diagnosis that stopped the run part way (a rejected key, Auth unavailable or refusing
+    #: rows for several users in a row, the database lost); empty when nothing did.
+    stopped_by: str = ""
 
     @property
     def users_failed(self) -> int:
@@ -100,6 +103,8 @@ class PurgeReport:
     blocked: list[str] = field(default_factory=list)
     #: Ids of the users this call deleted (a dry run: would delete).
     deleted_user_ids: list[str] = field(default_factory=list)
+    #: Why the purge stopped part way (Auth unavailable for several users in a row); else empty.
+    stopped_by: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

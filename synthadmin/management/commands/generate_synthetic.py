@@ -128,8 +128,11 @@ class Command(BaseCommand):
         if options["dry_run"]:
             self._dry_run(request, options)
             return
+        # One stop event for the signals and the gateway: Ctrl-C or SIGTERM also ends the Auth
+        # calls in flight, not only the users not started yet.
+        stop = threading.Event()
         try:
-            gateway = get_gateway()
+            gateway = get_gateway(cancel=stop)
         except ConfigurationError as exc:
             raise CommandError(one_line(str(exc))) from None
         try:
@@ -138,7 +141,7 @@ class Command(BaseCommand):
             self._database_ready()
             credentials_file = self._open_credentials(options["credentials_out"], force=options["force"])
             try:
-                report = self._generate(request, gateway, credentials_file, options)
+                report = self._generate(request, gateway, credentials_file, options, stop)
             finally:
                 if credentials_file is not None:
                     credentials_file.close()
@@ -233,6 +236,7 @@ class Command(BaseCommand):
         gateway: AuthGateway,
         credentials_file: TextIO | None,
         options: dict[str, Any],
+        stop: threading.Event,
     ) -> RunReport:
         writer = csv.writer(credentials_file) if credentials_file is not None else None
 
@@ -243,7 +247,7 @@ class Command(BaseCommand):
         starter = Starter(f"os:{_os_user()}", source=SyntheticRun.Source.COMMAND)
         show_bars = options["verbosity"] >= 1 and not options["json"] and sys.stderr.isatty()
         written = _Written()
-        self._signals = SignalStop()
+        self._signals = SignalStop(stop)
         try:
             with self._signals, written:
                 if show_bars:
@@ -338,6 +342,7 @@ class Command(BaseCommand):
                 ("therapists", str(report.therapists_created)),
                 ("check-ins", f"{report.checkins_created:,}"),
                 ("retries", retries),
+                *self._rate_limit_rows(report),
                 ("failures", str(report.users_failed)),
                 ("duration", f"{report.duration_seconds:.1f} s"),
                 ("auth backend", report.auth_backend),
@@ -369,15 +374,29 @@ class Command(BaseCommand):
                 f"interrupted: no user was left half-written. Remove this run with: {report.purge_command}",
                 returncode=exitcodes.INTERRUPTED,
             )
-        requested = int(report.parameters.get("patients", 0)) + int(report.parameters.get("therapists", 0))
-        # Every user tried and failed on its own (collisions...): some users failed, 2. Otherwise
-        # something stopped the run part way (the key rejected, Auth unavailable): 3.
-        code = exitcodes.PARTIAL if report.users_failed >= requested else exitcodes.STOPPED
+        # A diagnosis stopped the run part way (the key rejected, Auth unavailable or refusing
+        # rows): 3, however many users it had tried. Otherwise every user was tried and failed on
+        # its own (collisions...): some users failed, 2.
+        code = exitcodes.STOPPED if report.stopped_by else exitcodes.PARTIAL
         raise CommandError(
             f"run failed: {one_line(report.error)}. Run id {report.run_id}; {report.purge_command} removes "
             "what it made",
             returncode=code,
         )
+
+    @staticmethod
+    def _rate_limit_rows(report: RunReport) -> list[tuple[str, str]]:
+        """A row saying how often Auth answered 429 and where concurrency settled, if it did."""
+        flow = report.auth_flow
+        if not flow.get("rate_limited"):
+            return []
+        return [
+            (
+                "rate limited",
+                f"{flow['rate_limited']} answers 429, paused {flow['paused_seconds']:.1f} s; concurrency "
+                f"settled at {flow['concurrency_settled']:g} of {flow['concurrency_max']}",
+            )
+        ]
 
 
 class _Written:

@@ -56,11 +56,12 @@ class Command(BaseCommand):
                 return
             if preview.users_deleted or preview.intents_resolved:
                 self._confirm(preview)
+        signals = SignalStop()
         try:
-            gateway = get_gateway()
+            # The signals' stop event also ends the Auth calls in flight.
+            gateway = get_gateway(cancel=signals.event)
         except ConfigurationError as exc:
             raise CommandError(one_line(str(exc))) from None
-        signals = SignalStop()
         try:
             with signals:
                 report = synthetic_purge(run=run, gateway=gateway, stop=signals.event)
@@ -86,6 +87,12 @@ class Command(BaseCommand):
                 f"stopped by {signals.name} after {report.users_deleted} user(s) were deleted; nothing "
                 "was left half-deleted. Run the same command again to finish",
                 returncode=signals.exit_code,
+            )
+        if report.stopped_by:
+            raise CommandError(
+                f"purge stopped part way: {one_line(report.stopped_by)}; {report.users_deleted} user(s) "
+                f"deleted, {len(report.errors)} not. Run the same command again when Auth answers",
+                returncode=exitcodes.STOPPED,
             )
         if report.errors:
             raise CommandError(
@@ -159,5 +166,7 @@ class Command(BaseCommand):
             rows.append(("blocked", line))
         title = "Purge (dry run: nothing was deleted)" if report.dry_run else "Purge"
         self.stdout.write(render(key_value_table(title, rows)))
+        if report.stopped_by:
+            return  # one line says why, and that the same command finishes (not one per user)
         for error in report.errors:
             self.stderr.write(f"not deleted: {one_line(error)}")

@@ -1,0 +1,117 @@
+"""Purge under faults: with Auth down it stops after ``UNAVAILABLE_STREAK_LIMIT`` users (not
+after all of them) with one line and exit 3; a delete that a foreign key without cascade
+refuses — a table that appears after purge's catalog check, so that purge meets it only at
+delete time — is reported ``blocked`` (exit 2, the user named) and everyone else is deleted."""
+
+from __future__ import annotations
+
+import time
+from io import StringIO
+
+import psycopg
+import pytest
+from django.core.management import CommandError, call_command
+
+from synthadmin.auth.supabase import SupabaseAuthGateway
+from synthadmin.management import exitcodes
+from synthadmin.models import SyntheticUser
+from synthadmin.services import purge
+from synthadmin.services.purge import UNAVAILABLE_STREAK_LIMIT, synthetic_purge
+from tests.auth.conftest import test_database_conninfo
+from tests.auth_faults.conftest import (
+    command_env,
+    dead_url,
+    error_lines,
+    generate,
+    ours_in_auth,
+    q,
+    run_command,
+)
+from tests.gotrue_double import BLOCKING_TABLE, block_delete, unblock_deletes
+from tests.invariants import assert_invariants, synthetic_counts
+
+USERS = 12
+
+
+@pytest.fixture
+def local_users(real_population) -> int:
+    """``USERS`` complete synthetic patients, made through the local backend."""
+    report = generate(None, patients=USERS)
+    assert report.status == "succeeded"
+    return USERS
+
+
+def test_purge_with_auth_down_stops_after_a_few_users(real_population, local_users):
+    began = time.monotonic()
+    with SupabaseAuthGateway(url=dead_url(), key="not-a-real-key") as gateway:
+        report = synthetic_purge(gateway=gateway)
+    took = time.monotonic() - began
+
+    assert "unavailable for 3 users in a row" in report.stopped_by and "\n" not in report.stopped_by
+    tried = [e for e in report.errors if "not attempted" not in e]
+    assert UNAVAILABLE_STREAK_LIMIT <= len(tried) <= UNAVAILABLE_STREAK_LIMIT + 1
+    assert len(report.errors) == USERS and report.users_deleted == 0
+    assert took < 20, took
+    assert synthetic_counts()["patients"] == USERS  # nothing half-deleted
+    assert set(SyntheticUser.objects.values_list("state", flat=True)) == {"complete"}
+    assert_invariants(real_population)
+
+
+def test_purge_command_with_auth_down_one_line_exit_3(real_population, local_users):
+    result, _ = run_command("purge_synthetic", "--all", "--yes", env=command_env(url=dead_url()))
+
+    assert result.returncode == exitcodes.STOPPED, result.stderr
+    (line,) = error_lines(result.stderr)
+    assert line.startswith("CommandError: purge stopped part way") and "unavailable" in line
+    assert "Traceback" not in result.stderr
+    assert synthetic_counts()["patients"] == USERS
+    assert_invariants(real_population)
+
+
+@pytest.fixture
+def fk_appears_after_the_catalog_check(monkeypatch, supabase_tables_cleanup):
+    """After purge has read the catalog (and found nothing to hold back), a table referencing
+    ``auth.users`` without cascade, with a row for one user, appears — from another session."""
+    real_holds = purge.deletion_holds
+    blocked: list = []
+
+    def holds_then_block(target, user_ids):
+        found = real_holds(target, user_ids)
+        blocked.append(sorted(user_ids)[0])
+        with psycopg.connect(test_database_conninfo(), autocommit=True) as conn, conn.cursor() as cursor:
+            block_delete(cursor, blocked[0])
+        return found
+
+    monkeypatch.setattr(purge, "deletion_holds", holds_then_block)
+    yield blocked
+    with psycopg.connect(test_database_conninfo(), autocommit=True) as conn, conn.cursor() as cursor:
+        unblock_deletes(cursor)
+
+
+def test_fk_blocked_delete_is_reported_blocked_and_the_others_deleted(
+    real_population, auth_server, supabase_gateway, settings, fk_appears_after_the_catalog_check
+):
+    made = generate(supabase_gateway, patients=4)
+    assert made.status == "succeeded"
+    settings.SYNTHADMIN_AUTH_BACKEND = "supabase"
+    settings.SUPABASE_URL = auth_server.url
+    settings.SUPABASE_SERVICE_ROLE_KEY = auth_server.service_role_key
+    out, err = StringIO(), StringIO()
+
+    with pytest.raises(CommandError) as raised:
+        call_command("purge_synthetic", "--all", "--yes", stdout=out, stderr=err)
+
+    (blocked_id,) = fk_appears_after_the_catalog_check
+    (email,) = q("SELECT email FROM auth.users WHERE id = %s", [blocked_id])[0]
+    assert raised.value.returncode == exitcodes.PARTIAL
+    assert email in str(raised.value) and "left in place" in str(raised.value)
+    assert "blocked" in out.getvalue() and email in out.getvalue()
+    assert "foreign key" in out.getvalue()
+    assert auth_server.call_count("delete") == 4  # one call each: a refusal is not retried
+    assert ours_in_auth() == 1 and synthetic_counts()["patients"] == 1
+    assert q(f"SELECT count(*) FROM {BLOCKING_TABLE}") == [(1,)]
+    assert SyntheticUser.objects.get(user_id=blocked_id).state == "complete"
+    assert SyntheticUser.objects.filter(state="purged").count() == 3
+    with psycopg.connect(test_database_conninfo(), autocommit=True) as conn, conn.cursor() as cursor:
+        unblock_deletes(cursor)  # the test's own table goes before comparing the real rows
+    assert_invariants(real_population)
