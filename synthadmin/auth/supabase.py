@@ -394,10 +394,13 @@ class SupabaseAuthGateway:
             logger.info("user %s was created although the answer said otherwise; taking it", user.id)
             return existing
         if verdict.kind == EMAIL_EXISTS:
+            # A lookup that could not answer leaves open that the e-mail is our own earlier
+            # attempt's (created although its answer was lost): the user may exist.
             raise DuplicateEmailError(
                 "Supabase Auth: a user with this e-mail address already exists",
                 status=verdict.status,
                 code=verdict.code,
+                user_may_exist=found == "unknown",
             ) from cause
         if verdict.kind == CANCELLED:
             raise AuthCancelledError(

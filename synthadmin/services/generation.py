@@ -390,7 +390,7 @@ class _Run:
             )
         except IdentityCollisionError as exc:
             retries["duplicate_email" if isinstance(exc, DuplicateEmailError) else "duplicate_id"] += 1
-            if maybe_created:
+            if maybe_created or exc.user_may_exist:
                 ledger.entry_pending(entry.pk, redact(f"{exc}; an earlier attempt may have created it"))
             else:
                 ledger.entry_collided(entry.pk, redact(str(exc)))

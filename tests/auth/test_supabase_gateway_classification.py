@@ -121,6 +121,14 @@ CASES: dict[str, Case] = {
         code="email_exists",
         requests={"create": 1, "get": 1},
     ),
+    "422 email_exists, lookup failing → DuplicateEmailError, user may exist": Case(
+        lambda g, u: (g.faults.duplicate_email_next(), g.faults.fail_next(1, status=503, route="get")),
+        raises=DuplicateEmailError,
+        status=422,
+        code="email_exists",
+        user_may_exist=True,
+        requests={"create": 1, "get": 1},
+    ),
     "422 email_exists, our own user → taken": Case(
         _needs_gateway(_own_user_exists),
         returns="user",
