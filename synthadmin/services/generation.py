@@ -130,7 +130,7 @@ class _RowsNotWritten(Exception):
 
 def synthetic_generate(
     *,
-    request: GenerationRequest,
+    request: GenerationRequest | GenerationParams,
     started_by: Starter,
     gateway: AuthGateway | None = None,
     progress: ProgressListener | None = None,

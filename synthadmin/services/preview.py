@@ -10,7 +10,7 @@ from django.conf import settings
 
 from synthadmin.content import STATE_BY_CODE, MoodState
 from synthadmin.services.population import patient_history, population_build
-from synthadmin.services.requests import GenerationRequest, generation_request_validate
+from synthadmin.services.requests import GenerationParams, GenerationRequest, generation_request_validate
 
 SAMPLE_DAYS = 7
 PREVIEW_TAG = "dryrun00"
@@ -42,7 +42,7 @@ class PreviewReport:
         return data
 
 
-def synthetic_generate_preview(*, request: GenerationRequest) -> PreviewReport:
+def synthetic_generate_preview(*, request: GenerationRequest | GenerationParams) -> PreviewReport:
     """What ``synthetic_generate`` would write for ``request``: counts, the per-state share of
     days, and a sample patient's first days. Touches neither Auth nor the database.
 

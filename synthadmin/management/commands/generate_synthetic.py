@@ -39,6 +39,7 @@ from synthadmin.services.generation import PHASE_CHECKINS, PHASE_USERS, Starter,
 from synthadmin.services.preview import synthetic_generate_preview
 from synthadmin.services.reports import Credential, ProgressListener, RunReport
 from synthadmin.services.requests import (
+    GenerationParams,
     GenerationRequest,
     ascii_date,
     ascii_decimal,
@@ -232,7 +233,7 @@ class Command(BaseCommand):
     # --- running -----------------------------------------------------------------------
     def _generate(
         self,
-        request: GenerationRequest,
+        request: GenerationParams,
         gateway: AuthGateway,
         credentials_file: TextIO | None,
         options: dict[str, Any],
@@ -241,6 +242,7 @@ class Command(BaseCommand):
         writer = csv.writer(credentials_file) if credentials_file is not None else None
 
         def keep(credential: Credential) -> None:
+            assert writer is not None and credentials_file is not None  # only given when there is a file
             writer.writerow([credential.email, credential.password, credential.role, credential.user_id])
             credentials_file.flush()
 
@@ -295,7 +297,7 @@ class Command(BaseCommand):
 
             self.stderr.write(redact("".join(traceback.format_exception(exc))).rstrip("\n"))
 
-    def _dry_run(self, request: GenerationRequest, options: dict[str, Any]) -> None:
+    def _dry_run(self, request: GenerationParams, options: dict[str, Any]) -> None:
         preview = synthetic_generate_preview(request=request)
         if options["json"]:
             self.stdout.write(json.dumps(preview.as_dict(), indent=2, default=str))

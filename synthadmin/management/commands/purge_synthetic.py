@@ -86,7 +86,7 @@ class Command(BaseCommand):
             raise CommandError(
                 f"stopped by {signals.name} after {report.users_deleted} user(s) were deleted; nothing "
                 "was left half-deleted. Run the same command again to finish",
-                returncode=signals.exit_code,
+                returncode=signals.exit_code or exitcodes.STOPPED,
             )
         if report.stopped_by:
             raise CommandError(
