@@ -51,7 +51,7 @@ from synthadmin.exceptions import (
     IdentityCollisionError,
 )
 from synthadmin.failpoints import AFTER_AUTH_CREATE, failpoint
-from synthadmin.models import SyntheticRun, SyntheticUser
+from synthadmin.models import Scenario, SyntheticRun, SyntheticUser
 from synthadmin.redaction import redact
 from synthadmin.services import ledger
 from synthadmin.services.ground_truth import ground_truth_of
@@ -132,6 +132,7 @@ def synthetic_generate(
     *,
     request: GenerationRequest | GenerationParams,
     started_by: Starter,
+    scenario: Scenario | None = None,
     gateway: AuthGateway | None = None,
     progress: ProgressListener | None = None,
     credentials: Callable[[Credential], None] | None = None,
@@ -164,6 +165,7 @@ def synthetic_generate(
     with gateway_in_use(gateway, cancel=stop) as auth:
         return _Run(
             params=params,
+            scenario=scenario,
             gateway=auth,
             progress=progress or NullProgress(),
             credentials=credentials,
@@ -178,12 +180,14 @@ class _Run:
         self,
         *,
         params: GenerationParams,
+        scenario: Scenario | None = None,
         gateway: AuthGateway,
         progress: ProgressListener,
         credentials: Callable[[Credential], None] | None,
         stop: threading.Event,
     ) -> None:
         self.params = params
+        self.scenario = scenario
         self.gateway = gateway
         self.progress = progress
         self.credentials = credentials
@@ -215,6 +219,7 @@ class _Run:
             parameters=params.as_parameters(),
             seed=params.seed,
             auth_backend=self.gateway.name,
+            scenario=self.scenario,
         )
         crash: BaseException | None = None
         try:

@@ -117,8 +117,10 @@ def run_start(
     parameters: dict[str, Any],
     seed: int,
     auth_backend: str,
+    scenario: Any = None,
 ) -> SyntheticRun:
-    """Create a ``running`` run owned by this process (host, pid, process start time)."""
+    """Create a ``running`` run owned by this process (host, pid, process start time);
+    ``scenario``, a ``Scenario`` whose run it is."""
     host, pid, started = _owner()
     return SyntheticRun.objects.create(
         kind=kind,
@@ -132,6 +134,7 @@ def run_start(
         owner_pid=pid,
         owner_started_at=started,
         heartbeat_at=timezone.now(),
+        scenario=scenario,
     )
 
 

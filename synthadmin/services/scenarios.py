@@ -122,15 +122,14 @@ def scenario_run(
     stop: threading.Event | None = None,
 ) -> RunReport:
     """Run ``scenario`` once; the run is recorded as the scenario's. Raises as ``synthetic_generate``."""
-    report = synthetic_generate(
+    return synthetic_generate(
         request=scenario_request(scenario),
+        scenario=scenario,
         started_by=started_by,
         progress=progress,
         credentials=credentials,
         stop=stop,
     )
-    SyntheticRun.objects.filter(pk=report.run_id).update(scenario=scenario)
-    return report
 
 
 def scenario_reset(

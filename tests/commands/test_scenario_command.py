@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from io import StringIO
 
 import pytest
@@ -55,3 +56,32 @@ def test_list_export_import_run_reset(tmp_path, supabase_tables_cleanup):
     assert synthetic_counts()["patients"] == 10
     with pytest.raises(CommandError, match="no scenario named 'nope'"):
         _call("run", "nope")
+
+
+def test_generate_synthetic_runs_a_scenario_and_options_override_it(supabase_tables_cleanup):
+    from synthadmin.services.scenarios import scenario_import
+
+    scenario_import(
+        '[scenario]\nname = "tiny2"\ntherapists = 1\npatients = 4\ncheckin_days = 20\nseed = 3\n'
+        "[scenario.mix]\nstable = 3\nmanic = 1\n"
+    )
+    out = StringIO()
+    call_command("generate_synthetic", "--scenario", "tiny2", "--checkins", "2", "--json", stdout=out)
+    report = json.loads(out.getvalue())
+    assert report["patients_by_pattern"] == {"manic": 1, "stable": 3}
+    assert report["parameters"]["checkin_days"] == 2 and report["seed"] == 3
+    assert SyntheticRun.objects.get(pk=report["run_id"]).scenario.name == "tiny2"
+    with pytest.raises(CommandError, match="--scenario: no scenario named 'nope'"):
+        call_command("generate_synthetic", "--scenario", "nope", stdout=StringIO())
+
+
+def test_generate_synthetic_mix_option(supabase_tables_cleanup):
+    out = StringIO()
+    call_command(
+        "generate_synthetic", "--patients", "4", "--mix", "stable=50,cycling=50", "--json", stdout=out
+    )
+    assert json.loads(out.getvalue())["patients_by_pattern"] == {"cycling": 2, "stable": 2}
+    with pytest.raises(CommandError, match="--mix: mix weights add up to 90"):
+        call_command(
+            "generate_synthetic", "--patients", "4", "--mix", "stable=50,cycling=40", stdout=StringIO()
+        )

@@ -19,6 +19,8 @@ import sys
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -27,14 +29,14 @@ from django.db import DatabaseError, connection
 from django.db.models.signals import post_save
 
 from synthadmin.auth import AuthGateway, get_gateway
-from synthadmin.content import DEFAULT_ADHERENCE, PATTERN_NAMES
+from synthadmin.content import PATTERN_NAMES
 from synthadmin.db.errors import connection_lost, database_lost_message, database_unusable_message
 from synthadmin.exceptions import ConfigurationError, InvalidRequestError
 from synthadmin.management import exitcodes
 from synthadmin.management.output import RichProgress, key_value_table, one_line, render
 from synthadmin.management.preflight import target_preflight
 from synthadmin.management.stopping import SignalStop
-from synthadmin.models import SyntheticRun, SyntheticUser
+from synthadmin.models import Scenario, SyntheticRun, SyntheticUser
 from synthadmin.services.generation import PHASE_CHECKINS, PHASE_USERS, Starter, synthetic_generate
 from synthadmin.services.preview import synthetic_generate_preview
 from synthadmin.services.reports import Credential, ProgressListener, RunReport
@@ -45,7 +47,9 @@ from synthadmin.services.requests import (
     ascii_decimal,
     ascii_integer,
     generation_request_validate,
+    mix_parse,
 )
+from synthadmin.services.scenarios import scenario_request
 
 #: Service field → the option a user typed.
 OPTION_OF_FIELD = {
@@ -58,7 +62,10 @@ OPTION_OF_FIELD = {
     "adherence": "--adherence",
     "locale": "--locale",
     "concurrency": "--concurrency",
+    "mix": "--mix",
 }
+
+DEFAULTS = GenerationRequest()
 
 #: Kept for callers of the old names; the table lives in ``synthadmin.management.exitcodes``.
 EXIT_PARTIAL = exitcodes.PARTIAL
@@ -67,22 +74,47 @@ EXIT_INTERRUPTED = exitcodes.INTERRUPTED
 
 class Command(BaseCommand):
     help = "Create synthetic test patients (and therapists) with realistic check-in histories."
+    scenario: Scenario | None = None
 
     def add_arguments(self, parser: CommandParser) -> None:
         # Numbers arrive as text and are validated here, so every bad value gets the same
         # one-line CommandError (exit 1) instead of argparse's usage dump (exit 2).
-        parser.add_argument("--patients", default="5", metavar="N", help="patients to create (default 5)")
-        parser.add_argument("--therapists", default="0", metavar="M", help="therapists to create (default 0)")
+        # Defaults are GenerationRequest's (one place); None means "not given" (a scenario's value
+        # then stands).
+        parser.add_argument(
+            "--patients", default=None, metavar="N", help=f"patients to create (default {DEFAULTS.patients})"
+        )
+        parser.add_argument(
+            "--therapists",
+            default=None,
+            metavar="M",
+            help=f"therapists to create (default {DEFAULTS.therapists})",
+        )
         parser.add_argument(
             "--checkins",
             "--days",
             dest="checkins",
-            default="30",
+            default=None,
             metavar="D",
-            help="days of check-in history per patient (default 30)",
+            help=f"days of check-in history per patient (default {DEFAULTS.checkin_days})",
         )
         parser.add_argument(
-            "--pattern", default="stable", help=f"mood pattern: {', '.join(PATTERN_NAMES)} (default stable)"
+            "--pattern",
+            default=None,
+            help=f"mood pattern: {', '.join(PATTERN_NAMES)} (default {DEFAULTS.pattern})",
+        )
+        parser.add_argument(
+            "--mix",
+            default=None,
+            metavar="PATTERN=W,...",
+            help="several patterns in one run, e.g. stable=60,cycling=25,depressive=15 (percentages, or "
+            "counts adding up to --patients); replaces --pattern",
+        )
+        parser.add_argument(
+            "--scenario",
+            default=None,
+            metavar="NAME",
+            help="run a saved scenario (python manage.py scenario list); options given beside it override it",
         )
         parser.add_argument("--seed", default=None, help="seed for reproducible content (default: random)")
         parser.add_argument(
@@ -90,10 +122,12 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--adherence",
-            default=str(DEFAULT_ADHERENCE),
-            help=f"share of days with a check-in, 0-1 (default {DEFAULT_ADHERENCE})",
+            default=None,
+            help=f"share of days with a check-in, 0-1 (default {DEFAULTS.adherence})",
         )
-        parser.add_argument("--locale", default="pt_BR", help="Faker locale for names (default pt_BR)")
+        parser.add_argument(
+            "--locale", default=None, help=f"Faker locale for names (default {DEFAULTS.locale})"
+        )
         parser.add_argument(
             "--concurrency",
             default=None,
@@ -152,20 +186,43 @@ class Command(BaseCommand):
 
     # --- parsing -----------------------------------------------------------------------
     def _request(self, options: dict[str, Any]) -> GenerationRequest:
-        """Typed values from the option strings (ASCII digits only); InvalidRequestError if not."""
-        return GenerationRequest(
-            patients=ascii_integer("patients", options["patients"]),
-            therapists=ascii_integer("therapists", options["therapists"]),
-            checkin_days=ascii_integer("checkin_days", options["checkins"]),
-            pattern=options["pattern"],
-            seed=None if options["seed"] is None else ascii_integer("seed", options["seed"]),
-            end_date=None if options["end_date"] is None else ascii_date("end_date", options["end_date"]),
-            adherence=ascii_decimal("adherence", options["adherence"]),
-            locale=options["locale"],
-            concurrency=None
-            if options["concurrency"] is None
-            else ascii_integer("concurrency", options["concurrency"]),
+        """Typed values from the option strings (ASCII digits only); InvalidRequestError if not.
+
+        Starts from the scenario's recipe (``--scenario``) or ``GenerationRequest``'s defaults;
+        every option given replaces the value it names.
+        """
+        base = scenario_request(self._scenario(options)) if options["scenario"] else DEFAULTS
+        given: dict[str, Any] = {}
+        parsers: tuple[tuple[str, str, Callable[[str, object], Any]], ...] = (
+            ("patients", "patients", ascii_integer),
+            ("therapists", "therapists", ascii_integer),
+            ("checkin_days", "checkins", ascii_integer),
+            ("seed", "seed", ascii_integer),
+            ("end_date", "end_date", ascii_date),
+            ("adherence", "adherence", ascii_decimal),
+            ("concurrency", "concurrency", ascii_integer),
         )
+        for field, option, parse in parsers:
+            if options[option] is not None:
+                given[field] = parse(field, options[option])
+        for field in ("pattern", "locale"):
+            if options[field] is not None:
+                given[field] = options[field]
+        if options["mix"] is not None:
+            given["mix"] = mix_parse(options["mix"])
+        elif options["pattern"] is not None:
+            given["mix"] = None  # --pattern beside a scenario with a mix: one pattern for everyone
+        return replace(base, **given)
+
+    def _scenario(self, options: dict[str, Any]) -> Scenario:
+        scenario = Scenario.objects.filter(name=options["scenario"]).first()
+        if scenario is None:
+            names = ", ".join(Scenario.objects.values_list("name", flat=True)) or "none yet"
+            raise CommandError(
+                f"--scenario: no scenario named {options['scenario']!r}; saved scenarios: {names}"
+            )
+        self.scenario = scenario
+        return scenario
 
     def _option_message(self, exc: InvalidRequestError) -> str:
         option = OPTION_OF_FIELD.get(exc.field or "", "")
@@ -257,6 +314,7 @@ class Command(BaseCommand):
                         written.forward_to = bars
                         return synthetic_generate(
                             request=request,
+                            scenario=self.scenario,
                             started_by=starter,
                             gateway=gateway,
                             progress=written,
@@ -265,6 +323,7 @@ class Command(BaseCommand):
                         )
                 return synthetic_generate(
                     request=request,
+                    scenario=self.scenario,
                     started_by=starter,
                     gateway=gateway,
                     progress=written,
