@@ -12,8 +12,9 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from checkins.models import PAYLOAD_COLUMNS, CheckIn
-from profiles.admin import ReadOnlyAdminMixin, RunFilter, TestPatientFilter
+from profiles.admin import RunFilter, TestPatientFilter
 from profiles.models import AuthUser
+from synthadmin.admin_helpers import ReadOnlyAdminMixin
 from synthadmin.fieldlabels import LABEL_BY_KEY, SECTION_TITLES, FieldLabel, section_fields
 from synthadmin.mood_chart import STATE_LABELS
 from synthadmin.services.patient_truth import checkin_state_sql

@@ -21,21 +21,23 @@ from django.utils.safestring import mark_safe
 
 from checkins.models import CheckIn
 from profiles.models import AuthUser, Profile
+from synthadmin.admin_helpers import (
+    ReadOnlyAdminMixin,
+    SyntheticDataPermissions,
+    run_link,
+    staff_starter,
+)
 from synthadmin.exceptions import InvalidRequestError, SynthadminError
 from synthadmin.forms import ExtendForm, GenerateForm
 from synthadmin.models import LIVE_STATES, CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.mood_chart import BAND_COLOURS, SERIES, STATE_LABELS
 from synthadmin.selectors import profile_is_synthetic, therapist_email
 from synthadmin.services.extend import synthetic_checkins_extend
-from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services.generation import synthetic_generate
 from synthadmin.services.patient_story import patient_story_get
 from synthadmin.services.purge import synthetic_purge
 from synthadmin.target import target_get
 from synthadmin.text import plural
-
-GENERATE_PERMISSION = "synthadmin.generate_synthetic_data"
-PURGE_PERMISSION = "synthadmin.purge_synthetic_data"
-EXPORT_PERMISSION = "synthadmin.export_synthetic_data"
 
 #: How many names a confirmation page lists before "and N more".
 NAMES_SHOWN = 20
@@ -104,43 +106,6 @@ def run_label(run: SyntheticRun) -> str:
         what = plural(run.patients_created, "patient")
     pattern = params.get("pattern")
     return f"{str(run.pk)[:8]} · {run.started_at:%d %b %Y} · {what}" + (f", {pattern}" if pattern else "")
-
-
-class ReadOnlyAdminMixin:
-    """The Supabase tables are the app's data: staff look, synthadmin's services write."""
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-
-def staff_starter(request: HttpRequest) -> Starter:
-    return Starter(
-        f"staff:{request.user.get_username()}", user_id=request.user.pk, source=SyntheticRun.Source.ADMIN
-    )
-
-
-def run_link(run_id: uuid.UUID) -> str:
-    return format_html(
-        '<a href="{}">run {}</a>',
-        reverse("admin:synthadmin_syntheticrun_change", args=[run_id]),
-        str(run_id)[:8],
-    )
-
-
-class SyntheticDataPermissions:
-    """The two custom permissions behind every synthetic-data button, action and URL."""
-
-    def has_generate_synthetic_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(GENERATE_PERMISSION)
-
-    def has_purge_synthetic_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(PURGE_PERMISSION)
 
 
 @admin.register(Profile)

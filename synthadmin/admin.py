@@ -16,7 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
-from profiles.admin import (
+from synthadmin.admin_helpers import (
     EXPORT_PERMISSION,
     ReadOnlyAdminMixin,
     SyntheticDataPermissions,
