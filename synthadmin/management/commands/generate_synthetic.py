@@ -9,6 +9,7 @@ Ctrl-C or SIGTERM after a clean stop.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import getpass
@@ -308,19 +309,9 @@ class Command(BaseCommand):
         written = _Written()
         self._signals = SignalStop(stop)
         try:
-            with self._signals, written:
-                if show_bars:
-                    with RichProgress() as bars:
-                        written.forward_to = bars
-                        return synthetic_generate(
-                            request=request,
-                            scenario=self.scenario,
-                            started_by=starter,
-                            gateway=gateway,
-                            progress=written,
-                            credentials=keep if writer else None,
-                            stop=self._signals.event,
-                        )
+            bars = RichProgress() if show_bars else contextlib.nullcontext(None)
+            with self._signals, written, bars as drawn:
+                written.forward_to = drawn
                 return synthetic_generate(
                     request=request,
                     scenario=self.scenario,
@@ -400,6 +391,11 @@ class Command(BaseCommand):
             rows = [
                 ("status", report.status),
                 ("patients", str(report.patients_created)),
+                *(
+                    [("  by pattern", ", ".join(f"{p} {n}" for p, n in report.patients_by_pattern.items()))]
+                    if len(report.patients_by_pattern) > 1
+                    else []
+                ),
                 ("therapists", str(report.therapists_created)),
                 ("check-ins", f"{report.checkins_created:,}"),
                 ("retries", retries),
