@@ -27,7 +27,7 @@ from synthadmin.exceptions import InvalidRequestError, SynthadminError
 from synthadmin.models import CheckinAddition, Scenario, SyntheticRun, SyntheticUser
 from synthadmin.services.export import FORMATS, synthetic_export_chunks
 from synthadmin.services.purge import synthetic_purge
-from synthadmin.services.scenarios import scenario_reset, scenario_run, scenario_validate
+from synthadmin.services.scenarios import scenario_mix_text, scenario_reset, scenario_run, scenario_validate
 from synthadmin.text import plural
 
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
@@ -283,7 +283,7 @@ class ScenarioAdmin(SyntheticDataPermissions, admin.ModelAdmin):
 
     @admin.display(description="Mix")
     def mix_display(self, obj: Scenario) -> str:
-        return ", ".join(f"{p} {w}" for p, w in obj.mix.items()) or obj.pattern
+        return scenario_mix_text(obj)
 
     @admin.display(description="Runs")
     def last_run(self, obj: Scenario) -> int:

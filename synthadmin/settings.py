@@ -200,6 +200,16 @@ if SUPABASE_SERVICE_ROLE_KEY and not all("!" <= char <= "~" for char in SUPABASE
 # --- synthadmin -----------------------------------------------------------------------------
 # "supabase": users through the Supabase Auth admin API; "local": auth rows written directly.
 # `supabase`, `local`, or the dotted path of a gateway class (synthadmin.auth.get_gateway).
+if (
+    SUPABASE_SERVICE_ROLE_KEY
+    and not SUPABASE_URL
+    and not os.environ.get("SYNTHADMIN_AUTH_BACKEND", "").strip()
+):
+    # Half a Supabase configuration would silently write auth rows directly instead.
+    raise ImproperlyConfigured(
+        "SUPABASE_SERVICE_ROLE_KEY is set but SUPABASE_URL is not: set SUPABASE_URL to "
+        "https://<project-ref>.supabase.co, or SYNTHADMIN_AUTH_BACKEND=local to write auth rows directly"
+    )
 SYNTHADMIN_AUTH_BACKEND = os.environ.get("SYNTHADMIN_AUTH_BACKEND", "").strip() or (
     "supabase" if SUPABASE_URL else "local"
 )

@@ -34,15 +34,25 @@ def test_refuses_to_start_without_secret_key_unless_debug():
 
 
 def test_service_role_key_accepts_the_older_name():
-    result = _settings(
-        "SUPABASE_SERVICE_ROLE_KEY", {"DJANGO_DEBUG": "1", "SUPABASE_SERVICE_KEY": "old-name-key"}
-    )
+    url = {"DJANGO_DEBUG": "1", "SUPABASE_URL": "https://example.supabase.co"}
+    result = _settings("SUPABASE_SERVICE_ROLE_KEY", {**url, "SUPABASE_SERVICE_KEY": "old-name-key"})
     assert result.stdout.strip() == "old-name-key"
     both = _settings(
         "SUPABASE_SERVICE_ROLE_KEY",
-        {"DJANGO_DEBUG": "1", "SUPABASE_SERVICE_KEY": "old", "SUPABASE_SERVICE_ROLE_KEY": "new"},
+        {**url, "SUPABASE_SERVICE_KEY": "old", "SUPABASE_SERVICE_ROLE_KEY": "new"},
     )
     assert both.stdout.strip() == "new"
+
+
+def test_a_key_without_a_url_is_refused_not_silently_local():
+    half = _settings("SYNTHADMIN_AUTH_BACKEND", {"DJANGO_DEBUG": "1", "SUPABASE_SERVICE_ROLE_KEY": "k" * 40})
+    assert half.returncode != 0 and "SUPABASE_SERVICE_ROLE_KEY is set but SUPABASE_URL is not" in half.stderr
+    assert "k" * 40 not in half.stderr
+    chosen = _settings(
+        "SYNTHADMIN_AUTH_BACKEND",
+        {"DJANGO_DEBUG": "1", "SUPABASE_SERVICE_ROLE_KEY": "k" * 40, "SYNTHADMIN_AUTH_BACKEND": "local"},
+    )
+    assert chosen.stdout.strip() == "local"
 
 
 def test_auth_backend_defaults_follow_supabase_url():

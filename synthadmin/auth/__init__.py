@@ -43,6 +43,11 @@ def get_gateway(backend: str | None = None, *, cancel: threading.Event | None = 
         raise ConfigurationError(
             f"unknown auth backend {name!r}; use 'supabase', 'local' or the dotted path of a gateway class"
         ) from None
+    if not callable(getattr(gateway_class, "from_settings", None)):
+        raise ConfigurationError(
+            f"auth backend {name!r} is not a gateway class (it has no from_settings); "
+            "use 'supabase' or 'local'"
+        )
     gateway: AuthGateway = gateway_class.from_settings(cancel=cancel)
     return gateway
 

@@ -269,8 +269,12 @@ class SupabaseAuthGateway:
                 "SYNTHADMIN_AUTH_BACKEND is 'supabase' but SUPABASE_URL is not set: set it to "
                 "https://<project-ref>.supabase.co, or use SYNTHADMIN_AUTH_BACKEND=local"
             )
-        parsed = urlsplit(settings.SUPABASE_URL)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        try:
+            parsed = urlsplit(settings.SUPABASE_URL)
+            usable = parsed.scheme in ("http", "https") and bool(parsed.hostname)
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            usable = False
+        if not usable:
             raise ConfigurationError(
                 "SUPABASE_URL must look like https://<project-ref>.supabase.co, "
                 f"got {settings.SUPABASE_URL!r}"

@@ -231,11 +231,29 @@ def runs_reap_interrupted() -> list[SyntheticRun]:
             status=SyntheticRun.Status.INTERRUPTED,
             finished_at=now,
             error_summary="interrupted: the process running it died before it finished; purge it to finish",
+            **_counts_from_ledger(run),
         )
         if updated:
             run.refresh_from_db()
             reaped.append(run)
     return reaped
+
+
+def _counts_from_ledger(run: SyntheticRun) -> dict[str, int]:
+    """What a run wrote, read from its ledger entries (its own counters died with its process)."""
+    from django.db.models import Count, Q, Sum
+
+    complete = Q(state=State.COMPLETE) | Q(state=State.PURGED)
+    totals = run.users.aggregate(
+        patients=Count("id", filter=complete & Q(role="patient")),
+        therapists=Count("id", filter=complete & Q(role="therapist")),
+        checkins=Sum("checkins", filter=complete),
+    )
+    return {
+        "patients_created": totals["patients"],
+        "therapists_created": totals["therapists"],
+        "checkins_created": totals["checkins"] or 0,
+    }
 
 
 def _owner() -> tuple[str, int, dt.datetime]:

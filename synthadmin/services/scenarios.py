@@ -94,7 +94,16 @@ class ResetReport:
 
 
 def scenario_request(scenario: Scenario) -> GenerationRequest:
-    """The generation request a scenario stands for (not validated: ``synthetic_generate`` does)."""
+    """The generation request a scenario stands for (``synthetic_generate`` validates the rest).
+
+    Raises InvalidRequestError when the stored mix is not a table of pattern → weight.
+    """
+    if not isinstance(scenario.mix, dict) or not all(isinstance(k, str) for k in scenario.mix):
+        raise InvalidRequestError(
+            f'mix must be a table of pattern = weight, e.g. {{"stable": 60, "cycling": 40}}, '
+            f"got {scenario.mix!r}",
+            field="mix",
+        )
     return GenerationRequest(
         patients=scenario.patients,
         therapists=scenario.therapists,
@@ -106,6 +115,13 @@ def scenario_request(scenario: Scenario) -> GenerationRequest:
         locale=scenario.locale,
         mix=dict(scenario.mix) or None,
     )
+
+
+def scenario_mix_text(scenario: Scenario) -> str:
+    """The mix (or the one pattern) in words, for lists: ``stable 50, cycling 50``."""
+    if isinstance(scenario.mix, dict) and scenario.mix:
+        return ", ".join(f"{pattern} {weight}" for pattern, weight in scenario.mix.items())
+    return scenario.pattern if not scenario.mix else f"(unusable mix {scenario.mix!r})"
 
 
 def scenario_validate(scenario: Scenario) -> None:

@@ -30,6 +30,8 @@ def test_aliases_and_a_dotted_path(settings):
         ("supabase", "", "k" * 40, "SUPABASE_URL is not set"),
         ("supabase", "db.example.supabase.co", "k" * 40, "SUPABASE_URL must look like https://"),
         ("supabase", "ftp://example.supabase.co", "k" * 40, "SUPABASE_URL must look like https://"),
+        ("supabase", "http://[::1", "k" * 40, "SUPABASE_URL must look like https://"),
+        ("os.system", "", "", "not a gateway class"),
         ("supabase", "https://example.supabase.co", "", "SUPABASE_SERVICE_ROLE_KEY is not"),
     ],
 )

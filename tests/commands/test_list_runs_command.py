@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import uuid
 from io import StringIO
 
 import pytest
@@ -15,7 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from synthadmin.models import SyntheticRun
+from synthadmin.models import SyntheticRun, SyntheticUser
 from synthadmin.services.ledger import run_start
 
 pytestmark = pytest.mark.django_db
@@ -51,6 +52,16 @@ def test_dead_owner_is_interrupted_live_owner_running_purged_shown_purged():
         owner_pid=_dead_pid(),
         owner_started_at=timezone.now(),
     )
+    for index, role in enumerate(["patient", "patient", "therapist"]):
+        SyntheticUser.objects.create(
+            run=dead,
+            user_id=uuid.uuid4(),
+            email=f"u{index}@example.com",
+            role=role,
+            state="complete",
+            checkins=7,
+        )
+    SyntheticUser.objects.create(run=dead, user_id=uuid.uuid4(), email="x@example.com", role="patient")
     purged = SyntheticRun.objects.create(
         started_by="os:t", seed=3, auth_backend="local", status="succeeded", purged_at=timezone.now()
     )
@@ -60,6 +71,8 @@ def test_dead_owner_is_interrupted_live_owner_running_purged_shown_purged():
     assert runs[str(purged.id)]["status"] == "purged"
     dead.refresh_from_db()
     assert dead.status == "interrupted" and dead.finished_at is not None
+    # What it wrote, from its ledger (the process that counted died with it).
+    assert (dead.patients_created, dead.therapists_created, dead.checkins_created) == (2, 1, 21)
     assert alive.owner_pid == os.getpid()
 
 

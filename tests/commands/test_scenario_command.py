@@ -42,7 +42,7 @@ def test_list_export_import_run_reset(tmp_path, supabase_tables_cleanup):
     assert "scenario tiny saved" in _call("import", str(tmp_path / "tiny.toml"))
     with pytest.raises(CommandError, match="exists"):
         _call("import", str(tmp_path / "tiny.toml"))
-    with pytest.raises(CommandError, match="cannot create"):
+    with pytest.raises(CommandError, match="already exists"):
         _call("export", "tiny", "--output", str(path))  # never overwrites
 
     out = _call("run", "tiny")

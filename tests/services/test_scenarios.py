@@ -88,3 +88,20 @@ def test_reset_leaves_one_live_run_and_replays_the_same_population(real_populati
     assert synthetic_counts() == counts  # the old rows are gone, the same number made again
     assert _population() == before  # same seed, same population
     assert_invariants(real_population)
+
+
+@pytest.mark.parametrize("mix", ["[1, 2]", '"stable"', '[["stable", 100]]'])
+def test_a_mix_that_is_not_a_table_is_refused_in_one_line(mix):
+    text = f'[scenario]\nname = "odd"\npatients = 2\nmix = {mix}\n'
+    with pytest.raises(InvalidRequestError, match="mix must be a table of pattern = weight"):
+        scenario_import(text)
+    assert not Scenario.objects.filter(name="odd").exists()
+
+
+def test_a_stored_unusable_mix_does_not_break_the_lists():
+    from synthadmin.services.scenarios import scenario_mix_text
+
+    broken = _small(name="broken", mix=[["stable", 100]])
+    assert "unusable mix" in scenario_mix_text(broken)
+    with pytest.raises(InvalidRequestError, match="mix must be a table"):
+        scenario_run(scenario=broken, started_by=Starter("os:tester"))

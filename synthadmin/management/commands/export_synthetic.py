@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from synthadmin.exceptions import InvalidRequestError
+from synthadmin.management.base import SynthadminCommand
+from synthadmin.management.files import new_file
 from synthadmin.services.export import FORMATS, synthetic_export_chunks
 
 
-class Command(BaseCommand):
+class Command(SynthadminCommand):
     help = "Export synthetic check-ins (a flat row each, with the day's ground-truth state) as CSV or JSONL."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -27,7 +28,14 @@ class Command(BaseCommand):
         scope.add_argument("--run", metavar="ID", help="the run to export (its id, as the run report shows)")
         scope.add_argument("--all", action="store_true", help="every synthetic patient of every run")
         parser.add_argument("--format", choices=FORMATS, default="csv", help="csv (default) or jsonl")
-        parser.add_argument("--output", metavar="PATH", help="file to write (default: standard output)")
+        parser.add_argument(
+            "--output",
+            metavar="PATH",
+            help="a new file to write (default: standard output); never overwritten",
+        )
+        parser.add_argument(
+            "--force", action="store_true", help="let --output replace an existing regular file"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         run = None
@@ -43,11 +51,14 @@ class Command(BaseCommand):
         began = time.monotonic()
         lines = 0
         if options["output"]:
-            path = Path(options["output"])
-            with path.open("w", encoding="utf-8", newline="") as out:
-                for block in blocks:
-                    out.write(block)
-                    lines += block.count("\n")
+            out = new_file(options["output"], option="--output", force=options["force"])
+            try:
+                with out:
+                    for block in blocks:
+                        out.write(block)
+                        lines += block.count("\n")
+            except OSError as exc:
+                raise CommandError(f"--output: cannot write {options['output']}: {exc.strerror}") from None
         else:
             for block in blocks:
                 self.stdout.write(block, ending="")

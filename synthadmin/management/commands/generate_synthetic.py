@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import errno
 import getpass
 import json
 import os
-import stat
 import sys
 import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, TextIO
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import DatabaseError, connection
 from django.db.models.signals import post_save
 
@@ -34,6 +31,8 @@ from synthadmin.content import PATTERN_NAMES
 from synthadmin.db.errors import connection_lost, database_lost_message, database_unusable_message
 from synthadmin.exceptions import ConfigurationError, InvalidRequestError
 from synthadmin.management import exitcodes
+from synthadmin.management.base import SynthadminCommand
+from synthadmin.management.files import new_file
 from synthadmin.management.output import RichProgress, key_value_table, one_line, render
 from synthadmin.management.preflight import target_preflight
 from synthadmin.management.stopping import SignalStop
@@ -73,7 +72,7 @@ EXIT_PARTIAL = exitcodes.PARTIAL
 EXIT_INTERRUPTED = exitcodes.INTERRUPTED
 
 
-class Command(BaseCommand):
+class Command(SynthadminCommand):
     help = "Create synthetic test patients (and therapists) with realistic check-in histories."
     scenario: Scenario | None = None
 
@@ -244,46 +243,14 @@ class Command(BaseCommand):
         """
         if path is None:
             return None
-        target = Path(path).expanduser()
-        option = "--credentials-out"
-        try:
-            existing = os.lstat(target)
-        except FileNotFoundError:
-            existing = None
-        except OSError as exc:
-            raise CommandError(f"{option}: cannot use {target}: {exc.strerror}") from None
-        if existing is not None:
-            if stat.S_ISLNK(existing.st_mode):
-                raise CommandError(
-                    f"{option}: {target} is a symbolic link; synthadmin never writes through one, "
-                    "give the path of a new file"
-                )
-            if stat.S_ISDIR(existing.st_mode):
-                raise CommandError(f"{option}: {target} is a directory; give a file path")
-            if not force:
-                raise CommandError(
-                    f"{option}: {target} already exists (it may hold the only copy of earlier "
-                    "passwords); give a new path, or pass --force to replace it"
-                )
-            if not stat.S_ISREG(existing.st_mode):
-                raise CommandError(f"{option}: {target} is not a regular file; give a file path")
-            try:
-                os.unlink(target)
-            except OSError as exc:
-                raise CommandError(f"{option}: cannot replace {target}: {exc.strerror}") from None
-        elif not target.parent.is_dir():
-            raise CommandError(f"{option}: directory {target.parent} does not exist")
-        flags = (
-            os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        # Created 0600 from the start: the passwords are never readable by anyone else.
+        handle = new_file(
+            path,
+            option="--credentials-out",
+            force=force,
+            mode=0o600,
+            holds="it may hold the only copy of earlier passwords",
         )
-        try:
-            # Created 0600 from the start: the passwords are never readable by anyone else.
-            fd = os.open(target, flags, 0o600)
-        except OSError as exc:
-            if exc.errno == errno.EEXIST:  # appeared since we looked: someone else's file
-                raise CommandError(f"{option}: {target} appeared while starting; give a new path") from None
-            raise CommandError(f"{option}: cannot create {target}: {exc.strerror}") from None
-        handle = os.fdopen(fd, "w", newline="", encoding="utf-8")
         csv.writer(handle).writerow(["email", "password", "role", "user_id"])
         handle.flush()
         return handle

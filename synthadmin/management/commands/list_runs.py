@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from rich.table import Table
 
+from synthadmin.management.base import SynthadminCommand
 from synthadmin.management.output import render
 from synthadmin.models import SyntheticRun
 from synthadmin.selectors import run_display_status, runs_recent
@@ -20,7 +21,7 @@ from synthadmin.services.ledger import runs_reap_interrupted
 STATUSES = [*SyntheticRun.Status.values, "purged"]
 
 
-class Command(BaseCommand):
+class Command(SynthadminCommand):
     help = "List synthadmin's runs (newest first); runs whose process died are shown as interrupted."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -14,13 +14,14 @@ import sys
 import uuid
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import DatabaseError, connection
 
 from synthadmin.auth import get_gateway
 from synthadmin.db.errors import connection_lost, database_lost_message, database_unusable_message
 from synthadmin.exceptions import AuthRejectedError, ConfigurationError
 from synthadmin.management import exitcodes
+from synthadmin.management.base import SynthadminCommand
 from synthadmin.management.output import key_value_table, one_line, render
 from synthadmin.management.preflight import target_preflight
 from synthadmin.management.stopping import SignalStop
@@ -28,8 +29,11 @@ from synthadmin.models import SyntheticRun
 from synthadmin.services.purge import synthetic_purge
 from synthadmin.services.reports import PurgeReport
 
+#: How many users a table or stderr names before "and N more".
+SHOWN = 20
 
-class Command(BaseCommand):
+
+class Command(SynthadminCommand):
     help = "Delete synthetic users (and their check-ins) of one run or of all runs. Never real patients."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -146,6 +150,7 @@ class Command(BaseCommand):
             or report.errors
             or report.left_alone
             or report.blocked
+            or report.checkins_deleted
         ):
             self.stdout.write("Nothing to purge." if not report.dry_run else "Nothing would be purged.")
             return
@@ -160,13 +165,17 @@ class Command(BaseCommand):
         ]
         if report.skipped_real:
             rows.append(("left alone (real)", ", ".join(report.skipped_real)))
-        for line in report.left_alone:
-            rows.append(("left alone", line))
-        for line in report.blocked:
-            rows.append(("blocked", line))
+        for label, lines in (("left alone", report.left_alone), ("blocked", report.blocked)):
+            rows += [(label, line) for line in lines[:SHOWN]]
+            if len(lines) > SHOWN:
+                rows.append((label, f"… and {len(lines) - SHOWN:,} more (--json lists them all)"))
         title = "Purge (dry run: nothing was deleted)" if report.dry_run else "Purge"
         self.stdout.write(render(key_value_table(title, rows)))
         if report.stopped_by:
             return  # one line says why, and that the same command finishes (not one per user)
-        for error in report.errors:
+        for error in report.errors[:SHOWN]:
             self.stderr.write(f"not deleted: {one_line(error)}")
+        if len(report.errors) > SHOWN:
+            self.stderr.write(
+                f"not deleted: … and {len(report.errors) - SHOWN:,} more (--json lists them all)"
+            )

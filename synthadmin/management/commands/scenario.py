@@ -16,18 +16,26 @@ import os
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from synthadmin.exceptions import InvalidRequestError, SynthadminError
 from synthadmin.management import exitcodes
+from synthadmin.management.base import SynthadminCommand
+from synthadmin.management.files import new_file
 from synthadmin.management.output import key_value_table, one_line, render
 from synthadmin.models import Scenario, SyntheticRun
 from synthadmin.services.generation import Starter
 from synthadmin.services.reports import RunReport
-from synthadmin.services.scenarios import scenario_export, scenario_import, scenario_reset, scenario_run
+from synthadmin.services.scenarios import (
+    scenario_export,
+    scenario_import,
+    scenario_mix_text,
+    scenario_reset,
+    scenario_run,
+)
 
 
-class Command(BaseCommand):
+class Command(SynthadminCommand):
     help = "Scenarios: named recipes for a synthetic population (list, export, import, run, reset)."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -54,7 +62,7 @@ class Command(BaseCommand):
 
     def _list(self, options: dict[str, Any]) -> None:
         for scenario in Scenario.objects.all():
-            mix = ", ".join(f"{p} {w}" for p, w in scenario.mix.items()) or scenario.pattern
+            mix = scenario_mix_text(scenario)
             self.stdout.write(
                 f"{scenario.name}: {scenario.therapists} therapists, {scenario.patients:,} patients ({mix}), "
                 f"{scenario.checkin_days} days{' [built-in]' if scenario.built_in else ''}"
@@ -69,13 +77,10 @@ class Command(BaseCommand):
             self.stdout.write(text)
             return
         try:
-            descriptor = os.open(
-                options["output"], os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644
-            )
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            with new_file(options["output"], option="--output") as handle:
                 handle.write(text)
         except OSError as exc:
-            raise CommandError(f"--output: cannot create {options['output']}: {exc.strerror}") from None
+            raise CommandError(f"--output: cannot write {options['output']}: {exc.strerror}") from None
 
     def _import(self, options: dict[str, Any]) -> None:
         try:
