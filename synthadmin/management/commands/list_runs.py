@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
+from django.utils import timezone
 from rich.table import Table
 
 from synthadmin.management.base import SynthadminCommand
@@ -48,7 +49,7 @@ class Command(SynthadminCommand):
         if not runs:
             self.stdout.write("No runs.")
             return
-        table = Table(title="Synthetic runs")
+        table = Table(title=f"Synthetic runs (times in {timezone.get_current_timezone_name()})")
         for column in (
             "run",
             "kind",
@@ -66,7 +67,7 @@ class Command(SynthadminCommand):
                 str(run.id),
                 str(run.kind),
                 run_display_status(run),
-                run.started_at.strftime("%Y-%m-%d %H:%M"),
+                timezone.localtime(run.started_at).strftime("%Y-%m-%d %H:%M"),
                 run.started_by,
                 str(run.patients_created),
                 str(run.therapists_created),
