@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from synthadmin.exceptions import (
     AuthAmbiguousError,
@@ -48,6 +48,13 @@ from synthadmin.exceptions import (
 )
 
 T = TypeVar("T")
+
+
+class Cancellation(Protocol):
+    """What stops a wait: a ``threading.Event``, or anything else that can say it is set."""
+
+    def is_set(self) -> bool: ...
+
 
 #: RFC 5681 eq. 4: ssthresh = FlightSize / 2.
 DEFAULT_BETA = 0.5
@@ -143,7 +150,7 @@ class FlowController:
         self._paused_until = 0.0
 
     # --- the two calls a worker makes ---------------------------------------------------
-    def acquire(self, *, cancel: threading.Event | None = None) -> Permit:
+    def acquire(self, *, cancel: Cancellation | None = None) -> Permit:
         """Wait until a call may start: a free slot in the window and no Retry-After pending.
 
         Raises AuthCancelledError (nothing sent) when ``cancel`` is set while waiting.
@@ -210,7 +217,7 @@ class FlowController:
 
     # --- conveniences -------------------------------------------------------------------
     @contextmanager
-    def permit(self, *, cancel: threading.Event | None = None) -> Iterator[Permit]:
+    def permit(self, *, cancel: Cancellation | None = None) -> Iterator[Permit]:
         """``with flow.permit(): gateway.call(...)`` — the exception raised inside is the signal."""
         permit = self.acquire(cancel=cancel)
         try:
@@ -220,7 +227,7 @@ class FlowController:
             raise
         self.release(permit, None)
 
-    def call(self, fn: Callable[..., T], *args: Any, cancel: threading.Event | None = None) -> T:
+    def call(self, fn: Callable[..., T], *args: Any, cancel: Cancellation | None = None) -> T:
         """``fn(*args)`` inside a permit."""
         with self.permit(cancel=cancel):
             return fn(*args)

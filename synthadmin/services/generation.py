@@ -120,6 +120,16 @@ class _Outcome:
     retries: Counter[str] = field(default_factory=Counter)
 
 
+class _Either:
+    """Set when either event is (the flow controller only asks ``is_set()``)."""
+
+    def __init__(self, *events: threading.Event) -> None:
+        self._events = events
+
+    def is_set(self) -> bool:
+        return any(event.is_set() for event in self._events)
+
+
 class _NotStarted(Exception):
     """Internal: the run is stopping; this user is not started."""
 
@@ -191,7 +201,11 @@ class _Run:
         self.gateway = gateway
         self.progress = progress
         self.credentials = credentials
-        self.stop = stop
+        self.stop = stop  # from outside (Ctrl-C, a signal, the caller): also ends Auth calls in flight
+        # Set by a diagnosis (_stop_run): start nothing new, but let the calls in flight end on
+        # their own — cutting them short would leave users that may or may not exist.
+        self.halt = threading.Event()
+        self.no_new = _Either(self.stop, self.halt)
         self.flow = FlowController(max_concurrency=params.concurrency)
         self.interrupted = False  # Ctrl-C in the calling thread
         self.abort = ""  # the diagnosis that stopped the run
@@ -237,7 +251,7 @@ class _Run:
             # Phase barrier: every therapist is settled before any patient is linked to one.
             done = self._create_all([_Job(spec) for spec in therapists])
             therapist_ids = [o.user_id for o in done if o.user_id is not None]
-            if not self.stop.is_set():
+            if not self.no_new.is_set():
                 assignment = therapist_assignment(len(patients), therapist_ids)
                 patterns = params.patient_patterns()
                 jobs = [
@@ -306,7 +320,7 @@ class _Run:
     def _stop_run(self, diagnosis: str) -> None:
         if not self.abort:
             self.abort = diagnosis
-        self.stop.set()
+        self.halt.set()
 
     # --- one user ------------------------------------------------------------------------
     def _create_user(self, job: _Job) -> _Outcome:
@@ -320,7 +334,7 @@ class _Run:
         try:
             for attempt in identity_attempts:
                 with attempt:
-                    if self.stop.is_set():
+                    if self.no_new.is_set():
                         raise _NotStarted
                     number = attempt.retry_state.attempt_number
                     outcome.user_id, outcome.checkins = self._attempt(job, number, outcome.retries)
@@ -391,7 +405,7 @@ class _Run:
 
         try:
             transient_retrying(on_retry=count)(
-                self.flow.call, self._create_or_stop, new_user, cancel=self.stop
+                self.flow.call, self._create_or_stop, new_user, cancel=self.no_new
             )
         except IdentityCollisionError as exc:
             retries["duplicate_email" if isinstance(exc, DuplicateEmailError) else "duplicate_id"] += 1
