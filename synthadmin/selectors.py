@@ -26,14 +26,12 @@ from synthadmin.target import Target
 
 
 def profiles_synthetic() -> QuerySet[Profile]:
-    return Profile.objects.filter(is_test_patient=True)
-
-
-def profiles_real() -> QuerySet[Profile]:
-    return Profile.objects.exclude(is_test_patient=True)
+    """Profiles with ``is_test_patient = true`` (the rule itself: ``ProfileQuerySet.synthetic``)."""
+    return Profile.objects.synthetic()
 
 
 def profile_is_synthetic(profile: Profile) -> bool:
+    """The same rule for one loaded profile: NULL and false are real."""
     return profile.is_test_patient is True
 
 

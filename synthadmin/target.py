@@ -46,8 +46,6 @@ CHECK_INS = TableName("public", "check_ins")
 PROFILE_WRITTEN_COLUMNS = frozenset(
     {"id", "role", "username", "email", "is_test_patient", "source", "therapist_id"}
 )
-#: Columns synthadmin never writes, whatever the shape (the app's soft delete).
-PROFILE_NEVER_WRITTEN = frozenset({"deleted_at", "deletion_scheduled_at", "deletion_token"})
 
 _ON_DELETE = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
 
@@ -175,17 +173,6 @@ class Target:
         return sorted(
             {fk.columns[0] for fk in self.foreign_keys if fk.table == table and fk.references_a_user}
         )
-
-    def describe(self) -> dict[str, str]:
-        """One line per property, for ``--verbosity 2`` and the README."""
-        return {
-            "therapist link": str(self.therapist_link),
-            "signup trigger": ", ".join(self.signup_triggers) or "none",
-            "profiles.source": "yes" if self.has_source else "no",
-            "soft delete": "yes" if self.has_soft_delete else "no",
-            "email nullable": "yes" if self.email_nullable else "no",
-            "roles": ", ".join(sorted(self.role_values)) if self.role_values is not None else "any",
-        }
 
 
 # --- reading the catalog --------------------------------------------------------------------

@@ -58,7 +58,7 @@ from synthadmin.services.ground_truth import ground_truth_of
 from synthadmin.services.population import PersonSpec, patient_history, population_build, therapist_assignment
 from synthadmin.services.reports import Credential, NullProgress, ProgressListener, RunReport, UserFailure
 from synthadmin.services.requests import GenerationParams, GenerationRequest, generation_request_validate
-from synthadmin.services.retrying import transient_retrying
+from synthadmin.services.retrying import STREAK_LIMIT, transient_retrying
 from synthadmin.services.threads import pool_run
 from synthadmin.services.writer import ProfileRow, user_rows_write
 from synthadmin.target import Target, target_get
@@ -71,11 +71,6 @@ IDENTITY_ATTEMPTS = 3
 #: Where user ids come from: our own uuid4, the same id for Auth user and profile.
 new_user_id: Callable[[], uuid.UUID] = uuid.uuid4
 
-#: After this many users in a row failed for the same service-level reason (Auth unavailable,
-#: or Auth's database refusing every row), the run stops: every further user would fail alike.
-STREAK_LIMIT = 3
-#: Kept for the callers that know the old name.
-UNAVAILABLE_STREAK_LIMIT = STREAK_LIMIT
 
 PHASE_USERS = "auth users"
 PHASE_CHECKINS = "check-ins"

@@ -42,14 +42,14 @@ from synthadmin.services import ledger
 from synthadmin.services.cascade import BLOCKED, deletion_holds
 from synthadmin.services.extend_purge import extend_checkins_remove
 from synthadmin.services.reports import PurgeReport
-from synthadmin.services.retrying import transient_retrying
+from synthadmin.services.retrying import STREAK_LIMIT, transient_retrying
 from synthadmin.services.threads import pool_run
 from synthadmin.target import target_get
 
 T = TypeVar("T")
 
 #: After this many users in a row found the Auth service unavailable, purge stops.
-UNAVAILABLE_STREAK_LIMIT = 3
+UNAVAILABLE_STREAK_LIMIT = STREAK_LIMIT
 
 
 @dataclass

@@ -31,6 +31,11 @@ from synthadmin.exceptions import AuthRateLimitedError, AuthUnavailableError
 
 logger = logging.getLogger("synthadmin.retry")
 
+#: After this many users in a row failed for the same service-level reason (Auth unavailable,
+#: or Auth's database refusing every row), a run or a purge stops: every further user would
+#: fail alike, each after its own retries.
+STREAK_LIMIT = 3
+
 
 class wait_retry_after(wait_base):
     """Wait as ``fallback`` does, but never less than the ``retry_after`` seconds the last

@@ -50,7 +50,14 @@ def _population() -> list[tuple]:
         return cursor.fetchall()
 
 
-def test_the_built_in_scenarios_are_there_and_could_run():
+def test_the_migration_installs_the_built_in_scenarios_and_they_could_run():
+    import importlib
+
+    from django.apps import apps
+
+    Scenario.objects.all().delete()  # what the autouse fixture put back: prove the migration does it
+    migration = importlib.import_module("synthadmin.migrations.0005_builtin_scenarios")
+    migration.add(apps, None)
     names = set(Scenario.objects.filter(built_in=True).values_list("name", flat=True))
     assert names == {"demo-clinic", "load-test-10k"}
     for scenario in Scenario.objects.filter(built_in=True):

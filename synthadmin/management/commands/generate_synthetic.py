@@ -67,10 +67,6 @@ OPTION_OF_FIELD = {
 
 DEFAULTS = GenerationRequest()
 
-#: Kept for callers of the old names; the table lives in ``synthadmin.management.exitcodes``.
-EXIT_PARTIAL = exitcodes.PARTIAL
-EXIT_INTERRUPTED = exitcodes.INTERRUPTED
-
 
 class Command(SynthadminCommand):
     help = "Create synthetic test patients (and therapists) with realistic check-in histories."
