@@ -159,6 +159,33 @@ def synthetic_purge(
     )
 
 
+def intents_resolve(
+    *, entries: Iterable[SyntheticUser], gateway: AuthGateway, stop: threading.Event
+) -> dict[uuid.UUID, str]:
+    """Settle ledger entries left ``intent`` (a background chunk run again after its worker died)
+    the way purge does, without marking any run purged.
+
+    Each Auth user is looked up: none → the entries are ``purged`` (nothing was left); ours (its
+    ``app_metadata`` marker names the entry) → it is deleted and the entries ``purged``; someone
+    else's → ``failed``. Returns ``{user_id: why}`` for those it could not settle (Auth did not
+    answer, a real row holds it): their entries stay ``intent`` for purge. Raises
+    AuthRejectedError when the Auth service refuses the key.
+    """
+    users = _users(entries)
+    calls = _Calls(gateway, FlowController(max_concurrency=settings.SYNTHADMIN_AUTH_CONCURRENCY), stop)
+    to_delete = _classify(users, calls)
+    holds = deletion_holds(target_get(), [u.user_id for u in to_delete])
+    for user in [u for u in to_delete if u.user_id in holds]:
+        to_delete.remove(user)
+        user.error = "; ".join(str(hold) for hold in holds[user.user_id])
+    _resolve(users.values())
+    _delete_all(to_delete, calls)
+    aborts = [u.abort for u in users.values() if u.abort is not None]
+    if aborts:
+        raise aborts[0]
+    return {u.user_id: u.error or u.blocked for u in users.values() if u.error or u.blocked}
+
+
 def _users(entries: Iterable[SyntheticUser]) -> dict[uuid.UUID, _User]:
     grouped: dict[uuid.UUID, list[SyntheticUser]] = {}
     for entry in entries:

@@ -1,0 +1,19 @@
+"""synthadmin's tasks on Django's Tasks framework (the ``django-tasks`` backport of Django 6's
+``django.tasks``): thin wrappers over ``synthadmin.services.background``.
+
+The backend is ``TASKS["default"]`` (``SYNTHADMIN_TASK_BACKEND``: the database, or RQ on Redis);
+every task goes to the ``SYNTHADMIN_TASK_QUEUE`` queue. Any worker of that backend runs them.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django_tasks import task
+
+from synthadmin.services import background
+
+
+@task(queue_name=settings.SYNTHADMIN_TASK_QUEUE)
+def run_chunk_task(chunk_id: int) -> str:
+    """Run one chunk of a background run (``background.chunk_run``); returns what became of it."""
+    return background.chunk_run(chunk_id)
