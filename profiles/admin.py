@@ -32,8 +32,8 @@ from synthadmin.forms import ExtendForm, GenerateForm
 from synthadmin.models import LIVE_STATES, CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.mood_chart import BAND_COLOURS, SERIES, STATE_LABELS
 from synthadmin.selectors import profile_is_synthetic, therapist_email
+from synthadmin.services.background import run_start_or_enqueue
 from synthadmin.services.extend import synthetic_checkins_extend
-from synthadmin.services.generation import synthetic_generate
 from synthadmin.services.patient_story import patient_story_get
 from synthadmin.services.purge import synthetic_purge
 from synthadmin.target import target_get
@@ -272,15 +272,19 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
         form = GenerateForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             try:
-                report = synthetic_generate(
-                    request=form.generation_request(), started_by=staff_starter(request)
+                # Small runs inline when no worker is alive, else enqueued (services/background.py).
+                run, report = run_start_or_enqueue(
+                    request=form.generation_request(),
+                    started_by=staff_starter(request),
+                    max_patients=settings.SYNTHADMIN_ADMIN_MAX_PATIENTS,
                 )
             except InvalidRequestError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, str(exc))
             except SynthadminError as exc:
                 form.add_error(None, str(exc))
             else:
-                run = SyntheticRun.objects.get(pk=report.run_id)
+                if report is None:
+                    return self._enqueued(request, run)
                 summary = (
                     f"{plural(report.patients_created, 'patient')}, "
                     f"{plural(report.therapists_created, 'therapist')} and "
@@ -313,6 +317,18 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
             "max_patients": settings.SYNTHADMIN_ADMIN_MAX_PATIENTS,
         }
         return TemplateResponse(request, "admin/profiles/profile/generate.html", context)
+
+    def _enqueued(self, request: HttpRequest, run: SyntheticRun) -> HttpResponse:
+        """An enqueued run: log it, say so, and go to its live page."""
+        params = run.parameters
+        what = f"{plural(params['patients'], 'patient')} and {plural(params['therapists'], 'therapist')}"
+        self.log_addition(request, run, f"Enqueued a background run of {what}.")
+        self.message_user(
+            request,
+            f"Run queued: {what}. Workers create them in the background; this page follows the run.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:synthadmin_syntheticrun_change", args=[run.pk]))
 
     # --- actions ------------------------------------------------------------------------------
     def _carried_selection(self, request: HttpRequest) -> dict:

@@ -9,7 +9,14 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -25,10 +32,14 @@ from synthadmin.admin_helpers import (
 )
 from synthadmin.exceptions import InvalidRequestError, SynthadminError
 from synthadmin.models import CheckinAddition, Scenario, SyntheticRun, SyntheticUser
+from synthadmin.services.background import run_cancel, run_progress
 from synthadmin.services.export import FORMATS, synthetic_export_chunks
 from synthadmin.services.purge import synthetic_purge
 from synthadmin.services.scenarios import scenario_mix_text, scenario_reset, scenario_run, scenario_validate
 from synthadmin.text import plural
+
+#: How often the run page asks for the run's progress while it is queued or running.
+POLL_SECONDS = 1.0
 
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
 
@@ -121,7 +132,17 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
             self.admin_site.admin_view(self.download_view),
             name=f"{self.opts.app_label}_{self.opts.model_name}_download",
         )
-        return [purge, download, *super().get_urls()]
+        progress = path(
+            "<uuid:run_id>/progress/",
+            self.admin_site.admin_view(self.progress_view),
+            name=f"{self.opts.app_label}_{self.opts.model_name}_progress",
+        )
+        cancel = path(
+            "<uuid:run_id>/cancel/",
+            self.admin_site.admin_view(self.cancel_view),
+            name=f"{self.opts.app_label}_{self.opts.model_name}_cancel",
+        )
+        return [purge, download, progress, cancel, *super().get_urls()]
 
     def has_export_synthetic_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(EXPORT_PERMISSION)
@@ -141,6 +162,13 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
         context["download_formats"] = (
             FORMATS if obj is not None and self.has_export_synthetic_permission(request) else ()
         )
+        if obj is not None:
+            progress = run_progress(obj)
+            context["progress"] = progress
+            context["poll_seconds"] = POLL_SECONDS
+            context["can_cancel"] = (
+                obj.background and not progress.finished and self.has_generate_synthetic_permission(request)
+            )
         return super().render_change_form(
             request, context, add=add, change=change, form_url=form_url, obj=obj
         )
@@ -177,6 +205,36 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
             "preview": synthetic_purge(run=run.pk, dry_run=True),
         }
         return TemplateResponse(request, "admin/synthadmin/syntheticrun/purge_confirmation.html", context)
+
+    def progress_view(self, request: HttpRequest, run_id: str) -> JsonResponse:
+        """Where the run stands, as JSON (``background.run_progress``): what the run page polls."""
+        run = get_object_or_404(SyntheticRun, pk=run_id)
+        if not self.has_view_permission(request, run):
+            raise PermissionDenied
+        return JsonResponse(run_progress(run).as_dict())
+
+    def cancel_view(self, request: HttpRequest, run_id: str) -> HttpResponse:
+        """Cancel a background run (POST, CSRF; the generate permission): ``background.run_cancel``."""
+        if not self.has_generate_synthetic_permission(request):
+            raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        run = get_object_or_404(SyntheticRun, pk=run_id)
+        change_url = reverse("admin:synthadmin_syntheticrun_change", args=[run.pk])
+        try:
+            run = run_cancel(run=run, by=staff_starter(request).label)
+        except InvalidRequestError as exc:
+            self.message_user(request, f"Not cancelled: {exc}", messages.ERROR)
+            return HttpResponseRedirect(change_url)
+        self.log_change(request, run, "Cancelled the run.")
+        self.message_user(
+            request,
+            "Cancelled: no new user is started; users in flight are finished or compensated."
+            if run.status != SyntheticRun.Status.ABORTED
+            else "Cancelled before any user was started.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(change_url)
 
     def download_view(self, request: HttpRequest, run_id: str, fmt: str) -> HttpResponseBase:
         """The run's check-ins as a streamed file (``services.export``); needs the export permission."""

@@ -228,7 +228,10 @@ elif "." not in SYNTHADMIN_AUTH_BACKEND:
 SYNTHADMIN_AUTH_CONCURRENCY = env_int("SYNTHADMIN_AUTH_CONCURRENCY", 4, minimum=1)
 SYNTHADMIN_MAX_PATIENTS_PER_RUN = env_int("SYNTHADMIN_MAX_PATIENTS_PER_RUN", 10_000, minimum=1)
 SYNTHADMIN_MAX_CHECKIN_DAYS = env_int("SYNTHADMIN_MAX_CHECKIN_DAYS", 3_650, minimum=1)
-SYNTHADMIN_ADMIN_MAX_PATIENTS = env_int("SYNTHADMIN_ADMIN_MAX_PATIENTS", 200, minimum=1)
+# The admin form takes runs of any size (large ones are enqueued for background workers).
+SYNTHADMIN_ADMIN_MAX_PATIENTS = env_int(
+    "SYNTHADMIN_ADMIN_MAX_PATIENTS", SYNTHADMIN_MAX_PATIENTS_PER_RUN, minimum=1
+)
 # bcrypt cost of the local backend; GoTrue uses 10 (bcrypt.DefaultCost).
 SYNTHADMIN_LOCAL_BCRYPT_ROUNDS = env_int("SYNTHADMIN_LOCAL_BCRYPT_ROUNDS", 10, minimum=4)
 SYNTHADMIN_EMAIL_DOMAIN = os.environ.get("SYNTHADMIN_EMAIL_DOMAIN", "example.com").strip()

@@ -44,11 +44,12 @@ import logging
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
@@ -306,7 +307,8 @@ def _jobs(chunk: RunChunk, params: GenerationParams) -> list[Job]:
         .order_by("job_index")
         .values_list("user_id", flat=True)
     )
-    return patient_jobs(params, patients, therapist_ids)[chunk.first : chunk.stop]
+    offset = params.therapists  # patients' job indices follow the therapists'
+    return patient_jobs(params, patients, therapist_ids)[chunk.first - offset : chunk.stop - offset]
 
 
 def _jobs_to_do(
@@ -342,7 +344,7 @@ def _chunk_settle(chunk: RunChunk, *, error: str = "") -> None:
         if error:
             ledger.run_stop_request(chunk.run_id, f"stopped: {error}")
         _run_settle(chunk.run_id)
-    except Exception:
+    except DatabaseError:
         # The database is gone: the chunk stays running, its heartbeat goes stale, the reaper
         # re-enqueues it when the database is back.
         connections["default"].close()
@@ -369,6 +371,8 @@ def _run_settle(run_id: uuid.UUID) -> None:
 @dataclass(frozen=True)
 class _Counts:
     created: int
+    patients: int
+    therapists: int
     failed: int
     checkins: int
     first_failure: str
@@ -382,12 +386,14 @@ def _ledger_counts(
     entries = run.users.filter(job_index__gte=first)
     if stop is not None:
         entries = entries.filter(job_index__lt=stop)
-    complete = Q(state__in=[SyntheticUser.State.COMPLETE, SyntheticUser.State.PURGED])
-    per_user = entries.values("job_index").annotate(
+    # (Not ``purged``: an intent settled by a chunk re-run is purged too, and a background run is
+    # purged only once it has ended, its counts recorded.)
+    complete = Q(state=SyntheticUser.State.COMPLETE)
+    per_user = entries.values("job_index", "role").annotate(
         done=Count("id", filter=complete), open=Count("id", filter=Q(state=SyntheticUser.State.INTENT))
     )
     failed = per_user.filter(done=0) if final else per_user.filter(done=0, open=0)
-    created = per_user.filter(done__gt=0).count()
+    roles = Counter(row["role"] for row in per_user.filter(done__gt=0))
     checkins = entries.filter(complete).aggregate(n=Sum("checkins"))["n"] or 0
     failed_indices = [row["job_index"] for row in failed]
     first_failure = ""
@@ -401,7 +407,12 @@ def _ledger_counts(
         )
         first_failure = last or "the user could not be created"
     return _Counts(
-        created=created, failed=len(failed_indices), checkins=checkins, first_failure=first_failure
+        created=roles.total(),
+        patients=roles["patient"],
+        therapists=roles["therapist"],
+        failed=len(failed_indices),
+        checkins=checkins,
+        first_failure=first_failure,
     )
 
 
@@ -421,7 +432,15 @@ def _run_finish(run: SyntheticRun) -> None:
     )
     if status == Status.ABORTED and run.cancel_requested_by:
         error = f"cancelled by {run.cancel_requested_by}; users in flight were finished or compensated"
-    ledger.run_finish(run, status=status, error=error, users_failed=counts.failed, **ledger.run_counts(run))
+    ledger.run_finish(
+        run,
+        status=status,
+        error=error,
+        users_failed=counts.failed,
+        patients_created=counts.patients,
+        therapists_created=counts.therapists,
+        checkins_created=counts.checkins,
+    )
 
 
 # --- cancel ------------------------------------------------------------------------------------
@@ -573,7 +592,7 @@ class _Heartbeat:
                 ).exists()
             ):
                 self.cancel.set()
-        except Exception:  # a lost database is reported by the writes that need it
+        except DatabaseError:  # a lost database is reported by the writes that need it
             connections["default"].close()
             logger.warning("chunk %s: heartbeat not recorded", self.chunk.pk, exc_info=True)
 
