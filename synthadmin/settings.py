@@ -298,3 +298,5 @@ SYNTHADMIN_WORKER_STALE_SECONDS = env_float("SYNTHADMIN_WORKER_STALE_SECONDS", 6
 SYNTHADMIN_REAPER_SECONDS = env_float("SYNTHADMIN_REAPER_SECONDS", 15.0, minimum=0.05)
 #: Admin requests up to this many patients run inline (in the request) when no worker is alive.
 SYNTHADMIN_ADMIN_INLINE_PATIENTS = env_int("SYNTHADMIN_ADMIN_INLINE_PATIENTS", 20, minimum=0)
+#: Purging a background run in progress cancels it, then waits this long for it to stop.
+SYNTHADMIN_PURGE_CANCEL_WAIT_SECONDS = env_float("SYNTHADMIN_PURGE_CANCEL_WAIT_SECONDS", 60.0)

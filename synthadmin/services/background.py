@@ -471,6 +471,31 @@ def run_cancel(*, run: SyntheticRun, by: str) -> SyntheticRun:
     return run
 
 
+def runs_stop_before_purge(*, run: uuid.UUID | None) -> None:
+    """Purging a background run in progress cancels it first (``run``, or every run when None)
+    and waits, at most ``SYNTHADMIN_PURGE_CANCEL_WAIT_SECONDS``, for its workers to finish or
+    compensate the users in flight. Chunks whose worker died are settled on the way.
+
+    Raises InvalidRequestError when a run is still stopping after the wait (purge it again then).
+    """
+    runs = SyntheticRun.objects.filter(background=True, status__in=[Status.QUEUED, Status.RUNNING])
+    if run is not None:
+        runs = runs.filter(pk=run)
+    deadline = time.monotonic() + settings.SYNTHADMIN_PURGE_CANCEL_WAIT_SECONDS
+    for each in runs:
+        run_cancel(run=each, by="purge")
+    for each in runs:
+        chunks_reap()
+        if run_wait(each, timeout=max(deadline - time.monotonic(), 0)).status in (
+            Status.QUEUED,
+            Status.RUNNING,
+        ):
+            raise InvalidRequestError(
+                f"run {each.pk} is still stopping (a worker is finishing its users in flight); it was "
+                "cancelled: purge it again in a moment"
+            )
+
+
 def run_wait(run: SyntheticRun, *, timeout: float) -> SyntheticRun:
     """Wait until a background run is neither queued nor running (at most ``timeout`` s)."""
     deadline = time.monotonic() + timeout
@@ -536,6 +561,12 @@ def _chunk_requeue(chunk: RunChunk, *, why: str) -> bool:
         if locked is None:
             return False
         who = f"{locked.worker_id} (pid {locked.worker_pid} on {locked.worker_host})"
+        if SyntheticRun.objects.filter(pk=locked.run_id, cancel_requested_at__isnull=False).exists():
+            # The run is being cancelled: nothing more to do for this chunk.
+            locked.state, locked.finished_at = ChunkState.CANCELLED, timezone.now()
+            locked.save(update_fields=["state", "finished_at"])
+            transaction.on_commit(lambda: _run_settle(locked.run_id))
+            return True
         if locked.attempts >= CHUNK_MAX_ATTEMPTS:
             locked.state, locked.finished_at = ChunkState.DONE, timezone.now()
             locked.error = f"its worker died {locked.attempts} times; last {who}"

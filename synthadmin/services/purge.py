@@ -102,13 +102,19 @@ def synthetic_purge(
     Never deleted, and named in the report: profiles that are not test patients
     (``skipped_real``), users of ours whose delete would touch a real user's rows or whose
     profile was set back to real (``left_alone``), users a non-cascading foreign key would block
-    (``blocked``). Counts only what this call deleted. Raises ConfigurationError for an unusable
-    gateway and AuthRejectedError when the Auth service refuses the key.
+    (``blocked``). Counts only what this call deleted. A background run in progress is cancelled
+    first (``background.runs_stop_before_purge``, which raises InvalidRequestError if it is still
+    stopping after a wait). Raises ConfigurationError for an unusable gateway and
+    AuthRejectedError when the Auth service refuses the key.
     """
     stop = stop or threading.Event()
     requested = None if user_ids is None else {uuid.UUID(str(u)) for u in user_ids}
     if not dry_run:
         ledger.runs_reap_interrupted()  # a run whose process died is finished here
+        if user_ids is None:
+            from synthadmin.services.background import runs_stop_before_purge
+
+            runs_stop_before_purge(run=run)  # a background run in progress is cancelled first
     target = target_get(refresh=True)
     users = _users(entries_live(run=run, user_ids=requested))
     flow = FlowController(max_concurrency=settings.SYNTHADMIN_AUTH_CONCURRENCY)
