@@ -39,8 +39,14 @@ class Workers:
     def __init__(self) -> None:
         self.processes: list[subprocess.Popen] = []
 
-    def start(self, *, backend: str = "db", extra: dict[str, str] | None = None) -> subprocess.Popen:
-        env = test_database_env({**FAST_LIVENESS, "SYNTHADMIN_TASK_BACKEND": backend, **(extra or {})})
+    def env(self, *, backend: str = "db", extra: dict[str, str] | None = None) -> dict[str, str]:
+        """A worker's environment (reads the database's address: call it outside an event loop)."""
+        return test_database_env({**FAST_LIVENESS, "SYNTHADMIN_TASK_BACKEND": backend, **(extra or {})})
+
+    def start(
+        self, *, backend: str = "db", extra: dict[str, str] | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
+        env = env or self.env(backend=backend, extra=extra)
         process = subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), "synthadmin_worker", "--interval", "0.1"],
             cwd=ROOT,
