@@ -58,6 +58,10 @@ class Command(SynthadminCommand):
         worker_id = options["worker_id"] or f"{host}-{pid}-{get_random_string(6)}"
         if len(worker_id) > 64:
             raise CommandError("--worker-id: at most 64 characters")
+        # The backend's own worker logs its start, stop and every task at INFO / WARNING.
+        level = {0: logging.CRITICAL, 1: logging.WARNING}.get(options["verbosity"], logging.INFO)
+        for name in ("django_tasks_db", "django_tasks", "rq.worker"):
+            logging.getLogger(name).setLevel(level)
         background.worker_id_set(worker_id)
         background.worker_touch(backend=backend)
         reaped = background.chunks_reap()
