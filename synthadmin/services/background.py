@@ -359,6 +359,7 @@ def _run_settle(run_id: uuid.UUID) -> None:
         if run.status not in (Status.QUEUED, Status.RUNNING):
             return
         if run.chunks.filter(state__in=[ChunkState.QUEUED, ChunkState.RUNNING]).exists():
+            _run_counts_so_far(run)  # what list_runs and the runs list show meanwhile
             return
         params = params_of(run)
         stopping = run.cancel_requested_at is not None
@@ -366,6 +367,22 @@ def _run_settle(run_id: uuid.UUID) -> None:
             _chunks_add(run, Phase.PATIENTS, params.therapists, params.patients)
             return
         _run_finish(run)
+
+
+def _run_counts_so_far(run: SyntheticRun) -> None:
+    """A running run's counts: the sums of its finished chunks."""
+    sums = run.chunks.filter(state=ChunkState.DONE).aggregate(
+        patients=Sum("users_created", filter=Q(phase=Phase.PATIENTS)),
+        therapists=Sum("users_created", filter=Q(phase=Phase.THERAPISTS)),
+        checkins=Sum("checkins_created"),
+        failed=Sum("users_failed"),
+    )
+    SyntheticRun.objects.filter(pk=run.pk).update(
+        patients_created=sums["patients"] or 0,
+        therapists_created=sums["therapists"] or 0,
+        checkins_created=sums["checkins"] or 0,
+        users_failed=sums["failed"] or 0,
+    )
 
 
 @dataclass(frozen=True)
