@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
@@ -32,12 +31,19 @@ from synthadmin.admin_helpers import (
 )
 from synthadmin.exceptions import InvalidRequestError, SynthadminError
 from synthadmin.models import CheckinAddition, Scenario, SyntheticRun, SyntheticUser
-from synthadmin.services.background import run_cancel, run_progress
+from synthadmin.services.background import run_cancel, run_progress, run_start_or_enqueue
 from synthadmin.services.export import FORMATS, synthetic_export_chunks
 from synthadmin.services.purge import synthetic_purge
-from synthadmin.services.scenarios import scenario_mix_text, scenario_reset, scenario_run, scenario_validate
+from synthadmin.services.scenarios import (
+    scenario_mix_text,
+    scenario_request,
+    scenario_reset,
+    scenario_validate,
+)
 from synthadmin.text import plural
 
+#: A scenario reset (purge, then run) runs inside the request: at most this many users.
+RESET_INLINE_MAX = 200
 #: How often the run page asks for the run's progress while it is queued or running.
 POLL_SECONDS = 1.0
 
@@ -349,15 +355,23 @@ class ScenarioAdmin(SyntheticDataPermissions, admin.ModelAdmin):
 
     @admin.action(permissions=["generate_synthetic"], description="Run selected scenarios")
     def run_scenarios(self, request: HttpRequest, queryset: QuerySet[Scenario]) -> None:
+        """Each scenario runs inline when small and no worker is alive, else it is enqueued
+        (``background.run_start_or_enqueue``, as the generate form)."""
         for scenario in queryset:
-            if not self._small_enough(request, scenario):
-                continue
             try:
-                report = scenario_run(scenario=scenario, started_by=staff_starter(request))
+                run, report = run_start_or_enqueue(
+                    request=scenario_request(scenario), scenario=scenario, started_by=staff_starter(request)
+                )
             except SynthadminError as exc:
                 self.message_user(request, f"{scenario.name}: nothing run: {exc}", messages.ERROR)
                 continue
-            run = SyntheticRun.objects.get(pk=report.run_id)
+            if report is None:
+                self.log_addition(request, run, f"Enqueued scenario {scenario.name} as a background run.")
+                self.message_user(
+                    request,
+                    format_html("{}: queued for background workers — {}.", scenario.name, run_link(run.id)),
+                )
+                continue
             self.log_addition(request, run, f"Ran scenario {scenario.name} ({report.status}).")
             self.message_user(
                 request,
@@ -409,7 +423,7 @@ class ScenarioAdmin(SyntheticDataPermissions, admin.ModelAdmin):
         return None
 
     def _small_enough(self, request: HttpRequest, scenario: Scenario) -> bool:
-        limit = settings.SYNTHADMIN_ADMIN_MAX_PATIENTS
+        limit = RESET_INLINE_MAX
         if scenario.patients + scenario.therapists <= limit:
             return True
         self.message_user(
