@@ -322,7 +322,12 @@ class Command(SynthadminCommand):
             return
         rows = [
             ("would create", f"{preview.patients} patients, {preview.therapists} therapists"),
-            ("check-ins", f"{preview.checkins:,}"),
+            (
+                "check-ins",
+                f"{preview.checkins:,}"
+                if preview.checkins_exact
+                else f"about {preview.checkins:,} (estimate from {preview.sampled_patients} patients)",
+            ),
             ("pattern", request.pattern),
             ("seed", str(request.seed)),
             ("days", f"{request.checkin_days} ending {request.end_date.isoformat()}"),
