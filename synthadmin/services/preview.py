@@ -111,7 +111,7 @@ def synthetic_generate_preview(*, request: GenerationRequest | GenerationParams)
     for state in MoodState:
         state_shares.setdefault(str(state), 0.0)
     return PreviewReport(
-        parameters=request.as_parameters(),
+        parameters=params.as_parameters(),
         therapists=params.therapists,
         patients=params.patients,
         checkins=round(checkins),
