@@ -211,7 +211,6 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
         response["Content-Disposition"] = f'attachment; filename="synthetic-{run.tag}.{fmt}"'
         return response
 
-
     def logins_view(self, request: HttpRequest, run_id: str) -> HttpResponseBase:
         """The run's logins, once (``services.logins``): GET says what is held and offers the
         button (a link prefetch consumes nothing); POST streams the CSV and deletes them.
@@ -230,6 +229,7 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
             "run": run,
         }
         template = "admin/synthadmin/syntheticrun/logins.html"
+        response: HttpResponseBase
         if request.method == "POST":
             try:
                 lines = logins_take(run=run, user=request.user)

@@ -55,10 +55,10 @@ class RichProgress:
         self._progress.advance(task, amount)
         state = self._progress.tasks[task]
         speed = state.speed
-        grown = (
-            {"total": state.completed} if state.total is not None and state.completed > state.total else {}
+        grown = state.total is not None and state.completed > state.total
+        self._progress.update(
+            task, rate=f"{speed:,.0f}/s" if speed else "", total=state.completed if grown else state.total
         )
-        self._progress.update(task, rate=f"{speed:,.0f}/s" if speed else "", **grown)
 
     def settle(self, name: str) -> None:
         """The phase is over: its total becomes what was done (an expected total was only that)."""

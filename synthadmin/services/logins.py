@@ -32,8 +32,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AbstractUser, AnonymousUser
 from django.db import connection, transaction
 from django.db.models import Exists, Max, Min, OuterRef
 from django.utils import timezone
@@ -107,7 +106,7 @@ def logins_held(*, run: SyntheticRun) -> HeldLogins | None:
     return HeldLogins(count=HeldLogin.objects.filter(run=run).count(), expires_at=held["first"] + LIFETIME)
 
 
-def logins_may_take(*, run: SyntheticRun, user: AbstractBaseUser | AnonymousUser) -> bool:
+def logins_may_take(*, run: SyntheticRun, user: AbstractUser | AnonymousUser) -> bool:
     """Whether ``user`` may download ``run``'s logins: it started the run and may generate.
 
     A superuser who did not start the run may not (the passwords are the starter's).
@@ -120,7 +119,7 @@ def logins_may_take(*, run: SyntheticRun, user: AbstractBaseUser | AnonymousUser
     )
 
 
-def logins_take(*, run: SyntheticRun, user: AbstractBaseUser | AnonymousUser) -> Iterator[bytes]:
+def logins_take(*, run: SyntheticRun, user: AbstractUser | AnonymousUser) -> Iterator[bytes]:
     """The run's logins as CSV (UTF-8 bytes: a header ``email,password,role,user_id``, then one
     line per user in the order they were held), deleting them: the first download wins.
 

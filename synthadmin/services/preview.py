@@ -81,7 +81,7 @@ def synthetic_generate_preview(*, request: GenerationRequest | GenerationParams)
     for index, pattern in enumerate(patterns):
         by_pattern.setdefault(pattern, []).append(index)
     checkins = 0.0
-    shares: Counter[int] = Counter()
+    shares: dict[int, float] = {}
     sample: list[SampleDay] = []
     sampled = 0
     for pattern, indices in by_pattern.items():
@@ -106,7 +106,7 @@ def synthetic_generate_preview(*, request: GenerationRequest | GenerationParams)
         checkins += pattern_checkins * len(indices) / len(chosen)
         total_days = sum(days.values())
         for code, count in days.items():
-            shares[code] += weight * count / total_days if total_days else 0
+            shares[code] = shares.get(code, 0.0) + weight * count / total_days
     state_shares = {str(STATE_BY_CODE[code]): round(share, 4) for code, share in sorted(shares.items())}
     for state in MoodState:
         state_shares.setdefault(str(state), 0.0)
