@@ -65,7 +65,8 @@ def test_preview_writes_nothing_then_generate_makes_that_population(client, star
         run.seed == report.parameters["seed"] and run.parameters["end_date"] == report.parameters["end_date"]
     )
     assert (run.patients_created, run.therapists_created, run.checkins_created) == (3, 1, report.checkins)
-    first = run.users.filter(role="patient").order_by("id").first()
+    # The run's first patient is person number 1 (after the one therapist): ``<name>.<tag>.1@``.
+    first = run.users.get(role="patient", email__contains=f".{run.tag}.1@")
     with connection.cursor() as cursor:
         cursor.execute("SELECT raw_user_meta_data->>'name' FROM auth.users WHERE id = %s", [first.user_id])
         assert cursor.fetchone()[0] == report.sample_patient  # same seed, same first patient
