@@ -45,7 +45,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -67,7 +67,7 @@ from synthadmin.services.generation import (
 )
 from synthadmin.services.population import PersonSpec, population_build
 from synthadmin.services.purge import intents_resolve
-from synthadmin.services.reports import NullProgress, RunReport
+from synthadmin.services.reports import Credential, NullProgress, RunReport
 from synthadmin.services.requests import GenerationParams, GenerationRequest, generation_request_validate
 
 logger = logging.getLogger(__name__)
@@ -141,9 +141,11 @@ def run_start_or_enqueue(
     scenario: Scenario | None = None,
     max_patients: int | None = None,
     gateway: AuthGateway | None = None,
+    credentials: Callable[[Credential], None] | None = None,
 ) -> tuple[SyntheticRun, RunReport | None]:
     """What the admin form calls: run inline (in this request) when the run is small
-    (``SYNTHADMIN_ADMIN_INLINE_PATIENTS`` users at most) and no worker is alive; else enqueue it.
+    (``SYNTHADMIN_ADMIN_INLINE_PATIENTS`` users at most) and no worker is alive, or when
+    ``credentials`` wants the users' logins (a background run makes no password); else enqueue it.
 
     Returns ``(run, report)``: ``report`` is the finished run's report when it ran inline,
     None when it was enqueued (the run is ``queued``). Raises what ``synthetic_generate`` /
@@ -151,8 +153,10 @@ def run_start_or_enqueue(
     """
     params = generation_request_validate(request, max_patients=max_patients)
     small = params.patients + params.therapists <= settings.SYNTHADMIN_ADMIN_INLINE_PATIENTS
-    if small and not workers_alive():
-        report = synthetic_generate(request=params, started_by=started_by, scenario=scenario, gateway=gateway)
+    if credentials is not None or (small and not workers_alive()):
+        report = synthetic_generate(
+            request=params, started_by=started_by, scenario=scenario, gateway=gateway, credentials=credentials
+        )
         return SyntheticRun.objects.get(pk=report.run_id), report
     return run_enqueue(request=params, started_by=started_by, scenario=scenario), None
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("synthadmin", "0006_checkin_additions_export_permission"),
+        ("synthadmin", "0007_logins_held_login"),
     ]
 
     operations = [
