@@ -87,3 +87,60 @@ def test_cancel_before_any_worker_aborts_at_once():
     assert set(run.chunks.values_list("state", flat=True)) == {"cancelled"}
     assert _work_all() == ["skipped"] * 3
     assert not run.users.exists()
+
+
+def test_patients_of_a_therapist_that_failed_go_to_the_others_in_job_order():
+    from synthadmin.services.purge import synthetic_purge
+    from tests.background.conftest import caseloads_of
+    from tests.invariants import therapist_links
+
+    run = background.run_enqueue(
+        request=GenerationRequest(patients=10, therapists=3, checkin_days=3, seed=11), started_by=STARTER
+    )
+    therapists_chunk = run.chunks.get()
+    assert background.chunk_run(therapists_chunk.pk) == "done"  # the barrier enqueues the patients
+    # As if the middle therapist had failed: its user is gone, its ledger entry not complete.
+    middle = run.users.get(job_index=1)
+    synthetic_purge(user_ids=[middle.user_id])
+    assert _work_all()[-3:] == ["done"] * 3
+    run.refresh_from_db()
+    # The lost therapist is the run's one failure; every patient was created.
+    assert (run.status, run.users_failed, run.patients_created) == (SyntheticRun.Status.PARTIAL, 1, 10)
+    first, last = (run.users.get(job_index=i, state="complete").user_id for i in (0, 2))
+    links = therapist_links()
+    patients = run.users.filter(role="patient").order_by("job_index").values_list("user_id", flat=True)
+    assert [links[p] for p in patients] == [first, last] * 5  # round-robin over the two, in job order
+    assert sorted(caseloads_of(run.pk)) == [5, 5]
+
+
+def test_the_reaper_requeues_a_chunk_whose_worker_stopped_beating(fast_liveness):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    run = background.run_enqueue(request=GenerationRequest(patients=3, checkin_days=2), started_by=STARTER)
+    chunk = run.chunks.get()
+    stale = timezone.now() - dt.timedelta(seconds=10)
+    RunChunk.objects.filter(pk=chunk.pk).update(
+        state="running", worker_host="another-host", worker_pid=1, attempts=1, heartbeat_at=timezone.now()
+    )
+    assert background.chunks_reap() == []  # another host, fresh heartbeat: alive
+    RunChunk.objects.filter(pk=chunk.pk).update(heartbeat_at=stale)
+    assert [c.pk for c in background.chunks_reap()] == [chunk.pk]
+    chunk.refresh_from_db()
+    assert chunk.state == "queued"
+    assert sorted(_work_all()) == ["done", "skipped"]  # whichever task comes first runs it, once
+    run.refresh_from_db()
+    assert run.status == SyntheticRun.Status.SUCCEEDED
+    # A chunk whose workers kept dying is given up: the run fails, saying why.
+    run2 = background.run_enqueue(request=GenerationRequest(patients=2, checkin_days=2), started_by=STARTER)
+    chunk2 = run2.chunks.get()
+    RunChunk.objects.filter(pk=chunk2.pk).update(
+        state="running",
+        worker_host="another-host",
+        attempts=background.CHUNK_MAX_ATTEMPTS,
+        heartbeat_at=stale,
+    )
+    background.chunks_reap()
+    run2.refresh_from_db()
+    assert run2.status == SyntheticRun.Status.FAILED and "died" in run2.error_summary
