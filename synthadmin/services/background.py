@@ -227,7 +227,7 @@ def chunk_run(chunk_id: int, *, gateway: AuthGateway | None = None) -> str:
         worker_shutdown.is_set()
         and not SyntheticRun.objects.filter(pk=run.pk, cancel_requested_at__isnull=False).exists()
     ):
-        _chunk_requeue(chunk, why="its worker was stopped")
+        _chunk_requeue(chunk, why="its worker was stopped", died=False)
         return "requeued"
     diagnosis = runner.abort if runner is not None else ""
     if runner is not None and runner.database_lost is not None:
@@ -572,7 +572,9 @@ def chunks_reap() -> list[RunChunk]:
     return reaped
 
 
-def _chunk_requeue(chunk: RunChunk, *, why: str) -> bool:
+def _chunk_requeue(chunk: RunChunk, *, why: str, died: bool = True) -> bool:
+    """Put a running chunk back in the queue (a cancelled run's: cancel it). ``died``: its worker
+    died, which counts against ``CHUNK_MAX_ATTEMPTS`` (a clean stop does not)."""
     with transaction.atomic():
         locked = (
             RunChunk.objects.select_for_update(skip_locked=True)
@@ -588,7 +590,7 @@ def _chunk_requeue(chunk: RunChunk, *, why: str) -> bool:
             locked.save(update_fields=["state", "finished_at"])
             transaction.on_commit(lambda: _run_settle(locked.run_id))
             return True
-        if locked.attempts >= CHUNK_MAX_ATTEMPTS:
+        if died and locked.attempts >= CHUNK_MAX_ATTEMPTS:
             locked.state, locked.finished_at = ChunkState.DONE, timezone.now()
             locked.error = f"its worker died {locked.attempts} times; last {who}"
             locked.save()
@@ -597,7 +599,9 @@ def _chunk_requeue(chunk: RunChunk, *, why: str) -> bool:
             return True
         logger.warning("chunk %s of run %s: %s, %s; enqueued again", locked.pk, locked.run_id, why, who)
         locked.state = ChunkState.QUEUED
-        locked.save(update_fields=["state"])
+        if not died:
+            locked.attempts -= 1
+        locked.save(update_fields=["state", "attempts"])
         transaction.on_commit(lambda: _enqueue([locked]))
     return True
 

@@ -104,3 +104,24 @@ def test_cancel_needs_the_generate_permission_and_a_post(client, supabase_tables
     assert client.get(url).status_code == 405
     run.refresh_from_db()
     assert run.status == SyntheticRun.Status.QUEUED and run.cancel_requested_at is None
+
+
+def test_sigterm_stops_a_worker_cleanly_and_its_chunk_goes_back_to_the_queue(workers):
+    run = _enqueue(600)
+    first = workers.start()
+    wait_until(lambda: _in_flight(run, first.pid), timeout=120, what="a user in flight", workers=workers)
+    first.send_signal(signal.SIGTERM)
+    out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    assert "stopped" in out
+    run.refresh_from_db()
+    assert run.status == SyntheticRun.Status.RUNNING  # not finished: its chunk waits for a worker
+    assert not run.chunks.filter(state=RunChunk.State.RUNNING).exists()
+    assert not run.users.filter(state=SyntheticUser.State.INTENT).exists()  # in flight: finished
+    stopped = run.chunks.filter(worker_pid=first.pid).exclude(state=RunChunk.State.DONE).get()
+    assert (stopped.state, stopped.attempts) == (RunChunk.State.QUEUED, 0)  # a clean stop is no attempt
+    workers.start()
+    wait_until(run_ended(run.pk), timeout=600, what="the run to end", workers=workers)
+    run.refresh_from_db()
+    assert run.status == SyntheticRun.Status.SUCCEEDED and run.patients_created == 600
+    assert_run_invariants(run.pk)
