@@ -32,7 +32,12 @@ from synthadmin.admin_helpers import (
 )
 from synthadmin.exceptions import InvalidRequestError, SynthadminError
 from synthadmin.models import CheckinAddition, Scenario, SyntheticRun, SyntheticUser
-from synthadmin.services.background import run_cancel, run_progress, run_start_or_enqueue
+from synthadmin.services.background import (
+    purge_start_or_enqueue,
+    run_cancel,
+    run_progress,
+    run_start_or_enqueue,
+)
 from synthadmin.services.export import FORMATS, synthetic_export_chunks
 from synthadmin.services.logins import (
     LoginsForbiddenError,
@@ -204,9 +209,19 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
         change_url = reverse("admin:synthadmin_syntheticrun_change", args=[run.pk])
         if request.method == "POST":
             try:
-                report = synthetic_purge(run=run.pk)
+                # Big runs, and runs in progress, are purged by a worker when one is alive.
+                report = purge_start_or_enqueue(run=run, by=staff_starter(request).label)
             except SynthadminError as exc:
                 self.message_user(request, f"Nothing purged: {exc}", messages.ERROR)
+                return HttpResponseRedirect(change_url)
+            if report is None:
+                self.log_change(request, run, "Enqueued a purge of the run.")
+                self.message_user(
+                    request,
+                    "Purge queued: a worker deletes the run's users (a run in progress is cancelled "
+                    "first); the run shows Purged when it is done.",
+                    messages.SUCCESS,
+                )
                 return HttpResponseRedirect(change_url)
             users, checkins = (
                 plural(report.users_deleted, "synthetic user"),

@@ -17,3 +17,14 @@ from synthadmin.services import background
 def run_chunk_task(chunk_id: int) -> str:
     """Run one chunk of a background run (``background.chunk_run``); returns what became of it."""
     return background.chunk_run(chunk_id)
+
+
+@task(queue_name=settings.SYNTHADMIN_TASK_QUEUE)
+def purge_run_task(run_id: str) -> dict[str, object]:
+    """Purge one run in the background (``synthetic_purge``; a run in progress is cancelled and
+    awaited first); returns the purge report."""
+    import uuid
+
+    from synthadmin.services.purge import synthetic_purge
+
+    return synthetic_purge(run=uuid.UUID(run_id)).as_dict()

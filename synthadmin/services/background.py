@@ -66,8 +66,8 @@ from synthadmin.services.generation import (
     therapist_jobs,
 )
 from synthadmin.services.population import PersonSpec, population_build
-from synthadmin.services.purge import intents_resolve
-from synthadmin.services.reports import Credential, NullProgress, RunReport
+from synthadmin.services.purge import intents_resolve, synthetic_purge
+from synthadmin.services.reports import Credential, NullProgress, PurgeReport, RunReport
 from synthadmin.services.requests import GenerationParams, GenerationRequest, generation_request_validate
 
 logger = logging.getLogger(__name__)
@@ -490,6 +490,28 @@ def run_cancel(*, run: SyntheticRun, by: str) -> SyntheticRun:
     _run_settle(run.pk)
     run.refresh_from_db()
     return run
+
+
+def purge_start_or_enqueue(*, run: SyntheticRun, by: str) -> PurgeReport | None:
+    """The admin's "Purge this run": in the request when the run is small (at most
+    ``SYNTHADMIN_ADMIN_INLINE_PATIENTS`` users whose Auth user may exist) and not in progress, or
+    when no worker is alive; else a task (``synthadmin.tasks.purge_run_task``) — a run in
+    progress is cancelled at once (``by``), and the task purges it once it has stopped.
+
+    Returns the purge report, or None when the purge was enqueued. Raises what
+    ``synthetic_purge`` raises.
+    """
+    from synthadmin.selectors import entries_live
+    from synthadmin.tasks import purge_run_task
+
+    in_progress = run.background and run.status in (Status.QUEUED, Status.RUNNING)
+    large = entries_live(run=run.pk).count() > settings.SYNTHADMIN_ADMIN_INLINE_PATIENTS
+    if (large or in_progress) and workers_alive():
+        if in_progress:
+            run_cancel(run=run, by=by)
+        purge_run_task.enqueue(str(run.pk))
+        return None
+    return synthetic_purge(run=run.pk)
 
 
 def runs_stop_before_purge(*, run: uuid.UUID | None) -> None:

@@ -144,3 +144,23 @@ def test_purging_a_run_in_progress_cancels_it_first(workers, settings):
     assert not run.users.filter(state__in=["complete", "intent"]).exists()
     assert_run_invariants(run.pk)
     wait_until(run_ended(run.pk), timeout=5, what="nothing")
+
+
+def test_the_admin_purges_a_big_run_in_the_background(operator, workers, settings):
+    settings.SYNTHADMIN_ADMIN_INLINE_PATIENTS = 10
+    run = background.run_enqueue(
+        request=GenerationRequest(patients=60, therapists=2, checkin_days=5), started_by=Starter("os:test")
+    )
+    workers.start()
+    wait_until(run_ended(run.pk), timeout=120, what="the run", workers=workers)
+    wait_until(lambda: bool(background.workers_alive()), timeout=30, what="a live worker", workers=workers)
+    response = operator.post(reverse("admin:synthadmin_syntheticrun_purge", args=[run.pk]), follow=True)
+    assert "Purge queued" in " ".join(str(m) for m in response.context["messages"])
+    wait_until(
+        lambda: SyntheticRun.objects.get(pk=run.pk).purged_at is not None,
+        timeout=120,
+        what="the purge task",
+        workers=workers,
+    )
+    assert not run.users.filter(state__in=["complete", "intent"]).exists()
+    assert_run_invariants(run.pk)
