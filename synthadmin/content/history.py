@@ -17,7 +17,7 @@ import numpy as np
 
 from synthadmin.content.adherence import DEFAULT_ADHERENCE, checkin_days
 from synthadmin.content.errors import InvalidHistoryParameterError
-from synthadmin.content.latent import daily_latents
+from synthadmin.content.latent import PatientTraits, daily_latents, draw_traits
 from synthadmin.content.patterns import get_pattern
 from synthadmin.content.payloads import (
     FIELD_INDEX,
@@ -28,16 +28,20 @@ from synthadmin.content.payloads import (
     rows_to_payloads,
 )
 from synthadmin.content.states import STATE_BY_CODE, STATE_CODE, MoodState
-from synthadmin.content.trajectory import Trajectory, sample_trajectory
+from synthadmin.content.trajectory import EpisodeInProgress, Trajectory, sample_trajectory
 
 __all__ = [
     "MAX_HISTORY_DAYS",
+    "EpisodeInProgress",
     "EpisodeRun",
     "EpisodeSpan",
     "JsonRow",
     "PatientHistory",
+    "PatientTraits",
     "build_history",
+    "continuation_seed",
     "patient_seed",
+    "patient_traits",
 ]
 
 MAX_HISTORY_DAYS = 36_525  # a century: beyond that a request is a mistake, not a patient
@@ -93,6 +97,35 @@ def patient_seed(run_seed: int, index: int) -> np.random.SeedSequence:
     _check_non_negative_int("run_seed", run_seed)
     _check_non_negative_int("index", index)
     return np.random.SeedSequence(int(run_seed), spawn_key=(int(index),))
+
+
+def continuation_seed(patient: np.random.SeedSequence, start_date: dt.date) -> np.random.SeedSequence:
+    """Seed of the continuation of a patient's history that starts on ``start_date``.
+
+    A child of the patient's own seed (``patient_seed``) keyed by the start day: the same
+    patient continued from the same day gets the same days, and every continuation's stream
+    is independent of the patient's first history and of other continuations.
+    """
+    if isinstance(start_date, dt.datetime) or not isinstance(start_date, dt.date):
+        raise InvalidHistoryParameterError("start_date", f"must be a datetime.date, got {start_date!r}")
+    return np.random.SeedSequence(
+        patient.entropy,
+        spawn_key=(*patient.spawn_key, start_date.toordinal()),
+        pool_size=patient.pool_size,
+    )
+
+
+def patient_traits(*, pattern: str, days: int, seed: int | np.random.SeedSequence) -> PatientTraits:
+    """The traits the history ``build_history(pattern=..., days=..., seed=...)`` drew (pure).
+
+    Replays only the draws made before them (the trajectory; the end date and adherence do not
+    matter), so a continuation can keep the patient's own sleep offset, habits and rates.
+    """
+    model = get_pattern(pattern)
+    _check_non_negative_int("days", days)
+    rng = _generator(seed)
+    sample_trajectory(model, int(days), rng)
+    return draw_traits(rng)
 
 
 def _check_non_negative_int(name: str, value: object) -> None:
@@ -259,8 +292,18 @@ def build_history(
     days: int,
     seed: int | np.random.SeedSequence,
     adherence: float = DEFAULT_ADHERENCE,
+    continue_from: EpisodeInProgress | None = None,
+    traits: PatientTraits | None = None,
 ) -> PatientHistory:
     """Build one patient's history over the ``days`` days ending on ``end_date`` (inclusive).
+
+    ``continue_from`` makes the window the continuation of a stored history that ended the day
+    before it (see :class:`EpisodeInProgress`): the first day's state is the stored last day's
+    episode carried on, or the next episode drawn by the pattern's transition row from it —
+    never a jump — and DSM-5 minimum lengths hold across the join. Use
+    :func:`continuation_seed` for its seed and :func:`patient_traits` for ``traits`` (the
+    patient's own; drawn afresh when None). Without both, the history is exactly what it
+    always was for the same arguments.
 
     Raises :class:`UnknownPatternError` for an unknown ``pattern`` and
     :class:`InvalidHistoryParameterError` (a ``ValueError``) for ``days < 0``, an adherence
@@ -274,8 +317,10 @@ def build_history(
 
     # One stream, consumed in a fixed order: trajectory, latents, check-in days, fields. The
     # mood course therefore does not depend on the adherence asked for.
-    traj = sample_trajectory(model, n_days, rng)
-    latents = daily_latents(traj, rng, independent=model.independent_days) if n_days else None
+    traj = sample_trajectory(model, n_days, rng, continue_from=continue_from)
+    latents = (
+        daily_latents(traj, rng, independent=model.independent_days, traits=traits) if n_days else None
+    )
     offsets = checkin_days(
         traj.daily_codes,
         state_shares=tuple(model.model_shares[s] for s in STATE_BY_CODE),
