@@ -20,6 +20,7 @@ from synthadmin.content.history import (
     PatientTraits,
     build_history,
     continuation_seed,
+    continue_history,
     patient_seed,
     patient_traits,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "UnknownPatternError",
     "build_history",
     "continuation_seed",
+    "continue_history",
     "get_pattern",
     "patient_seed",
     "patient_traits",

@@ -40,6 +40,7 @@ __all__ = [
     "PatientTraits",
     "build_history",
     "continuation_seed",
+    "continue_history",
     "patient_seed",
     "patient_traits",
 ]
@@ -292,24 +293,59 @@ def build_history(
     days: int,
     seed: int | np.random.SeedSequence,
     adherence: float = DEFAULT_ADHERENCE,
-    continue_from: EpisodeInProgress | None = None,
-    traits: PatientTraits | None = None,
 ) -> PatientHistory:
     """Build one patient's history over the ``days`` days ending on ``end_date`` (inclusive).
-
-    ``continue_from`` makes the window the continuation of a stored history that ended the day
-    before it (see :class:`EpisodeInProgress`): the first day's state is the stored last day's
-    episode carried on, or the next episode drawn by the pattern's transition row from it —
-    never a jump — and DSM-5 minimum lengths hold across the join. Use
-    :func:`continuation_seed` for its seed and :func:`patient_traits` for ``traits`` (the
-    patient's own; drawn afresh when None). Without both, the history is exactly what it
-    always was for the same arguments.
 
     Raises :class:`UnknownPatternError` for an unknown ``pattern`` and
     :class:`InvalidHistoryParameterError` (a ``ValueError``) for ``days < 0``, an adherence
     outside ``(0, 1]``, a negative or non-integer seed, or a non-date ``end_date``.
     ``days == 0`` gives an empty history whose ``start_date`` is the day after ``end_date``.
     """
+    return _build(pattern=pattern, end_date=end_date, days=days, seed=seed, adherence=adherence)
+
+
+def continue_history(
+    *,
+    pattern: str,
+    end_date: dt.date,
+    days: int,
+    seed: int | np.random.SeedSequence,
+    continue_from: EpisodeInProgress,
+    adherence: float = DEFAULT_ADHERENCE,
+    traits: PatientTraits | None = None,
+) -> PatientHistory:
+    """The ``days`` days ending ``end_date`` as the continuation of a stored history.
+
+    The stored history ended the day before this window; ``continue_from`` says where it left
+    off (see :class:`EpisodeInProgress`). The first day's state is that episode carried on, or
+    — when it ended with the stored day — the next episode drawn by the pattern's transition
+    row from it: never a jump, and DSM-5 minimum lengths hold across the join
+    (docs/clinical-model.md, "Episode definitions"). Use :func:`continuation_seed` for ``seed``
+    and :func:`patient_traits` for ``traits`` (the patient's own habits; drawn afresh when
+    None). Raises as :func:`build_history` does, and :class:`InvalidHistoryParameterError` for
+    a state the pattern never has or ``days_in_state < 1``.
+    """
+    return _build(
+        pattern=pattern,
+        end_date=end_date,
+        days=days,
+        seed=seed,
+        adherence=adherence,
+        continue_from=continue_from,
+        traits=traits,
+    )
+
+
+def _build(
+    *,
+    pattern: str,
+    end_date: dt.date,
+    days: int,
+    seed: int | np.random.SeedSequence,
+    adherence: float,
+    continue_from: EpisodeInProgress | None = None,
+    traits: PatientTraits | None = None,
+) -> PatientHistory:
     model = get_pattern(pattern)
     end, n_days, share = _validate(end_date, days, adherence)
     rng = _generator(seed)
@@ -318,9 +354,7 @@ def build_history(
     # One stream, consumed in a fixed order: trajectory, latents, check-in days, fields. The
     # mood course therefore does not depend on the adherence asked for.
     traj = sample_trajectory(model, n_days, rng, continue_from=continue_from)
-    latents = (
-        daily_latents(traj, rng, independent=model.independent_days, traits=traits) if n_days else None
-    )
+    latents = daily_latents(traj, rng, independent=model.independent_days, traits=traits) if n_days else None
     offsets = checkin_days(
         traj.daily_codes,
         state_shares=tuple(model.model_shares[s] for s in STATE_BY_CODE),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 import pytest
 
 from synthadmin.content import (
@@ -14,6 +13,7 @@ from synthadmin.content import (
     MoodState,
     build_history,
     continuation_seed,
+    continue_history,
     get_pattern,
     patient_seed,
     patient_traits,
@@ -26,14 +26,16 @@ CLINICAL = [p for p in PATTERN_NAMES if get_pattern(p).is_clinical]
 
 def _where(history) -> EpisodeInProgress:
     last = history.episode_spans()[-1]
-    return EpisodeInProgress(state=last.state, days_in_state=last.days, kind=last.kind, true_days=last.true_days)
+    return EpisodeInProgress(
+        state=last.state, days_in_state=last.days, kind=last.kind, true_days=last.true_days
+    )
 
 
 def _continued(pattern: str, index: int, *, days: int = 200, more: int = 120):
     seed = patient_seed(31, index)
     first = build_history(pattern=pattern, end_date=END, days=days, seed=seed)
     start = END + dt.timedelta(days=1)
-    second = build_history(
+    second = continue_history(
         pattern=pattern,
         end_date=END + dt.timedelta(days=more),
         days=more,
@@ -80,7 +82,10 @@ def test_same_patient_and_start_day_give_the_same_days() -> None:
     a, b = _continued("cycling", 3)[1], _continued("cycling", 3)[1]
     assert list(a.iter_json_rows()) == list(b.iter_json_rows())
     seed = patient_seed(31, 3)
-    assert continuation_seed(seed, END).spawn_key != continuation_seed(seed, END + dt.timedelta(days=1)).spawn_key
+    assert (
+        continuation_seed(seed, END).spawn_key
+        != continuation_seed(seed, END + dt.timedelta(days=1)).spawn_key
+    )
 
 
 def test_traits_are_the_ones_the_first_history_drew() -> None:
@@ -96,9 +101,7 @@ def test_traits_are_the_ones_the_first_history_drew() -> None:
 
 def test_an_unknown_kind_takes_a_type_with_the_state_and_lasts_at_least_as_long() -> None:
     where = EpisodeInProgress(state=MoodState.MANIC, days_in_state=3)
-    history = build_history(
-        pattern="manic", end_date=END, days=30, seed=5, continue_from=where
-    )
+    history = continue_history(pattern="manic", end_date=END, days=30, seed=5, continue_from=where)
     first = history.episode_spans()[0]
     assert first.state is MoodState.MANIC and first.true_days >= DSM_MINIMUM_DAYS[MoodState.MANIC]
 
@@ -106,4 +109,4 @@ def test_an_unknown_kind_takes_a_type_with_the_state_and_lasts_at_least_as_long(
 def test_a_state_the_pattern_never_has_is_refused() -> None:
     where = EpisodeInProgress(state=MoodState.MIXED, days_in_state=3)
     with pytest.raises(InvalidHistoryParameterError, match="no mixed episodes"):
-        build_history(pattern="stable", end_date=END, days=10, seed=5, continue_from=where)
+        continue_history(pattern="stable", end_date=END, days=10, seed=5, continue_from=where)
