@@ -26,6 +26,7 @@ either, as for a selection without synthetic patients.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 import uuid
 from collections.abc import Iterable
@@ -80,12 +81,14 @@ class TodayExtension:
     refusals: list[ExtendRefusal] = field(default_factory=list)
     up_to_date: int = 0
     patients_extended: int = 0
+    stopped: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "today": self.today.isoformat(),
             "patients_extended": self.patients_extended,
             "up_to_date": self.up_to_date,
+            "stopped": self.stopped,
             "refusals": [{"email": r.email, "reason": r.reason} for r in self.refusals],
             "run": self.report.as_dict() if self.report is not None else None,
         }
@@ -114,6 +117,7 @@ def synthetic_extend_to_today(
     all_patients: bool = False,
     started_by: Starter,
     progress: ProgressListener | None = None,
+    stop: threading.Event | None = None,
 ) -> TodayExtension:
     """Add each selected synthetic patient's missing days up to today (see the module docstring).
 
@@ -121,7 +125,9 @@ def synthetic_extend_to_today(
     synthadmin did not create are refused and named), ``run`` (the patients a generate run
     created, or those an extend run extended) or ``all_patients`` (every synthetic patient).
     "Today" is ``timezone.localdate()`` (``settings.TIME_ZONE``). ``progress`` gets phase
-    ``"patients"`` with the number of patients considered and one step per patient.
+    ``"patients"`` with the number of patients considered and one step per patient. ``stop``
+    (set by a signal, a cancel button) ends the run between patients: those done keep their days,
+    the run is recorded ``aborted`` and ``TodayExtension.stopped`` is True.
 
     Returns a :class:`TodayExtension`; its report is None when nothing needed writing. Raises
     InvalidRequestError (``field`` "run" or "selection") for a bad or unknown selection, before
@@ -130,7 +136,7 @@ def synthetic_extend_to_today(
     """
     progress = progress or NullProgress()
     today = timezone.localdate()
-    ids = _selected_ids(patient_ids=patient_ids, run=run, all_patients=all_patients)
+    ids = patients_selected(patient_ids=patient_ids, run=run, all_patients=all_patients)
     created_by_us = users_complete(ids)
     profiles = (
         Profile.objects.filter(id__in=ids)
@@ -179,8 +185,12 @@ def synthetic_extend_to_today(
     written = extended = 0
     failures: list[UserFailure] = []
     crash: BaseException | None = None
+    stopped = False
     try:
         for plan in plans:
+            if stop is not None and stop.is_set():
+                stopped = True
+                break
             try:
                 count = _extend_one(run_row, plan, today)
             except DatabaseError as exc:  # one patient's failure must not stop the others; reported
@@ -199,7 +209,7 @@ def synthetic_extend_to_today(
         status, error = ledger.run_status(
             ledger.RunOutcome(
                 crash=crash if not isinstance(crash, KeyboardInterrupt) else None,
-                stopped=isinstance(crash, KeyboardInterrupt),
+                stopped=stopped or isinstance(crash, KeyboardInterrupt),
                 failures=len(failures),
                 first_failure=failures[0].reason if failures else "",
                 created=extended,
@@ -224,13 +234,22 @@ def synthetic_extend_to_today(
         auth_backend="none",
     )
     return TodayExtension(
-        today=today, report=report, refusals=refusals, up_to_date=up_to_date, patients_extended=extended
+        today=today,
+        report=report,
+        refusals=refusals,
+        up_to_date=up_to_date,
+        patients_extended=extended,
+        stopped=stopped,
     )
 
 
-def _selected_ids(
+def patients_selected(
     *, patient_ids: Iterable[uuid.UUID] | None, run: uuid.UUID | str | None, all_patients: bool
 ) -> set[uuid.UUID]:
+    """The profile ids a selection names: ``patient_ids`` as given, the patients of ``run`` (a
+    generate run's complete patients, or those an extend run extended) or ``all_patients`` (every
+    complete synthetic patient). Exactly one; raises InvalidRequestError (``field`` "selection"
+    or "run") otherwise or for an unknown run."""
     if sum((patient_ids is not None, run is not None, bool(all_patients))) != 1:
         raise InvalidRequestError("say which patients: patient ids, one run or all", field="selection")
     if patient_ids is not None:
