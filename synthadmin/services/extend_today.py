@@ -13,7 +13,8 @@ seeded from the patient's own seed and its first day (``content.continuation_see
 the patient's traits (``content.patient_traits``); missed days follow the patient's adherence.
 
 Writes like "Add check-in days" (``services.extend``): one ``SyntheticRun`` of kind ``extend``
-(``parameters["mode"] == "to_today"``), and per patient, in one transaction, its new check-ins,
+(``parameters["mode"] == "to_today"``), and per patient, all or nothing (a savepoint; patients
+are committed in chunks of ``CHUNK_PATIENTS``), its new check-ins,
 a ``CheckinAddition`` with the dates and the window's ground truth (so purging the run removes
 exactly those check-ins, ``services.extend_purge``, and the next extension continues from the
 new last day) and its ledger count. Never a duplicate date: a day that already has a check-in is
@@ -50,6 +51,7 @@ from synthadmin.content import (
     patient_seed,
     patient_traits,
 )
+from synthadmin.db.errors import connection_lost
 from synthadmin.exceptions import InvalidRequestError
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.selectors import users_complete
@@ -64,6 +66,9 @@ from synthadmin.services.writer import checkins_copy
 #: The progress phase this service reports (one step per patient considered).
 PHASE_PATIENTS = "patients"
 MODE = "to_today"
+
+#: Patients written per transaction (each in its own savepoint).
+CHUNK_PATIENTS = 100
 
 EXISTING_DATES = "SELECT checkin_date FROM public.check_ins WHERE user_id = %s AND checkin_date >= %s"
 
@@ -187,21 +192,34 @@ def synthetic_extend_to_today(
     crash: BaseException | None = None
     stopped = False
     try:
-        for plan in plans:
+        for first in range(0, len(plans), CHUNK_PATIENTS):
             if stop is not None and stop.is_set():
                 stopped = True
                 break
-            try:
-                count = _extend_one(run_row, plan, today)
-            except DatabaseError as exc:  # one patient's failure must not stop the others; reported
-                failures.append(UserFailure(plan.email, "patient", _first_line(exc)))
-            else:
-                if count is None:
-                    up_to_date += 1  # another extension got there first
-                else:
-                    written += count
-                    extended += 1
-            progress.advance(PHASE_PATIENTS)
+            chunk = plans[first : first + CHUNK_PATIENTS]
+            chunk_written = chunk_extended = chunk_current = 0
+            chunk_failures: list[UserFailure] = []
+            # One commit per chunk, a savepoint per patient (``_extend_one``): a patient's
+            # failure rolls back only its own days; the flush to disk is paid once per chunk.
+            with transaction.atomic():
+                for plan in chunk:
+                    try:
+                        count = _extend_one(run_row, plan, today)
+                    except DatabaseError as exc:  # one patient's failure must not stop the others
+                        if connection_lost(exc):
+                            raise
+                        chunk_failures.append(UserFailure(plan.email, "patient", _first_line(exc)))
+                        continue
+                    if count is None:
+                        chunk_current += 1  # another extension got there first
+                    else:
+                        chunk_written += count
+                        chunk_extended += 1
+            written += chunk_written
+            extended += chunk_extended
+            up_to_date += chunk_current
+            failures += chunk_failures
+            progress.advance(PHASE_PATIENTS, len(chunk))
     except BaseException as exc:  # recorded on the run, then re-raised (Ctrl-C included)
         crash = exc
         raise
@@ -399,7 +417,7 @@ def _extend_one(run: SyntheticRun, plan: _Plan, today: dt.date) -> int | None:
         continue_from=plan.where,
         traits=plan.traits,
     )
-    with transaction.atomic():
+    with transaction.atomic():  # a savepoint inside the caller's chunk transaction
         # Serialises extensions of one patient: the second sees the first's addition below.
         list(SyntheticUser.objects.select_for_update().filter(pk=plan.entry_id).values_list("pk"))
         ends = CheckinAddition.objects.filter(user_id=plan.user_id, removed_at__isnull=True).values_list(
