@@ -272,3 +272,19 @@ def test_a_selection_is_one_of_ids_a_run_or_all(transactional_db):
     with pytest.raises(InvalidRequestError, match="no synthadmin run"):
         synthetic_extend_to_today(run="9f0e8d7c-0000-4000-8000-000000000000", started_by=STARTER)
     assert SyntheticRun.objects.count() == 0
+
+
+def test_a_stop_before_the_first_patient_aborts_the_run_and_writes_no_checkins(supabase_tables_cleanup):
+    import threading
+
+    _generate(patients=2, days=20, ended_days_ago=4, pattern="stable")
+    before = _checkins()
+    stop = threading.Event()
+    stop.set()
+
+    done = synthetic_extend_to_today(all_patients=True, started_by=STARTER, stop=stop)
+
+    assert done.stopped and done.patients_extended == 0 and done.report.status == "aborted"
+    assert _checkins() == before and not CheckinAddition.objects.exists()
+    # Run again without the stop: it finishes.
+    assert synthetic_extend_to_today(all_patients=True, started_by=STARTER).patients_extended == 2
