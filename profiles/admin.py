@@ -36,7 +36,9 @@ from synthadmin.selectors import profile_is_synthetic, therapist_email
 from synthadmin.services.extend import synthetic_checkins_extend
 from synthadmin.services.extend_today import synthetic_extend_to_today
 from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.logins import logins_expire, logins_held, logins_sink
 from synthadmin.services.patient_story import patient_story_get
+from synthadmin.services.preview import PreviewReport, synthetic_generate_preview
 from synthadmin.services.purge import synthetic_purge
 from synthadmin.target import target_get
 from synthadmin.text import plural
@@ -268,53 +270,99 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
         return super().changelist_view(request, context)
 
     def generate_view(self, request: HttpRequest) -> HttpResponse:
-        """The form behind the button: validate, call the service, log, message, redirect."""
+        """The form behind the button, in two steps: "Preview" (``synthetic_generate_preview``,
+        nothing written) shows what the run would make, with "Generate" (the same parameters,
+        hidden) and "Back"; a valid POST without ``_preview`` or ``_back`` generates: validate,
+        call the service, log, message, redirect."""
         if not self.has_generate_synthetic_permission(request):
             raise PermissionDenied
+        logins_expire()
         form = GenerateForm(request.POST if request.method == "POST" else None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                report = synthetic_generate(
-                    request=form.generation_request(), started_by=staff_starter(request)
-                )
-            except InvalidRequestError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, str(exc))
-            except SynthadminError as exc:
-                form.add_error(None, str(exc))
-            else:
-                run = SyntheticRun.objects.get(pk=report.run_id)
-                summary = (
-                    f"{plural(report.patients_created, 'patient')}, "
-                    f"{plural(report.therapists_created, 'therapist')} and "
-                    f"{plural(report.checkins_created, 'check-in')}"
-                )
-                self.log_addition(request, run, f"Generated {summary} ({report.status}).")
-                if report.status == SyntheticRun.Status.SUCCEEDED:
-                    self.message_user(
-                        request, format_html("Created {} — {}.", summary, run_link(run.id)), messages.SUCCESS
-                    )
+        if request.method == "POST" and "_back" not in request.POST and form.is_valid():
+            if "_preview" in request.POST:
+                try:
+                    preview = synthetic_generate_preview(request=form.generation_request())
+                except InvalidRequestError as exc:
+                    form.add_error(exc.field if exc.field in form.fields else None, str(exc))
                 else:
-                    self.message_user(
-                        request,
-                        format_html(
-                            "Run {}: created {}; {} — {}.",
-                            report.status,
-                            summary,
-                            report.error,
-                            run_link(run.id),
-                        ),
-                        messages.WARNING if report.status == SyntheticRun.Status.PARTIAL else messages.ERROR,
-                    )
-                changelist = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
-                return HttpResponseRedirect(f"{changelist}?run={run.pk}")
+                    return self._generate_page(request, form, preview=preview)
+            else:
+                generated = self._generate(request, form)
+                if generated is not None:
+                    return generated
+        return self._generate_page(request, form)
+
+    def _generate_page(
+        self, request: HttpRequest, form: GenerateForm, *, preview: PreviewReport | None = None
+    ) -> HttpResponse:
         context = {
             **self.admin_site.each_context(request),
-            "title": "Generate synthetic data",
+            "title": "Preview: nothing is written yet" if preview else "Generate synthetic data",
             "opts": self.opts,
             "form": form,
             "max_patients": settings.SYNTHADMIN_ADMIN_MAX_PATIENTS,
         }
-        return TemplateResponse(request, "admin/profiles/profile/generate.html", context)
+        if preview is None:
+            return TemplateResponse(request, "admin/profiles/profile/generate.html", context)
+        context.update(
+            preview=preview,
+            shares=[
+                (STATE_LABELS.get(state, state), f"{share:.1%}", BAND_COLOURS.get(state, "#ccc"))
+                for state, share in preview.state_shares.items()
+            ],
+            request_params=form.generation_request(),
+        )
+        return TemplateResponse(request, "admin/profiles/profile/generate_preview.html", context)
+
+    def _generate(self, request: HttpRequest, form: GenerateForm) -> HttpResponse | None:
+        """Run the service; the redirect to the run's profiles, or None (errors are on the form)."""
+        create_logins = bool(form.cleaned_data.get("create_logins"))
+        try:
+            report = synthetic_generate(
+                request=form.generation_request(),
+                started_by=staff_starter(request),
+                credentials=logins_sink() if create_logins else None,
+            )
+        except InvalidRequestError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+            return None
+        except SynthadminError as exc:
+            form.add_error(None, str(exc))
+            return None
+        run = SyntheticRun.objects.get(pk=report.run_id)
+        summary = (
+            f"{plural(report.patients_created, 'patient')}, "
+            f"{plural(report.therapists_created, 'therapist')} and "
+            f"{plural(report.checkins_created, 'check-in')}"
+        )
+        self.log_addition(request, run, f"Generated {summary} ({report.status}).")
+        if report.status == SyntheticRun.Status.SUCCEEDED:
+            self.message_user(
+                request, format_html("Created {} — {}.", summary, run_link(run.id)), messages.SUCCESS
+            )
+        else:
+            self.message_user(
+                request,
+                format_html(
+                    "Run {}: created {}; {} — {}.", report.status, summary, report.error, run_link(run.id)
+                ),
+                messages.WARNING if report.status == SyntheticRun.Status.PARTIAL else messages.ERROR,
+            )
+        held = logins_held(run=run) if create_logins else None
+        if held is not None:
+            self.message_user(
+                request,
+                format_html(
+                    'Logins for {}: <a href="{}" id="download-logins-link">Download logins (once)</a> '
+                    "before {} — after that, or once downloaded, they are gone.",
+                    plural(held.count, "user"),
+                    reverse("admin:synthadmin_syntheticrun_logins", args=[run.pk]),
+                    f"{timezone.localtime(held.expires_at):%H:%M}",
+                ),
+                messages.SUCCESS,
+            )
+        changelist = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+        return HttpResponseRedirect(f"{changelist}?run={run.pk}")
 
     # --- actions ------------------------------------------------------------------------------
     def _carried_selection(self, request: HttpRequest) -> dict:

@@ -14,6 +14,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html, format_html_join
 
 from synthadmin.admin_helpers import (
@@ -26,6 +27,14 @@ from synthadmin.admin_helpers import (
 from synthadmin.exceptions import InvalidRequestError, SynthadminError
 from synthadmin.models import CheckinAddition, Scenario, SyntheticRun, SyntheticUser
 from synthadmin.services.export import FORMATS, synthetic_export_chunks
+from synthadmin.services.logins import (
+    LoginsForbiddenError,
+    LoginsGoneError,
+    logins_expire,
+    logins_held,
+    logins_may_take,
+    logins_take,
+)
 from synthadmin.services.purge import synthetic_purge
 from synthadmin.services.scenarios import scenario_mix_text, scenario_reset, scenario_run, scenario_validate
 from synthadmin.text import plural
@@ -121,7 +130,12 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
             self.admin_site.admin_view(self.download_view),
             name=f"{self.opts.app_label}_{self.opts.model_name}_download",
         )
-        return [purge, download, *super().get_urls()]
+        logins = path(
+            "<uuid:run_id>/logins/",
+            self.admin_site.admin_view(self.logins_view),
+            name=f"{self.opts.app_label}_{self.opts.model_name}_logins",
+        )
+        return [purge, download, logins, *super().get_urls()]
 
     def has_export_synthetic_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(EXPORT_PERMISSION)
@@ -140,6 +154,10 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
         )
         context["download_formats"] = (
             FORMATS if obj is not None and self.has_export_synthetic_permission(request) else ()
+        )
+        logins_expire()  # an expired set is gone from the database before the page is drawn
+        context["logins_held"] = (
+            logins_held(run=obj) if obj is not None and logins_may_take(run=obj, user=request.user) else None
         )
         return super().render_change_form(
             request, context, add=add, change=change, form_url=form_url, obj=obj
@@ -191,6 +209,47 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
         self.log_change(request, run, f"Downloaded its check-ins as {fmt}.")
         response = StreamingHttpResponse(blocks, content_type=CONTENT_TYPES[fmt])
         response["Content-Disposition"] = f'attachment; filename="synthetic-{run.tag}.{fmt}"'
+        return response
+
+    def logins_view(self, request: HttpRequest, run_id: str) -> HttpResponseBase:
+        """The run's logins, once (``services.logins``): GET says what is held and offers the
+        button (a link prefetch consumes nothing); POST streams the CSV and deletes them.
+
+        Only the staff member who started the run, with the generate permission: 403 for anyone
+        else, superusers included. 410 once downloaded, expired or purged. The response is never
+        cached; the admin log records the download, never a password.
+        """
+        run = get_object_or_404(SyntheticRun, pk=run_id)
+        if not logins_may_take(run=run, user=request.user):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Download logins (once)",
+            "opts": self.opts,
+            "run": run,
+        }
+        template = "admin/synthadmin/syntheticrun/logins.html"
+        response: HttpResponseBase
+        if request.method == "POST":
+            try:
+                lines = logins_take(run=run, user=request.user)
+            except LoginsForbiddenError:
+                raise PermissionDenied from None
+            except LoginsGoneError as exc:
+                response = TemplateResponse(request, template, {**context, "gone": str(exc)}, status=410)
+            else:
+                self.log_change(request, run, "Downloaded its logins (now deleted).")
+                response = StreamingHttpResponse(lines, content_type=CONTENT_TYPES["csv"])
+                response["Content-Disposition"] = f'attachment; filename="logins-{run.tag}.csv"'
+            add_never_cache_headers(response)
+            return response
+        held = logins_held(run=run)
+        if held is None:
+            gone = f"The logins of run {run.tag} were already downloaded, or expired, or the run was purged."
+            response = TemplateResponse(request, template, {**context, "gone": gone}, status=410)
+        else:
+            response = TemplateResponse(request, template, {**context, "held": held})
+        add_never_cache_headers(response)
         return response
 
 

@@ -98,6 +98,13 @@ class GenerateForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
     )
 
+    create_logins = forms.BooleanField(
+        required=False,
+        label="Create logins",
+        help_text="Give every user a password, offered once as a CSV download when the run ends "
+        "(held only encrypted until then, at most an hour).",
+    )
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if self.errors:

@@ -188,3 +188,26 @@ class CheckinAddition(models.Model):
 
 #: Ledger entries whose Auth user may exist: what purge looks at.
 LIVE_STATES = (SyntheticUser.State.COMPLETE, SyntheticUser.State.INTENT)
+
+
+class HeldLogin(models.Model):
+    """One created user's login, held for an admin download: **only** encrypted.
+
+    ``token`` is a Fernet token (``synthadmin.services.logins``) of the CSV row
+    ``email,password,role,user_id``; nothing else here says anything about the password. Rows
+    are deleted by the first download (``logins_take``), an hour after they were written
+    (``logins_expire``), and when their user is purged.
+    """
+
+    run = models.ForeignKey(SyntheticRun, on_delete=models.CASCADE, related_name="held_logins")
+    user_id = models.UUIDField(db_index=True)
+    token = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "held login"
+        default_permissions = ()  # never shown in the admin; no model permission to grant
+
+    def __str__(self) -> str:
+        return f"held login of {self.user_id}"

@@ -20,9 +20,13 @@ from rich.table import Table
 
 
 class RichProgress:
-    """A progress bar per phase, drawn on stderr (stdout stays for the report)."""
+    """A progress bar per phase, drawn on stderr (stdout stays for the report).
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    A phase's total may be an expectation (the check-ins of a run: days x adherence per
+    patient): past it, the total grows with the count; ``settle`` makes it the final count.
+    """
+
+    def __init__(self, stream: TextIO | None = None, *, console: Console | None = None) -> None:
         self._progress = Progress(
             TextColumn("[bold]{task.description:<11}"),
             BarColumn(),
@@ -31,7 +35,7 @@ class RichProgress:
             TimeElapsedColumn(),
             TextColumn("eta"),
             TimeRemainingColumn(),  # for the phases whose total is known (auth users)
-            console=Console(file=stream or sys.stderr),
+            console=console or Console(file=stream or sys.stderr),
             transient=False,
         )
         self._tasks: dict[str, TaskID] = {}
@@ -49,8 +53,31 @@ class RichProgress:
     def advance(self, name: str, amount: int = 1) -> None:
         task = self._tasks[name]
         self._progress.advance(task, amount)
-        speed = self._progress.tasks[task].speed
-        self._progress.update(task, rate=f"{speed:,.0f}/s" if speed else "")
+        state = self._progress.tasks[task]
+        speed = state.speed
+        grown = state.total is not None and state.completed > state.total
+        self._progress.update(
+            task, rate=f"{speed:,.0f}/s" if speed else "", total=state.completed if grown else state.total
+        )
+
+    def settle(self, name: str) -> None:
+        """The phase is over: its total becomes what was done (an expected total was only that)."""
+        if name in self._tasks:
+            task = self._tasks[name]
+            self._progress.update(task, total=self._progress.tasks[task].completed)
+
+
+def progress_console() -> Console:
+    """Where progress bars are drawn: stderr (tests swap in a terminal-like console)."""
+    return Console(file=sys.stderr)
+
+
+def progress_bars(*, verbosity: int, json: bool) -> RichProgress | None:
+    """Bars for a person watching: on a terminal, not with ``-v 0`` or ``--json``; else None."""
+    console = progress_console()
+    if verbosity < 1 or json or not console.is_terminal:
+        return None
+    return RichProgress(console=console)
 
 
 def render(renderable: object, *, width: int = 100) -> str:

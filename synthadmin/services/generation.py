@@ -55,6 +55,7 @@ from synthadmin.models import Scenario, SyntheticRun, SyntheticUser
 from synthadmin.redaction import redact
 from synthadmin.services import ledger
 from synthadmin.services.ground_truth import ground_truth_of
+from synthadmin.services.logins import logins_expire
 from synthadmin.services.population import PersonSpec, patient_history, population_build, therapist_assignment
 from synthadmin.services.reports import Credential, NullProgress, ProgressListener, RunReport, UserFailure
 from synthadmin.services.requests import GenerationParams, GenerationRequest, generation_request_validate
@@ -167,6 +168,7 @@ def synthetic_generate(
     params = generation_request_validate(request)
     stop = stop or threading.Event()
     ledger.runs_reap_interrupted()  # runs whose process died are seen for what they are
+    logins_expire()  # held logins past their hour are gone before anyone looks
     with gateway_in_use(gateway, cancel=stop) as auth:
         return _Run(
             params=params,
@@ -242,7 +244,10 @@ class _Run:
             )
             self.progress.phase(PHASE_USERS, len(therapists) + len(patients))
             if patients and params.checkin_days:
-                self.progress.phase(PHASE_CHECKINS, None)
+                # The expected count (adherence is each history's long-run share of days with
+                # a check-in); the exact one is known only once every history is built.
+                expected = round(len(patients) * params.checkin_days * params.adherence)
+                self.progress.phase(PHASE_CHECKINS, expected)
             # Phase barrier: every therapist is settled before any patient is linked to one.
             done = self._create_all([_Job(spec) for spec in therapists])
             therapist_ids = [o.user_id for o in done if o.user_id is not None]

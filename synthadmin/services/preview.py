@@ -1,4 +1,11 @@
-"""A dry run: build the whole population exactly as a run would, write nothing anywhere."""
+"""A dry run: build what a run would write, write nothing anywhere; answers at once at any size.
+
+One rule for the command's ``--dry-run`` and the admin's "Preview": the counts of users are
+exact; check-ins and state shares come from the histories of at most ``SAMPLE_PATIENTS``
+patients — all of them when there are no more, else a sample stratified by pattern (each
+pattern of the mix gets its share of the sample, at least one patient, spread evenly over its
+patients) — and are scaled up by each pattern's patient count. ``checkins_exact`` says which.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +15,14 @@ from typing import Any
 
 from django.conf import settings
 
-from synthadmin.content import STATE_BY_CODE, MoodState
+from synthadmin.content import STATE_BY_CODE, MoodState, PatientHistory
 from synthadmin.services.population import patient_history, population_build
 from synthadmin.services.requests import GenerationParams, GenerationRequest, generation_request_validate
 
 SAMPLE_DAYS = 7
 PREVIEW_TAG = "dryrun00"
+#: The most patients whose histories a preview builds (``_sample``).
+SAMPLE_PATIENTS = 50
 
 
 @dataclass(frozen=True)
@@ -31,10 +40,16 @@ class PreviewReport:
     parameters: dict[str, Any]
     therapists: int
     patients: int
+    #: Check-ins the run would write: exact when ``checkins_exact``, else the sample's mean per
+    #: patient of each pattern times that pattern's patients (an estimate).
     checkins: int
+    #: Share of days in each mood state, weighted by each pattern's patients.
     state_shares: dict[str, float]
     sample_patient: str
     sample_days: list[SampleDay]
+    #: Patients whose histories were built (at most ``SAMPLE_PATIENTS``).
+    sampled_patients: int = 0
+    checkins_exact: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -44,64 +59,105 @@ class PreviewReport:
 
 def synthetic_generate_preview(*, request: GenerationRequest | GenerationParams) -> PreviewReport:
     """What ``synthetic_generate`` would write for ``request``: counts, the per-state share of
-    days, and a sample patient's first days. Touches neither Auth nor the database.
+    days, and the first patient's first ``SAMPLE_DAYS`` check-ins (the run's first patient,
+    same seed → same name and days). Touches neither Auth nor the database.
 
-    Raises InvalidRequestError for a bad parameter. Histories are built one at a time, so
-    memory stays flat however large the request.
+    Builds at most ``SAMPLE_PATIENTS`` histories (see the module docstring), so 10,000
+    patients x 3,650 days answer as fast as 50. Raises InvalidRequestError for a bad parameter.
     """
     params = generation_request_validate(request)
-    therapists, patients = population_build(
+    # Only the first patient is named (the people are built in order from the seed, so it is
+    # the run's first patient); the counts are the request's.
+    _therapists, first = population_build(
         seed=params.seed,
         run_tag=PREVIEW_TAG,
         therapists=params.therapists,
-        patients=params.patients,
+        patients=min(params.patients, 1),
         locale=params.locale,
         email_domain=settings.SYNTHADMIN_EMAIL_DOMAIN,
     )
-    days: Counter[int] = Counter()
-    checkins = 0
+    patterns = params.patient_patterns()
+    by_pattern: dict[str, list[int]] = {}
+    for index, pattern in enumerate(patterns):
+        by_pattern.setdefault(pattern, []).append(index)
+    checkins = 0.0
+    shares: dict[int, float] = {}
     sample: list[SampleDay] = []
-    for index, pattern in zip(range(len(patients)), params.patient_patterns(), strict=True):
-        history = patient_history(
-            seed=params.seed,
-            patient_index=index,
-            pattern=pattern,
-            days=params.checkin_days,
-            end_date=params.end_date,
-            adherence=params.adherence,
-        )
-        checkins += len(history)
-        days.update(int(code) for code in history.daily_states.tolist())
-        if index == 0:
-            states = history.checkin_states()
-            for (day, payload), state in zip(history.iter_payloads(), states, strict=False):
-                if len(sample) == SAMPLE_DAYS:
-                    break
-                mood = payload["mood_data"]
-                sample.append(
-                    SampleDay(
-                        date=day.isoformat(),
-                        state=str(state),
-                        hours_slept=payload["sleep_data"]["hoursSlept"],
-                        energy=int(mood["energyLevel"]),
-                        depressed_mood=int(mood["depressedMood"]),
-                        elevation=int(mood["elevation"]),
-                    )
-                )
-    total_days = sum(days.values())
-    shares = {
-        str(STATE_BY_CODE[code]): round(count / total_days, 4)
-        for code, count in sorted(days.items())
-        if total_days
-    }
+    sampled = 0
+    for pattern, indices in by_pattern.items():
+        chosen = _sample(indices, _allocation(by_pattern)[pattern])
+        days: Counter[int] = Counter()
+        pattern_checkins = 0
+        for index in chosen:
+            history = patient_history(
+                seed=params.seed,
+                patient_index=index,
+                pattern=pattern,
+                days=params.checkin_days,
+                end_date=params.end_date,
+                adherence=params.adherence,
+            )
+            pattern_checkins += len(history)
+            days.update(int(code) for code in history.daily_states.tolist())
+            if index == 0:
+                sample = _first_days(history)
+        sampled += len(chosen)
+        weight = len(indices) / len(patterns)
+        checkins += pattern_checkins * len(indices) / len(chosen)
+        total_days = sum(days.values())
+        for code, count in days.items():
+            shares[code] = shares.get(code, 0.0) + weight * count / total_days
+    state_shares = {str(STATE_BY_CODE[code]): round(share, 4) for code, share in sorted(shares.items())}
     for state in MoodState:
-        shares.setdefault(str(state), 0.0)
+        state_shares.setdefault(str(state), 0.0)
     return PreviewReport(
-        parameters=request.as_parameters(),
-        therapists=len(therapists),
-        patients=len(patients),
-        checkins=checkins,
-        state_shares=shares,
-        sample_patient=patients[0].full_name if patients else "",
+        parameters=params.as_parameters(),
+        therapists=params.therapists,
+        patients=params.patients,
+        checkins=round(checkins),
+        state_shares=state_shares,
+        sample_patient=first[0].full_name if first else "",
         sample_days=sample,
+        sampled_patients=sampled,
+        checkins_exact=sampled == params.patients,
     )
+
+
+def _allocation(by_pattern: dict[str, list[int]]) -> dict[str, int]:
+    """How many of each pattern's patients to build: all when they are ``SAMPLE_PATIENTS`` or
+    fewer, else a share proportional to the pattern's patients, at least one each."""
+    total = sum(len(indices) for indices in by_pattern.values())
+    if total <= SAMPLE_PATIENTS:
+        return {pattern: len(indices) for pattern, indices in by_pattern.items()}
+    return {
+        pattern: max(1, min(len(indices), SAMPLE_PATIENTS * len(indices) // total))
+        for pattern, indices in by_pattern.items()
+    }
+
+
+def _sample(indices: list[int], count: int) -> list[int]:
+    """``count`` of ``indices`` spread evenly, the first always included (the sample patient)."""
+    if count >= len(indices):
+        return indices
+    step = len(indices) / count
+    return [indices[int(n * step)] for n in range(count)]
+
+
+def _first_days(history: PatientHistory) -> list[SampleDay]:
+    states = history.checkin_states()
+    days: list[SampleDay] = []
+    for (day, payload), state in zip(history.iter_payloads(), states, strict=False):
+        if len(days) == SAMPLE_DAYS:
+            break
+        mood = payload["mood_data"]
+        days.append(
+            SampleDay(
+                date=day.isoformat(),
+                state=str(state),
+                hours_slept=payload["sleep_data"]["hoursSlept"],
+                energy=int(mood["energyLevel"]),
+                depressed_mood=int(mood["depressedMood"]),
+                elevation=int(mood["elevation"]),
+            )
+        )
+    return days

@@ -41,7 +41,8 @@ from synthadmin.selectors import entries_live, marker_names, profile_is_syntheti
 from synthadmin.services import ledger
 from synthadmin.services.cascade import BLOCKED, deletion_holds
 from synthadmin.services.extend_purge import extend_checkins_remove
-from synthadmin.services.reports import PurgeReport
+from synthadmin.services.logins import logins_expire
+from synthadmin.services.reports import NullProgress, ProgressListener, PurgeReport
 from synthadmin.services.retrying import STREAK_LIMIT, transient_retrying
 from synthadmin.services.threads import pool_run
 from synthadmin.target import target_get
@@ -50,6 +51,9 @@ T = TypeVar("T")
 
 #: After this many users in a row found the Auth service unavailable, purge stops.
 UNAVAILABLE_STREAK_LIMIT = STREAK_LIMIT
+
+#: The purge's one progress phase: users settled (deleted, blocked or failed) of those to delete.
+PHASE_DELETE = "users"
 
 
 @dataclass
@@ -91,6 +95,7 @@ def synthetic_purge(
     dry_run: bool = False,
     gateway: AuthGateway | None = None,
     stop: threading.Event | None = None,
+    progress: ProgressListener | None = None,
 ) -> PurgeReport:
     """Delete the synthetic users of one run (``run``), of the given ``user_ids``, or of all runs.
 
@@ -103,7 +108,10 @@ def synthetic_purge(
     (``skipped_real``), users of ours whose delete would touch a real user's rows or whose
     profile was set back to real (``left_alone``), users a non-cascading foreign key would block
     (``blocked``). Counts only what this call deleted. Raises ConfigurationError for an unusable
-    gateway and AuthRejectedError when the Auth service refuses the key.
+    gateway and AuthRejectedError when the Auth service refuses the key. ``progress`` hears one
+    phase, ``PHASE_DELETE`` ("users"), whose total is the users about to be deleted, advanced as
+    each one is settled (deleted, blocked or failed). Logins held for deleted users
+    (``services.logins``) are deleted with them.
     """
     stop = stop or threading.Event()
     requested = None if user_ids is None else {uuid.UUID(str(u)) for u in user_ids}
@@ -126,7 +134,7 @@ def synthetic_purge(
         stopped_by = ""
         if not dry_run:
             _resolve(users.values())
-            stopped_by = _delete_all(to_delete, _Calls(auth, flow, stop))
+            stopped_by = _delete_all(to_delete, _Calls(auth, flow, stop), progress or NullProgress())
     blocked += [f"{u.email}: {u.blocked}" for u in to_delete if u.blocked]
     aborts = [u.abort for u in users.values() if u.abort is not None]
     if aborts:
@@ -136,6 +144,8 @@ def synthetic_purge(
     runs = sorted({str(u.last.run_id) for u in users.values()} | ({str(run)} if run else set()))
     if not dry_run and not stop.is_set():
         _mark_runs_purged(runs)
+    if not dry_run:
+        logins_expire()  # held logins of users no longer live go with them
     done = to_delete if dry_run else [u for u in to_delete if u.deleted]
     roles = Counter(u.last.role for u in done if u.profile is not None)
     return PurgeReport(
@@ -236,13 +246,15 @@ def _resolve(users: Iterable[_User]) -> None:
             )
 
 
-def _delete_all(users: list[_User], calls: _Calls) -> str:
+def _delete_all(users: list[_User], calls: _Calls, progress: ProgressListener) -> str:
     """Delete ``users``; returns why it stopped part way (Auth unavailable), else ``""``."""
     streak = 0
     stopped_by = ""
+    progress.phase(PHASE_DELETE, len(users))
 
     def record(_item: _User, user: _User) -> None:
         nonlocal streak, stopped_by
+        progress.advance(PHASE_DELETE)
         streak = streak + 1 if user.unavailable else 0
         if streak >= UNAVAILABLE_STREAK_LIMIT and not stopped_by:
             calls.stop.set()

@@ -11,7 +11,8 @@ class ProgressListener(Protocol):
     """Receives progress from a running service (the command draws bars; the admin ignores it)."""
 
     def phase(self, name: str, total: int | None) -> None:
-        """A phase (``"auth users"``, ``"check-ins"``) starts; ``total`` may be unknown."""
+        """A phase (``"auth users"``, ``"check-ins"``) starts; ``total`` may be unknown (None) or
+        an expectation (check-ins: days x adherence per patient; the count may end either side)."""
 
     def advance(self, name: str, amount: int = 1) -> None:
         """``amount`` more units of phase ``name`` are done."""

@@ -85,11 +85,24 @@ def _generate_in_the_browser(page, base_url: str) -> None:
     page.fill("#id_patients", "3")
     page.fill("#id_therapists", "1")
     page.fill("#id_checkin_days", "14")
+    page.fill("#id_seed", "2026")
+    page.check("#id_create_logins")
+    page.click("input[name=_preview]")
+
+    # The preview: what would be made, nothing written yet; then Generate with the same values.
+    page.locator("#generate-preview").wait_for()
+    assert page.locator("#preview-patients").inner_text() == "3"
+    assert page.locator("#preview-therapists").inner_text() == "1"
+    assert page.locator("#preview-sample-days tbody tr").count() == 7
+    assert page.locator("#preview-shares tbody tr").count() == 6
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "admin-generate-preview.png"), full_page=True)
     page.click("input[name=_generate]")
 
     success = page.locator("ul.messagelist li.success")
-    success.wait_for()
-    assert "Created 3 patients, 1 therapist and" in success.inner_text()
+    success.first.wait_for()
+    assert "Created 3 patients, 1 therapist and" in success.first.inner_text()
+    assert page.locator("#download-logins-link").inner_text() == "Download logins (once)"
 
     # Back to everyone, then the filter a person would click.
     page.goto(f"{live_server_url}/admin/profiles/profile/")
@@ -102,5 +115,4 @@ def _generate_in_the_browser(page, base_url: str) -> None:
     assert all(email.endswith("@example.com") for email in emails)
     assert page.locator("#result_list tbody tr td.field-role").all_inner_texts().count("Therapist") == 1
 
-    ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "admin-test-patients.png"), full_page=True)

@@ -14,7 +14,6 @@ import csv
 import getpass
 import json
 import os
-import sys
 import threading
 import uuid
 from collections import Counter
@@ -33,7 +32,7 @@ from synthadmin.exceptions import ConfigurationError, InvalidRequestError
 from synthadmin.management import exitcodes
 from synthadmin.management.base import SynthadminCommand
 from synthadmin.management.files import new_file
-from synthadmin.management.output import RichProgress, key_value_table, one_line, render
+from synthadmin.management.output import key_value_table, one_line, progress_bars, render
 from synthadmin.management.preflight import target_preflight
 from synthadmin.management.stopping import SignalStop
 from synthadmin.models import Scenario, SyntheticRun, SyntheticUser
@@ -268,14 +267,15 @@ class Command(SynthadminCommand):
             credentials_file.flush()
 
         starter = Starter(f"os:{_os_user()}", source=SyntheticRun.Source.COMMAND)
-        show_bars = options["verbosity"] >= 1 and not options["json"] and sys.stderr.isatty()
         written = _Written()
         self._signals = SignalStop(stop)
         try:
-            bars = RichProgress() if show_bars else contextlib.nullcontext(None)
+            bars = progress_bars(
+                verbosity=options["verbosity"], json=options["json"]
+            ) or contextlib.nullcontext(None)
             with self._signals, written, bars as drawn:
                 written.forward_to = drawn
-                return synthetic_generate(
+                report = synthetic_generate(
                     request=request,
                     scenario=self.scenario,
                     started_by=starter,
@@ -284,6 +284,9 @@ class Command(SynthadminCommand):
                     credentials=keep if writer else None,
                     stop=self._signals.event,
                 )
+                if drawn is not None:
+                    drawn.settle(PHASE_CHECKINS)  # the expected total becomes the count
+                return report
         except ConfigurationError as exc:
             raise CommandError(one_line(str(exc))) from None
         except KeyboardInterrupt:
@@ -319,7 +322,12 @@ class Command(SynthadminCommand):
             return
         rows = [
             ("would create", f"{preview.patients} patients, {preview.therapists} therapists"),
-            ("check-ins", f"{preview.checkins:,}"),
+            (
+                "check-ins",
+                f"{preview.checkins:,}"
+                if preview.checkins_exact
+                else f"about {preview.checkins:,} (estimate from {preview.sampled_patients} patients)",
+            ),
             ("pattern", request.pattern),
             ("seed", str(request.seed)),
             ("days", f"{request.checkin_days} ending {request.end_date.isoformat()}"),
