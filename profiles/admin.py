@@ -34,6 +34,7 @@ from synthadmin.models import LIVE_STATES, CheckinAddition, SyntheticRun, Synthe
 from synthadmin.mood_chart import BAND_COLOURS, SERIES, STATE_LABELS
 from synthadmin.selectors import profile_is_synthetic, therapist_email
 from synthadmin.services.extend import synthetic_checkins_extend
+from synthadmin.services.extend_today import synthetic_extend_to_today
 from synthadmin.services.generation import synthetic_generate
 from synthadmin.services.logins import logins_expire, logins_held, logins_sink
 from synthadmin.services.patient_story import patient_story_get
@@ -115,7 +116,7 @@ def run_label(run: SyntheticRun) -> str:
 class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmin):
     change_list_template = "admin/profiles/profile/change_list.html"
     change_form_template = "admin/profiles/profile/change_form.html"
-    actions = ["delete_synthetic_users", "add_checkin_days"]
+    actions = ["delete_synthetic_users", "add_checkin_days", "extend_to_today"]
     list_display = (
         "email",
         "name",
@@ -483,6 +484,63 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
             **self._carried_selection(request),
         }
         return TemplateResponse(request, "admin/profiles/profile/add_checkin_days.html", context)
+
+    @admin.action(permissions=["generate_synthetic"], description="Extend selected test patients to today")
+    def extend_to_today(self, request: HttpRequest, queryset: QuerySet[Profile]) -> HttpResponse | None:
+        """Confirmation page, then the service: each synthetic patient's missing days up to today."""
+        if request.POST.get("post") == "yes":
+            done = synthetic_extend_to_today(
+                patient_ids=queryset.values_list("id", flat=True), started_by=staff_starter(request)
+            )
+            current = f"{plural(done.up_to_date, 'patient')} already up to {done.today:%d %b %Y}"
+            if done.report is None:
+                self.message_user(request, f"Nothing added: {current}.", messages.WARNING)
+            else:
+                run = SyntheticRun.objects.get(pk=done.report.run_id)
+                added = plural(done.report.checkins_created, "check-in")
+                patients = plural(done.patients_extended, "patient")
+                self.log_addition(
+                    request, run, f"Extended {patients} to today: {added} ({done.report.status})."
+                )
+                self.message_user(
+                    request,
+                    format_html(
+                        "Extended {} to {}: {} — {}.{}",
+                        patients,
+                        f"{done.today:%d %b %Y}",
+                        added,
+                        run_link(run.id),
+                        f" ({current}.)" if done.up_to_date else "",
+                    ),
+                    messages.SUCCESS
+                    if done.report.status == SyntheticRun.Status.SUCCEEDED
+                    else messages.WARNING,
+                )
+                for failure in done.report.failures[:NAMES_SHOWN]:
+                    self.message_user(
+                        request, f"Not extended: {failure.email}: {failure.reason}", messages.ERROR
+                    )
+            if done.refusals:
+                self.message_user(
+                    request,
+                    f"Refused {plural(len(done.refusals), 'profile')}: "
+                    + _names([f"{r.email} ({r.reason})" for r in done.refusals], sep="; "),
+                    messages.WARNING,
+                )
+            return None
+        real = queryset.exclude(is_test_patient=True).order_by("email")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Extend to today",
+            "opts": self.opts,
+            "today": timezone.localdate(),
+            "selected_count": queryset.count(),
+            "synthetic_patients": queryset.filter(is_test_patient=True, role=Profile.Role.PATIENT).count(),
+            "real_shown": [p.email or str(p.pk) for p in real[:NAMES_SHOWN]],
+            "real_more": max(real.count() - NAMES_SHOWN, 0),
+            **self._carried_selection(request),
+        }
+        return TemplateResponse(request, "admin/profiles/profile/extend_to_today.html", context)
 
 
 def _names(names: list[str], *, sep: str = ", ") -> str:
