@@ -393,8 +393,6 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
                 "opts": self.opts,
                 "preview": preview,
                 "selected_count": len(ids),
-                "real_shown": preview.skipped_real[:NAMES_SHOWN],
-                "real_more": max(len(preview.skipped_real) - NAMES_SHOWN, 0),
                 **self._carried_selection(request),
             }
             return TemplateResponse(

@@ -184,6 +184,8 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
                 f"Purged {users} ({checkins}).",
                 messages.SUCCESS if not report.errors else messages.WARNING,
             )
+            for line in report.left_alone + report.blocked:
+                self.message_user(request, f"Left in place: {line}", messages.WARNING)
             for error in report.errors:
                 self.message_user(request, f"Not deleted: {error}", messages.ERROR)
             return HttpResponseRedirect(change_url)
