@@ -19,7 +19,9 @@ HOLD = "public.therapist_patients (1 row(s) that the delete would take also belo
 
 def _therapist_with_a_real_patient():
     report = synthetic_generate(
-        request=GenerationRequest(patients=2, therapists=1, checkin_days=3, seed=8, end_date=dt.date(2026, 6, 30)),
+        request=GenerationRequest(
+            patients=2, therapists=1, checkin_days=3, seed=8, end_date=dt.date(2026, 6, 30)
+        ),
         started_by=Starter("os:tester"),
     )
     therapist = Profile.objects.synthetic().get(role="therapist")
