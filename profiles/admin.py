@@ -203,6 +203,8 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
 
     @admin.display(description="Pattern", ordering="_pattern")
     def pattern(self, obj: Profile) -> str:
+        if obj.role == "therapist":  # a therapist has no history, so no mood pattern
+            return "—"
         return getattr(obj, "_pattern", None) or "—"
 
     @admin.display(description="Run", ordering="_run_id")
@@ -357,7 +359,7 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
                     "before {} — after that, or once downloaded, they are gone.",
                     plural(held.count, "user"),
                     reverse("admin:synthadmin_syntheticrun_logins", args=[run.pk]),
-                    f"{timezone.localtime(held.expires_at):%H:%M}",
+                    f"{timezone.localtime(held.expires_at):%Y-%m-%d %H:%M %Z}",
                 ),
                 messages.SUCCESS,
             )

@@ -46,7 +46,7 @@ CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjso
 class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "short_id",
-        "kind",
+        "kind_label",
         "run_status",
         "started_by",
         "started_at",
@@ -61,7 +61,7 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
     date_hierarchy = "started_at"
     fields = (
         "id",
-        "kind",
+        "kind_label",
         "source",
         "started_by",
         "status_detail",
@@ -84,6 +84,10 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
     @admin.display(description="Run", ordering="started_at")
     def short_id(self, obj: SyntheticRun) -> str:
         return str(obj.id)[:8]
+
+    @admin.display(description="Kind", ordering="kind")
+    def kind_label(self, obj: SyntheticRun) -> str:
+        return obj.kind_label
 
     @admin.display(description="Status", ordering="status")
     def run_status(self, obj: SyntheticRun) -> str:

@@ -60,8 +60,10 @@ def synthetic_checkins_extend(
     ``CheckinAddition`` naming the added dates; updates the patients' ledger entries. Refuses
     (and returns, named) real patients, therapists and profiles that synthadmin did not create.
     When nobody is eligible it writes nothing and the report is None. Raises
-    InvalidRequestError for bad ``days`` / ``pattern``.
+    InvalidRequestError for bad ``days`` (0 included) / ``pattern``.
     """
+    if days == 0:  # (a negative or huge count is refused below, by the request's own rules)
+        raise InvalidRequestError("days must be at least 1: adding 0 days adds nothing", field="checkin_days")
     request = generation_request_validate(
         GenerationRequest(patients=1, checkin_days=days, pattern=pattern, seed=seed)
     )

@@ -236,6 +236,13 @@ def synthetic_extend_to_today(
         ledger.run_finish(
             run_row, status=status, error=error, checkins_created=written, users_failed=len(failures)
         )
+    if not (written or extended or failures or stopped):
+        # Everyone turned out up to date (a concurrent extension got there first): nothing
+        # was added, so no run is kept either.
+        with transaction.atomic():
+            CheckinAddition.objects.filter(run=run_row).delete()
+            run_row.delete()
+        return TodayExtension(today=today, report=None, refusals=refusals, up_to_date=up_to_date)
     report = RunReport(
         run_id=run_row.id,
         status=str(status),
