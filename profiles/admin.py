@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from typing import Any
 
@@ -45,6 +46,9 @@ from synthadmin.text import plural
 
 #: How many names a confirmation page lists before "and N more".
 NAMES_SHOWN = 20
+#: Where the Generate buttons of recent previews keep their one-time tokens, and how many.
+PREVIEW_TOKENS_SESSION_KEY = "synthadmin_preview_tokens"
+PREVIEW_TOKENS_KEPT = 20
 
 
 class TestPatientFilter(admin.SimpleListFilter):
@@ -288,6 +292,16 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
                     form.add_error(exc.field if exc.field in form.fields else None, str(exc))
                 else:
                     return self._generate_page(request, form, preview=preview)
+            elif not _preview_token_take(request):
+                # Back and resubmit, or a second tab: that preview already made its run.
+                self.message_user(
+                    request,
+                    "This preview was already generated (or is too old): nothing new was created. "
+                    "Preview again to make another run.",
+                    messages.WARNING,
+                )
+                changelist = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+                return HttpResponseRedirect(changelist)
             else:
                 generated = self._generate(request, form)
                 if generated is not None:
@@ -308,6 +322,7 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
             return TemplateResponse(request, "admin/profiles/profile/generate.html", context)
         context.update(
             preview=preview,
+            preview_token=_preview_token_issue(request),
             shares=[
                 (STATE_LABELS.get(state, state), f"{share:.1%}", BAND_COLOURS.get(state, "#ccc"))
                 for state, share in preview.state_shares.items()
@@ -541,6 +556,30 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
             **self._carried_selection(request),
         }
         return TemplateResponse(request, "admin/profiles/profile/extend_to_today.html", context)
+
+
+def _preview_token_issue(request: HttpRequest) -> str:
+    """A one-time token for the preview's Generate button, kept in the staff member's session
+    (the last ``PREVIEW_TOKENS_KEPT`` previews)."""
+    token = secrets.token_urlsafe(16)
+    tokens = [*request.session.get(PREVIEW_TOKENS_SESSION_KEY, []), token][-PREVIEW_TOKENS_KEPT:]
+    request.session[PREVIEW_TOKENS_SESSION_KEY] = tokens
+    return token
+
+
+def _preview_token_take(request: HttpRequest) -> bool:
+    """Whether this Generate may run: a POST without a preview token (the form's direct use)
+    may; one with a token may once — the token is spent, and the session saved, before the run."""
+    token = request.POST.get("preview_token")
+    if token is None:
+        return True
+    tokens = list(request.session.get(PREVIEW_TOKENS_SESSION_KEY, []))
+    if token not in tokens:
+        return False
+    tokens.remove(token)
+    request.session[PREVIEW_TOKENS_SESSION_KEY] = tokens
+    request.session.save()
+    return True
 
 
 def _names(names: list[str], *, sep: str = ", ") -> str:
