@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from typing import Any
 
@@ -35,6 +36,7 @@ from synthadmin.mood_chart import BAND_COLOURS, SERIES, STATE_LABELS
 from synthadmin.selectors import profile_is_synthetic, therapist_email
 from synthadmin.services.background import run_start_or_enqueue
 from synthadmin.services.extend import synthetic_checkins_extend
+from synthadmin.services.extend_today import synthetic_extend_to_today
 from synthadmin.services.logins import logins_expire, logins_held, logins_sink
 from synthadmin.services.patient_story import patient_story_get
 from synthadmin.services.preview import PreviewReport, synthetic_generate_preview
@@ -44,6 +46,9 @@ from synthadmin.text import plural
 
 #: How many names a confirmation page lists before "and N more".
 NAMES_SHOWN = 20
+#: Where the Generate buttons of recent previews keep their one-time tokens, and how many.
+PREVIEW_TOKENS_SESSION_KEY = "synthadmin_preview_tokens"
+PREVIEW_TOKENS_KEPT = 20
 
 
 class TestPatientFilter(admin.SimpleListFilter):
@@ -115,7 +120,7 @@ def run_label(run: SyntheticRun) -> str:
 class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmin):
     change_list_template = "admin/profiles/profile/change_list.html"
     change_form_template = "admin/profiles/profile/change_form.html"
-    actions = ["delete_synthetic_users", "add_checkin_days"]
+    actions = ["delete_synthetic_users", "add_checkin_days", "extend_to_today"]
     list_display = (
         "email",
         "name",
@@ -202,6 +207,8 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
 
     @admin.display(description="Pattern", ordering="_pattern")
     def pattern(self, obj: Profile) -> str:
+        if obj.role == "therapist":  # a therapist has no history, so no mood pattern
+            return "—"
         return getattr(obj, "_pattern", None) or "—"
 
     @admin.display(description="Run", ordering="_run_id")
@@ -285,6 +292,16 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
                     form.add_error(exc.field if exc.field in form.fields else None, str(exc))
                 else:
                     return self._generate_page(request, form, preview=preview)
+            elif not _preview_token_take(request):
+                # Back and resubmit, or a second tab: that preview already made its run.
+                self.message_user(
+                    request,
+                    "This preview was already generated (or is too old): nothing new was created. "
+                    "Preview again to make another run.",
+                    messages.WARNING,
+                )
+                changelist = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+                return HttpResponseRedirect(changelist)
             else:
                 generated = self._generate(request, form)
                 if generated is not None:
@@ -305,6 +322,7 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
             return TemplateResponse(request, "admin/profiles/profile/generate.html", context)
         context.update(
             preview=preview,
+            preview_token=_preview_token_issue(request),
             shares=[
                 (STATE_LABELS.get(state, state), f"{share:.1%}", BAND_COLOURS.get(state, "#ccc"))
                 for state, share in preview.state_shares.items()
@@ -360,7 +378,7 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
                     "before {} — after that, or once downloaded, they are gone.",
                     plural(held.count, "user"),
                     reverse("admin:synthadmin_syntheticrun_logins", args=[run.pk]),
-                    f"{timezone.localtime(held.expires_at):%H:%M}",
+                    f"{timezone.localtime(held.expires_at):%Y-%m-%d %H:%M %Z}",
                 ),
                 messages.SUCCESS,
             )
@@ -408,8 +426,6 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
                 "opts": self.opts,
                 "preview": preview,
                 "selected_count": len(ids),
-                "real_shown": preview.skipped_real[:NAMES_SHOWN],
-                "real_more": max(len(preview.skipped_real) - NAMES_SHOWN, 0),
                 **self._carried_selection(request),
             }
             return TemplateResponse(
@@ -499,6 +515,87 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
             **self._carried_selection(request),
         }
         return TemplateResponse(request, "admin/profiles/profile/add_checkin_days.html", context)
+
+    @admin.action(permissions=["generate_synthetic"], description="Extend selected test patients to today")
+    def extend_to_today(self, request: HttpRequest, queryset: QuerySet[Profile]) -> HttpResponse | None:
+        """Confirmation page, then the service: each synthetic patient's missing days up to today."""
+        if request.POST.get("post") == "yes":
+            done = synthetic_extend_to_today(
+                patient_ids=queryset.values_list("id", flat=True), started_by=staff_starter(request)
+            )
+            current = f"{plural(done.up_to_date, 'patient')} already up to {done.today:%d %b %Y}"
+            if done.report is None:
+                self.message_user(request, f"Nothing added: {current}.", messages.WARNING)
+            else:
+                run = SyntheticRun.objects.get(pk=done.report.run_id)
+                added = plural(done.report.checkins_created, "check-in")
+                patients = plural(done.patients_extended, "patient")
+                self.log_addition(
+                    request, run, f"Extended {patients} to today: {added} ({done.report.status})."
+                )
+                self.message_user(
+                    request,
+                    format_html(
+                        "Extended {} to {}: {} — {}.{}",
+                        patients,
+                        f"{done.today:%d %b %Y}",
+                        added,
+                        run_link(run.id),
+                        f" ({current}.)" if done.up_to_date else "",
+                    ),
+                    messages.SUCCESS
+                    if done.report.status == SyntheticRun.Status.SUCCEEDED
+                    else messages.WARNING,
+                )
+                for failure in done.report.failures[:NAMES_SHOWN]:
+                    self.message_user(
+                        request, f"Not extended: {failure.email}: {failure.reason}", messages.ERROR
+                    )
+            if done.refusals:
+                self.message_user(
+                    request,
+                    f"Refused {plural(len(done.refusals), 'profile')}: "
+                    + _names([f"{r.email} ({r.reason})" for r in done.refusals], sep="; "),
+                    messages.WARNING,
+                )
+            return None
+        real = queryset.exclude(is_test_patient=True).order_by("email")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Extend to today",
+            "opts": self.opts,
+            "today": timezone.localdate(),
+            "selected_count": queryset.count(),
+            "synthetic_patients": queryset.filter(is_test_patient=True, role=Profile.Role.PATIENT).count(),
+            "real_shown": [p.email or str(p.pk) for p in real[:NAMES_SHOWN]],
+            "real_more": max(real.count() - NAMES_SHOWN, 0),
+            **self._carried_selection(request),
+        }
+        return TemplateResponse(request, "admin/profiles/profile/extend_to_today.html", context)
+
+
+def _preview_token_issue(request: HttpRequest) -> str:
+    """A one-time token for the preview's Generate button, kept in the staff member's session
+    (the last ``PREVIEW_TOKENS_KEPT`` previews)."""
+    token = secrets.token_urlsafe(16)
+    tokens = [*request.session.get(PREVIEW_TOKENS_SESSION_KEY, []), token][-PREVIEW_TOKENS_KEPT:]
+    request.session[PREVIEW_TOKENS_SESSION_KEY] = tokens
+    return token
+
+
+def _preview_token_take(request: HttpRequest) -> bool:
+    """Whether this Generate may run: a POST without a preview token (the form's direct use)
+    may; one with a token may once — the token is spent, and the session saved, before the run."""
+    token = request.POST.get("preview_token")
+    if token is None:
+        return True
+    tokens = list(request.session.get(PREVIEW_TOKENS_SESSION_KEY, []))
+    if token not in tokens:
+        return False
+    tokens.remove(token)
+    request.session[PREVIEW_TOKENS_SESSION_KEY] = tokens
+    request.session.save()
+    return True
 
 
 def _names(names: list[str], *, sep: str = ", ") -> str:

@@ -68,7 +68,7 @@ CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjso
 class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "short_id",
-        "kind",
+        "kind_label",
         "run_status",
         "started_by",
         "started_at",
@@ -83,7 +83,7 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
     date_hierarchy = "started_at"
     fields = (
         "id",
-        "kind",
+        "kind_label",
         "source",
         "started_by",
         "status_detail",
@@ -106,6 +106,10 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
     @admin.display(description="Run", ordering="started_at")
     def short_id(self, obj: SyntheticRun) -> str:
         return str(obj.id)[:8]
+
+    @admin.display(description="Kind", ordering="kind")
+    def kind_label(self, obj: SyntheticRun) -> str:
+        return obj.kind_label
 
     @admin.display(description="Status", ordering="status")
     def run_status(self, obj: SyntheticRun) -> str:
@@ -233,6 +237,8 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
                 f"Purged {users} ({checkins}).",
                 messages.SUCCESS if not report.errors else messages.WARNING,
             )
+            for line in report.left_alone + report.blocked:
+                self.message_user(request, f"Left in place: {line}", messages.WARNING)
             for error in report.errors:
                 self.message_user(request, f"Not deleted: {error}", messages.ERROR)
             return HttpResponseRedirect(change_url)

@@ -114,7 +114,15 @@ class SyntheticRun(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {str(self.id)[:8]} ({self.display_status.lower()})"
+        return f"{self.kind_label} {str(self.id)[:8]} ({self.display_status.lower()})"
+
+    @property
+    def kind_label(self) -> str:
+        """What staff call the run: "Generate", "Add check-in days", or "Extend to today" (an
+        extend run whose parameters say ``mode: to_today``, synthadmin/services/extend_today.py)."""
+        if self.kind == self.Kind.EXTEND and self.parameters.get("mode") == "to_today":
+            return "Extend to today"
+        return str(self.get_kind_display())
 
     @property
     def tag(self) -> str:

@@ -13,11 +13,16 @@ from synthadmin.content.errors import (
     UnknownPatternError,
 )
 from synthadmin.content.history import (
+    EpisodeInProgress,
     EpisodeRun,
     EpisodeSpan,
     PatientHistory,
+    PatientTraits,
     build_history,
+    continuation_seed,
+    continue_history,
     patient_seed,
+    patient_traits,
 )
 from synthadmin.content.patterns import PATTERN_NAMES, Pattern, get_pattern
 from synthadmin.content.payloads import FIELDS, PAYLOAD_COLUMNS, FieldSpec
@@ -32,17 +37,22 @@ __all__ = [
     "STATE_BY_CODE",
     "CheckInPayload",
     "ContentError",
+    "EpisodeInProgress",
     "EpisodeRun",
     "EpisodeSpan",
     "FieldSpec",
     "InvalidHistoryParameterError",
     "MoodState",
     "PatientHistory",
+    "PatientTraits",
     "Pattern",
     "PayloadValidationError",
     "UnknownPatternError",
     "build_history",
+    "continuation_seed",
+    "continue_history",
     "get_pattern",
     "patient_seed",
+    "patient_traits",
     "validate_payload",
 ]

@@ -17,7 +17,7 @@ import numpy as np
 
 from synthadmin.content.adherence import DEFAULT_ADHERENCE, checkin_days
 from synthadmin.content.errors import InvalidHistoryParameterError
-from synthadmin.content.latent import daily_latents
+from synthadmin.content.latent import PatientTraits, daily_latents, draw_traits
 from synthadmin.content.patterns import get_pattern
 from synthadmin.content.payloads import (
     FIELD_INDEX,
@@ -28,16 +28,21 @@ from synthadmin.content.payloads import (
     rows_to_payloads,
 )
 from synthadmin.content.states import STATE_BY_CODE, STATE_CODE, MoodState
-from synthadmin.content.trajectory import Trajectory, sample_trajectory
+from synthadmin.content.trajectory import EpisodeInProgress, Trajectory, sample_trajectory
 
 __all__ = [
     "MAX_HISTORY_DAYS",
+    "EpisodeInProgress",
     "EpisodeRun",
     "EpisodeSpan",
     "JsonRow",
     "PatientHistory",
+    "PatientTraits",
     "build_history",
+    "continuation_seed",
+    "continue_history",
     "patient_seed",
+    "patient_traits",
 ]
 
 MAX_HISTORY_DAYS = 36_525  # a century: beyond that a request is a mistake, not a patient
@@ -93,6 +98,35 @@ def patient_seed(run_seed: int, index: int) -> np.random.SeedSequence:
     _check_non_negative_int("run_seed", run_seed)
     _check_non_negative_int("index", index)
     return np.random.SeedSequence(int(run_seed), spawn_key=(int(index),))
+
+
+def continuation_seed(patient: np.random.SeedSequence, start_date: dt.date) -> np.random.SeedSequence:
+    """Seed of the continuation of a patient's history that starts on ``start_date``.
+
+    A child of the patient's own seed (``patient_seed``) keyed by the start day: the same
+    patient continued from the same day gets the same days, and every continuation's stream
+    is independent of the patient's first history and of other continuations.
+    """
+    if isinstance(start_date, dt.datetime) or not isinstance(start_date, dt.date):
+        raise InvalidHistoryParameterError("start_date", f"must be a datetime.date, got {start_date!r}")
+    return np.random.SeedSequence(
+        patient.entropy,
+        spawn_key=(*patient.spawn_key, start_date.toordinal()),
+        pool_size=patient.pool_size,
+    )
+
+
+def patient_traits(*, pattern: str, days: int, seed: int | np.random.SeedSequence) -> PatientTraits:
+    """The traits the history ``build_history(pattern=..., days=..., seed=...)`` drew (pure).
+
+    Replays only the draws made before them (the trajectory; the end date and adherence do not
+    matter), so a continuation can keep the patient's own sleep offset, habits and rates.
+    """
+    model = get_pattern(pattern)
+    _check_non_negative_int("days", days)
+    rng = _generator(seed)
+    sample_trajectory(model, int(days), rng)
+    return draw_traits(rng)
 
 
 def _check_non_negative_int(name: str, value: object) -> None:
@@ -267,6 +301,51 @@ def build_history(
     outside ``(0, 1]``, a negative or non-integer seed, or a non-date ``end_date``.
     ``days == 0`` gives an empty history whose ``start_date`` is the day after ``end_date``.
     """
+    return _build(pattern=pattern, end_date=end_date, days=days, seed=seed, adherence=adherence)
+
+
+def continue_history(
+    *,
+    pattern: str,
+    end_date: dt.date,
+    days: int,
+    seed: int | np.random.SeedSequence,
+    continue_from: EpisodeInProgress,
+    adherence: float = DEFAULT_ADHERENCE,
+    traits: PatientTraits | None = None,
+) -> PatientHistory:
+    """The ``days`` days ending ``end_date`` as the continuation of a stored history.
+
+    The stored history ended the day before this window; ``continue_from`` says where it left
+    off (see :class:`EpisodeInProgress`). The first day's state is that episode carried on, or
+    — when it ended with the stored day — the next episode drawn by the pattern's transition
+    row from it: never a jump, and DSM-5 minimum lengths hold across the join
+    (docs/clinical-model.md, "Episode definitions"). Use :func:`continuation_seed` for ``seed``
+    and :func:`patient_traits` for ``traits`` (the patient's own habits; drawn afresh when
+    None). Raises as :func:`build_history` does, and :class:`InvalidHistoryParameterError` for
+    a state the pattern never has or ``days_in_state < 1``.
+    """
+    return _build(
+        pattern=pattern,
+        end_date=end_date,
+        days=days,
+        seed=seed,
+        adherence=adherence,
+        continue_from=continue_from,
+        traits=traits,
+    )
+
+
+def _build(
+    *,
+    pattern: str,
+    end_date: dt.date,
+    days: int,
+    seed: int | np.random.SeedSequence,
+    adherence: float,
+    continue_from: EpisodeInProgress | None = None,
+    traits: PatientTraits | None = None,
+) -> PatientHistory:
     model = get_pattern(pattern)
     end, n_days, share = _validate(end_date, days, adherence)
     rng = _generator(seed)
@@ -274,8 +353,8 @@ def build_history(
 
     # One stream, consumed in a fixed order: trajectory, latents, check-in days, fields. The
     # mood course therefore does not depend on the adherence asked for.
-    traj = sample_trajectory(model, n_days, rng)
-    latents = daily_latents(traj, rng, independent=model.independent_days) if n_days else None
+    traj = sample_trajectory(model, n_days, rng, continue_from=continue_from)
+    latents = daily_latents(traj, rng, independent=model.independent_days, traits=traits) if n_days else None
     offsets = checkin_days(
         traj.daily_codes,
         state_shares=tuple(model.model_shares[s] for s in STATE_BY_CODE),

@@ -213,12 +213,20 @@ def _daily_profile(traj: Trajectory) -> np.ndarray:
     return out
 
 
-def daily_latents(traj: Trajectory, rng: np.random.Generator, *, independent: bool) -> Latents:
+def daily_latents(
+    traj: Trajectory,
+    rng: np.random.Generator,
+    *,
+    independent: bool,
+    traits: PatientTraits | None = None,
+) -> Latents:
     """Profile plus correlated AR(1) noise for every day of the trajectory's window.
 
     ``independent`` (the random pattern) drops the autocorrelation: every day is a fresh draw.
+    ``traits`` (a continuation keeps the patient's own) are drawn from ``rng`` when None.
     """
-    traits = draw_traits(rng)
+    if traits is None:
+        traits = draw_traits(rng)
     days = traj.days
     normals = standard_normal(rng, (len(PHI), days))
     mixed = np.empty_like(normals)

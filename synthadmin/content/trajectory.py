@@ -14,9 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from synthadmin.content.durations import UNIT
+from synthadmin.content.errors import InvalidHistoryParameterError
 from synthadmin.content.patterns import Pattern
+from synthadmin.content.states import MoodState
 
-__all__ = ["MAX_RAMP_DAYS", "Trajectory", "sample_trajectory"]
+__all__ = ["MAX_RAMP_DAYS", "EpisodeInProgress", "Trajectory", "sample_trajectory"]
 
 # Onset (prodrome) and recovery ramps last 1-3 days on each side of a boundary, so a change
 # of state takes 3-7 days of gradual drift ("a few days of gradual change").
@@ -46,6 +48,25 @@ class Trajectory:
     severity: np.ndarray  # float64 per episode: how far toward the state's profile
 
 
+@dataclass(frozen=True)
+class EpisodeInProgress:
+    """Where a stored history left off, for a continuation that must not jump.
+
+    ``state`` is the mood state of the last stored day and ``days_in_state`` how many days the
+    history had spent in it up to and including that day (>= 1; across earlier continuations
+    too). ``kind`` is the episode type's key (``EpisodeSpan.kind``) and ``true_days`` the
+    episode's planned whole length (``EpisodeSpan.true_days``), when the stored truth has them:
+    then the episode runs its planned course (so DSM-5 minimum lengths hold across the join);
+    without them a type of the pattern with that state is taken and a length drawn, never
+    shorter than ``days_in_state``.
+    """
+
+    state: MoodState
+    days_in_state: int
+    kind: str | None = None
+    true_days: int | None = None
+
+
 def _freeze(*arrays: np.ndarray) -> None:
     for a in arrays:
         a.setflags(write=False)
@@ -56,8 +77,20 @@ def _uniform_below(draw: int, n: int) -> int:
     return (draw * n) >> 32
 
 
-def sample_trajectory(pattern: Pattern, days: int, rng: np.random.Generator) -> Trajectory:
-    """Draw the episodes that cover ``days`` days of ``pattern``."""
+def sample_trajectory(
+    pattern: Pattern,
+    days: int,
+    rng: np.random.Generator,
+    *,
+    continue_from: EpisodeInProgress | None = None,
+) -> Trajectory:
+    """Draw the episodes that cover ``days`` days of ``pattern``.
+
+    With ``continue_from`` the window is the continuation of a stored history: its first
+    episode is the one in progress on the stored last day (it began ``days_in_state`` days
+    before the window), and every later one follows by the pattern's transition rows.
+    Without it (the default, unchanged) the window opens in the stationary mix.
+    """
     if pattern.independent_days:
         return _independent_days(pattern, days, rng)
     types = pattern.episode_types
@@ -68,9 +101,13 @@ def sample_trajectory(pattern: Pattern, days: int, rng: np.random.Generator) -> 
     draws: list[list[int]] = rng.integers(0, UNIT, size=(batch, 4), dtype=np.uint64).tolist()
 
     first_type, first_length, offset_draw, first_severity = draws[0]
-    t = bisect_right(pattern.initial_thresholds, first_type)
-    length = types[t].duration.length_in_progress(first_length)
-    start = -_uniform_below(offset_draw, length)
+    if continue_from is None:
+        t = bisect_right(pattern.initial_thresholds, first_type)
+        length = types[t].duration.length_in_progress(first_length)
+        start = -_uniform_below(offset_draw, length)
+    else:
+        t, length = _episode_in_progress(pattern, continue_from, first_length)
+        start = -continue_from.days_in_state
     type_seq, starts, lengths = [t], [start], [length]
     ramp_draws, severity_draws = [0], [first_severity]
     end = start + length
@@ -135,6 +172,30 @@ def sample_trajectory(pattern: Pattern, days: int, rng: np.random.Generator) -> 
         traj.severity,
     )
     return traj
+
+
+def _episode_in_progress(pattern: Pattern, where: EpisodeInProgress, length_draw: int) -> tuple[int, int]:
+    """Type index and whole length of the episode a continuation starts inside."""
+    if where.days_in_state < 1:
+        raise InvalidHistoryParameterError(
+            "continue_from", f"days_in_state must be >= 1, got {where.days_in_state}"
+        )
+    types = pattern.episode_types
+    keyed = [i for i, et in enumerate(types) if et.key == where.kind and et.state is where.state]
+    if keyed:
+        t = keyed[0]
+        if where.true_days is not None:
+            return t, max(int(where.true_days), where.days_in_state)
+    else:
+        same_state = [i for i, et in enumerate(types) if et.state is where.state]
+        if not same_state:
+            raise InvalidHistoryParameterError(
+                "continue_from", f"pattern {pattern.name!r} has no {where.state.value} episodes to continue"
+            )
+        # The type that holds most of the pattern's days in that state: the likeliest one.
+        t = max(same_state, key=lambda i: pattern.type_time_shares[i])
+    # An episode that has already lasted at least its drawn length ends with the stored day.
+    return t, max(types[t].duration.length(length_draw), where.days_in_state)
 
 
 def _independent_days(pattern: Pattern, days: int, rng: np.random.Generator) -> Trajectory:

@@ -60,8 +60,10 @@ def synthetic_checkins_extend(
     ``CheckinAddition`` naming the added dates; updates the patients' ledger entries. Refuses
     (and returns, named) real patients, therapists and profiles that synthadmin did not create.
     When nobody is eligible it writes nothing and the report is None. Raises
-    InvalidRequestError for bad ``days`` / ``pattern``.
+    InvalidRequestError for bad ``days`` (0 included) / ``pattern``.
     """
+    if days == 0:  # (a negative or huge count is refused below, by the request's own rules)
+        raise InvalidRequestError("days must be at least 1: adding 0 days adds nothing", field="checkin_days")
     request = generation_request_validate(
         GenerationRequest(patients=1, checkin_days=days, pattern=pattern, seed=seed)
     )
@@ -78,16 +80,8 @@ def synthetic_checkins_extend(
     first_checkin: dict[uuid.UUID, dt.date] = {}
     for profile in profiles:
         first_checkin[profile.id] = profile.first_checkin  # type: ignore[attr-defined]  # annotated above
-        if not profile_is_synthetic(profile):
-            refusals.append(
-                ExtendRefusal(
-                    profile.email or str(profile.id), "a real patient: synthadmin never writes to it"
-                )
-            )
-        elif profile.role != Profile.Role.PATIENT:
-            refusals.append(ExtendRefusal(profile.email or str(profile.id), "a therapist has no check-ins"))
-        elif profile.id not in created_by_us:
-            refusals.append(ExtendRefusal(profile.email or str(profile.id), "not created by synthadmin"))
+        if (reason := extend_refusal(profile, created_by_us)) is not None:
+            refusals.append(ExtendRefusal(profile.email or str(profile.id), reason))
         elif (window := _window_refusal(first_checkin[profile.id], days)) is not None:
             refusals.append(ExtendRefusal(profile.email or str(profile.id), window))
         else:
@@ -163,6 +157,20 @@ def synthetic_checkins_extend(
         auth_backend="none",
     )
     return report, refusals
+
+
+def extend_refusal(profile: Profile, created_by_us: set[uuid.UUID]) -> str | None:
+    """Why ``profile`` gets no check-in days added (None: it may), for every way of extending.
+
+    ``created_by_us``: the ids synthadmin completed (``selectors.users_complete``).
+    """
+    if not profile_is_synthetic(profile):
+        return "a real patient: synthadmin never writes to it"
+    if profile.role != Profile.Role.PATIENT:
+        return "a therapist has no check-ins"
+    if profile.id not in created_by_us:
+        return "not created by synthadmin"
+    return None
 
 
 def date_runs(dates: Iterable[dt.date]) -> list[list[str]]:

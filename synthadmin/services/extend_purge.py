@@ -12,6 +12,7 @@ cascade) has its record closed with nothing to delete.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
@@ -77,3 +78,24 @@ def extend_checkins_remove(*, run: uuid.UUID, dry_run: bool = False) -> Addition
         patients=patients,
         left_alone=sorted(left_alone),
     )
+
+
+def additions_close(user_ids: Iterable[uuid.UUID]) -> list[str]:
+    """Close the ``CheckinAddition`` records of users just deleted: their added check-ins went
+    with them (by cascade), so no extend run has anything left to remove for them.
+
+    Returns the ids of the extend runs this leaves with no open record (the caller marks them
+    purged, as ``synthetic_purge`` does for runs whose users are all gone), so that purging a
+    generate run does not leave its "Extend to today" / "Add check-in days" runs looking live.
+    """
+    open_records = CheckinAddition.objects.filter(user_id__in=list(user_ids), removed_at__isnull=True)
+    runs = set(open_records.values_list("run_id", flat=True))
+    if not runs:
+        return []
+    open_records.update(removed_at=timezone.now())
+    still_open = set(
+        CheckinAddition.objects.filter(run_id__in=runs, removed_at__isnull=True).values_list(
+            "run_id", flat=True
+        )
+    )
+    return sorted(str(r) for r in runs - still_open)

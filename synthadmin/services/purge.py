@@ -40,7 +40,7 @@ from synthadmin.models import SyntheticRun, SyntheticUser
 from synthadmin.selectors import entries_live, marker_names, profile_is_synthetic
 from synthadmin.services import ledger
 from synthadmin.services.cascade import BLOCKED, deletion_holds
-from synthadmin.services.extend_purge import extend_checkins_remove
+from synthadmin.services.extend_purge import additions_close, extend_checkins_remove
 from synthadmin.services.logins import logins_expire
 from synthadmin.services.reports import NullProgress, ProgressListener, PurgeReport
 from synthadmin.services.retrying import STREAK_LIMIT, transient_retrying
@@ -147,7 +147,11 @@ def synthetic_purge(
         raise aborts[0]
     # An "Add check-in days" run created no user: what it wrote is the check-ins it added.
     added = extend_checkins_remove(run=run, dry_run=dry_run) if run is not None else None
-    runs = sorted({str(u.last.run_id) for u in users.values()} | ({str(run)} if run else set()))
+    # Extend runs whose every added check-in went with a user deleted here are done too.
+    emptied = [] if dry_run else additions_close(u.user_id for u in to_delete if u.deleted)
+    runs = sorted(
+        {str(u.last.run_id) for u in users.values()} | ({str(run)} if run else set()) | set(emptied)
+    )
     if not dry_run and not stop.is_set():
         _mark_runs_purged(runs)
     if not dry_run:

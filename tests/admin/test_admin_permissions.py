@@ -37,9 +37,7 @@ def test_staff_without_permissions_sees_no_button_no_actions_and_gets_403(client
     changelist = client.get(reverse(CHANGELIST))
     assert changelist.status_code == 200
     assert b"Generate synthetic data" not in changelist.content
-    assert "delete_synthetic_users" not in _actions(changelist) and "add_checkin_days" not in _actions(
-        changelist
-    )
+    assert not _actions(changelist) & {"delete_synthetic_users", "add_checkin_days", "extend_to_today"}
     assert client.get(reverse(GENERATE)).status_code == 403
     assert (
         client.post(
@@ -58,7 +56,7 @@ def test_generate_permission_alone(client, staff_generator, run):
     client.force_login(staff_generator)
     changelist = client.get(reverse(CHANGELIST))
     assert b"Generate synthetic data" in changelist.content
-    assert _actions(changelist) == {"add_checkin_days"}
+    assert _actions(changelist) == {"add_checkin_days", "extend_to_today"}
     assert client.get(reverse(GENERATE)).status_code == 200
     assert client.get(reverse("admin:synthadmin_syntheticrun_purge", args=[run.pk])).status_code == 403
 
@@ -77,7 +75,7 @@ def test_purge_permission_alone(client, staff_purger, run):
 def test_superuser_has_everything(admin_client, run):
     changelist = admin_client.get(reverse(CHANGELIST))
     assert b"Generate synthetic data" in changelist.content
-    assert _actions(changelist) == {"delete_synthetic_users", "add_checkin_days"}
+    assert _actions(changelist) == {"delete_synthetic_users", "add_checkin_days", "extend_to_today"}
     assert admin_client.get(reverse(GENERATE)).status_code == 200
 
 

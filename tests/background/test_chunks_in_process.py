@@ -144,3 +144,29 @@ def test_the_reaper_requeues_a_chunk_whose_worker_stopped_beating(fast_liveness)
     background.chunks_reap()
     run2.refresh_from_db()
     assert run2.status == SyntheticRun.Status.FAILED and "died" in run2.error_summary
+
+
+def test_the_top_up_task_extends_every_synthetic_patient_to_today():
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from synthadmin.tasks import extend_to_today_task
+
+    yesterday_week = timezone.localdate() - dt.timedelta(days=7)
+    synthetic_generate(
+        request=GenerationRequest(patients=3, checkin_days=10, end_date=yesterday_week, adherence=1.0),
+        started_by=STARTER,
+    )
+    extend_to_today_task.enqueue()
+    from django_tasks_db.models import DBTaskResult
+
+    ready = DBTaskResult.objects.ready().get()
+    ready.claim("in-process")
+    result = ready.task.call()
+    assert result["patients_extended"] == 3
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM public.check_ins WHERE checkin_date = %s", [timezone.localdate()]
+        )
+        assert cursor.fetchone()[0] == 3

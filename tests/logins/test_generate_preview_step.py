@@ -88,6 +88,29 @@ def test_the_generate_button_is_the_hidden_form_as_rendered(client, starter, rea
     assert run.seed == 7 and run.patients_created == 3 and run.held_logins.count() == 0
 
 
+def test_the_same_preview_generates_once(client, starter, real_population):
+    """Back and resubmit (or a second tab) posts the same preview again: no second population."""
+    import re
+
+    client.force_login(starter)
+    preview = client.post(reverse(GENERATE), {**FORM, "_preview": "Preview"})
+    form_html = preview.content.decode().split('id="generate-confirm-form"')[1].split("</form>")[0]
+    data = {**dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form_html))}
+    assert data["preview_token"]
+    client.post(reverse(GENERATE), {**data, "_generate": "Generate"})
+    before = _counts()
+
+    again = client.post(reverse(GENERATE), {**data, "_generate": "Generate"}, follow=True)
+
+    assert _counts() == before and SyntheticRun.objects.count() == 1
+    assert any("already generated" in str(m) for m in again.context["messages"])
+    # A fresh preview of the same parameters may generate again.
+    fresh = client.post(reverse(GENERATE), {**FORM, "_preview": "Preview"})
+    token = re.search(r'name="preview_token" value="([^"]+)"', fresh.content.decode()).group(1)
+    client.post(reverse(GENERATE), {**data, "preview_token": token, "_generate": "Generate"})
+    assert SyntheticRun.objects.count() == 2
+
+
 def test_back_returns_to_the_form_with_the_values(client, starter, real_population):
     client.force_login(starter)
     back = client.post(reverse(GENERATE), {**FORM, "patients": "5", "_back": "Back"})

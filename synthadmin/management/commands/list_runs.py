@@ -65,7 +65,7 @@ class Command(SynthadminCommand):
         for run in runs:
             table.add_row(
                 str(run.id),
-                str(run.kind),
+                run.kind_label,
                 run_display_status(run),
                 timezone.localtime(run.started_at).strftime("%Y-%m-%d %H:%M"),
                 run.started_by,
@@ -81,6 +81,7 @@ def _as_dict(run: SyntheticRun) -> dict[str, Any]:
     return {
         "id": str(run.id),
         "kind": run.kind,
+        "kind_label": run.kind_label,
         "status": run_display_status(run),
         "started_at": run.started_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,

@@ -1,0 +1,229 @@
+"""``python manage.py extend_synthetic``: more check-in days for synthetic patients (a thin adapter).
+
+``--to-today`` adds each patient's missing days up to today, continuing its mood chain from its
+stored ground truth (``synthadmin.services.extend_today``); idempotent, so it is also the
+scheduled top-up (cron: ``--all --to-today``). ``--days N --pattern P`` adds N days before each
+patient's first check-in (``synthadmin.services.extend``, the admin's "Add check-in days").
+``--run ID`` or ``--all`` says which patients. Real patients are never written to. Exit codes
+(``synthadmin.management.exitcodes``): 0 done (also when nothing needed adding); 1 bad input, one
+line, nothing written; 2 some patients failed (each named); 3 the database was lost part way;
+129/130/143 stopped by SIGHUP, Ctrl-C or SIGTERM between patients (those done keep their days).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+import os
+import sys
+import uuid
+from typing import Any
+
+from django.core.management.base import CommandError, CommandParser
+from django.db import DatabaseError, connection
+
+from synthadmin.content import PATTERN_NAMES
+from synthadmin.db.errors import connection_lost, database_lost_message, database_unusable_message
+from synthadmin.exceptions import InvalidRequestError
+from synthadmin.management import exitcodes
+from synthadmin.management.base import SynthadminCommand
+from synthadmin.management.output import RichProgress, key_value_table, one_line, render
+from synthadmin.management.stopping import SignalStop
+from synthadmin.models import SyntheticRun
+from synthadmin.services.extend import ExtendRefusal, synthetic_checkins_extend
+from synthadmin.services.extend_today import TodayExtension, patients_selected, synthetic_extend_to_today
+from synthadmin.services.generation import Starter
+from synthadmin.services.reports import RunReport
+
+#: The option that carries each field a service may name in an InvalidRequestError.
+OPTION_OF_FIELD = {
+    "checkin_days": "--days",
+    "days": "--days",
+    "pattern": "--pattern",
+    "seed": "--seed",
+    "run": "--run",
+    "selection": "--run/--all",
+}
+
+#: How many refusals or failures the table names before "and N more".
+SHOWN = 20
+
+
+class Command(SynthadminCommand):
+    help = (
+        "Add check-in days to synthetic patients: --to-today (missing days up to today, continuing "
+        "each mood chain; safe to run from cron) or --days N before their first check-in."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        what = parser.add_mutually_exclusive_group()
+        what.add_argument(
+            "--to-today",
+            action="store_true",
+            help="add the days from each patient's last generated day up to today (idempotent)",
+        )
+        what.add_argument(
+            "--days", type=int, metavar="N", help="add N days before each patient's first check-in"
+        )
+        scope = parser.add_mutually_exclusive_group()
+        scope.add_argument("--run", metavar="ID", help="the patients of this run (its id)")
+        scope.add_argument("--all", action="store_true", help="every synthetic patient of every run")
+        parser.add_argument(
+            "--pattern",
+            choices=PATTERN_NAMES,
+            metavar="NAME",
+            help="with --days: the new days' pattern",
+        )
+        parser.add_argument("--seed", type=int, metavar="S", help="with --days: the seed of the new days")
+        parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not options["to_today"] and options["days"] is None:
+            raise CommandError("say what to add: --to-today, or --days N (before the first check-in)")
+        if not options["run"] and not options["all"]:
+            raise CommandError("say which patients: --run ID (one run) or --all (every synthetic patient)")
+        if options["to_today"] and (options["pattern"] or options["seed"] is not None):
+            raise CommandError("--pattern and --seed go with --days; --to-today continues each patient's own")
+        run = None
+        if options["run"]:
+            try:
+                run = uuid.UUID(options["run"])
+            except ValueError:
+                raise CommandError(f"--run: not a run id: {options['run']!r}") from None
+        try:
+            connection.ensure_connection()
+        except DatabaseError as exc:
+            raise CommandError(database_unusable_message(connection.settings_dict, exc)) from None
+        if run is not None and not SyntheticRun.objects.filter(pk=run).exists():
+            raise CommandError(f"--run: no synthadmin run with id {run}")
+        starter = Starter(f"os:{_os_user()}", source=SyntheticRun.Source.COMMAND)
+        signals = SignalStop()
+        try:
+            with signals:
+                if options["to_today"]:
+                    result = self._to_today(run, options, starter, signals)
+                    self._print_today(result, options)
+                    report = result.report
+                else:
+                    report, refusals = self._before(run, options, starter)
+                    self._print_before(report, refusals, options)
+        except InvalidRequestError as exc:
+            raise CommandError(f"{OPTION_OF_FIELD.get(exc.field or '', '--days')}: {exc}") from None
+        except KeyboardInterrupt:
+            raise CommandError(
+                "interrupted; patients already extended keep their days (purge_synthetic --run ID "
+                "removes them); run the same command again to finish",
+                returncode=exitcodes.INTERRUPTED,
+            ) from None
+        except DatabaseError as exc:
+            if not connection_lost(exc):
+                raise
+            raise CommandError(
+                f"{database_lost_message(connection.settings_dict, exc)}. Patients extended before that "
+                "keep their days; run the same command again when the database is back",
+                returncode=exitcodes.STOPPED,
+            ) from None
+        if signals.received is not None:
+            raise CommandError(
+                f"stopped by {signals.name}; patients already extended keep their days. "
+                "Run the same command again to finish",
+                returncode=signals.exit_code or exitcodes.STOPPED,
+            )
+        if report is not None and report.failures:
+            raise CommandError(
+                f"{len(report.failures)} patient(s) could not be extended: {report.failures[0].email}: "
+                f"{one_line(report.failures[0].reason)}; run again to retry",
+                returncode=exitcodes.PARTIAL,
+            )
+
+    def _to_today(
+        self, run: uuid.UUID | None, options: dict[str, Any], starter: Starter, signals: SignalStop
+    ) -> TodayExtension:
+        show_bar = options["verbosity"] >= 1 and not options["json"] and sys.stderr.isatty()
+        with RichProgress() if show_bar else contextlib.nullcontext(None) as bar:
+            return synthetic_extend_to_today(
+                run=run,
+                all_patients=bool(options["all"]),
+                started_by=starter,
+                progress=bar,
+                stop=signals.event,
+            )
+
+    def _before(
+        self, run: uuid.UUID | None, options: dict[str, Any], starter: Starter
+    ) -> tuple[RunReport | None, list[ExtendRefusal]]:
+        ids = patients_selected(patient_ids=None, run=run, all_patients=bool(options["all"]))
+        return synthetic_checkins_extend(
+            patient_ids=ids,
+            days=options["days"],
+            pattern=options["pattern"] or "stable",
+            started_by=starter,
+            seed=options["seed"],
+        )
+
+    def _print_today(self, result: TodayExtension, options: dict[str, Any]) -> None:
+        if options["json"]:
+            self.stdout.write(json.dumps(result.as_dict(), indent=2, default=str))
+            return
+        if options["verbosity"] < 1:
+            return
+        report = result.report
+        rows = [
+            ("today", result.today.isoformat()),
+            ("patients extended", f"{result.patients_extended:,}"),
+            ("already up to date", f"{result.up_to_date:,}"),
+            ("check-ins added", f"{report.checkins_created:,}" if report else "0"),
+        ]
+        if report is not None:
+            rows += [
+                ("status", report.status),
+                ("failures", str(len(report.failures))),
+                ("duration", f"{report.duration_seconds:.1f} s"),
+                ("run id", str(report.run_id)),
+                ("purge with", report.purge_command),
+            ]
+        rows += _named("refused", [f"{r.email}: {r.reason}" for r in result.refusals])
+        if report is not None:
+            rows += _named("not extended", [f"{f.email}: {one_line(f.reason)}" for f in report.failures])
+        title = "Extend to today" if report is not None else "Extend to today: nothing to add"
+        self.stdout.write(render(key_value_table(title, rows)))
+
+    def _print_before(
+        self, report: RunReport | None, refusals: list[ExtendRefusal], options: dict[str, Any]
+    ) -> None:
+        if options["json"]:
+            document = {
+                "refusals": [{"email": r.email, "reason": r.reason} for r in refusals],
+                "run": report.as_dict() if report is not None else None,
+            }
+            self.stdout.write(json.dumps(document, indent=2, default=str))
+            return
+        if options["verbosity"] < 1:
+            return
+        rows = [("check-ins added", f"{report.checkins_created:,}" if report else "0")]
+        if report is not None:
+            rows += [
+                ("patients", str(report.parameters.get("patients", 0))),
+                ("pattern", str(report.parameters.get("pattern", ""))),
+                ("status", report.status),
+                ("run id", str(report.run_id)),
+                ("purge with", report.purge_command),
+            ]
+        rows += _named("refused", [f"{r.email}: {r.reason}" for r in refusals])
+        title = "Add check-in days" if report is not None else "Add check-in days: no patient to extend"
+        self.stdout.write(render(key_value_table(title, rows)))
+
+
+def _named(label: str, lines: list[str]) -> list[tuple[str, str]]:
+    rows = [(label, line) for line in lines[:SHOWN]]
+    if len(lines) > SHOWN:
+        rows.append((label, f"… and {len(lines) - SHOWN:,} more (--json lists them all)"))
+    return rows
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid{os.getuid()}"

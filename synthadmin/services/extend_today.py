@@ -1,0 +1,454 @@
+"""Extend synthetic patients to today: the missing days after each one's last generated day.
+
+Each patient's mood chain is continued from its **stored ground truth** — the truth of its
+generating ledger entry (``SyntheticUser.ground_truth``; regenerated from the run's seed and
+parameters for patients made before it was stored, ``services.patient_truth``) plus that of
+every addition still in place (``CheckinAddition.ground_truth``). Its latest window gives the
+state of the last generated day, the episode it belongs to (type and planned whole length) and,
+walking back over adjacent windows, how many days the patient has already spent in it; the
+content engine carries that episode on and draws what follows by the pattern's transition rows
+(``synthadmin.content.EpisodeInProgress``; docs/clinical-model.md, "Episode definitions"), so
+the first new day never jumps and DSM-5 minimum lengths hold across the join. The new window is
+seeded from the patient's own seed and its first day (``content.continuation_seed``) and keeps
+the patient's traits (``content.patient_traits``); missed days follow the patient's adherence.
+
+Writes like "Add check-in days" (``services.extend``): one ``SyntheticRun`` of kind ``extend``
+(``parameters["mode"] == "to_today"``), and per patient, all or nothing (a savepoint; patients
+are committed in chunks of ``CHUNK_PATIENTS``), its new check-ins,
+a ``CheckinAddition`` with the dates and the window's ground truth (so purging the run removes
+exactly those check-ins, ``services.extend_purge``, and the next extension continues from the
+new last day) and its ledger count. Never a duplicate date: a day that already has a check-in is
+skipped, a patient whose truth or last check-in already reaches today gets nothing, and the
+patient's ledger row is locked while its days are written, so two extensions at once (cron and
+the admin) add each day once. Idempotent: a second call on the same day writes nothing — no run
+either, as for a selection without synthetic patients.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from profiles.models import Profile
+from synthadmin.content import (
+    DEFAULT_ADHERENCE,
+    EpisodeInProgress,
+    MoodState,
+    PatientTraits,
+    continuation_seed,
+    continue_history,
+    patient_seed,
+    patient_traits,
+)
+from synthadmin.db.errors import connection_lost
+from synthadmin.exceptions import InvalidRequestError
+from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
+from synthadmin.selectors import users_complete
+from synthadmin.services import ledger
+from synthadmin.services.extend import ExtendRefusal, date_runs, extend_refusal
+from synthadmin.services.generation import Starter
+from synthadmin.services.ground_truth import ground_truth_of
+from synthadmin.services.patient_truth import ground_truth_regenerate, patient_index
+from synthadmin.services.reports import NullProgress, ProgressListener, RunReport, UserFailure
+from synthadmin.services.writer import checkins_copy
+
+#: The progress phase this service reports (one step per patient considered).
+PHASE_PATIENTS = "patients"
+MODE = "to_today"
+
+#: Patients written per transaction (each in its own savepoint).
+CHUNK_PATIENTS = 100
+
+EXISTING_DATES = "SELECT checkin_date FROM public.check_ins WHERE user_id = %s AND checkin_date >= %s"
+
+
+@dataclass(frozen=True)
+class TodayExtension:
+    """What ``synthetic_extend_to_today`` did.
+
+    ``report`` is None when nothing was written (no run either); ``refusals`` names the
+    profiles left alone and why; ``up_to_date`` counts patients that already reached ``today``.
+    """
+
+    today: dt.date
+    report: RunReport | None
+    refusals: list[ExtendRefusal] = field(default_factory=list)
+    up_to_date: int = 0
+    patients_extended: int = 0
+    stopped: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "today": self.today.isoformat(),
+            "patients_extended": self.patients_extended,
+            "up_to_date": self.up_to_date,
+            "stopped": self.stopped,
+            "refusals": [{"email": r.email, "reason": r.reason} for r in self.refusals],
+            "run": self.report.as_dict() if self.report is not None else None,
+        }
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One patient's continuation: the window after its last generated day, and where it left off."""
+
+    user_id: uuid.UUID
+    entry_id: int
+    email: str
+    pattern: str
+    start: dt.date
+    days: int
+    where: EpisodeInProgress
+    seed: np.random.SeedSequence
+    traits: PatientTraits | None
+    adherence: float
+
+
+def synthetic_extend_to_today(
+    *,
+    patient_ids: Iterable[uuid.UUID] | None = None,
+    run: uuid.UUID | str | None = None,
+    all_patients: bool = False,
+    started_by: Starter,
+    progress: ProgressListener | None = None,
+    stop: threading.Event | None = None,
+) -> TodayExtension:
+    """Add each selected synthetic patient's missing days up to today (see the module docstring).
+
+    Select with exactly one of ``patient_ids`` (profiles; real ones, therapists and profiles
+    synthadmin did not create are refused and named), ``run`` (the patients a generate run
+    created, or those an extend run extended) or ``all_patients`` (every synthetic patient).
+    "Today" is ``timezone.localdate()`` (``settings.TIME_ZONE``). ``progress`` gets phase
+    ``"patients"`` with the number of patients considered and one step per patient. ``stop``
+    (set by a signal, a cancel button) ends the run between patients: those done keep their days,
+    the run is recorded ``aborted`` and ``TodayExtension.stopped`` is True.
+
+    Returns a :class:`TodayExtension`; its report is None when nothing needed writing. Raises
+    InvalidRequestError (``field`` "run" or "selection") for a bad or unknown selection, before
+    anything is written. A patient whose write fails is reported in the run's failures; the
+    others are still extended.
+    """
+    progress = progress or NullProgress()
+    today = timezone.localdate()
+    ids = patients_selected(patient_ids=patient_ids, run=run, all_patients=all_patients)
+    created_by_us = users_complete(ids)
+    profiles = (
+        Profile.objects.filter(id__in=ids)
+        .annotate(last_checkin=Max("checkins__checkin_date"))
+        .order_by("email")
+    )
+    refusals: list[ExtendRefusal] = []
+    candidates: dict[uuid.UUID, Profile] = {}
+    for profile in profiles:
+        if (reason := extend_refusal(profile, created_by_us)) is not None:
+            refusals.append(ExtendRefusal(profile.email or str(profile.id), reason))
+        else:
+            candidates[profile.id] = profile
+    progress.phase(PHASE_PATIENTS, len(candidates))
+
+    plans: list[_Plan] = []
+    up_to_date = 0
+    for plan_or_reason in _plans(candidates, today):
+        if isinstance(plan_or_reason, _Plan):
+            plans.append(plan_or_reason)
+        elif plan_or_reason is None:
+            up_to_date += 1
+            progress.advance(PHASE_PATIENTS)
+        else:
+            refusals.append(plan_or_reason)
+            progress.advance(PHASE_PATIENTS)
+    if not plans:
+        return TodayExtension(today=today, report=None, refusals=refusals, up_to_date=up_to_date)
+
+    began = time.monotonic()
+    parameters = {
+        "mode": MODE,
+        "until": today.isoformat(),
+        "patients": len(plans),
+        "patient_ids": sorted(str(p.user_id) for p in plans),
+    }
+    run_row = ledger.run_start(
+        kind=SyntheticRun.Kind.EXTEND,
+        source=started_by.source,
+        started_by=started_by.label,
+        started_by_user_id=started_by.user_id,
+        parameters=parameters,
+        seed=0,  # each patient's days come from its own seed (content.continuation_seed)
+        auth_backend="none",
+    )
+    written = extended = 0
+    failures: list[UserFailure] = []
+    crash: BaseException | None = None
+    stopped = False
+    try:
+        for first in range(0, len(plans), CHUNK_PATIENTS):
+            if stop is not None and stop.is_set():
+                stopped = True
+                break
+            chunk = plans[first : first + CHUNK_PATIENTS]
+            chunk_written = chunk_extended = chunk_current = 0
+            chunk_failures: list[UserFailure] = []
+            # One commit per chunk, a savepoint per patient (``_extend_one``): a patient's
+            # failure rolls back only its own days; the flush to disk is paid once per chunk.
+            with transaction.atomic():
+                for plan in chunk:
+                    try:
+                        count = _extend_one(run_row, plan, today)
+                    except DatabaseError as exc:  # one patient's failure must not stop the others
+                        if connection_lost(exc):
+                            raise
+                        chunk_failures.append(UserFailure(plan.email, "patient", _first_line(exc)))
+                        continue
+                    if count is None:
+                        chunk_current += 1  # another extension got there first
+                    else:
+                        chunk_written += count
+                        chunk_extended += 1
+            written += chunk_written
+            extended += chunk_extended
+            up_to_date += chunk_current
+            failures += chunk_failures
+            progress.advance(PHASE_PATIENTS, len(chunk))
+    except BaseException as exc:  # recorded on the run, then re-raised (Ctrl-C included)
+        crash = exc
+        raise
+    finally:
+        status, error = ledger.run_status(
+            ledger.RunOutcome(
+                crash=crash if not isinstance(crash, KeyboardInterrupt) else None,
+                stopped=stopped or isinstance(crash, KeyboardInterrupt),
+                failures=len(failures),
+                first_failure=failures[0].reason if failures else "",
+                created=extended,
+            )
+        )
+        ledger.run_finish(
+            run_row, status=status, error=error, checkins_created=written, users_failed=len(failures)
+        )
+    if not (written or extended or failures or stopped):
+        # Everyone turned out up to date (a concurrent extension got there first): nothing
+        # was added, so no run is kept either.
+        with transaction.atomic():
+            CheckinAddition.objects.filter(run=run_row).delete()
+            run_row.delete()
+        return TodayExtension(today=today, report=None, refusals=refusals, up_to_date=up_to_date)
+    report = RunReport(
+        run_id=run_row.id,
+        status=str(status),
+        kind=str(run_row.kind),
+        seed=run_row.seed,
+        parameters=parameters,
+        patients_created=0,
+        therapists_created=0,
+        checkins_created=written,
+        retries={},
+        failures=failures,
+        error=run_row.error_summary,
+        duration_seconds=round(time.monotonic() - began, 3),
+        auth_backend="none",
+    )
+    return TodayExtension(
+        today=today,
+        report=report,
+        refusals=refusals,
+        up_to_date=up_to_date,
+        patients_extended=extended,
+        stopped=stopped,
+    )
+
+
+def patients_selected(
+    *, patient_ids: Iterable[uuid.UUID] | None, run: uuid.UUID | str | None, all_patients: bool
+) -> set[uuid.UUID]:
+    """The profile ids a selection names: ``patient_ids`` as given, the patients of ``run`` (a
+    generate run's complete patients, or those an extend run extended) or ``all_patients`` (every
+    complete synthetic patient). Exactly one; raises InvalidRequestError (``field`` "selection"
+    or "run") otherwise or for an unknown run."""
+    if sum((patient_ids is not None, run is not None, bool(all_patients))) != 1:
+        raise InvalidRequestError("say which patients: patient ids, one run or all", field="selection")
+    if patient_ids is not None:
+        return {uuid.UUID(str(i)) for i in patient_ids}
+    complete = SyntheticUser.objects.filter(
+        state=SyntheticUser.State.COMPLETE, role=SyntheticUser.Role.PATIENT
+    )
+    if all_patients:
+        return set(complete.values_list("user_id", flat=True))
+    try:
+        found = SyntheticRun.objects.get(pk=uuid.UUID(str(run)))
+    except (ValueError, SyntheticRun.DoesNotExist):
+        raise InvalidRequestError(f"no synthadmin run with id {run}", field="run") from None
+    if found.kind == SyntheticRun.Kind.EXTEND:
+        return set(CheckinAddition.objects.filter(run=found).values_list("user_id", flat=True))
+    return set(complete.filter(run=found).values_list("user_id", flat=True))
+
+
+def _plans(candidates: dict[uuid.UUID, Profile], today: dt.date) -> Iterable[_Plan | ExtendRefusal | None]:
+    """Per candidate: its plan, a refusal, or None when it already reaches today."""
+    entries: dict[uuid.UUID, SyntheticUser] = {}
+    for entry in (
+        SyntheticUser.objects.filter(user_id__in=list(candidates), state=SyntheticUser.State.COMPLETE)
+        .select_related("run")
+        .order_by("id")
+    ):
+        entries[entry.user_id] = entry  # the latest complete entry, as patient_truth_get reads it
+    additions: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    for user_id, truth in CheckinAddition.objects.filter(
+        user_id__in=list(candidates), removed_at__isnull=True
+    ).values_list("user_id", "ground_truth"):
+        if truth:
+            additions.setdefault(user_id, []).append(truth)
+    for user_id, profile in candidates.items():
+        email = profile.email or str(user_id)
+        last_checkin = profile.last_checkin  # type: ignore[attr-defined]  # annotated by the caller
+        if last_checkin is not None and last_checkin >= today:
+            yield None
+            continue
+        try:
+            yield _plan(entries[user_id], additions.get(user_id, []), today, email)
+        except _NoPlanError as exc:
+            yield ExtendRefusal(email, str(exc))
+        except _UpToDateError:
+            yield None
+
+
+class _NoPlanError(Exception):
+    """Why a patient's history cannot be continued (its message is the refusal's reason)."""
+
+
+class _UpToDateError(Exception):
+    """The patient's stored truth already reaches today."""
+
+
+def _plan(entry: SyntheticUser, additions: list[dict[str, Any]], today: dt.date, email: str) -> _Plan:
+    truth = entry.ground_truth
+    if not truth:
+        try:
+            truth = ground_truth_regenerate(entry=entry)
+        except (ValueError, KeyError) as exc:
+            raise _NoPlanError(f"its ground truth cannot be rebuilt from its run: {exc}") from None
+    windows = [w for w in (truth, *additions) if w.get("states")]
+    if not windows:
+        raise _NoPlanError("it has no generated history to continue")
+    latest = max(windows, key=lambda w: w["end"])
+    end = dt.date.fromisoformat(latest["end"])
+    if end >= today:
+        raise _UpToDateError
+    days = (today - end).days
+    if days > settings.SYNTHADMIN_MAX_CHECKIN_DAYS:
+        raise _NoPlanError(
+            f"its history ended on {end.isoformat()}, more than "
+            f"{settings.SYNTHADMIN_MAX_CHECKIN_DAYS:,} days (SYNTHADMIN_MAX_CHECKIN_DAYS) ago"
+        )
+    state, days_in_state = _last_run(windows, end)
+    episodes = latest.get("episodes") or []
+    last = episodes[-1] if episodes and episodes[-1].get("end") == latest["end"] else None
+    where = EpisodeInProgress(
+        state=MoodState(state),
+        days_in_state=days_in_state,
+        kind=last["kind"] if last is not None and last.get("state") == state else None,
+        true_days=int(last["true_days"]) if last is not None and last.get("state") == state else None,
+    )
+    seed, traits = _patient_seed_and_traits(entry, truth)
+    start = end + dt.timedelta(days=1)
+    return _Plan(
+        user_id=entry.user_id,
+        entry_id=entry.pk,
+        email=email,
+        pattern=latest.get("pattern") or truth.get("pattern") or entry.run.parameters.get("pattern", ""),
+        start=start,
+        days=days,
+        where=where,
+        seed=continuation_seed(seed, start),
+        traits=traits,
+        adherence=float(entry.run.parameters.get("adherence") or DEFAULT_ADHERENCE),
+    )
+
+
+def _last_run(windows: list[dict[str, Any]], end: dt.date) -> tuple[str, int]:
+    """The state of day ``end`` and how many days in a row, back from it, had that state.
+
+    Walks back over adjacent windows (an earlier extension's days continue its episode); the
+    chain never repeats a state, so a run of equal days is one episode.
+    """
+    by_end: dict[dt.date, tuple[str, dt.date]] = {}
+    for window in windows:
+        for state, first, last in window["states"]:
+            by_end[dt.date.fromisoformat(last)] = (state, dt.date.fromisoformat(first))
+    state, first = by_end[end]
+    while (before := by_end.get(first - dt.timedelta(days=1))) is not None and before[0] == state:
+        first = before[1]
+    return state, (end - first).days + 1
+
+
+def _patient_seed_and_traits(
+    entry: SyntheticUser, truth: dict[str, Any]
+) -> tuple[np.random.SeedSequence, PatientTraits | None]:
+    """The patient's own seed and traits (those its first history drew), when its run says them.
+
+    A patient whose number cannot be read from its e-mail gets a seed from its id and fresh
+    traits: still deterministic, only not the first history's habits.
+    """
+    run = entry.run
+    params = run.parameters
+    try:
+        index = patient_index(entry, run)
+    except ValueError:
+        return np.random.SeedSequence(entry.user_id.int), None
+    seed = patient_seed(run.seed, index)
+    days = int(params.get("checkin_days") or 0)
+    pattern = truth.get("pattern") or params.get("pattern")
+    if run.kind != SyntheticRun.Kind.GENERATE or not days or not pattern:
+        return seed, None
+    return seed, patient_traits(pattern=pattern, days=days, seed=seed)
+
+
+def _extend_one(run: SyntheticRun, plan: _Plan, today: dt.date) -> int | None:
+    """Write one patient's window; None when another extension already covered it."""
+    history = continue_history(
+        pattern=plan.pattern,
+        end_date=today,
+        days=plan.days,
+        seed=plan.seed,
+        adherence=plan.adherence,
+        continue_from=plan.where,
+        traits=plan.traits,
+    )
+    with transaction.atomic():  # a savepoint inside the caller's chunk transaction
+        # Serialises extensions of one patient: the second sees the first's addition below.
+        list(SyntheticUser.objects.select_for_update().filter(pk=plan.entry_id).values_list("pk"))
+        ends = CheckinAddition.objects.filter(user_id=plan.user_id, removed_at__isnull=True).values_list(
+            "ground_truth__end", flat=True
+        )
+        if any(e and dt.date.fromisoformat(e) >= plan.start for e in ends):
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute(EXISTING_DATES, [plan.user_id, plan.start])
+            existing = {row[0] for row in cursor.fetchall()}
+        rows = [row for row in history.iter_json_rows() if row[0] not in existing]
+        count = checkins_copy(user_id=plan.user_id, rows=rows)
+        ledger.entries_checkins_added(plan.user_id, count)
+        CheckinAddition.objects.create(
+            run=run,
+            user_id=plan.user_id,
+            email=plan.email,
+            days=date_runs(row[0] for row in rows),
+            checkins=count,
+            ground_truth=ground_truth_of(history),
+        )
+    return count
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
