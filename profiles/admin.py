@@ -34,9 +34,9 @@ from synthadmin.forms import ExtendForm, GenerateForm
 from synthadmin.models import LIVE_STATES, CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.mood_chart import BAND_COLOURS, SERIES, STATE_LABELS
 from synthadmin.selectors import profile_is_synthetic, therapist_email
+from synthadmin.services.background import run_start_or_enqueue
 from synthadmin.services.extend import synthetic_checkins_extend
 from synthadmin.services.extend_today import synthetic_extend_to_today
-from synthadmin.services.generation import synthetic_generate
 from synthadmin.services.logins import logins_expire, logins_held, logins_sink
 from synthadmin.services.patient_story import patient_story_get
 from synthadmin.services.preview import PreviewReport, synthetic_generate_preview
@@ -335,9 +335,12 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
         """Run the service; the redirect to the run's profiles, or None (errors are on the form)."""
         create_logins = bool(form.cleaned_data.get("create_logins"))
         try:
-            report = synthetic_generate(
+            # Inline when small and no worker is alive (or logins are wanted: they are made in this
+            # process), else enqueued for background workers (services/background.py).
+            run, report = run_start_or_enqueue(
                 request=form.generation_request(),
                 started_by=staff_starter(request),
+                max_patients=settings.SYNTHADMIN_ADMIN_MAX_PATIENTS,
                 credentials=logins_sink() if create_logins else None,
             )
         except InvalidRequestError as exc:
@@ -346,7 +349,8 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
         except SynthadminError as exc:
             form.add_error(None, str(exc))
             return None
-        run = SyntheticRun.objects.get(pk=report.run_id)
+        if report is None:
+            return self._enqueued(request, run)
         summary = (
             f"{plural(report.patients_created, 'patient')}, "
             f"{plural(report.therapists_created, 'therapist')} and "
@@ -380,6 +384,18 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
             )
         changelist = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
         return HttpResponseRedirect(f"{changelist}?run={run.pk}")
+
+    def _enqueued(self, request: HttpRequest, run: SyntheticRun) -> HttpResponse:
+        """An enqueued run: log it, say so, and go to its live page."""
+        params = run.parameters
+        what = f"{plural(params['patients'], 'patient')} and {plural(params['therapists'], 'therapist')}"
+        self.log_addition(request, run, f"Enqueued a background run of {what}.")
+        self.message_user(
+            request,
+            f"Run queued: {what}. Workers create them in the background; this page follows the run.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:synthadmin_syntheticrun_change", args=[run.pk]))
 
     # --- actions ------------------------------------------------------------------------------
     def _carried_selection(self, request: HttpRequest) -> dict:

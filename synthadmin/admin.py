@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -26,6 +32,12 @@ from synthadmin.admin_helpers import (
 )
 from synthadmin.exceptions import InvalidRequestError, SynthadminError
 from synthadmin.models import CheckinAddition, Scenario, SyntheticRun, SyntheticUser
+from synthadmin.services.background import (
+    purge_start_or_enqueue,
+    run_cancel,
+    run_progress,
+    run_start_or_enqueue,
+)
 from synthadmin.services.export import FORMATS, synthetic_export_chunks
 from synthadmin.services.logins import (
     LoginsForbiddenError,
@@ -36,8 +48,18 @@ from synthadmin.services.logins import (
     logins_take,
 )
 from synthadmin.services.purge import synthetic_purge
-from synthadmin.services.scenarios import scenario_mix_text, scenario_reset, scenario_run, scenario_validate
+from synthadmin.services.scenarios import (
+    scenario_mix_text,
+    scenario_request,
+    scenario_reset,
+    scenario_validate,
+)
 from synthadmin.text import plural
+
+#: A scenario reset (purge, then run) runs inside the request: at most this many users.
+RESET_INLINE_MAX = 200
+#: How often the run page asks for the run's progress while it is queued or running.
+POLL_SECONDS = 1.0
 
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
 
@@ -134,12 +156,22 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
             self.admin_site.admin_view(self.download_view),
             name=f"{self.opts.app_label}_{self.opts.model_name}_download",
         )
+        progress = path(
+            "<uuid:run_id>/progress/",
+            self.admin_site.admin_view(self.progress_view),
+            name=f"{self.opts.app_label}_{self.opts.model_name}_progress",
+        )
+        cancel = path(
+            "<uuid:run_id>/cancel/",
+            self.admin_site.admin_view(self.cancel_view),
+            name=f"{self.opts.app_label}_{self.opts.model_name}_cancel",
+        )
         logins = path(
             "<uuid:run_id>/logins/",
             self.admin_site.admin_view(self.logins_view),
             name=f"{self.opts.app_label}_{self.opts.model_name}_logins",
         )
-        return [purge, download, logins, *super().get_urls()]
+        return [purge, download, progress, cancel, logins, *super().get_urls()]
 
     def has_export_synthetic_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(EXPORT_PERMISSION)
@@ -159,6 +191,13 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
         context["download_formats"] = (
             FORMATS if obj is not None and self.has_export_synthetic_permission(request) else ()
         )
+        if obj is not None:
+            progress = run_progress(obj)
+            context["progress"] = progress
+            context["poll_seconds"] = POLL_SECONDS
+            context["can_cancel"] = (
+                obj.background and not progress.finished and self.has_generate_synthetic_permission(request)
+            )
         logins_expire()  # an expired set is gone from the database before the page is drawn
         context["logins_held"] = (
             logins_held(run=obj) if obj is not None and logins_may_take(run=obj, user=request.user) else None
@@ -174,9 +213,19 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
         change_url = reverse("admin:synthadmin_syntheticrun_change", args=[run.pk])
         if request.method == "POST":
             try:
-                report = synthetic_purge(run=run.pk)
+                # Big runs, and runs in progress, are purged by a worker when one is alive.
+                report = purge_start_or_enqueue(run=run, by=staff_starter(request).label)
             except SynthadminError as exc:
                 self.message_user(request, f"Nothing purged: {exc}", messages.ERROR)
+                return HttpResponseRedirect(change_url)
+            if report is None:
+                self.log_change(request, run, "Enqueued a purge of the run.")
+                self.message_user(
+                    request,
+                    "Purge queued: a worker deletes the run's users (a run in progress is cancelled "
+                    "first); the run shows Purged when it is done.",
+                    messages.SUCCESS,
+                )
                 return HttpResponseRedirect(change_url)
             users, checkins = (
                 plural(report.users_deleted, "synthetic user"),
@@ -201,6 +250,36 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
             "preview": synthetic_purge(run=run.pk, dry_run=True),
         }
         return TemplateResponse(request, "admin/synthadmin/syntheticrun/purge_confirmation.html", context)
+
+    def progress_view(self, request: HttpRequest, run_id: str) -> JsonResponse:
+        """Where the run stands, as JSON (``background.run_progress``): what the run page polls."""
+        run = get_object_or_404(SyntheticRun, pk=run_id)
+        if not self.has_view_permission(request, run):
+            raise PermissionDenied
+        return JsonResponse(run_progress(run).as_dict())
+
+    def cancel_view(self, request: HttpRequest, run_id: str) -> HttpResponse:
+        """Cancel a background run (POST, CSRF; the generate permission): ``background.run_cancel``."""
+        if not self.has_generate_synthetic_permission(request):
+            raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        run = get_object_or_404(SyntheticRun, pk=run_id)
+        change_url = reverse("admin:synthadmin_syntheticrun_change", args=[run.pk])
+        try:
+            run = run_cancel(run=run, by=staff_starter(request).label)
+        except InvalidRequestError as exc:
+            self.message_user(request, f"Not cancelled: {exc}", messages.ERROR)
+            return HttpResponseRedirect(change_url)
+        self.log_change(request, run, "Cancelled the run.")
+        self.message_user(
+            request,
+            "Cancelled: no new user is started; users in flight are finished or compensated."
+            if run.status != SyntheticRun.Status.ABORTED
+            else "Cancelled before any user was started.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(change_url)
 
     def download_view(self, request: HttpRequest, run_id: str, fmt: str) -> HttpResponseBase:
         """The run's check-ins as a streamed file (``services.export``); needs the export permission."""
@@ -356,15 +435,23 @@ class ScenarioAdmin(SyntheticDataPermissions, admin.ModelAdmin):
 
     @admin.action(permissions=["generate_synthetic"], description="Run selected scenarios")
     def run_scenarios(self, request: HttpRequest, queryset: QuerySet[Scenario]) -> None:
+        """Each scenario runs inline when small and no worker is alive, else it is enqueued
+        (``background.run_start_or_enqueue``, as the generate form)."""
         for scenario in queryset:
-            if not self._small_enough(request, scenario):
-                continue
             try:
-                report = scenario_run(scenario=scenario, started_by=staff_starter(request))
+                run, report = run_start_or_enqueue(
+                    request=scenario_request(scenario), scenario=scenario, started_by=staff_starter(request)
+                )
             except SynthadminError as exc:
                 self.message_user(request, f"{scenario.name}: nothing run: {exc}", messages.ERROR)
                 continue
-            run = SyntheticRun.objects.get(pk=report.run_id)
+            if report is None:
+                self.log_addition(request, run, f"Enqueued scenario {scenario.name} as a background run.")
+                self.message_user(
+                    request,
+                    format_html("{}: queued for background workers — {}.", scenario.name, run_link(run.id)),
+                )
+                continue
             self.log_addition(request, run, f"Ran scenario {scenario.name} ({report.status}).")
             self.message_user(
                 request,
@@ -416,7 +503,7 @@ class ScenarioAdmin(SyntheticDataPermissions, admin.ModelAdmin):
         return None
 
     def _small_enough(self, request: HttpRequest, scenario: Scenario) -> bool:
-        limit = settings.SYNTHADMIN_ADMIN_MAX_PATIENTS
+        limit = RESET_INLINE_MAX
         if scenario.patients + scenario.therapists <= limit:
             return True
         self.message_user(

@@ -49,6 +49,8 @@ class Scenario(models.Model):
 
 class SyntheticRun(models.Model):
     class Status(models.TextChoices):
+        #: Enqueued for background workers; none has started it yet.
+        QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         PARTIAL = "partial", "Partial"
@@ -95,6 +97,12 @@ class SyntheticRun(models.Model):
     scenario = models.ForeignKey(
         Scenario, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
     )
+    #: Run by task workers, chunk by chunk (``synthadmin.services.background``): its liveness is
+    #: its chunks', not an owner process's.
+    background = models.BooleanField(default=False)
+    #: Set by ``run_cancel``: workers start no new user of the run.
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_by = models.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -144,6 +152,9 @@ class SyntheticUser(models.Model):
 
     run = models.ForeignKey(SyntheticRun, on_delete=models.PROTECT, related_name="users")
     user_id = models.UUIDField(db_index=True)
+    #: Which user of the run this attempt is for (``PersonSpec.number``: therapists first, then
+    #: patients), so a chunk re-run knows who is complete. Empty on entries of older versions.
+    job_index = models.PositiveIntegerField(null=True, blank=True)
     email = models.CharField(max_length=255)
     role = models.CharField(max_length=16, choices=Role.choices)
     attempt = models.PositiveSmallIntegerField(default=1)
@@ -160,7 +171,7 @@ class SyntheticUser(models.Model):
     class Meta:
         ordering = ["id"]
         verbose_name = "synthetic user"
-        indexes = [models.Index(fields=["run", "state"])]
+        indexes = [models.Index(fields=["run", "state"]), models.Index(fields=["run", "job_index"])]
 
     def __str__(self) -> str:
         return f"{self.email} ({self.state})"
@@ -192,6 +203,79 @@ class CheckinAddition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.checkins} check-ins added to {self.email}"
+
+
+class RunChunk(models.Model):
+    """A slice of a background run's users (``job_index`` in ``[first, stop)``): one task.
+
+    Therapist chunks come first; the last of them to finish enqueues the patient chunks (the
+    phase barrier). A chunk is idempotent: run again (after its worker died), it skips the users
+    the ledger has complete and resolves the intents its earlier attempt left.
+    """
+
+    class Phase(models.TextChoices):
+        THERAPISTS = "therapists", "Therapists"
+        PATIENTS = "patients", "Patients"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+
+    run = models.ForeignKey(SyntheticRun, on_delete=models.CASCADE, related_name="chunks")
+    phase = models.CharField(max_length=16, choices=Phase.choices)
+    first = models.PositiveIntegerField(help_text="First job index (PersonSpec.number)")
+    stop = models.PositiveIntegerField(help_text="One past the last job index")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    #: The task that runs it now (its id in the task backend).
+    task_id = models.CharField(max_length=64, blank=True)
+    worker_id = models.CharField(max_length=128, blank=True)
+    worker_host = models.CharField(max_length=255, blank=True)
+    worker_pid = models.PositiveIntegerField(null=True, blank=True)
+    worker_started_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the worker process started"
+    )
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    users_created = models.PositiveIntegerField(default=0)
+    users_failed = models.PositiveIntegerField(default=0)
+    checkins_created = models.PositiveIntegerField(default=0)
+    #: A diagnosis that stopped the chunk (a rejected key...): it stops the run.
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "first"]
+        verbose_name = "run chunk"
+        constraints = [models.UniqueConstraint(fields=["run", "first"], name="synthadmin_chunk_run_first")]
+        indexes = [models.Index(fields=["run", "state"]), models.Index(fields=["state"])]
+
+    def __str__(self) -> str:
+        return f"{self.phase} {self.first}-{self.stop - 1} ({self.state})"
+
+
+class TaskWorker(models.Model):
+    """A worker process (``synthadmin_worker``, or any process that ran a chunk): alive while
+    its heartbeat is fresh and, on the same host, its process exists."""
+
+    worker_id = models.CharField(max_length=128, unique=True)
+    backend = models.CharField(max_length=16, blank=True)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    process_started_at = models.DateTimeField()
+    started_at = models.DateTimeField(auto_now_add=True)
+    heartbeat_at = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-heartbeat_at"]
+        verbose_name = "task worker"
+
+    def __str__(self) -> str:
+        return f"{self.worker_id} ({self.host} pid {self.pid})"
 
 
 #: Ledger entries whose Auth user may exist: what purge looks at.

@@ -96,6 +96,11 @@ INSTALLED_APPS = [
     "synthadmin.apps.SynthadminConfig",
     "profiles",
     "checkins",
+    # Django's Tasks framework (the django-tasks backport of Django 6's django.tasks) and its
+    # database backend; django_rq serves the RQ backend when SYNTHADMIN_TASK_BACKEND=rq.
+    "django_tasks",
+    "django_tasks_db",
+    "django_rq",
 ]
 
 MIDDLEWARE = [
@@ -223,7 +228,10 @@ elif "." not in SYNTHADMIN_AUTH_BACKEND:
 SYNTHADMIN_AUTH_CONCURRENCY = env_int("SYNTHADMIN_AUTH_CONCURRENCY", 4, minimum=1)
 SYNTHADMIN_MAX_PATIENTS_PER_RUN = env_int("SYNTHADMIN_MAX_PATIENTS_PER_RUN", 10_000, minimum=1)
 SYNTHADMIN_MAX_CHECKIN_DAYS = env_int("SYNTHADMIN_MAX_CHECKIN_DAYS", 3_650, minimum=1)
-SYNTHADMIN_ADMIN_MAX_PATIENTS = env_int("SYNTHADMIN_ADMIN_MAX_PATIENTS", 200, minimum=1)
+# The admin form takes runs of any size (large ones are enqueued for background workers).
+SYNTHADMIN_ADMIN_MAX_PATIENTS = env_int(
+    "SYNTHADMIN_ADMIN_MAX_PATIENTS", SYNTHADMIN_MAX_PATIENTS_PER_RUN, minimum=1
+)
 # bcrypt cost of the local backend; GoTrue uses 10 (bcrypt.DefaultCost).
 SYNTHADMIN_LOCAL_BCRYPT_ROUNDS = env_int("SYNTHADMIN_LOCAL_BCRYPT_ROUNDS", 10, minimum=4)
 SYNTHADMIN_EMAIL_DOMAIN = os.environ.get("SYNTHADMIN_EMAIL_DOMAIN", "example.com").strip()
@@ -258,3 +266,37 @@ SYNTHADMIN_AUTH_RETRY_BASE_SECONDS = env_float("SYNTHADMIN_AUTH_RETRY_BASE_SECON
 SYNTHADMIN_AUTH_RETRY_MAX_WAIT = env_float("SYNTHADMIN_AUTH_RETRY_MAX_WAIT", 10.0)
 # The total time one Auth call may take (httpx's timeouts bound each read, not a whole call).
 SYNTHADMIN_AUTH_CALL_DEADLINE_SECONDS = env_float("SYNTHADMIN_AUTH_CALL_DEADLINE_SECONDS", 30.0, minimum=1.0)
+
+
+# --- Background runs (Django's Tasks framework) ---------------------------------------------
+# "db" (default): tasks are rows in this database (django-tasks-db), nothing else to run but a
+# worker. "rq": tasks go through Redis (django-tasks-rq), REDIS_URL; the scale-out path.
+SYNTHADMIN_TASK_BACKEND = os.environ.get("SYNTHADMIN_TASK_BACKEND", "").strip().lower() or "db"
+if SYNTHADMIN_TASK_BACKEND not in {"db", "rq"}:
+    raise ImproperlyConfigured(
+        f"SYNTHADMIN_TASK_BACKEND must be 'db' or 'rq', got {SYNTHADMIN_TASK_BACKEND!r}"
+    )
+REDIS_URL = os.environ.get("REDIS_URL", "").strip() or "redis://127.0.0.1:6379/0"
+#: The queue synthadmin's tasks go to (one name for both backends).
+SYNTHADMIN_TASK_QUEUE = "synthadmin"
+TASK_BACKENDS = {
+    "db": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": [SYNTHADMIN_TASK_QUEUE]},
+    "rq": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": [SYNTHADMIN_TASK_QUEUE]},
+}
+TASKS = {"default": TASK_BACKENDS[SYNTHADMIN_TASK_BACKEND]}
+RQ_QUEUES = {SYNTHADMIN_TASK_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": -1}}
+RQ_SHOW_ADMIN_LINK = False
+#: Users per chunk: the unit of work a worker takes, records and, after a crash, re-runs.
+SYNTHADMIN_CHUNK_USERS = env_int("SYNTHADMIN_CHUNK_USERS", 100, minimum=1)
+#: How often a worker (and each chunk it runs) records it is alive; also how often a running
+#: chunk looks at its run's cancel flag.
+SYNTHADMIN_WORKER_HEARTBEAT_SECONDS = env_float("SYNTHADMIN_WORKER_HEARTBEAT_SECONDS", 5.0, minimum=0.05)
+#: A worker (or a running chunk) on another host is taken for dead after this long without a
+#: heartbeat; on the same host a dead process is seen at once.
+SYNTHADMIN_WORKER_STALE_SECONDS = env_float("SYNTHADMIN_WORKER_STALE_SECONDS", 60.0, minimum=0.1)
+#: How often a worker's reaper looks for chunks whose worker died, and re-enqueues them.
+SYNTHADMIN_REAPER_SECONDS = env_float("SYNTHADMIN_REAPER_SECONDS", 15.0, minimum=0.05)
+#: Admin requests up to this many patients run inline (in the request) when no worker is alive.
+SYNTHADMIN_ADMIN_INLINE_PATIENTS = env_int("SYNTHADMIN_ADMIN_INLINE_PATIENTS", 20, minimum=0)
+#: Purging a background run in progress cancels it, then waits this long for it to stop.
+SYNTHADMIN_PURGE_CANCEL_WAIT_SECONDS = env_float("SYNTHADMIN_PURGE_CANCEL_WAIT_SECONDS", 60.0)

@@ -88,7 +88,11 @@ class Starter:
 
 @dataclass(frozen=True)
 class _Job:
-    """One user to create: a therapist (no history) or the ``history_index``-th patient."""
+    """One user to create: a therapist (no history) or the ``history_index``-th patient.
+
+    ``spec.number`` is its job index in the run (therapists first, then patients), recorded on
+    its ledger entries.
+    """
 
     spec: PersonSpec
     therapist_id: uuid.UUID | None = None
@@ -114,6 +118,36 @@ class _Outcome:
     error: BaseException | None = None  # what ended the user's attempts, if anything did
     skipped: bool = False  # never started: the run was stopping
     retries: Counter[str] = field(default_factory=Counter)
+
+
+#: The public name of a job, for the background chunks that build and run slices of them.
+Job = _Job
+
+
+def therapist_jobs(therapists: list[PersonSpec]) -> list[Job]:
+    """The jobs of a run's therapists (no history, no therapist)."""
+    return [_Job(spec) for spec in therapists]
+
+
+def patient_jobs(
+    params: GenerationParams, patients: list[PersonSpec], therapist_ids: list[uuid.UUID]
+) -> list[Job]:
+    """The jobs of a run's patients: history index, pattern and therapist of each.
+
+    The therapists are the run's therapists that were created, **in job order**; patients are
+    dealt to them round-robin (``therapist_assignment``), so a therapist that failed leaves its
+    patients to the others by the same rule, whoever ran which part of the run.
+    """
+    assignment = therapist_assignment(len(patients), therapist_ids)
+    patterns = params.patient_patterns()
+    return [
+        _Job(spec, therapist_id=therapist, history_index=index, pattern=pattern)
+        for index, (spec, therapist, pattern) in enumerate(zip(patients, assignment, patterns, strict=True))
+    ]
+
+
+def _job_order(outcome: _Outcome) -> int:
+    return outcome.job.spec.number
 
 
 class _Either:
@@ -192,6 +226,7 @@ class _Run:
         progress: ProgressListener,
         credentials: Callable[[Credential], None] | None,
         stop: threading.Event,
+        halt: threading.Event | None = None,
     ) -> None:
         self.params = params
         self.scenario = scenario
@@ -201,7 +236,8 @@ class _Run:
         self.stop = stop  # from outside (Ctrl-C, a signal, the caller): also ends Auth calls in flight
         # Set by a diagnosis (_stop_run): start nothing new, but let the calls in flight end on
         # their own — cutting them short would leave users that may or may not exist.
-        self.halt = threading.Event()
+        # A background chunk passes its run's cancel flag here: a cancel stops the same way.
+        self.halt = halt or threading.Event()
         self.no_new = _Either(self.stop, self.halt)
         self.flow = FlowController(max_concurrency=params.concurrency)
         self.interrupted = False  # Ctrl-C in the calling thread
@@ -249,18 +285,10 @@ class _Run:
                 expected = round(len(patients) * params.checkin_days * params.adherence)
                 self.progress.phase(PHASE_CHECKINS, expected)
             # Phase barrier: every therapist is settled before any patient is linked to one.
-            done = self._create_all([_Job(spec) for spec in therapists])
-            therapist_ids = [o.user_id for o in done if o.user_id is not None]
+            done = self._create_all(therapist_jobs(therapists))
+            therapist_ids = [o.user_id for o in sorted(done, key=_job_order) if o.user_id is not None]
             if not self.no_new.is_set():
-                assignment = therapist_assignment(len(patients), therapist_ids)
-                patterns = params.patient_patterns()
-                jobs = [
-                    _Job(spec, therapist_id=therapist, history_index=index, pattern=pattern)
-                    for index, (spec, therapist, pattern) in enumerate(
-                        zip(patients, assignment, patterns, strict=True)
-                    )
-                ]
-                self._create_all(jobs)
+                self._create_all(patient_jobs(params, patients, therapist_ids))
         except KeyboardInterrupt:
             self.interrupted = True
             self.stop.set()
@@ -273,6 +301,18 @@ class _Run:
             # The run is recorded as failed; the caller learns why, as the error it was.
             raise self.database_lost
         return report
+
+    def jobs_run(self, run: SyntheticRun, jobs: list[Job]) -> list[_Outcome]:
+        """Create the users of ``jobs`` for the already recorded ``run`` (a background chunk):
+        the same per-user attempt as ``execute``, without starting or finishing the run.
+
+        The counters (``created``, ``failures``, ``checkins``, ``abort``, ``database_lost``)
+        say what came of them; the caller finishes the run from the ledger.
+        """
+        self.record = run
+        self.target = target_get(refresh=True)
+        self.progress.phase(PHASE_USERS, len(jobs))
+        return self._create_all(jobs)
 
     def _create_all(self, jobs: list[_Job]) -> list[_Outcome]:
         """Run the jobs on the worker pool; outcomes are recorded in this thread."""
@@ -355,7 +395,12 @@ class _Run:
             password=secrets.token_urlsafe(32) if self.credentials is not None else None,
         )
         entry = ledger.entry_intent(
-            run=self.record, user_id=identity.user_id, email=identity.email, role=spec.role, attempt=number
+            run=self.record,
+            user_id=identity.user_id,
+            email=identity.email,
+            role=spec.role,
+            attempt=number,
+            job_index=spec.number,
         )
         self._auth_create(entry, identity, spec, retries)
         failpoint(AFTER_AUTH_CREATE)  # tests only: a crash between the two systems
@@ -578,4 +623,12 @@ def _streak_diagnosis(error: BaseException | None, count: int) -> str:
     )
 
 
-__all__ = ["PHASE_CHECKINS", "PHASE_USERS", "Starter", "synthetic_generate"]
+__all__ = [
+    "PHASE_CHECKINS",
+    "PHASE_USERS",
+    "Job",
+    "Starter",
+    "patient_jobs",
+    "synthetic_generate",
+    "therapist_jobs",
+]

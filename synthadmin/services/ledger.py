@@ -40,11 +40,24 @@ State = SyntheticUser.State
 
 
 def entry_intent(
-    *, run: SyntheticRun, user_id: uuid.UUID, email: str, role: str, attempt: int
+    *,
+    run: SyntheticRun,
+    user_id: uuid.UUID,
+    email: str,
+    role: str,
+    attempt: int,
+    job_index: int | None = None,
 ) -> SyntheticUser:
-    """Record, before the Auth call, that ``user_id`` is about to be created (committed at once)."""
+    """Record, before the Auth call, that ``user_id`` is about to be created (committed at once);
+    ``job_index``, which user of the run it is (``PersonSpec.number``)."""
     return SyntheticUser.objects.create(
-        run=run, user_id=user_id, email=email, role=role, attempt=attempt, state=State.INTENT
+        run=run,
+        user_id=user_id,
+        email=email,
+        role=role,
+        attempt=attempt,
+        state=State.INTENT,
+        job_index=job_index,
     )
 
 
@@ -118,9 +131,24 @@ def run_start(
     seed: int,
     auth_backend: str,
     scenario: Any = None,
+    background: bool = False,
 ) -> SyntheticRun:
     """Create a ``running`` run owned by this process (host, pid, process start time);
-    ``scenario``, a ``Scenario`` whose run it is."""
+    ``scenario``, a ``Scenario`` whose run it is. ``background``: a ``queued`` run that task
+    workers will run chunk by chunk (no owner process; ``synthadmin.services.background``)."""
+    if background:
+        return SyntheticRun.objects.create(
+            kind=kind,
+            source=source,
+            started_by=started_by,
+            started_by_user_id=started_by_user_id,
+            parameters=parameters,
+            seed=seed,
+            auth_backend=auth_backend,
+            scenario=scenario,
+            background=True,
+            status=SyntheticRun.Status.QUEUED,
+        )
     host, pid, started = _owner()
     return SyntheticRun.objects.create(
         kind=kind,
@@ -135,6 +163,23 @@ def run_start(
         owner_started_at=started,
         heartbeat_at=timezone.now(),
         scenario=scenario,
+    )
+
+
+def run_mark_running(run_id: uuid.UUID) -> None:
+    """A queued background run has started (its first chunk was claimed)."""
+    SyntheticRun.objects.filter(pk=run_id, status=SyntheticRun.Status.QUEUED).update(
+        status=SyntheticRun.Status.RUNNING, heartbeat_at=timezone.now()
+    )
+
+
+def run_stop_request(run_id: uuid.UUID, by: str) -> bool:
+    """Ask a background run's workers to start no new user (a cancel, or a diagnosis such as a
+    rejected key that one chunk made); the first request stays. True if this call set it."""
+    return bool(
+        SyntheticRun.objects.filter(pk=run_id, cancel_requested_at__isnull=True).update(
+            cancel_requested_at=timezone.now(), cancel_requested_by=by[:255]
+        )
     )
 
 
@@ -219,7 +264,7 @@ def runs_reap_interrupted() -> list[SyntheticRun]:
     host, _pid, _started = _owner()
     now = timezone.now()
     reaped = []
-    for run in SyntheticRun.objects.filter(status=SyntheticRun.Status.RUNNING):
+    for run in SyntheticRun.objects.filter(status=SyntheticRun.Status.RUNNING, background=False):
         if run.owner_host == host and run.owner_pid:
             alive = _process_alive(run.owner_pid, run.owner_started_at)
         else:
@@ -237,6 +282,22 @@ def runs_reap_interrupted() -> list[SyntheticRun]:
             run.refresh_from_db()
             reaped.append(run)
     return reaped
+
+
+def run_counts(run: SyntheticRun) -> dict[str, int]:
+    """What a run wrote, from its ledger entries: ``patients_created``, ``therapists_created``,
+    ``checkins_created``."""
+    return _counts_from_ledger(run)
+
+
+def process_identity() -> tuple[str, int, dt.datetime]:
+    """This process: (host, pid, process start time), as runs and chunks record their owner."""
+    return _owner()
+
+
+def process_alive(pid: int, started_at: dt.datetime | None) -> bool:
+    """Whether the process ``pid`` started at ``started_at`` (on this host) still runs."""
+    return _process_alive(pid, started_at)
 
 
 def _counts_from_ledger(run: SyntheticRun) -> dict[str, int]:

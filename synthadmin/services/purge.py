@@ -107,8 +107,10 @@ def synthetic_purge(
     Never deleted, and named in the report: profiles that are not test patients
     (``skipped_real``), users of ours whose delete would touch a real user's rows or whose
     profile was set back to real (``left_alone``), users a non-cascading foreign key would block
-    (``blocked``). Counts only what this call deleted. Raises ConfigurationError for an unusable
-    gateway and AuthRejectedError when the Auth service refuses the key. ``progress`` hears one
+    (``blocked``). Counts only what this call deleted. A background run in progress is cancelled
+    first (``background.runs_stop_before_purge``, which raises InvalidRequestError if it is still
+    stopping after a wait). Raises ConfigurationError for an unusable gateway and
+    AuthRejectedError when the Auth service refuses the key. ``progress`` hears one
     phase, ``PHASE_DELETE`` ("users"), whose total is the users about to be deleted, advanced as
     each one is settled (deleted, blocked or failed). Logins held for deleted users
     (``services.logins``) are deleted with them.
@@ -117,6 +119,10 @@ def synthetic_purge(
     requested = None if user_ids is None else {uuid.UUID(str(u)) for u in user_ids}
     if not dry_run:
         ledger.runs_reap_interrupted()  # a run whose process died is finished here
+        if user_ids is None:
+            from synthadmin.services.background import runs_stop_before_purge
+
+            runs_stop_before_purge(run=run)  # a background run in progress is cancelled first
     target = target_get(refresh=True)
     users = _users(entries_live(run=run, user_ids=requested))
     flow = FlowController(max_concurrency=settings.SYNTHADMIN_AUTH_CONCURRENCY)
@@ -171,6 +177,33 @@ def synthetic_purge(
         deleted_user_ids=sorted(str(u.user_id) for u in done),
         stopped_by=stopped_by,
     )
+
+
+def intents_resolve(
+    *, entries: Iterable[SyntheticUser], gateway: AuthGateway, stop: threading.Event
+) -> dict[uuid.UUID, str]:
+    """Settle ledger entries left ``intent`` (a background chunk run again after its worker died)
+    the way purge does, without marking any run purged.
+
+    Each Auth user is looked up: none → the entries are ``purged`` (nothing was left); ours (its
+    ``app_metadata`` marker names the entry) → it is deleted and the entries ``purged``; someone
+    else's → ``failed``. Returns ``{user_id: why}`` for those it could not settle (Auth did not
+    answer, a real row holds it): their entries stay ``intent`` for purge. Raises
+    AuthRejectedError when the Auth service refuses the key.
+    """
+    users = _users(entries)
+    calls = _Calls(gateway, FlowController(max_concurrency=settings.SYNTHADMIN_AUTH_CONCURRENCY), stop)
+    to_delete = _classify(users, calls)
+    holds = deletion_holds(target_get(), [u.user_id for u in to_delete])
+    for user in [u for u in to_delete if u.user_id in holds]:
+        to_delete.remove(user)
+        user.error = "; ".join(str(hold) for hold in holds[user.user_id])
+    _resolve(users.values())
+    _delete_all(to_delete, calls, NullProgress())
+    aborts = [u.abort for u in users.values() if u.abort is not None]
+    if aborts:
+        raise aborts[0]
+    return {u.user_id: u.error or u.blocked for u in users.values() if u.error or u.blocked}
 
 
 def _users(entries: Iterable[SyntheticUser]) -> dict[uuid.UUID, _User]:

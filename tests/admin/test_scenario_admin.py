@@ -57,11 +57,17 @@ def test_a_scenario_that_cannot_run_is_not_saved(client, staff_all):
     assert not Scenario.objects.filter(name="broken").exists()
 
 
-def test_a_large_scenario_points_to_the_command(client, staff_all, tiny):
-    Scenario.objects.filter(pk=tiny.pk).update(patients=5000)
+def test_a_large_scenario_is_enqueued_and_its_reset_points_to_the_command(client, staff_all, tiny):
+    Scenario.objects.filter(pk=tiny.pk).update(patients=5000, mix={"stable": 60, "cycling": 40})
     client.force_login(staff_all)
     response = client.post(
-        reverse(CHANGELIST), {"action": "run_scenarios", "_selected_action": [tiny.pk]}, follow=True
+        reverse(CHANGELIST), {"action": "reset_scenarios", "_selected_action": [tiny.pk]}, follow=True
     )
     assert "python manage.py scenario run tiny" in " ".join(str(m) for m in response.context["messages"])
     assert not SyntheticRun.objects.exists()
+    response = client.post(
+        reverse(CHANGELIST), {"action": "run_scenarios", "_selected_action": [tiny.pk]}, follow=True
+    )
+    assert "queued for background workers" in " ".join(str(m) for m in response.context["messages"])
+    run = SyntheticRun.objects.get()
+    assert run.status == SyntheticRun.Status.QUEUED and run.scenario_id == tiny.pk

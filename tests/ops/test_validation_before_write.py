@@ -109,7 +109,7 @@ def _form(**overrides: str) -> dict[str, str]:
             "end_date",
             "Enter a valid date",
         ),
-        ({"patients": "1", "therapists": "5000"}, "__all__", "patients and therapists together"),
+        ({"patients": "1", "therapists": "10000"}, "__all__", "patients and therapists together"),
     ],
 )
 def test_admin_form_refuses_the_same_and_writes_nothing(

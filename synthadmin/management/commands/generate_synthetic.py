@@ -24,6 +24,7 @@ from typing import Any, TextIO
 from django.core.management.base import CommandError, CommandParser
 from django.db import DatabaseError, connection
 from django.db.models.signals import post_save
+from django.urls import reverse
 
 from synthadmin.auth import AuthGateway, get_gateway
 from synthadmin.content import PATTERN_NAMES
@@ -36,6 +37,7 @@ from synthadmin.management.output import key_value_table, one_line, progress_bar
 from synthadmin.management.preflight import target_preflight
 from synthadmin.management.stopping import SignalStop
 from synthadmin.models import Scenario, SyntheticRun, SyntheticUser
+from synthadmin.services.background import WORKER_COMMAND, run_enqueue, workers_alive
 from synthadmin.services.generation import PHASE_CHECKINS, PHASE_USERS, Starter, synthetic_generate
 from synthadmin.services.preview import synthetic_generate_preview
 from synthadmin.services.reports import Credential, ProgressListener, RunReport
@@ -148,15 +150,29 @@ class Command(SynthadminCommand):
             action="store_true",
             help="let --credentials-out replace an existing regular file (never a symbolic link)",
         )
+        parser.add_argument(
+            "--background",
+            action="store_true",
+            help="enqueue the run for task workers and return at once (python manage.py synthadmin_worker)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             request = generation_request_validate(self._request(options))
         except InvalidRequestError as exc:
             raise CommandError(self._option_message(exc)) from None
+        if options["background"] and (options["dry_run"] or options["credentials_out"]):
+            option = "--dry-run" if options["dry_run"] else "--credentials-out"
+            raise CommandError(
+                f"--background: not with {option} (a background run makes no passwords and always writes)"
+            )
         target_preflight(self, verbosity=options["verbosity"])
         if options["dry_run"]:
             self._dry_run(request, options)
+            return
+        if options["background"]:
+            self._database_ready()
+            self._enqueue(request, options)
             return
         # One stop event for the signals and the gateway: Ctrl-C or SIGTERM also ends the Auth
         # calls in flight, not only the users not started yet.
@@ -251,6 +267,36 @@ class Command(SynthadminCommand):
         return handle
 
     # --- running -----------------------------------------------------------------------
+    def _enqueue(self, request: GenerationParams, options: dict[str, Any]) -> None:
+        """``--background``: record and enqueue the run, say how to follow it, return at once."""
+        starter = Starter(f"os:{_os_user()}", source=SyntheticRun.Source.COMMAND)
+        run = run_enqueue(request=request, started_by=starter, scenario=self.scenario)
+        alive = workers_alive()
+        page = reverse("admin:synthadmin_syntheticrun_change", args=[run.pk])
+        if options["json"]:
+            document = {
+                "run_id": str(run.pk),
+                "status": run.status,
+                "admin_path": page,
+                "workers_alive": len(alive),
+            }
+            self.stdout.write(json.dumps(document, indent=2))
+            return
+        if options["verbosity"] < 1:
+            return
+        rows = [
+            ("status", f"{run.status} ({run.chunks.count()} chunk(s) enqueued)"),
+            ("patients", str(request.patients)),
+            ("therapists", str(request.therapists)),
+            ("seed", str(request.seed)),
+            ("run id", str(run.pk)),
+            ("follow with", "python manage.py list_runs"),
+            ("admin page", page),
+            ("workers alive", str(len(alive)) if alive else f"none — start one with: {WORKER_COMMAND}"),
+            ("cancel", "the run page's Cancel button, or purge_synthetic --run (cancels first)"),
+        ]
+        self.stdout.write(render(key_value_table("Synthetic run enqueued", rows)))
+
     def _generate(
         self,
         request: GenerationParams,

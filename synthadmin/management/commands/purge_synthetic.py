@@ -20,7 +20,7 @@ from django.db import DatabaseError, connection
 
 from synthadmin.auth import get_gateway
 from synthadmin.db.errors import connection_lost, database_lost_message, database_unusable_message
-from synthadmin.exceptions import AuthRejectedError, ConfigurationError
+from synthadmin.exceptions import AuthRejectedError, ConfigurationError, InvalidRequestError
 from synthadmin.management import exitcodes
 from synthadmin.management.base import SynthadminCommand
 from synthadmin.management.output import key_value_table, one_line, progress_bars, render
@@ -74,6 +74,8 @@ class Command(SynthadminCommand):
             with signals, bars or contextlib.nullcontext():
                 report = synthetic_purge(run=run, gateway=gateway, stop=signals.event, progress=bars)
         except AuthRejectedError as exc:
+            raise CommandError(one_line(str(exc)), returncode=exitcodes.STOPPED) from None
+        except InvalidRequestError as exc:  # a background run still stopping after its cancel
             raise CommandError(one_line(str(exc)), returncode=exitcodes.STOPPED) from None
         except KeyboardInterrupt:
             raise CommandError(

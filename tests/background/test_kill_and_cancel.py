@@ -1,0 +1,127 @@
+"""A worker killed with -9 mid-user: another worker finishes the run (no orphan, no duplicate).
+Cancel from the run page mid-run: the run ends ``aborted`` within seconds, nothing half-made."""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import time
+
+import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.auth.models import User
+from django.urls import reverse
+
+from synthadmin.models import RunChunk, SyntheticRun, SyntheticUser
+from synthadmin.services import background
+from synthadmin.services.generation import Starter
+from synthadmin.services.requests import GenerationRequest
+from tests.background.conftest import assert_run_invariants, run_ended, wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _enqueue(patients: int, *, therapists: int = 4) -> SyntheticRun:
+    return background.run_enqueue(
+        request=GenerationRequest(
+            patients=patients, therapists=therapists, checkin_days=30, seed=99, end_date=dt.date(2026, 6, 30)
+        ),
+        started_by=Starter("os:test"),
+    )
+
+
+def _in_flight(run: SyntheticRun, worker_pid: int) -> bool:
+    """A user of ``worker_pid``'s chunk is between its intent and its rows."""
+    chunks = RunChunk.objects.filter(run=run, worker_pid=worker_pid, state=RunChunk.State.RUNNING)
+    for chunk in chunks:
+        if run.users.filter(
+            state=SyntheticUser.State.INTENT, job_index__gte=chunk.first, job_index__lt=chunk.stop
+        ).exists():
+            return True
+    return False
+
+
+def test_a_worker_killed_mid_user_is_replaced_and_the_run_completes(workers):
+    run = _enqueue(600)
+    first = workers.start()
+    wait_until(lambda: _in_flight(run, first.pid), timeout=120, what="a user in flight", workers=workers)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    killed = RunChunk.objects.filter(run=run, worker_pid=first.pid, state=RunChunk.State.RUNNING)
+    assert killed.exists(), "the killed worker's chunk is left running"
+    assert run.users.filter(state=SyntheticUser.State.INTENT).exists(), "no user was in flight"
+    began = time.monotonic()
+    second = workers.start()
+    wait_until(run_ended(run.pk), timeout=600, what="the run to end after the restart", workers=workers)
+    print(f"finished {time.monotonic() - began:.1f} s after the restart")
+    run.refresh_from_db()
+    assert run.status == SyntheticRun.Status.SUCCEEDED, run.error_summary
+    assert (run.patients_created, run.therapists_created) == (600, 4)
+    # The killed chunk ran again, in the new worker.
+    rerun = RunChunk.objects.filter(run=run, attempts__gte=2)
+    assert rerun.exists() and set(rerun.values_list("worker_pid", flat=True)) == {second.pid}
+    assert_run_invariants(run.pk)
+
+
+def test_cancel_from_the_run_page_aborts_the_run_within_seconds(client, workers):
+    user = User.objects.create_superuser("operator", "operator@example.com", "pw-for-tests")
+    client.force_login(user)
+    run = _enqueue(1500, therapists=0)
+    workers.start()
+    wait_until(
+        lambda: run.users.filter(state=SyntheticUser.State.COMPLETE).count() >= 50,
+        timeout=120,
+        what="the run to be under way",
+        workers=workers,
+    )
+    page = client.get(reverse("admin:synthadmin_syntheticrun_change", args=[run.pk]))
+    assert b'id="cancel-run"' in page.content
+    cancelled_at = time.monotonic()
+    response = client.post(reverse("admin:synthadmin_syntheticrun_cancel", args=[run.pk]))
+    assert response.status_code == 302
+    wait_until(run_ended(run.pk), timeout=60, what="the cancelled run to end", workers=workers)
+    print(f"aborted {time.monotonic() - cancelled_at:.1f} s after Cancel")
+    run.refresh_from_db()
+    assert run.status == SyntheticRun.Status.ABORTED
+    assert run.cancel_requested_by == "staff:operator"
+    assert 50 <= run.patients_created < 1500
+    assert set(run.chunks.values_list("state", flat=True)) <= {RunChunk.State.DONE, RunChunk.State.CANCELLED}
+    assert LogEntry.objects.filter(object_id=str(run.pk), action_flag=CHANGE).exists()
+    assert_run_invariants(run.pk)
+    progress = client.get(reverse("admin:synthadmin_syntheticrun_progress", args=[run.pk])).json()
+    assert progress["status"] == "aborted" and progress["finished"]
+    assert progress["users_done"] == run.patients_created
+
+
+def test_cancel_needs_the_generate_permission_and_a_post(client, supabase_tables_cleanup):
+    run = _enqueue(10)
+    staff = User.objects.create_user("viewer", password="pw-for-tests", is_staff=True)
+    client.force_login(staff)
+    url = reverse("admin:synthadmin_syntheticrun_cancel", args=[run.pk])
+    assert client.post(url).status_code == 403
+    admin = User.objects.create_superuser("operator", "operator@example.com", "pw-for-tests")
+    client.force_login(admin)
+    assert client.get(url).status_code == 405
+    run.refresh_from_db()
+    assert run.status == SyntheticRun.Status.QUEUED and run.cancel_requested_at is None
+
+
+def test_sigterm_stops_a_worker_cleanly_and_its_chunk_goes_back_to_the_queue(workers):
+    run = _enqueue(600)
+    first = workers.start()
+    wait_until(lambda: _in_flight(run, first.pid), timeout=120, what="a user in flight", workers=workers)
+    first.send_signal(signal.SIGTERM)
+    out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    assert "stopped" in out
+    run.refresh_from_db()
+    assert run.status == SyntheticRun.Status.RUNNING  # not finished: its chunk waits for a worker
+    assert not run.chunks.filter(state=RunChunk.State.RUNNING).exists()
+    assert not run.users.filter(state=SyntheticUser.State.INTENT).exists()  # in flight: finished
+    stopped = run.chunks.filter(worker_pid=first.pid).exclude(state=RunChunk.State.DONE).get()
+    assert (stopped.state, stopped.attempts) == (RunChunk.State.QUEUED, 0)  # a clean stop is no attempt
+    workers.start()
+    wait_until(run_ended(run.pk), timeout=600, what="the run to end", workers=workers)
+    run.refresh_from_db()
+    assert run.status == SyntheticRun.Status.SUCCEEDED and run.patients_created == 600
+    assert_run_invariants(run.pk)
