@@ -37,7 +37,7 @@ from synthadmin.selectors import profile_is_synthetic, therapist_email
 from synthadmin.services.background import run_start_or_enqueue
 from synthadmin.services.extend import synthetic_checkins_extend
 from synthadmin.services.extend_today import synthetic_extend_to_today
-from synthadmin.services.logins import logins_expire, logins_held, logins_sink
+from synthadmin.services.logins import logins_expire, logins_held
 from synthadmin.services.patient_story import patient_story_get
 from synthadmin.services.preview import PreviewReport, synthetic_generate_preview
 from synthadmin.services.purge import synthetic_purge
@@ -335,13 +335,13 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
         """Run the service; the redirect to the run's profiles, or None (errors are on the form)."""
         create_logins = bool(form.cleaned_data.get("create_logins"))
         try:
-            # Inline when small and no worker is alive (or logins are wanted: they are made in this
-            # process), else enqueued for background workers (services/background.py).
+            # Inline when small and no worker is alive, else enqueued for background workers
+            # (services/background.py); logins are held either way (services/logins.py).
             run, report = run_start_or_enqueue(
                 request=form.generation_request(),
                 started_by=staff_starter(request),
                 max_patients=settings.SYNTHADMIN_ADMIN_MAX_PATIENTS,
-                credentials=logins_sink() if create_logins else None,
+                hold_logins=create_logins,
             )
         except InvalidRequestError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, str(exc))
@@ -370,7 +370,7 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
                 messages.WARNING if report.status == SyntheticRun.Status.PARTIAL else messages.ERROR,
             )
         held = logins_held(run=run) if create_logins else None
-        if held is not None:
+        if held is not None and held.expires_at is not None:
             self.message_user(
                 request,
                 format_html(

@@ -42,6 +42,7 @@ from synthadmin.services.export import FORMATS, synthetic_export_chunks
 from synthadmin.services.logins import (
     LoginsForbiddenError,
     LoginsGoneError,
+    LoginsNotReadyError,
     logins_expire,
     logins_held,
     logins_may_take,
@@ -320,6 +321,8 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
                 lines = logins_take(run=run, user=request.user)
             except LoginsForbiddenError:
                 raise PermissionDenied from None
+            except LoginsNotReadyError as exc:
+                response = TemplateResponse(request, template, {**context, "not_ready": str(exc)}, status=409)
             except LoginsGoneError as exc:
                 response = TemplateResponse(request, template, {**context, "gone": str(exc)}, status=410)
             else:

@@ -45,7 +45,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -65,9 +65,10 @@ from synthadmin.services.generation import (
     synthetic_generate,
     therapist_jobs,
 )
+from synthadmin.services.logins import logins_sink
 from synthadmin.services.population import PersonSpec, population_build
 from synthadmin.services.purge import intents_resolve, synthetic_purge
-from synthadmin.services.reports import Credential, NullProgress, PurgeReport, RunReport
+from synthadmin.services.reports import NullProgress, PurgeReport, RunReport
 from synthadmin.services.requests import GenerationParams, GenerationRequest, generation_request_validate
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,8 @@ Status = SyntheticRun.Status
 
 #: A chunk whose worker died this many times is given up (settled with an error), not re-run.
 CHUNK_MAX_ATTEMPTS = 5
+#: The run parameter that asks the workers to hold every user's login (``services.logins``).
+HOLD_LOGINS = "hold_logins"
 #: What an operator runs to start a worker (said wherever a run waits for one).
 WORKER_COMMAND = "python manage.py synthadmin_worker"
 
@@ -106,8 +109,11 @@ def run_enqueue(
     started_by: Starter,
     scenario: Scenario | None = None,
     max_patients: int | None = None,
+    hold_logins: bool = False,
 ) -> SyntheticRun:
     """Record a background run (status ``queued``) and enqueue its first chunks; return the run.
+    ``hold_logins`` (recorded in the run's parameters): the workers give every user a password
+    and hold it encrypted for one download (``services.logins``).
 
     Writes: one ``SyntheticRun`` (``background``), its therapist chunks — or, without
     therapists, its patient chunks — of ``SYNTHADMIN_CHUNK_USERS`` users each, and one task per
@@ -121,7 +127,7 @@ def run_enqueue(
             source=started_by.source,
             started_by=started_by.label,
             started_by_user_id=started_by.user_id,
-            parameters=params.as_parameters(),
+            parameters={**params.as_parameters(), **({HOLD_LOGINS: True} if hold_logins else {})},
             seed=params.seed,
             auth_backend=auth_backend_name(),
             scenario=scenario,
@@ -141,11 +147,12 @@ def run_start_or_enqueue(
     scenario: Scenario | None = None,
     max_patients: int | None = None,
     gateway: AuthGateway | None = None,
-    credentials: Callable[[Credential], None] | None = None,
+    hold_logins: bool = False,
 ) -> tuple[SyntheticRun, RunReport | None]:
     """What the admin form calls: run inline (in this request) when the run is small
-    (``SYNTHADMIN_ADMIN_INLINE_PATIENTS`` users at most) and no worker is alive, or when
-    ``credentials`` wants the users' logins (a background run makes no password); else enqueue it.
+    (``SYNTHADMIN_ADMIN_INLINE_PATIENTS`` users at most) and no worker is alive; else enqueue it.
+    ``hold_logins``: every user gets a password, held encrypted for one download
+    (``services.logins``), inline and in the background alike.
 
     Returns ``(run, report)``: ``report`` is the finished run's report when it ran inline,
     None when it was enqueued (the run is ``queued``). Raises what ``synthetic_generate`` /
@@ -153,12 +160,18 @@ def run_start_or_enqueue(
     """
     params = generation_request_validate(request, max_patients=max_patients)
     small = params.patients + params.therapists <= settings.SYNTHADMIN_ADMIN_INLINE_PATIENTS
-    if credentials is not None or (small and not workers_alive()):
+    if small and not workers_alive():
         report = synthetic_generate(
-            request=params, started_by=started_by, scenario=scenario, gateway=gateway, credentials=credentials
+            request=params,
+            started_by=started_by,
+            scenario=scenario,
+            gateway=gateway,
+            credentials=logins_sink() if hold_logins else None,
         )
         return SyntheticRun.objects.get(pk=report.run_id), report
-    return run_enqueue(request=params, started_by=started_by, scenario=scenario), None
+    return run_enqueue(
+        request=params, started_by=started_by, scenario=scenario, hold_logins=hold_logins
+    ), None
 
 
 def auth_backend_name() -> str:
@@ -214,7 +227,12 @@ def chunk_run(chunk_id: int, *, gateway: AuthGateway | None = None) -> str:
         with gateway_in_use(gateway, cancel=stop) as auth:
             jobs = _jobs_to_do(chunk, params, auth, stop)
             runner = _Run(
-                params=params, gateway=auth, progress=NullProgress(), credentials=None, stop=stop, halt=cancel
+                params=params,
+                gateway=auth,
+                progress=NullProgress(),
+                credentials=logins_sink() if run.parameters.get(HOLD_LOGINS) else None,
+                stop=stop,
+                halt=cancel,
             )
             if jobs and not cancel.is_set():
                 runner.jobs_run(run, jobs)

@@ -14,8 +14,12 @@ keys elsewhere. ``SECRET_KEY_FALLBACKS`` still decrypt (``MultiFernet``) after a
 
 A held set lives until the first of: its download by the staff member who started the run
 (``logins_take``, which deletes the rows in the same statement that reads them: the first
-download wins), ``LIFETIME`` after it was written (``logins_expire``), or the purge of its
-users (``logins_expire`` again: a login whose user is no longer live is deleted).
+download wins), ``LIFETIME`` after the run ended (``logins_expire``; a background run's chunks
+write logins for as long as the run goes, so the hour starts when it ends — ``CEILING`` after a
+login was written, whatever the run), or the purge of its users (``logins_expire`` again: a
+login whose user is no longer live is deleted). While the run is still queued or running
+nothing can be downloaded (``LoginsNotReadyError``): a download then would miss the users still
+to come.
 """
 
 from __future__ import annotations
@@ -34,15 +38,17 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, AnonymousUser
 from django.db import connection, transaction
-from django.db.models import Exists, Max, Min, OuterRef
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from synthadmin.exceptions import SynthadminError
 from synthadmin.models import LIVE_STATES, HeldLogin, SyntheticRun, SyntheticUser
 from synthadmin.services.reports import Credential
 
-#: How long a held set waits for its download.
+#: How long a held set waits for its download, from the end of its run.
 LIFETIME = dt.timedelta(hours=1)
+#: Deleted this long after being written even if its run never ends (a run nobody finished).
+CEILING = dt.timedelta(days=1)
 
 #: The permission a download needs, besides being the run's starter.
 GENERATE_PERMISSION = "synthadmin.generate_synthetic_data"
@@ -59,16 +65,25 @@ class LoginsForbiddenError(SynthadminError):
     started the run, holding ``synthadmin.generate_synthetic_data``, may."""
 
 
+class LoginsNotReadyError(SynthadminError):
+    """The run is still queued or running (HTTP 409): its logins are offered once it ends."""
+
+
 class LoginsGoneError(SynthadminError):
     """Nothing to download (HTTP 410): already downloaded, expired, purged, or never made."""
 
 
 @dataclass(frozen=True)
 class HeldLogins:
-    """What is held for a run: ``count`` logins, downloadable until ``expires_at`` (aware)."""
+    """What is held for a run: ``count`` logins so far, downloadable until ``expires_at``
+    (aware), or — ``expires_at`` None — once the run, still queued or running, ends."""
 
     count: int
-    expires_at: dt.datetime
+    expires_at: dt.datetime | None
+
+    @property
+    def ready(self) -> bool:
+        return self.expires_at is not None
 
 
 def logins_sink() -> Callable[[Credential], None]:
@@ -100,10 +115,11 @@ def logins_sink() -> Callable[[Credential], None]:
 def logins_held(*, run: SyntheticRun) -> HeldLogins | None:
     """The logins held for ``run`` (expired ones deleted first), or None when there are none."""
     logins_expire()
-    held = HeldLogin.objects.filter(run=run).aggregate(first=Min("created_at"), last=Max("created_at"))
-    if held["first"] is None:
+    count = HeldLogin.objects.filter(run=run).count()
+    if not count:
         return None
-    return HeldLogins(count=HeldLogin.objects.filter(run=run).count(), expires_at=held["first"] + LIFETIME)
+    run.refresh_from_db(fields=["finished_at"])
+    return HeldLogins(count=count, expires_at=run.finished_at + LIFETIME if run.finished_at else None)
 
 
 def logins_may_take(*, run: SyntheticRun, user: AbstractUser | AnonymousUser) -> bool:
@@ -136,6 +152,12 @@ def logins_take(*, run: SyntheticRun, user: AbstractUser | AnonymousUser) -> Ite
             "data, may download its logins"
         )
     logins_expire()
+    run.refresh_from_db(fields=["finished_at"])
+    if run.finished_at is None:
+        raise LoginsNotReadyError(
+            f"run {str(run.pk)[:8]} is still going: its logins can be downloaded once it ends "
+            f"(for {int(LIFETIME.total_seconds() // 60)} minutes after that)"
+        )
     table = connection.ops.quote_name(HeldLogin._meta.db_table)
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -161,15 +183,18 @@ def logins_take(*, run: SyntheticRun, user: AbstractUser | AnonymousUser) -> Ite
 
 
 def logins_expire(*, now: dt.datetime | None = None) -> int:
-    """Delete every held login written more than ``LIFETIME`` ago, and every one whose user is
-    no longer live (purged, or its ledger entry otherwise settled); return how many went.
+    """Delete every held login whose run ended more than ``LIFETIME`` ago (or written more than
+    ``CEILING`` ago), and every one whose user is no longer live (purged, or its ledger entry
+    otherwise settled); return how many went.
 
     Gone from the database, not hidden. Called by the admin views and the services that touch
     runs (generate, purge), so an expired set never outlives the next look.
     """
-    cutoff = (now or timezone.now()) - LIFETIME
+    now = now or timezone.now()
     live = SyntheticUser.objects.filter(user_id=OuterRef("user_id"), state__in=LIVE_STATES)
-    old = HeldLogin.objects.filter(created_at__lt=cutoff)
+    old = HeldLogin.objects.filter(run__finished_at__lt=now - LIFETIME) | HeldLogin.objects.filter(
+        created_at__lt=now - CEILING
+    )
     orphaned = HeldLogin.objects.filter(~Exists(live))
     deleted, _ = (old | orphaned).delete()
     return deleted
