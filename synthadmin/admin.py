@@ -273,11 +273,15 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
             self.message_user(request, f"Not cancelled: {exc}", messages.ERROR)
             return HttpResponseRedirect(change_url)
         self.log_change(request, run, "Cancelled the run.")
+        made = run.users.filter(state=SyntheticUser.State.COMPLETE).count()
         self.message_user(
             request,
             "Cancelled: no new user is started; users in flight are finished or compensated."
             if run.status != SyntheticRun.Status.ABORTED
-            else "Cancelled before any user was started.",
+            else f"Cancelled: the run is aborted with {plural(made, 'user')} created "
+            "(purge the run to remove them)."
+            if made
+            else "Cancelled before any user was created.",
             messages.SUCCESS,
         )
         return HttpResponseRedirect(change_url)

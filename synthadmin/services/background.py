@@ -79,6 +79,8 @@ Status = SyntheticRun.Status
 
 #: A chunk whose worker died this many times is given up (settled with an error), not re-run.
 CHUNK_MAX_ATTEMPTS = 5
+#: How often a running chunk reads its run's cancel flag (seconds).
+CANCEL_POLL_SECONDS = 0.25
 #: The run parameter that asks the workers to hold every user's login (``services.logins``).
 HOLD_LOGINS = "hold_logins"
 #: What an operator runs to start a worker (said wherever a run waits for one).
@@ -583,11 +585,14 @@ def worker_stopped() -> None:
 
 
 def workers_alive() -> list[TaskWorker]:
-    """Workers whose heartbeat is fresh (``SYNTHADMIN_WORKER_STALE_SECONDS``) and, on this host,
-    whose process still runs."""
+    """Workers of this process's task backend (``SYNTHADMIN_TASK_BACKEND``; a worker of the
+    other backend will never see this process's tasks) whose heartbeat is fresh
+    (``SYNTHADMIN_WORKER_STALE_SECONDS``) and, on this host, whose process still runs."""
     host, _pid, _started = ledger.process_identity()
     fresh = timezone.now() - dt.timedelta(seconds=settings.SYNTHADMIN_WORKER_STALE_SECONDS)
-    candidates = TaskWorker.objects.filter(stopped_at__isnull=True, heartbeat_at__gte=fresh)
+    candidates = TaskWorker.objects.filter(stopped_at__isnull=True, heartbeat_at__gte=fresh).filter(
+        Q(backend=settings.SYNTHADMIN_TASK_BACKEND) | Q(backend="")
+    )
     return [w for w in candidates if w.host != host or ledger.process_alive(w.pid, w.process_started_at)]
 
 
@@ -666,13 +671,23 @@ class _Heartbeat:
 
     def _loop(self) -> None:
         try:
-            while not self.done.wait(min(settings.SYNTHADMIN_WORKER_HEARTBEAT_SECONDS, 1.0)):
-                if worker_shutdown.is_set():
+            # The cancel flag is read every CANCEL_POLL_SECONDS (one primary-key lookup), not only
+            # at heartbeats: a chunk of 100 users can finish in a second on the local backend.
+            while not self.done.wait(CANCEL_POLL_SECONDS):
+                if worker_shutdown.is_set() or self._cancel_requested():
                     self.cancel.set()
                 if time.monotonic() - self.last >= settings.SYNTHADMIN_WORKER_HEARTBEAT_SECONDS:
                     self._beat()
         finally:
             connections.close_all()
+
+    def _cancel_requested(self) -> bool:
+        try:
+            cancelled = SyntheticRun.objects.filter(pk=self.chunk.run_id, cancel_requested_at__isnull=False)
+            return cancelled.exists()
+        except DatabaseError:  # a lost database is reported by the writes that need it
+            connections["default"].close()
+            return False
 
     def _beat(self) -> None:
         self.last = time.monotonic()
@@ -741,7 +756,7 @@ def run_progress(run: SyntheticRun) -> RunProgress:
     total = patients + therapists
     rate = eta = None
     end = run.finished_at if finished and run.finished_at else timezone.now()
-    if started is not None and done:
+    if started is not None and done and (finished or alive):  # nothing progresses without a worker
         elapsed = max((end - started).total_seconds(), 1e-3)
         rate = done / elapsed
         eta = None if finished else max(total - done - failures, 0) / rate

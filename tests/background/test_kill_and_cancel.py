@@ -85,6 +85,11 @@ def test_cancel_from_the_run_page_aborts_the_run_within_seconds(client, workers)
     assert run.status == SyntheticRun.Status.ABORTED
     assert run.cancel_requested_by == "staff:operator"
     assert 50 <= run.patients_created < 1500
+    # Running chunks read the cancel flag every 0.25 s (not only at 5 s heartbeats): only the users
+    # started within that moment, and those in flight, come after the request.
+    started_after = run.users.filter(created_at__gt=run.cancel_requested_at).count()
+    print(f"{started_after} user(s) started after the cancel request")
+    assert started_after <= 60
     assert set(run.chunks.values_list("state", flat=True)) <= {RunChunk.State.DONE, RunChunk.State.CANCELLED}
     assert LogEntry.objects.filter(object_id=str(run.pk), action_flag=CHANGE).exists()
     assert_run_invariants(run.pk)
