@@ -336,7 +336,10 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
             add_never_cache_headers(response)
             return response
         held = logins_held(run=run)
-        if held is None:
+        if held is None and run.finished_at is None and run.parameters.get("hold_logins"):
+            not_ready = "No login is held yet: the run has not created its users so far"
+            response = TemplateResponse(request, template, {**context, "not_ready": not_ready})
+        elif held is None:
             gone = f"The logins of run {run.tag} were already downloaded, or expired, or the run was purged."
             response = TemplateResponse(request, template, {**context, "gone": gone}, status=410)
         else:

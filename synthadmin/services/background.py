@@ -79,6 +79,8 @@ Status = SyntheticRun.Status
 
 #: A chunk whose worker died this many times is given up (settled with an error), not re-run.
 CHUNK_MAX_ATTEMPTS = 5
+#: The run parameter recording the chunk size the run was enqueued with.
+CHUNK_USERS = "chunk_users"
 #: How often a running chunk reads its run's cancel flag (seconds).
 CANCEL_POLL_SECONDS = 0.25
 #: The run parameter that asks the workers to hold every user's login (``services.logins``).
@@ -129,7 +131,11 @@ def run_enqueue(
             source=started_by.source,
             started_by=started_by.label,
             started_by_user_id=started_by.user_id,
-            parameters={**params.as_parameters(), **({HOLD_LOGINS: True} if hold_logins else {})},
+            parameters={
+                **params.as_parameters(),
+                CHUNK_USERS: settings.SYNTHADMIN_CHUNK_USERS,
+                **({HOLD_LOGINS: True} if hold_logins else {}),
+            },
             seed=params.seed,
             auth_backend=auth_backend_name(),
             scenario=scenario,
@@ -183,8 +189,10 @@ def auth_backend_name() -> str:
 
 
 def _chunks_add(run: SyntheticRun, phase: str, offset: int, count: int) -> list[RunChunk]:
-    """Create the chunks of ``count`` users from job index ``offset``; enqueue them on commit."""
-    size = settings.SYNTHADMIN_CHUNK_USERS
+    """Create the chunks of ``count`` users from job index ``offset``; enqueue them on commit.
+    The chunk size is the one the run was enqueued with (``parameters["chunk_users"]``), so the
+    patient chunks a worker adds after the therapists follow the enqueuer's setting."""
+    size = int(run.parameters.get(CHUNK_USERS, settings.SYNTHADMIN_CHUNK_USERS))
     chunks = RunChunk.objects.bulk_create(
         [
             RunChunk(run=run, phase=phase, first=first, stop=min(first + size, offset + count))
@@ -430,10 +438,17 @@ def _ledger_counts(
     # (Not ``purged``: an intent settled by a chunk re-run is purged too, and a background run is
     # purged only once it has ended, its counts recorded.)
     complete = Q(state=SyntheticUser.State.COMPLETE)
+    # An attempt a stop ended before anything was sent (a worker's SIGTERM, a cancel: the
+    # gateways' AuthCancelledError, "stopped while/before …", recorded ``failed``) is not a
+    # failure of the user: it was never tried. A user with only such attempts is not counted.
+    never_tried = Q(state=SyntheticUser.State.FAILED, failure_reason__startswith="stopped ")
     per_user = entries.values("job_index", "role").annotate(
-        done=Count("id", filter=complete), open=Count("id", filter=Q(state=SyntheticUser.State.INTENT))
+        done=Count("id", filter=complete),
+        open=Count("id", filter=Q(state=SyntheticUser.State.INTENT)),
+        tried=Count("id", filter=~never_tried),
     )
-    failed = per_user.filter(done=0) if final else per_user.filter(done=0, open=0)
+    failed = per_user.filter(done=0, tried__gt=0)
+    failed = failed if final else failed.filter(open=0)
     roles = Counter(row["role"] for row in per_user.filter(done__gt=0))
     checkins = entries.filter(complete).aggregate(n=Sum("checkins"))["n"] or 0
     failed_indices = [row["job_index"] for row in failed]

@@ -170,3 +170,30 @@ def test_the_top_up_task_extends_every_synthetic_patient_to_today():
             "SELECT count(*) FROM public.check_ins WHERE checkin_date = %s", [timezone.localdate()]
         )
         assert cursor.fetchone()[0] == 3
+
+
+def test_users_a_stop_ended_before_anything_was_sent_are_not_failures_of_a_cancelled_run(settings):
+    """A SIGTERMed worker records the users it had not yet sent as ``failed`` ("stopped while
+    waiting to call Supabase Auth"); if the run is then cancelled, they were never tried."""
+    import uuid
+
+    from synthadmin.services import ledger
+
+    run = background.run_enqueue(
+        request=GenerationRequest(patients=8, checkin_days=2, seed=5), started_by=STARTER
+    )
+    from django_tasks_db.models import DBTaskResult
+
+    first = DBTaskResult.objects.ready().order_by("enqueued_at").first()
+    first.claim("in-process")
+    assert background.chunk_run(*first.task_result.args) == "done"  # users 0-3
+    first.set_successful(None)
+    entry = ledger.entry_intent(
+        run=run, user_id=uuid.uuid4(), email="stopped.4@example.com", role="patient", attempt=1, job_index=4
+    )
+    ledger.entry_failed([entry.pk], "stopped while waiting to call Supabase Auth")
+
+    run = background.run_cancel(run=run, by="os:test")
+
+    assert run.status == SyntheticRun.Status.ABORTED
+    assert (run.patients_created, run.users_failed) == (4, 0)

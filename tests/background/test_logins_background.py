@@ -75,3 +75,20 @@ def test_a_background_run_without_logins_holds_none():
     _work_all()
     run.refresh_from_db()
     assert run.status == SyntheticRun.Status.SUCCEEDED and not HeldLogin.objects.exists()
+
+
+def test_before_any_user_the_pages_say_what_is_still_to_come(client):
+    starter: User = _staff("starter", "generate_synthetic_data")
+    run = background.run_enqueue(
+        request=GenerationRequest(patients=2, checkin_days=2, seed=3),
+        started_by=Starter("staff:starter", user_id=starter.pk),
+        hold_logins=True,
+    )
+    client.force_login(starter)
+    page = client.get(reverse("admin:synthadmin_syntheticrun_change", args=[run.pk])).content.decode()
+    assert 'id="logins-coming"' in page
+    logins = client.get(reverse("admin:synthadmin_syntheticrun_logins", args=[run.pk]))
+    assert logins.status_code == 200 and 'id="logins-not-ready"' in logins.content.decode()
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw-for-tests"))
+    purge = client.get(reverse("admin:synthadmin_syntheticrun_purge", args=[run.pk])).content.decode()
+    assert 'id="purge-run-in-progress"' in purge  # the counts shown are of now: the run goes on
