@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import DatabaseError, transaction
 from django.db.models import Min
@@ -141,22 +142,31 @@ def synthetic_checkins_extend(
         )
     )
     ledger.run_finish(run, status=status, error=error, checkins_created=written, users_failed=len(failures))
-    report = RunReport(
+    return extend_report(
+        run, parameters=parameters, checkins=written, failures=failures, began=began
+    ), refusals
+
+
+def extend_report(
+    run: SyntheticRun, *, parameters: dict[str, Any], checkins: int, failures: list[UserFailure], began: float
+) -> RunReport:
+    """The report of a finished extend run (either way of extending): it creates no user, only
+    ``checkins`` check-ins; ``began`` is its ``time.monotonic()`` start."""
+    return RunReport(
         run_id=run.id,
-        status=str(status),
+        status=str(run.status),
         kind=str(run.kind),
         seed=run.seed,
         parameters=parameters,
         patients_created=0,
         therapists_created=0,
-        checkins_created=written,
+        checkins_created=checkins,
         retries={},
         failures=failures,
         error=run.error_summary,
         duration_seconds=round(time.monotonic() - began, 3),
         auth_backend="none",
     )
-    return report, refusals
 
 
 def extend_refusal(profile: Profile, created_by_us: set[uuid.UUID]) -> str | None:

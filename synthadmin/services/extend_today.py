@@ -56,7 +56,7 @@ from synthadmin.exceptions import InvalidRequestError
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.selectors import users_complete
 from synthadmin.services import ledger
-from synthadmin.services.extend import ExtendRefusal, date_runs, extend_refusal
+from synthadmin.services.extend import ExtendRefusal, date_runs, extend_refusal, extend_report
 from synthadmin.services.generation import Starter
 from synthadmin.services.ground_truth import ground_truth_of
 from synthadmin.services.patient_truth import ground_truth_regenerate, patient_index
@@ -243,21 +243,7 @@ def synthetic_extend_to_today(
             CheckinAddition.objects.filter(run=run_row).delete()
             run_row.delete()
         return TodayExtension(today=today, report=None, refusals=refusals, up_to_date=up_to_date)
-    report = RunReport(
-        run_id=run_row.id,
-        status=str(status),
-        kind=str(run_row.kind),
-        seed=run_row.seed,
-        parameters=parameters,
-        patients_created=0,
-        therapists_created=0,
-        checkins_created=written,
-        retries={},
-        failures=failures,
-        error=run_row.error_summary,
-        duration_seconds=round(time.monotonic() - began, 3),
-        auth_backend="none",
-    )
+    report = extend_report(run_row, parameters=parameters, checkins=written, failures=failures, began=began)
     return TodayExtension(
         today=today,
         report=report,

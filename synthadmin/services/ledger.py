@@ -137,19 +137,15 @@ def run_start(
     ``scenario``, a ``Scenario`` whose run it is. ``background``: a ``queued`` run that task
     workers will run chunk by chunk (no owner process; ``synthadmin.services.background``)."""
     if background:
-        return SyntheticRun.objects.create(
-            kind=kind,
-            source=source,
-            started_by=started_by,
-            started_by_user_id=started_by_user_id,
-            parameters=parameters,
-            seed=seed,
-            auth_backend=auth_backend,
-            scenario=scenario,
-            background=True,
-            status=SyntheticRun.Status.QUEUED,
-        )
-    host, pid, started = _owner()
+        owned: dict[str, Any] = {"background": True, "status": SyntheticRun.Status.QUEUED}
+    else:
+        host, pid, started = _owner()
+        owned = {
+            "owner_host": host,
+            "owner_pid": pid,
+            "owner_started_at": started,
+            "heartbeat_at": timezone.now(),
+        }
     return SyntheticRun.objects.create(
         kind=kind,
         source=source,
@@ -158,11 +154,8 @@ def run_start(
         parameters=parameters,
         seed=seed,
         auth_backend=auth_backend,
-        owner_host=host,
-        owner_pid=pid,
-        owner_started_at=started,
-        heartbeat_at=timezone.now(),
         scenario=scenario,
+        **owned,
     )
 
 
