@@ -20,6 +20,7 @@ import psycopg
 import pytest
 from django.db import connection
 
+from synthadmin.db import base
 from synthadmin.models import SyntheticRun
 from tests.dbutil import manage, server_params
 from tests.invariants import synthetic_counts
@@ -63,8 +64,8 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _pgbouncer_in_transaction_mode() -> Iterator[int]:
-    """Debian's pgbouncer on a free port in transaction mode (its defaults otherwise), pool size 2."""
+def _pgbouncer(pool_mode: str = "transaction", pool_size: int = 2) -> Iterator[int]:
+    """Debian's pgbouncer on a free port (its defaults otherwise); yields the port."""
     params = server_params()
     port = _free_port()
     work = Path(tempfile.mkdtemp(prefix="synthadmin-pgbouncer-"))
@@ -85,7 +86,7 @@ def _pgbouncer_in_transaction_mode() -> Iterator[int]:
         "[pgbouncer]\n"
         f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
         f"auth_type = trust\nauth_file = {work / 'users.txt'}\n"
-        "pool_mode = transaction\ndefault_pool_size = 2\n"
+        f"pool_mode = {pool_mode}\ndefault_pool_size = {pool_size}\n"
         "ignore_startup_parameters = extra_float_digits\n"
         f"logfile = {work / 'pgbouncer.log'}\npidfile = {work / 'pgbouncer.pid'}\n"
     )
@@ -113,8 +114,8 @@ def _pgbouncer_in_transaction_mode() -> Iterator[int]:
 
 
 @contextlib.contextmanager
-def _another_client(url: str) -> Iterator[None]:
-    """A second client running short transactions, so the pool keeps several server sessions."""
+def _another_client(url: str, clients: int = 1) -> Iterator[None]:
+    """Other clients running short transactions, so the pool keeps several server sessions."""
     stop = threading.Event()
 
     def busy() -> None:
@@ -122,13 +123,15 @@ def _another_client(url: str) -> Iterator[None]:
             while not stop.is_set():
                 conn.execute("SELECT pg_sleep(0.005)")
 
-    thread = threading.Thread(target=busy, daemon=True)
-    thread.start()
+    threads = [threading.Thread(target=busy, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
     try:
         yield
     finally:
         stop.set()
-        thread.join(10)
+        for thread in threads:
+            thread.join(10)
 
 
 @pytest.mark.skipif(
@@ -136,7 +139,7 @@ def _another_client(url: str) -> Iterator[None]:
 )
 def test_pgbouncer_in_transaction_mode_is_refused_before_anything_is_written(real_population):
     name = connection.settings_dict["NAME"]
-    with _pgbouncer_in_transaction_mode() as port:
+    with _pgbouncer() as port:
         url = f"postgresql://postgres@127.0.0.1:{port}/{name}"
         with _another_client(url):
             result = manage(
@@ -152,3 +155,77 @@ def test_pgbouncer_in_transaction_mode_is_refused_before_anything_is_written(rea
     line = _one_error_line(result.stderr)
     assert "transaction-mode pooler" in line and "session pooler" in line and "5432" in line
     _nothing_written()
+
+
+PROBES = 40
+
+
+def _probe_outcomes(port: int, probes: int = PROBES) -> list[bool]:
+    """Connect ``probes`` times through 127.0.0.1:``port`` as synthadmin does (each a process's
+    first connection); True where the transaction-pooler probe refused the connection."""
+    refused = []
+    for _ in range(probes):
+        base._probed.clear()
+        wrapper = base.DatabaseWrapper(
+            {**connection.settings_dict, "HOST": "127.0.0.1", "PORT": str(port), "EMBEDDED_DATA_DIR": None},
+            alias="pooler-probe",
+        )
+        try:
+            wrapper.ensure_connection()
+            refused.append(False)
+        except base.TransactionPoolerError:
+            refused.append(True)
+        finally:
+            wrapper.close()
+    base._probed.clear()
+    return refused
+
+
+@pytest.mark.skipif(
+    PGBOUNCER is None, reason="Debian's pgbouncer is not installed (apt-get install pgbouncer)"
+)
+@pytest.mark.parametrize(
+    ("pool_size", "other_clients"),
+    [(2, 0), (2, 1), (2, 3), (6, 3)],
+    ids=["idle-pool", "one-busy-client", "saturated-pool", "large-pool"],
+)
+def test_the_probe_refuses_a_transaction_pooler_every_time(db, pool_size, other_clients):
+    """Every first connection through PgBouncer in transaction mode is refused, idle or busy
+    (a CI run once got through with one busy client: the probe was left to scheduling luck)."""
+    name = connection.settings_dict["NAME"]
+    with _pgbouncer(pool_size=pool_size) as port:
+        url = f"postgresql://postgres@127.0.0.1:{port}/{name}"
+        with contextlib.ExitStack() as stack:
+            if other_clients:
+                stack.enter_context(_another_client(url, clients=other_clients))
+            refused = _probe_outcomes(port)
+    assert refused.count(False) == 0, f"{refused.count(False)} of {PROBES} probes let the pooler through"
+
+
+@pytest.mark.skipif(
+    PGBOUNCER is None, reason="Debian's pgbouncer is not installed (apt-get install pgbouncer)"
+)
+def test_a_session_pooler_and_a_direct_connection_pass_the_probe(db):
+    """No false alarm: PgBouncer in session mode (what Supabase's session pooler is) and the
+    server itself, with other clients busy, are accepted every time."""
+    name = connection.settings_dict["NAME"]
+    with _pgbouncer(pool_mode="session", pool_size=6) as port:
+        url = f"postgresql://postgres@127.0.0.1:{port}/{name}"
+        with _another_client(url, clients=2):
+            assert not any(_probe_outcomes(port, probes=20))
+    params = server_params()
+    direct = {
+        **connection.settings_dict,
+        "HOST": params["host"],
+        "PORT": params["port"],
+        "EMBEDDED_DATA_DIR": None,
+    }
+    with _another_client(psycopg.conninfo.make_conninfo(dbname=name, **params), clients=2):
+        for _ in range(20):
+            base._probed.clear()
+            wrapper = base.DatabaseWrapper(direct, alias="direct-probe")
+            try:
+                wrapper.ensure_connection()  # raises TransactionPoolerError on a false alarm
+            finally:
+                wrapper.close()
+    base._probed.clear()
