@@ -294,6 +294,14 @@ SYNTHADMIN_WORKER_HEARTBEAT_SECONDS = env_float("SYNTHADMIN_WORKER_HEARTBEAT_SEC
 #: A worker (or a running chunk) on another host is taken for dead after this long without a
 #: heartbeat; on the same host a dead process is seen at once.
 SYNTHADMIN_WORKER_STALE_SECONDS = env_float("SYNTHADMIN_WORKER_STALE_SECONDS", 60.0, minimum=0.1)
+if SYNTHADMIN_WORKER_STALE_SECONDS < 3 * SYNTHADMIN_WORKER_HEARTBEAT_SECONDS:
+    # A live worker that misses one beat (a slow database, a long pause) would be taken for dead
+    # and its chunk given to another worker while it still runs it.
+    raise ImproperlyConfigured(
+        f"SYNTHADMIN_WORKER_STALE_SECONDS ({SYNTHADMIN_WORKER_STALE_SECONDS:g}) must be at least 3 x "
+        f"SYNTHADMIN_WORKER_HEARTBEAT_SECONDS ({SYNTHADMIN_WORKER_HEARTBEAT_SECONDS:g}): raise the first "
+        "or lower the second, or a live worker is taken for dead and its chunk runs twice"
+    )
 #: How often a worker's reaper looks for chunks whose worker died, and re-enqueues them.
 SYNTHADMIN_REAPER_SECONDS = env_float("SYNTHADMIN_REAPER_SECONDS", 15.0, minimum=0.05)
 #: Admin requests up to this many patients run inline (in the request) when no worker is alive.

@@ -92,3 +92,15 @@ def test_dotenv_file_is_read_and_environment_wins(tmp_path):
         [sys.executable, "-c", code], cwd=project, env=env, capture_output=True, text=True
     )
     assert result.stdout.strip() == "True ['from-env.example']"
+
+
+def test_a_stale_threshold_within_three_heartbeats_is_refused():
+    """A worker that misses a beat must not be taken for dead while it still runs its chunk."""
+    env = {"DJANGO_DEBUG": "1", "SYNTHADMIN_WORKER_HEARTBEAT_SECONDS": "5"}
+    refused = _settings("SYNTHADMIN_WORKER_STALE_SECONDS", {**env, "SYNTHADMIN_WORKER_STALE_SECONDS": "10"})
+    assert refused.returncode != 0
+    line = refused.stderr.strip().splitlines()[-1]
+    assert "SYNTHADMIN_WORKER_STALE_SECONDS (10) must be at least 3 x" in line
+    assert "SYNTHADMIN_WORKER_HEARTBEAT_SECONDS (5)" in line
+    accepted = _settings("SYNTHADMIN_WORKER_STALE_SECONDS", {**env, "SYNTHADMIN_WORKER_STALE_SECONDS": "15"})
+    assert accepted.returncode == 0 and accepted.stdout.strip() == "15.0"
