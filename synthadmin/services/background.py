@@ -644,6 +644,8 @@ def _chunk_requeue(chunk: RunChunk, *, why: str, died: bool = True) -> bool:
         if locked is None:
             return False
         who = f"{locked.worker_id} (pid {locked.worker_pid} on {locked.worker_host})"
+        if died:
+            _task_result_failed(locked.task_id, f"chunk {locked.pk}: its worker {who} died")
         if SyntheticRun.objects.filter(pk=locked.run_id, cancel_requested_at__isnull=False).exists():
             # The run is being cancelled: nothing more to do for this chunk.
             locked.state, locked.finished_at = ChunkState.CANCELLED, timezone.now()
@@ -664,6 +666,26 @@ def _chunk_requeue(chunk: RunChunk, *, why: str, died: bool = True) -> bool:
         locked.save(update_fields=["state", "attempts"])
         transaction.on_commit(lambda: _enqueue([locked]))
     return True
+
+
+class WorkerDiedError(RuntimeError):
+    """What a task's result records when its worker died running it (the reaper's finding)."""
+
+
+def _task_result_failed(task_id: str, why: str) -> None:
+    """The database backend's record of a task whose worker died says so (failed, not running
+    for ever). Neither backend notices by itself; RQ's own job registry ages the job out."""
+    if settings.SYNTHADMIN_TASK_BACKEND != "db" or not task_id:
+        return
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    try:
+        uuid.UUID(task_id)
+    except ValueError:
+        return
+    for result in DBTaskResult.objects.filter(id=task_id, status=TaskResultStatus.RUNNING):
+        result.set_failed(WorkerDiedError(why))
 
 
 class _Heartbeat:

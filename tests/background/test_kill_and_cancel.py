@@ -11,6 +11,8 @@ import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import User
 from django.urls import reverse
+from django_tasks.base import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
 
 from synthadmin.models import RunChunk, SyntheticRun, SyntheticUser
 from synthadmin.services import background
@@ -50,6 +52,7 @@ def test_a_worker_killed_mid_user_is_replaced_and_the_run_completes(workers):
     killed = RunChunk.objects.filter(run=run, worker_pid=first.pid, state=RunChunk.State.RUNNING)
     assert killed.exists(), "the killed worker's chunk is left running"
     assert run.users.filter(state=SyntheticUser.State.INTENT).exists(), "no user was in flight"
+    killed_tasks = set(killed.values_list("task_id", flat=True))
     began = time.monotonic()
     second = workers.start()
     wait_until(run_ended(run.pk), timeout=600, what="the run to end after the restart", workers=workers)
@@ -61,6 +64,15 @@ def test_a_worker_killed_mid_user_is_replaced_and_the_run_completes(workers):
     rerun = RunChunk.objects.filter(run=run, attempts__gte=2)
     assert rerun.exists() and set(rerun.values_list("worker_pid", flat=True)) == {second.pid}
     assert_run_invariants(run.pk)
+    # The task backend's records tell the same story: the killed task failed (its worker died),
+    # no task of the run is left "running".
+    died = DBTaskResult.objects.filter(id__in=killed_tasks)
+    assert {(r.status, r.exception_class_path.rsplit(".", 1)[-1]) for r in died} == {
+        (TaskResultStatus.FAILED, "WorkerDiedError")
+    }
+    assert "died" in died.first().traceback
+    tasks = DBTaskResult.objects.filter(task_path__endswith="run_chunk_task")
+    assert not tasks.filter(status=TaskResultStatus.RUNNING).exists()
 
 
 def test_cancel_from_the_run_page_aborts_the_run_within_seconds(client, workers):
