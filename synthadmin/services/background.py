@@ -756,9 +756,9 @@ class RunProgress:
     users_done: int
     users_total: int
     checkins_done: int
-    checkins_total: int  # about: days x adherence per patient
+    checkins_total: int  # while running, about: days x adherence per patient; ended: exact
     failures: int
-    rate: float | None  # users per second since the first chunk started
+    rate: float | None  # users per second since the first chunk started (ended: over the run)
     eta_seconds: float | None
     chunks: dict[str, int]
     workers_alive: int
@@ -790,6 +790,8 @@ def run_progress(run: SyntheticRun) -> RunProgress:
         .values_list("started_at", flat=True)
         .first()
     )
+    if started is None and finished and not run.background:
+        started = run.started_at  # an inline run has no chunks: it ran from its start
     total = patients + therapists
     rate = eta = None
     end = run.finished_at if finished and run.finished_at else timezone.now()
@@ -815,7 +817,8 @@ def run_progress(run: SyntheticRun) -> RunProgress:
         users_done=done,
         users_total=total,
         checkins_done=checkins,
-        checkins_total=round(patients * days * adherence),
+        # While it runs, about: days x adherence per patient; once it has ended, what was made.
+        checkins_total=checkins if finished else round(patients * days * adherence),
         failures=failures,
         rate=round(rate, 2) if rate is not None else None,
         eta_seconds=round(eta, 1) if eta is not None else None,

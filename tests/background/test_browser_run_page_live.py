@@ -47,6 +47,8 @@ def test_the_run_page_follows_a_background_run_to_the_end(live_server, workers):
             timeout=120_000,
         )
         seen.append(int(done.inner_text()))
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "run-page-running.png"), full_page=True)
         page.wait_for_function(
             "() => document.querySelector('[data-field=\"status_display\"]').textContent === 'Succeeded'",
             timeout=300_000,
@@ -55,6 +57,15 @@ def test_the_run_page_follows_a_background_run_to_the_end(live_server, workers):
         seen.append(int(done.inner_text()))
         assert page.evaluate("window.__notReloaded") is True, "the page was reloaded"
         assert page.locator("#cancel-run").count() == 0  # gone once the run has ended
+        # The record below the panel is the final one too (swapped in without a navigation).
+        page.wait_for_function(
+            "() => (document.querySelector('.field-status_detail .readonly') || {}).textContent === 'Succeeded'",
+            timeout=10_000,
+        )
+        assert page.locator(".field-patients_created_record .readonly").inner_text().strip() == str(PATIENTS)
+        assert "(succeeded)" in page.locator(".breadcrumbs").inner_text()
+        assert "of about" not in panel.inner_text()  # ended: the check-ins made, not an estimate
+        assert page.evaluate("window.__notReloaded") is True, "the page was reloaded"
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "run-page-live.png"), full_page=True)
     assert 0 < seen[0] < seen[1] == PATIENTS + 6

@@ -3,8 +3,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
+import tempfile
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -21,7 +26,17 @@ PATIENTS = int(os.environ.get("BACKGROUND_TEST_PATIENTS", "2000"))
 
 
 @pytest.fixture
-def redis_queue(settings, monkeypatch):
+def redis_database() -> Iterator[None]:
+    """The test's Redis database, for this test session alone: two suites on one machine (the
+    embedded and the PostgreSQL 15 run side by side) would empty each other's queue."""
+    digest = hashlib.sha256(REDIS_URL.encode()).hexdigest()[:12]
+    with open(Path(tempfile.gettempdir()) / f"synthadmin-tests-redis-{digest}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
+
+
+@pytest.fixture
+def redis_queue(settings, monkeypatch, redis_database):
     import django_rq.settings
     import redis
 
