@@ -34,7 +34,7 @@ from synthadmin.forms import ExtendForm, GenerateForm
 from synthadmin.models import LIVE_STATES, CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.mood_chart import BAND_COLOURS, SERIES, STATE_LABELS
 from synthadmin.selectors import profile_is_synthetic, therapist_email
-from synthadmin.services.background import run_start_or_enqueue
+from synthadmin.services.background import run_start_or_enqueue, users_delete_start_or_enqueue
 from synthadmin.services.extend import synthetic_checkins_extend
 from synthadmin.services.extend_today import synthetic_extend_to_today
 from synthadmin.services.logins import logins_expire, logins_held
@@ -431,17 +431,22 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
             return TemplateResponse(
                 request, "admin/profiles/profile/delete_synthetic_confirmation.html", context
             )
-        # What the service will delete, read before it does (for the log), logged after it did:
-        # only the users it reports deleted (compare delete_selected).
-        before = {str(p.pk): p for p in Profile.objects.filter(id__in=ids)}
+        # Many users with a worker alive: a task (as "Purge this run"); else here. Either way the
+        # deleted profiles are logged in the admin's history (compare delete_selected).
         try:
-            report = synthetic_purge(user_ids=ids)
+            report = users_delete_start_or_enqueue(user_ids=ids, logged_by=request.user.pk)
         except SynthadminError as exc:
             self.message_user(request, f"Nothing deleted: {exc}", messages.ERROR)
             return None
-        # The rows are gone: log the objects read before (log_deletions only iterates them).
-        deleted = [before[i] for i in report.deleted_user_ids if i in before]
-        self.log_deletions(request, deleted)  # type: ignore[arg-type]
+        if report is None:
+            self.message_user(
+                request,
+                f"Deletion queued: a worker deletes the synthetic users among the "
+                f"{plural(len(ids), 'selected profile')} (real ones are left alone, as the confirmation "
+                "said); this list shows them gone as it goes, and each deletion goes into the history.",
+                messages.SUCCESS,
+            )
+            return None
         self.message_user(
             request,
             f"Deleted {plural(report.users_deleted, 'synthetic user')} "

@@ -31,6 +31,15 @@ def purge_run_task(run_id: str) -> dict[str, object]:
 
 
 @task(queue_name=settings.SYNTHADMIN_TASK_QUEUE)
+def delete_users_task(user_ids: list[str], logged_by: int | None) -> dict[str, object]:
+    """Delete these synthetic users in the background (``background.users_delete``: real ones
+    left alone, deletions logged in the admin's history as ``logged_by``); returns the report."""
+    import uuid
+
+    return background.users_delete(user_ids=[uuid.UUID(u) for u in user_ids], logged_by=logged_by).as_dict()
+
+
+@task(queue_name=settings.SYNTHADMIN_TASK_QUEUE)
 def extend_to_today_task() -> dict[str, object]:
     """The scheduled top-up as a task: every synthetic patient's history extended to today
     (``extend_today.synthetic_extend_to_today(all_patients=True)``); returns what it did."""

@@ -1,4 +1,5 @@
-"""SIGTERM and SIGHUP stop a command's run the way Ctrl-C does: cleanly.
+"""SIGTERM and SIGHUP stop a command's run the way Ctrl-C does: cleanly (unless the command
+started with them ignored, as under ``nohup``: they stay ignored).
 
 ``docker stop``, systemd and CI send SIGTERM; closing a terminal sends SIGHUP. Python's default
 for both is to die at once, which leaves Auth users without profiles and runs ``running``
@@ -38,6 +39,10 @@ class SignalStop:
     def __enter__(self) -> SignalStop:
         if threading.current_thread() is threading.main_thread():
             for signum in STOP_SIGNALS:
+                if signal.getsignal(signum) == signal.SIG_IGN:
+                    # Ignored when we started (``nohup``, a script's background job): the caller
+                    # asked for the run to outlive it; Python leaves SIGINT ignored the same way.
+                    continue
                 self._previous[signum] = signal.signal(signum, self._handle)
         return self
 

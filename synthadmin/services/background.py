@@ -549,6 +549,41 @@ def purge_start_or_enqueue(*, run: SyntheticRun, by: str) -> PurgeReport | None:
     return synthetic_purge(run=run.pk)
 
 
+def users_delete(*, user_ids: list[uuid.UUID], logged_by: int | None = None) -> PurgeReport:
+    """Delete these synthetic users (``synthetic_purge(user_ids=...)``: real users in the list are
+    named and left alone) and record each deleted profile in the admin's history as a deletion by
+    the staff user ``logged_by`` (``django.contrib.admin`` ``LogEntry``). What the Profiles
+    list's "Delete selected synthetic users" does, in the request or in a task.
+
+    Raises what ``synthetic_purge`` raises, before anything is deleted.
+    """
+    from django.contrib.admin.models import DELETION, LogEntry
+
+    from profiles.models import Profile
+
+    # Read before the rows go (the history keeps each profile's name); logged after, only those
+    # the purge reports deleted.
+    before = {str(p.pk): p for p in Profile.objects.filter(id__in=user_ids)}
+    report = synthetic_purge(user_ids=user_ids)
+    deleted = [before[i] for i in report.deleted_user_ids if i in before]
+    if logged_by is not None and deleted:
+        LogEntry.objects.log_actions(logged_by, deleted, DELETION)
+    return report
+
+
+def users_delete_start_or_enqueue(*, user_ids: list[uuid.UUID], logged_by: int | None) -> PurgeReport | None:
+    """``users_delete`` in the request when at most ``SYNTHADMIN_ADMIN_INLINE_PATIENTS`` users are
+    selected or no worker is alive; else a task (``synthadmin.tasks.delete_users_task``) — the
+    rule of "Purge this run" (``purge_start_or_enqueue``). Returns the report, or None when the
+    deletion was enqueued."""
+    from synthadmin.tasks import delete_users_task
+
+    if len(user_ids) > settings.SYNTHADMIN_ADMIN_INLINE_PATIENTS and workers_alive():
+        delete_users_task.enqueue([str(u) for u in user_ids], logged_by)
+        return None
+    return users_delete(user_ids=user_ids, logged_by=logged_by)
+
+
 def runs_stop_before_purge(*, run: uuid.UUID | None) -> None:
     """Purging a background run in progress cancels it first (``run``, or every run when None)
     and waits, at most ``SYNTHADMIN_PURGE_CANCEL_WAIT_SECONDS``, for its workers to finish or

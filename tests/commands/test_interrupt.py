@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 
 from django.db import connection
@@ -12,6 +11,7 @@ from django.db import connection
 from synthadmin.models import SyntheticRun, SyntheticUser
 from tests.dbutil import ROOT, database_url, manage_env
 from tests.invariants import assert_invariants, synthetic_counts
+from tests.ops.helpers import manage_argv, start_manage, test_database_env, wait_for
 
 
 def test_sigint_stops_cleanly_with_exit_130(real_population):
@@ -19,9 +19,7 @@ def test_sigint_stops_cleanly_with_exit_130(real_population):
         {"DATABASE_URL": database_url(connection.settings_dict["NAME"]), "PYTHONUNBUFFERED": "1"}
     )
     process = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "manage.py"),
+        manage_argv(
             "generate_synthetic",
             "--patients",
             "400",
@@ -29,7 +27,7 @@ def test_sigint_stops_cleanly_with_exit_130(real_population):
             "365",
             "--concurrency",
             "2",
-        ],
+        ),
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -55,4 +53,28 @@ def test_sigint_stops_cleanly_with_exit_130(real_population):
     made = synthetic_counts()["patients"]
     assert 3 <= made < 400
     assert SyntheticUser.objects.filter(state="intent").count() == 0
+    assert_invariants(real_population)
+
+
+def test_a_hangup_is_ignored_under_nohup(real_population):
+    """Started with SIGHUP ignored (``nohup``), a closed terminal does not stop the run."""
+    process = start_manage(
+        "generate_synthetic",
+        "--patients",
+        "30",
+        "--checkins",
+        "30",
+        env=test_database_env(),
+        ignored=(signal.SIGHUP,),
+    )
+    try:
+        wait_for(lambda: SyntheticUser.objects.filter(state="complete").count() >= 1, process)
+        process.send_signal(signal.SIGHUP)
+        _out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert SyntheticRun.objects.get().status == "succeeded"
+    assert synthetic_counts()["patients"] == 30
     assert_invariants(real_population)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -22,9 +23,34 @@ def test_database_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 test_database_env.__test__ = False  # a helper, not a test
 
 
-def start_manage(*args: str, env: dict[str, str]) -> subprocess.Popen:
+#: Runs manage.py with SIGINT and SIGHUP at their defaults whatever this process inherited: a
+#: suite started as a script's background job (``pytest &``) has them ignored, and children
+#: inherit that (then Ctrl-C or a hangup would do nothing, as for any program).
+WITH_DEFAULT_SIGNALS = (
+    "import runpy, signal, sys; "
+    "signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "signal.signal(signal.SIGHUP, signal.SIG_DFL); "
+    "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+)
+
+
+def manage_argv(*args: str, ignored: tuple[signal.Signals, ...] = ()) -> list[str]:
+    """The command line of ``python manage.py *args`` with default signal handling (or with the
+    ``ignored`` signals ignored, as ``nohup`` or a shell's background job leaves them)."""
+    code = WITH_DEFAULT_SIGNALS
+    for signum in ignored:
+        code = code.replace(
+            "sys.argv = sys.argv[1:]",
+            f"signal.signal({int(signum)}, signal.SIG_IGN); sys.argv = sys.argv[1:]",
+        )
+    return [sys.executable, "-c", code, str(ROOT / "manage.py"), *args]
+
+
+def start_manage(
+    *args: str, env: dict[str, str], ignored: tuple[signal.Signals, ...] = ()
+) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, str(ROOT / "manage.py"), *args],
+        manage_argv(*args, ignored=ignored),
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
