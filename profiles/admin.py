@@ -317,6 +317,7 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
             "opts": self.opts,
             "form": form,
             "max_patients": settings.SYNTHADMIN_ADMIN_MAX_PATIENTS,
+            "max_per_run": settings.SYNTHADMIN_MAX_PATIENTS_PER_RUN,
         }
         if preview is None:
             return TemplateResponse(request, "admin/profiles/profile/generate.html", context)
@@ -457,6 +458,13 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
             self.message_user(
                 request,
                 f"Not deleted (real users): {_names(report.skipped_real)}",
+                messages.WARNING,
+            )
+        if report.not_created_here:
+            self.message_user(
+                request,
+                "Not deleted (flagged as test patients, not created by synthadmin): "
+                + _names(report.not_created_here),
                 messages.WARNING,
             )
         for line in report.left_alone + report.blocked:

@@ -117,11 +117,13 @@ class GenerateForm(forms.Form):
             total = data["patients"] + data["therapists"]
             if field in ("patients", "therapists") and (total > limit or total == 0):
                 field = None  # about patients and therapists together: a form-wide error
-                if total > limit:
+                if limit < total <= settings.SYNTHADMIN_MAX_PATIENTS_PER_RUN:  # the command can
                     message += (
                         ". A click never ties up the server: for more, run python manage.py "
                         f"generate_synthetic --patients {data['patients']} --therapists {data['therapists']}"
                     )
+                elif total > limit:
+                    message += " (SYNTHADMIN_MAX_PATIENTS_PER_RUN, also for the command): make several runs"
             self.add_error(field, message)
         return data
 

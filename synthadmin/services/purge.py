@@ -168,6 +168,7 @@ def synthetic_purge(
         + (added.checkins_deleted if added is not None else 0),
         intents_resolved=sum(1 for u in users.values() if u.verdict in ("gone", "foreign")),
         skipped_real=_real_in(requested, set(users)),
+        not_created_here=_flagged_not_ours(requested, set(users)),
         errors=[f"{u.email}: {u.error}" for u in users.values() if u.error],
         left_alone=sorted(
             [f"{u.email}: {'; '.join(u.notes)}" for u in users.values() if u.notes]
@@ -348,6 +349,19 @@ def _real_in(requested: set[uuid.UUID] | None, ours: set[uuid.UUID]) -> list[str
         for pk, email in Profile.objects.filter(id__in=list(requested - ours))
         .filter(~Q(is_test_patient=True))
         .values_list("id", "email")
+    )
+
+
+def _flagged_not_ours(requested: set[uuid.UUID] | None, ours: set[uuid.UUID]) -> list[str]:
+    """Selected profiles flagged as test patients that synthadmin has no record of creating:
+    named, never touched (only what synthadmin's ledger says it made is ever deleted)."""
+    if requested is None:
+        return []
+    return sorted(
+        email or str(pk)
+        for pk, email in Profile.objects.filter(
+            id__in=list(requested - ours), is_test_patient=True
+        ).values_list("id", "email")
     )
 
 

@@ -102,6 +102,9 @@ class PurgeReport:
     left_alone: list[str] = field(default_factory=list)
     #: Users a foreign key without ON DELETE CASCADE keeps from being deleted, "email: by table".
     blocked: list[str] = field(default_factory=list)
+    #: Selected profiles flagged as test patients that synthadmin did not create (no ledger
+    #: entry: flagged by hand, or made by another tool): never deleted, named.
+    not_created_here: list[str] = field(default_factory=list)
     #: Ids of the users this call deleted (a dry run: would delete).
     deleted_user_ids: list[str] = field(default_factory=list)
     #: Why the purge stopped part way (Auth unavailable for several users in a row); else empty.
