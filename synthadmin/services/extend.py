@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models import Min
 from django.db.models.functions import Coalesce
@@ -63,8 +64,12 @@ def synthetic_checkins_extend(
     When nobody is eligible it writes nothing and the report is None. Raises
     InvalidRequestError for bad ``days`` (0 included) / ``pattern``.
     """
-    if days == 0:  # (a negative or huge count is refused below, by the request's own rules)
-        raise InvalidRequestError("days must be at least 1: adding 0 days adds nothing", field="checkin_days")
+    if not 1 <= days <= settings.SYNTHADMIN_MAX_CHECKIN_DAYS:
+        raise InvalidRequestError(
+            f"days must be between 1 and {settings.SYNTHADMIN_MAX_CHECKIN_DAYS:,}, got {days:,}"
+            + (": adding 0 days adds nothing" if days == 0 else ""),
+            field="checkin_days",
+        )
     request = generation_request_validate(
         GenerationRequest(patients=1, checkin_days=days, pattern=pattern, seed=seed)
     )

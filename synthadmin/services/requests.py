@@ -37,7 +37,9 @@ def ascii_decimal(field: str, text: object) -> float:
     """``text`` as a decimal number written in ASCII (no ``inf``, ``nan`` or ``_``)."""
     value = str(text).strip()
     if not _ASCII_DECIMAL.fullmatch(value):
-        raise InvalidRequestError(f"must be a number, got {text!r} (digits 0-9 only)", field=field)
+        raise InvalidRequestError(
+            f"must be a number written with digits 0-9 and at most one '.', got {text!r}", field=field
+        )
     return float(value)
 
 

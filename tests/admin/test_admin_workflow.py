@@ -62,7 +62,7 @@ def test_generate_form_creates_users_and_returns_to_the_filtered_changelist(
     ("overrides", "field", "text"),
     [
         ({"patients": "-1"}, "patients", "greater than or equal to 0"),
-        ({"patients": "10001"}, "__all__", "python manage.py generate_synthetic --patients 10001"),
+        ({"patients": "10001"}, "__all__", "also for the command): make several runs"),
         ({"patients": "abc"}, "patients", "Enter a whole number"),
         ({"checkin_days": "5000"}, "checkin_days", "between 0 and 3,650"),
         ({"pattern": "zigzag"}, "pattern", "Select a valid choice"),

@@ -73,9 +73,11 @@ def test_adding_zero_days_is_refused_and_writes_nothing(supabase_tables_cleanup)
     runs = SyntheticRun.objects.count()
     ids = list(Profile.objects.values_list("id", flat=True))
 
-    with pytest.raises(InvalidRequestError, match="at least 1"):
+    with pytest.raises(InvalidRequestError, match="between 1 and 3,650, got 0: adding 0 days adds nothing"):
         synthetic_checkins_extend(patient_ids=ids, days=0, pattern="stable", started_by=STARTER)
-    with pytest.raises(CommandError, match="at least 1"):
+    with pytest.raises(CommandError, match="--days: days must be between 1 and 3,650, got 0"):
         call_command("extend_synthetic", "--all", "--days", "0", "--pattern", "stable")
+    with pytest.raises(CommandError, match=r"--days: days must be between 1 and 3,650, got 99,999$"):
+        call_command("extend_synthetic", "--all", "--days", "99999", "--pattern", "stable")
 
     assert SyntheticRun.objects.count() == runs and not CheckinAddition.objects.exists()
