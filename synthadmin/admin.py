@@ -65,6 +65,25 @@ POLL_SECONDS = 1.0
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
 
 
+class RunStatusFilter(admin.SimpleListFilter):
+    """The status the list shows: a purged run is "Purged" (whatever it ended as), the others
+    their stored status."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [*SyntheticRun.Status.choices, ("purged", "Purged")]
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        value = self.value()
+        if value == "purged":
+            return queryset.filter(purged_at__isnull=False)
+        if value in SyntheticRun.Status.values:
+            return queryset.filter(status=value, purged_at__isnull=True)
+        return queryset
+
+
 def _run_count(name: str, description: str) -> Any:
     """A run's count on its page: while the run is queued or running, the figure is that of its
     finished chunks and says so (the Progress panel above has the live one)."""
@@ -94,7 +113,7 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
         "users_failed",
         "purged_at",
     )
-    list_filter = ("status", "kind", "source")
+    list_filter = (RunStatusFilter, "kind", "source")
     search_fields = ("id", "started_by")
     date_hierarchy = "started_at"
     fields = (
