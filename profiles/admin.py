@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from typing import Any
@@ -18,7 +19,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from checkins.models import CheckIn
@@ -49,6 +50,13 @@ NAMES_SHOWN = 20
 #: Where the Generate buttons of recent previews keep their one-time tokens, and how many.
 PREVIEW_TOKENS_SESSION_KEY = "synthadmin_preview_tokens"
 PREVIEW_TOKENS_KEPT = 20
+
+
+def _breakable(email: str) -> str:
+    """An e-mail that may wrap after its dots and before its "@" (generated ones are long and
+    have no spaces), escaped."""
+    parts = re.split(r"(?<=\.)|(?=@)", email)
+    return format_html_join(mark_safe("<wbr>"), "{}", ((part,) for part in parts if part))
 
 
 class TestPatientFilter(admin.SimpleListFilter):
@@ -122,7 +130,7 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
     change_form_template = "admin/profiles/profile/change_form.html"
     actions = ["delete_synthetic_users", "add_checkin_days", "extend_to_today"]
     list_display = (
-        "email",
+        "email_breakable",
         "name",
         "role",
         "test_patient",
@@ -136,6 +144,7 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
     list_filter = (TestPatientFilter, "role", RunFilter)
     search_fields = ("email", "username")
     list_per_page = 50
+    list_display_links = ("email_breakable",)
     show_full_result_count = False
     fields = (
         "id",
@@ -216,9 +225,14 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
         run_id = getattr(obj, "_run_id", None)
         return run_link(run_id) if run_id else "—"
 
+    @admin.display(description="Email", ordering="email")
+    def email_breakable(self, obj: Profile) -> str:
+        return _breakable(obj.email) if obj.email else str(obj.pk)
+
     @admin.display(description="Therapist")
     def therapist_email(self, obj: Profile) -> str:
-        return getattr(obj, "_therapist_email", None) or "—"
+        email = getattr(obj, "_therapist_email", None)
+        return _breakable(email) if email else "—"
 
     @admin.display(description="Check-ins", ordering="_checkin_count")
     def checkin_count(self, obj: Profile) -> int:
