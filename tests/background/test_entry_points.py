@@ -45,6 +45,10 @@ def test_generate_background_json_and_refusals(supabase_tables_cleanup):
     assert document["status"] == "queued" and document["workers_alive"] == 0
     with pytest.raises(CommandError, match="--background: not with --credentials-out"):
         call_command("generate_synthetic", "--background", "--credentials-out", "x.csv", stdout=StringIO())
+    with pytest.raises(
+        CommandError, match=r"not with --dry-run \(a background run always writes; drop --background"
+    ):
+        call_command("generate_synthetic", "--background", "--dry-run", stdout=StringIO())
     with pytest.raises(CommandError, match="--patients"):
         call_command("generate_synthetic", "--background", "--patients", "-1", stdout=StringIO())
     assert SyntheticRun.objects.count() == 1

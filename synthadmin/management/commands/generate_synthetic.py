@@ -162,10 +162,13 @@ class Command(SynthadminCommand):
         except InvalidRequestError as exc:
             raise CommandError(self._option_message(exc)) from None
         if options["background"] and (options["dry_run"] or options["credentials_out"]):
-            option = "--dry-run" if options["dry_run"] else "--credentials-out"
-            raise CommandError(
-                f"--background: not with {option} (a background run makes no passwords and always writes)"
+            why = (
+                "--dry-run (a background run always writes; drop --background to preview)"
+                if options["dry_run"]
+                else "--credentials-out (a worker cannot write your file; the admin offers the logins of "
+                "a background run for download once it ends)"
             )
+            raise CommandError(f"--background: not with {why}")
         target_preflight(self, verbosity=options["verbosity"])
         if options["dry_run"]:
             self._dry_run(request, options)
