@@ -18,7 +18,8 @@ retry_after=...)``) or beyond a limited capacity (``faults.capacity()``), lost a
 successful create (``crash_after_create_next``), an Auth process killed right after a commit
 (``die_after_create_next``), a slow trickle (``trickle_next``), HTML bodies
 (``fail_next(..., html=True)``, ``reject_all(..., html=True)``) and a version header lost on the
-way in or out (``strip_version_header``).
+way in or out (``strip_version_header``). ``grace(1)`` lets synthadmin's preflight through
+untouched, so that the faults planned hit the run part way rather than refusing it up front.
 """
 
 from __future__ import annotations
