@@ -30,7 +30,7 @@ from synthadmin.admin_helpers import (
     run_link,
     staff_starter,
 )
-from synthadmin.exceptions import InvalidRequestError, SynthadminError
+from synthadmin.exceptions import ConfigurationError, InvalidRequestError, SynthadminError
 from synthadmin.forms import ExtendForm, GenerateForm
 from synthadmin.models import LIVE_STATES, CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.mood_chart import BAND_COLOURS, SERIES, STATE_LABELS
@@ -40,6 +40,7 @@ from synthadmin.services.extend import synthetic_checkins_extend
 from synthadmin.services.extend_today import synthetic_extend_to_today
 from synthadmin.services.logins import logins_expire, logins_held
 from synthadmin.services.patient_story import patient_story_get
+from synthadmin.services.preflight import auth_preflight
 from synthadmin.services.preview import PreviewReport, synthetic_generate_preview
 from synthadmin.services.purge import synthetic_purge
 from synthadmin.target import target_get
@@ -302,8 +303,12 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
             if "_preview" in request.POST:
                 try:
                     preview = synthetic_generate_preview(request=form.generation_request())
+                    # Said at the preview, not only after Generate: Auth unreachable, the key refused.
+                    auth_preflight()
                 except InvalidRequestError as exc:
                     form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+                except ConfigurationError as exc:
+                    form.add_error(None, str(exc))
                 else:
                     return self._generate_page(request, form, preview=preview)
             elif not _preview_token_take(request):

@@ -69,6 +69,11 @@ class AuthGatewayError(SynthadminError):
         self.code = code
         self.user_may_exist = self.may_exist_by_default if user_may_exist is None else user_may_exist
 
+    @property
+    def message(self) -> str:
+        """The message alone, without the ``(status …, code)`` that ``str()`` appends."""
+        return super().__str__()
+
     def __str__(self) -> str:
         detail = ", ".join(
             part for part in (f"status {self.status}" if self.status else "", self.code or "") if part

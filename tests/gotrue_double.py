@@ -18,7 +18,8 @@ retry_after=...)``) or beyond a limited capacity (``faults.capacity()``), lost a
 successful create (``crash_after_create_next``), an Auth process killed right after a commit
 (``die_after_create_next``), a slow trickle (``trickle_next``), HTML bodies
 (``fail_next(..., html=True)``, ``reject_all(..., html=True)``) and a version header lost on the
-way in or out (``strip_version_header``).
+way in or out (``strip_version_header``). ``grace(1)`` lets synthadmin's preflight through
+untouched, so that the faults planned hit the run part way rather than refusing it up front.
 """
 
 from __future__ import annotations
@@ -198,6 +199,14 @@ class FaultPlan:
         self._after: list[_Fault] = []
         self._capacity: _Capacity | None = None
         self._strip_version: str | None = None
+        self._grace = 0
+
+    def grace(self, n: int = 1) -> None:
+        """Serve the next ``n`` requests as if nothing were planned (no latency, rejection or
+        fault; none used up): synthadmin's preflight passes, and the faults hit the run after
+        it — Auth lost, or the key refused, part way."""
+        with self._lock:
+            self._grace = max(0, int(n))
 
     def latency(self, seconds: float) -> None:
         """Delay every request by ``seconds`` (e.g. 0.05 for a benchmark); 0 turns it off."""
@@ -356,6 +365,7 @@ class FaultPlan:
             self._after.clear()
             self._capacity = None
             self._strip_version = None
+            self._grace = 0
 
     @property
     def pending(self) -> int:
@@ -373,6 +383,13 @@ class FaultPlan:
         if fault.remaining > 0:
             with self._lock:
                 self._after.append(fault)
+
+    def _take_grace(self) -> bool:
+        with self._lock:
+            if self._grace <= 0:
+                return False
+            self._grace -= 1
+            return True
 
     def _current_latency(self) -> float:
         with self._lock:
@@ -862,6 +879,9 @@ class _Handler(BaseHTTPRequestHandler):
         self, route: str, segment: str, query: str, body: bytes, parsed_json: Any, length: int
     ) -> None:
         double = self.double
+        if double.faults._take_grace():
+            self._serve_plainly(route, segment, query, body, length)
+            return
         if double._sleep(double.faults._current_latency()):
             raise _DropConnection
         if route == "other":
@@ -888,6 +908,16 @@ class _Handler(BaseHTTPRequestHandler):
             if not fault.then_process:
                 code, message = _FAULT_BODIES[504]
                 raise _ApiError(504, code, message)
+        self._serve_plainly(route, segment, query, body, length)
+
+    def _serve_plainly(self, route: str, segment: str, query: str, body: bytes, length: int) -> None:
+        """The request as GoTrue serves it, no fault planned."""
+        if route == "other":
+            self._send_raw(404, b"404 page not found\n", "text/plain; charset=utf-8")
+            return
+        if route == "not_allowed":
+            self._send_raw(405, b"", "text/plain; charset=utf-8")
+            return
         if length > MAX_BODY_BYTES:
             raise _ApiError(413, "request_entity_too_large", "Request body too large")
         claims = self._require_admin()

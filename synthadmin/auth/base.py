@@ -71,6 +71,12 @@ class AuthGateway(Protocol):
         """Hard-delete (cascading to profile and check-ins); False when it did not exist."""
         ...
 
+    def preflight(self) -> None:
+        """Check, writing nothing, that the service can be used as configured (reached, the key
+        accepted). Raises the ``AuthGatewayError`` subclass of what it found, its message one
+        line naming what to fix; a local gateway has nothing to check."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...

@@ -120,6 +120,7 @@ class Verdict:
     code: str | None = None
     retry_after: float | None = None
     content_type: str = ""
+    reason: str = ""  # not sent: why the connect failed ("name not resolved", "connection refused"...)
 
 
 def _classify(exc: BaseException, scope: CallScope) -> Verdict:
@@ -130,7 +131,9 @@ def _classify(exc: BaseException, scope: CallScope) -> Verdict:
     if scope.ended_by == "deadline":
         return Verdict(DEADLINE, scope.sent)
     if _transport_failure(exc):
-        return Verdict(NO_ANSWER if scope.sent else NOT_SENT, scope.sent)
+        if scope.sent:
+            return Verdict(NO_ANSWER, True)
+        return Verdict(NOT_SENT, False, reason=scope.connect_failure)
     response = scope.response
     if response is None:  # not an HTTP failure and no answer: nothing was exchanged
         return Verdict(NOT_SENT, scope.sent)
@@ -239,6 +242,7 @@ class SupabaseAuthGateway:
     ) -> None:
         self._key = key
         self._url = url
+        self._url_shown = _url_shown(url)
         self._deadline = float(
             deadline_seconds
             if deadline_seconds is not None
@@ -344,6 +348,27 @@ class SupabaseAuthGateway:
         except _Failed as failed:
             return self._delete_failed(user_id, failed)
         return True
+
+    def preflight(self) -> None:
+        """Prove with one cheap authenticated call, before anything is written, that
+        ``SUPABASE_URL`` is Supabase Auth and accepts the key: ``GET /admin/users/{a fresh
+        uuid4}``, answered 404 ``user_not_found`` (or, against all odds, with a user). Writes
+        nothing; one HTTP call, within the call deadline; no retry (the caller's policy).
+
+        Raises, each with one line that names the URL (never the key) and what to fix:
+        AuthUnavailableError — not reached (``reason``: name not resolved, connection refused,
+        connect timed out) or no usable answer (5xx, a dropped connection), transient;
+        AuthRateLimitedError (429); AuthDeadlineExceededError (the call deadline passed);
+        AuthRejectedError — 401/403 (the key refused: wrong project, anon key, a proxy) or
+        another 4xx; AuthBadResponseError — the answer is not Supabase Auth's (SUPABASE_URL
+        points at something else); AuthCancelledError — the stop event was set.
+        """
+        probe = uuid.uuid4()
+        try:
+            self._exchange(lambda: self._admin.get_user_by_id(str(probe)))
+        except _Failed as failed:
+            if failed.verdict.kind != NOT_FOUND:
+                raise self._preflight_error(failed.verdict) from failed.cause
 
     def close(self) -> None:
         self._http.close()
@@ -514,8 +539,8 @@ class SupabaseAuthGateway:
             )
         if kind == NOT_SENT:
             return AuthUnavailableError(
-                f"cannot reach Supabase Auth to {action}: connection failed "
-                "(check that SUPABASE_URL is right and reachable)",
+                f"cannot reach Supabase Auth at {self._url_shown} to {action} "
+                f"({verdict.reason or 'connection failed'}): check that SUPABASE_URL is right and reachable",
                 user_may_exist=False,
             )
         if kind == NO_ANSWER:
@@ -533,16 +558,7 @@ class SupabaseAuthGateway:
                 code=code,
             )
         if kind == KEY_REFUSED:
-            origin = "" if code else f", answered by something other than Supabase Auth ({_body(verdict)})"
-            return AuthRejectedError(
-                self._redact(
-                    f"Supabase Auth refused the service-role key ({status} {code or 'no code'}{origin}): "
-                    "check SUPABASE_SERVICE_ROLE_KEY is the project's service-role key "
-                    "(not the anon key) and SUPABASE_URL is the same project"
-                ),
-                status=status,
-                code=code,
-            )
+            return AuthRejectedError(self._key_refused(verdict), status=status, code=code)
         if kind == BAD_RESPONSE:
             return AuthBadResponseError(
                 f"the answer to '{action}' is not Supabase Auth's ({status}, {_body(verdict)}): "
@@ -558,6 +574,66 @@ class SupabaseAuthGateway:
             )
         return AuthRejectedError(f"Supabase Auth refused the request to {action}", status=status, code=code)
 
+    def _key_refused(self, verdict: Verdict) -> str:
+        """The one line for a 401/403: the URL and the variable to check, never the key."""
+        status, code = verdict.status, verdict.code
+        origin = "" if code else f", answered by something other than Supabase Auth ({_body(verdict)})"
+        if code == "not_admin":  # a valid JWT of the project without an admin role: the anon key
+            origin = ": a key of that project without the service_role role, e.g. the anon key"
+        return self._redact(
+            f"Supabase Auth at {self._url_shown} refused the service-role key "
+            f"({status} {code or 'no code'}{origin}): check SUPABASE_SERVICE_ROLE_KEY is the "
+            "service_role key of that project (not the anon key) and SUPABASE_URL is that project's URL"
+        )
+
+    def _preflight_error(self, verdict: Verdict) -> AuthGatewayError:
+        """The error for a preflight answer other than "no such user" (see ``preflight``)."""
+        url, status, code, kind = self._url_shown, verdict.status, verdict.code, verdict.kind
+        if kind == NOT_SENT:
+            return AuthUnavailableError(
+                f"cannot reach Supabase Auth at {url} ({verdict.reason or 'connection failed'}): "
+                "check SUPABASE_URL and that the project is up",
+                user_may_exist=False,
+            )
+        if kind == DEADLINE:
+            return AuthDeadlineExceededError(
+                f"Supabase Auth at {url} did not answer within {self._deadline:g} s "
+                "(SYNTHADMIN_AUTH_CALL_DEADLINE_SECONDS): check SUPABASE_URL and that the project is up",
+                user_may_exist=False,
+            )
+        if kind in (NO_ANSWER, SERVER_ERROR):
+            return AuthUnavailableError(
+                f"Supabase Auth at {url} gave no usable answer ({_what(verdict)}): check that the "
+                "project is up and SUPABASE_URL is its URL, then run again",
+                status=status,
+                code=code,
+                user_may_exist=False,
+            )
+        if kind == RATE_LIMITED:
+            return AuthRateLimitedError(
+                f"Supabase Auth at {url} kept answering 429 (rate limited): wait a minute, then run again",
+                retry_after=verdict.retry_after,
+                status=status,
+                code=code,
+            )
+        if kind == KEY_REFUSED:
+            return AuthRejectedError(self._key_refused(verdict), status=status, code=code)
+        if kind == BAD_RESPONSE:
+            return AuthBadResponseError(
+                f"the answer of {url} to an Auth admin request is not Supabase Auth's ({status}, "
+                f"{_body(verdict)}): check that SUPABASE_URL is the project URL (https://<ref>.supabase.co)",
+                status=status,
+                code=code,
+            )
+        if kind == CANCELLED:
+            return AuthCancelledError("stopped while checking Supabase Auth", user_may_exist=False)
+        return AuthRejectedError(
+            f"Supabase Auth at {url} refused an admin request ({status} {code or 'no code'}): "
+            "check that SUPABASE_URL is the project URL (https://<ref>.supabase.co)",
+            status=status,
+            code=code,
+        )
+
     def _redact(self, text: str) -> str:
         """``text`` without this gateway's key in any spelling (raw, repr, quoted, JSON-escaped)."""
         return redact(text, [self._key]) if self._key else text
@@ -569,6 +645,19 @@ class _Failed(Exception):
 
     verdict: Verdict
     cause: BaseException
+
+
+def _url_shown(url: str) -> str:
+    """``url`` as messages show it: scheme, host, port and path; no user, password, query or
+    fragment (where a secret could hide)."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return "SUPABASE_URL"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{f':{port}' if port else ''}{parts.path.rstrip('/')}"
 
 
 def _what(verdict: Verdict) -> str:

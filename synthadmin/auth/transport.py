@@ -57,6 +57,10 @@ class CallScope:
     """``"deadline"`` or ``"cancelled"`` when this scope cut the call short."""
     response: httpx.Response | None = None
     """The last response whose headers arrived (its body may be incomplete)."""
+    connect_failure: str = ""
+    """Why the last connect failed, when one did: ``"name not resolved"``, ``"connection
+    refused"``, ``"connect timed out"`` or the OS error's own words (from its errno, never from
+    a message), so that "cannot reach" can say which."""
     started: float = field(default_factory=time.monotonic)
 
     def left(self) -> float:
@@ -177,6 +181,9 @@ class DeadlineBackend(httpcore.NetworkBackend):
         try:
             addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as exc:
+            scope.connect_failure = (
+                "name not resolved" if isinstance(exc, socket.gaierror) else _os_reason(exc)
+            )
             raise httpcore.ConnectError(str(exc)) from exc
         last: OSError | None = None
         for family, kind, proto, _name, address in addresses:
@@ -190,7 +197,13 @@ class DeadlineBackend(httpcore.NetworkBackend):
             except OSError as exc:
                 sock.close()
                 last = exc
+                scope.connect_failure = _os_reason(exc)
                 continue
+            except httpcore.ConnectTimeout:
+                sock.close()
+                if scope.ended_by is None:
+                    scope.connect_failure = "connect timed out"
+                raise
             except BaseException:
                 sock.close()
                 raise
@@ -208,6 +221,15 @@ class DeadlineBackend(httpcore.NetworkBackend):
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)
+
+
+def _os_reason(exc: OSError) -> str:
+    """A connect failure in a few words, from its errno."""
+    if exc.errno == errno.ECONNREFUSED:
+        return "connection refused"
+    if exc.errno:
+        return os.strerror(exc.errno).lower()
+    return type(exc).__name__
 
 
 def _connect_in_slices(

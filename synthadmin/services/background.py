@@ -67,6 +67,7 @@ from synthadmin.services.generation import (
 )
 from synthadmin.services.logins import logins_sink
 from synthadmin.services.population import PersonSpec, population_build
+from synthadmin.services.preflight import auth_preflight
 from synthadmin.services.purge import intents_resolve, synthetic_purge
 from synthadmin.services.reports import NullProgress, PurgeReport, RunReport
 from synthadmin.services.requests import GenerationParams, GenerationRequest, generation_request_validate
@@ -122,9 +123,12 @@ def run_enqueue(
     Writes: one ``SyntheticRun`` (``background``), its therapist chunks — or, without
     therapists, its patient chunks — of ``SYNTHADMIN_CHUNK_USERS`` users each, and one task per
     chunk (enqueued once the transaction commits). Creates no user: workers do.
-    Raises InvalidRequestError for a bad parameter, before anything is written.
+    Raises InvalidRequestError for a bad parameter and ConfigurationError when the Auth service
+    cannot be used as configured (``services.preflight``: unreachable, the key refused, not
+    Supabase Auth), both before anything is written or enqueued.
     """
     params = generation_request_validate(request, max_patients=max_patients)
+    auth_preflight()  # the workers would find out one user at a time; say it now, write nothing
     with transaction.atomic():
         run = ledger.run_start(
             kind=SyntheticRun.Kind.GENERATE,

@@ -57,6 +57,7 @@ from synthadmin.services import ledger
 from synthadmin.services.ground_truth import ground_truth_of
 from synthadmin.services.logins import logins_expire
 from synthadmin.services.population import PersonSpec, patient_history, population_build, therapist_assignment
+from synthadmin.services.preflight import auth_preflight
 from synthadmin.services.reports import Credential, NullProgress, ProgressListener, RunReport, UserFailure
 from synthadmin.services.requests import GenerationParams, GenerationRequest, generation_request_validate
 from synthadmin.services.retrying import STREAK_LIMIT, transient_retrying
@@ -192,7 +193,9 @@ def synthetic_generate(
     in-flight users were finished or compensated, none was left half-written).
 
     Raises InvalidRequestError for a bad parameter and ConfigurationError for a gateway that
-    cannot work, both before anything is written; re-raises the ``DatabaseError`` of a lost
+    cannot work — misconfigured, or its preflight failed: Auth unreachable, the key refused, an
+    answer that is not Supabase Auth's (``services.preflight``) —, both before anything is
+    written; AuthCancelledError when ``stop`` ended that preflight; re-raises the ``DatabaseError`` of a lost
     database connection once the run is recorded as failed (when the database answers again).
     ``credentials`` receives each created user's login; without it no password is made (like
     GoTrue given none, each user gets one nobody knows). ``gateway``, when given, is the
@@ -201,9 +204,12 @@ def synthetic_generate(
     """
     params = generation_request_validate(request)
     stop = stop or threading.Event()
-    ledger.runs_reap_interrupted()  # runs whose process died are seen for what they are
-    logins_expire()  # held logins past their hour are gone before anyone looks
     with gateway_in_use(gateway, cancel=stop) as auth:
+        # Auth unreachable, the key refused, a URL that is not Supabase Auth: one line, and
+        # nothing written — no run, no ledger entry (a loss after this is the run's diagnosis).
+        auth_preflight(gateway=auth)
+        ledger.runs_reap_interrupted()  # runs whose process died are seen for what they are
+        logins_expire()  # held logins past their hour are gone before anyone looks
         return _Run(
             params=params,
             scenario=scenario,
@@ -352,8 +358,10 @@ class _Run:
             if outcome.job.pattern:
                 self.patterns[outcome.job.pattern] += 1
             self.checkins += outcome.checkins
-        elif not isinstance(error, AuthCancelledError) and not _stops_the_run(error):
-            # (A rejected key is the run's diagnosis, not this user's failure.)
+        elif not isinstance(error, AuthCancelledError):
+            # The user whose answer stopped the run (a rejected key) failed too: its ledger entry
+            # says so, and the run's count is the ledger's, as a background run counts it
+            # (``background._ledger_counts``). A user a stop kept from being tried is not counted.
             spec = outcome.job.spec
             self.failures.append(UserFailure(email=spec.email(), role=spec.role, reason=outcome.failure))
 

@@ -42,6 +42,7 @@ from synthadmin.services import ledger
 from synthadmin.services.cascade import BLOCKED, deletion_holds
 from synthadmin.services.extend_purge import additions_close, extend_checkins_remove
 from synthadmin.services.logins import logins_expire
+from synthadmin.services.preflight import auth_preflight
 from synthadmin.services.reports import NullProgress, ProgressListener, PurgeReport
 from synthadmin.services.retrying import STREAK_LIMIT, transient_retrying
 from synthadmin.services.threads import pool_run
@@ -109,24 +110,30 @@ def synthetic_purge(
     profile was set back to real (``left_alone``), users a non-cascading foreign key would block
     (``blocked``). Counts only what this call deleted. A background run in progress is cancelled
     first (``background.runs_stop_before_purge``, which raises InvalidRequestError if it is still
-    stopping after a wait). Raises ConfigurationError for an unusable gateway and
-    AuthRejectedError when the Auth service refuses the key. ``progress`` hears one
+    stopping after a wait). Raises ConfigurationError for an unusable gateway — misconfigured,
+    or, when there are users to settle, its preflight failed (Auth unreachable, the key refused:
+    ``services.preflight``), before anything is written — and AuthRejectedError when the Auth
+    service refuses the key part way. ``progress`` hears one
     phase, ``PHASE_DELETE`` ("users"), whose total is the users about to be deleted, advanced as
     each one is settled (deleted, blocked or failed). Logins held for deleted users
     (``services.logins``) are deleted with them.
     """
     stop = stop or threading.Event()
     requested = None if user_ids is None else {uuid.UUID(str(u)) for u in user_ids}
-    if not dry_run:
-        ledger.runs_reap_interrupted()  # a run whose process died is finished here
-        if user_ids is None:
-            from synthadmin.services.background import runs_stop_before_purge
-
-            runs_stop_before_purge(run=run)  # a background run in progress is cancelled first
-    target = target_get(refresh=True)
-    users = _users(entries_live(run=run, user_ids=requested))
-    flow = FlowController(max_concurrency=settings.SYNTHADMIN_AUTH_CONCURRENCY)
     with gateway_in_use(gateway, cancel=stop) as auth:
+        if entries_live(run=run, user_ids=requested).exists():
+            # Every user to settle needs Auth (a lookup, a delete): an unreachable Supabase or a
+            # refused key is said in one line before anything is cancelled, marked or deleted.
+            auth_preflight(gateway=auth)
+        if not dry_run:
+            ledger.runs_reap_interrupted()  # a run whose process died is finished here
+            if user_ids is None:
+                from synthadmin.services.background import runs_stop_before_purge
+
+                runs_stop_before_purge(run=run)  # a background run in progress is cancelled first
+        target = target_get(refresh=True)
+        users = _users(entries_live(run=run, user_ids=requested))
+        flow = FlowController(max_concurrency=settings.SYNTHADMIN_AUTH_CONCURRENCY)
         to_delete = _classify(users, _Calls(auth, flow, stop))
         holds = deletion_holds(target, [u.user_id for u in to_delete])
         blocked: list[str] = []

@@ -73,9 +73,16 @@ class stop_after_failures(stop_base):
         return failures >= self.attempts
 
 
-def transient_retrying(*, on_retry: Callable[[RetryCallState], None] | None = None) -> Retrying:
-    """A ``Retrying`` for one Auth call; ``on_retry`` runs (e.g. to count) before each sleep."""
-    log = before_sleep_log(logger, logging.WARNING)
+def transient_retrying(
+    *,
+    on_retry: Callable[[RetryCallState], None] | None = None,
+    attempts: int | None = None,
+    log_level: int = logging.WARNING,
+) -> Retrying:
+    """A ``Retrying`` for one Auth call; ``on_retry`` runs (e.g. to count) before each sleep;
+    ``attempts`` caps the attempts below ``SYNTHADMIN_AUTH_RETRY_ATTEMPTS`` (never above it);
+    ``log_level``: of the line logged before each sleep."""
+    log = before_sleep_log(logger, log_level)
 
     def before_sleep(state: RetryCallState) -> None:
         if on_retry is not None:
@@ -90,7 +97,11 @@ def transient_retrying(*, on_retry: Callable[[RetryCallState], None] | None = No
                 max=settings.SYNTHADMIN_AUTH_RETRY_MAX_WAIT,
             )
         ),
-        stop=stop_after_failures(settings.SYNTHADMIN_AUTH_RETRY_ATTEMPTS)
+        stop=stop_after_failures(
+            min(attempts, settings.SYNTHADMIN_AUTH_RETRY_ATTEMPTS)
+            if attempts is not None
+            else settings.SYNTHADMIN_AUTH_RETRY_ATTEMPTS
+        )
         | stop_after_delay(settings.SYNTHADMIN_AUTH_RETRY_MAX_SECONDS),
         before_sleep=before_sleep,
         reraise=True,

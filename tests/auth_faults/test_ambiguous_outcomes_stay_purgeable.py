@@ -32,6 +32,7 @@ def _purge_and_assert_nothing_of_ours(server, affected, real_population) -> None
 def test_lost_answers_after_a_successful_create(real_population, auth_server, supabase_gateway, fixed_ids):
     # The answer to the 2nd user's create is lost after the user was stored, and Auth cannot be
     # asked either (every lookup 503): the retry meets "e-mail exists" it cannot attribute.
+    auth_server.faults.grace(1)  # the preflight passes: Auth goes bad part way
     auth_server.faults.crash_after_create_next(1, status=None, user_id=fixed_ids[1])
     auth_server.faults.fail_next(1000, status=503, route="get")
 
@@ -68,6 +69,7 @@ def test_a_30s_latency_with_a_short_deadline(
     real_population, auth_server, gateway_with_deadline, settings, latency
 ):
     settings.SYNTHADMIN_AUTH_RETRY_ATTEMPTS = 2
+    auth_server.faults.grace(1)  # the preflight passes: Auth goes bad part way
     auth_server.faults.latency(latency)
 
     report = generate(gateway_with_deadline(2.0), patients=4, concurrency=2)

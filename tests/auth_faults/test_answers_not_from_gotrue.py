@@ -22,6 +22,7 @@ from tests.realdata import snapshot_real_rows
 
 
 def test_proxy_401_html_stops_the_run_at_once(real_population, auth_server, supabase_gateway):
+    auth_server.faults.grace(1)  # the preflight passes: Auth goes bad part way
     auth_server.faults.reject_all(401, html=True)
 
     report = generate(supabase_gateway, patients=5, concurrency=4)
@@ -35,6 +36,7 @@ def test_proxy_401_html_stops_the_run_at_once(real_population, auth_server, supa
 
 
 def test_proxy_401_html_command_one_line(real_population, auth_server):
+    auth_server.faults.grace(1)  # the preflight passes: Auth goes bad part way
     auth_server.faults.reject_all(401, html=True)
 
     result, _ = run_command(
@@ -46,6 +48,20 @@ def test_proxy_401_html_command_one_line(real_population, auth_server):
     assert line.startswith("CommandError:")
     assert "401" in line and "Traceback" not in result.stderr and "<html" not in result.stderr.lower()
     assert auth_server.call_count("create") == 1
+
+
+def test_proxy_401_html_from_the_start_is_refused_before_writing(real_population, auth_server):
+    auth_server.faults.reject_all(401, html=True)
+
+    result, _ = run_command(
+        "generate_synthetic", "--patients", "5", "--checkins", "5", env=command_env(auth_server)
+    )
+
+    assert result.returncode == exitcodes.INVALID, result.stderr
+    (line,) = error_lines(result.stderr)
+    assert "401" in line and "something other than Supabase Auth" in line and auth_server.url in line
+    assert "<html" not in result.stderr.lower() and auth_server.call_count("create") == 0
+    assert entry_states() == {} and ours_in_auth() == 0
 
 
 def test_200_with_an_html_body_is_one_line(real_population, auth_server, supabase_gateway):

@@ -1,5 +1,6 @@
-"""Purge under faults: with Auth down it stops after ``UNAVAILABLE_STREAK_LIMIT`` users (not
-after all of them) with one line and exit 3; a delete that a foreign key without cascade
+"""Purge under faults: with Auth down from the start it refuses in one line (exit 1) before
+touching anything; with Auth lost part way it stops after ``UNAVAILABLE_STREAK_LIMIT`` users (not
+after all of them) with one line (exit 3); a delete that a foreign key without cascade
 refuses — a table that appears after purge's catalog check, so that purge meets it only at
 delete time — is reported ``blocked`` (exit 2, the user named) and everyone else is deleted."""
 
@@ -41,7 +42,9 @@ def local_users(real_population) -> int:
     return USERS
 
 
-def test_purge_with_auth_down_stops_after_a_few_users(real_population, local_users):
+def test_purge_with_auth_lost_part_way_stops_after_a_few_users(real_population, local_users, monkeypatch):
+    # Auth answered the preflight, then went away: purge stops after a few users, as before.
+    monkeypatch.setattr(purge, "auth_preflight", lambda **_: None)
     began = time.monotonic()
     with SupabaseAuthGateway(url=dead_url(), key="not-a-real-key") as gateway:
         report = synthetic_purge(gateway=gateway)
@@ -57,12 +60,14 @@ def test_purge_with_auth_down_stops_after_a_few_users(real_population, local_use
     assert_invariants(real_population)
 
 
-def test_purge_command_with_auth_down_one_line_exit_3(real_population, local_users):
-    result, _ = run_command("purge_synthetic", "--all", "--yes", env=command_env(url=dead_url()))
+def test_purge_command_with_auth_down_from_the_start_one_line_exit_1(real_population, local_users):
+    url = dead_url()
+    result, _ = run_command("purge_synthetic", "--all", "--yes", env=command_env(url=url))
 
-    assert result.returncode == exitcodes.STOPPED, result.stderr
+    assert result.returncode == exitcodes.INVALID, result.stderr
     (line,) = error_lines(result.stderr)
-    assert line.startswith("CommandError: purge stopped part way") and "unavailable" in line
+    assert line.startswith(f"CommandError: cannot reach Supabase Auth at {url} (connection refused)")
+    assert set(SyntheticUser.objects.values_list("state", flat=True)) == {"complete"}
     assert "Traceback" not in result.stderr
     assert synthetic_counts()["patients"] == USERS
     assert_invariants(real_population)

@@ -40,6 +40,7 @@ def _purge_all(server, real_population) -> None:
 
 
 def test_the_command_ends_with_one_line_within_the_deadline(real_population, auth_server):
+    auth_server.faults.grace(1)  # the preflight passes: Auth goes bad part way
     auth_server.faults.trickle_next(10_000, interval=3.0)
     env = command_env(
         auth_server,
@@ -66,6 +67,7 @@ def test_the_command_ends_with_one_line_within_the_deadline(real_population, aut
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_ends_it_within_seconds(real_population, auth_server, signum, code):
+    auth_server.faults.grace(1)  # the preflight passes: Auth goes bad part way
     auth_server.faults.trickle_next(10_000, interval=3.0)
     process = start_manage(
         "generate_synthetic", "--patients", "5", "--checkins", "5", env=command_env(auth_server)

@@ -146,13 +146,18 @@ def test_duplicate_id_is_detected_by_lookup_and_gets_a_fresh_uuid(
 def test_a_refused_key_stops_the_whole_run_at_once(
     real_population, auth_server, supabase_gateway, status, code, caplog
 ):
+    auth_server.faults.grace(1)  # the preflight passes: the key is refused part way (rotated)
     auth_server.faults.reject_all(status, code=code)
     with caplog.at_level(logging.DEBUG):
         report = _run(supabase_gateway, patients=20, therapists=2, concurrency=2)
     assert report.status == "failed"
     assert "service-role key" in report.error and str(status) in report.error
+    assert auth_server.url in report.error  # the line names the URL as well as the variable
     assert auth_server.call_count("create") <= 2  # not repeated for every user
-    assert report.patients_created == 0 and report.users_failed <= 2
+    # Each refused create is a failed user, inline as in the ledger (a background run's count).
+    refused = SyntheticUser.objects.filter(state="failed").exclude(failure_reason__startswith="stopped ")
+    assert report.patients_created == 0 and 1 <= report.users_failed == refused.count() <= 2
+    assert SyntheticRun.objects.get(pk=report.run_id).users_failed == report.users_failed
     key = auth_server.service_role_key
     assert key not in report.error and key not in caplog.text and key not in str(report.as_dict())
     assert synthetic_counts()["auth_users"] == 0
@@ -162,11 +167,13 @@ def test_a_refused_key_stops_the_whole_run_at_once(
 def test_the_anon_key_is_refused_and_never_shown(real_population, auth_server):
     gateway = SupabaseAuthGateway(url=auth_server.url, key=auth_server.anon_key)
     try:
-        report = _run(gateway, patients=3)
+        with pytest.raises(ConfigurationError, match="not_admin") as refused:
+            _run(gateway, patients=3)
     finally:
         gateway.close()
-    assert report.status == "failed" and "not_admin" in report.error
-    assert auth_server.anon_key not in report.error
+    assert auth_server.anon_key not in str(refused.value) and "anon key" in str(refused.value)
+    assert not SyntheticRun.objects.exists() and not SyntheticUser.objects.exists()
+    assert auth_server.call_count("create") == 0
     assert_invariants(real_population)
 
 
@@ -195,7 +202,17 @@ def test_failed_database_write_deletes_the_auth_user_through_the_api(
     assert_invariants(real_population)
 
 
-def test_an_unreachable_supabase_fails_the_run_with_a_clear_reason(real_population, fast_retries):
+def test_an_unreachable_supabase_is_refused_before_anything_is_written(real_population, fast_retries):
+    with SupabaseAuthGateway(url="http://127.0.0.1:9", key="k", timeout=0.2) as gateway:
+        with pytest.raises(ConfigurationError, match=r"cannot reach Supabase Auth at http://127.0.0.1:9 "):
+            _run(gateway, patients=40, concurrency=2)
+    assert not SyntheticRun.objects.exists() and not SyntheticUser.objects.exists()
+    assert_invariants(real_population)
+
+
+def test_auth_lost_part_way_fails_the_run_with_a_clear_reason(real_population, fast_retries, monkeypatch):
+    # Auth answered the preflight, then went away: the run's own diagnosis, as before.
+    monkeypatch.setattr(generation, "auth_preflight", lambda **_: None)
     gateway = SupabaseAuthGateway(url="http://127.0.0.1:9", key="k", timeout=0.2)
     report = _run(gateway, patients=40, concurrency=2)
     assert report.status == "failed"

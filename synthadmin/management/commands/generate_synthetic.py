@@ -29,7 +29,7 @@ from django.urls import reverse
 from synthadmin.auth import AuthGateway, get_gateway
 from synthadmin.content import PATTERN_NAMES
 from synthadmin.db.errors import connection_lost, database_lost_message, database_unusable_message
-from synthadmin.exceptions import ConfigurationError, InvalidRequestError
+from synthadmin.exceptions import AuthCancelledError, ConfigurationError, InvalidRequestError
 from synthadmin.management import exitcodes
 from synthadmin.management.base import SynthadminCommand
 from synthadmin.management.files import new_file
@@ -39,6 +39,7 @@ from synthadmin.management.stopping import SignalStop
 from synthadmin.models import Scenario, SyntheticRun, SyntheticUser
 from synthadmin.services.background import WORKER_COMMAND, run_enqueue, workers_alive
 from synthadmin.services.generation import PHASE_CHECKINS, PHASE_USERS, Starter, synthetic_generate
+from synthadmin.services.preflight import auth_preflight
 from synthadmin.services.preview import synthetic_generate_preview
 from synthadmin.services.reports import Credential, ProgressListener, RunReport
 from synthadmin.services.requests import (
@@ -188,6 +189,9 @@ class Command(SynthadminCommand):
             # Everything that can refuse the run does so before the first write: the database
             # must answer, and the credentials file must be creatable.
             self._database_ready()
+            if options["credentials_out"]:
+                # The file would be the one thing written before the service's own preflight.
+                self._auth_ready(gateway)
             credentials_file = self._open_credentials(options["credentials_out"], force=options["force"])
             try:
                 report = self._generate(request, gateway, credentials_file, options, stop)
@@ -249,6 +253,13 @@ class Command(SynthadminCommand):
         except DatabaseError as exc:
             raise CommandError(database_unusable_message(connection.settings_dict, exc)) from None
 
+    def _auth_ready(self, gateway: AuthGateway) -> None:
+        """Auth reachable and the key accepted (``auth_preflight``); exit 1 if not."""
+        try:
+            auth_preflight(gateway=gateway)
+        except ConfigurationError as exc:
+            raise CommandError(one_line(str(exc))) from None
+
     def _open_credentials(self, path: str | None, *, force: bool) -> TextIO | None:
         """Create the credentials file: a new file, mode 0600, never through a symbolic link.
 
@@ -273,7 +284,10 @@ class Command(SynthadminCommand):
     def _enqueue(self, request: GenerationParams, options: dict[str, Any]) -> None:
         """``--background``: record and enqueue the run, say how to follow it, return at once."""
         starter = Starter(f"os:{_os_user()}", source=SyntheticRun.Source.COMMAND)
-        run = run_enqueue(request=request, started_by=starter, scenario=self.scenario)
+        try:
+            run = run_enqueue(request=request, started_by=starter, scenario=self.scenario)
+        except ConfigurationError as exc:  # Auth unreachable or the key refused: nothing enqueued
+            raise CommandError(one_line(str(exc))) from None
         alive = workers_alive()
         page = reverse("admin:synthadmin_syntheticrun_change", args=[run.pk])
         if options["json"]:
@@ -338,6 +352,11 @@ class Command(SynthadminCommand):
                 return report
         except ConfigurationError as exc:
             raise CommandError(one_line(str(exc))) from None
+        except AuthCancelledError:  # a signal during the preflight: nothing was written
+            raise CommandError(
+                "stopped before anything was written",
+                returncode=self._signals.exit_code or exitcodes.INTERRUPTED,
+            ) from None
         except KeyboardInterrupt:
             raise CommandError(
                 "interrupted; users already created are complete. Remove them with: "
@@ -429,6 +448,8 @@ class Command(SynthadminCommand):
             ]
             self.stdout.write(render(key_value_table("Synthetic run", rows)))
             for failure in report.failures:
+                if report.stopped_by and failure.reason == report.stopped_by:
+                    continue  # the user whose answer stopped the run: the last line says it
                 self.stderr.write(f"failed: {failure.email} ({failure.role}): {one_line(failure.reason)}")
         signals = getattr(self, "_signals", None)
         if signals is not None and signals.received is not None:

@@ -20,7 +20,12 @@ from django.db import DatabaseError, connection
 
 from synthadmin.auth import get_gateway
 from synthadmin.db.errors import connection_lost, database_lost_message, database_unusable_message
-from synthadmin.exceptions import AuthRejectedError, ConfigurationError, InvalidRequestError
+from synthadmin.exceptions import (
+    AuthCancelledError,
+    AuthRejectedError,
+    ConfigurationError,
+    InvalidRequestError,
+)
 from synthadmin.management import exitcodes
 from synthadmin.management.base import SynthadminCommand
 from synthadmin.management.output import key_value_table, one_line, progress_bars, render
@@ -55,7 +60,10 @@ class Command(SynthadminCommand):
         run = self._run(options)
         target_preflight(self, verbosity=options["verbosity"])
         if options["dry_run"] or not options["yes"]:
-            preview = synthetic_purge(run=run, dry_run=True)
+            try:
+                preview = synthetic_purge(run=run, dry_run=True)
+            except ConfigurationError as exc:  # Auth unreachable or the key refused: nothing done
+                raise CommandError(one_line(str(exc))) from None
             if options["dry_run"]:
                 self._print(preview, options)
                 return
@@ -73,6 +81,12 @@ class Command(SynthadminCommand):
         try:
             with signals, bars or contextlib.nullcontext():
                 report = synthetic_purge(run=run, gateway=gateway, stop=signals.event, progress=bars)
+        except ConfigurationError as exc:  # the preflight: Auth unreachable or the key refused
+            raise CommandError(one_line(str(exc))) from None
+        except AuthCancelledError:  # stopped during the preflight, before anything was deleted
+            raise CommandError(
+                "stopped before anything was deleted", returncode=signals.exit_code or exitcodes.INTERRUPTED
+            ) from None
         except AuthRejectedError as exc:
             raise CommandError(one_line(str(exc)), returncode=exitcodes.STOPPED) from None
         except InvalidRequestError as exc:  # a background run still stopping after its cancel
