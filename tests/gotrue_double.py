@@ -884,11 +884,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if double._sleep(double.faults._current_latency()):
             raise _DropConnection
-        if route == "other":
-            self._send_raw(404, b"404 page not found\n", "text/plain; charset=utf-8")
-            return
-        if route == "not_allowed":
-            self._send_raw(405, b"", "text/plain; charset=utf-8")
+        if route in ("other", "not_allowed"):  # no fault reaches what GoTrue does not route
+            self._serve_plainly(route, segment, query, body, length)
             return
         rejection = double.faults._current_rejection()
         if rejection is not None:

@@ -249,6 +249,8 @@ class SupabaseAuthGateway:
             else getattr(settings, "SYNTHADMIN_AUTH_CALL_DEADLINE_SECONDS", DEFAULT_CALL_DEADLINE_SECONDS)
         )
         self._reserve = min(RESOLVE_DEADLINE_SECONDS, self._deadline / 4)
+        #: Set once ``preflight`` passed: a later preflight on this gateway asks nothing again.
+        self._preflight_passed = False
         self._cancel = cancel
         self._http = http_client(timeout=timeout)
         options = ClientOptions(persist_session=False, auto_refresh_token=False, httpx_client=self._http)
@@ -353,7 +355,8 @@ class SupabaseAuthGateway:
         """Prove with one cheap authenticated call, before anything is written, that
         ``SUPABASE_URL`` is Supabase Auth and accepts the key: ``GET /admin/users/{a fresh
         uuid4}``, answered 404 ``user_not_found`` (or, against all odds, with a user). Writes
-        nothing; one HTTP call, within the call deadline; no retry (the caller's policy).
+        nothing; one HTTP call, within the call deadline, and none once it passed on this gateway
+        (the command and the service it calls both check); no retry (the caller's policy).
 
         Raises, each with one line that names the URL (never the key) and what to fix:
         AuthUnavailableError — not reached (``reason``: name not resolved, connection refused,
@@ -363,12 +366,15 @@ class SupabaseAuthGateway:
         another 4xx; AuthBadResponseError — the answer is not Supabase Auth's (SUPABASE_URL
         points at something else); AuthCancelledError — the stop event was set.
         """
+        if self._preflight_passed:
+            return
         probe = uuid.uuid4()
         try:
             self._exchange(lambda: self._admin.get_user_by_id(str(probe)))
         except _Failed as failed:
             if failed.verdict.kind != NOT_FOUND:
                 raise self._preflight_error(failed.verdict) from failed.cause
+        self._preflight_passed = True
 
     def close(self) -> None:
         self._http.close()

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
 
 from profiles.models import Profile
@@ -164,6 +164,7 @@ def synthetic_purge(
     if not dry_run:
         logins_expire()  # held logins of users no longer live go with them
     done = to_delete if dry_run else [u for u in to_delete if u.deleted]
+    real, flagged = _not_ours(requested, set(users))
     roles = Counter(u.last.role for u in done if u.profile is not None)
     return PurgeReport(
         dry_run=dry_run,
@@ -174,8 +175,8 @@ def synthetic_purge(
         checkins_deleted=sum(getattr(u.profile, "n_checkins", 0) for u in done if u.profile is not None)
         + (added.checkins_deleted if added is not None else 0),
         intents_resolved=sum(1 for u in users.values() if u.verdict in ("gone", "foreign")),
-        skipped_real=_real_in(requested, set(users)),
-        not_created_here=_flagged_not_ours(requested, set(users)),
+        skipped_real=real,
+        not_created_here=flagged,
         errors=[f"{u.email}: {u.error}" for u in users.values() if u.error],
         left_alone=sorted(
             [f"{u.email}: {'; '.join(u.notes)}" for u in users.values() if u.notes]
@@ -347,29 +348,19 @@ def _delete_one(calls: _Calls, user: _User) -> _User:
     return user
 
 
-def _real_in(requested: set[uuid.UUID] | None, ours: set[uuid.UUID]) -> list[str]:
-    """Selected profiles synthadmin never created and that are real: named, never touched."""
+def _not_ours(requested: set[uuid.UUID] | None, ours: set[uuid.UUID]) -> tuple[list[str], list[str]]:
+    """Selected profiles synthadmin has no record of creating, named, never touched (only what its
+    ledger says it made is ever deleted): ``(real, flagged)`` — real users, and profiles flagged
+    as test patients by hand or by another tool. One query."""
     if requested is None:
-        return []
-    return sorted(
-        email or str(pk)
-        for pk, email in Profile.objects.filter(id__in=list(requested - ours))
-        .filter(~Q(is_test_patient=True))
-        .values_list("id", "email")
-    )
-
-
-def _flagged_not_ours(requested: set[uuid.UUID] | None, ours: set[uuid.UUID]) -> list[str]:
-    """Selected profiles flagged as test patients that synthadmin has no record of creating:
-    named, never touched (only what synthadmin's ledger says it made is ever deleted)."""
-    if requested is None:
-        return []
-    return sorted(
-        email or str(pk)
-        for pk, email in Profile.objects.filter(
-            id__in=list(requested - ours), is_test_patient=True
-        ).values_list("id", "email")
-    )
+        return [], []
+    real: list[str] = []
+    flagged: list[str] = []
+    for pk, email, is_test in Profile.objects.filter(id__in=list(requested - ours)).values_list(
+        "id", "email", "is_test_patient"
+    ):
+        (flagged if is_test is True else real).append(email or str(pk))
+    return sorted(real), sorted(flagged)
 
 
 def _mark_runs_purged(runs: list[str]) -> None:

@@ -11,6 +11,7 @@ from django.db import connection
 from django.test import override_settings
 from django.urls import reverse
 
+from synthadmin.auth.supabase import SupabaseAuthGateway
 from synthadmin.exceptions import ConfigurationError
 from synthadmin.management import exitcodes
 from synthadmin.services.background import run_enqueue
@@ -152,8 +153,10 @@ def test_preflight_rides_out_a_blip_and_reports_a_lasting_5xx(real_population, a
     auth_preflight(gateway=supabase_gateway)  # one 503, then 404: passes
 
     auth_server.faults.fail_next(10, status=503, route="get")
-    with pytest.raises(ConfigurationError, match=r"gave no usable answer \(HTTP 503\)"):
-        auth_preflight(gateway=supabase_gateway)
+    # A new gateway: one whose preflight passed asks nothing again.
+    with SupabaseAuthGateway(url=auth_server.url, key=auth_server.service_role_key, timeout=0.5) as fresh:
+        with pytest.raises(ConfigurationError, match=r"gave no usable answer \(HTTP 503\)"):
+            auth_preflight(gateway=fresh)
 
 
 def test_a_url_that_is_not_supabase_auth_is_named(real_population, auth_server, supabase_gateway):
@@ -193,3 +196,20 @@ def test_admin_form_shows_the_one_line_and_writes_nothing(real_population, auth_
         assert key not in response.content.decode()
     assert counts() == before
     assert auth_server.call_count("create") == 0
+
+
+def test_a_command_checks_auth_once(real_population, auth_server, tmp_path):
+    """The command checks before it creates the credentials file, and the service it calls checks
+    again on the same gateway: one probe reaches Auth, not two."""
+    result, _took = run_command(
+        "generate_synthetic",
+        "--patients",
+        "2",
+        "--checkins",
+        "3",
+        "--credentials-out",
+        str(tmp_path / "logins.csv"),
+        env=command_env(auth_server),
+    )
+    assert result.returncode == 0, result.stderr
+    assert auth_server.call_count("get") == 1 and auth_server.call_count("create") == 2

@@ -3,36 +3,23 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 
-from django.db import connection
-
 from synthadmin.models import SyntheticRun, SyntheticUser
-from tests.dbutil import ROOT, database_url, manage_env
 from tests.invariants import assert_invariants, synthetic_counts
-from tests.ops.helpers import manage_argv, start_manage, test_database_env, wait_for
+from tests.ops.helpers import start_manage, test_database_env, wait_for
 
 
 def test_sigint_stops_cleanly_with_exit_130(real_population):
-    env = manage_env(
-        {"DATABASE_URL": database_url(connection.settings_dict["NAME"]), "PYTHONUNBUFFERED": "1"}
-    )
-    process = subprocess.Popen(
-        manage_argv(
-            "generate_synthetic",
-            "--patients",
-            "400",
-            "--checkins",
-            "365",
-            "--concurrency",
-            "2",
-        ),
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    process = start_manage(
+        "generate_synthetic",
+        "--patients",
+        "400",
+        "--checkins",
+        "365",
+        "--concurrency",
+        "2",
+        env=test_database_env(),
     )
     try:
         deadline = time.monotonic() + 60
