@@ -24,7 +24,7 @@ from typing import Any
 
 import bcrypt
 
-from synthadmin.dberrors import UNIQUE_VIOLATION, constraint_name, sqlstate
+from synthadmin.db.errors import UNIQUE_VIOLATION, constraint_name, sqlstate
 from synthadmin.exceptions import DuplicateEmailError, DuplicateUserIdError
 
 NIL_INSTANCE_ID = "00000000-0000-0000-0000-000000000000"

@@ -34,7 +34,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 
 from synthadmin.auth import gotrue_store
 from synthadmin.auth.base import AuthUserInfo, NewAuthUser
-from synthadmin.dberrors import pg_error, sqlstate
+from synthadmin.db.errors import pg_error, sqlstate
 from synthadmin.exceptions import (
     AuthCancelledError,
     AuthDatabaseRefusedError,
