@@ -14,5 +14,8 @@ myst_heading_anchors = 4
 # Sphinx's built-in theme: no web fonts, no CDN, the pages read offline.
 html_theme = "alabaster"
 html_title = "synthadmin"
-html_theme_options = {"description": "Synthetic test patients for a Supabase database"}
+html_theme_options = {
+    "description": "Synthetic test patients for a Supabase database",
+    "page_width": "1200px",
+}
 html_show_sourcelink = False
