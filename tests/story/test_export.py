@@ -23,7 +23,7 @@ from synthadmin.services.ground_truth import state_by_day
 from tests.realdata import insert_real_user
 from tests.story.conftest import generate
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+DATA_DICTIONARY = Path(__file__).resolve().parents[2] / "docs" / "data-dictionary.md"
 
 
 def _sql(query: str, params: list | None = None) -> list[tuple]:
@@ -127,7 +127,7 @@ def test_command_writes_a_file_and_refuses_bad_input(supabase_tables_cleanup, tm
         call_command("export_synthetic", "--run", "00000000-0000-0000-0000-000000000001", stdout=StringIO())
 
 
-def test_readme_data_dictionary_documents_every_column():
-    text = README.read_text()
+def test_data_dictionary_documents_every_column():
+    text = DATA_DICTIONARY.read_text()
     for column in export_columns():
         assert f"| `{column.name}` |" in text, column.name
