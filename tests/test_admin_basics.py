@@ -91,7 +91,7 @@ def test_checkin_admin_key_values_filter_and_labelled_fields(admin_client, popul
 def test_the_site_says_which_tool_it_is(admin_client):
     from django.contrib import admin
 
-    from synthadmin.admin_site import SynthadminSite
+    from synthadmin.apps import SynthadminSite
 
     assert isinstance(admin.site, SynthadminSite)
     assert "synthadmin — synthetic test patients" in admin_client.get(reverse("admin:index")).content.decode()
