@@ -1,7 +1,6 @@
-"""The action "Delete selected synthetic users" with "Select all" across a big list and a worker
-alive: the request answers at once with the deletion queued (not a 30-second request a proxy would
-cut), the worker deletes exactly the synthetic users, real ones stay, and the history records each
-one."""
+""" "Delete selected synthetic users" with "Select all" across a big list and a worker alive: the
+request answers at once with the deletion queued (not a 30-second request a proxy would cut), the
+worker deletes exactly the synthetic users, real ones stay, and the history records each one."""
 
 from __future__ import annotations
 
