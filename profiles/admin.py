@@ -35,9 +35,9 @@ from synthadmin.forms import ExtendForm, GenerateForm
 from synthadmin.models import LIVE_STATES, CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.mood_chart import BAND_COLOURS, SERIES, STATE_LABELS
 from synthadmin.selectors import profile_is_synthetic, therapist_email
+from synthadmin.services.backfill import checkins_backfill
 from synthadmin.services.background import run_start_or_enqueue, users_delete_start_or_enqueue
-from synthadmin.services.extend import synthetic_checkins_extend
-from synthadmin.services.extend_today import synthetic_extend_to_today
+from synthadmin.services.extend_today import checkins_extend_to_today
 from synthadmin.services.logins import logins_expire, logins_held
 from synthadmin.services.patient_story import patient_story_get
 from synthadmin.services.preflight import auth_preflight
@@ -500,7 +500,7 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
         form = ExtendForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
             try:
-                report, refusals = synthetic_checkins_extend(
+                report, refusals = checkins_backfill(
                     patient_ids=queryset.values_list("id", flat=True),
                     days=form.cleaned_data["days"],
                     pattern=form.cleaned_data["pattern"],
@@ -552,7 +552,7 @@ class ProfileAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmi
     def extend_to_today(self, request: HttpRequest, queryset: QuerySet[Profile]) -> HttpResponse | None:
         """Confirmation page, then the service: each synthetic patient's missing days up to today."""
         if request.POST.get("post") == "yes":
-            done = synthetic_extend_to_today(
+            done = checkins_extend_to_today(
                 patient_ids=queryset.values_list("id", flat=True), started_by=staff_starter(request)
             )
             current = f"{plural(done.up_to_date, 'patient')} already up to {done.today:%d %b %Y}"
