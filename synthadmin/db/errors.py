@@ -8,6 +8,7 @@ session down: ``pg_terminate_backend``, a restart, a crash).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -20,12 +21,20 @@ from synthadmin.dberrors import pg_error
 SESSION_GONE = {"57P01", "57P02", "57P03"}
 
 
-def connection_lost(exc: BaseException) -> bool:
-    """True when ``exc`` (or an error it was raised from) says the database connection is gone."""
+def error_chain(exc: BaseException, *, implicit: bool = True) -> Iterator[BaseException]:
+    """``exc``, then each error it was raised from (``__cause__``; with ``implicit``, the
+    ``__context__`` of an error without a cause), each once."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        yield current
+        current = current.__cause__ or (current.__context__ if implicit else None)
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """True when ``exc`` (or an error it was raised from) says the database connection is gone."""
+    for current in error_chain(exc):
         if isinstance(current, InterfaceError | psycopg.InterfaceError):
             return True
         if isinstance(current, OperationalError | psycopg.OperationalError):
@@ -33,7 +42,6 @@ def connection_lost(exc: BaseException) -> bool:
             state = error.sqlstate if error is not None else None
             if state is None or state.startswith("08") or state in SESSION_GONE:
                 return True
-        current = current.__cause__ or current.__context__
     return False
 
 

@@ -34,7 +34,7 @@ from synthadmin.exceptions import (
     DuplicateEmailError,
     DuplicateUserIdError,
 )
-from tests.gotrue_double import GoTrueDouble
+from tests.support.gotrue import GoTrueDouble
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,7 +8,7 @@ import pytest
 
 from synthadmin.auth.supabase import SupabaseAuthGateway
 from tests.auth.conftest import test_database_conninfo
-from tests.gotrue_double import GoTrueDouble
+from tests.support.gotrue import GoTrueDouble
 
 
 @pytest.fixture
