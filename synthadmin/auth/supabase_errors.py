@@ -48,6 +48,8 @@ class _Sentences:
     error: type[AuthGatewayError]
     call: str
     preflight: str
+    answered: bool = True
+    """False: no answer came back, so the error carries no status or code."""
 
 
 _CHECK_URL = "check that SUPABASE_URL is the project URL (https://<ref>.supabase.co)"
@@ -65,7 +67,10 @@ _KEY_REFUSED = (
 #: Verdict kind → error class, the sentence for a call, the sentence for the preflight.
 CATALOGUE: dict[VerdictKind, _Sentences] = {
     VerdictKind.CANCELLED: _Sentences(
-        AuthCancelledError, "stopped while trying to {action}", "stopped while checking Supabase Auth"
+        AuthCancelledError,
+        "stopped while trying to {action}",
+        "stopped while checking Supabase Auth",
+        answered=False,
     ),
     VerdictKind.DEADLINE: _Sentences(
         AuthDeadlineExceededError,
@@ -73,12 +78,14 @@ CATALOGUE: dict[VerdictKind, _Sentences] = {
         "(SYNTHADMIN_AUTH_CALL_DEADLINE_SECONDS) when trying to {action}",
         "Supabase Auth at {url} did not answer within {deadline:g} s "
         "(SYNTHADMIN_AUTH_CALL_DEADLINE_SECONDS): " + _CHECK_UP,
+        answered=False,
     ),
     VerdictKind.NOT_SENT: _Sentences(
         AuthUnavailableError,
         "cannot reach Supabase Auth at {url} to {action} ({reason}): "
         "check that SUPABASE_URL is right and reachable",
         "cannot reach Supabase Auth at {url} ({reason}): " + _CHECK_UP,
+        answered=False,
     ),
     VerdictKind.NO_ANSWER: _Sentences(
         AuthUnavailableError,
@@ -120,11 +127,9 @@ def verdict_error(verdict: Verdict, asked: Asked) -> AuthGatewayError:
     message = template.format(**_words(verdict, asked))
     if asked.key:
         message = redact(message, [asked.key])
-    common: dict[str, Any] = {
-        "status": verdict.status,
-        "code": verdict.code,
-        "user_may_exist": _may_exist(verdict, asked),
-    }
+    common: dict[str, Any] = {"user_may_exist": _may_exist(verdict, asked)}
+    if sentences.answered:
+        common.update(status=verdict.status, code=verdict.code)
     if sentences.error is AuthRateLimitedError:
         return AuthRateLimitedError(message, retry_after=verdict.retry_after, **common)
     return sentences.error(message, **common)
