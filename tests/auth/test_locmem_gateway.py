@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -83,13 +83,14 @@ def test_a_set_stop_event_stops_every_call_before_anything_is_made():
     kept = new_user()
     gateway.create_user(kept)
     stop.set()
-    for call, argument in (
-        (gateway.create_user, new_user()),
-        (gateway.get_user, kept.id),
-        (gateway.delete_user, kept.id),
-    ):
+    calls: list[Callable[[], object]] = [
+        lambda: gateway.create_user(new_user()),
+        lambda: gateway.get_user(kept.id),
+        lambda: gateway.delete_user(kept.id),
+    ]
+    for call in calls:
         with pytest.raises(AuthCancelledError) as caught:
-            call(argument)
+            call()
         assert caught.value.user_may_exist is False
     assert list(gateway.users) == [kept.id]
 

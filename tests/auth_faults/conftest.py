@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import socket
 import subprocess
 import sys
 import time
@@ -138,8 +139,6 @@ def error_lines(stderr: str) -> list[str]:
 
 def dead_url() -> str:
     """The URL of a port nobody listens on (connections refused)."""
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
