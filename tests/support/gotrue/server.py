@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jwt
@@ -214,33 +214,32 @@ class GoTrueDouble:
     def failing_signup_trigger(self) -> Iterator[str]:
         """A real signup trigger on ``auth.users`` that raises, for the duration (see
         ``install_failing_signup_trigger``); yields its name."""
-        with self._pool.connection() as conn:
-            with conn.cursor() as cursor:
-                install_failing_signup_trigger(cursor)
-            conn.commit()
-        try:
+        with self._database_fault(install_failing_signup_trigger, remove_failing_signup_trigger):
             yield FAILING_TRIGGER
-        finally:
-            with self._pool.connection() as conn:
-                with conn.cursor() as cursor:
-                    remove_failing_signup_trigger(cursor)
-                conn.commit()
 
     @contextlib.contextmanager
     def delete_blocked(self, user_id: uuid.UUID | str) -> Iterator[str]:
         """A row referencing ``user_id`` through a foreign key without cascade, for the
         duration (see ``block_delete``); yields the blocking table's name."""
+        with self._database_fault(lambda cursor: block_delete(cursor, user_id), unblock_deletes):
+            yield BLOCKING_TABLE
+
+    @contextlib.contextmanager
+    def _database_fault(
+        self, install: Callable[[Any], None], remove: Callable[[Any], None]
+    ) -> Iterator[None]:
+        """``install(cursor)`` committed for the duration, then ``remove(cursor)`` committed."""
+        self._committed(install)
+        try:
+            yield
+        finally:
+            self._committed(remove)
+
+    def _committed(self, work: Callable[[Any], None]) -> None:
         with self._pool.connection() as conn:
             with conn.cursor() as cursor:
-                block_delete(cursor, user_id)
+                work(cursor)
             conn.commit()
-        try:
-            yield BLOCKING_TABLE
-        finally:
-            with self._pool.connection() as conn:
-                with conn.cursor() as cursor:
-                    unblock_deletes(cursor)
-                conn.commit()
 
     def _occupy_id(self, user_id: uuid.UUID | str, *, email: str | None = None) -> str:
         uid = uuid.UUID(str(user_id))
