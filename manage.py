@@ -48,8 +48,8 @@ def main() -> None:
         # here: any other command, or a database that could not be used at all (exit 1).
         from django.db import connection
 
-        from synthadmin.db.base import connected_once
         from synthadmin.db.errors import connection_lost, database_lost_message, database_unusable_message
+        from synthadmin.db.pooler import connected_once
         from synthadmin.management.exitcodes import INVALID, STOPPED
         from synthadmin.redaction import redact
 

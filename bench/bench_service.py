@@ -165,7 +165,7 @@ def _serve_double(
 ) -> None:
     """Run the Auth test server in its own process, as a real Auth service would be: its
     request handling then does not compete with the client for this process's GIL."""
-    from tests.gotrue_double import GoTrueDouble
+    from tests.support.gotrue import GoTrueDouble
 
     with GoTrueDouble(conninfo=conninfo, max_idle_connections=40) as server:
         server.faults.latency(latency)

@@ -24,6 +24,8 @@ import psycopg
 from django.core.exceptions import ImproperlyConfigured
 from psycopg import sql
 
+from synthadmin.db.session import session_options
+
 _lock = threading.Lock()
 _servers: dict[Path, EmbeddedServer] = {}
 
@@ -45,8 +47,6 @@ class EmbeddedServer:
     user: str
 
     def conninfo(self, dbname: str) -> str:
-        from synthadmin.db.base import session_options
-
         return psycopg.conninfo.make_conninfo(
             host=self.host, port=self.port, user=self.user, dbname=dbname, options=session_options()
         )

@@ -181,7 +181,7 @@ class CheckinAddition(models.Model):
     """The check-ins one "Add check-in days" run added to one patient: exactly which days.
 
     Purging that run removes exactly these days' check-ins of this patient
-    (``synthadmin.services.extend_purge``). ``days`` holds the added dates as runs of consecutive
+    (``synthadmin.services.additions_purge``). ``days`` holds the added dates as runs of consecutive
     days ``[[first, last], ...]`` (a few dozen per patient-year, whatever the adherence);
     ``ground_truth`` is what the added window was generated to be (same shape as
     ``SyntheticUser.ground_truth``), so charts and exports know the state of the added days.

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import connections
 
-from synthadmin.db.base import DJANGO_SCHEMA
+from synthadmin.db.session import DJANGO_SCHEMA
 
 
 def create_django_schema(*, using: str = "default", **kwargs: Any) -> None:

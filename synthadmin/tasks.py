@@ -42,10 +42,10 @@ def delete_users_task(user_ids: list[str], logged_by: int | None) -> dict[str, o
 @task(queue_name=settings.SYNTHADMIN_TASK_QUEUE)
 def extend_to_today_task() -> dict[str, object]:
     """The scheduled top-up as a task: every synthetic patient's history extended to today
-    (``extend_today.synthetic_extend_to_today(all_patients=True)``); returns what it did."""
+    (``extend_today.checkins_extend_to_today(all_patients=True)``); returns what it did."""
     from synthadmin.models import SyntheticRun
-    from synthadmin.services.extend_today import synthetic_extend_to_today
+    from synthadmin.services.extend_today import checkins_extend_to_today
     from synthadmin.services.generation import Starter
 
     starter = Starter("task:extend_to_today", source=SyntheticRun.Source.API)
-    return synthetic_extend_to_today(all_patients=True, started_by=starter).as_dict()
+    return checkins_extend_to_today(all_patients=True, started_by=starter).as_dict()

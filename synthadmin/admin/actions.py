@@ -27,9 +27,10 @@ from synthadmin.exceptions import InvalidRequestError, SynthadminError
 from synthadmin.forms import ExtendForm
 from synthadmin.models import SyntheticRun
 from synthadmin.selectors import profiles_real, profiles_synthetic
+from synthadmin.services.additions import AdditionRefusal
+from synthadmin.services.backfill import checkins_backfill
 from synthadmin.services.background import users_delete_start_or_enqueue
-from synthadmin.services.extend import ExtendRefusal, synthetic_checkins_extend
-from synthadmin.services.extend_today import synthetic_extend_to_today
+from synthadmin.services.extend_today import checkins_extend_to_today
 from synthadmin.services.purge import synthetic_purge
 from synthadmin.text import plural
 
@@ -72,7 +73,7 @@ def selection_context(request: HttpRequest, queryset: QuerySet[Profile]) -> dict
 
 
 def _refusals_message(
-    modeladmin: ProfileActionsAdmin, request: HttpRequest, refusals: list[ExtendRefusal]
+    modeladmin: ProfileActionsAdmin, request: HttpRequest, refusals: list[AdditionRefusal]
 ) -> None:
     if refusals:
         modeladmin.message_user(
@@ -125,7 +126,7 @@ def add_checkin_days(
     form = ExtendForm(request.POST if "apply" in request.POST else None)
     if "apply" in request.POST and form.is_valid():
         try:
-            report, refusals = synthetic_checkins_extend(
+            report, refusals = checkins_backfill(
                 patient_ids=queryset.values_list("id", flat=True),
                 days=form.cleaned_data["days"],
                 pattern=form.cleaned_data["pattern"],
@@ -167,7 +168,7 @@ def extend_to_today(
             **selection_context(request, queryset),
         }
         return admin_page(modeladmin, request, modeladmin.extend_to_today_confirmation_template, context)
-    done = synthetic_extend_to_today(
+    done = checkins_extend_to_today(
         patient_ids=queryset.values_list("id", flat=True), started_by=staff_starter(request)
     )
     current = f"{plural(done.up_to_date, 'patient')} already up to {done.today:%d %b %Y}"

@@ -1,31 +1,57 @@
-"""What a database error means for an operator: the server is gone, or something else.
+"""Reading PostgreSQL errors: by SQLSTATE and constraint name, and whether the session is gone.
 
-Decided by type and SQLSTATE (never by the words of the message): Django's ``InterfaceError``
-(a connection already closed), psycopg's connection-level ``OperationalError`` (no SQLSTATE:
-the socket closed), class 08 (connection exception) and 57P01-57P03 (the server shut the
-session down: ``pg_terminate_backend``, a restart, a crash).
+Django re-raises psycopg errors as ``django.db.IntegrityError`` etc. with the original as
+``__cause__``; the diagnostics (SQLSTATE, constraint) live on the psycopg error. Decided by type
+and SQLSTATE, never by the words of the message: "the connection is lost" is Django's
+``InterfaceError`` (a connection already closed), psycopg's connection-level ``OperationalError``
+(no SQLSTATE: the socket closed), class 08 (connection exception) and 57P01-57P03 (the server
+shut the session down: ``pg_terminate_backend``, a restart, a crash).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 from django.db import InterfaceError, OperationalError
 
 from synthadmin.db.base import configured_by, describe
-from synthadmin.dberrors import pg_error
 
+UNIQUE_VIOLATION = "23505"
 #: SQLSTATEs that say the session is gone (not that a statement failed).
 SESSION_GONE = {"57P01", "57P02", "57P03"}
 
 
-def connection_lost(exc: BaseException) -> bool:
-    """True when ``exc`` (or an error it was raised from) says the database connection is gone."""
+def error_chain(exc: BaseException, *, implicit: bool = True) -> Iterator[BaseException]:
+    """``exc``, then each error it was raised from (``__cause__``; with ``implicit``, the
+    ``__context__`` of an error without a cause), each once."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        yield current
+        current = current.__cause__ or (current.__context__ if implicit else None)
+
+
+def pg_error(exc: BaseException) -> psycopg.Error | None:
+    """The psycopg error behind ``exc`` (itself, or along its cause/context chain)."""
+    return next((e for e in error_chain(exc) if isinstance(e, psycopg.Error)), None)
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    error = pg_error(exc)
+    return error.sqlstate if error is not None else None
+
+
+def constraint_name(exc: BaseException) -> str | None:
+    error = pg_error(exc)
+    return error.diag.constraint_name if error is not None else None
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """True when ``exc`` (or an error it was raised from) says the database connection is gone."""
+    for current in error_chain(exc):
         if isinstance(current, InterfaceError | psycopg.InterfaceError):
             return True
         if isinstance(current, OperationalError | psycopg.OperationalError):
@@ -33,7 +59,6 @@ def connection_lost(exc: BaseException) -> bool:
             state = error.sqlstate if error is not None else None
             if state is None or state.startswith("08") or state in SESSION_GONE:
                 return True
-        current = current.__cause__ or current.__context__
     return False
 
 

@@ -4,11 +4,11 @@ The admin and the management commands are thin adapters over them.
 
 * ``synthetic_generate`` — create a synthetic population (Auth users, profiles, histories);
 * ``synthetic_generate_preview`` — the same, built but not written (``--dry-run``);
-* ``synthetic_checkins_extend`` — add check-in days to synthetic patients;
+* ``checkins_backfill`` — add check-in days before synthetic patients' first check-in;
 * ``synthetic_purge`` — delete synthetic users, never real ones.
 """
 
-from synthadmin.services.extend import synthetic_checkins_extend
+from synthadmin.services.backfill import checkins_backfill
 from synthadmin.services.generation import Starter, synthetic_generate
 from synthadmin.services.preview import synthetic_generate_preview
 from synthadmin.services.purge import synthetic_purge
@@ -17,8 +17,8 @@ from synthadmin.services.requests import GenerationRequest, generation_request_v
 __all__ = [
     "GenerationRequest",
     "Starter",
+    "checkins_backfill",
     "generation_request_validate",
-    "synthetic_checkins_extend",
     "synthetic_generate",
     "synthetic_generate_preview",
     "synthetic_purge",

@@ -24,7 +24,7 @@ from typing import Any
 from django.db import connection
 from psycopg import sql
 
-from synthadmin.db.base import DJANGO_SCHEMA
+from synthadmin.db.session import DJANGO_SCHEMA
 from synthadmin.models import SyntheticUser
 from synthadmin.target import AUTH_USERS, ForeignKey, TableName, Target
 

@@ -39,8 +39,8 @@ from synthadmin.exceptions import (
 from synthadmin.models import SyntheticRun, SyntheticUser
 from synthadmin.selectors import entries_live, marker_names, profile_is_synthetic
 from synthadmin.services import ledger
+from synthadmin.services.additions_purge import additions_close, checkin_additions_remove
 from synthadmin.services.cascade import BLOCKED, deletion_holds
-from synthadmin.services.extend_purge import additions_close, extend_checkins_remove
 from synthadmin.services.logins import logins_expire
 from synthadmin.services.preflight import auth_preflight
 from synthadmin.services.reports import NullProgress, ProgressListener, PurgeReport
@@ -153,7 +153,7 @@ def synthetic_purge(
     if aborts:
         raise aborts[0]
     # An "Add check-in days" run created no user: what it wrote is the check-ins it added.
-    added = extend_checkins_remove(run=run, dry_run=dry_run) if run is not None else None
+    added = checkin_additions_remove(run=run, dry_run=dry_run) if run is not None else None
     # Extend runs whose every added check-in went with a user deleted here are done too.
     emptied = [] if dry_run else additions_close(u.user_id for u in to_delete if u.deleted)
     runs = sorted(

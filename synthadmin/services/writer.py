@@ -15,7 +15,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from psycopg import sql
 
-from synthadmin.dberrors import UNIQUE_VIOLATION, constraint_name, sqlstate
+from synthadmin.db.errors import UNIQUE_VIOLATION, constraint_name, sqlstate
 from synthadmin.exceptions import DuplicateUserIdError
 from synthadmin.services import ledger
 from synthadmin.target import PROFILES, Target

@@ -1,6 +1,6 @@
 """Fixtures and helpers for the Auth fault scenarios (issue 9, "What it must show").
 
-Every scenario runs against the Auth test server (``tests/gotrue_double.py``) over real HTTP
+Every scenario runs against the Auth test server (``tests/support/gotrue/``) over real HTTP
 with the real ``supabase`` client — in process through ``synthetic_generate`` /
 ``synthetic_purge``, or as a ``manage.py`` subprocess pointed at the server — and asserts by SQL.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import socket
 import subprocess
 import sys
 import time
@@ -24,9 +25,9 @@ from synthadmin.services.generation import Starter, synthetic_generate
 from synthadmin.services.reports import RunReport
 from synthadmin.services.requests import GenerationRequest
 from tests.dbutil import ROOT
-from tests.gotrue_double import GoTrueDouble
 from tests.ops.helpers import test_database_env
 from tests.services.conftest import auth_server, supabase_gateway  # noqa: F401  (fixtures)
+from tests.support.gotrue import GoTrueDouble
 
 END = dt.date(2026, 6, 30)
 
@@ -138,8 +139,6 @@ def error_lines(stderr: str) -> list[str]:
 
 def dead_url() -> str:
     """The URL of a port nobody listens on (connections refused)."""
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

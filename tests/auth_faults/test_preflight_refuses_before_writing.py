@@ -20,8 +20,8 @@ from synthadmin.services.preflight import auth_preflight
 from synthadmin.services.requests import GenerationRequest
 from tests.admin.conftest import _staff
 from tests.auth_faults.conftest import command_env, dead_url, error_lines, generate, run_command
-from tests.gotrue_double import GoTrueDouble
 from tests.invariants import assert_invariants
+from tests.support.gotrue import GoTrueDouble
 
 UNRESOLVABLE = "https://no-such-host.invalid"
 WRONG_KEY = "eyJ-not-the-service-role-key-0123456789"

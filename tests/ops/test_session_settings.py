@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from synthadmin.db.base import SESSION_SETTINGS, session_options
+from synthadmin.db.session import SESSION_SETTINGS, session_options
 from tests.dbutil import admin_conninfo, database_url, manage, scratch_database
 
 

@@ -11,9 +11,9 @@ from django.db import connection
 from synthadmin.management import exitcodes
 from synthadmin.models import SyntheticRun, SyntheticUser
 from tests.auth.conftest import test_database_conninfo
-from tests.gotrue_double import GoTrueDouble
 from tests.invariants import assert_invariants, synthetic_counts
 from tests.ops.helpers import finish, start_manage, test_database_env, wait_for
+from tests.support.gotrue import GoTrueDouble
 
 
 def _complete() -> int:

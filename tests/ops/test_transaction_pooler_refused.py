@@ -20,7 +20,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from synthadmin.db import base
+from synthadmin.db import base, pooler
 from synthadmin.models import SyntheticRun
 from tests.dbutil import manage, server_params
 from tests.invariants import synthetic_counts
@@ -165,7 +165,7 @@ def _probe_outcomes(port: int, probes: int = PROBES) -> list[bool]:
     first connection); True where the transaction-pooler probe refused the connection."""
     refused = []
     for _ in range(probes):
-        base._probed.clear()
+        pooler._probed.clear()
         wrapper = base.DatabaseWrapper(
             {**connection.settings_dict, "HOST": "127.0.0.1", "PORT": str(port), "EMBEDDED_DATA_DIR": None},
             alias="pooler-probe",
@@ -173,11 +173,11 @@ def _probe_outcomes(port: int, probes: int = PROBES) -> list[bool]:
         try:
             wrapper.ensure_connection()
             refused.append(False)
-        except base.TransactionPoolerError:
+        except pooler.TransactionPoolerError:
             refused.append(True)
         finally:
             wrapper.close()
-    base._probed.clear()
+    pooler._probed.clear()
     return refused
 
 
@@ -222,10 +222,10 @@ def test_a_session_pooler_and_a_direct_connection_pass_the_probe(db):
     }
     with _another_client(psycopg.conninfo.make_conninfo(dbname=name, **params), clients=2):
         for _ in range(20):
-            base._probed.clear()
+            pooler._probed.clear()
             wrapper = base.DatabaseWrapper(direct, alias="direct-probe")
             try:
                 wrapper.ensure_connection()  # raises TransactionPoolerError on a false alarm
             finally:
                 wrapper.close()
-    base._probed.clear()
+    pooler._probed.clear()
