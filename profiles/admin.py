@@ -35,7 +35,7 @@ from synthadmin.forms import ExtendForm, GenerateForm
 from synthadmin.models import LIVE_STATES, CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.mood_chart import BAND_COLOURS, SERIES, STATE_LABELS
 from synthadmin.selectors import profile_is_synthetic, therapist_email
-from synthadmin.services.background import run_start_or_enqueue, users_delete_start_or_enqueue
+from synthadmin.services.dispatch import run_start_or_enqueue, users_delete_start_or_enqueue
 from synthadmin.services.extend import synthetic_checkins_extend
 from synthadmin.services.extend_today import synthetic_extend_to_today
 from synthadmin.services.logins import logins_expire, logins_held

@@ -32,12 +32,8 @@ from synthadmin.admin_helpers import (
 )
 from synthadmin.exceptions import InvalidRequestError, SynthadminError
 from synthadmin.models import CheckinAddition, Scenario, SyntheticRun, SyntheticUser
-from synthadmin.services.background import (
-    purge_start_or_enqueue,
-    run_cancel,
-    run_progress,
-    run_start_or_enqueue,
-)
+from synthadmin.services.cancel import run_cancel
+from synthadmin.services.dispatch import purge_start_or_enqueue, run_start_or_enqueue
 from synthadmin.services.export import FORMATS, synthetic_export_chunks
 from synthadmin.services.logins import (
     LoginsForbiddenError,
@@ -48,6 +44,7 @@ from synthadmin.services.logins import (
     logins_may_take,
     logins_take,
 )
+from synthadmin.services.progress import run_progress
 from synthadmin.services.purge import synthetic_purge
 from synthadmin.services.scenarios import (
     scenario_mix_text,

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from synthadmin.models import SyntheticRun
-from synthadmin.services.generation import Starter
+from synthadmin.services.ledger import Starter
 
 GENERATE_PERMISSION = "synthadmin.generate_synthetic_data"
 PURGE_PERMISSION = "synthadmin.purge_synthetic_data"

@@ -31,8 +31,8 @@ from synthadmin.exceptions import InvalidRequestError
 from synthadmin.models import CheckinAddition, SyntheticRun
 from synthadmin.selectors import profile_is_synthetic, users_complete
 from synthadmin.services import ledger
-from synthadmin.services.generation import Starter
 from synthadmin.services.ground_truth import ground_truth_of
+from synthadmin.services.ledger import Starter
 from synthadmin.services.reports import RunReport, UserFailure
 from synthadmin.services.requests import (
     GenerationRequest,
@@ -105,9 +105,7 @@ def synthetic_checkins_extend(
     parameters.pop("therapists", None)
     run = ledger.run_start(
         kind=SyntheticRun.Kind.EXTEND,
-        source=started_by.source,
-        started_by=started_by.label,
-        started_by_user_id=started_by.user_id,
+        started_by=started_by,
         parameters=parameters,
         seed=request.seed,
         auth_backend="none",

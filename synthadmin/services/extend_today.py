@@ -57,8 +57,8 @@ from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.selectors import users_complete
 from synthadmin.services import ledger
 from synthadmin.services.extend import ExtendRefusal, date_runs, extend_refusal, extend_report
-from synthadmin.services.generation import Starter
 from synthadmin.services.ground_truth import ground_truth_of
+from synthadmin.services.ledger import Starter
 from synthadmin.services.patient_truth import ground_truth_regenerate, patient_index
 from synthadmin.services.reports import NullProgress, ProgressListener, RunReport, UserFailure
 from synthadmin.services.writer import checkins_copy
@@ -180,9 +180,7 @@ def synthetic_extend_to_today(
     }
     run_row = ledger.run_start(
         kind=SyntheticRun.Kind.EXTEND,
-        source=started_by.source,
-        started_by=started_by.label,
-        started_by_user_id=started_by.user_id,
+        started_by=started_by,
         parameters=parameters,
         seed=0,  # each patient's days come from its own seed (content.continuation_seed)
         auth_backend="none",

@@ -1,4 +1,4 @@
-""""Delete selected synthetic users" with "Select all" across a big list and a worker alive: the
+""" "Delete selected synthetic users" with "Select all" across a big list and a worker alive: the
 request answers at once with the deletion queued (not a 30-second request a proxy would cut), the
 worker deletes exactly the synthetic users, real ones stay, and the history records each one."""
 

@@ -8,7 +8,7 @@ from profiles.models import Profile
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.services.extend import dates_of, synthetic_checkins_extend
 from synthadmin.services.extend_purge import extend_checkins_remove
-from synthadmin.services.generation import Starter
+from synthadmin.services.ledger import Starter
 from tests.realdata import insert_real_user
 from tests.story.conftest import generate
 

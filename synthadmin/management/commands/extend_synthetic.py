@@ -33,7 +33,7 @@ from synthadmin.management.stopping import SignalStop
 from synthadmin.models import SyntheticRun
 from synthadmin.services.extend import ExtendRefusal, synthetic_checkins_extend
 from synthadmin.services.extend_today import TodayExtension, patients_selected, synthetic_extend_to_today
-from synthadmin.services.generation import Starter
+from synthadmin.services.ledger import Starter
 from synthadmin.services.reports import RunReport
 
 #: The option that carries each field a service may name in an InvalidRequestError.
