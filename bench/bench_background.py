@@ -75,8 +75,8 @@ def one_run(
     from django.db import connection
 
     from synthadmin.models import SyntheticRun, TaskWorker
-    from synthadmin.services.background import run_enqueue
-    from synthadmin.services.generation import Starter
+    from synthadmin.services.chunks import run_enqueue
+    from synthadmin.services.ledger import Starter
     from synthadmin.services.requests import GenerationRequest
 
     name = database or _scratch(admin)

@@ -71,7 +71,8 @@ def main() -> None:
     from django.utils import timezone
 
     from synthadmin.services.extend_today import checkins_extend_to_today
-    from synthadmin.services.generation import Starter, synthetic_generate
+    from synthadmin.services.generation import synthetic_generate
+    from synthadmin.services.ledger import Starter
     from synthadmin.services.requests import GenerationRequest
 
     admin = _admin_conninfo()

@@ -97,7 +97,7 @@ class SyntheticRun(models.Model):
     scenario = models.ForeignKey(
         Scenario, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
     )
-    #: Run by task workers, chunk by chunk (``synthadmin.services.background``): its liveness is
+    #: Run by task workers, chunk by chunk (``synthadmin.services.chunks``): its liveness is
     #: its chunks', not an owner process's.
     background = models.BooleanField(default=False)
     #: Set by ``run_cancel``: workers start no new user of the run.
@@ -165,6 +165,9 @@ class SyntheticUser(models.Model):
     #: own schema, never in the app's tables. Empty for therapists and older ledger entries.
     ground_truth = models.JSONField(default=dict, blank=True)
     failure_reason = models.TextField(blank=True)
+    #: A stop ended this attempt before it created anything (``ledger.entry_not_sent``): the
+    #: user was never tried, so it is not a failure of the user.
+    never_sent = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

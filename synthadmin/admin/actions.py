@@ -29,7 +29,7 @@ from synthadmin.models import SyntheticRun
 from synthadmin.selectors import profiles_real, profiles_synthetic
 from synthadmin.services.additions import AdditionRefusal
 from synthadmin.services.backfill import checkins_backfill
-from synthadmin.services.background import users_delete_start_or_enqueue
+from synthadmin.services.dispatch import users_delete_start_or_enqueue
 from synthadmin.services.extend_today import checkins_extend_to_today
 from synthadmin.services.purge import synthetic_purge
 from synthadmin.text import plural

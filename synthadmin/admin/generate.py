@@ -27,7 +27,7 @@ from synthadmin.exceptions import ConfigurationError, InvalidRequestError, Synth
 from synthadmin.forms import GenerateForm
 from synthadmin.models import SyntheticRun
 from synthadmin.mood_chart import BAND_COLOURS, STATE_LABELS
-from synthadmin.services.background import run_start_or_enqueue
+from synthadmin.services.dispatch import run_start_or_enqueue
 from synthadmin.services.logins import logins_expire, logins_held
 from synthadmin.services.preflight import auth_preflight
 from synthadmin.services.preview import PreviewReport, synthetic_generate_preview
@@ -122,7 +122,7 @@ class GeneratePageAdmin(SyntheticDataPermissions, admin.ModelAdmin[Profile]):
         create_logins = bool(form.cleaned_data.get("create_logins"))
         try:
             # Inline when small and no worker is alive, else enqueued for background workers
-            # (services/background.py); logins are held either way (services/logins.py).
+            # (services/dispatch.py); logins are held either way (services/logins.py).
             run, report = run_start_or_enqueue(
                 request=form.generation_request(),
                 started_by=staff_starter(request),

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from synthadmin.models import SyntheticRun
-from synthadmin.services.generation import Starter
+from synthadmin.services.ledger import Starter
 from synthadmin.services.reports import PurgeReport
 from synthadmin.text import plural
 

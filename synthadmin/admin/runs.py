@@ -31,7 +31,8 @@ from synthadmin.admin.helpers import (
 )
 from synthadmin.exceptions import InvalidRequestError, SynthadminError
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
-from synthadmin.services.background import purge_start_or_enqueue, run_cancel, run_progress
+from synthadmin.services.cancel import run_cancel
+from synthadmin.services.dispatch import purge_start_or_enqueue
 from synthadmin.services.export import FORMATS, synthetic_export_chunks
 from synthadmin.services.logins import (
     LoginsForbiddenError,
@@ -42,6 +43,7 @@ from synthadmin.services.logins import (
     logins_may_take,
     logins_take,
 )
+from synthadmin.services.progress import run_progress
 from synthadmin.services.purge import synthetic_purge
 from synthadmin.text import plural
 
@@ -236,7 +238,7 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
         return admin_page(self, request, self.purge_confirmation_template, context)
 
     def progress_view(self, request: HttpRequest, run_id: str) -> JsonResponse:
-        """Where the run stands, as JSON (``background.run_progress``): what the run page polls."""
+        """Where the run stands, as JSON (``progress.run_progress``): what the run page polls."""
         run = get_object_or_404(SyntheticRun, pk=run_id)
         if not self.has_view_permission(request, run):
             raise PermissionDenied
@@ -244,7 +246,7 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
 
     @method_decorator(require_POST)
     def cancel_view(self, request: HttpRequest, run_id: str) -> HttpResponse:
-        """Cancel a background run (POST, CSRF; the generate permission): ``background.run_cancel``."""
+        """Cancel a background run (POST, CSRF; the generate permission): ``cancel.run_cancel``."""
         if not self.has_generate_synthetic_permission(request):
             raise PermissionDenied
         run = get_object_or_404(SyntheticRun, pk=run_id)

@@ -21,7 +21,7 @@ from synthadmin.admin.helpers import (
 from synthadmin.exceptions import SynthadminError
 from synthadmin.forms import ScenarioForm
 from synthadmin.models import Scenario, SyntheticRun
-from synthadmin.services.background import run_start_or_enqueue
+from synthadmin.services.dispatch import run_start_or_enqueue
 from synthadmin.services.scenarios import (
     scenario_mix_text,
     scenario_request,
@@ -87,7 +87,7 @@ class ScenarioAdmin(SyntheticDataPermissions, admin.ModelAdmin[Scenario]):
     @admin.action(permissions=["generate_synthetic"], description="Run selected scenarios")
     def run_scenarios(self, request: HttpRequest, queryset: QuerySet[Scenario]) -> None:
         """Each scenario runs inline when small and no worker is alive, else it is enqueued
-        (``background.run_start_or_enqueue``, as the generate form)."""
+        (``dispatch.run_start_or_enqueue``, as the generate form)."""
         for scenario in queryset:
             try:
                 run, report = run_start_or_enqueue(

@@ -32,8 +32,8 @@ from synthadmin.services.additions import (
     addition_report,
     date_runs,
 )
-from synthadmin.services.generation import Starter
 from synthadmin.services.ground_truth import ground_truth_of
+from synthadmin.services.ledger import Starter
 from synthadmin.services.reports import RunReport, UserFailure
 from synthadmin.services.requests import (
     GenerationParams,
@@ -136,9 +136,7 @@ def _run_start(
     parameters.pop("therapists", None)
     run = ledger.run_start(
         kind=SyntheticRun.Kind.EXTEND,
-        source=started_by.source,
-        started_by=started_by.label,
-        started_by_user_id=started_by.user_id,
+        started_by=started_by,
         parameters=parameters,
         seed=request.seed,
         auth_backend="none",

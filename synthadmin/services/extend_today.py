@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django_tasks import task
 
 from profiles.models import Profile
 from synthadmin.content import (
@@ -46,8 +47,8 @@ from synthadmin.services.additions import (
     date_runs,
     patients_selected,
 )
-from synthadmin.services.generation import Starter
 from synthadmin.services.ground_truth import ground_truth_of
+from synthadmin.services.ledger import Starter
 from synthadmin.services.patient_truth import ground_truth_regenerate, patient_index
 from synthadmin.services.reports import NullProgress, ProgressListener, RunReport, UserFailure
 from synthadmin.services.writer import checkins_copy
@@ -228,9 +229,7 @@ def _run_start(
     }
     run_row = ledger.run_start(
         kind=SyntheticRun.Kind.EXTEND,
-        source=started_by.source,
-        started_by=started_by.label,
-        started_by_user_id=started_by.user_id,
+        started_by=started_by,
         parameters=parameters,
         seed=0,  # each patient's days come from its own seed (content.continuation_seed)
         auth_backend="none",
@@ -464,3 +463,11 @@ def _extend_one(run: SyntheticRun, plan: _Plan, today: dt.date) -> int | None:
             ground_truth=ground_truth_of(history),
         )
     return count
+
+
+@task(queue_name=settings.SYNTHADMIN_TASK_QUEUE)
+def extend_to_today_task() -> dict[str, object]:
+    """The scheduled top-up as a task: every synthetic patient's history extended to today
+    (``checkins_extend_to_today(all_patients=True)``); returns what it did."""
+    starter = Starter("task:extend_to_today", source=SyntheticRun.Source.API)
+    return checkins_extend_to_today(all_patients=True, started_by=starter).as_dict()

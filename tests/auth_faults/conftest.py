@@ -20,8 +20,9 @@ import pytest
 from django.db import connection
 
 from synthadmin.auth.supabase import SupabaseAuthGateway
-from synthadmin.services import generation
-from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services import user_creation
+from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.ledger import Starter
 from synthadmin.services.reports import RunReport
 from synthadmin.services.requests import GenerationRequest
 from tests.dbutil import ROOT
@@ -72,7 +73,7 @@ def fixed_ids(monkeypatch) -> list[uuid.UUID]:
     """The ids the run will give its users, in order of creation (one worker: ``concurrency=1``)."""
     ids = [uuid.uuid4() for _ in range(50)]
     counter = itertools.count()
-    monkeypatch.setattr(generation, "new_user_id", lambda: ids[next(counter)])
+    monkeypatch.setattr(user_creation, "new_user_id", lambda: ids[next(counter)])
     return ids
 
 

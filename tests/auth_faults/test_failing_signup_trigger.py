@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 
 from synthadmin.management import exitcodes
-from synthadmin.services.generation import STREAK_LIMIT
+from synthadmin.services.retrying import STREAK_LIMIT
 from tests.auth_faults.conftest import (
     command_env,
     entry_states,

@@ -14,8 +14,8 @@ from django.urls import reverse
 from synthadmin.auth.supabase import SupabaseAuthGateway
 from synthadmin.exceptions import ConfigurationError
 from synthadmin.management import exitcodes
-from synthadmin.services.background import run_enqueue
-from synthadmin.services.generation import Starter
+from synthadmin.services.chunks import run_enqueue
+from synthadmin.services.ledger import Starter
 from synthadmin.services.preflight import auth_preflight
 from synthadmin.services.requests import GenerationRequest
 from tests.admin.conftest import _staff

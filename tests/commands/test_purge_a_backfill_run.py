@@ -9,7 +9,8 @@ from django.core.management import call_command
 
 from profiles.models import Profile
 from synthadmin.services.backfill import checkins_backfill
-from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 from tests.invariants import synthetic_counts
 

@@ -12,7 +12,8 @@ import datetime as dt
 from synthadmin.auth.locmem import LocMemAuthGateway
 from synthadmin.exceptions import AuthUnavailableError
 from synthadmin.models import SyntheticUser
-from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.ledger import Starter
 from synthadmin.services.purge import synthetic_purge
 from synthadmin.services.requests import GenerationRequest
 from tests.invariants import assert_invariants, synthetic_counts

@@ -11,7 +11,8 @@ from django.db import connection
 
 from synthadmin.exceptions import InvalidRequestError
 from synthadmin.models import SyntheticRun, SyntheticUser
-from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 from tests.invariants import assert_invariants, synthetic_caseloads, synthetic_counts, therapist_links
 

@@ -9,7 +9,7 @@ from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.services.additions import dates_of
 from synthadmin.services.additions_purge import checkin_additions_remove
 from synthadmin.services.backfill import checkins_backfill
-from synthadmin.services.generation import Starter
+from synthadmin.services.ledger import Starter
 from tests.realdata import insert_real_user
 from tests.story.conftest import generate
 

@@ -18,8 +18,8 @@ from synthadmin.fieldlabels import FIELD_LABELS
 from synthadmin.models import SyntheticUser
 from synthadmin.services.backfill import checkins_backfill
 from synthadmin.services.export import export_columns, synthetic_export_chunks, synthetic_export_write
-from synthadmin.services.generation import Starter
 from synthadmin.services.ground_truth import state_by_day
+from synthadmin.services.ledger import Starter
 from tests.realdata import insert_real_user
 from tests.story.conftest import generate
 

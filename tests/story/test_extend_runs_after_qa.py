@@ -16,7 +16,8 @@ from synthadmin.exceptions import InvalidRequestError
 from synthadmin.models import CheckinAddition, SyntheticRun
 from synthadmin.services.backfill import checkins_backfill
 from synthadmin.services.extend_today import checkins_extend_to_today
-from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.ledger import Starter
 from synthadmin.services.purge import synthetic_purge
 from synthadmin.services.requests import GenerationRequest
 

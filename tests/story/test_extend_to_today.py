@@ -22,7 +22,8 @@ from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.services import extend_today
 from synthadmin.services.additions import dates_of
 from synthadmin.services.extend_today import checkins_extend_to_today
-from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.ledger import Starter
 from synthadmin.services.purge import synthetic_purge
 from synthadmin.services.requests import GenerationRequest
 from tests.realdata import insert_real_user

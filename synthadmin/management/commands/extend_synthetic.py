@@ -31,7 +31,7 @@ from synthadmin.models import SyntheticRun
 from synthadmin.services.additions import AdditionRefusal, patients_selected
 from synthadmin.services.backfill import checkins_backfill
 from synthadmin.services.extend_today import TodayExtension, checkins_extend_to_today
-from synthadmin.services.generation import Starter
+from synthadmin.services.ledger import Starter
 from synthadmin.services.reports import RunReport
 
 #: The option that carries each field a service may name in an InvalidRequestError.
