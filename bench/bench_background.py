@@ -4,7 +4,7 @@
     issue's 10,000 x 365), finished by 1, 2 and 4 workers: wall time, users/s, check-ins/s,
     peak RSS per worker, and the scaling ratio against one worker. On a 2-core machine a ratio
     near 2 is the ceiling for the CPU-bound parts (content, COPY, PostgreSQL itself).
-(2) Supabase backend through the Auth test server (tests/gotrue_double.py, in its own process)
+(2) Supabase backend through the Auth test server (tests/support/gotrue/, in its own process)
     with ``--latency`` per call: ``--auth-users`` users (``--full``: 2,000), no history, with 1
     and 4 workers. Auth-bound: it scales past the core count.
 Also: how long enqueueing takes (what the admin's POST does before it redirects).
@@ -75,8 +75,8 @@ def one_run(
     from django.db import connection
 
     from synthadmin.models import SyntheticRun, TaskWorker
-    from synthadmin.services.background import run_enqueue
-    from synthadmin.services.generation import Starter
+    from synthadmin.services.chunks import run_enqueue
+    from synthadmin.services.ledger import Starter
     from synthadmin.services.requests import GenerationRequest
 
     name = database or _scratch(admin)

@@ -1,7 +1,7 @@
 """Benchmark of "extend to today" (figures, not a pass/fail test).
 
 N synthetic patients (default 1,000) with a year of history that ended ``--gap`` days ago
-(default 30) are extended to today with ``synthetic_extend_to_today(all_patients=True)``, the
+(default 30) are extended to today with ``checkins_extend_to_today(all_patients=True)``, the
 service behind ``extend_synthetic --all --to-today`` and the admin action: wall time, patients/s,
 check-ins/s; then the same call again (the idempotent second run of a daily cron), which finds
 everyone up to date.
@@ -70,8 +70,9 @@ def main() -> None:
     django.setup()
     from django.utils import timezone
 
-    from synthadmin.services.extend_today import synthetic_extend_to_today
-    from synthadmin.services.generation import Starter, synthetic_generate
+    from synthadmin.services.extend_today import checkins_extend_to_today
+    from synthadmin.services.generation import synthetic_generate
+    from synthadmin.services.ledger import Starter
     from synthadmin.services.requests import GenerationRequest
 
     admin = _admin_conninfo()
@@ -93,7 +94,7 @@ def main() -> None:
             f"{time.perf_counter() - began:.0f} s)"
         )
         began = time.perf_counter()
-        first = synthetic_extend_to_today(all_patients=True, started_by=Starter("os:bench"))
+        first = checkins_extend_to_today(all_patients=True, started_by=Starter("os:bench"))
         seconds = time.perf_counter() - began
         assert first.report is not None
         added = first.report.checkins_created
@@ -102,7 +103,7 @@ def main() -> None:
             f"{first.patients_extended / seconds:>8,.0f} patients/s {added / seconds:>9,.0f} check-ins/s"
         )
         began = time.perf_counter()
-        again = synthetic_extend_to_today(all_patients=True, started_by=Starter("os:bench"))
+        again = checkins_extend_to_today(all_patients=True, started_by=Starter("os:bench"))
         seconds = time.perf_counter() - began
         print(
             f"again, same day   {again.up_to_date:>7,} up to date, nothing written "

@@ -110,7 +110,8 @@ def _drop(admin: str, name: str) -> None:
 def phase_e2e(dbname: str, patients: int, days: int, rounds: int) -> None:
     _setup_django(dbname)
     from synthadmin.auth.local import LocalAuthGateway
-    from synthadmin.services.generation import Starter, synthetic_generate
+    from synthadmin.services.generation import synthetic_generate
+    from synthadmin.services.ledger import Starter
     from synthadmin.services.requests import GenerationRequest
 
     request = GenerationRequest(patients=patients, checkin_days=days, seed=SEED, end_date=END_DATE)
@@ -165,7 +166,7 @@ def _serve_double(
 ) -> None:
     """Run the Auth test server in its own process, as a real Auth service would be: its
     request handling then does not compete with the client for this process's GIL."""
-    from tests.gotrue_double import GoTrueDouble
+    from tests.support.gotrue import GoTrueDouble
 
     with GoTrueDouble(conninfo=conninfo, max_idle_connections=40) as server:
         server.faults.latency(latency)
@@ -179,7 +180,8 @@ def auth_concurrency(admin: str, users: int, latency: float) -> dict[str, float]
     from django.db import connection
 
     from synthadmin.auth.supabase import SupabaseAuthGateway
-    from synthadmin.services.generation import Starter, synthetic_generate
+    from synthadmin.services.generation import synthetic_generate
+    from synthadmin.services.ledger import Starter
     from synthadmin.services.requests import GenerationRequest
 
     results: dict[str, float] = {}
@@ -288,7 +290,8 @@ def _drive(gateway, users: int, *, concurrency: int, flow=None) -> dict[str, flo
 def _generate_run(gateway, users: int) -> dict[str, float]:
     """A real ``synthetic_generate`` run of ``users`` patients (no history: the Auth calls are
     what is measured) through ``gateway``, with the run's own adaptive controller, at most 32."""
-    from synthadmin.services.generation import Starter, synthetic_generate
+    from synthadmin.services.generation import synthetic_generate
+    from synthadmin.services.ledger import Starter
     from synthadmin.services.requests import GenerationRequest
 
     request = GenerationRequest(patients=users, checkin_days=0, seed=SEED, end_date=END_DATE, concurrency=32)

@@ -77,7 +77,8 @@ def _scratch(admin: str) -> str:
 
 
 def _generate(patients: int, days: int, pattern: str, seed: int):
-    from synthadmin.services.generation import Starter, synthetic_generate
+    from synthadmin.services.generation import synthetic_generate
+    from synthadmin.services.ledger import Starter
     from synthadmin.services.requests import GenerationRequest
 
     return synthetic_generate(

@@ -27,6 +27,7 @@ from django.core import checks
 from django.db import DatabaseError
 
 from synthadmin.content import PAYLOAD_COLUMNS
+from synthadmin.db.errors import first_line
 from synthadmin.target import AUTH_USERS, PROFILES, Target, target_get
 
 TAG = "synthadmin_target"
@@ -50,8 +51,7 @@ def check_target(app_configs: Any = None, databases: Any = None, **kwargs: Any) 
     try:
         target = target_get(refresh=True)
     except DatabaseError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return [checks.Error(f"cannot read the database catalog: {first_line}", id="synthadmin.E000")]
+        return [checks.Error(f"cannot read the database catalog: {first_line(exc)}", id="synthadmin.E000")]
     return target_messages(target)
 
 

@@ -1,5 +1,6 @@
-"""Plain forms for the admin pages. Validation of meaning stays in the service layer; these only
-turn text into typed values and show the service's errors next to the right field.
+"""The admin's forms: Generate, Add check-in days, and a scenario's. Validation of meaning stays in
+the service layer; these only turn text into typed values and show the service's errors next to
+the right field.
 
 Numbers and dates are read the way the command reads them (``synthadmin.services.requests``:
 ASCII digits only), and the whole request is checked by the same ``generation_request_validate``
@@ -16,6 +17,7 @@ from django.conf import settings
 
 from synthadmin.content import PATTERN_NAMES
 from synthadmin.exceptions import InvalidRequestError
+from synthadmin.models import Scenario
 from synthadmin.services.requests import (
     GenerationRequest,
     ascii_date,
@@ -23,6 +25,7 @@ from synthadmin.services.requests import (
     generation_request_validate,
     mix_parse,
 )
+from synthadmin.services.scenarios import scenario_validate
 
 
 class AsciiIntegerField(forms.IntegerField):
@@ -149,7 +152,37 @@ class ExtendForm(forms.Form):
     pattern = forms.ChoiceField(choices=_pattern_choices, initial="stable")
 
     def clean_days(self) -> int:
-        days = self.cleaned_data["days"]
+        days: int = self.cleaned_data["days"]
         if days > settings.SYNTHADMIN_MAX_CHECKIN_DAYS:
             raise forms.ValidationError(f"At most {settings.SYNTHADMIN_MAX_CHECKIN_DAYS} days.")
         return days
+
+
+class ScenarioForm(forms.ModelForm[Scenario]):
+    """A scenario as staff edit it; the rules are a run's own (``scenario_validate``), shown next
+    to the field they concern, so a scenario that could not run is never saved."""
+
+    class Meta:
+        model = Scenario
+        fields = (
+            "name",
+            "description",
+            "therapists",
+            "patients",
+            "mix",
+            "pattern",
+            "checkin_days",
+            "adherence",
+            "locale",
+            "seed",
+            "end_date",
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean() or {}
+        if not self.errors:
+            try:
+                scenario_validate(Scenario(**{k: v for k, v in data.items() if k != "id"}))
+            except InvalidRequestError as exc:
+                self.add_error(exc.field if exc.field in self.fields else None, str(exc))
+        return data

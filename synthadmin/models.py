@@ -97,7 +97,7 @@ class SyntheticRun(models.Model):
     scenario = models.ForeignKey(
         Scenario, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
     )
-    #: Run by task workers, chunk by chunk (``synthadmin.services.background``): its liveness is
+    #: Run by task workers, chunk by chunk (``synthadmin.services.chunks``): its liveness is
     #: its chunks', not an owner process's.
     background = models.BooleanField(default=False)
     #: Set by ``run_cancel``: workers start no new user of the run.
@@ -165,6 +165,9 @@ class SyntheticUser(models.Model):
     #: own schema, never in the app's tables. Empty for therapists and older ledger entries.
     ground_truth = models.JSONField(default=dict, blank=True)
     failure_reason = models.TextField(blank=True)
+    #: A stop ended this attempt before it created anything (``ledger.entry_not_sent``): the
+    #: user was never tried, so it is not a failure of the user.
+    never_sent = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -181,7 +184,7 @@ class CheckinAddition(models.Model):
     """The check-ins one "Add check-in days" run added to one patient: exactly which days.
 
     Purging that run removes exactly these days' check-ins of this patient
-    (``synthadmin.services.extend_purge``). ``days`` holds the added dates as runs of consecutive
+    (``synthadmin.services.additions_purge``). ``days`` holds the added dates as runs of consecutive
     days ``[[first, last], ...]`` (a few dozen per patient-year, whatever the adherence);
     ``ground_truth`` is what the added window was generated to be (same shape as
     ``SyntheticUser.ground_truth``), so charts and exports know the state of the added days.

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from profiles.models import Profile
@@ -25,9 +25,20 @@ from synthadmin.models import LIVE_STATES, SyntheticRun, SyntheticUser
 from synthadmin.target import Target
 
 
-def profiles_synthetic() -> QuerySet[Profile]:
-    """Profiles with ``is_test_patient = true`` (the rule itself: ``ProfileQuerySet.synthetic``)."""
-    return Profile.objects.synthetic()
+def profiles_synthetic(*, among: QuerySet[Profile] | None = None) -> QuerySet[Profile]:
+    """Profiles with ``is_test_patient = true``: all of them, or those of ``among``."""
+    return (Profile.objects.all() if among is None else among).filter(profile_synthetic_q())
+
+
+def profiles_real(*, among: QuerySet[Profile] | None = None) -> QuerySet[Profile]:
+    """Profiles whose ``is_test_patient`` is false or NULL: all of them, or those of ``among``."""
+    return (Profile.objects.all() if among is None else among).exclude(profile_synthetic_q())
+
+
+def profile_synthetic_q(*, via: str = "") -> Q:
+    """The rule as a condition on a profile, or on the profile a relation leads to
+    (``via="user__"`` from a check-in); excluding it keeps the real ones, NULL included."""
+    return Q(**{f"{via}is_test_patient": True})
 
 
 def profile_is_synthetic(profile: Profile) -> bool:

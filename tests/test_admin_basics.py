@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib import admin
 from django.urls import reverse
 
+from checkins.models import CheckIn
+from synthadmin.apps import SynthadminSite
 from tests.realdata import insert_real_user
 
 pytestmark = pytest.mark.django_db
@@ -70,8 +73,6 @@ def test_profiles_and_checkins_are_read_only(admin_client, population):
 
 
 def test_checkin_admin_key_values_filter_and_labelled_fields(admin_client, population):
-    from checkins.models import CheckIn
-
     url = reverse("admin:checkins_checkin_changelist")
     response = admin_client.get(url, {"test_patient": "yes"})
     assert response.status_code == 200
@@ -89,9 +90,5 @@ def test_checkin_admin_key_values_filter_and_labelled_fields(admin_client, popul
 
 
 def test_the_site_says_which_tool_it_is(admin_client):
-    from django.contrib import admin
-
-    from synthadmin.admin_site import SynthadminSite
-
     assert isinstance(admin.site, SynthadminSite)
     assert "synthadmin — synthetic test patients" in admin_client.get(reverse("admin:index")).content.decode()

@@ -1,6 +1,6 @@
-"""Auth gateways: create and delete Supabase Auth users, through the API or locally.
+"""Auth gateways: create and delete Supabase Auth users, through the API, locally or in memory.
 
-``get_gateway()`` returns the implementation chosen by ``SYNTHADMIN_AUTH_BACKEND``; both raise
+``get_gateway()`` returns the implementation chosen by ``SYNTHADMIN_AUTH_BACKEND``; all raise
 the same typed errors (``synthadmin.exceptions``) for the same conditions.
 """
 

@@ -1,15 +1,19 @@
-"""The Auth gateway interface: one small contract, a Supabase and a local implementation.
+"""The Auth gateway interface: the ``AuthGateway`` contract, its values, and ``BaseAuthGateway``.
 
 Modelled on Django's e-mail backends: callers ask ``get_gateway()`` (in ``synthadmin.auth``)
-for the configured implementation and use only this interface.
+for the configured implementation and use only this interface; the implementations (Supabase,
+local, in-memory) subclass ``BaseAuthGateway``, which closes them as context managers.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
+
+from synthadmin.exceptions import AuthCancelledError
 
 #: Key of the ``app_metadata`` object that marks a user as synthadmin's, with its run and intent:
 #: how purge recognises the Auth users it may delete, and how a retried create recognises its own.
@@ -86,3 +90,40 @@ class AuthGateway(Protocol):
         ...
 
     def __exit__(self, *exc_info: object) -> None: ...
+
+
+class BaseAuthGateway:
+    """What every gateway shares, written once (like Django's ``BaseEmailBackend``): the
+    context-manager protocol around ``close``, the stop event, and "nothing to check" as the
+    preflight. Subclasses implement the three calls and ``from_settings(*, cancel)``."""
+
+    name = ""
+
+    def __init__(self, *, cancel: threading.Event | None = None) -> None:
+        self._cancel = cancel
+
+    def create_user(self, user: NewAuthUser) -> AuthUserInfo:
+        raise NotImplementedError("a gateway implements create_user")
+
+    def get_user(self, user_id: uuid.UUID) -> AuthUserInfo | None:
+        raise NotImplementedError("a gateway implements get_user")
+
+    def delete_user(self, user_id: uuid.UUID) -> bool:
+        raise NotImplementedError("a gateway implements delete_user")
+
+    def preflight(self) -> None:
+        """Nothing to check (a gateway that calls a service overrides this)."""
+
+    def close(self) -> None:
+        """Nothing to release (a gateway that holds connections overrides this)."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _check_cancel(self, action: str) -> None:
+        """Raise AuthCancelledError (nothing was sent) when the stop event is set."""
+        if self._cancel is not None and self._cancel.is_set():
+            raise AuthCancelledError(f"stopped before trying to {action}", user_may_exist=False)

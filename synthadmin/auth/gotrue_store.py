@@ -1,9 +1,9 @@
 """GoTrue's row logic for ``auth.users`` / ``auth.identities``, in Python.
 
-Shared by the local Auth gateway (which writes the rows itself when there is no Supabase) and
-the Auth test server (``tests/gotrue_double.py``), so both produce exactly the rows and the
-JSON that Supabase Auth produces on ``POST /admin/users`` (see
-``docs/auth-schema.md`` and ``docs/auth-admin-api.md``).
+Used by the local Auth gateway (which writes the rows itself when there is no Supabase), and
+by the Auth test server under ``tests/support/gotrue/``, so both produce exactly the rows and
+the JSON that Supabase Auth produces on ``POST /admin/users`` (see ``docs/auth-schema.md`` and
+``docs/auth-admin-api.md``).
 
 Every function takes a DB-API cursor: a Django ``CursorWrapper`` or a plain psycopg 3 cursor.
 None of them commits; the caller owns the transaction. ``insert_user`` needs an open
@@ -13,8 +13,6 @@ because it protects its two inserts with a savepoint.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import uuid
 from collections.abc import Mapping
@@ -46,19 +44,6 @@ _SELECT_USER_BY_ID = (
     " deleted_at, is_anonymous"
     " FROM auth.users WHERE instance_id = %s AND id = %s"
 )
-# GoTrue's list filter: a substring of the e-mail or of user_metadata.full_name.
-_USERS_IN_AUD = (
-    " FROM auth.users WHERE instance_id = %s AND aud = %s"
-    " AND (%s::text IS NULL OR email LIKE %s OR raw_user_meta_data ->> 'full_name' ILIKE %s)"
-)
-_COUNT_USERS = "SELECT count(*)" + _USERS_IN_AUD
-_SELECT_USER_PAGE = (
-    "SELECT id, aud, role, email, phone, email_confirmed_at, invited_at, phone_confirmed_at,"
-    " confirmation_sent_at, confirmed_at, recovery_sent_at, email_change, email_change_sent_at,"
-    " phone_change, phone_change_sent_at, reauthentication_sent_at, last_sign_in_at,"
-    " raw_app_meta_data::text, raw_user_meta_data::text, created_at, updated_at, banned_until,"
-    " deleted_at, is_anonymous" + _USERS_IN_AUD + " ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s"
-)
 _SELECT_IDENTITIES = (
     "SELECT id, provider_id, user_id, identity_data::text, provider, last_sign_in_at, created_at,"
     " updated_at, email"
@@ -76,36 +61,6 @@ def hash_password(password: str, *, rounds: int) -> str:
     if len(encoded) > BCRYPT_MAX_PASSWORD_BYTES:
         raise ValueError(f"password is {len(encoded)} bytes long; bcrypt accepts at most 72")
     return bcrypt.hashpw(encoded, bcrypt.gensalt(rounds=rounds, prefix=b"2a")).decode("ascii")
-
-
-def email_taken(cursor: Any, email: str, *, aud: str = "authenticated") -> bool:
-    """GoTrue's duplicate-email check (``models.IsDuplicatedEmail``), read-only.
-
-    First through ``auth.identities.email`` (non-SSO identities whose user is in ``aud``), then
-    through ``LOWER(auth.users.email)`` among non-SSO users of ``aud``; both in the nil instance.
-    """
-    lowered = email.lower()
-    cursor.execute(
-        "SELECT EXISTS ("
-        "  SELECT 1 FROM auth.identities i JOIN auth.users u ON u.id = i.user_id"
-        "  WHERE i.email = %s AND left(i.provider, 4) <> 'sso:'"
-        "    AND u.instance_id = %s AND u.aud = %s"
-        ") OR EXISTS ("
-        "  SELECT 1 FROM auth.users"
-        "  WHERE instance_id = %s AND lower(email) = %s AND aud = %s AND is_sso_user = false"
-        ")",
-        [lowered, NIL_INSTANCE_ID, aud, NIL_INSTANCE_ID, lowered, aud],
-    )
-    return bool(cursor.fetchone()[0])
-
-
-def phone_taken(cursor: Any, phone: str, *, aud: str = "authenticated") -> bool:
-    """GoTrue's duplicate-phone check (``models.IsDuplicatedPhone``): same phone, same ``aud``."""
-    cursor.execute(
-        "SELECT EXISTS (SELECT 1 FROM auth.users WHERE instance_id = %s AND phone = %s AND aud = %s)",
-        [NIL_INSTANCE_ID, phone, aud],
-    )
-    return bool(cursor.fetchone()[0])
 
 
 def insert_user(
@@ -297,81 +252,16 @@ def fetch_user(cursor: Any, user_id: uuid.UUID | str) -> dict[str, Any] | None:
     return _render_user(row, identities)
 
 
-def list_users(
-    cursor: Any,
-    *,
-    page: int,
-    per_page: int,
-    aud: str = "authenticated",
-    search: str | None = None,
-) -> tuple[list[dict[str, Any]], int]:
-    """One page of the users of ``aud`` (newest first) and the total count, as GoTrue lists them.
+def delete_user(cursor: Any, user_id: uuid.UUID | str) -> bool:
+    """Hard-delete a user the way GoTrue's admin DELETE does; False when no user has that id.
 
-    Entries carry ``"identities": None`` (GoTrue loads the list without associations);
-    soft-deleted users are included. ``page`` starts at 1. ``search`` is GoTrue's ``filter``:
-    a substring of the e-mail or of ``user_metadata.full_name``.
+    One ``DELETE FROM auth.users``; ``ON DELETE CASCADE`` removes the identities and the app
+    rows that reference the user (``public.profiles``, and through it ``check_ins``).
     """
-    pattern = None if not search else f"%{search}%"
-    where = [NIL_INSTANCE_ID, aud, pattern, pattern, pattern]
-    cursor.execute(_COUNT_USERS, where)
-    total = int(cursor.fetchone()[0])
-    offset = max(page - 1, 0) * per_page
-    cursor.execute(_SELECT_USER_PAGE, [*where, per_page, offset])
-    return [_render_user(row, None) for row in cursor.fetchall()], total
-
-
-def delete_user(cursor: Any, user_id: uuid.UUID | str, *, soft: bool = False) -> bool:
-    """Delete a user the way GoTrue's admin DELETE does; False when no user has that id.
-
-    Hard: one ``DELETE FROM auth.users``; ``ON DELETE CASCADE`` removes the identities and the
-    app rows that reference the user (``public.profiles``, and through it ``check_ins``).
-    Soft (``docs/auth-admin-api.md``): the row stays with ``deleted_at`` set, e-mail / phone /
-    pending changes obfuscated, no password, metadata ``{}``, and its identities keep only an
-    obfuscated ``provider_id`` and ``{}`` as ``identity_data``. Soft-deleting a soft-deleted
-    user changes nothing (and returns True).
-    """
-    uid = _as_uuid(user_id)
-    if not soft:
-        cursor.execute("DELETE FROM auth.users WHERE instance_id = %s AND id = %s", [NIL_INSTANCE_ID, uid])
-        return bool(cursor.rowcount > 0)
-
     cursor.execute(
-        "SELECT email, phone, email_change, phone_change, deleted_at FROM auth.users "
-        "WHERE instance_id = %s AND id = %s FOR UPDATE",
-        [NIL_INSTANCE_ID, uid],
+        "DELETE FROM auth.users WHERE instance_id = %s AND id = %s", [NIL_INSTANCE_ID, _as_uuid(user_id)]
     )
-    row = cursor.fetchone()
-    if row is None:
-        return False
-    email, phone, email_change, phone_change, deleted_at = row
-    if deleted_at is not None:
-        return True
-    now = datetime.now(UTC)
-    cursor.execute(
-        "UPDATE auth.users SET email = %s, phone = %s, email_change = %s, phone_change = %s,"
-        "  encrypted_password = NULL, confirmation_token = '', recovery_token = '',"
-        "  email_change_token_current = '', email_change_token_new = '', phone_change_token = '',"
-        "  raw_user_meta_data = '{}'::jsonb, raw_app_meta_data = '{}'::jsonb,"
-        "  deleted_at = %s, updated_at = %s "
-        "WHERE id = %s",
-        [
-            _obfuscate(uid, email or ""),
-            _obfuscate(uid, phone or "")[:15],
-            _obfuscate(uid, email_change or ""),
-            _obfuscate(uid, phone_change or "")[:15],
-            now,
-            now,
-            uid,
-        ],
-    )
-    cursor.execute("SELECT id, provider, provider_id FROM auth.identities WHERE user_id = %s", [uid])
-    for identity_id, provider, provider_id in cursor.fetchall():
-        cursor.execute(
-            "UPDATE auth.identities SET provider_id = %s, identity_data = '{}'::jsonb, updated_at = %s "
-            "WHERE id = %s",
-            [_obfuscate(uid, f"{provider}:{provider_id}"), now, identity_id],
-        )
-    return True
+    return bool(cursor.rowcount > 0)
 
 
 def _raise_collision(exc: BaseException) -> None:
@@ -477,19 +367,11 @@ def _as_uuid(value: uuid.UUID | str) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
-def _obfuscate(user_id: uuid.UUID, value: str) -> str:
-    """GoTrue's ``obfuscateValue``: base64url(sha256(id + value)), unpadded."""
-    digest = hashlib.sha256((str(user_id) + value).encode("utf-8")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
 __all__ = [
+    "BCRYPT_MAX_PASSWORD_BYTES",
     "NIL_INSTANCE_ID",
     "delete_user",
-    "email_taken",
     "fetch_user",
     "hash_password",
     "insert_user",
-    "list_users",
-    "phone_taken",
 ]

@@ -33,10 +33,9 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 
 from synthadmin.auth import gotrue_store
-from synthadmin.auth.base import AuthUserInfo, NewAuthUser
+from synthadmin.auth.base import AuthUserInfo, BaseAuthGateway, NewAuthUser
 from synthadmin.db.errors import pg_error, sqlstate
 from synthadmin.exceptions import (
-    AuthCancelledError,
     AuthDatabaseRefusedError,
     AuthDeadlineExceededError,
     AuthDeleteBlockedError,
@@ -54,8 +53,8 @@ FOREIGN_KEY_VIOLATION = "23503"
 CREATE, LOOKUP, DELETE = "create", "lookup", "delete"
 
 
-class LocalAuthGateway:
-    """Writes Auth rows through the calling thread's Django connection.
+class LocalAuthGateway(BaseAuthGateway):
+    """Writes Auth rows through the calling thread's Django connection (nothing to release).
 
     Passwords are hashed with bcrypt ``$2a$`` at ``rounds`` (GoTrue: 10). A user created without
     a password gets, as GoTrue does, the hash of a random secret nobody knows; here one such
@@ -63,7 +62,9 @@ class LocalAuthGateway:
     cost-10 hashes of secrets nobody will ever type cost over a minute of CPU.
 
     ``deadline_seconds`` becomes the transaction's ``statement_timeout``; ``cancel`` is checked
-    before each call (a call here is one short transaction).
+    before each call (a call here is one short transaction). Its preflight has nothing to check:
+    the commands check Django's connection before writing, and the target checks say whether
+    ``auth`` may be written.
     """
 
     name = "local"
@@ -75,9 +76,9 @@ class LocalAuthGateway:
         deadline_seconds: float | None = None,
         cancel: threading.Event | None = None,
     ) -> None:
+        super().__init__(cancel=cancel)
         self._rounds = rounds
         self._deadline = deadline_seconds
-        self._cancel = cancel
         self._unknown_hash: str | None = None
         self._lock = threading.Lock()
 
@@ -99,16 +100,6 @@ class LocalAuthGateway:
             deadline_seconds=settings.SYNTHADMIN_AUTH_CALL_DEADLINE_SECONDS,
             cancel=cancel,
         )
-
-    def __enter__(self) -> LocalAuthGateway:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def preflight(self) -> None:
-        """Nothing to check: the rows go through Django's connection, which the commands check
-        before writing (and the target checks say whether ``auth`` may be written)."""
 
     def create_user(self, user: NewAuthUser) -> AuthUserInfo:
         self._check_cancel("create user")
@@ -149,14 +140,6 @@ class LocalAuthGateway:
     def delete_user(self, user_id: uuid.UUID) -> bool:
         self._check_cancel("delete user")
         return self._run(DELETE, lambda cursor: gotrue_store.delete_user(cursor, user_id))
-
-    def close(self) -> None:
-        """Nothing to release: rows go through the calling thread's Django connection."""
-
-    # --- helpers -----------------------------------------------------------------------
-    def _check_cancel(self, action: str) -> None:
-        if self._cancel is not None and self._cancel.is_set():
-            raise AuthCancelledError(f"stopped before trying to {action}", user_may_exist=False)
 
     def _run(self, action: str, work: Callable[..., T]) -> T:
         """``work(cursor)`` in one transaction, bounded by the deadline; errors translated."""

@@ -23,14 +23,15 @@ UNIQUE_VIOLATION = "23505"
 SESSION_GONE = {"57P01", "57P02", "57P03"}
 
 
-def error_chain(exc: BaseException) -> Iterator[BaseException]:
-    """``exc`` and the errors it was raised from (its cause, else its context), each once."""
+def error_chain(exc: BaseException, *, implicit: bool = True) -> Iterator[BaseException]:
+    """``exc``, then each error it was raised from (``__cause__``; with ``implicit``, the
+    ``__context__`` of an error without a cause), each once."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         yield current
-        current = current.__cause__ or current.__context__
+        current = current.__cause__ or (current.__context__ if implicit else None)
 
 
 def pg_error(exc: BaseException) -> psycopg.Error | None:

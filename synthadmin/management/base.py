@@ -1,13 +1,20 @@
-"""What synthadmin's commands share: option errors are one line and exit 1 (the exit-code table)."""
+"""What synthadmin's commands share: option errors are one line and exit 1 (the exit-code table),
+the ``--run ID`` option's type, and who a command's run is started by."""
 
 from __future__ import annotations
 
+import argparse
+import getpass
+import os
 import sys
+import uuid
 from typing import Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from synthadmin.management import exitcodes
+from synthadmin.models import SyntheticRun
+from synthadmin.services.ledger import Starter
 
 
 class SynthadminCommand(BaseCommand):
@@ -26,3 +33,20 @@ class SynthadminCommand(BaseCommand):
 
         parser.error = error  # type: ignore[method-assign]
         return parser
+
+
+def run_id(text: str) -> uuid.UUID:
+    """``--run ID``'s argparse ``type``: a run id (a UUID); a bad one is an option error."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a run id: {text!r}") from None
+
+
+def command_starter() -> Starter:
+    """Who starts a command's run: ``os:<the OS user>`` (``uid<n>`` when it has no name)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = f"uid{os.getuid()}"
+    return Starter(f"os:{user}", source=SyntheticRun.Source.COMMAND)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import sys
+import uuid
 from typing import TextIO
 
 from rich.console import Console
@@ -17,6 +18,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+
+from synthadmin.redaction import redact
 
 
 class RichProgress:
@@ -46,6 +49,9 @@ class RichProgress:
 
     def __exit__(self, *exc: object) -> None:
         self._progress.stop()
+
+    def run_started(self, run_id: uuid.UUID) -> None:
+        pass  # a bar per phase; the run has none
 
     def phase(self, name: str, total: int | None) -> None:
         self._tasks[name] = self._progress.add_task(name, total=total, rate="")
@@ -102,7 +108,5 @@ def one_line(text: str) -> str:
     psycopg puts the SQL and a caret under an error's first line (``LINE 1: ...``); that, and
     any traceback, is detail for ``-v 2``.
     """
-    from synthadmin.redaction import redact
-
     lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
     return redact(lines[0]) if lines else ""

@@ -36,7 +36,7 @@ from synthadmin.exceptions import InvalidRequestError
 from synthadmin.fieldlabels import FIELD_LABELS
 from synthadmin.models import LIVE_STATES, CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.selectors import profiles_synthetic
-from synthadmin.services.extend import dates_of
+from synthadmin.services.additions import dates_of
 from synthadmin.services.patient_truth import patient_truth_get
 
 ExportFormat = Literal["csv", "jsonl"]

@@ -1,27 +1,10 @@
-"""Extend synthetic patients to today: the missing days after each one's last generated day.
+"""Extend to today: each synthetic patient's missing days after its last generated day.
 
-Each patient's mood chain is continued from its **stored ground truth** — the truth of its
-generating ledger entry (``SyntheticUser.ground_truth``; regenerated from the run's seed and
-parameters for patients made before it was stored, ``services.patient_truth``) plus that of
-every addition still in place (``CheckinAddition.ground_truth``). Its latest window gives the
-state of the last generated day, the episode it belongs to (type and planned whole length) and,
-walking back over adjacent windows, how many days the patient has already spent in it; the
-content engine carries that episode on and draws what follows by the pattern's transition rows
-(``synthadmin.content.EpisodeInProgress``; docs/clinical-model.md, "Episode definitions"), so
-the first new day never jumps and DSM-5 minimum lengths hold across the join. The new window is
-seeded from the patient's own seed and its first day (``content.continuation_seed``) and keeps
-the patient's traits (``content.patient_traits``); missed days follow the patient's adherence.
-
-Writes like "Add check-in days" (``services.extend``): one ``SyntheticRun`` of kind ``extend``
-(``parameters["mode"] == "to_today"``), and per patient, all or nothing (a savepoint; patients
-are committed in chunks of ``CHUNK_PATIENTS``), its new check-ins,
-a ``CheckinAddition`` with the dates and the window's ground truth (so purging the run removes
-exactly those check-ins, ``services.extend_purge``, and the next extension continues from the
-new last day) and its ledger count. Never a duplicate date: a day that already has a check-in is
-skipped, a patient whose truth or last check-in already reaches today gets nothing, and the
-patient's ledger row is locked while its days are written, so two extensions at once (cron and
-the admin) add each day once. Idempotent: a second call on the same day writes nothing — no run
-either, as for a selection without synthetic patients.
+The mood chain continues from the patient's stored ground truth (its ledger entry's, plus that
+of every addition still in place): the last day's state, its episode and the days already spent
+in it carry on (``content.EpisodeInProgress``), so the join never jumps; the patient keeps its
+own seed, traits and adherence. Writes one ``extend`` run (``parameters["mode"] == "to_today"``);
+per patient all or nothing, never a duplicate date; a second call the same day writes nothing.
 """
 
 from __future__ import annotations
@@ -39,6 +22,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django_tasks import task
 
 from profiles.models import Profile
 from synthadmin.content import (
@@ -52,13 +36,19 @@ from synthadmin.content import (
     patient_traits,
 )
 from synthadmin.db.errors import connection_lost
-from synthadmin.exceptions import InvalidRequestError
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.selectors import users_complete
 from synthadmin.services import ledger
-from synthadmin.services.extend import ExtendRefusal, date_runs, extend_refusal, extend_report
-from synthadmin.services.generation import Starter
+from synthadmin.services.additions import (
+    AdditionRefusal,
+    addition_failure,
+    addition_refusal,
+    addition_report,
+    date_runs,
+    patients_selected,
+)
 from synthadmin.services.ground_truth import ground_truth_of
+from synthadmin.services.ledger import Starter
 from synthadmin.services.patient_truth import ground_truth_regenerate, patient_index
 from synthadmin.services.reports import NullProgress, ProgressListener, RunReport, UserFailure
 from synthadmin.services.writer import checkins_copy
@@ -75,7 +65,7 @@ EXISTING_DATES = "SELECT checkin_date FROM public.check_ins WHERE user_id = %s A
 
 @dataclass(frozen=True)
 class TodayExtension:
-    """What ``synthetic_extend_to_today`` did.
+    """What ``checkins_extend_to_today`` did.
 
     ``report`` is None when nothing was written (no run either); ``refusals`` names the
     profiles left alone and why; ``up_to_date`` counts patients that already reached ``today``.
@@ -83,7 +73,7 @@ class TodayExtension:
 
     today: dt.date
     report: RunReport | None
-    refusals: list[ExtendRefusal] = field(default_factory=list)
+    refusals: list[AdditionRefusal] = field(default_factory=list)
     up_to_date: int = 0
     patients_extended: int = 0
     stopped: bool = False
@@ -94,7 +84,7 @@ class TodayExtension:
             "patients_extended": self.patients_extended,
             "up_to_date": self.up_to_date,
             "stopped": self.stopped,
-            "refusals": [{"email": r.email, "reason": r.reason} for r in self.refusals],
+            "refusals": [r.as_dict() for r in self.refusals],
             "run": self.report.as_dict() if self.report is not None else None,
         }
 
@@ -115,7 +105,24 @@ class _Plan:
     adherence: float
 
 
-def synthetic_extend_to_today(
+@dataclass
+class _Tally:
+    """What writing the plans did: check-ins written, patients extended, found up to date, failed."""
+
+    written: int = 0
+    extended: int = 0
+    up_to_date: int = 0
+    failures: list[UserFailure] = field(default_factory=list)
+    stopped: bool = False
+
+    def add(self, other: _Tally) -> None:
+        self.written += other.written
+        self.extended += other.extended
+        self.up_to_date += other.up_to_date
+        self.failures += other.failures
+
+
+def checkins_extend_to_today(
     *,
     patient_ids: Iterable[uuid.UUID] | None = None,
     run: uuid.UUID | str | None = None,
@@ -134,13 +141,46 @@ def synthetic_extend_to_today(
     (set by a signal, a cancel button) ends the run between patients: those done keep their days,
     the run is recorded ``aborted`` and ``TodayExtension.stopped`` is True.
 
-    Returns a :class:`TodayExtension`; its report is None when nothing needed writing. Raises
+    Writes one ``SyntheticRun`` (kind ``extend``) and, per patient, its new check-ins, a
+    ``CheckinAddition`` (dates and ground truth) and its ledger count. Returns a
+    :class:`TodayExtension`; its report is None when nothing needed writing. Raises
     InvalidRequestError (``field`` "run" or "selection") for a bad or unknown selection, before
     anything is written. A patient whose write fails is reported in the run's failures; the
     others are still extended.
     """
     progress = progress or NullProgress()
     today = timezone.localdate()
+    candidates, refusals = _candidates(patient_ids=patient_ids, run=run, all_patients=all_patients)
+    progress.phase(PHASE_PATIENTS, len(candidates))
+    plans, not_planned, up_to_date = _plans_sorted(candidates, today, progress)
+    refusals += not_planned
+    if not plans:
+        return TodayExtension(today=today, report=None, refusals=refusals, up_to_date=up_to_date)
+
+    began = time.monotonic()
+    run_row, parameters = _run_start(plans, today, started_by)
+    tally = _Tally(up_to_date=up_to_date)
+    _plans_write(run_row, plans, today, tally, progress=progress, stop=stop)
+    if not (tally.written or tally.extended or tally.failures or tally.stopped):
+        _run_discard(run_row)
+        return TodayExtension(today=today, report=None, refusals=refusals, up_to_date=tally.up_to_date)
+    report = addition_report(
+        run_row, parameters=parameters, checkins=tally.written, failures=tally.failures, began=began
+    )
+    return TodayExtension(
+        today=today,
+        report=report,
+        refusals=refusals,
+        up_to_date=tally.up_to_date,
+        patients_extended=tally.extended,
+        stopped=tally.stopped,
+    )
+
+
+def _candidates(
+    *, patient_ids: Iterable[uuid.UUID] | None, run: uuid.UUID | str | None, all_patients: bool
+) -> tuple[dict[uuid.UUID, Profile], list[AdditionRefusal]]:
+    """The selected profiles that may get days (annotated with ``last_checkin``), and the refused."""
     ids = patients_selected(patient_ids=patient_ids, run=run, all_patients=all_patients)
     created_by_us = users_complete(ids)
     profiles = (
@@ -148,16 +188,22 @@ def synthetic_extend_to_today(
         .annotate(last_checkin=Max("checkins__checkin_date"))
         .order_by("email")
     )
-    refusals: list[ExtendRefusal] = []
+    refusals: list[AdditionRefusal] = []
     candidates: dict[uuid.UUID, Profile] = {}
     for profile in profiles:
-        if (reason := extend_refusal(profile, created_by_us)) is not None:
-            refusals.append(ExtendRefusal(profile.email or str(profile.id), reason))
+        if (reason := addition_refusal(profile, created_by_us)) is not None:
+            refusals.append(AdditionRefusal(profile.email or str(profile.id), reason))
         else:
             candidates[profile.id] = profile
-    progress.phase(PHASE_PATIENTS, len(candidates))
+    return candidates, refusals
 
+
+def _plans_sorted(
+    candidates: dict[uuid.UUID, Profile], today: dt.date, progress: ProgressListener
+) -> tuple[list[_Plan], list[AdditionRefusal], int]:
+    """The candidates' plans, their refusals and how many already reach today (a step each)."""
     plans: list[_Plan] = []
+    refusals: list[AdditionRefusal] = []
     up_to_date = 0
     for plan_or_reason in _plans(candidates, today):
         if isinstance(plan_or_reason, _Plan):
@@ -168,10 +214,13 @@ def synthetic_extend_to_today(
         else:
             refusals.append(plan_or_reason)
             progress.advance(PHASE_PATIENTS)
-    if not plans:
-        return TodayExtension(today=today, report=None, refusals=refusals, up_to_date=up_to_date)
+    return plans, refusals, up_to_date
 
-    began = time.monotonic()
+
+def _run_start(
+    plans: list[_Plan], today: dt.date, started_by: Starter
+) -> tuple[SyntheticRun, dict[str, Any]]:
+    """The ``extend`` run (mode ``to_today``) in the ledger, and its parameters."""
     parameters = {
         "mode": MODE,
         "until": today.isoformat(),
@@ -180,106 +229,87 @@ def synthetic_extend_to_today(
     }
     run_row = ledger.run_start(
         kind=SyntheticRun.Kind.EXTEND,
-        source=started_by.source,
-        started_by=started_by.label,
-        started_by_user_id=started_by.user_id,
+        started_by=started_by,
         parameters=parameters,
         seed=0,  # each patient's days come from its own seed (content.continuation_seed)
         auth_backend="none",
     )
-    written = extended = 0
-    failures: list[UserFailure] = []
+    return run_row, parameters
+
+
+def _plans_write(
+    run_row: SyntheticRun,
+    plans: list[_Plan],
+    today: dt.date,
+    tally: _Tally,
+    *,
+    progress: ProgressListener,
+    stop: threading.Event | None,
+) -> None:
+    """Write ``plans`` chunk by chunk into ``tally``, then record the run's end (also on a crash,
+    Ctrl-C included, which is re-raised)."""
     crash: BaseException | None = None
-    stopped = False
     try:
         for first in range(0, len(plans), CHUNK_PATIENTS):
             if stop is not None and stop.is_set():
-                stopped = True
+                tally.stopped = True
                 break
             chunk = plans[first : first + CHUNK_PATIENTS]
-            chunk_written = chunk_extended = chunk_current = 0
-            chunk_failures: list[UserFailure] = []
-            # One commit per chunk, a savepoint per patient (``_extend_one``): a patient's
-            # failure rolls back only its own days; the flush to disk is paid once per chunk.
-            with transaction.atomic():
-                for plan in chunk:
-                    try:
-                        count = _extend_one(run_row, plan, today)
-                    except DatabaseError as exc:  # one patient's failure must not stop the others
-                        if connection_lost(exc):
-                            raise
-                        chunk_failures.append(UserFailure(plan.email, "patient", _first_line(exc)))
-                        continue
-                    if count is None:
-                        chunk_current += 1  # another extension got there first
-                    else:
-                        chunk_written += count
-                        chunk_extended += 1
-            written += chunk_written
-            extended += chunk_extended
-            up_to_date += chunk_current
-            failures += chunk_failures
+            tally.add(_chunk_write(run_row, chunk, today))
             progress.advance(PHASE_PATIENTS, len(chunk))
     except BaseException as exc:  # recorded on the run, then re-raised (Ctrl-C included)
         crash = exc
         raise
     finally:
-        status, error = ledger.run_status(
-            ledger.RunOutcome(
-                crash=crash if not isinstance(crash, KeyboardInterrupt) else None,
-                stopped=stopped or isinstance(crash, KeyboardInterrupt),
-                failures=len(failures),
-                first_failure=failures[0].reason if failures else "",
-                created=extended,
-            )
+        _run_finish(run_row, tally, crash)
+
+
+def _chunk_write(run_row: SyntheticRun, chunk: list[_Plan], today: dt.date) -> _Tally:
+    """One commit per chunk, a savepoint per patient (``_extend_one``): a patient's failure rolls
+    back only its own days; the flush to disk is paid once per chunk."""
+    done = _Tally()
+    with transaction.atomic():
+        for plan in chunk:
+            try:
+                count = _extend_one(run_row, plan, today)
+            except DatabaseError as exc:  # one patient's failure must not stop the others
+                if connection_lost(exc):
+                    raise
+                done.failures.append(addition_failure(plan.email, exc))
+                continue
+            if count is None:
+                done.up_to_date += 1  # another extension got there first
+            else:
+                done.written += count
+                done.extended += 1
+    return done
+
+
+def _run_finish(run_row: SyntheticRun, tally: _Tally, crash: BaseException | None) -> None:
+    interrupted = isinstance(crash, KeyboardInterrupt)
+    status, error = ledger.run_status(
+        ledger.RunOutcome(
+            crash=None if interrupted else crash,
+            stopped=tally.stopped or interrupted,
+            failures=len(tally.failures),
+            first_failure=tally.failures[0].reason if tally.failures else "",
+            created=tally.extended,
         )
-        ledger.run_finish(
-            run_row, status=status, error=error, checkins_created=written, users_failed=len(failures)
-        )
-    if not (written or extended or failures or stopped):
-        # Everyone turned out up to date (a concurrent extension got there first): nothing
-        # was added, so no run is kept either.
-        with transaction.atomic():
-            CheckinAddition.objects.filter(run=run_row).delete()
-            run_row.delete()
-        return TodayExtension(today=today, report=None, refusals=refusals, up_to_date=up_to_date)
-    report = extend_report(run_row, parameters=parameters, checkins=written, failures=failures, began=began)
-    return TodayExtension(
-        today=today,
-        report=report,
-        refusals=refusals,
-        up_to_date=up_to_date,
-        patients_extended=extended,
-        stopped=stopped,
+    )
+    ledger.run_finish(
+        run_row, status=status, error=error, checkins_created=tally.written, users_failed=len(tally.failures)
     )
 
 
-def patients_selected(
-    *, patient_ids: Iterable[uuid.UUID] | None, run: uuid.UUID | str | None, all_patients: bool
-) -> set[uuid.UUID]:
-    """The profile ids a selection names: ``patient_ids`` as given, the patients of ``run`` (a
-    generate run's complete patients, or those an extend run extended) or ``all_patients`` (every
-    complete synthetic patient). Exactly one; raises InvalidRequestError (``field`` "selection"
-    or "run") otherwise or for an unknown run."""
-    if sum((patient_ids is not None, run is not None, bool(all_patients))) != 1:
-        raise InvalidRequestError("say which patients: patient ids, one run or all", field="selection")
-    if patient_ids is not None:
-        return {uuid.UUID(str(i)) for i in patient_ids}
-    complete = SyntheticUser.objects.filter(
-        state=SyntheticUser.State.COMPLETE, role=SyntheticUser.Role.PATIENT
-    )
-    if all_patients:
-        return set(complete.values_list("user_id", flat=True))
-    try:
-        found = SyntheticRun.objects.get(pk=uuid.UUID(str(run)))
-    except (ValueError, SyntheticRun.DoesNotExist):
-        raise InvalidRequestError(f"no synthadmin run with id {run}", field="run") from None
-    if found.kind == SyntheticRun.Kind.EXTEND:
-        return set(CheckinAddition.objects.filter(run=found).values_list("user_id", flat=True))
-    return set(complete.filter(run=found).values_list("user_id", flat=True))
+def _run_discard(run_row: SyntheticRun) -> None:
+    """Delete a run that added nothing: everyone turned out up to date (a concurrent extension
+    got there first), so no run is kept either."""
+    with transaction.atomic():
+        CheckinAddition.objects.filter(run=run_row).delete()
+        run_row.delete()
 
 
-def _plans(candidates: dict[uuid.UUID, Profile], today: dt.date) -> Iterable[_Plan | ExtendRefusal | None]:
+def _plans(candidates: dict[uuid.UUID, Profile], today: dt.date) -> Iterable[_Plan | AdditionRefusal | None]:
     """Per candidate: its plan, a refusal, or None when it already reaches today."""
     entries: dict[uuid.UUID, SyntheticUser] = {}
     for entry in (
@@ -303,7 +333,7 @@ def _plans(candidates: dict[uuid.UUID, Profile], today: dt.date) -> Iterable[_Pl
         try:
             yield _plan(entries[user_id], additions.get(user_id, []), today, email)
         except _NoPlanError as exc:
-            yield ExtendRefusal(email, str(exc))
+            yield AdditionRefusal(email, str(exc))
         except _UpToDateError:
             yield None
 
@@ -435,6 +465,9 @@ def _extend_one(run: SyntheticRun, plan: _Plan, today: dt.date) -> int | None:
     return count
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+@task(queue_name=settings.SYNTHADMIN_TASK_QUEUE)
+def extend_to_today_task() -> dict[str, object]:
+    """The scheduled top-up as a task: every synthetic patient's history extended to today
+    (``checkins_extend_to_today(all_patients=True)``); returns what it did."""
+    starter = Starter("task:extend_to_today", source=SyntheticRun.Source.API)
+    return checkins_extend_to_today(all_patients=True, started_by=starter).as_dict()

@@ -13,10 +13,14 @@ An entry stays ``intent`` until something proves what became of its Auth user; `
 resolves the ones a crash left behind. Services call these functions; none writes
 ``SyntheticUser.state`` itself.
 
-A *run* (``SyntheticRun``) is started by ``run_start`` (which records the process that owns
-it), kept alive by ``run_heartbeat`` and ended by ``run_finish``, the one status ladder. A run
-whose owner died without finishing (kill -9, a lost machine) is found by
-``runs_reap_interrupted`` and marked ``interrupted``.
+An attempt a stop ended before it created anything (``AuthCancelledError``) is ``failed`` with
+``never_sent`` set (``entry_not_sent``): its user was never tried, and is no failure.
+
+A *run* (``SyntheticRun``) is started by ``run_start`` for a ``Starter`` (the process that runs
+it is its owner), kept alive by ``run_heartbeat`` and ended by ``run_finish``, the one status
+ladder; ``run_counts`` is what its ledger says it made. A run whose owner died without
+finishing (kill -9, a lost machine) is found by ``runs_reap_interrupted`` and marked
+``interrupted``.
 """
 
 from __future__ import annotations
@@ -25,14 +29,19 @@ import datetime as dt
 import os
 import socket
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import psutil
+from django.db import DatabaseError, connection
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from synthadmin.models import LIVE_STATES, SyntheticRun, SyntheticUser
+from synthadmin.redaction import redact
 
 __all__ = ["LIVE_STATES"]
 
@@ -81,6 +90,14 @@ def entry_failed(entry_ids: Iterable[int], reason: str) -> None:
     _mark(entry_ids, State.FAILED, reason)
 
 
+def entry_not_sent(entry_id: int, reason: str) -> None:
+    """A stop ended the attempt before it created anything (``AuthCancelledError`` with no user
+    left behind): ``failed``, and ``never_sent`` — the user was never tried, no failure of it."""
+    SyntheticUser.objects.filter(pk=entry_id).update(
+        state=State.FAILED, never_sent=True, failure_reason=reason[:2000], updated_at=timezone.now()
+    )
+
+
 def entry_pending(entry_id: int, reason: str) -> None:
     """Still ``intent``: an Auth user may exist; purge will look it up and finish."""
     _mark([entry_id], State.INTENT, reason)
@@ -92,16 +109,11 @@ def entries_purged(entry_ids: Iterable[int], reason: str = "") -> None:
 
 def entries_checkins_added(user_id: uuid.UUID, count: int) -> None:
     """An extend run added ``count`` check-ins to a complete user."""
-    from django.db.models import F
-
     SyntheticUser.objects.filter(user_id=user_id, state=State.COMPLETE).update(checkins=F("checkins") + count)
 
 
 def entries_checkins_removed(user_id: uuid.UUID, count: int) -> None:
     """Purging an extend run removed ``count`` check-ins it had added to a complete user."""
-    from django.db.models import F
-    from django.db.models.functions import Greatest
-
     SyntheticUser.objects.filter(user_id=user_id, state=State.COMPLETE).update(
         checkins=Greatest(F("checkins") - count, 0)
     )
@@ -113,7 +125,6 @@ def _mark(entry_ids: Iterable[int], state: str, reason: str) -> None:
     )
 
 
-# --- runs ---------------------------------------------------------------------------------------
 #: A running run whose owner runs on another host is taken for dead after this long without a
 #: heartbeat (on the same host, a dead owner process is seen at once).
 HEARTBEAT_STALE = dt.timedelta(minutes=10)
@@ -121,25 +132,32 @@ HEARTBEAT_STALE = dt.timedelta(minutes=10)
 HEARTBEAT_EVERY = dt.timedelta(seconds=30)
 
 
+@dataclass(frozen=True)
+class Starter:
+    """Who started a run: ``"staff:alice"`` (admin) or ``"os:deploy"`` (command)."""
+
+    label: str
+    user_id: int | None = None
+    source: str = SyntheticRun.Source.API
+
+
 def run_start(
     *,
     kind: str,
-    source: str,
-    started_by: str,
-    started_by_user_id: int | None,
+    started_by: Starter,
     parameters: dict[str, Any],
     seed: int,
     auth_backend: str,
     scenario: Any = None,
     background: bool = False,
 ) -> SyntheticRun:
-    """Create a ``running`` run owned by this process (host, pid, process start time);
-    ``scenario``, a ``Scenario`` whose run it is. ``background``: a ``queued`` run that task
-    workers will run chunk by chunk (no owner process; ``synthadmin.services.background``)."""
+    """Create a ``running`` run owned by this process (host, pid, process start time), started
+    by ``started_by``; ``scenario``, a ``Scenario`` whose run it is. ``background``: a ``queued``
+    run that task workers will run chunk by chunk (no owner process; ``services.chunks``)."""
     if background:
         owned: dict[str, Any] = {"background": True, "status": SyntheticRun.Status.QUEUED}
     else:
-        host, pid, started = _owner()
+        host, pid, started = process_identity()
         owned = {
             "owner_host": host,
             "owner_pid": pid,
@@ -148,9 +166,9 @@ def run_start(
         }
     return SyntheticRun.objects.create(
         kind=kind,
-        source=source,
-        started_by=started_by,
-        started_by_user_id=started_by_user_id,
+        source=started_by.source,
+        started_by=started_by.label,
+        started_by_user_id=started_by.user_id,
         parameters=parameters,
         seed=seed,
         auth_backend=auth_backend,
@@ -178,8 +196,6 @@ def run_stop_request(run_id: uuid.UUID, by: str) -> bool:
 
 def run_heartbeat(run: SyntheticRun) -> None:
     """Say the run is alive (at most every ``HEARTBEAT_EVERY``)."""
-    from django.db import DatabaseError
-
     now = timezone.now()
     if run.heartbeat_at is None or now - run.heartbeat_at >= HEARTBEAT_EVERY:
         run.heartbeat_at = now
@@ -231,10 +247,6 @@ def run_finish(run: SyntheticRun, *, status: str, error: str, **counts: Any) -> 
     Raises the database error when the database is still unusable (the run then stays
     ``running`` until ``runs_reap_interrupted`` or the next command marks it).
     """
-    from django.db import DatabaseError, connection
-
-    from synthadmin.redaction import redact
-
     run.status = status
     run.error_summary = redact(error)
     run.finished_at = timezone.now()
@@ -248,28 +260,32 @@ def run_finish(run: SyntheticRun, *, status: str, error: str, **counts: Any) -> 
 
 
 def runs_reap_interrupted() -> list[SyntheticRun]:
-    """Mark ``interrupted`` every ``running`` run whose owner is gone; return them.
+    """Mark ``interrupted`` every ``running`` run whose owner is gone; return them, with their
+    counts from the ledger (``run_counts``).
 
     Same host: the owner process no longer exists (or its pid now belongs to a process started
     later). Another host, or no owner recorded (a run from an earlier version): no heartbeat for
     ``HEARTBEAT_STALE``. Runs of a task worker are the worker's business (not reaped here).
     """
-    host, _pid, _started = _owner()
+    host, _pid, _started = process_identity()
     now = timezone.now()
     reaped = []
     for run in SyntheticRun.objects.filter(status=SyntheticRun.Status.RUNNING, background=False):
         if run.owner_host == host and run.owner_pid:
-            alive = _process_alive(run.owner_pid, run.owner_started_at)
+            alive = process_alive(run.owner_pid, run.owner_started_at)
         else:
             last = run.heartbeat_at or run.started_at
             alive = last is not None and now - last < HEARTBEAT_STALE
         if alive:
             continue
+        counts = run_counts(run)
         updated = SyntheticRun.objects.filter(pk=run.pk, status=SyntheticRun.Status.RUNNING).update(
             status=SyntheticRun.Status.INTERRUPTED,
             finished_at=now,
             error_summary="interrupted: the process running it died before it finished; purge it to finish",
-            **_counts_from_ledger(run),
+            patients_created=counts.patients,
+            therapists_created=counts.therapists,
+            checkins_created=counts.checkins,
         )
         if updated:
             run.refresh_from_db()
@@ -277,46 +293,85 @@ def runs_reap_interrupted() -> list[SyntheticRun]:
     return reaped
 
 
-def run_counts(run: SyntheticRun) -> dict[str, int]:
-    """What a run wrote, from its ledger entries: ``patients_created``, ``therapists_created``,
-    ``checkins_created``."""
-    return _counts_from_ledger(run)
+@dataclass(frozen=True)
+class RunCounts:
+    """What a run's ledger says it made (``run_counts``)."""
+
+    patients: int
+    therapists: int
+    checkins: int
+    #: Users none of whose attempts completed (see ``run_counts`` for which count).
+    failed: int
+    #: The failure reason of the first failed user, by job order ("" when none failed).
+    first_failure: str
+    #: Attempts still ``intent``: in flight, or left for purge to resolve.
+    in_flight: int
+
+    @property
+    def created(self) -> int:
+        return self.patients + self.therapists
+
+
+def run_counts(
+    run: SyntheticRun, *, first: int = 0, stop: int | None = None, final: bool = True
+) -> RunCounts:
+    """What ``run`` made, from its ledger: the one count of every page, command and task.
+
+    Users (by job index) from ``first`` up to ``stop`` (None: to the end). A user is created
+    when an attempt of it is ``complete``; it failed when none is and one was tried (an attempt
+    ``never_sent`` was not) — and, unless ``final`` (the run still goes on), none is in flight.
+    Check-ins are those of complete users. ``purged`` entries are not counted: an intent that a
+    chunk re-run settled is purged too, and a run's counts are recorded before it is purged.
+    """
+    entries = run.users.all()
+    if first:
+        entries = entries.filter(job_index__gte=first)
+    if stop is not None:
+        entries = entries.filter(job_index__lt=stop)
+    complete = Q(state=State.COMPLETE)
+    per_user = entries.values("job_index", "role").annotate(
+        done=Count("id", filter=complete),
+        open=Count("id", filter=Q(state=State.INTENT)),
+        tried=Count("id", filter=~Q(state=State.FAILED, never_sent=True)),
+    )
+    failed = per_user.filter(done=0, tried__gt=0)
+    failed = failed if final else failed.filter(open=0)
+    roles = Counter(row["role"] for row in per_user.filter(done__gt=0, job_index__isnull=False))
+    # Entries of versions before job indices: each complete one is a user.
+    roles.update(entries.filter(complete, job_index__isnull=True).values_list("role", flat=True))
+    totals = entries.aggregate(
+        checkins=Sum("checkins", filter=complete), in_flight=Count("id", filter=Q(state=State.INTENT))
+    )
+    failed_indices = [row["job_index"] for row in failed]
+    first_failure = ""
+    if failed_indices:
+        last = (
+            entries.filter(job_index__in=failed_indices)
+            .exclude(failure_reason="")
+            .order_by("job_index", "-id")
+            .values_list("failure_reason", flat=True)
+            .first()
+        )
+        first_failure = last or "the user could not be created"
+    return RunCounts(
+        patients=roles[SyntheticUser.Role.PATIENT],
+        therapists=roles[SyntheticUser.Role.THERAPIST],
+        checkins=totals["checkins"] or 0,
+        failed=len(failed_indices),
+        first_failure=first_failure,
+        in_flight=totals["in_flight"],
+    )
 
 
 def process_identity() -> tuple[str, int, dt.datetime]:
     """This process: (host, pid, process start time), as runs and chunks record their owner."""
-    return _owner()
-
-
-def process_alive(pid: int, started_at: dt.datetime | None) -> bool:
-    """Whether the process ``pid`` started at ``started_at`` (on this host) still runs."""
-    return _process_alive(pid, started_at)
-
-
-def _counts_from_ledger(run: SyntheticRun) -> dict[str, int]:
-    """What a run wrote, read from its ledger entries (its own counters died with its process)."""
-    from django.db.models import Count, Q, Sum
-
-    complete = Q(state=State.COMPLETE) | Q(state=State.PURGED)
-    totals = run.users.aggregate(
-        patients=Count("id", filter=complete & Q(role="patient")),
-        therapists=Count("id", filter=complete & Q(role="therapist")),
-        checkins=Sum("checkins", filter=complete),
-    )
-    return {
-        "patients_created": totals["patients"],
-        "therapists_created": totals["therapists"],
-        "checkins_created": totals["checkins"] or 0,
-    }
-
-
-def _owner() -> tuple[str, int, dt.datetime]:
     pid = os.getpid()
     started = dt.datetime.fromtimestamp(psutil.Process(pid).create_time(), tz=dt.UTC)
     return socket.gethostname(), pid, started
 
 
-def _process_alive(pid: int, started_at: dt.datetime | None) -> bool:
+def process_alive(pid: int, started_at: dt.datetime | None) -> bool:
+    """Whether the process ``pid`` started at ``started_at`` (on this host) still runs."""
     try:
         process = psutil.Process(pid)
         created = dt.datetime.fromtimestamp(process.create_time(), tz=dt.UTC)

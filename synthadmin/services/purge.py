@@ -39,8 +39,8 @@ from synthadmin.exceptions import (
 from synthadmin.models import SyntheticRun, SyntheticUser
 from synthadmin.selectors import entries_live, marker_names, profile_is_synthetic
 from synthadmin.services import ledger
+from synthadmin.services.additions_purge import AdditionsRemoval, additions_close, checkin_additions_remove
 from synthadmin.services.cascade import BLOCKED, deletion_holds
-from synthadmin.services.extend_purge import additions_close, extend_checkins_remove
 from synthadmin.services.logins import logins_expire
 from synthadmin.services.preflight import auth_preflight
 from synthadmin.services.reports import NullProgress, ProgressListener, PurgeReport
@@ -108,42 +108,23 @@ def synthetic_purge(
     Never deleted, and named in the report: profiles that are not test patients
     (``skipped_real``), users of ours whose delete would touch a real user's rows or whose
     profile was set back to real (``left_alone``), users a non-cascading foreign key would block
-    (``blocked``). Counts only what this call deleted. A background run in progress is cancelled
-    first (``background.runs_stop_before_purge``, which raises InvalidRequestError if it is still
-    stopping after a wait). Raises ConfigurationError for an unusable gateway — misconfigured,
-    or, when there are users to settle, its preflight failed (Auth unreachable, the key refused:
-    ``services.preflight``), before anything is written — and AuthRejectedError when the Auth
-    service refuses the key part way. ``progress`` hears one
+    (``blocked``). Counts only what this call deleted. A background run in progress is the
+    caller's to stop first (``services.cancel.runs_purge`` does both). Raises ConfigurationError
+    for an unusable gateway (``purge_preflight``), before anything is written, and
+    AuthRejectedError when the Auth service refuses the key part way. ``progress`` hears one
     phase, ``PHASE_DELETE`` ("users"), whose total is the users about to be deleted, advanced as
-    each one is settled (deleted, blocked or failed). Logins held for deleted users
-    (``services.logins``) are deleted with them.
+    each one is settled. Logins held for deleted users (``services.logins``) go with them.
     """
     stop = stop or threading.Event()
     requested = None if user_ids is None else {uuid.UUID(str(u)) for u in user_ids}
     with gateway_in_use(gateway, cancel=stop) as auth:
-        if entries_live(run=run, user_ids=requested).exists():
-            # Every user to settle needs Auth (a lookup, a delete): an unreachable Supabase or a
-            # refused key is said in one line before anything is cancelled, marked or deleted.
-            auth_preflight(gateway=auth)
+        purge_preflight(run=run, user_ids=requested, gateway=auth)
         if not dry_run:
             ledger.runs_reap_interrupted()  # a run whose process died is finished here
-            if user_ids is None:
-                from synthadmin.services.background import runs_stop_before_purge
-
-                runs_stop_before_purge(run=run)  # a background run in progress is cancelled first
-        target = target_get(refresh=True)
         users = _users(entries_live(run=run, user_ids=requested))
         flow = FlowController(max_concurrency=settings.SYNTHADMIN_AUTH_CONCURRENCY)
         to_delete = _classify(users, _Calls(auth, flow, stop))
-        holds = deletion_holds(target, [u.user_id for u in to_delete])
-        blocked: list[str] = []
-        for user in [u for u in to_delete if u.user_id in holds]:
-            to_delete.remove(user)
-            for hold in holds[user.user_id]:
-                if hold.kind == BLOCKED:
-                    blocked.append(f"{user.email}: {hold}")
-                else:
-                    user.notes.append(str(hold))
+        blocked = _holds_apply(to_delete)
         stopped_by = ""
         if not dry_run:
             _resolve(users.values())
@@ -153,7 +134,7 @@ def synthetic_purge(
     if aborts:
         raise aborts[0]
     # An "Add check-in days" run created no user: what it wrote is the check-ins it added.
-    added = extend_checkins_remove(run=run, dry_run=dry_run) if run is not None else None
+    added = checkin_additions_remove(run=run, dry_run=dry_run) if run is not None else None
     # Extend runs whose every added check-in went with a user deleted here are done too.
     emptied = [] if dry_run else additions_close(u.user_id for u in to_delete if u.deleted)
     runs = sorted(
@@ -165,15 +146,10 @@ def synthetic_purge(
         logins_expire()  # held logins of users no longer live go with them
     done = to_delete if dry_run else [u for u in to_delete if u.deleted]
     real, flagged = _not_ours(requested, set(users))
-    roles = Counter(u.last.role for u in done if u.profile is not None)
     return PurgeReport(
         dry_run=dry_run,
         runs=runs,
-        users_deleted=len(done),
-        patients_deleted=roles["patient"],
-        therapists_deleted=roles["therapist"],
-        checkins_deleted=sum(getattr(u.profile, "n_checkins", 0) for u in done if u.profile is not None)
-        + (added.checkins_deleted if added is not None else 0),
+        **_deleted_counts(done, added),
         intents_resolved=sum(1 for u in users.values() if u.verdict in ("gone", "foreign")),
         skipped_real=real,
         not_created_here=flagged,
@@ -186,6 +162,46 @@ def synthetic_purge(
         deleted_user_ids=sorted(str(u.user_id) for u in done),
         stopped_by=stopped_by,
     )
+
+
+def purge_preflight(
+    *, run: uuid.UUID | None = None, user_ids: Iterable[uuid.UUID] | None = None, gateway: AuthGateway
+) -> None:
+    """When there are users to settle (each needs Auth: a lookup, a delete), check the Auth
+    service first (``auth_preflight``), so that an unreachable Supabase or a refused key is one
+    line before anything is cancelled, marked or deleted. Raises what ``auth_preflight`` raises.
+    """
+    if entries_live(run=run, user_ids=user_ids).exists():
+        auth_preflight(gateway=gateway)
+
+
+def _holds_apply(to_delete: list[_User]) -> list[str]:
+    """Take the users whose delete the catalog says would touch another's rows off ``to_delete``:
+    a foreign key that would block it is returned ("email: hold"), anything else noted on the
+    user (left alone)."""
+    holds = deletion_holds(target_get(refresh=True), [u.user_id for u in to_delete])
+    blocked: list[str] = []
+    for user in [u for u in to_delete if u.user_id in holds]:
+        to_delete.remove(user)
+        for hold in holds[user.user_id]:
+            if hold.kind == BLOCKED:
+                blocked.append(f"{user.email}: {hold}")
+            else:
+                user.notes.append(str(hold))
+    return blocked
+
+
+def _deleted_counts(done: list[_User], added: AdditionsRemoval | None) -> dict[str, int]:
+    """The report's counts of what went: users, by role, and their check-ins (with the days an
+    "Add check-in days" run had added)."""
+    roles = Counter(u.last.role for u in done if u.profile is not None)
+    return {
+        "users_deleted": len(done),
+        "patients_deleted": roles["patient"],
+        "therapists_deleted": roles["therapist"],
+        "checkins_deleted": sum(getattr(u.profile, "n_checkins", 0) for u in done if u.profile is not None)
+        + (added.checkins_deleted if added is not None else 0),
+    }
 
 
 def intents_resolve(

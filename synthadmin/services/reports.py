@@ -10,6 +10,9 @@ from typing import Any, Protocol
 class ProgressListener(Protocol):
     """Receives progress from a running service (the command draws bars; the admin ignores it)."""
 
+    def run_started(self, run_id: uuid.UUID) -> None:
+        """The service recorded its run (``run_id``): what it writes from now on belongs to it."""
+
     def phase(self, name: str, total: int | None) -> None:
         """A phase (``"auth users"``, ``"check-ins"``) starts; ``total`` may be unknown (None) or
         an expectation (check-ins: days x adherence per patient; the count may end either side)."""
@@ -19,6 +22,11 @@ class ProgressListener(Protocol):
 
 
 class NullProgress:
+    """A listener that ignores everything."""
+
+    def run_started(self, run_id: uuid.UUID) -> None:
+        pass
+
     def phase(self, name: str, total: int | None) -> None:
         pass
 

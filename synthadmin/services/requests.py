@@ -14,6 +14,7 @@ from faker.config import AVAILABLE_LOCALES
 
 from synthadmin.content import DEFAULT_ADHERENCE, PATTERN_NAMES
 from synthadmin.exceptions import InvalidRequestError
+from synthadmin.services.population import mix_counts, patient_patterns
 
 MAX_SEED = 2**63 - 1
 MAX_CONCURRENCY = 32
@@ -107,7 +108,7 @@ class GenerationParams:
     """A validated ``GenerationRequest``: every default chosen, nothing optional.
 
     Only ``generation_request_validate`` makes one; services take it and trust it.
-    ``checkin_days`` is the length of each patient's history in days (``history_days``), not
+    ``checkin_days`` is the length of each patient's history in days, not
     the number of days with a check-in (fewer, by ``adherence``); the stored run parameters and
     the ``--json`` report keep the name ``checkin_days``.
     """
@@ -124,14 +125,8 @@ class GenerationParams:
     #: Exact patient counts per pattern (``population.mix_counts``); None: all ``pattern``.
     mix: dict[str, int] | None = None
 
-    @property
-    def history_days(self) -> int:
-        return self.checkin_days
-
     def patient_patterns(self) -> list[str]:
         """The pattern of each patient, by index (``population.patient_patterns``)."""
-        from synthadmin.services.population import patient_patterns
-
         return patient_patterns(self.mix) if self.mix is not None else [self.pattern] * self.patients
 
     def as_parameters(self) -> dict[str, Any]:
@@ -227,8 +222,6 @@ def _integer(name: str, value: object, low: int, high: int) -> None:
 
 def _mix_validate(mix: dict[str, int] | None, patients: int) -> dict[str, int] | None:
     """Check a pattern mix; return exact counts per pattern (``population.mix_counts``)."""
-    from synthadmin.services.population import mix_counts
-
     if mix is None:
         return None
     if not isinstance(mix, dict) or not mix:

@@ -3,9 +3,10 @@
 A scenario (``synthadmin.models.Scenario``) holds what ``synthetic_generate`` needs: therapists,
 patients, a pattern mix (or one pattern), days of history, adherence, locale, a seed (or none:
 a fresh population each run) and an end date (or none: today). ``scenario_run`` runs it;
-``scenario_reset`` purges its earlier runs (with purge's usual safety rules) and runs it again,
-so that exactly one live run of the scenario remains; the same seed replays the same
-population. ``scenario_export`` / ``scenario_import`` read and write a small TOML file::
+``scenario_reset`` purges its earlier runs (with purge's usual safety rules; one in progress is
+cancelled first) and runs it again, so that exactly one live run of the scenario remains; the
+same seed replays the same population. ``scenario_export`` / ``scenario_import`` read and write
+a small TOML file::
 
     [scenario]
     name = "demo-clinic"
@@ -38,8 +39,9 @@ from django.db import transaction
 
 from synthadmin.exceptions import InvalidRequestError
 from synthadmin.models import Scenario, SyntheticRun
-from synthadmin.services.generation import Starter, synthetic_generate
-from synthadmin.services.purge import synthetic_purge
+from synthadmin.services.cancel import runs_purge
+from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.ledger import Starter
 from synthadmin.services.reports import Credential, ProgressListener, PurgeReport, RunReport
 from synthadmin.services.requests import GenerationRequest, generation_request_validate
 
@@ -157,20 +159,31 @@ def scenario_reset(
 ) -> ResetReport:
     """Purge the scenario's earlier runs, then run it again — unless the purge left anything.
 
-    Writes: what ``synthetic_purge`` and ``synthetic_generate`` write. When the purge could not
-    remove everything (users left alone, blocked, errors), nothing new is generated and
+    Writes: what ``scenario_runs_purge`` and ``synthetic_generate`` write. When the purge could
+    not remove everything (users left alone, blocked, errors), nothing new is generated and
     ``reason`` says why: a reset never ends with two populations of one scenario.
     """
     scenario_validate(scenario)  # refuse before deleting anything
-    earlier = list(scenario.runs.filter(kind=SyntheticRun.Kind.GENERATE).values_list("id", flat=True))
-    purged: list[PurgeReport] = [synthetic_purge(run=run_id, stop=stop) for run_id in earlier]
-    purge = _merged(purged)
-    if purge.left_alone or purge.blocked or purge.errors:
-        return ResetReport(
-            purge=purge, run=None, reason="earlier runs were not fully purged; nothing generated"
-        )
+    purge, reason = scenario_runs_purge(scenario=scenario, stop=stop)
+    if reason:
+        return ResetReport(purge=purge, run=None, reason=reason)
     run = scenario_run(scenario=scenario, started_by=started_by, progress=progress, stop=stop)
     return ResetReport(purge=purge, run=run)
+
+
+def scenario_runs_purge(
+    *, scenario: Scenario, stop: threading.Event | None = None
+) -> tuple[PurgeReport, str]:
+    """Purge the scenario's earlier runs (``runs_purge``: one in progress is cancelled first);
+    return the merged report and why a new run must not follow ("" when it may).
+
+    Writes what ``runs_purge`` writes; raises what it raises.
+    """
+    earlier = list(scenario.runs.filter(kind=SyntheticRun.Kind.GENERATE).values_list("id", flat=True))
+    purge = _merged([runs_purge(run=run_id, stop=stop) for run_id in earlier])
+    if purge.left_alone or purge.blocked or purge.errors:
+        return purge, "earlier runs were not fully purged; nothing generated"
+    return purge, ""
 
 
 def scenario_export(scenario: Scenario) -> str:

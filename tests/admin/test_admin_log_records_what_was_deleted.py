@@ -9,7 +9,8 @@ from django.contrib.admin.models import DELETION, LogEntry
 from django.urls import reverse
 
 from profiles.models import Profile
-from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 from tests.realdata import insert_real_user
 

@@ -9,7 +9,8 @@ import datetime as dt
 import pytest
 from django.contrib.auth.models import User
 
-from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 from tests.admin.test_browser_generate import ARTIFACTS, chromium_page
 

@@ -13,7 +13,7 @@ from django.db import connection
 from supabase import ClientOptions
 
 from tests.dbutil import admin_conninfo
-from tests.gotrue_double import GoTrueDouble
+from tests.support.gotrue import GoTrueDouble
 
 
 def test_database_conninfo() -> str:

@@ -1,4 +1,4 @@
-"""gotrue_store against the real ``auth`` schema: GoTrue's rows, its JSON, its duplicate checks,
+"""gotrue_store against the real ``auth`` schema: GoTrue's rows, its JSON, hard delete,
 collisions mapped by constraint name, and savepoints that keep the caller's transaction usable.
 
 Runs through Django's cursor (inside the test transaction) and through a plain psycopg cursor.
@@ -19,6 +19,7 @@ from supabase_auth.types import User
 from synthadmin.auth import gotrue_store
 from synthadmin.exceptions import DuplicateEmailError, DuplicateUserIdError
 from tests.auth.conftest import test_database_conninfo
+from tests.support.gotrue import store
 
 pytestmark = pytest.mark.django_db
 
@@ -46,9 +47,6 @@ def scalar(cursor, sql, params=()):
     return cursor.fetchone()[0]
 
 
-# hash_password ------------------------------------------------------------------------------
-
-
 def test_hash_is_bcrypt_2a_at_the_requested_cost():
     hashed = gotrue_store.hash_password("test1", rounds=5)
     assert hashed.startswith("$2a$05$")
@@ -72,9 +70,6 @@ def test_the_limit_counts_utf8_bytes_not_characters(char, fits, too_many):
     # 37 "é" is only 37 characters but 74 bytes.
     with pytest.raises(ValueError):
         gotrue_store.hash_password(char * too_many, rounds=4)
-
-
-# insert_user: the rows ------------------------------------------------------------------------
 
 
 def test_insert_writes_gotrues_user_row():
@@ -197,9 +192,6 @@ def test_default_timestamp_is_now_in_utc():
     assert created.utcoffset() == timedelta(0)
 
 
-# insert_user: the JSON ------------------------------------------------------------------------
-
-
 def test_insert_returns_gotrues_create_json():
     user_id = uuid.uuid4()
     with transaction.atomic(), connection.cursor() as cursor:
@@ -246,9 +238,6 @@ def test_fetch_user_includes_confirmed_at_and_matches_create():
 def test_fetch_unknown_user_is_none():
     with connection.cursor() as cursor:
         assert gotrue_store.fetch_user(cursor, uuid.uuid4()) is None
-
-
-# Collisions ---------------------------------------------------------------------------------
 
 
 def test_duplicate_id_is_duplicate_user_id_error_and_the_transaction_stays_usable():
@@ -319,76 +308,9 @@ def test_collisions_map_by_constraint_name_with_a_plain_psycopg_cursor():
             # Still usable after both failures.
             fetched = gotrue_store.fetch_user(cursor, user_id)
             assert fetched["identities"][0]["identity_data"]["email"] == "psy@example.com"
-            assert gotrue_store.email_taken(cursor, "PSY@example.com")
+            assert store.email_taken(cursor, "PSY@example.com")
         finally:
             conn.rollback()
-
-
-# email_taken ----------------------------------------------------------------------------------
-
-
-def test_email_taken_is_case_insensitive_and_per_audience():
-    with transaction.atomic(), connection.cursor() as cursor:
-        assert not gotrue_store.email_taken(cursor, "taken@example.com")
-        insert(cursor, email="taken@example.com")
-        assert gotrue_store.email_taken(cursor, "Taken@EXAMPLE.com")
-        assert not gotrue_store.email_taken(cursor, "taken@example.com", aud="other-audience")
-        assert not gotrue_store.email_taken(cursor, "free@example.com")
-
-
-def test_email_taken_finds_users_through_identities_first():
-    """A user whose identity carries the e-mail is found even if its users.email differs."""
-    user_id = uuid.uuid4()
-    with transaction.atomic(), connection.cursor() as cursor:
-        insert(cursor, user_id=user_id, email="primary@example.com")
-        cursor.execute(
-            "INSERT INTO auth.identities (provider_id, user_id, identity_data, provider, created_at, updated_at)"
-            " VALUES ('gh-1', %s, '{\"email\": \"Linked@Example.com\"}'::jsonb, 'github', now(), now())",
-            [user_id],
-        )
-        assert gotrue_store.email_taken(cursor, "linked@example.com")
-
-
-def test_email_taken_finds_a_user_without_identity_through_users_email():
-    user_id = uuid.uuid4()
-    with transaction.atomic(), connection.cursor() as cursor:
-        insert(cursor, user_id=user_id, email="lonely@example.com")
-        cursor.execute("DELETE FROM auth.identities WHERE user_id = %s", [user_id])
-        assert gotrue_store.email_taken(cursor, "LONELY@example.com")
-
-
-# list_users -------------------------------------------------------------------------------------
-
-
-def test_list_users_newest_first_with_total_and_no_identities():
-    with transaction.atomic(), connection.cursor() as cursor:
-        ids = [insert(cursor, now=NOW + timedelta(seconds=i))["id"] for i in range(5)]
-        page1, total = gotrue_store.list_users(cursor, page=1, per_page=2)
-        page3, _ = gotrue_store.list_users(cursor, page=3, per_page=2)
-        page4, _ = gotrue_store.list_users(cursor, page=4, per_page=2)
-        everyone, _ = gotrue_store.list_users(cursor, page=1, per_page=50)
-        other_aud, other_total = gotrue_store.list_users(cursor, page=1, per_page=50, aud="nobody")
-    assert total == 5
-    assert [u["id"] for u in page1] == [ids[4], ids[3]]
-    assert [u["id"] for u in page3] == [ids[0]]
-    assert page4 == []
-    assert [u["id"] for u in everyone] == ids[::-1]
-    assert all(u["identities"] is None for u in everyone)
-    assert everyone[0]["confirmed_at"]
-    assert (other_aud, other_total) == ([], 0)
-
-
-def test_list_users_filter_matches_email_or_full_name():
-    with transaction.atomic(), connection.cursor() as cursor:
-        insert(cursor, email="needle-one@example.com")
-        insert(cursor, email="x@example.com", user_metadata={"full_name": "Mr NEEDLE"})
-        insert(cursor, email="y@example.com")
-        found, total = gotrue_store.list_users(cursor, page=1, per_page=10, search="needle")
-    assert total == 2
-    assert {u["email"] for u in found} == {"needle-one@example.com", "x@example.com"}
-
-
-# delete_user ------------------------------------------------------------------------------------
 
 
 def test_hard_delete_cascades_to_identities_and_profiles():
@@ -404,46 +326,3 @@ def test_hard_delete_cascades_to_identities_and_profiles():
         assert scalar(cursor, "SELECT count(*) FROM auth.identities WHERE user_id = %s", [user_id]) == 0
         assert scalar(cursor, "SELECT count(*) FROM public.profiles WHERE id = %s", [user_id]) == 0
         assert gotrue_store.delete_user(cursor, user_id) is False
-
-
-def test_soft_delete_keeps_an_obfuscated_row_and_frees_the_email():
-    user_id = uuid.uuid4()
-    with transaction.atomic(), connection.cursor() as cursor:
-        insert(cursor, user_id=user_id, email="soft@example.com", app_metadata={"cohort": "qa"})
-        assert gotrue_store.delete_user(cursor, user_id, soft=True) is True
-        cursor.execute(
-            "SELECT email, phone, encrypted_password, deleted_at, raw_user_meta_data::text,"
-            " raw_app_meta_data::text, email_change, phone_change FROM auth.users WHERE id = %s",
-            [user_id],
-        )
-        email, phone, encrypted_password, deleted_at, user_meta, app_meta, email_change, phone_change = (
-            cursor.fetchone()
-        )
-        cursor.execute(
-            "SELECT provider_id, identity_data::text FROM auth.identities WHERE user_id = %s", [user_id]
-        )
-        identities = cursor.fetchall()
-        fetched = gotrue_store.fetch_user(cursor, user_id)
-        assert not gotrue_store.email_taken(cursor, "soft@example.com")
-        insert(cursor, email="soft@example.com")  # the address can be reused
-        # A second soft delete is a no-op.
-        assert gotrue_store.delete_user(cursor, user_id, soft=True) is True
-        cursor.execute("SELECT deleted_at FROM auth.users WHERE id = %s", [user_id])
-        assert cursor.fetchone()[0] == deleted_at
-    assert email == gotrue_store._obfuscate(user_id, "soft@example.com")
-    assert len(email) == 43 and "@" not in email
-    assert phone == gotrue_store._obfuscate(user_id, "")[:15]
-    assert email_change and len(phone_change) == 15
-    assert encrypted_password is None
-    assert deleted_at is not None
-    assert json.loads(user_meta) == json.loads(app_meta) == {}
-    assert len(identities) == 1
-    assert identities[0][0] == gotrue_store._obfuscate(user_id, f"email:{user_id}")
-    assert json.loads(identities[0][1]) == {}
-    assert fetched["deleted_at"]
-    assert "identity_data" not in fetched["identities"][0]  # Go's omitempty on an empty map
-
-
-def test_soft_delete_of_unknown_user_is_false():
-    with transaction.atomic(), connection.cursor() as cursor:
-        assert gotrue_store.delete_user(cursor, uuid.uuid4(), soft=True) is False

@@ -21,7 +21,7 @@ from synthadmin.exceptions import (
     DuplicateEmailError,
     DuplicateUserIdError,
 )
-from tests.gotrue_double import (
+from tests.support.gotrue import (
     block_delete,
     install_failing_signup_trigger,
     remove_failing_signup_trigger,

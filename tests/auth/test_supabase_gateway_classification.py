@@ -34,7 +34,7 @@ from synthadmin.exceptions import (
     DuplicateEmailError,
     DuplicateUserIdError,
 )
-from tests.gotrue_double import GoTrueDouble
+from tests.support.gotrue import GoTrueDouble
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -113,7 +113,7 @@ def _http_date_ahead(seconds: float) -> str:
 
 
 CASES: dict[str, Case] = {
-    # --- collisions -------------------------------------------------------------------
+    # collisions
     "422 email_exists → DuplicateEmailError": Case(
         lambda g, u: g.faults.duplicate_email_next(),
         raises=DuplicateEmailError,
@@ -143,7 +143,7 @@ CASES: dict[str, Case] = {
         stored="unchanged",
         requests={"create": 1, "get": 1},
     ),
-    # --- deterministic database refusal ----------------------------------------------
+    # deterministic database refusal
     "500 from a failing signup trigger → AuthDatabaseRefusedError": Case(
         _trigger,
         raises=AuthDatabaseRefusedError,
@@ -158,7 +158,7 @@ CASES: dict[str, Case] = {
         status=500,
         requests={"create": 1, "get": 1},
     ),
-    # --- lost answers after a successful create ----------------------------------------
+    # lost answers after a successful create
     "500 after the user was stored → taken": Case(
         lambda g, u: g.faults.crash_after_create_next(status=500),
         returns="user",
@@ -184,7 +184,7 @@ CASES: dict[str, Case] = {
         requests={"create": 1, "get": 1},
         stored="eventually",
     ),
-    # --- ambiguous: sent, no trustworthy answer ---------------------------------------
+    # ambiguous: sent, no trustworthy answer
     "502 (gateway), nothing stored → retryable, may exist": Case(
         lambda g, u: g.faults.fail_next(status=502),
         raises=AuthUnavailableError,
@@ -227,7 +227,7 @@ CASES: dict[str, Case] = {
         user_may_exist=True,
         requests={"create": 1, "get": 1},
     ),
-    # --- rate limited -----------------------------------------------------------------
+    # rate limited
     "429 with Retry-After seconds → AuthRateLimitedError": Case(
         lambda g, u: g.faults.fail_next(status=429, retry_after=3),
         raises=AuthRateLimitedError,
@@ -250,7 +250,7 @@ CASES: dict[str, Case] = {
         status=429,
         requests={"create": 1},
     ),
-    # --- refused: stop ---------------------------------------------------------------
+    # refused: stop
     "HTML 401 from a proxy → AuthRejectedError": Case(
         lambda g, u: g.faults.reject_all(401, html=True),
         raises=AuthRejectedError,
@@ -283,7 +283,7 @@ CASES: dict[str, Case] = {
         code="validation_failed",
         requests={"create": 1},
     ),
-    # --- not Supabase Auth's JSON ----------------------------------------------------
+    # not Supabase Auth's JSON
     "200 with an HTML page → AuthBadResponseError": Case(
         lambda g, u: g.faults.fail_next(status=200, html=True),
         raises=AuthBadResponseError,
@@ -298,7 +298,7 @@ CASES: dict[str, Case] = {
         user_may_exist=False,
         requests={"create": 1},
     ),
-    # --- the version header lost on the way out / in -----------------------------------
+    # the version header lost on the way out / in
     "no version header echoed: 422 → DuplicateEmailError": Case(
         _stripped("response", lambda g, u: g.faults.duplicate_email_next()),
         raises=DuplicateEmailError,
@@ -350,7 +350,7 @@ CASES: dict[str, Case] = {
         retry_after=2.0,
         requests={"create": 1},
     ),
-    # --- delete -----------------------------------------------------------------------
+    # delete
     "delete refused by a foreign key → AuthDeleteBlockedError": Case(
         _needs_gateway(_create_then_block),
         call="delete",
@@ -387,7 +387,7 @@ CASES: dict[str, Case] = {
         retry_after=1.0,
         requests={"delete": 1},
     ),
-    # --- lookup -----------------------------------------------------------------------
+    # lookup
     "get of an unknown id → None": Case(_nothing, call="get", returns=None, requests={"get": 1}),
     "get answered 503 → AuthUnavailableError": Case(
         lambda g, u: g.faults.fail_next(status=503, route="get"),

@@ -1,6 +1,6 @@
 """Fixtures and helpers for the Auth fault scenarios (issue 9, "What it must show").
 
-Every scenario runs against the Auth test server (``tests/gotrue_double.py``) over real HTTP
+Every scenario runs against the Auth test server (``tests/support/gotrue/``) over real HTTP
 with the real ``supabase`` client — in process through ``synthetic_generate`` /
 ``synthetic_purge``, or as a ``manage.py`` subprocess pointed at the server — and asserts by SQL.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import socket
 import subprocess
 import sys
 import time
@@ -19,14 +20,15 @@ import pytest
 from django.db import connection
 
 from synthadmin.auth.supabase import SupabaseAuthGateway
-from synthadmin.services import generation
-from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services import user_creation
+from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.ledger import Starter
 from synthadmin.services.reports import RunReport
 from synthadmin.services.requests import GenerationRequest
 from tests.dbutil import ROOT
-from tests.gotrue_double import GoTrueDouble
 from tests.ops.helpers import test_database_env
 from tests.services.conftest import auth_server, supabase_gateway  # noqa: F401  (fixtures)
+from tests.support.gotrue import GoTrueDouble
 
 END = dt.date(2026, 6, 30)
 
@@ -71,7 +73,7 @@ def fixed_ids(monkeypatch) -> list[uuid.UUID]:
     """The ids the run will give its users, in order of creation (one worker: ``concurrency=1``)."""
     ids = [uuid.uuid4() for _ in range(50)]
     counter = itertools.count()
-    monkeypatch.setattr(generation, "new_user_id", lambda: ids[next(counter)])
+    monkeypatch.setattr(user_creation, "new_user_id", lambda: ids[next(counter)])
     return ids
 
 
@@ -138,8 +140,6 @@ def error_lines(stderr: str) -> list[str]:
 
 def dead_url() -> str:
     """The URL of a port nobody listens on (connections refused)."""
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 
 from synthadmin.management import exitcodes
-from synthadmin.services.generation import STREAK_LIMIT
+from synthadmin.services.retrying import STREAK_LIMIT
 from tests.auth_faults.conftest import (
     command_env,
     entry_states,
@@ -21,8 +21,8 @@ from tests.auth_faults.conftest import (
     q,
     run_command,
 )
-from tests.gotrue_double import install_failing_signup_trigger, remove_failing_signup_trigger
 from tests.invariants import assert_invariants
+from tests.support.gotrue import install_failing_signup_trigger, remove_failing_signup_trigger
 
 
 @pytest.fixture

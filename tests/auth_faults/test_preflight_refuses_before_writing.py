@@ -14,14 +14,14 @@ from django.urls import reverse
 from synthadmin.auth.supabase import SupabaseAuthGateway
 from synthadmin.exceptions import ConfigurationError
 from synthadmin.management import exitcodes
-from synthadmin.services.background import run_enqueue
-from synthadmin.services.generation import Starter
+from synthadmin.services.chunks import run_enqueue
+from synthadmin.services.ledger import Starter
 from synthadmin.services.preflight import auth_preflight
 from synthadmin.services.requests import GenerationRequest
 from tests.admin.conftest import _staff
 from tests.auth_faults.conftest import command_env, dead_url, error_lines, generate, run_command
-from tests.gotrue_double import GoTrueDouble
 from tests.invariants import assert_invariants
+from tests.support.gotrue import GoTrueDouble
 
 UNRESOLVABLE = "https://no-such-host.invalid"
 WRONG_KEY = "eyJ-not-the-service-role-key-0123456789"

@@ -28,8 +28,8 @@ from tests.auth_faults.conftest import (
     q,
     run_command,
 )
-from tests.gotrue_double import BLOCKING_TABLE, block_delete, unblock_deletes
 from tests.invariants import assert_invariants, synthetic_counts
+from tests.support.gotrue import BLOCKING_TABLE, block_delete, unblock_deletes
 
 USERS = 12
 

@@ -5,8 +5,8 @@ controller per run); the report and the command's summary show the rate limiting
 from __future__ import annotations
 
 from tests.auth_faults.conftest import command_env, generate, ours_in_auth, run_command
-from tests.gotrue_double import GoTrueDouble
 from tests.invariants import assert_invariants, synthetic_counts
+from tests.support.gotrue import GoTrueDouble
 
 RATE_LIMITED = 8
 RETRY_AFTER = 1.0

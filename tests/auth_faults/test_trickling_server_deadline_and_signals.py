@@ -12,8 +12,8 @@ import pytest
 
 from synthadmin.auth.supabase import SupabaseAuthGateway
 from synthadmin.management import exitcodes
-from synthadmin.services.generation import STREAK_LIMIT
 from synthadmin.services.purge import synthetic_purge
+from synthadmin.services.retrying import STREAK_LIMIT
 from tests.auth_faults.conftest import (
     command_env,
     entry_states,

@@ -9,8 +9,8 @@ import pytest
 from django.contrib.auth.models import User
 
 from synthadmin.models import SyntheticRun
-from synthadmin.services import background
-from synthadmin.services.generation import Starter
+from synthadmin.services.chunks import run_enqueue
+from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 from tests.admin.test_browser_generate import ARTIFACTS, chromium_page
 
@@ -21,7 +21,7 @@ PATIENTS = 600
 
 def test_the_run_page_follows_a_background_run_to_the_end(live_server, workers):
     User.objects.create_superuser("operator", "operator@example.com", "a-long-test-password")
-    run = background.run_enqueue(
+    run = run_enqueue(
         request=GenerationRequest(
             patients=PATIENTS, therapists=6, checkin_days=30, end_date=dt.date(2026, 6, 30)
         ),

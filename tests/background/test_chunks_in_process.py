@@ -3,14 +3,25 @@ processes): phase barrier, same population as an inline run, resume after a cras
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+
 import pytest
 from django.db import connection
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from synthadmin.models import RunChunk, SyntheticRun, SyntheticUser
-from synthadmin.services import background
-from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services import ledger
+from synthadmin.services.cancel import run_cancel
+from synthadmin.services.chunks import CHUNK_MAX_ATTEMPTS, chunk_run, chunks_reap, run_enqueue
+from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.ledger import Starter
+from synthadmin.services.purge import synthetic_purge
 from synthadmin.services.requests import GenerationRequest
-from tests.background.conftest import assert_run_invariants, population_of
+from synthadmin.tasks import extend_to_today_task
+from tests.background.conftest import assert_run_invariants, caseloads_of, population_of
+from tests.invariants import therapist_links
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,15 +35,13 @@ def small_chunks(settings, supabase_tables_cleanup):
 
 def _work_all() -> list[str]:
     """Run every queued chunk in this process, in the order the database backend hands them out."""
-    from django_tasks_db.models import DBTaskResult
-
     done = []
     while True:
         ready = DBTaskResult.objects.ready().order_by("enqueued_at").first()
         if ready is None:
             return done
         ready.claim("in-process")
-        done.append(background.chunk_run(*ready.task_result.args))
+        done.append(chunk_run(*ready.task_result.args))
         ready.set_successful(None)
 
 
@@ -40,7 +49,7 @@ def test_a_run_of_chunks_creates_the_same_population_as_an_inline_run():
     request = GenerationRequest(
         patients=10, therapists=3, checkin_days=20, seed=42, mix={"stable": 6, "cycling": 4}
     )
-    run = background.run_enqueue(request=request, started_by=STARTER)
+    run = run_enqueue(request=request, started_by=STARTER)
     assert run.status == SyntheticRun.Status.QUEUED
     # The phase barrier: only therapist chunks exist until they are done.
     assert set(run.chunks.values_list("phase", flat=True)) == {"therapists"}
@@ -55,9 +64,7 @@ def test_a_run_of_chunks_creates_the_same_population_as_an_inline_run():
 
 
 def test_a_chunk_run_again_skips_complete_users_and_settles_intents():
-    run = background.run_enqueue(
-        request=GenerationRequest(patients=4, checkin_days=5, seed=7), started_by=STARTER
-    )
+    run = run_enqueue(request=GenerationRequest(patients=4, checkin_days=5, seed=7), started_by=STARTER)
     chunk = run.chunks.get()
     assert _work_all() == ["done"]
     complete = list(run.users.order_by("job_index").values_list("user_id", flat=True))
@@ -68,7 +75,7 @@ def test_a_chunk_run_again_skips_complete_users_and_settles_intents():
     SyntheticUser.objects.filter(pk=last.pk).update(state=SyntheticUser.State.INTENT)
     RunChunk.objects.filter(pk=chunk.pk).update(state=RunChunk.State.QUEUED)
     SyntheticRun.objects.filter(pk=run.pk).update(status=SyntheticRun.Status.RUNNING)
-    assert background.chunk_run(chunk.pk) == "done"
+    assert chunk_run(chunk.pk) == "done"
     run.refresh_from_db()
     assert run.status == SyntheticRun.Status.SUCCEEDED and run.patients_created == 4
     now_complete = list(
@@ -80,8 +87,8 @@ def test_a_chunk_run_again_skips_complete_users_and_settles_intents():
 
 
 def test_cancel_before_any_worker_aborts_at_once():
-    run = background.run_enqueue(request=GenerationRequest(patients=9, seed=1), started_by=STARTER)
-    run = background.run_cancel(run=run, by="staff:alice")
+    run = run_enqueue(request=GenerationRequest(patients=9, seed=1), started_by=STARTER)
+    run = run_cancel(run=run, by="staff:alice")
     assert run.status == SyntheticRun.Status.ABORTED
     assert "alice" in run.error_summary
     assert set(run.chunks.values_list("state", flat=True)) == {"cancelled"}
@@ -90,15 +97,11 @@ def test_cancel_before_any_worker_aborts_at_once():
 
 
 def test_patients_of_a_therapist_that_failed_go_to_the_others_in_job_order():
-    from synthadmin.services.purge import synthetic_purge
-    from tests.background.conftest import caseloads_of
-    from tests.invariants import therapist_links
-
-    run = background.run_enqueue(
+    run = run_enqueue(
         request=GenerationRequest(patients=10, therapists=3, checkin_days=3, seed=11), started_by=STARTER
     )
     therapists_chunk = run.chunks.get()
-    assert background.chunk_run(therapists_chunk.pk) == "done"  # the barrier enqueues the patients
+    assert chunk_run(therapists_chunk.pk) == "done"  # the barrier enqueues the patients
     # As if the middle therapist had failed: its user is gone, its ledger entry not complete.
     middle = run.users.get(job_index=1)
     synthetic_purge(user_ids=[middle.user_id])
@@ -114,44 +117,36 @@ def test_patients_of_a_therapist_that_failed_go_to_the_others_in_job_order():
 
 
 def test_the_reaper_requeues_a_chunk_whose_worker_stopped_beating(fast_liveness):
-    import datetime as dt
 
-    from django.utils import timezone
-
-    run = background.run_enqueue(request=GenerationRequest(patients=3, checkin_days=2), started_by=STARTER)
+    run = run_enqueue(request=GenerationRequest(patients=3, checkin_days=2), started_by=STARTER)
     chunk = run.chunks.get()
     stale = timezone.now() - dt.timedelta(seconds=10)
     RunChunk.objects.filter(pk=chunk.pk).update(
         state="running", worker_host="another-host", worker_pid=1, attempts=1, heartbeat_at=timezone.now()
     )
-    assert background.chunks_reap() == []  # another host, fresh heartbeat: alive
+    assert chunks_reap() == []  # another host, fresh heartbeat: alive
     RunChunk.objects.filter(pk=chunk.pk).update(heartbeat_at=stale)
-    assert [c.pk for c in background.chunks_reap()] == [chunk.pk]
+    assert [c.pk for c in chunks_reap()] == [chunk.pk]
     chunk.refresh_from_db()
     assert chunk.state == "queued"
     assert sorted(_work_all()) == ["done", "skipped"]  # whichever task comes first runs it, once
     run.refresh_from_db()
     assert run.status == SyntheticRun.Status.SUCCEEDED
     # A chunk whose workers kept dying is given up: the run fails, saying why.
-    run2 = background.run_enqueue(request=GenerationRequest(patients=2, checkin_days=2), started_by=STARTER)
+    run2 = run_enqueue(request=GenerationRequest(patients=2, checkin_days=2), started_by=STARTER)
     chunk2 = run2.chunks.get()
     RunChunk.objects.filter(pk=chunk2.pk).update(
         state="running",
         worker_host="another-host",
-        attempts=background.CHUNK_MAX_ATTEMPTS,
+        attempts=CHUNK_MAX_ATTEMPTS,
         heartbeat_at=stale,
     )
-    background.chunks_reap()
+    chunks_reap()
     run2.refresh_from_db()
     assert run2.status == SyntheticRun.Status.FAILED and "died" in run2.error_summary
 
 
 def test_the_top_up_task_extends_every_synthetic_patient_to_today():
-    import datetime as dt
-
-    from django.utils import timezone
-
-    from synthadmin.tasks import extend_to_today_task
 
     yesterday_week = timezone.localdate() - dt.timedelta(days=7)
     synthetic_generate(
@@ -159,7 +154,6 @@ def test_the_top_up_task_extends_every_synthetic_patient_to_today():
         started_by=STARTER,
     )
     extend_to_today_task.enqueue()
-    from django_tasks_db.models import DBTaskResult
 
     ready = DBTaskResult.objects.ready().get()
     ready.claim("in-process")
@@ -173,27 +167,21 @@ def test_the_top_up_task_extends_every_synthetic_patient_to_today():
 
 
 def test_users_a_stop_ended_before_anything_was_sent_are_not_failures_of_a_cancelled_run(settings):
-    """A SIGTERMed worker records the users it had not yet sent as ``failed`` ("stopped while
-    waiting to call Supabase Auth"); if the run is then cancelled, they were never tried."""
-    import uuid
+    """A SIGTERMed worker records the users it had not yet sent as never sent
+    (``ledger.entry_not_sent``); if the run is then cancelled, they were never tried."""
 
-    from synthadmin.services import ledger
-
-    run = background.run_enqueue(
-        request=GenerationRequest(patients=8, checkin_days=2, seed=5), started_by=STARTER
-    )
-    from django_tasks_db.models import DBTaskResult
+    run = run_enqueue(request=GenerationRequest(patients=8, checkin_days=2, seed=5), started_by=STARTER)
 
     first = DBTaskResult.objects.ready().order_by("enqueued_at").first()
     first.claim("in-process")
-    assert background.chunk_run(*first.task_result.args) == "done"  # users 0-3
+    assert chunk_run(*first.task_result.args) == "done"  # users 0-3
     first.set_successful(None)
     entry = ledger.entry_intent(
         run=run, user_id=uuid.uuid4(), email="stopped.4@example.com", role="patient", attempt=1, job_index=4
     )
-    ledger.entry_failed([entry.pk], "stopped while waiting to call Supabase Auth")
+    ledger.entry_not_sent(entry.pk, "stopped while waiting to call Supabase Auth")
 
-    run = background.run_cancel(run=run, by="os:test")
+    run = run_cancel(run=run, by="os:test")
 
     assert run.status == SyntheticRun.Status.ABORTED
     assert (run.patients_created, run.users_failed) == (4, 0)

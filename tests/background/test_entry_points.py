@@ -14,10 +14,11 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from synthadmin.models import RunChunk, SyntheticRun, SyntheticUser
-from synthadmin.services import background
-from synthadmin.services.generation import Starter
-from synthadmin.services.purge import synthetic_purge
+from synthadmin.services.cancel import runs_purge
+from synthadmin.services.chunks import run_enqueue
+from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
+from synthadmin.services.workers import worker_stopped, worker_touch, workers_alive
 from tests.background.conftest import assert_run_invariants, run_ended, wait_until
 from tests.dbutil import ROOT
 from tests.ops.helpers import test_database_env
@@ -79,11 +80,11 @@ def test_admin_runs_a_small_run_inline_when_no_worker_is_alive(operator, supabas
 
 
 def test_admin_enqueues_a_small_run_when_a_worker_is_alive(operator, supabase_tables_cleanup):
-    background.worker_touch(backend="db")  # this process counts as a live worker
+    worker_touch(backend="db")  # this process counts as a live worker
     try:
         response = operator.post(reverse("admin:profiles_profile_generate"), FORM)
     finally:
-        background.worker_stopped()
+        worker_stopped()
     run = SyntheticRun.objects.get()
     assert run.status == SyntheticRun.Status.QUEUED and run.background
     assert response["Location"] == reverse("admin:synthadmin_syntheticrun_change", args=[run.pk])
@@ -92,7 +93,7 @@ def test_admin_enqueues_a_small_run_when_a_worker_is_alive(operator, supabase_ta
 
 
 def test_the_run_page_says_when_no_worker_has_picked_a_run_up(operator, supabase_tables_cleanup):
-    run = background.run_enqueue(request=GenerationRequest(patients=50), started_by=Starter("os:test"))
+    run = run_enqueue(request=GenerationRequest(patients=50), started_by=Starter("os:test"))
     progress = operator.get(reverse("admin:synthadmin_syntheticrun_progress", args=[run.pk])).json()
     assert progress["status"] == "queued" and progress["users_total"] == 50 and progress["users_done"] == 0
     assert (
@@ -102,7 +103,7 @@ def test_the_run_page_says_when_no_worker_has_picked_a_run_up(operator, supabase
 
 
 def test_plain_db_worker_processes_the_tasks(supabase_tables_cleanup):
-    run = background.run_enqueue(
+    run = run_enqueue(
         request=GenerationRequest(patients=40, therapists=3, checkin_days=10), started_by=Starter("os:test")
     )
     result = subprocess.run(
@@ -130,7 +131,7 @@ def test_plain_db_worker_processes_the_tasks(supabase_tables_cleanup):
 
 
 def test_purging_a_run_in_progress_cancels_it_first(workers, settings):
-    run = background.run_enqueue(
+    run = run_enqueue(
         request=GenerationRequest(patients=1500, checkin_days=30), started_by=Starter("os:test")
     )
     workers.start()
@@ -140,7 +141,7 @@ def test_purging_a_run_in_progress_cancels_it_first(workers, settings):
         what="the run to be under way",
         workers=workers,
     )
-    report = synthetic_purge(run=run.pk)
+    report = runs_purge(run=run.pk)
     run.refresh_from_db()
     assert run.status == SyntheticRun.Status.ABORTED and run.cancel_requested_by == "purge"
     assert report.users_deleted == run.patients_created > 0
@@ -152,12 +153,12 @@ def test_purging_a_run_in_progress_cancels_it_first(workers, settings):
 
 def test_the_admin_purges_a_big_run_in_the_background(operator, workers, settings):
     settings.SYNTHADMIN_ADMIN_INLINE_PATIENTS = 10
-    run = background.run_enqueue(
+    run = run_enqueue(
         request=GenerationRequest(patients=60, therapists=2, checkin_days=5), started_by=Starter("os:test")
     )
     workers.start()
     wait_until(run_ended(run.pk), timeout=120, what="the run", workers=workers)
-    wait_until(lambda: bool(background.workers_alive()), timeout=30, what="a live worker", workers=workers)
+    wait_until(lambda: bool(workers_alive()), timeout=30, what="a live worker", workers=workers)
     response = operator.post(reverse("admin:synthadmin_syntheticrun_purge", args=[run.pk]), follow=True)
     assert "Purge queued" in " ".join(str(m) for m in response.context["messages"])
     wait_until(

@@ -15,8 +15,8 @@ from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from synthadmin.models import RunChunk, SyntheticRun, SyntheticUser
-from synthadmin.services import background
-from synthadmin.services.generation import Starter
+from synthadmin.services.chunks import run_enqueue
+from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 from tests.background.conftest import assert_run_invariants, run_ended, wait_until
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _enqueue(patients: int, *, therapists: int = 4) -> SyntheticRun:
-    return background.run_enqueue(
+    return run_enqueue(
         request=GenerationRequest(
             patients=patients, therapists=therapists, checkin_days=30, seed=99, end_date=dt.date(2026, 6, 30)
         ),

@@ -14,8 +14,8 @@ from django.db import connection
 from django.urls import reverse
 
 from synthadmin.models import HeldLogin, SyntheticRun
-from synthadmin.services import background
-from synthadmin.services.generation import Starter
+from synthadmin.services.chunks import chunk_run, run_enqueue
+from synthadmin.services.ledger import Starter
 from synthadmin.services.logins import LoginsNotReadyError, logins_take
 from synthadmin.services.requests import GenerationRequest
 from tests.admin.conftest import _staff
@@ -31,7 +31,7 @@ def small_chunks(settings, supabase_tables_cleanup):
 
 def test_a_background_run_holds_logins_offered_once_it_ends(client):
     starter: User = _staff("starter", "generate_synthetic_data")
-    run = background.run_enqueue(
+    run = run_enqueue(
         request=GenerationRequest(patients=5, therapists=1, checkin_days=3, seed=3),
         started_by=Starter("staff:starter", user_id=starter.pk),
         hold_logins=True,
@@ -44,7 +44,7 @@ def test_a_background_run_holds_logins_offered_once_it_ends(client):
 
     first = DBTaskResult.objects.ready().order_by("enqueued_at").first()
     first.claim("in-process")
-    background.chunk_run(*first.task_result.args)
+    chunk_run(*first.task_result.args)
     first.set_successful(None)
     assert HeldLogin.objects.filter(run=run).count() == 1
     page = client.get(url)
@@ -69,7 +69,7 @@ def test_a_background_run_holds_logins_offered_once_it_ends(client):
 
 
 def test_a_background_run_without_logins_holds_none():
-    run = background.run_enqueue(
+    run = run_enqueue(
         request=GenerationRequest(patients=2, checkin_days=2, seed=4), started_by=Starter("os:test")
     )
     _work_all()
@@ -79,7 +79,7 @@ def test_a_background_run_without_logins_holds_none():
 
 def test_before_any_user_the_pages_say_what_is_still_to_come(client):
     starter: User = _staff("starter", "generate_synthetic_data")
-    run = background.run_enqueue(
+    run = run_enqueue(
         request=GenerationRequest(patients=2, checkin_days=2, seed=3),
         started_by=Starter("staff:starter", user_id=starter.pk),
         hold_logins=True,

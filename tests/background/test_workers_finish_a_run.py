@@ -12,8 +12,8 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 
 from synthadmin.models import RunChunk, SyntheticRun
-from synthadmin.services import background
-from synthadmin.services.generation import Starter
+from synthadmin.services.chunks import run_enqueue
+from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 from tests.background.conftest import (
     assert_run_invariants,
@@ -75,7 +75,7 @@ def test_an_admin_run_is_enqueued_and_two_workers_finish_it_like_one(operator, w
     workers.stop_all()
 
     # The same request, one worker.
-    single = background.run_enqueue(
+    single = run_enqueue(
         request=GenerationRequest(
             patients=PATIENTS,
             therapists=THERAPISTS,

@@ -13,7 +13,8 @@ from django.db import connection
 from django.utils import timezone
 
 from synthadmin.models import CheckinAddition, SyntheticRun
-from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 from tests.dbutil import database_url, manage
 

@@ -17,7 +17,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from synthadmin.models import SyntheticRun, SyntheticUser
-from synthadmin.services.ledger import run_start
+from synthadmin.services.ledger import Starter, run_start
 
 pytestmark = pytest.mark.django_db
 
@@ -37,9 +37,7 @@ def _runs() -> dict[str, dict]:
 def test_dead_owner_is_interrupted_live_owner_running_purged_shown_purged():
     alive = run_start(
         kind="generate",
-        source="api",
-        started_by="os:t",
-        started_by_user_id=None,
+        started_by=Starter("os:t", source="api"),
         parameters={},
         seed=1,
         auth_backend="local",

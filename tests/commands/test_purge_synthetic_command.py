@@ -1,4 +1,5 @@
-"""``manage.py purge_synthetic``: --run / --all, --dry-run, confirmation, never real patients."""
+"""``manage.py purge_synthetic``: --run / --all, --dry-run, confirmation (read from stdin), never real
+patients."""
 
 from __future__ import annotations
 
@@ -67,4 +68,25 @@ def test_bad_arguments(real_population, args, message):
         _purge(*args)
     assert info.value.returncode == 1
     assert synthetic_counts()["patients"] == 1
+    assert_invariants(real_population)
+
+
+class _Terminal(StringIO):
+    """Standard input as a person at a terminal would give it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("answer", "left"), [("yes\n", 0), ("no\n", 1), ("", 1)])
+def test_on_a_terminal_it_asks_and_reads_the_answer_from_stdin(real_population, answer, left):
+    _generate(1)
+    out = StringIO()
+    if left:
+        with pytest.raises(CommandError, match="purge cancelled; nothing was deleted"):
+            call_command("purge_synthetic", "--all", stdin=_Terminal(answer), stdout=out, stderr=StringIO())
+    else:
+        call_command("purge_synthetic", "--all", stdin=_Terminal(answer), stdout=out, stderr=StringIO())
+    assert "This deletes 1 synthetic user(s)" in out.getvalue() and "Type 'yes' to continue" in out.getvalue()
+    assert synthetic_counts()["patients"] == left
     assert_invariants(real_population)

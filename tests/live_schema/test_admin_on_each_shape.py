@@ -8,7 +8,8 @@ import datetime as dt
 from django.urls import reverse
 
 from profiles.models import Profile
-from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 from tests.invariants import therapist_links
 

@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from profiles.models import Profile
 from synthadmin.models import SyntheticRun
-from synthadmin.services import background
-from synthadmin.services.extend_today import synthetic_extend_to_today
-from synthadmin.services.generation import Starter
+from synthadmin.services.chunks import run_enqueue
+from synthadmin.services.extend_today import checkins_extend_to_today
+from synthadmin.services.ledger import Starter
 from synthadmin.services.purge import synthetic_purge
 from synthadmin.services.requests import GenerationRequest
 from tests.background.test_chunks_in_process import _work_all
@@ -38,7 +38,7 @@ def _count(sql: str) -> int:
 def test_background_run_extend_to_today_and_purge(shape, real_rows):
     before = snapshot_real_rows()
     end = timezone.localdate() - dt.timedelta(days=6)
-    run = background.run_enqueue(
+    run = run_enqueue(
         request=GenerationRequest(patients=3, therapists=1, checkin_days=10, seed=4, end_date=end),
         started_by=STARTER,
     )
@@ -57,7 +57,7 @@ def test_background_run_extend_to_today_and_purge(shape, real_rows):
         assert {p: links[p] for p in patients} == dict.fromkeys(patients, therapist.id)
 
     generated = _count("SELECT count(*) FROM public.check_ins")
-    extension = synthetic_extend_to_today(run=run.pk, started_by=STARTER)
+    extension = checkins_extend_to_today(run=run.pk, started_by=STARTER)
     assert extension.report is not None and extension.patients_extended == 3
     assert _count("SELECT max(checkin_date) FROM public.check_ins") <= timezone.localdate()
     dupes = "SELECT count(*) FROM (SELECT 1 FROM public.check_ins GROUP BY user_id, checkin_date HAVING count(*) > 1) d"

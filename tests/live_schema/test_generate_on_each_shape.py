@@ -9,7 +9,8 @@ import datetime as dt
 import pytest
 from django.db import connection
 
-from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 from synthadmin.target import target_read
 from tests.invariants import assert_invariants, synthetic_caseloads, synthetic_counts, therapist_links

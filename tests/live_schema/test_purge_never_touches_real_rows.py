@@ -12,7 +12,8 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from profiles.models import Profile
-from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.ledger import Starter
 from synthadmin.services.purge import synthetic_purge
 from synthadmin.services.requests import GenerationRequest
 from tests.invariants import therapist_links

@@ -10,7 +10,8 @@ import pytest
 from django.db import connection, transaction
 
 from profiles.models import Profile
-from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 from tests.invariants import therapist_links
 from tests.shapes import shape_install

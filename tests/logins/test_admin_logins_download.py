@@ -13,7 +13,8 @@ from django.db import connection
 from django.urls import reverse
 
 from synthadmin.models import HeldLogin, SyntheticRun
-from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.ledger import Starter
 from synthadmin.services.logins import (
     LIFETIME,
     LoginsGoneError,

@@ -10,8 +10,9 @@ import pytest
 from django.db import connection
 
 from synthadmin.models import SyntheticRun, SyntheticUser
-from synthadmin.services import generation
-from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services import user_creation
+from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.ledger import Starter
 from synthadmin.services.population import population_build
 from synthadmin.services.requests import GenerationRequest
 from tests.invariants import assert_invariants, synthetic_counts
@@ -55,7 +56,7 @@ def test_duplicate_id_gets_a_fresh_uuid_and_never_touches_the_owner(real_populat
     taken = insert_real_user(email="owner-of-the-id@example.org", checkins=2)
     real = snapshot_real_rows()
     ids = itertools.chain([taken], iter(uuid.uuid4, None))
-    monkeypatch.setattr(generation, "new_user_id", lambda: next(ids))
+    monkeypatch.setattr(user_creation, "new_user_id", lambda: next(ids))
 
     report = _run(patients=2)
 
@@ -90,7 +91,9 @@ def test_three_collisions_fail_that_user_only(real_population, monkeypatch):
     # The therapist (created first, alone in its phase) draws call 1 and succeeds; all three
     # attempts of the patient (calls 2-4) draw an id a real user already has.
     calls = itertools.count(1)
-    monkeypatch.setattr(generation, "new_user_id", lambda: taken if 2 <= next(calls) <= 4 else uuid.uuid4())
+    monkeypatch.setattr(
+        user_creation, "new_user_id", lambda: taken if 2 <= next(calls) <= 4 else uuid.uuid4()
+    )
 
     report = _run(patients=1, therapists=1)
 
@@ -155,6 +158,9 @@ def test_profile_primary_key_clash_is_an_id_collision(real_population, db_trigge
 def test_interrupt_in_the_main_thread_stops_cleanly(real_population):
     class InterruptingProgress:
         seen = 0
+
+        def run_started(self, run_id):
+            pass
 
         def phase(self, name, total):
             pass

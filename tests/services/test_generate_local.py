@@ -1,4 +1,5 @@
-"""synthetic_generate with the local Auth backend, against the real PostgreSQL."""
+"""synthetic_generate with the local Auth backend (the in-memory one where a request is refused
+before Auth), against the real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from django.db import connection
 
 from synthadmin.exceptions import InvalidRequestError
 from synthadmin.models import SyntheticRun, SyntheticUser
-from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 from tests.invariants import assert_invariants, synthetic_caseloads, synthetic_counts, therapist_links
 
@@ -135,12 +137,13 @@ def test_same_seed_same_content_new_identities(real_population):
         ({"concurrency": 0}, "concurrency"),
     ],
 )
-def test_bad_requests_raise_and_write_nothing(real_population, kwargs, field):
+def test_bad_requests_raise_and_write_nothing(real_population, locmem_auth, kwargs, field):
     with pytest.raises(InvalidRequestError) as info:
         _generate(**kwargs)
     assert info.value.field == field
     assert SyntheticRun.objects.count() == 0
     assert synthetic_counts()["auth_users"] == 0
+    assert locmem_auth == {}  # nothing asked of Auth either
     assert_invariants(real_population)
 
 

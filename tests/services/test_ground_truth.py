@@ -7,8 +7,9 @@ import statistics
 
 from checkins.models import CheckIn
 from synthadmin.models import SyntheticUser
-from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services.generation import synthetic_generate
 from synthadmin.services.ground_truth import state_by_day
+from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 
 END = dt.date(2026, 6, 30)

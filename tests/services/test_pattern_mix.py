@@ -14,7 +14,8 @@ from synthadmin.content import MoodState, get_pattern
 from synthadmin.content.states import STATE_BY_CODE
 from synthadmin.exceptions import InvalidRequestError
 from synthadmin.models import SyntheticUser
-from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.ledger import Starter
 from synthadmin.services.population import mix_counts, patient_history, patient_patterns
 from synthadmin.services.requests import GenerationRequest, generation_request_validate, mix_parse
 from tests.invariants import assert_invariants, therapist_links

@@ -11,7 +11,8 @@ from profiles.models import Profile
 from synthadmin.auth import NewAuthUser, get_gateway
 from synthadmin.auth.base import APP_METADATA_KEY
 from synthadmin.models import SyntheticRun, SyntheticUser
-from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.ledger import Starter
 from synthadmin.services.purge import synthetic_purge
 from synthadmin.services.requests import GenerationRequest
 from tests.invariants import assert_invariants, synthetic_counts

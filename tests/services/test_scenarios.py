@@ -10,7 +10,7 @@ from django.db import connection
 
 from synthadmin.exceptions import InvalidRequestError
 from synthadmin.models import Scenario, SyntheticRun
-from synthadmin.services.generation import Starter
+from synthadmin.services.ledger import Starter
 from synthadmin.services.scenarios import (
     scenario_export,
     scenario_import,

@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 from django.contrib.auth.models import Permission, User
 
-from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 
 END = dt.date(2026, 6, 30)

@@ -16,10 +16,10 @@ from django.db import connection
 from profiles.models import Profile
 from synthadmin.fieldlabels import FIELD_LABELS
 from synthadmin.models import SyntheticUser
+from synthadmin.services.backfill import checkins_backfill
 from synthadmin.services.export import export_columns, synthetic_export_chunks, synthetic_export_write
-from synthadmin.services.extend import synthetic_checkins_extend
-from synthadmin.services.generation import Starter
 from synthadmin.services.ground_truth import state_by_day
+from synthadmin.services.ledger import Starter
 from tests.realdata import insert_real_user
 from tests.story.conftest import generate
 
@@ -95,7 +95,7 @@ def test_all_exports_every_synthetic_checkin_and_jsonl_has_numbers(supabase_tabl
 
 def test_an_extend_run_exports_exactly_the_days_it_added_with_their_states(supabase_tables_cleanup):
     generate(patients=2, days=20)
-    extend, _ = synthetic_checkins_extend(
+    extend, _ = checkins_backfill(
         patient_ids=Profile.objects.synthetic().values_list("id", flat=True),
         days=25,
         pattern="depressive",

@@ -14,9 +14,10 @@ from django.utils import timezone
 from profiles.models import Profile
 from synthadmin.exceptions import InvalidRequestError
 from synthadmin.models import CheckinAddition, SyntheticRun
-from synthadmin.services.extend import synthetic_checkins_extend
-from synthadmin.services.extend_today import synthetic_extend_to_today
-from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services.backfill import checkins_backfill
+from synthadmin.services.extend_today import checkins_extend_to_today
+from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.ledger import Starter
 from synthadmin.services.purge import synthetic_purge
 from synthadmin.services.requests import GenerationRequest
 
@@ -40,7 +41,7 @@ def test_an_extend_to_today_run_is_called_so_in_the_admin_and_list_runs(
     supabase_tables_cleanup, admin_client
 ):
     _generate_ended(5)
-    done = synthetic_extend_to_today(all_patients=True, started_by=STARTER)
+    done = checkins_extend_to_today(all_patients=True, started_by=STARTER)
     run = SyntheticRun.objects.get(pk=done.report.run_id)
 
     assert run.kind_label == "Extend to today" and str(run).startswith("Extend to today ")
@@ -53,8 +54,8 @@ def test_an_extend_to_today_run_is_called_so_in_the_admin_and_list_runs(
 
 def test_purging_the_generate_run_closes_its_extend_runs(supabase_tables_cleanup):
     generated = _generate_ended(5)
-    extension = synthetic_extend_to_today(all_patients=True, started_by=STARTER).report
-    added = synthetic_checkins_extend(
+    extension = checkins_extend_to_today(all_patients=True, started_by=STARTER).report
+    added = checkins_backfill(
         patient_ids=Profile.objects.values_list("id", flat=True), days=2, pattern="stable", started_by=STARTER
     )[0]
 
@@ -74,7 +75,7 @@ def test_adding_zero_days_is_refused_and_writes_nothing(supabase_tables_cleanup)
     ids = list(Profile.objects.values_list("id", flat=True))
 
     with pytest.raises(InvalidRequestError, match="between 1 and 3,650, got 0: adding 0 days adds nothing"):
-        synthetic_checkins_extend(patient_ids=ids, days=0, pattern="stable", started_by=STARTER)
+        checkins_backfill(patient_ids=ids, days=0, pattern="stable", started_by=STARTER)
     with pytest.raises(CommandError, match="--days: days must be between 1 and 3,650, got 0"):
         call_command("extend_synthetic", "--all", "--days", "0", "--pattern", "stable")
     with pytest.raises(CommandError, match=r"--days: days must be between 1 and 3,650, got 99,999$"):

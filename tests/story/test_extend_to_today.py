@@ -20,9 +20,10 @@ from synthadmin.content.states import MoodState
 from synthadmin.exceptions import InvalidRequestError
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.services import extend_today
-from synthadmin.services.extend import dates_of
-from synthadmin.services.extend_today import synthetic_extend_to_today
-from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services.additions import dates_of
+from synthadmin.services.extend_today import checkins_extend_to_today
+from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.ledger import Starter
 from synthadmin.services.purge import synthetic_purge
 from synthadmin.services.requests import GenerationRequest
 from tests.realdata import insert_real_user
@@ -95,7 +96,7 @@ def test_the_chain_continues_without_a_jump_and_dsm_minimums_hold_across_the_joi
     today = timezone.localdate()
     patients = list(Profile.objects.synthetic().values_list("id", flat=True))
 
-    done = synthetic_extend_to_today(patient_ids=patients, started_by=STARTER)
+    done = checkins_extend_to_today(patient_ids=patients, started_by=STARTER)
 
     assert done.report is not None and done.report.status == "succeeded"
     assert done.patients_extended == 12 and done.report.checkins_created > 0
@@ -131,11 +132,11 @@ def test_the_chain_continues_without_a_jump_and_dsm_minimums_hold_across_the_joi
 
 def test_twice_adds_nothing_the_second_time(supabase_tables_cleanup):
     _generate(patients=3, days=30, ended_days_ago=10, pattern="cycling")
-    first = synthetic_extend_to_today(all_patients=True, started_by=STARTER)
+    first = checkins_extend_to_today(all_patients=True, started_by=STARTER)
     after_first = _checkins()
     runs = SyntheticRun.objects.count()
 
-    second = synthetic_extend_to_today(all_patients=True, started_by=STARTER)
+    second = checkins_extend_to_today(all_patients=True, started_by=STARTER)
 
     assert first.report is not None and first.patients_extended == 3
     assert second.report is None and second.up_to_date == 3 and second.refusals == []
@@ -147,10 +148,10 @@ def test_the_next_extension_continues_from_the_new_last_day(supabase_tables_clea
     _generate(patients=2, days=60, ended_days_ago=30, pattern="cycling")
     today = timezone.localdate()
     monkeypatch.setattr(extend_today.timezone, "localdate", lambda: today - dt.timedelta(days=12))
-    first = synthetic_extend_to_today(all_patients=True, started_by=STARTER)
+    first = checkins_extend_to_today(all_patients=True, started_by=STARTER)
     monkeypatch.undo()
 
-    second = synthetic_extend_to_today(all_patients=True, started_by=STARTER)
+    second = checkins_extend_to_today(all_patients=True, started_by=STARTER)
 
     for addition in CheckinAddition.objects.filter(run_id=second.report.run_id):
         generated, middle, last = _windows(addition.user_id)
@@ -174,7 +175,7 @@ def test_purging_the_extend_run_removes_exactly_its_days_and_the_next_extension_
 ):
     _generate(patients=3, days=40, ended_days_ago=20, pattern="depressive")
     before = _checkins()
-    done = synthetic_extend_to_today(all_patients=True, started_by=STARTER)
+    done = checkins_extend_to_today(all_patients=True, started_by=STARTER)
     added = _checkins() - before
     recorded = {
         (a.user_id, day)
@@ -189,7 +190,7 @@ def test_purging_the_extend_run_removes_exactly_its_days_and_the_next_extension_
 
     assert purge.checkins_deleted == len(added) and _checkins() == before
     _assert_invariants()
-    again = synthetic_extend_to_today(all_patients=True, started_by=STARTER)
+    again = checkins_extend_to_today(all_patients=True, started_by=STARTER)
     # Deterministic: the same patients continued from the same day get the same days.
     assert {(u, d, m) for _, u, d, m in _checkins() - before} == {(u, d, m) for _, u, d, m in added}
     assert again.report.checkins_created == len(added)
@@ -200,13 +201,13 @@ def test_a_patient_generated_before_ground_truth_was_stored_continues_its_regene
 ):
     report = _generate(patients=2, days=90, ended_days_ago=15, pattern="manic")
     before = _checkins()
-    stored = synthetic_extend_to_today(run=report.run_id, started_by=STARTER)
+    stored = checkins_extend_to_today(run=report.run_id, started_by=STARTER)
     from_stored = _checkins() - before
     truths = {a.user_id: a.ground_truth for a in CheckinAddition.objects.filter(run_id=stored.report.run_id)}
     synthetic_purge(run=stored.report.run_id)
     SyntheticUser.objects.filter(run_id=report.run_id).update(ground_truth={})  # as an older version left it
 
-    regenerated = synthetic_extend_to_today(run=report.run_id, started_by=STARTER)
+    regenerated = checkins_extend_to_today(run=report.run_id, started_by=STARTER)
 
     assert regenerated.patients_extended == 2
     assert {(u, d, m) for _, u, d, m in _checkins() - before} == {(u, d, m) for _, u, d, m in from_stored}
@@ -223,11 +224,11 @@ def test_real_patients_are_refused_and_untouched(supabase_tables_cleanup):
         "SELECT id, checkin_date, mood_data::text FROM public.check_ins WHERE user_id = %s", [real]
     )
 
-    only_real = synthetic_extend_to_today(patient_ids=[real], started_by=STARTER)
+    only_real = checkins_extend_to_today(patient_ids=[real], started_by=STARTER)
     assert only_real.report is None and SyntheticRun.objects.filter(kind="extend").count() == 0
     assert [r.reason for r in only_real.refusals] == ["a real patient: synthadmin never writes to it"]
 
-    both = synthetic_extend_to_today(patient_ids=[real, synthetic], started_by=STARTER)
+    both = checkins_extend_to_today(patient_ids=[real, synthetic], started_by=STARTER)
 
     assert both.patients_extended == 1 and len(both.refusals) == 1
     assert CheckinAddition.objects.get(run_id=both.report.run_id).user_id == synthetic
@@ -253,7 +254,7 @@ def test_existing_days_are_kept_and_a_patient_checked_in_today_gets_nothing(supa
             [first, second],
         )
 
-    done = synthetic_extend_to_today(all_patients=True, started_by=STARTER)
+    done = checkins_extend_to_today(all_patients=True, started_by=STARTER)
 
     assert done.patients_extended == 1 and done.up_to_date == 1
     addition = CheckinAddition.objects.get(run_id=done.report.run_id)
@@ -268,9 +269,9 @@ def test_existing_days_are_kept_and_a_patient_checked_in_today_gets_nothing(supa
 
 def test_a_selection_is_one_of_ids_a_run_or_all(transactional_db):
     with pytest.raises(InvalidRequestError):
-        synthetic_extend_to_today(started_by=STARTER)
+        checkins_extend_to_today(started_by=STARTER)
     with pytest.raises(InvalidRequestError, match="no synthadmin run"):
-        synthetic_extend_to_today(run="9f0e8d7c-0000-4000-8000-000000000000", started_by=STARTER)
+        checkins_extend_to_today(run="9f0e8d7c-0000-4000-8000-000000000000", started_by=STARTER)
     assert SyntheticRun.objects.count() == 0
 
 
@@ -282,9 +283,9 @@ def test_a_stop_before_the_first_patient_aborts_the_run_and_writes_no_checkins(s
     stop = threading.Event()
     stop.set()
 
-    done = synthetic_extend_to_today(all_patients=True, started_by=STARTER, stop=stop)
+    done = checkins_extend_to_today(all_patients=True, started_by=STARTER, stop=stop)
 
     assert done.stopped and done.patients_extended == 0 and done.report.status == "aborted"
     assert _checkins() == before and not CheckinAddition.objects.exists()
     # Run again without the stop: it finishes.
-    assert synthetic_extend_to_today(all_patients=True, started_by=STARTER).patients_extended == 2
+    assert checkins_extend_to_today(all_patients=True, started_by=STARTER).patients_extended == 2

@@ -9,13 +9,12 @@ is in the README). Streamed: memory stays flat whatever the size. Exit codes: 0 
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
 from synthadmin.exceptions import InvalidRequestError
-from synthadmin.management.base import SynthadminCommand
+from synthadmin.management.base import SynthadminCommand, run_id
 from synthadmin.management.files import new_file
 from synthadmin.services.export import FORMATS, synthetic_export_chunks
 
@@ -25,7 +24,9 @@ class Command(SynthadminCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         scope = parser.add_mutually_exclusive_group(required=True)
-        scope.add_argument("--run", metavar="ID", help="the run to export (its id, as the run report shows)")
+        scope.add_argument(
+            "--run", type=run_id, metavar="ID", help="the run to export (its id, as the run report shows)"
+        )
         scope.add_argument("--all", action="store_true", help="every synthetic patient of every run")
         parser.add_argument("--format", choices=FORMATS, default="csv", help="csv (default) or jsonl")
         parser.add_argument(
@@ -38,14 +39,8 @@ class Command(SynthadminCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        run = None
-        if options["run"]:
-            try:
-                run = uuid.UUID(options["run"])
-            except ValueError:
-                raise CommandError(f"--run: not a run id: {options['run']!r}") from None
         try:
-            blocks = synthetic_export_chunks(run=run, fmt=options["format"])
+            blocks = synthetic_export_chunks(run=options["run"], fmt=options["format"])
         except InvalidRequestError as exc:
             raise CommandError(f"--{exc.field}: {exc}") from None
         began = time.monotonic()

@@ -1,13 +1,9 @@
 """``python manage.py extend_synthetic``: more check-in days for synthetic patients (a thin adapter).
 
-``--to-today`` adds each patient's missing days up to today, continuing its mood chain from its
-stored ground truth (``synthadmin.services.extend_today``); idempotent, so it is also the
-scheduled top-up (cron: ``--all --to-today``). ``--days N --pattern P`` adds N days before each
-patient's first check-in (``synthadmin.services.extend``, the admin's "Add check-in days").
-``--run ID`` or ``--all`` says which patients. Real patients are never written to. Exit codes
-(``synthadmin.management.exitcodes``): 0 done (also when nothing needed adding); 1 bad input, one
-line, nothing written; 2 some patients failed (each named); 3 the database was lost part way;
-129/130/143 stopped by SIGHUP, Ctrl-C or SIGTERM between patients (those done keep their days).
+``--to-today`` calls ``services.extend_today`` (idempotent: the scheduled top-up, ``--all
+--to-today``); ``--days N`` calls ``services.backfill`` (the admin's "Add check-in days"). Exit
+codes (``management.exitcodes``): 0 done or nothing to add; 1 bad input, nothing written; 2 some
+patients failed; 3 the database was lost part way; 129/130/143 SIGHUP, Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -18,6 +14,7 @@ import json
 import os
 import sys
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
@@ -31,9 +28,10 @@ from synthadmin.management.base import SynthadminCommand
 from synthadmin.management.output import RichProgress, key_value_table, one_line, render
 from synthadmin.management.stopping import SignalStop
 from synthadmin.models import SyntheticRun
-from synthadmin.services.extend import ExtendRefusal, synthetic_checkins_extend
-from synthadmin.services.extend_today import TodayExtension, patients_selected, synthetic_extend_to_today
-from synthadmin.services.generation import Starter
+from synthadmin.services.additions import AdditionRefusal, patients_selected
+from synthadmin.services.backfill import checkins_backfill
+from synthadmin.services.extend_today import TodayExtension, checkins_extend_to_today
+from synthadmin.services.ledger import Starter
 from synthadmin.services.reports import RunReport
 
 #: The option that carries each field a service may name in an InvalidRequestError.
@@ -79,70 +77,26 @@ class Command(SynthadminCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if not options["to_today"] and options["days"] is None:
-            raise CommandError("say what to add: --to-today, or --days N (before the first check-in)")
-        if not options["run"] and not options["all"]:
-            raise CommandError("say which patients: --run ID (one run) or --all (every synthetic patient)")
-        if options["to_today"] and (options["pattern"] or options["seed"] is not None):
-            raise CommandError("--pattern and --seed go with --days; --to-today continues each patient's own")
-        run = None
-        if options["run"]:
-            try:
-                run = uuid.UUID(options["run"])
-            except ValueError:
-                raise CommandError(f"--run: not a run id: {options['run']!r}") from None
-        try:
-            connection.ensure_connection()
-        except DatabaseError as exc:
-            raise CommandError(database_unusable_message(connection.settings_dict, exc)) from None
-        if run is not None and not SyntheticRun.objects.filter(pk=run).exists():
-            raise CommandError(f"--run: no synthadmin run with id {run}")
+        run = _options_validate(options)
+        _database_check(run)
         starter = Starter(f"os:{_os_user()}", source=SyntheticRun.Source.COMMAND)
         signals = SignalStop()
-        try:
-            with signals:
-                if options["to_today"]:
-                    result = self._to_today(run, options, starter, signals)
-                    self._print_today(result, options)
-                    report = result.report
-                else:
-                    report, refusals = self._before(run, options, starter)
-                    self._print_before(report, refusals, options)
-        except InvalidRequestError as exc:
-            raise CommandError(f"{OPTION_OF_FIELD.get(exc.field or '', '--days')}: {exc}") from None
-        except KeyboardInterrupt:
-            raise CommandError(
-                "interrupted; patients already extended keep their days (purge_synthetic --run ID "
-                "removes them); run the same command again to finish",
-                returncode=exitcodes.INTERRUPTED,
-            ) from None
-        except DatabaseError as exc:
-            if not connection_lost(exc):
-                raise
-            raise CommandError(
-                f"{database_lost_message(connection.settings_dict, exc)}. Patients extended before that "
-                "keep their days; run the same command again when the database is back",
-                returncode=exitcodes.STOPPED,
-            ) from None
-        if signals.received is not None:
-            raise CommandError(
-                f"stopped by {signals.name}; patients already extended keep their days. "
-                "Run the same command again to finish",
-                returncode=signals.exit_code or exitcodes.STOPPED,
-            )
-        if report is not None and report.failures:
-            raise CommandError(
-                f"{len(report.failures)} patient(s) could not be extended: {report.failures[0].email}: "
-                f"{one_line(report.failures[0].reason)}; run again to retry",
-                returncode=exitcodes.PARTIAL,
-            )
+        with _as_command_errors(), signals:
+            if options["to_today"]:
+                result = self._to_today(run, options, starter, signals)
+                self._print_today(result, options)
+                report = result.report
+            else:
+                report, refusals = self._backfill(run, options, starter)
+                self._print_backfill(report, refusals, options)
+        _outcome_check(signals, report)
 
     def _to_today(
         self, run: uuid.UUID | None, options: dict[str, Any], starter: Starter, signals: SignalStop
     ) -> TodayExtension:
         show_bar = options["verbosity"] >= 1 and not options["json"] and sys.stderr.isatty()
         with RichProgress() if show_bar else contextlib.nullcontext(None) as bar:
-            return synthetic_extend_to_today(
+            return checkins_extend_to_today(
                 run=run,
                 all_patients=bool(options["all"]),
                 started_by=starter,
@@ -150,11 +104,11 @@ class Command(SynthadminCommand):
                 stop=signals.event,
             )
 
-    def _before(
+    def _backfill(
         self, run: uuid.UUID | None, options: dict[str, Any], starter: Starter
-    ) -> tuple[RunReport | None, list[ExtendRefusal]]:
+    ) -> tuple[RunReport | None, list[AdditionRefusal]]:
         ids = patients_selected(patient_ids=None, run=run, all_patients=bool(options["all"]))
-        return synthetic_checkins_extend(
+        return checkins_backfill(
             patient_ids=ids,
             days=options["days"],
             pattern=options["pattern"] or "stable",
@@ -189,12 +143,12 @@ class Command(SynthadminCommand):
         title = "Extend to today" if report is not None else "Extend to today: nothing to add"
         self.stdout.write(render(key_value_table(title, rows)))
 
-    def _print_before(
-        self, report: RunReport | None, refusals: list[ExtendRefusal], options: dict[str, Any]
+    def _print_backfill(
+        self, report: RunReport | None, refusals: list[AdditionRefusal], options: dict[str, Any]
     ) -> None:
         if options["json"]:
             document = {
-                "refusals": [{"email": r.email, "reason": r.reason} for r in refusals],
+                "refusals": [r.as_dict() for r in refusals],
                 "run": report.as_dict() if report is not None else None,
             }
             self.stdout.write(json.dumps(document, indent=2, default=str))
@@ -213,6 +167,71 @@ class Command(SynthadminCommand):
         rows += _named("refused", [f"{r.email}: {r.reason}" for r in refusals])
         title = "Add check-in days" if report is not None else "Add check-in days: no patient to extend"
         self.stdout.write(render(key_value_table(title, rows)))
+
+
+def _options_validate(options: dict[str, Any]) -> uuid.UUID | None:
+    """Refuse options that say too little or do not go together; the ``--run`` id, if any."""
+    if not options["to_today"] and options["days"] is None:
+        raise CommandError("say what to add: --to-today, or --days N (before the first check-in)")
+    if not options["run"] and not options["all"]:
+        raise CommandError("say which patients: --run ID (one run) or --all (every synthetic patient)")
+    if options["to_today"] and (options["pattern"] or options["seed"] is not None):
+        raise CommandError("--pattern and --seed go with --days; --to-today continues each patient's own")
+    if not options["run"]:
+        return None
+    try:
+        return uuid.UUID(options["run"])
+    except ValueError:
+        raise CommandError(f"--run: not a run id: {options['run']!r}") from None
+
+
+def _database_check(run: uuid.UUID | None) -> None:
+    """Refuse, in one line and before any write, a database that cannot be used or an unknown run."""
+    try:
+        connection.ensure_connection()
+    except DatabaseError as exc:
+        raise CommandError(database_unusable_message(connection.settings_dict, exc)) from None
+    if run is not None and not SyntheticRun.objects.filter(pk=run).exists():
+        raise CommandError(f"--run: no synthadmin run with id {run}")
+
+
+@contextlib.contextmanager
+def _as_command_errors() -> Iterator[None]:
+    """What the services raise, as one-line CommandErrors with the exit code each one means."""
+    try:
+        yield
+    except InvalidRequestError as exc:
+        raise CommandError(f"{OPTION_OF_FIELD.get(exc.field or '', '--days')}: {exc}") from None
+    except KeyboardInterrupt:
+        raise CommandError(
+            "interrupted; patients already extended keep their days (purge_synthetic --run ID "
+            "removes them); run the same command again to finish",
+            returncode=exitcodes.INTERRUPTED,
+        ) from None
+    except DatabaseError as exc:
+        if not connection_lost(exc):
+            raise
+        raise CommandError(
+            f"{database_lost_message(connection.settings_dict, exc)}. Patients extended before that "
+            "keep their days; run the same command again when the database is back",
+            returncode=exitcodes.STOPPED,
+        ) from None
+
+
+def _outcome_check(signals: SignalStop, report: RunReport | None) -> None:
+    """Exit non-zero for a run stopped by a signal or one with patients that could not be extended."""
+    if signals.received is not None:
+        raise CommandError(
+            f"stopped by {signals.name}; patients already extended keep their days. "
+            "Run the same command again to finish",
+            returncode=signals.exit_code or exitcodes.STOPPED,
+        )
+    if report is not None and report.failures:
+        raise CommandError(
+            f"{len(report.failures)} patient(s) could not be extended: {report.failures[0].email}: "
+            f"{one_line(report.failures[0].reason)}; run again to retry",
+            returncode=exitcodes.PARTIAL,
+        )
 
 
 def _named(label: str, lines: list[str]) -> list[tuple[str, str]]:

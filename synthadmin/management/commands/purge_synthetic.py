@@ -13,7 +13,7 @@ import contextlib
 import json
 import sys
 import uuid
-from typing import Any
+from typing import Any, TextIO
 
 from django.core.management.base import CommandError, CommandParser
 from django.db import DatabaseError, connection
@@ -27,11 +27,12 @@ from synthadmin.exceptions import (
     InvalidRequestError,
 )
 from synthadmin.management import exitcodes
-from synthadmin.management.base import SynthadminCommand
+from synthadmin.management.base import SynthadminCommand, run_id
 from synthadmin.management.output import key_value_table, one_line, progress_bars, render
 from synthadmin.management.preflight import target_preflight
 from synthadmin.management.stopping import SignalStop
 from synthadmin.models import SyntheticRun
+from synthadmin.services.cancel import runs_purge
 from synthadmin.services.purge import synthetic_purge
 from synthadmin.services.reports import PurgeReport
 
@@ -41,16 +42,25 @@ SHOWN = 20
 
 class Command(SynthadminCommand):
     help = "Delete synthetic users (and their check-ins) of one run or of all runs. Never real patients."
+    # As createsuperuser: the confirmation is read from ``stdin`` (call_command(..., stdin=...)).
+    stealth_options = ("stdin",)
+    stdin: TextIO
 
     def add_arguments(self, parser: CommandParser) -> None:
         target = parser.add_mutually_exclusive_group()
-        target.add_argument("--run", metavar="ID", help="the run to purge (its id, as the run report shows)")
+        target.add_argument(
+            "--run", type=run_id, metavar="ID", help="the run to purge (its id, as the run report shows)"
+        )
         target.add_argument("--all", action="store_true", help="purge the users of every synthadmin run")
         parser.add_argument(
             "--dry-run", action="store_true", help="show what would be deleted, delete nothing"
         )
         parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
         parser.add_argument("--json", action="store_true", help="print the purge report as one JSON document")
+
+    def execute(self, *args: Any, **options: Any) -> str | None:
+        self.stdin = options.get("stdin") or sys.stdin
+        return super().execute(*args, **options)
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -60,16 +70,49 @@ class Command(SynthadminCommand):
         run = self._run(options)
         target_preflight(self, verbosity=options["verbosity"])
         if options["dry_run"] or not options["yes"]:
-            try:
-                preview = synthetic_purge(run=run, dry_run=True)
-            except ConfigurationError as exc:  # Auth unreachable or the key refused: nothing done
-                raise CommandError(one_line(str(exc))) from None
+            preview = self._preview(run)
             if options["dry_run"]:
                 self._print(preview, options)
                 return
             if preview.users_deleted or preview.intents_resolved:
                 self._confirm(preview)
         signals = SignalStop()
+        report = self._purge(run, signals, options)
+        self._print(report, options)
+        _refuse_what_is_left(report, signals)
+
+    def _run(self, options: dict[str, Any]) -> uuid.UUID | None:
+        if not options["run"] and not options["all"]:
+            raise CommandError("say what to purge: --run ID (one run) or --all (every synthadmin run)")
+        if options["all"]:
+            return None
+        run: uuid.UUID = options["run"]
+        if not SyntheticRun.objects.filter(pk=run).exists():
+            raise CommandError(f"--run: no synthadmin run with id {run}")
+        return run
+
+    def _preview(self, run: uuid.UUID | None) -> PurgeReport:
+        try:
+            return synthetic_purge(run=run, dry_run=True)
+        except ConfigurationError as exc:  # Auth unreachable or the key refused: nothing done
+            raise CommandError(one_line(str(exc))) from None
+
+    def _confirm(self, preview: PurgeReport) -> None:
+        if not self.stdin.isatty():
+            raise CommandError("refusing to purge without confirmation: run on a terminal, or pass --yes")
+        self.stdout.write(
+            f"This deletes {preview.users_deleted} synthetic user(s) ({preview.patients_deleted} patients, "
+            f"{preview.therapists_deleted} therapists, {preview.checkins_deleted:,} check-ins) "
+            "from Auth and the database."
+        )
+        self.stdout.write("Type 'yes' to continue: ", ending="")
+        self.stdout.flush()
+        if self.stdin.readline().strip().lower() != "yes":
+            raise CommandError("purge cancelled; nothing was deleted")
+
+    def _purge(self, run: uuid.UUID | None, signals: SignalStop, options: dict[str, Any]) -> PurgeReport:
+        """``runs_purge`` (a background run in progress is cancelled first), its errors as one
+        line and an exit code each."""
         try:
             # The signals' stop event also ends the Auth calls in flight.
             gateway = get_gateway(cancel=signals.event)
@@ -80,16 +123,14 @@ class Command(SynthadminCommand):
         bars = progress_bars(verbosity=options["verbosity"], json=options["json"])
         try:
             with signals, bars or contextlib.nullcontext():
-                report = synthetic_purge(run=run, gateway=gateway, stop=signals.event, progress=bars)
+                return runs_purge(run=run, gateway=gateway, stop=signals.event, progress=bars)
         except ConfigurationError as exc:  # the preflight: Auth unreachable or the key refused
             raise CommandError(one_line(str(exc))) from None
         except AuthCancelledError:  # stopped during the preflight, before anything was deleted
             raise CommandError(
                 "stopped before anything was deleted", returncode=signals.exit_code or exitcodes.INTERRUPTED
             ) from None
-        except AuthRejectedError as exc:
-            raise CommandError(one_line(str(exc)), returncode=exitcodes.STOPPED) from None
-        except InvalidRequestError as exc:  # a background run still stopping after its cancel
+        except (AuthRejectedError, InvalidRequestError) as exc:  # or a run still stopping after its cancel
             raise CommandError(one_line(str(exc)), returncode=exitcodes.STOPPED) from None
         except KeyboardInterrupt:
             raise CommandError(
@@ -105,57 +146,6 @@ class Command(SynthadminCommand):
             ) from None
         finally:
             gateway.close()
-        self._print(report, options)
-        if signals.received is not None:
-            raise CommandError(
-                f"stopped by {signals.name} after {report.users_deleted} user(s) were deleted; nothing "
-                "was left half-deleted. Run the same command again to finish",
-                returncode=signals.exit_code or exitcodes.STOPPED,
-            )
-        if report.stopped_by:
-            raise CommandError(
-                f"purge stopped part way: {one_line(report.stopped_by)}; {report.users_deleted} user(s) "
-                f"deleted, {len(report.errors)} not. Run the same command again when Auth answers",
-                returncode=exitcodes.STOPPED,
-            )
-        if report.errors:
-            raise CommandError(
-                f"{len(report.errors)} user(s) could not be deleted: {one_line(report.errors[0])}; "
-                "run again to retry",
-                returncode=exitcodes.PARTIAL,
-            )
-        if report.blocked or report.left_alone:
-            first = (report.blocked or report.left_alone)[0]
-            raise CommandError(
-                f"{len(report.blocked) + len(report.left_alone)} synthetic user(s) left in place "
-                f"(listed above); the rest are deleted. First: {one_line(first)}",
-                returncode=exitcodes.PARTIAL,
-            )
-
-    def _run(self, options: dict[str, Any]) -> uuid.UUID | None:
-        if not options["run"] and not options["all"]:
-            raise CommandError("say what to purge: --run ID (one run) or --all (every synthadmin run)")
-        if options["all"]:
-            return None
-        try:
-            run = uuid.UUID(options["run"])
-        except ValueError:
-            raise CommandError(f"--run: not a run id: {options['run']!r}") from None
-        if not SyntheticRun.objects.filter(pk=run).exists():
-            raise CommandError(f"--run: no synthadmin run with id {run}")
-        return run
-
-    def _confirm(self, preview: PurgeReport) -> None:
-        if not sys.stdin.isatty():
-            raise CommandError("refusing to purge without confirmation: run on a terminal, or pass --yes")
-        self.stdout.write(
-            f"This deletes {preview.users_deleted} synthetic user(s) ({preview.patients_deleted} patients, "
-            f"{preview.therapists_deleted} therapists, {preview.checkins_deleted:,} check-ins) "
-            "from Auth and the database."
-        )
-        answer = input("Type 'yes' to continue: ")
-        if answer.strip().lower() != "yes":
-            raise CommandError("purge cancelled; nothing was deleted")
 
     def _print(self, report: PurgeReport, options: dict[str, Any]) -> None:
         if options["json"]:
@@ -199,3 +189,33 @@ class Command(SynthadminCommand):
             self.stderr.write(
                 f"not deleted: … and {len(report.errors) - SHOWN:,} more (--json lists them all)"
             )
+
+
+def _refuse_what_is_left(report: PurgeReport, signals: SignalStop) -> None:
+    """A purge that did not finish, or left users in place, ends in a CommandError saying so (the
+    exit-code table: 3 stopped part way, 2 some users not deleted, 129/130/143 a signal)."""
+    if signals.received is not None:
+        raise CommandError(
+            f"stopped by {signals.name} after {report.users_deleted} user(s) were deleted; nothing "
+            "was left half-deleted. Run the same command again to finish",
+            returncode=signals.exit_code or exitcodes.STOPPED,
+        )
+    if report.stopped_by:
+        raise CommandError(
+            f"purge stopped part way: {one_line(report.stopped_by)}; {report.users_deleted} user(s) "
+            f"deleted, {len(report.errors)} not. Run the same command again when Auth answers",
+            returncode=exitcodes.STOPPED,
+        )
+    if report.errors:
+        raise CommandError(
+            f"{len(report.errors)} user(s) could not be deleted: {one_line(report.errors[0])}; "
+            "run again to retry",
+            returncode=exitcodes.PARTIAL,
+        )
+    if report.blocked or report.left_alone:
+        first = (report.blocked or report.left_alone)[0]
+        raise CommandError(
+            f"{len(report.blocked) + len(report.left_alone)} synthetic user(s) left in place "
+            f"(listed above); the rest are deleted. First: {one_line(first)}",
+            returncode=exitcodes.PARTIAL,
+        )

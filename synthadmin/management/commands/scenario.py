@@ -12,7 +12,6 @@ Exit codes as every command (README, "Exit codes and signals").
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +19,10 @@ from django.core.management.base import CommandError, CommandParser
 
 from synthadmin.exceptions import InvalidRequestError, SynthadminError
 from synthadmin.management import exitcodes
-from synthadmin.management.base import SynthadminCommand
+from synthadmin.management.base import SynthadminCommand, command_starter
 from synthadmin.management.files import new_file
 from synthadmin.management.output import key_value_table, one_line, render
 from synthadmin.models import Scenario, SyntheticRun
-from synthadmin.services.generation import Starter
 from synthadmin.services.reports import RunReport
 from synthadmin.services.scenarios import (
     scenario_export,
@@ -93,7 +91,7 @@ class Command(SynthadminCommand):
         self.stdout.write(f"scenario {scenario.name} saved")
 
     def _run(self, options: dict[str, Any]) -> None:
-        report = scenario_run(scenario=_scenario(options["name"]), started_by=_starter())
+        report = scenario_run(scenario=_scenario(options["name"]), started_by=command_starter())
         self._report(report)
 
     def _reset(self, options: dict[str, Any]) -> None:
@@ -101,7 +99,7 @@ class Command(SynthadminCommand):
         if not options["yes"]:
             raise CommandError("reset purges the scenario's earlier runs: pass --yes to go ahead")
         try:
-            reset = scenario_reset(scenario=scenario, started_by=_starter())
+            reset = scenario_reset(scenario=scenario, started_by=command_starter())
         except SynthadminError as exc:
             raise CommandError(one_line(str(exc)), returncode=exitcodes.STOPPED) from None
         self.stdout.write(
@@ -134,13 +132,3 @@ def _scenario(name: str) -> Scenario:
         names = ", ".join(Scenario.objects.values_list("name", flat=True)) or "none yet"
         raise CommandError(f"no scenario named {name!r}; saved scenarios: {names}")
     return scenario
-
-
-def _starter() -> Starter:
-    import getpass
-
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = f"uid{os.getuid()}"
-    return Starter(f"os:{user}", source=SyntheticRun.Source.COMMAND)

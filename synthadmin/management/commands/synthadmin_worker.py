@@ -3,7 +3,7 @@
 Wraps the backend's own worker — django-tasks-db's ``Worker`` (``db_worker``) or an RQ worker —
 and adds what synthadmin's runs need beside it: a heartbeat thread that records this process as
 a live worker (``TaskWorker``: the admin runs small runs inline only when none is alive), and a
-reaper thread that re-enqueues chunks whose worker died (``background.chunks_reap``).
+reaper thread that re-enqueues chunks whose worker died (``chunks.chunks_reap``).
 SIGTERM / Ctrl-C: the chunk in hand starts no new user, lets those in flight end, and goes back
 to the queue; then the worker exits 0.
 """
@@ -16,13 +16,19 @@ import threading
 from types import FrameType
 from typing import Any
 
+import django_rq
 from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 from django.db import connections
 from django.utils.crypto import get_random_string
+from django_tasks_db.management.commands.db_worker import Worker as DBWorker
+from django_tasks_rq import Job
+from rq.worker import SimpleWorker
 
 from synthadmin.management.base import SynthadminCommand
-from synthadmin.services import background, ledger
+from synthadmin.services.chunks import chunks_reap
+from synthadmin.services.ledger import process_identity
+from synthadmin.services.workers import worker_id_set, worker_shutdown, worker_stopped, worker_touch
 
 logger = logging.getLogger("synthadmin.worker")
 
@@ -54,7 +60,7 @@ class Command(SynthadminCommand):
                 f"{settings.SYNTHADMIN_TASK_BACKEND}; set SYNTHADMIN_TASK_BACKEND={backend} for every "
                 "process (the admin, the commands and the workers)"
             )
-        host, pid, _started = ledger.process_identity()
+        host, pid, _started = process_identity()
         worker_id = options["worker_id"] or f"{host}-{pid}-{get_random_string(6)}"
         if len(worker_id) > 64:
             raise CommandError("--worker-id: at most 64 characters")
@@ -62,9 +68,9 @@ class Command(SynthadminCommand):
         level = {0: logging.CRITICAL, 1: logging.WARNING}.get(options["verbosity"], logging.INFO)
         for name in ("django_tasks_db", "django_tasks", "rq.worker"):
             logging.getLogger(name).setLevel(level)
-        background.worker_id_set(worker_id)
-        background.worker_touch(backend=backend)
-        reaped = background.chunks_reap()
+        worker_id_set(worker_id)
+        worker_touch(backend=backend)
+        reaped = chunks_reap()
         if reaped and options["verbosity"] >= 1:
             self.stdout.write(f"{len(reaped)} chunk(s) whose worker died enqueued again")
         done = threading.Event()
@@ -86,14 +92,12 @@ class Command(SynthadminCommand):
             done.set()
             for thread in threads:
                 thread.join(timeout=5)
-            background.worker_stopped()
+            worker_stopped()
         if options["verbosity"] >= 1:
             self.stdout.write(f"synthadmin worker {worker_id} stopped")
 
     def _work_db(self, worker_id: str, *, batch: bool, interval: float) -> None:
-        from django_tasks_db.management.commands.db_worker import Worker
-
-        worker = Worker(
+        worker = DBWorker(
             queue_names=[settings.SYNTHADMIN_TASK_QUEUE],
             interval=interval,
             batch=batch,
@@ -105,7 +109,7 @@ class Command(SynthadminCommand):
         )
 
         def stop(signum: int, frame: FrameType | None) -> None:
-            background.worker_shutdown.set()  # the chunk in hand goes back to the queue
+            worker_shutdown.set()  # the chunk in hand goes back to the queue
             try:
                 worker.shutdown(signum, frame)
             except SystemExit:
@@ -119,10 +123,6 @@ class Command(SynthadminCommand):
             pass
 
     def _work_rq(self, worker_id: str, *, batch: bool) -> None:
-        import django_rq
-        from django_tasks_rq import Job
-        from rq.worker import SimpleWorker
-
         queue = django_rq.get_queue(settings.SYNTHADMIN_TASK_QUEUE, job_class=Job)
 
         class Worker(SimpleWorker):
@@ -130,7 +130,7 @@ class Command(SynthadminCommand):
             (the chunk records this pid); a stop request also sends the chunk in hand back."""
 
             def request_stop(self, signum: Any, frame: Any) -> None:
-                background.worker_shutdown.set()
+                worker_shutdown.set()
                 super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
         worker = Worker([queue], connection=queue.connection, job_class=Job, name=worker_id)
@@ -150,9 +150,9 @@ def _every(seconds: float, done: threading.Event, action: Any) -> None:
 
 
 def _beat() -> None:
-    background.worker_touch()
+    worker_touch()
 
 
 def _reap() -> None:
-    for chunk in background.chunks_reap():
+    for chunk in chunks_reap():
         logger.warning("chunk %s of run %s: its worker died; enqueued again", chunk.pk, chunk.run_id)

@@ -1,43 +1,38 @@
-"""Admin for the run ledger: read-only runs and their users, and "Purge this run"."""
+"""The runs list and a run's page (its progress, counts and users), with the run's own URLs:
+purge, cancel, progress as JSON, download, logins; and the ledger's users list."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
-from django.http import (
-    HttpRequest,
-    HttpResponse,
-    HttpResponseNotAllowed,
-    HttpResponseRedirect,
-    JsonResponse,
-    StreamingHttpResponse,
-)
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import URLPattern, path
 from django.utils.cache import add_never_cache_headers
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
+from django.views.decorators.http import require_POST
 
-from synthadmin.admin_helpers import (
-    EXPORT_PERMISSION,
+from profiles.models import Profile
+from synthadmin.admin.filters import RunStatusFilter
+from synthadmin.admin.helpers import (
     ReadOnlyAdminMixin,
     SyntheticDataPermissions,
-    run_link,
+    admin_page,
+    admin_url,
+    purge_report_messages,
     staff_starter,
 )
 from synthadmin.exceptions import InvalidRequestError, SynthadminError
-from synthadmin.models import CheckinAddition, Scenario, SyntheticRun, SyntheticUser
-from synthadmin.services.background import (
-    purge_start_or_enqueue,
-    run_cancel,
-    run_progress,
-    run_start_or_enqueue,
-)
+from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
+from synthadmin.services.cancel import run_cancel
+from synthadmin.services.dispatch import purge_start_or_enqueue
 from synthadmin.services.export import FORMATS, synthetic_export_chunks
 from synthadmin.services.logins import (
     LoginsForbiddenError,
@@ -48,48 +43,22 @@ from synthadmin.services.logins import (
     logins_may_take,
     logins_take,
 )
+from synthadmin.services.progress import run_progress
 from synthadmin.services.purge import synthetic_purge
-from synthadmin.services.scenarios import (
-    scenario_mix_text,
-    scenario_request,
-    scenario_reset,
-    scenario_validate,
-)
 from synthadmin.text import plural
 
-#: A scenario reset (purge, then run) runs inside the request: at most this many users.
-RESET_INLINE_MAX = 200
 #: How often the run page asks for the run's progress while it is queued or running.
 POLL_SECONDS = 1.0
 
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
 
 
-class RunStatusFilter(admin.SimpleListFilter):
-    """The status the list shows: a purged run is "Purged" (whatever it ended as), the others
-    their stored status."""
-
-    title = "status"
-    parameter_name = "status"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [*SyntheticRun.Status.choices, ("purged", "Purged")]
-
-    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
-        value = self.value()
-        if value == "purged":
-            return queryset.filter(purged_at__isnull=False)
-        if value in SyntheticRun.Status.values:
-            return queryset.filter(status=value, purged_at__isnull=True)
-        return queryset
-
-
-def _run_count(name: str, description: str) -> Any:
+def _run_count(name: str, description: str) -> Callable[[SyntheticRunAdmin, SyntheticRun], str]:
     """A run's count on its page: while the run is queued or running, the figure is that of its
     finished chunks and says so (the Progress panel above has the live one)."""
 
     @admin.display(description=description)
-    def display(self: Any, obj: SyntheticRun) -> str:
+    def display(self: SyntheticRunAdmin, obj: SyntheticRun) -> str:
         value = getattr(obj, name)
         if obj.status in (SyntheticRun.Status.QUEUED, SyntheticRun.Status.RUNNING):
             return f"{value} so far (live figures under Progress)"
@@ -99,8 +68,7 @@ def _run_count(name: str, description: str) -> Any:
     return display
 
 
-@admin.register(SyntheticRun)
-class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmin):
+class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmin[SyntheticRun]):
     list_display = (
         "short_id",
         "kind_label",
@@ -178,43 +146,30 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
                 f" ({removed} removed by purge)" if removed else "",
             )
         counts = obj.users.values("state").annotate(n=Count("id")).order_by("state")
-        link = reverse("admin:synthadmin_syntheticuser_changelist") + f"?run__id__exact={obj.pk}"
-        profiles = reverse("admin:profiles_profile_changelist") + f"?run={obj.pk}"
+        link = admin_url(self.admin_site, SyntheticUser, "changelist") + f"?run__id__exact={obj.pk}"
+        profiles = admin_url(self.admin_site, Profile, "changelist") + f"?run={obj.pk}"
         parts = format_html_join(", ", "{} {}", ((c["n"], c["state"]) for c in counts))
         template = '{} — <a href="{}">list them</a> · <a href="{}">their profiles</a>'
         return format_html(template, parts or "none", link, profiles)
 
-    # --- "Purge this run" -------------------------------------------------------------------
-    def get_urls(self) -> list[URLPattern]:
-        purge = path(
-            "<uuid:run_id>/purge/",
-            self.admin_site.admin_view(self.purge_view),
-            name=f"{self.opts.app_label}_{self.opts.model_name}_purge",
-        )
-        download = path(
-            "<uuid:run_id>/download/<str:fmt>/",
-            self.admin_site.admin_view(self.download_view),
-            name=f"{self.opts.app_label}_{self.opts.model_name}_download",
-        )
-        progress = path(
-            "<uuid:run_id>/progress/",
-            self.admin_site.admin_view(self.progress_view),
-            name=f"{self.opts.app_label}_{self.opts.model_name}_progress",
-        )
-        cancel = path(
-            "<uuid:run_id>/cancel/",
-            self.admin_site.admin_view(self.cancel_view),
-            name=f"{self.opts.app_label}_{self.opts.model_name}_cancel",
-        )
-        logins = path(
-            "<uuid:run_id>/logins/",
-            self.admin_site.admin_view(self.logins_view),
-            name=f"{self.opts.app_label}_{self.opts.model_name}_logins",
-        )
-        return [purge, download, progress, cancel, logins, *super().get_urls()]
+    purge_confirmation_template = "admin/synthadmin/syntheticrun/purge_confirmation.html"
+    logins_template = "admin/synthadmin/syntheticrun/logins.html"
 
-    def has_export_synthetic_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(EXPORT_PERMISSION)
+    def get_urls(self) -> list[URLPattern]:
+        """The run's own URLs, before the admin's (as ``UserAdmin.get_urls``)."""
+        views: dict[str, tuple[str, Callable[..., HttpResponseBase]]] = {
+            "purge": ("<uuid:run_id>/purge/", self.purge_view),
+            "download": ("<uuid:run_id>/download/<str:fmt>/", self.download_view),
+            "progress": ("<uuid:run_id>/progress/", self.progress_view),
+            "cancel": ("<uuid:run_id>/cancel/", self.cancel_view),
+            "logins": ("<uuid:run_id>/logins/", self.logins_view),
+        }
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        own = [
+            path(route, self.admin_site.admin_view(view), name=f"{info}_{name}")
+            for name, (route, view) in views.items()
+        ]
+        return [*own, *super().get_urls()]
 
     def render_change_form(
         self,
@@ -250,7 +205,7 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
         if not self.has_purge_synthetic_permission(request):
             raise PermissionDenied
         run = get_object_or_404(SyntheticRun, pk=run_id)
-        change_url = reverse("admin:synthadmin_syntheticrun_change", args=[run.pk])
+        change_url = admin_url(self.admin_site, SyntheticRun, "change", run.pk)
         if request.method == "POST":
             try:
                 # Big runs, and runs in progress, are purged by a worker when one is alive.
@@ -272,40 +227,30 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
                 plural(report.checkins_deleted, "check-in"),
             )
             self.log_change(request, run, f"Purged {users} and {checkins}.")
-            self.message_user(
-                request,
-                f"Purged {users} ({checkins}).",
-                messages.SUCCESS if not report.errors else messages.WARNING,
-            )
-            for line in report.left_alone + report.blocked:
-                self.message_user(request, f"Left in place: {line}", messages.WARNING)
-            for error in report.errors:
-                self.message_user(request, f"Not deleted: {error}", messages.ERROR)
+            level = messages.SUCCESS if not report.errors else messages.WARNING
+            purge_report_messages(self, request, report, verb="Purged", level=level)
             return HttpResponseRedirect(change_url)
         context = {
-            **self.admin_site.each_context(request),
             "title": "Purge this run?",
-            "opts": self.opts,
             "run": run,
             "preview": synthetic_purge(run=run.pk, dry_run=True),
         }
-        return TemplateResponse(request, "admin/synthadmin/syntheticrun/purge_confirmation.html", context)
+        return admin_page(self, request, self.purge_confirmation_template, context)
 
     def progress_view(self, request: HttpRequest, run_id: str) -> JsonResponse:
-        """Where the run stands, as JSON (``background.run_progress``): what the run page polls."""
+        """Where the run stands, as JSON (``progress.run_progress``): what the run page polls."""
         run = get_object_or_404(SyntheticRun, pk=run_id)
         if not self.has_view_permission(request, run):
             raise PermissionDenied
         return JsonResponse(run_progress(run).as_dict())
 
+    @method_decorator(require_POST)
     def cancel_view(self, request: HttpRequest, run_id: str) -> HttpResponse:
-        """Cancel a background run (POST, CSRF; the generate permission): ``background.run_cancel``."""
+        """Cancel a background run (POST, CSRF; the generate permission): ``cancel.run_cancel``."""
         if not self.has_generate_synthetic_permission(request):
             raise PermissionDenied
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
         run = get_object_or_404(SyntheticRun, pk=run_id)
-        change_url = reverse("admin:synthadmin_syntheticrun_change", args=[run.pk])
+        change_url = admin_url(self.admin_site, SyntheticRun, "change", run.pk)
         try:
             run = run_cancel(run=run, by=staff_starter(request).label)
         except InvalidRequestError as exc:
@@ -334,7 +279,7 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
             blocks = synthetic_export_chunks(run=run.pk, fmt=fmt)  # type: ignore[arg-type]
         except InvalidRequestError as exc:
             self.message_user(request, f"Nothing exported: {exc}", messages.ERROR)
-            return HttpResponseRedirect(reverse("admin:synthadmin_syntheticrun_change", args=[run.pk]))
+            return HttpResponseRedirect(admin_url(self.admin_site, SyntheticRun, "change", run.pk))
         self.log_change(request, run, f"Downloaded its check-ins as {fmt}.")
         response = StreamingHttpResponse(blocks, content_type=CONTENT_TYPES[fmt])
         response["Content-Disposition"] = f'attachment; filename="synthetic-{run.tag}.{fmt}"'
@@ -351,13 +296,6 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
         run = get_object_or_404(SyntheticRun, pk=run_id)
         if not logins_may_take(run=run, user=request.user):
             raise PermissionDenied
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Download logins (once)",
-            "opts": self.opts,
-            "run": run,
-        }
-        template = "admin/synthadmin/syntheticrun/logins.html"
         response: HttpResponseBase
         if request.method == "POST":
             try:
@@ -365,9 +303,9 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
             except LoginsForbiddenError:
                 raise PermissionDenied from None
             except LoginsNotReadyError as exc:
-                response = TemplateResponse(request, template, {**context, "not_ready": str(exc)}, status=409)
+                response = self._logins_page(request, run, {"not_ready": str(exc)}, status=409)
             except LoginsGoneError as exc:
-                response = TemplateResponse(request, template, {**context, "gone": str(exc)}, status=410)
+                response = self._logins_page(request, run, {"gone": str(exc)}, status=410)
             else:
                 self.log_change(request, run, "Downloaded its logins (now deleted).")
                 response = StreamingHttpResponse(lines, content_type=CONTENT_TYPES["csv"])
@@ -377,18 +315,23 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
         held = logins_held(run=run)
         if held is None and run.finished_at is None and run.parameters.get("hold_logins"):
             not_ready = "No login is held yet: the run has not created its users so far"
-            response = TemplateResponse(request, template, {**context, "not_ready": not_ready})
+            response = self._logins_page(request, run, {"not_ready": not_ready})
         elif held is None:
             gone = f"The logins of run {run.tag} were already downloaded, or expired, or the run was purged."
-            response = TemplateResponse(request, template, {**context, "gone": gone}, status=410)
+            response = self._logins_page(request, run, {"gone": gone}, status=410)
         else:
-            response = TemplateResponse(request, template, {**context, "held": held})
+            response = self._logins_page(request, run, {"held": held})
         add_never_cache_headers(response)
         return response
 
+    def _logins_page(
+        self, request: HttpRequest, run: SyntheticRun, context: dict[str, Any], *, status: int | None = None
+    ) -> TemplateResponse:
+        page = {"title": "Download logins (once)", "run": run, **context}
+        return admin_page(self, request, self.logins_template, page, status=status)
 
-@admin.register(SyntheticUser)
-class SyntheticUserAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+
+class SyntheticUserAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[SyntheticUser]):
     list_display = (
         "email",
         "role",
@@ -411,154 +354,6 @@ class SyntheticUserAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def run_link(self, obj: SyntheticUser) -> str:
         return format_html(
             '<a href="{}">{}</a>',
-            reverse("admin:synthadmin_syntheticrun_change", args=[obj.run_id]),
+            admin_url(self.admin_site, SyntheticRun, "change", obj.run_id),
             str(obj.run_id)[:8],
         )
-
-
-@admin.register(Scenario)
-class ScenarioAdmin(SyntheticDataPermissions, admin.ModelAdmin):
-    """Saved recipes: editable, run and reset by staff who may generate synthetic data."""
-
-    list_display = (
-        "name",
-        "therapists",
-        "patients",
-        "mix_display",
-        "checkin_days",
-        "seed",
-        "built_in",
-        "last_run",
-    )
-    search_fields = ("name", "description")
-    actions = ["run_scenarios", "reset_scenarios"]
-    readonly_fields = ("built_in", "created_at", "updated_at")
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return self.has_generate_synthetic_permission(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return self.has_generate_synthetic_permission(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return self.has_generate_synthetic_permission(request)
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return self.has_generate_synthetic_permission(request)
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        builtin = isinstance(obj, Scenario) and obj.built_in
-        return self.has_generate_synthetic_permission(request) and not builtin
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Scenario]:
-        return super().get_queryset(request).annotate(_runs=Count("runs"))
-
-    def save_model(self, request: HttpRequest, obj: Scenario, form: Any, change: bool) -> None:
-        scenario_validate(obj)  # the same rules as a run (raises before saving a scenario that cannot run)
-        super().save_model(request, obj, form, change)
-
-    def get_form(
-        self, request: HttpRequest, obj: Scenario | None = None, change: bool = False, **kwargs: Any
-    ) -> Any:
-        form = super().get_form(request, obj, change=change, **kwargs)
-
-        class ValidatedForm(form):  # type: ignore[valid-type, misc]
-            def clean(self) -> dict[str, Any]:
-                data: dict[str, Any] = super().clean() or {}
-                if not self.errors:
-                    try:
-                        scenario_validate(Scenario(**{k: v for k, v in data.items() if k != "id"}))
-                    except InvalidRequestError as exc:
-                        self.add_error(exc.field if exc.field in self.fields else None, str(exc))
-                return data
-
-        return ValidatedForm
-
-    @admin.display(description="Mix")
-    def mix_display(self, obj: Scenario) -> str:
-        return scenario_mix_text(obj)
-
-    @admin.display(description="Runs")
-    def last_run(self, obj: Scenario) -> int:
-        return int(getattr(obj, "_runs", 0))
-
-    @admin.action(permissions=["generate_synthetic"], description="Run selected scenarios")
-    def run_scenarios(self, request: HttpRequest, queryset: QuerySet[Scenario]) -> None:
-        """Each scenario runs inline when small and no worker is alive, else it is enqueued
-        (``background.run_start_or_enqueue``, as the generate form)."""
-        for scenario in queryset:
-            try:
-                run, report = run_start_or_enqueue(
-                    request=scenario_request(scenario), scenario=scenario, started_by=staff_starter(request)
-                )
-            except SynthadminError as exc:
-                self.message_user(request, f"{scenario.name}: nothing run: {exc}", messages.ERROR)
-                continue
-            if report is None:
-                self.log_addition(request, run, f"Enqueued scenario {scenario.name} as a background run.")
-                self.message_user(
-                    request,
-                    format_html("{}: queued for background workers — {}.", scenario.name, run_link(run.id)),
-                )
-                continue
-            self.log_addition(request, run, f"Ran scenario {scenario.name} ({report.status}).")
-            self.message_user(
-                request,
-                format_html("{}: {} — {}.", scenario.name, report.status, run_link(run.id)),
-                messages.SUCCESS if report.status == SyntheticRun.Status.SUCCEEDED else messages.WARNING,
-            )
-
-    @admin.action(
-        permissions=["generate_synthetic", "purge_synthetic"], description="Reset selected scenarios"
-    )
-    def reset_scenarios(self, request: HttpRequest, queryset: QuerySet[Scenario]) -> HttpResponse | None:
-        scenarios = [s for s in queryset if self._small_enough(request, s)]
-        if request.POST.get("post") != "yes":
-            context = {
-                **self.admin_site.each_context(request),
-                "title": "Reset scenarios?",
-                "opts": self.opts,
-                "plan": [(s, s.runs.filter(purged_at__isnull=True).count()) for s in scenarios],
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            }
-            return TemplateResponse(request, "admin/synthadmin/scenario/reset_confirmation.html", context)
-        for scenario in scenarios:
-            try:
-                reset = scenario_reset(scenario=scenario, started_by=staff_starter(request))
-            except SynthadminError as exc:
-                self.message_user(request, f"{scenario.name}: nothing reset: {exc}", messages.ERROR)
-                continue
-            if reset.run is None:
-                first = (reset.purge.left_alone or reset.purge.blocked or reset.purge.errors or [""])[0]
-                self.message_user(request, f"{scenario.name}: {reset.reason}: {first}", messages.ERROR)
-                continue
-            run = SyntheticRun.objects.get(pk=reset.run.run_id)
-            self.log_addition(
-                request,
-                run,
-                f"Reset scenario {scenario.name}: purged {reset.purge.users_deleted} user(s), ran again.",
-            )
-            self.message_user(
-                request,
-                format_html(
-                    "{}: purged {}, then {} — {}.",
-                    scenario.name,
-                    plural(reset.purge.users_deleted, "user"),
-                    reset.run.status,
-                    run_link(run.id),
-                ),
-                messages.SUCCESS,
-            )
-        return None
-
-    def _small_enough(self, request: HttpRequest, scenario: Scenario) -> bool:
-        limit = RESET_INLINE_MAX
-        if scenario.patients + scenario.therapists <= limit:
-            return True
-        self.message_user(
-            request,
-            f"{scenario.name} has {scenario.patients + scenario.therapists:,} users, more than the admin "
-            f"runs inline ({limit:,}): run python manage.py scenario run {scenario.name}",
-            messages.WARNING,
-        )
-        return False

@@ -8,8 +8,9 @@ from io import StringIO
 from django.core.management import call_command
 
 from profiles.models import Profile
-from synthadmin.services.extend import synthetic_checkins_extend
-from synthadmin.services.generation import Starter, synthetic_generate
+from synthadmin.services.backfill import checkins_backfill
+from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 from tests.invariants import synthetic_counts
 
@@ -22,7 +23,7 @@ def test_dry_run_and_purge_name_the_added_checkins(supabase_tables_cleanup):
         started_by=Starter("os:tester"),
     )
     before = synthetic_counts()["checkins"]
-    report, _ = synthetic_checkins_extend(
+    report, _ = checkins_backfill(
         patient_ids=[Profile.objects.get().id],
         days=4,
         pattern="stable",

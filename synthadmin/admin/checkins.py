@@ -1,25 +1,26 @@
-"""Admin for check-ins: read-only; each check-in as six labelled sections, titled "patient — date"."""
+"""The check-ins list and page: read-only; each check-in as six labelled sections, titled
+"patient — date"."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib import admin
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.db.models.fields.json import KT
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
 from django.utils.html import format_html
 
 from checkins.models import PAYLOAD_COLUMNS, CheckIn
-from profiles.admin import RunFilter, TestPatientFilter
-from profiles.models import AuthUser
-from synthadmin.admin_helpers import ReadOnlyAdminMixin
+from profiles.models import AuthUser, Profile
+from synthadmin.admin.filters import CheckinRunFilter, PatientTestFlagFilter, StateFilter
+from synthadmin.admin.helpers import ReadOnlyAdminMixin, admin_url
 from synthadmin.fieldlabels import LABEL_BY_KEY, SECTION_TITLES, FieldLabel, section_fields
 from synthadmin.mood_chart import STATE_LABELS
 from synthadmin.services.patient_truth import checkin_state_sql
 
-#: Key values shown in the list: (column name, JSON path, label).
+#: Key values shown in the list: (column name, JSON key); labels from ``fieldlabels``.
 LIST_VALUES: tuple[tuple[str, str], ...] = (
     ("sleep_data", "hoursSlept"),
     ("mood_data", "energyLevel"),
@@ -28,35 +29,7 @@ LIST_VALUES: tuple[tuple[str, str], ...] = (
 )
 
 
-class PatientTestFlagFilter(TestPatientFilter):
-    title = "Test patient"
-    parameter_name = "test_patient"
-    field_prefix = "user__"
-
-
-class CheckinRunFilter(RunFilter):
-    """Check-ins of the patients of one run."""
-
-    user_field = "user_id"
-
-
-class StateFilter(admin.SimpleListFilter):
-    """The ground-truth mood state of the check-in's day (synthetic patients whose truth is stored)."""
-
-    title = "Ground-truth state"
-    parameter_name = "state"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return list(STATE_LABELS.items())
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if self.value() in STATE_LABELS:
-            return queryset.filter(_day_state=self.value())
-        return queryset
-
-
-@admin.register(CheckIn)
-class CheckInAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CheckInAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[CheckIn]):
     list_display = ("patient_email", "checkin_date", "state", *(f"list_{key}" for _, key in LIST_VALUES))
     list_filter = (PatientTestFlagFilter, CheckinRunFilter, StateFilter)
     date_hierarchy = "checkin_date"
@@ -94,7 +67,11 @@ class CheckInAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
 
     def change_view(
-        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
         checkin = self.get_object(request, object_id)
         context = dict(extra_context or {})
@@ -111,7 +88,7 @@ class CheckInAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def patient(self, obj: CheckIn) -> str:
         return format_html(
             '<a href="{}">{}</a> ({})',
-            reverse("admin:profiles_profile_change", args=[obj.user_id]),
+            admin_url(self.admin_site, Profile, "change", obj.user_id),
             _patient_name(obj),
             obj.user.email or obj.user_id,
         )
@@ -123,7 +100,7 @@ class CheckInAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 def _patient_name(checkin: CheckIn) -> str:
-    return getattr(checkin, "_name", None) or checkin.user.email or str(checkin.user_id)
+    return str(getattr(checkin, "_name", None) or checkin.user.email or checkin.user_id)
 
 
 def _field_display(label: FieldLabel) -> Callable[[CheckInAdmin, CheckIn], str]:

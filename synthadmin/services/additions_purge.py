@@ -1,12 +1,8 @@
-"""Purge an "Add check-in days" run: remove exactly the check-ins it added, nothing else.
+"""Purging check-in additions: remove exactly the check-ins a run of added days added.
 
-An extend run creates no user, so purging its users finds nothing; what it wrote is recorded
-per patient in ``CheckinAddition`` (the added dates). This removes, for each such record not
-yet removed, the check-ins of that patient on those dates — only while the profile is still a
-test patient (``selectors.profile_is_synthetic``; one set back to real is left alone and named)
-— and decrements the patient's ledger count, one transaction per patient. Idempotent: a second
-call finds every record removed. A patient already deleted (its check-ins went with it by
-cascade) has its record closed with nothing to delete.
+Serves both ways of adding days (an "Add check-in days" backfill and an "Extend to today" run:
+both are ``extend`` runs that record their dates per patient in ``CheckinAddition``), and
+closes the records of users deleted with their check-ins.
 """
 
 from __future__ import annotations
@@ -22,7 +18,7 @@ from profiles.models import Profile
 from synthadmin.models import CheckinAddition, SyntheticRun
 from synthadmin.selectors import profile_is_synthetic
 from synthadmin.services import ledger
-from synthadmin.services.extend import dates_of
+from synthadmin.services.additions import dates_of
 
 DELETE_ADDED = "DELETE FROM public.check_ins WHERE user_id = %s AND checkin_date = ANY(%s::date[])"
 COUNT_ADDED = "SELECT count(*) FROM public.check_ins WHERE user_id = %s AND checkin_date = ANY(%s::date[])"
@@ -30,7 +26,7 @@ COUNT_ADDED = "SELECT count(*) FROM public.check_ins WHERE user_id = %s AND chec
 
 @dataclass(frozen=True)
 class AdditionsRemoval:
-    """What removing an extend run's check-ins did (or, ``dry_run``, would do)."""
+    """What removing a run's added check-ins did (or, ``dry_run``, would do)."""
 
     run_id: uuid.UUID
     dry_run: bool
@@ -39,10 +35,14 @@ class AdditionsRemoval:
     left_alone: list[str] = field(default_factory=list)
 
 
-def extend_checkins_remove(*, run: uuid.UUID, dry_run: bool = False) -> AdditionsRemoval:
-    """Delete the check-ins extend run ``run`` added (see the module docstring).
+def checkin_additions_remove(*, run: uuid.UUID, dry_run: bool = False) -> AdditionsRemoval:
+    """Delete the check-ins extend run ``run`` added, nothing else.
 
-    A run of another kind, or one that added nothing, removes nothing. Writes nothing with
+    Per ``CheckinAddition`` record not yet removed, one transaction: that patient's check-ins on
+    the recorded dates are deleted, its ledger count decremented and the record marked removed.
+    A profile no longer a test patient is left alone and named; one already deleted (its
+    check-ins went by cascade) has its record closed with nothing to delete. Idempotent. A run
+    of another kind, or one that added nothing, removes nothing. Writes nothing with
     ``dry_run`` (counts what is there to delete). Does not set ``run.purged_at``: the caller
     (``synthetic_purge``) marks the run purged as for any run.
     """

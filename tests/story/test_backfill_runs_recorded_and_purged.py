@@ -6,9 +6,10 @@ from django.db import connection
 
 from profiles.models import Profile
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
-from synthadmin.services.extend import dates_of, synthetic_checkins_extend
-from synthadmin.services.extend_purge import extend_checkins_remove
-from synthadmin.services.generation import Starter
+from synthadmin.services.additions import dates_of
+from synthadmin.services.additions_purge import checkin_additions_remove
+from synthadmin.services.backfill import checkins_backfill
+from synthadmin.services.ledger import Starter
 from tests.realdata import insert_real_user
 from tests.story.conftest import generate
 
@@ -26,11 +27,11 @@ def test_purging_an_extend_run_removes_exactly_its_checkins(supabase_tables_clea
     before = _checkins()
     counts_before = dict(SyntheticUser.objects.values_list("user_id", "checkins"))
 
-    first, _ = synthetic_checkins_extend(
+    first, _ = checkins_backfill(
         patient_ids=[*patients, real], days=30, pattern="depressive", started_by=Starter("os:t")
     )
     after_first = _checkins()
-    second, _ = synthetic_checkins_extend(
+    second, _ = checkins_backfill(
         patient_ids=patients[:1], days=10, pattern="manic", started_by=Starter("os:t")
     )
     after_second = _checkins()
@@ -43,7 +44,7 @@ def test_purging_an_extend_run_removes_exactly_its_checkins(supabase_tables_clea
     assert recorded == {(user, day) for _, user, day, _ in added}
     assert sum(r.checkins for r in records) == first.checkins_created
 
-    removal = extend_checkins_remove(run=first.run_id)
+    removal = checkin_additions_remove(run=first.run_id)
 
     assert removal.checkins_deleted == first.checkins_created and removal.patients == 3
     assert _checkins() == after_second - added  # the first run's days gone, the second's kept
@@ -53,44 +54,44 @@ def test_purging_an_extend_run_removes_exactly_its_checkins(supabase_tables_clea
     for user in patients:
         extra = second_added.checkins if user == second_added.user_id else 0
         assert counts[user] == counts_before[user] + extra
-    assert extend_checkins_remove(run=first.run_id).checkins_deleted == 0  # idempotent
+    assert checkin_additions_remove(run=first.run_id).checkins_deleted == 0  # idempotent
 
 
 def test_dry_run_counts_and_deletes_nothing(supabase_tables_cleanup):
     generate(patients=1, days=20)
-    report, _ = synthetic_checkins_extend(
+    report, _ = checkins_backfill(
         patient_ids=Profile.objects.synthetic().values_list("id", flat=True),
         days=15,
         pattern="stable",
         started_by=Starter("os:t"),
     )
     before = _checkins()
-    preview = extend_checkins_remove(run=report.run_id, dry_run=True)
+    preview = checkin_additions_remove(run=report.run_id, dry_run=True)
     assert preview.checkins_deleted == report.checkins_created and _checkins() == before
 
 
 def test_a_profile_set_back_to_real_keeps_its_added_days(supabase_tables_cleanup):
     generate(patients=1, days=20)
     patient = Profile.objects.synthetic().get()
-    report, _ = synthetic_checkins_extend(
+    report, _ = checkins_backfill(
         patient_ids=[patient.pk], days=15, pattern="stable", started_by=Starter("os:t")
     )
     Profile.objects.filter(pk=patient.pk).update(is_test_patient=False)
     before = _checkins()
-    removal = extend_checkins_remove(run=report.run_id)
+    removal = checkin_additions_remove(run=report.run_id)
     assert removal.checkins_deleted == 0 and removal.left_alone and _checkins() == before
 
 
 def test_a_generate_run_is_not_an_extend_run(supabase_tables_cleanup):
     report = generate(patients=1, days=10)
     before = _checkins()
-    assert extend_checkins_remove(run=report.run_id).checkins_deleted == 0 and _checkins() == before
+    assert checkin_additions_remove(run=report.run_id).checkins_deleted == 0 and _checkins() == before
 
 
 def test_extending_only_real_patients_writes_no_run(supabase_tables_cleanup):
     real = insert_real_user(checkins=3)
     before = _checkins()
-    report, refusals = synthetic_checkins_extend(
+    report, refusals = checkins_backfill(
         patient_ids=[real], days=10, pattern="stable", started_by=Starter("os:t")
     )
     assert report is None and len(refusals) == 1 and "real patient" in refusals[0].reason
@@ -102,7 +103,7 @@ def test_purge_this_run_on_an_extend_run_removes_what_it_added(supabase_tables_c
 
     generate(patients=2, days=20)
     before = _checkins()
-    report, _ = synthetic_checkins_extend(
+    report, _ = checkins_backfill(
         patient_ids=Profile.objects.synthetic().values_list("id", flat=True),
         days=12,
         pattern="cycling",

@@ -1,0 +1,132 @@
+"""The admin's list filters: test patient or not, the users of one run, a run's status, and a
+check-in's ground-truth state."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from synthadmin.models import LIVE_STATES, CheckinAddition, SyntheticRun, SyntheticUser
+from synthadmin.mood_chart import STATE_LABELS
+from synthadmin.selectors import profile_synthetic_q
+from synthadmin.text import plural
+
+
+class TestPatientFilter(admin.SimpleListFilter):
+    """Yes = synthetic, No = real (``is_test_patient`` false or NULL), as ``synthadmin.selectors``
+    decides."""
+
+    title = "Test patient"
+    parameter_name = "test_patient"
+    #: The path from the listed model to its profile (``"user__"`` for check-ins).
+    field_prefix = ""
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        synthetic = profile_synthetic_q(via=self.field_prefix)
+        if self.value() == "yes":
+            return queryset.filter(synthetic)
+        if self.value() == "no":
+            return queryset.exclude(synthetic)
+        return queryset
+
+
+class PatientTestFlagFilter(TestPatientFilter):
+    """Check-ins of test patients, or of real ones."""
+
+    field_prefix = "user__"
+
+
+class RunFilter(admin.SimpleListFilter):
+    """Users of one run (its ledger entries, or the patients an "Add check-in days" run extended).
+
+    Offers the most recent runs; any run id works in the URL (``?run=<id>``), which is where
+    Generate sends staff afterwards. ``user_field`` is the path to the user id being filtered.
+    """
+
+    title = "Run"
+    parameter_name = "run"
+    user_field = "id"
+    RECENT = 12
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
+        runs = list(SyntheticRun.objects.order_by("-started_at")[: self.RECENT])
+        chosen = self._run_id()
+        if chosen is not None and all(r.pk != chosen for r in runs):
+            runs += list(SyntheticRun.objects.filter(pk=chosen))
+        return [(str(r.pk), run_label(r)) for r in runs]
+
+    def _run_id(self) -> uuid.UUID | None:
+        if not self.value():
+            return None
+        try:
+            return uuid.UUID(str(self.value()))
+        except ValueError:
+            raise IncorrectLookupParameters(f"run: not a run id: {self.value()!r}") from None
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        run_id = self._run_id()
+        if run_id is None:
+            return queryset
+        users = SyntheticUser.objects.filter(run_id=run_id, state__in=LIVE_STATES).values("user_id")
+        extended = CheckinAddition.objects.filter(run_id=run_id).values("user_id")
+        return queryset.filter(**{f"{self.user_field}__in": users.union(extended)})
+
+
+class CheckinRunFilter(RunFilter):
+    """Check-ins of the patients of one run."""
+
+    user_field = "user_id"
+
+
+def run_label(run: SyntheticRun) -> str:
+    """A run as a filter choice: ``3f2a1b4c · 30 Nov 2026 · 5 patients, cycling``."""
+    params = run.parameters
+    if run.kind == SyntheticRun.Kind.EXTEND:
+        what = f"{plural(int(params.get('patients') or 0), 'patient')} extended"
+    else:
+        what = plural(run.patients_created, "patient")
+    pattern = params.get("pattern")
+    return f"{str(run.pk)[:8]} · {run.started_at:%d %b %Y} · {what}" + (f", {pattern}" if pattern else "")
+
+
+class RunStatusFilter(admin.SimpleListFilter):
+    """The status the list shows: a purged run is "Purged" (whatever it ended as), the others
+    their stored status."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
+        return [*SyntheticRun.Status.choices, ("purged", "Purged")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if value == "purged":
+            return queryset.filter(purged_at__isnull=False)
+        if value in SyntheticRun.Status.values:
+            return queryset.filter(status=value, purged_at__isnull=True)
+        return queryset
+
+
+class StateFilter(admin.SimpleListFilter):
+    """The ground-truth mood state of the check-in's day (synthetic patients whose truth is
+    stored): filters on the ``_day_state`` that ``CheckInAdmin`` annotates."""
+
+    title = "Ground-truth state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
+        return list(STATE_LABELS.items())
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() in STATE_LABELS:
+            return queryset.filter(_day_state=self.value())
+        return queryset

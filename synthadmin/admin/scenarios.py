@@ -1,0 +1,171 @@
+"""Saved scenarios: edited with ``ScenarioForm``, run and reset (purge, then run again) by staff
+who may generate synthetic data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils.html import format_html
+
+from synthadmin.admin.helpers import (
+    SyntheticDataPermissions,
+    admin_page,
+    run_link,
+    run_log_addition,
+    staff_starter,
+)
+from synthadmin.exceptions import SynthadminError
+from synthadmin.forms import ScenarioForm
+from synthadmin.models import Scenario, SyntheticRun
+from synthadmin.services.dispatch import run_start_or_enqueue
+from synthadmin.services.scenarios import (
+    scenario_mix_text,
+    scenario_request,
+    scenario_reset,
+    scenario_validate,
+)
+from synthadmin.text import plural
+
+#: A scenario reset (purge, then run) runs inside the request: at most this many users.
+RESET_INLINE_MAX = 200
+
+
+class ScenarioAdmin(SyntheticDataPermissions, admin.ModelAdmin[Scenario]):
+    """Saved recipes: editable, run and reset by staff who may generate synthetic data."""
+
+    list_display = (
+        "name",
+        "therapists",
+        "patients",
+        "mix_display",
+        "checkin_days",
+        "seed",
+        "built_in",
+        "last_run",
+    )
+    search_fields = ("name", "description")
+    actions = ["run_scenarios", "reset_scenarios"]
+    readonly_fields = ("built_in", "created_at", "updated_at")
+    form = ScenarioForm
+    reset_confirmation_template = "admin/synthadmin/scenario/reset_confirmation.html"
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.has_generate_synthetic_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self.has_generate_synthetic_permission(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self.has_generate_synthetic_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self.has_generate_synthetic_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        builtin = isinstance(obj, Scenario) and obj.built_in
+        return self.has_generate_synthetic_permission(request) and not builtin
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Scenario]:
+        return super().get_queryset(request).annotate(_runs=Count("runs"))
+
+    def save_model(self, request: HttpRequest, obj: Scenario, form: Any, change: bool) -> None:
+        scenario_validate(obj)  # the same rules as a run (raises before saving a scenario that cannot run)
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="Mix")
+    def mix_display(self, obj: Scenario) -> str:
+        return scenario_mix_text(obj)
+
+    @admin.display(description="Runs")
+    def last_run(self, obj: Scenario) -> int:
+        return int(getattr(obj, "_runs", 0))
+
+    @admin.action(permissions=["generate_synthetic"], description="Run selected scenarios")
+    def run_scenarios(self, request: HttpRequest, queryset: QuerySet[Scenario]) -> None:
+        """Each scenario runs inline when small and no worker is alive, else it is enqueued
+        (``dispatch.run_start_or_enqueue``, as the generate form)."""
+        for scenario in queryset:
+            try:
+                run, report = run_start_or_enqueue(
+                    request=scenario_request(scenario), scenario=scenario, started_by=staff_starter(request)
+                )
+            except SynthadminError as exc:
+                self.message_user(request, f"{scenario.name}: nothing run: {exc}", messages.ERROR)
+                continue
+            if report is None:
+                run_log_addition(
+                    self, request, run, f"Enqueued scenario {scenario.name} as a background run."
+                )
+                self.message_user(
+                    request,
+                    format_html(
+                        "{}: queued for background workers — {}.",
+                        scenario.name,
+                        run_link(self.admin_site, run.id),
+                    ),
+                )
+                continue
+            run_log_addition(self, request, run, f"Ran scenario {scenario.name} ({report.status}).")
+            self.message_user(
+                request,
+                format_html("{}: {} — {}.", scenario.name, report.status, run_link(self.admin_site, run.id)),
+                messages.SUCCESS if report.status == SyntheticRun.Status.SUCCEEDED else messages.WARNING,
+            )
+
+    @admin.action(
+        permissions=["generate_synthetic", "purge_synthetic"], description="Reset selected scenarios"
+    )
+    def reset_scenarios(self, request: HttpRequest, queryset: QuerySet[Scenario]) -> HttpResponse | None:
+        scenarios = [s for s in queryset if self._small_enough(request, s)]
+        if request.POST.get("post") != "yes":
+            context = {
+                "title": "Reset scenarios?",
+                "plan": [(s, s.runs.filter(purged_at__isnull=True).count()) for s in scenarios],
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return admin_page(self, request, self.reset_confirmation_template, context)
+        for scenario in scenarios:
+            try:
+                reset = scenario_reset(scenario=scenario, started_by=staff_starter(request))
+            except SynthadminError as exc:
+                self.message_user(request, f"{scenario.name}: nothing reset: {exc}", messages.ERROR)
+                continue
+            if reset.run is None:
+                first = (reset.purge.left_alone or reset.purge.blocked or reset.purge.errors or [""])[0]
+                self.message_user(request, f"{scenario.name}: {reset.reason}: {first}", messages.ERROR)
+                continue
+            run = SyntheticRun.objects.get(pk=reset.run.run_id)
+            run_log_addition(
+                self,
+                request,
+                run,
+                f"Reset scenario {scenario.name}: purged {reset.purge.users_deleted} user(s), ran again.",
+            )
+            self.message_user(
+                request,
+                format_html(
+                    "{}: purged {}, then {} — {}.",
+                    scenario.name,
+                    plural(reset.purge.users_deleted, "user"),
+                    reset.run.status,
+                    run_link(self.admin_site, run.id),
+                ),
+                messages.SUCCESS,
+            )
+        return None
+
+    def _small_enough(self, request: HttpRequest, scenario: Scenario) -> bool:
+        limit = RESET_INLINE_MAX
+        if scenario.patients + scenario.therapists <= limit:
+            return True
+        self.message_user(
+            request,
+            f"{scenario.name} has {scenario.patients + scenario.therapists:,} users, more than the admin "
+            f"runs inline ({limit:,}): run python manage.py scenario run {scenario.name}",
+            messages.WARNING,
+        )
+        return False

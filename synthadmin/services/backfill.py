@@ -1,0 +1,191 @@
+"""Add check-in days (backfill): more days before each synthetic patient's first check-in.
+
+New days never collide with existing ones nor reach into the future; each patient's days, its
+ledger count and its ``CheckinAddition`` record are written in one transaction, all or none.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.db.models import Min
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from profiles.models import Profile
+from synthadmin.content import build_history, patient_seed
+from synthadmin.exceptions import InvalidRequestError
+from synthadmin.models import CheckinAddition, SyntheticRun
+from synthadmin.selectors import users_complete
+from synthadmin.services import ledger
+from synthadmin.services.additions import (
+    AdditionRefusal,
+    addition_failure,
+    addition_refusal,
+    addition_report,
+    date_runs,
+)
+from synthadmin.services.ground_truth import ground_truth_of
+from synthadmin.services.ledger import Starter
+from synthadmin.services.reports import RunReport, UserFailure
+from synthadmin.services.requests import (
+    GenerationParams,
+    GenerationRequest,
+    generation_request_validate,
+    history_window_validate,
+)
+from synthadmin.services.writer import checkins_copy
+
+
+@dataclass
+class _Selection:
+    """The selected patients who get days (by e-mail), each one's first check-in, and the rest."""
+
+    eligible: list[Profile] = field(default_factory=list)
+    first_checkin: dict[uuid.UUID, dt.date] = field(default_factory=dict)
+    refusals: list[AdditionRefusal] = field(default_factory=list)
+
+
+def checkins_backfill(
+    *,
+    patient_ids: Iterable[uuid.UUID],
+    days: int,
+    pattern: str,
+    started_by: Starter,
+    seed: int | None = None,
+) -> tuple[RunReport | None, list[AdditionRefusal]]:
+    """Give each selected synthetic patient ``days`` more days of history before its first
+    check-in, following ``pattern``.
+
+    Writes: one ``SyntheticRun`` (kind ``extend``), the new check-ins and, per patient, a
+    ``CheckinAddition`` naming the added dates; updates the patients' ledger entries. Refuses
+    (and returns, named) real patients, therapists and profiles that synthadmin did not create.
+    When nobody is eligible it writes nothing and the report is None. Raises
+    InvalidRequestError for bad ``days`` (0 included) / ``pattern``.
+    """
+    _days_validate(days)
+    request = generation_request_validate(
+        GenerationRequest(patients=1, checkin_days=days, pattern=pattern, seed=seed)
+    )
+    selection = _selection(patient_ids, days)
+    if not selection.eligible:
+        return None, selection.refusals
+
+    began = time.monotonic()
+    run, parameters = _run_start(request, selection.eligible, started_by)
+    written = 0
+    failures: list[UserFailure] = []
+    for index, profile in enumerate(selection.eligible):
+        try:
+            written += _patient_backfill(run, profile, selection.first_checkin[profile.id], request, index)
+        except DatabaseError as exc:  # one patient's failure must not stop the others; reported
+            failures.append(addition_failure(profile.email or str(profile.id), exc))
+    _run_finish(run, patients=len(selection.eligible), written=written, failures=failures)
+    report = addition_report(run, parameters=parameters, checkins=written, failures=failures, began=began)
+    return report, selection.refusals
+
+
+def _days_validate(days: int) -> None:
+    if not 1 <= days <= settings.SYNTHADMIN_MAX_CHECKIN_DAYS:
+        raise InvalidRequestError(
+            f"days must be between 1 and {settings.SYNTHADMIN_MAX_CHECKIN_DAYS:,}, got {days:,}"
+            + (": adding 0 days adds nothing" if days == 0 else ""),
+            field="checkin_days",
+        )
+
+
+def _selection(patient_ids: Iterable[uuid.UUID], days: int) -> _Selection:
+    """Sort the selected profiles into those that get ``days`` more days and those refused."""
+    ids = {uuid.UUID(str(i)) for i in patient_ids}
+    created_by_us = users_complete(ids)
+    selection = _Selection()
+    today = timezone.localdate()
+    profiles = (
+        Profile.objects.filter(id__in=ids)
+        .annotate(first_checkin=Coalesce(Min("checkins__checkin_date"), today + dt.timedelta(days=1)))
+        .order_by("email")
+    )
+    for profile in profiles:
+        first_checkin: dt.date = profile.first_checkin  # type: ignore[attr-defined]  # annotated above
+        selection.first_checkin[profile.id] = first_checkin
+        if (reason := addition_refusal(profile, created_by_us)) is not None:
+            selection.refusals.append(AdditionRefusal(profile.email or str(profile.id), reason))
+        elif (window := _window_refusal(first_checkin, days)) is not None:
+            selection.refusals.append(AdditionRefusal(profile.email or str(profile.id), window))
+        else:
+            selection.eligible.append(profile)
+    return selection
+
+
+def _run_start(
+    request: GenerationParams, eligible: list[Profile], started_by: Starter
+) -> tuple[SyntheticRun, dict[str, Any]]:
+    """The ``extend`` run in the ledger, and its parameters (the request's, and who gets days)."""
+    parameters = {
+        **request.as_parameters(),
+        "patients": len(eligible),
+        "patient_ids": sorted(str(p.id) for p in eligible),
+    }
+    parameters.pop("therapists", None)
+    run = ledger.run_start(
+        kind=SyntheticRun.Kind.EXTEND,
+        started_by=started_by,
+        parameters=parameters,
+        seed=request.seed,
+        auth_backend="none",
+    )
+    return run, parameters
+
+
+def _run_finish(run: SyntheticRun, *, patients: int, written: int, failures: list[UserFailure]) -> None:
+    status, error = ledger.run_status(
+        ledger.RunOutcome(
+            failures=len(failures),
+            first_failure=failures[0].reason if failures else "",
+            created=patients - len(failures),
+        )
+    )
+    ledger.run_finish(run, status=status, error=error, checkins_created=written, users_failed=len(failures))
+
+
+def _patient_backfill(
+    run: SyntheticRun, profile: Profile, first_checkin: dt.date, request: GenerationParams, index: int
+) -> int:
+    """Write one patient's new days before ``first_checkin``, all or none; the number written."""
+    history = build_history(
+        pattern=request.pattern,
+        end_date=first_checkin - dt.timedelta(days=1),
+        days=request.checkin_days,
+        seed=patient_seed(request.seed, index),
+        adherence=request.adherence,
+    )
+    with transaction.atomic():
+        count = checkins_copy(user_id=profile.id, rows=history.iter_json_rows())
+        ledger.entries_checkins_added(profile.id, count)
+        CheckinAddition.objects.create(
+            run=run,
+            user_id=profile.id,
+            email=profile.email or str(profile.id),
+            days=date_runs(history.checkin_dates),
+            checkins=count,
+            ground_truth=ground_truth_of(history),
+        )
+    return count
+
+
+def _window_refusal(first_checkin: dt.date, days: int) -> str | None:
+    """Why ``days`` more days before ``first_checkin`` cannot be built (None: they can)."""
+    if first_checkin <= dt.date.min:
+        return "its history already starts on 0001-01-01"
+    try:
+        history_window_validate(end_date=first_checkin - dt.timedelta(days=1), days=days)
+    except InvalidRequestError as exc:
+        return str(exc)
+    return None

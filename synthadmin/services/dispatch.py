@@ -1,0 +1,191 @@
+"""In the request, or queued for the workers: one rule (``in_request``) for every admin operation.
+
+Generate (``run_start_or_enqueue``), purge (``purge_start_or_enqueue``), delete selected users
+(``users_delete_start_or_enqueue``) and a scenario's Run and Reset each ask ``in_request``, and
+the tasks they enqueue live here beside them.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.admin.models import DELETION, LogEntry
+from django_tasks import task
+
+from profiles.models import Profile
+from synthadmin.auth import AuthGateway
+from synthadmin.models import Scenario, SyntheticRun
+from synthadmin.selectors import entries_live
+from synthadmin.services.cancel import run_cancel, runs_purge
+from synthadmin.services.chunks import run_enqueue
+from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.ledger import Starter
+from synthadmin.services.logins import logins_sink
+from synthadmin.services.purge import synthetic_purge
+from synthadmin.services.reports import PurgeReport, RunReport
+from synthadmin.services.requests import GenerationParams, GenerationRequest, generation_request_validate
+from synthadmin.services.scenarios import (
+    ResetReport,
+    scenario_request,
+    scenario_reset,
+    scenario_runs_purge,
+    scenario_validate,
+)
+from synthadmin.services.workers import workers_alive
+
+Status = SyntheticRun.Status
+
+
+def in_request(*, users: int, for_workers: bool = False, waits_for_a_worker: bool = False) -> bool:
+    """Whether work on ``users`` users runs in this request (True) or goes to a task (False).
+
+    While a worker is alive, work goes to it when it is ``for_workers`` (a generation, whose
+    chunks spread over the workers; a purge that must first wait for a run to stop) or larger
+    than ``SYNTHADMIN_ADMIN_INLINE_PATIENTS`` users — a proxy would cut a long request. With no
+    worker alive it runs here, unless it is large and ``waits_for_a_worker`` (a generation:
+    queued for the first worker to start).
+    """
+    small = users <= settings.SYNTHADMIN_ADMIN_INLINE_PATIENTS
+    if workers_alive():
+        return small and not for_workers
+    return small or not waits_for_a_worker
+
+
+def run_start_or_enqueue(
+    *,
+    request: GenerationRequest | GenerationParams,
+    started_by: Starter,
+    scenario: Scenario | None = None,
+    max_patients: int | None = None,
+    gateway: AuthGateway | None = None,
+    hold_logins: bool = False,
+) -> tuple[SyntheticRun, RunReport | None]:
+    """What the admin form and a scenario's Run call: ``synthetic_generate`` in the request, or
+    ``run_enqueue`` (``in_request``: small and no worker alive runs here). ``hold_logins``:
+    every user gets a password, held encrypted for one download (``services.logins``), inline
+    and in the background alike.
+
+    Returns ``(run, report)``: ``report`` is the finished run's report when it ran inline,
+    None when it was enqueued (the run is ``queued``). Raises what ``synthetic_generate`` /
+    ``run_enqueue`` raise.
+    """
+    params = generation_request_validate(request, max_patients=max_patients)
+    if in_request(users=params.patients + params.therapists, for_workers=True, waits_for_a_worker=True):
+        report = synthetic_generate(
+            request=params,
+            started_by=started_by,
+            scenario=scenario,
+            gateway=gateway,
+            credentials=logins_sink() if hold_logins else None,
+        )
+        return SyntheticRun.objects.get(pk=report.run_id), report
+    return run_enqueue(
+        request=params, started_by=started_by, scenario=scenario, hold_logins=hold_logins
+    ), None
+
+
+def purge_start_or_enqueue(*, run: SyntheticRun, by: str) -> PurgeReport | None:
+    """The admin's "Purge this run" (``runs_purge``): in the request unless ``in_request`` says
+    a task (``purge_run_task``) — the run's users whose Auth user may exist are many, or it is in
+    progress, with a worker alive; a run in progress is then cancelled at once (``by``), and the
+    task purges it once it has stopped.
+
+    Returns the purge report, or None when the purge was enqueued. Raises what ``runs_purge``
+    raises.
+    """
+    in_progress = run.background and run.status in (Status.QUEUED, Status.RUNNING)
+    if in_request(users=entries_live(run=run.pk).count(), for_workers=in_progress):
+        return runs_purge(run=run.pk)
+    if in_progress:
+        run_cancel(run=run, by=by)
+    purge_run_task.enqueue(str(run.pk))
+    return None
+
+
+@task(queue_name=settings.SYNTHADMIN_TASK_QUEUE)
+def purge_run_task(run_id: str) -> dict[str, object]:
+    """Purge one run in the background (``runs_purge``: a run in progress is cancelled and
+    awaited first); returns the purge report."""
+    return runs_purge(run=uuid.UUID(run_id)).as_dict()
+
+
+def users_delete(*, user_ids: list[uuid.UUID], logged_by: int | None = None) -> PurgeReport:
+    """Delete these synthetic users (``synthetic_purge(user_ids=...)``: real users in the list are
+    named and left alone) and record each deleted profile in the admin's history as a deletion by
+    the staff user ``logged_by`` (``django.contrib.admin`` ``LogEntry``). What the Profiles
+    list's "Delete selected synthetic users" does, in the request or in a task.
+
+    Raises what ``synthetic_purge`` raises, before anything is deleted.
+    """
+    # Read before the rows go (the history keeps each profile's name); logged after, only those
+    # the purge reports deleted.
+    before = {str(p.pk): p for p in Profile.objects.filter(id__in=user_ids)}
+    report = synthetic_purge(user_ids=user_ids)
+    deleted = [before[i] for i in report.deleted_user_ids if i in before]
+    if logged_by is not None and deleted:
+        LogEntry.objects.log_actions(logged_by, deleted, DELETION)
+    return report
+
+
+def users_delete_start_or_enqueue(*, user_ids: list[uuid.UUID], logged_by: int | None) -> PurgeReport | None:
+    """``users_delete`` in the request, or a task (``delete_users_task``) when ``in_request``
+    says so: many users selected and a worker alive. Returns the report, or None when the
+    deletion was enqueued."""
+    if in_request(users=len(user_ids)):
+        return users_delete(user_ids=user_ids, logged_by=logged_by)
+    delete_users_task.enqueue([str(u) for u in user_ids], logged_by)
+    return None
+
+
+@task(queue_name=settings.SYNTHADMIN_TASK_QUEUE)
+def delete_users_task(user_ids: list[str], logged_by: int | None) -> dict[str, object]:
+    """Delete these synthetic users in the background (``users_delete``: real ones left alone,
+    deletions logged in the admin's history as ``logged_by``); returns the report."""
+    return users_delete(user_ids=[uuid.UUID(u) for u in user_ids], logged_by=logged_by).as_dict()
+
+
+def scenario_reset_start_or_enqueue(*, scenario: Scenario, started_by: Starter) -> ResetReport | None:
+    """A scenario's Reset by the rule of its Run (``in_request``, as a generation):
+    ``scenario_reset`` in the request, or a task (``scenario_reset_task``) that purges the
+    scenario's earlier runs and enqueues the new one.
+
+    Returns the reset report, or None when it was enqueued. Raises InvalidRequestError for a
+    scenario that could not run (before anything is purged or enqueued), and what
+    ``scenario_reset`` raises.
+    """
+    users = scenario.patients + scenario.therapists
+    if in_request(users=users, for_workers=True, waits_for_a_worker=True):
+        return scenario_reset(scenario=scenario, started_by=started_by)
+    scenario_validate(scenario)
+    scenario_reset_task.enqueue(scenario.pk, started_by.label, started_by.user_id, started_by.source)
+    return None
+
+
+@task(queue_name=settings.SYNTHADMIN_TASK_QUEUE)
+def scenario_reset_task(scenario_id: int, label: str, user_id: int | None, source: str) -> dict[str, object]:
+    """Reset a scenario in the background: purge its earlier runs, then enqueue its run (none when
+    the purge left anything); returns ``{"purge": report, "run_id": id or None, "reason": why}``."""
+    scenario = Scenario.objects.get(pk=scenario_id)
+    purge, reason = scenario_runs_purge(scenario=scenario)
+    run = None
+    if not reason:
+        run = run_enqueue(
+            request=scenario_request(scenario),
+            scenario=scenario,
+            started_by=Starter(label, user_id=user_id, source=source),
+        )
+    return {"purge": purge.as_dict(), "run_id": str(run.pk) if run is not None else None, "reason": reason}
+
+
+__all__ = [
+    "delete_users_task",
+    "in_request",
+    "purge_run_task",
+    "purge_start_or_enqueue",
+    "run_start_or_enqueue",
+    "scenario_reset_start_or_enqueue",
+    "scenario_reset_task",
+    "users_delete",
+    "users_delete_start_or_enqueue",
+]

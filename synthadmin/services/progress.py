@@ -1,0 +1,105 @@
+"""Where a run stands, for its live page: ``run_progress`` (a read model; writes nothing)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from django.db.models import Count
+from django.utils import timezone
+
+from synthadmin.models import SyntheticRun
+from synthadmin.services.ledger import run_counts
+from synthadmin.services.workers import WORKER_COMMAND, workers_alive
+
+Status = SyntheticRun.Status
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """What the live run page shows (``as_dict`` is its JSON)."""
+
+    status: str
+    status_display: str
+    finished: bool
+    users_done: int
+    users_total: int
+    checkins_done: int
+    checkins_total: int  # while running, about: days x adherence per patient; ended: exact
+    failures: int
+    rate: float | None  # users per second since the first chunk started (ended: over the run)
+    eta_seconds: float | None
+    chunks: dict[str, int]
+    workers_alive: int
+    cancel_requested: bool
+    message: str
+
+    def as_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+def run_progress(run: SyntheticRun) -> RunProgress:
+    """Where a run stands, from the ledger and its chunks (cheap: indexed counts)."""
+    run.refresh_from_db()
+    params = run.parameters or {}
+    patients, therapists = int(params.get("patients", 0)), int(params.get("therapists", 0))
+    days, adherence = int(params.get("checkin_days", 0)), float(params.get("adherence", 1.0))
+    finished = run.status not in (Status.QUEUED, Status.RUNNING)
+    if finished:
+        done = run.patients_created + run.therapists_created
+        checkins, failures = run.checkins_created, run.users_failed
+    else:
+        counts = run_counts(run, final=False)
+        done, checkins, failures = counts.created, counts.checkins, counts.failed
+    chunk_states = dict(run.chunks.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
+    alive = len(workers_alive()) if not finished else 0
+    started = (
+        run.chunks.exclude(started_at=None)
+        .order_by("started_at")
+        .values_list("started_at", flat=True)
+        .first()
+    )
+    if started is None and finished and not run.background:
+        started = run.started_at  # an inline run has no chunks: it ran from its start
+    total = patients + therapists
+    rate = eta = None
+    end = run.finished_at if finished and run.finished_at else timezone.now()
+    if started is not None and done and (finished or alive):  # nothing progresses without a worker
+        elapsed = max((end - started).total_seconds(), 1e-3)
+        rate = done / elapsed
+        eta = None if finished else max(total - done - failures, 0) / rate
+    return RunProgress(
+        status=str(run.status),
+        status_display=run.display_status,
+        finished=finished,
+        users_done=done,
+        users_total=total,
+        checkins_done=checkins,
+        # While it runs, about: days x adherence per patient; once it has ended, what was made.
+        checkins_total=checkins if finished else round(patients * days * adherence),
+        failures=failures,
+        rate=round(rate, 2) if rate is not None else None,
+        eta_seconds=round(eta, 1) if eta is not None else None,
+        chunks={str(k): int(v) for k, v in chunk_states.items()},
+        workers_alive=alive,
+        cancel_requested=run.cancel_requested_at is not None,
+        message=_message(run, finished=finished, alive=alive),
+    )
+
+
+def _message(run: SyntheticRun, *, finished: bool, alive: int) -> str:
+    """The line the page shows under the numbers: what the run waits for, or how it ended."""
+    if run.status == Status.QUEUED and not alive:
+        return f"queued — no worker has picked it up; start one with: {WORKER_COMMAND}"
+    if run.status == Status.QUEUED:
+        return "queued — waiting for a worker"
+    if not finished and run.cancel_requested_at is not None:
+        return "cancelling — users in flight are being finished or compensated"
+    if not finished and not alive and run.background:
+        return f"running, but no worker is alive; start one with: {WORKER_COMMAND}"
+    if finished and run.error_summary:
+        return run.error_summary
+    return ""
+
+
+__all__ = ["RunProgress", "run_progress"]
