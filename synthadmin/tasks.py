@@ -10,8 +10,9 @@ queued by earlier versions recorded, and the scheduled top-up's
 
 from __future__ import annotations
 
+from synthadmin.admin.tasks import delete_users_task
 from synthadmin.services.chunks import run_chunk_task
-from synthadmin.services.dispatch import delete_users_task, purge_run_task
+from synthadmin.services.dispatch import purge_run_task
 from synthadmin.services.extend_today import extend_to_today_task
 
 __all__ = ["delete_users_task", "extend_to_today_task", "purge_run_task", "run_chunk_task"]

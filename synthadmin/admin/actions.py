@@ -3,10 +3,12 @@ patient's first), extend to today. Each confirms on a page of its own, then call
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.models import DELETION, LogEntry
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -23,13 +25,14 @@ from synthadmin.admin.helpers import (
     run_log_addition,
     staff_starter,
 )
+from synthadmin.admin.tasks import delete_users_task, users_delete_logged
 from synthadmin.exceptions import InvalidRequestError, SynthadminError
 from synthadmin.forms import ExtendForm
 from synthadmin.models import SyntheticRun
 from synthadmin.selectors import profiles_real, profiles_synthetic
 from synthadmin.services.additions import AdditionRefusal
 from synthadmin.services.backfill import checkins_backfill
-from synthadmin.services.dispatch import users_delete_start_or_enqueue
+from synthadmin.services.dispatch import in_request
 from synthadmin.services.extend_today import checkins_extend_to_today
 from synthadmin.services.purge import synthetic_purge
 from synthadmin.text import plural
@@ -42,6 +45,13 @@ class ProfileActionsAdmin(SyntheticDataPermissions, admin.ModelAdmin[Profile]):
     delete_synthetic_confirmation_template = "admin/profiles/profile/delete_synthetic_confirmation.html"
     add_checkin_days_template = "admin/profiles/profile/add_checkin_days.html"
     extend_to_today_confirmation_template = "admin/profiles/profile/extend_to_today.html"
+
+    def log_synthetic_deletions(self, request: HttpRequest, deleted: Sequence[Profile]) -> None:
+        """Record the deleted profiles in the admin's history (after the service deleted them,
+        only those it reports; Django's ``log_deletions`` takes a queryset, which they no longer
+        are)."""
+        if request.user.pk is not None:
+            LogEntry.objects.log_actions(request.user.pk, deleted, DELETION)
 
 
 def carried_selection(request: HttpRequest) -> dict[str, Any]:
@@ -100,12 +110,8 @@ def delete_synthetic_users(
         return admin_page(modeladmin, request, modeladmin.delete_synthetic_confirmation_template, context)
     # Many users with a worker alive: a task (as "Purge this run"); else here. Either way the
     # deleted profiles are logged in the admin's history (compare delete_selected).
-    try:
-        report = users_delete_start_or_enqueue(user_ids=ids, logged_by=request.user.pk)
-    except SynthadminError as exc:
-        modeladmin.message_user(request, f"Nothing deleted: {exc}", messages.ERROR)
-        return None
-    if report is None:
+    if not in_request(users=len(ids)):
+        delete_users_task.enqueue([str(u) for u in ids], request.user.pk)
         modeladmin.message_user(
             request,
             f"Deletion queued: a worker deletes the synthetic users among the "
@@ -113,6 +119,13 @@ def delete_synthetic_users(
             "said); this list shows them gone as it goes, and each deletion goes into the history.",
             messages.SUCCESS,
         )
+        return None
+    try:
+        report = users_delete_logged(
+            user_ids=ids, log=lambda deleted: modeladmin.log_synthetic_deletions(request, deleted)
+        )
+    except SynthadminError as exc:
+        modeladmin.message_user(request, f"Nothing deleted: {exc}", messages.ERROR)
         return None
     purge_report_messages(modeladmin, request, report, verb="Deleted")
     return None

@@ -34,6 +34,7 @@ from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.services.cancel import run_cancel
 from synthadmin.services.dispatch import purge_start_or_enqueue
 from synthadmin.services.export import FORMATS, synthetic_export_chunks
+from synthadmin.services.ledger import run_counts
 from synthadmin.services.logins import (
     LoginsForbiddenError,
     LoginsGoneError,
@@ -257,7 +258,7 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
             self.message_user(request, f"Not cancelled: {exc}", messages.ERROR)
             return HttpResponseRedirect(change_url)
         self.log_change(request, run, "Cancelled the run.")
-        made = run.users.filter(state=SyntheticUser.State.COMPLETE).count()
+        made = run_counts(run, final=run.status == SyntheticRun.Status.ABORTED).created
         self.message_user(
             request,
             "Cancelled: no new user is started; users in flight are finished or compensated."

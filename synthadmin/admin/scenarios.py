@@ -1,5 +1,5 @@
-"""Saved scenarios: edited with ``ScenarioForm``, run and reset (purge, then run again) by staff
-who may generate synthetic data."""
+"""Saved scenarios: edited with ``ScenarioForm``, run by staff who may generate synthetic data
+and reset (purge, then run again) by staff who may also purge."""
 
 from __future__ import annotations
 
@@ -21,17 +21,14 @@ from synthadmin.admin.helpers import (
 from synthadmin.exceptions import SynthadminError
 from synthadmin.forms import ScenarioForm
 from synthadmin.models import Scenario, SyntheticRun
-from synthadmin.services.dispatch import run_start_or_enqueue
+from synthadmin.services.dispatch import run_start_or_enqueue, scenario_reset_start_or_enqueue
 from synthadmin.services.scenarios import (
+    ResetReport,
     scenario_mix_text,
     scenario_request,
-    scenario_reset,
     scenario_validate,
 )
 from synthadmin.text import plural
-
-#: A scenario reset (purge, then run) runs inside the request: at most this many users.
-RESET_INLINE_MAX = 200
 
 
 class ScenarioAdmin(SyntheticDataPermissions, admin.ModelAdmin[Scenario]):
@@ -116,11 +113,18 @@ class ScenarioAdmin(SyntheticDataPermissions, admin.ModelAdmin[Scenario]):
                 messages.SUCCESS if report.status == SyntheticRun.Status.SUCCEEDED else messages.WARNING,
             )
 
-    @admin.action(
-        permissions=["generate_synthetic", "purge_synthetic"], description="Reset selected scenarios"
-    )
+    def has_reset_permission(self, request: HttpRequest) -> bool:
+        """Reset purges, then generates: it needs both permissions (an action listing two
+        passes when either does, so Reset asks for this one)."""
+        return self.has_generate_synthetic_permission(request) and self.has_purge_synthetic_permission(
+            request
+        )
+
+    @admin.action(permissions=["reset"], description="Reset selected scenarios")
     def reset_scenarios(self, request: HttpRequest, queryset: QuerySet[Scenario]) -> HttpResponse | None:
-        scenarios = [s for s in queryset if self._small_enough(request, s)]
+        """Purge each scenario's earlier runs, then run it again: in the request or as a task, by
+        the rule of Run (``dispatch.scenario_reset_start_or_enqueue``)."""
+        scenarios = list(queryset)
         if request.POST.get("post") != "yes":
             context = {
                 "title": "Reset scenarios?",
@@ -130,42 +134,40 @@ class ScenarioAdmin(SyntheticDataPermissions, admin.ModelAdmin[Scenario]):
             return admin_page(self, request, self.reset_confirmation_template, context)
         for scenario in scenarios:
             try:
-                reset = scenario_reset(scenario=scenario, started_by=staff_starter(request))
+                reset = scenario_reset_start_or_enqueue(scenario=scenario, started_by=staff_starter(request))
             except SynthadminError as exc:
                 self.message_user(request, f"{scenario.name}: nothing reset: {exc}", messages.ERROR)
                 continue
-            if reset.run is None:
-                first = (reset.purge.left_alone or reset.purge.blocked or reset.purge.errors or [""])[0]
-                self.message_user(request, f"{scenario.name}: {reset.reason}: {first}", messages.ERROR)
-                continue
-            run = SyntheticRun.objects.get(pk=reset.run.run_id)
-            run_log_addition(
-                self,
-                request,
-                run,
-                f"Reset scenario {scenario.name}: purged {reset.purge.users_deleted} user(s), ran again.",
-            )
-            self.message_user(
-                request,
-                format_html(
-                    "{}: purged {}, then {} — {}.",
-                    scenario.name,
-                    plural(reset.purge.users_deleted, "user"),
-                    reset.run.status,
-                    run_link(self.admin_site, run.id),
-                ),
-                messages.SUCCESS,
-            )
+            if reset is None:
+                self.message_user(
+                    request,
+                    f"{scenario.name}: reset queued — a worker purges its earlier runs, then enqueues it "
+                    "again (its new run appears in the runs list).",
+                )
+            else:
+                self._reset_reported(request, scenario, reset)
         return None
 
-    def _small_enough(self, request: HttpRequest, scenario: Scenario) -> bool:
-        limit = RESET_INLINE_MAX
-        if scenario.patients + scenario.therapists <= limit:
-            return True
+    def _reset_reported(self, request: HttpRequest, scenario: Scenario, reset: ResetReport) -> None:
+        if reset.run is None:
+            first = (reset.purge.left_alone or reset.purge.blocked or reset.purge.errors or [""])[0]
+            self.message_user(request, f"{scenario.name}: {reset.reason}: {first}", messages.ERROR)
+            return
+        run = SyntheticRun.objects.get(pk=reset.run.run_id)
+        run_log_addition(
+            self,
+            request,
+            run,
+            f"Reset scenario {scenario.name}: purged {reset.purge.users_deleted} user(s), ran again.",
+        )
         self.message_user(
             request,
-            f"{scenario.name} has {scenario.patients + scenario.therapists:,} users, more than the admin "
-            f"runs inline ({limit:,}): run python manage.py scenario run {scenario.name}",
-            messages.WARNING,
+            format_html(
+                "{}: purged {}, then {} — {}.",
+                scenario.name,
+                plural(reset.purge.users_deleted, "user"),
+                reset.run.status,
+                run_link(self.admin_site, run.id),
+            ),
+            messages.SUCCESS,
         )
-        return False

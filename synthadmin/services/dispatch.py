@@ -1,8 +1,8 @@
 """In the request, or queued for the workers: one rule (``in_request``) for every admin operation.
 
-Generate (``run_start_or_enqueue``), purge (``purge_start_or_enqueue``), delete selected users
-(``users_delete_start_or_enqueue``) and a scenario's Run and Reset each ask ``in_request``, and
-the tasks they enqueue live here beside them.
+Generate (``run_start_or_enqueue``), purge (``purge_start_or_enqueue``), a scenario's Run and
+Reset, and the admin's "Delete selected synthetic users" (``synthadmin.admin.tasks``) each ask
+``in_request``; the tasks the services enqueue live here beside them.
 """
 
 from __future__ import annotations
@@ -10,10 +10,8 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from django.contrib.admin.models import DELETION, LogEntry
 from django_tasks import task
 
-from profiles.models import Profile
 from synthadmin.auth import AuthGateway
 from synthadmin.models import Scenario, SyntheticRun
 from synthadmin.selectors import entries_live
@@ -110,39 +108,14 @@ def purge_run_task(run_id: str) -> dict[str, object]:
     return runs_purge(run=uuid.UUID(run_id)).as_dict()
 
 
-def users_delete(*, user_ids: list[uuid.UUID], logged_by: int | None = None) -> PurgeReport:
+def users_delete(*, user_ids: list[uuid.UUID]) -> PurgeReport:
     """Delete these synthetic users (``synthetic_purge(user_ids=...)``: real users in the list are
-    named and left alone) and record each deleted profile in the admin's history as a deletion by
-    the staff user ``logged_by`` (``django.contrib.admin`` ``LogEntry``). What the Profiles
-    list's "Delete selected synthetic users" does, in the request or in a task.
+    named and left alone): what the Profiles list's "Delete selected synthetic users" does, in the
+    request or in a task; the admin logs what the report says was deleted.
 
     Raises what ``synthetic_purge`` raises, before anything is deleted.
     """
-    # Read before the rows go (the history keeps each profile's name); logged after, only those
-    # the purge reports deleted.
-    before = {str(p.pk): p for p in Profile.objects.filter(id__in=user_ids)}
-    report = synthetic_purge(user_ids=user_ids)
-    deleted = [before[i] for i in report.deleted_user_ids if i in before]
-    if logged_by is not None and deleted:
-        LogEntry.objects.log_actions(logged_by, deleted, DELETION)
-    return report
-
-
-def users_delete_start_or_enqueue(*, user_ids: list[uuid.UUID], logged_by: int | None) -> PurgeReport | None:
-    """``users_delete`` in the request, or a task (``delete_users_task``) when ``in_request``
-    says so: many users selected and a worker alive. Returns the report, or None when the
-    deletion was enqueued."""
-    if in_request(users=len(user_ids)):
-        return users_delete(user_ids=user_ids, logged_by=logged_by)
-    delete_users_task.enqueue([str(u) for u in user_ids], logged_by)
-    return None
-
-
-@task(queue_name=settings.SYNTHADMIN_TASK_QUEUE)
-def delete_users_task(user_ids: list[str], logged_by: int | None) -> dict[str, object]:
-    """Delete these synthetic users in the background (``users_delete``: real ones left alone,
-    deletions logged in the admin's history as ``logged_by``); returns the report."""
-    return users_delete(user_ids=[uuid.UUID(u) for u in user_ids], logged_by=logged_by).as_dict()
+    return synthetic_purge(user_ids=user_ids)
 
 
 def scenario_reset_start_or_enqueue(*, scenario: Scenario, started_by: Starter) -> ResetReport | None:
@@ -179,7 +152,6 @@ def scenario_reset_task(scenario_id: int, label: str, user_id: int | None, sourc
 
 
 __all__ = [
-    "delete_users_task",
     "in_request",
     "purge_run_task",
     "purge_start_or_enqueue",
@@ -187,5 +159,4 @@ __all__ = [
     "scenario_reset_start_or_enqueue",
     "scenario_reset_task",
     "users_delete",
-    "users_delete_start_or_enqueue",
 ]

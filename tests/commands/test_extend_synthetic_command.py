@@ -48,7 +48,7 @@ def _checkins() -> set[tuple]:
         (("--to-today", "--all", "--pattern", "manic"), "--pattern and --seed go with --days"),
         (("--days", "-1", "--all"), "--days: "),
         (("--to-today", "--days", "3", "--all"), "not allowed with argument"),
-        (("--to-today", "--all", "--run", "x"), "not allowed with argument"),
+        (("--to-today", "--all", "--run", "9f0e8d7c-0000-4000-8000-000000000000"), "not allowed with argument"),
     ],
 )
 def test_bad_input_is_one_line_exit_1_and_writes_nothing(supabase_tables_cleanup, args, message):

@@ -9,9 +9,7 @@ patients failed; 3 the database was lost part way; 129/130/143 SIGHUP, Ctrl-C or
 from __future__ import annotations
 
 import contextlib
-import getpass
 import json
-import os
 import sys
 import uuid
 from collections.abc import Iterator
@@ -24,7 +22,7 @@ from synthadmin.content import PATTERN_NAMES
 from synthadmin.db.errors import connection_lost, database_lost_message, database_unusable_message
 from synthadmin.exceptions import InvalidRequestError
 from synthadmin.management import exitcodes
-from synthadmin.management.base import SynthadminCommand
+from synthadmin.management.base import SynthadminCommand, command_starter, run_id
 from synthadmin.management.output import RichProgress, key_value_table, one_line, render
 from synthadmin.management.stopping import SignalStop
 from synthadmin.models import SyntheticRun
@@ -65,7 +63,7 @@ class Command(SynthadminCommand):
             "--days", type=int, metavar="N", help="add N days before each patient's first check-in"
         )
         scope = parser.add_mutually_exclusive_group()
-        scope.add_argument("--run", metavar="ID", help="the patients of this run (its id)")
+        scope.add_argument("--run", metavar="ID", type=run_id, help="the patients of this run (its id)")
         scope.add_argument("--all", action="store_true", help="every synthetic patient of every run")
         parser.add_argument(
             "--pattern",
@@ -79,7 +77,7 @@ class Command(SynthadminCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         run = _options_validate(options)
         _database_check(run)
-        starter = Starter(f"os:{_os_user()}", source=SyntheticRun.Source.COMMAND)
+        starter = command_starter()
         signals = SignalStop()
         with _as_command_errors(), signals:
             if options["to_today"]:
@@ -177,12 +175,8 @@ def _options_validate(options: dict[str, Any]) -> uuid.UUID | None:
         raise CommandError("say which patients: --run ID (one run) or --all (every synthetic patient)")
     if options["to_today"] and (options["pattern"] or options["seed"] is not None):
         raise CommandError("--pattern and --seed go with --days; --to-today continues each patient's own")
-    if not options["run"]:
-        return None
-    try:
-        return uuid.UUID(options["run"])
-    except ValueError:
-        raise CommandError(f"--run: not a run id: {options['run']!r}") from None
+    run: uuid.UUID | None = options["run"]
+    return run
 
 
 def _database_check(run: uuid.UUID | None) -> None:
@@ -240,9 +234,3 @@ def _named(label: str, lines: list[str]) -> list[tuple[str, str]]:
         rows.append((label, f"… and {len(lines) - SHOWN:,} more (--json lists them all)"))
     return rows
 
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid{os.getuid()}"
