@@ -71,7 +71,7 @@ def main() -> None:
     from django.utils import timezone
 
     from synthadmin.services.extend_today import checkins_extend_to_today
-    from synthadmin.services.generation import synthetic_generate
+    from synthadmin.services.generation import population_generate
     from synthadmin.services.ledger import Starter
     from synthadmin.services.requests import GenerationRequest
 
@@ -79,7 +79,7 @@ def main() -> None:
     name = _scratch(admin)
     try:
         began = time.perf_counter()
-        synthetic_generate(
+        population_generate(
             request=GenerationRequest(
                 patients=args.patients,
                 checkin_days=args.days,

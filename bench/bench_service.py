@@ -11,7 +11,7 @@
     fixed concurrency of 1, 4, 16, 32 and of the adaptive controller (``synthadmin.auth.flow``,
     at most 32), each with the service's retry policy, and the share of calls answered 429.
     Target: adaptive >= 85 % of the best fixed setting, <= 2 % of its calls answered 429.
-    Then a real ``synthetic_generate`` run of ``--run-users`` patients through the same server
+    Then a real ``population_generate`` run of ``--run-users`` patients through the same server
     (its own controller, ``--concurrency 32``): time, users/s, 429s, settled concurrency.
 
 Uses the project's database (embedded PostgreSQL unless DATABASE_URL is set) and scratch
@@ -110,13 +110,13 @@ def _drop(admin: str, name: str) -> None:
 def phase_e2e(dbname: str, patients: int, days: int, rounds: int) -> None:
     _setup_django(dbname)
     from synthadmin.auth.local import LocalAuthGateway
-    from synthadmin.services.generation import synthetic_generate
+    from synthadmin.services.generation import population_generate
     from synthadmin.services.ledger import Starter
     from synthadmin.services.requests import GenerationRequest
 
     request = GenerationRequest(patients=patients, checkin_days=days, seed=SEED, end_date=END_DATE)
     began = time.perf_counter()
-    report = synthetic_generate(
+    report = population_generate(
         request=request, started_by=Starter("os:bench"), gateway=LocalAuthGateway(rounds=rounds)
     )
     seconds = time.perf_counter() - began
@@ -180,7 +180,7 @@ def auth_concurrency(admin: str, users: int, latency: float) -> dict[str, float]
     from django.db import connection
 
     from synthadmin.auth.supabase import SupabaseAuthGateway
-    from synthadmin.services.generation import synthetic_generate
+    from synthadmin.services.generation import population_generate
     from synthadmin.services.ledger import Starter
     from synthadmin.services.requests import GenerationRequest
 
@@ -203,7 +203,7 @@ def auth_concurrency(admin: str, users: int, latency: float) -> dict[str, float]
                 patients=users, checkin_days=0, seed=SEED, end_date=END_DATE, concurrency=concurrency
             )
             began = time.perf_counter()
-            report = synthetic_generate(request=request, started_by=Starter("os:bench"), gateway=gateway)
+            report = population_generate(request=request, started_by=Starter("os:bench"), gateway=gateway)
             results[f"c{concurrency}"] = time.perf_counter() - began
             gateway.close()
             assert report.status == "succeeded", report.error
@@ -288,15 +288,15 @@ def _drive(gateway, users: int, *, concurrency: int, flow=None) -> dict[str, flo
 
 
 def _generate_run(gateway, users: int) -> dict[str, float]:
-    """A real ``synthetic_generate`` run of ``users`` patients (no history: the Auth calls are
+    """A real ``population_generate`` run of ``users`` patients (no history: the Auth calls are
     what is measured) through ``gateway``, with the run's own adaptive controller, at most 32."""
-    from synthadmin.services.generation import synthetic_generate
+    from synthadmin.services.generation import population_generate
     from synthadmin.services.ledger import Starter
     from synthadmin.services.requests import GenerationRequest
 
     request = GenerationRequest(patients=users, checkin_days=0, seed=SEED, end_date=END_DATE, concurrency=32)
     began = time.perf_counter()
-    report = synthetic_generate(request=request, started_by=Starter("os:bench"), gateway=gateway)
+    report = population_generate(request=request, started_by=Starter("os:bench"), gateway=gateway)
     seconds = time.perf_counter() - began
     assert report.status == "succeeded", report.error
     flow = report.auth_flow
@@ -388,7 +388,7 @@ def print_flow(results: dict[str, dict], users: int, latency: float, capacity: i
     if run is not None:
         calls = run["users"] + run["rate_limited"]
         print(
-            f"    synthetic_generate, {run['users']} patients, --concurrency 32 (adaptive): "
+            f"    population_generate, {run['users']} patients, --concurrency 32 (adaptive): "
             f"{run['seconds']:.2f} s, {run['throughput']:.1f} users/s, "
             f"{run['rate_limited']} of {calls:,} creates answered 429 ({run['rate_limited'] / calls * 100:.1f} %), "
             f"settled on {run['settled']:.1f}"
@@ -408,7 +408,7 @@ def main() -> None:
     parser.add_argument("--capacity", type=int, default=8, help="requests the server serves at once in (4)")
     parser.add_argument("--queue", type=int, default=4, help="requests that may wait beyond that in (4)")
     parser.add_argument(
-        "--run-users", type=int, default=300, help="patients of the synthetic_generate run in (4); 0: none"
+        "--run-users", type=int, default=300, help="patients of the population_generate run in (4); 0: none"
     )
     parser.add_argument("--cases", default="all", help="'all', or a comma list of: e2e, auth, flow")
     parser.add_argument("--phase", choices=["e2e"], help=argparse.SUPPRESS)

@@ -77,11 +77,11 @@ def _scratch(admin: str) -> str:
 
 
 def _generate(patients: int, days: int, pattern: str, seed: int):
-    from synthadmin.services.generation import synthetic_generate
+    from synthadmin.services.generation import population_generate
     from synthadmin.services.ledger import Starter
     from synthadmin.services.requests import GenerationRequest
 
-    return synthetic_generate(
+    return population_generate(
         request=GenerationRequest(
             patients=patients, checkin_days=days, pattern=pattern, seed=seed, end_date=END_DATE
         ),
@@ -179,11 +179,11 @@ def bench_page(rounds: int) -> dict[str, float]:
 # --- (2) the export, in a child process so its peak RSS is its own -------------------------------
 def _export_child(dbname: str, run: str | None, fmt: str, conn: Connection) -> None:
     _setup(dbname)
-    from synthadmin.services.export import synthetic_export_write
+    from synthadmin.services.export import checkins_export_write
 
     began = time.perf_counter()
     with open(os.devnull, "w") as out:
-        rows = synthetic_export_write(run=uuid.UUID(run) if run else None, fmt=fmt, out=out)
+        rows = checkins_export_write(run=uuid.UUID(run) if run else None, fmt=fmt, out=out)
     seconds = time.perf_counter() - began
     conn.send(
         {

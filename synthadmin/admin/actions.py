@@ -34,7 +34,7 @@ from synthadmin.services.additions import AdditionRefusal
 from synthadmin.services.backfill import checkins_backfill
 from synthadmin.services.dispatch import in_request
 from synthadmin.services.extend_today import checkins_extend_to_today
-from synthadmin.services.purge import synthetic_purge
+from synthadmin.services.purge import synthetic_users_purge
 from synthadmin.text import plural
 
 
@@ -103,7 +103,7 @@ def delete_synthetic_users(
     if request.POST.get("post") != "yes":
         context = {
             "title": "Delete synthetic users?",
-            "preview": synthetic_purge(user_ids=ids, dry_run=True),
+            "preview": synthetic_users_purge(user_ids=ids, dry_run=True),
             "selected_count": len(ids),
             **carried_selection(request),
         }

@@ -30,7 +30,7 @@ from synthadmin.mood_chart import BAND_COLOURS, STATE_LABELS
 from synthadmin.services.dispatch import run_start_or_enqueue
 from synthadmin.services.logins import logins_expire, logins_held
 from synthadmin.services.preflight import auth_preflight
-from synthadmin.services.preview import PreviewReport, synthetic_generate_preview
+from synthadmin.services.preview import PreviewReport, population_preview
 from synthadmin.text import plural
 
 #: Where the Generate buttons of recent previews keep their one-time tokens, and how many.
@@ -60,7 +60,7 @@ class GeneratePageAdmin(SyntheticDataPermissions, admin.ModelAdmin[Profile]):
         return super().changelist_view(request, context)
 
     def generate_view(self, request: HttpRequest) -> HttpResponse:
-        """The form behind the button, in two steps: "Preview" (``synthetic_generate_preview``,
+        """The form behind the button, in two steps: "Preview" (``population_preview``,
         nothing written) shows what the run would make, with "Generate" (the same parameters,
         hidden) and "Back"; a valid POST without ``_preview`` or ``_back`` generates: validate,
         call the service, log, message, redirect."""
@@ -71,7 +71,7 @@ class GeneratePageAdmin(SyntheticDataPermissions, admin.ModelAdmin[Profile]):
         if request.method == "POST" and "_back" not in request.POST and form.is_valid():
             if "_preview" in request.POST:
                 try:
-                    preview = synthetic_generate_preview(request=form.generation_request())
+                    preview = population_preview(request=form.generation_request())
                     # Said at the preview, not only after Generate: Auth unreachable, the key refused.
                     auth_preflight()
                 except InvalidRequestError as exc:

@@ -32,8 +32,8 @@ from synthadmin.admin.helpers import (
 from synthadmin.exceptions import InvalidRequestError, SynthadminError
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.services.cancel import run_cancel
-from synthadmin.services.dispatch import purge_start_or_enqueue
-from synthadmin.services.export import FORMATS, synthetic_export_chunks
+from synthadmin.services.dispatch import run_purge_start_or_enqueue
+from synthadmin.services.export import FORMATS, checkins_export_chunks
 from synthadmin.services.ledger import run_counts
 from synthadmin.services.logins import (
     LoginsForbiddenError,
@@ -45,7 +45,7 @@ from synthadmin.services.logins import (
     logins_take,
 )
 from synthadmin.services.progress import run_progress
-from synthadmin.services.purge import synthetic_purge
+from synthadmin.services.purge import synthetic_users_purge
 from synthadmin.text import plural
 
 #: How often the run page asks for the run's progress while it is queued or running.
@@ -210,7 +210,7 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
         if request.method == "POST":
             try:
                 # Big runs, and runs in progress, are purged by a worker when one is alive.
-                report = purge_start_or_enqueue(run=run, by=staff_starter(request).label)
+                report = run_purge_start_or_enqueue(run=run, by=staff_starter(request).label)
             except SynthadminError as exc:
                 self.message_user(request, f"Nothing purged: {exc}", messages.ERROR)
                 return HttpResponseRedirect(change_url)
@@ -234,7 +234,7 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
         context = {
             "title": "Purge this run?",
             "run": run,
-            "preview": synthetic_purge(run=run.pk, dry_run=True),
+            "preview": synthetic_users_purge(run=run.pk, dry_run=True),
         }
         return admin_page(self, request, self.purge_confirmation_template, context)
 
@@ -277,7 +277,7 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
             raise PermissionDenied
         run = get_object_or_404(SyntheticRun, pk=run_id)
         try:
-            blocks = synthetic_export_chunks(run=run.pk, fmt=fmt)  # type: ignore[arg-type]
+            blocks = checkins_export_chunks(run=run.pk, fmt=fmt)  # type: ignore[arg-type]
         except InvalidRequestError as exc:
             self.message_user(request, f"Nothing exported: {exc}", messages.ERROR)
             return HttpResponseRedirect(admin_url(self.admin_site, SyntheticRun, "change", run.pk))

@@ -5,10 +5,10 @@ used entry points are re-exported here.
 """
 
 from synthadmin.services.backfill import checkins_backfill
-from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
-from synthadmin.services.preview import synthetic_generate_preview
-from synthadmin.services.purge import synthetic_purge
+from synthadmin.services.preview import population_preview
+from synthadmin.services.purge import synthetic_users_purge
 from synthadmin.services.requests import GenerationRequest, generation_request_validate
 
 __all__ = [
@@ -16,7 +16,7 @@ __all__ = [
     "Starter",
     "checkins_backfill",
     "generation_request_validate",
-    "synthetic_generate",
-    "synthetic_generate_preview",
-    "synthetic_purge",
+    "population_generate",
+    "population_preview",
+    "synthetic_users_purge",
 ]

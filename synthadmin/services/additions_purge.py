@@ -44,7 +44,7 @@ def checkin_additions_remove(*, run: uuid.UUID, dry_run: bool = False) -> Additi
     check-ins went by cascade) has its record closed with nothing to delete. Idempotent. A run
     of another kind, or one that added nothing, removes nothing. Writes nothing with
     ``dry_run`` (counts what is there to delete). Does not set ``run.purged_at``: the caller
-    (``synthetic_purge``) marks the run purged as for any run.
+    (``synthetic_users_purge``) marks the run purged as for any run.
     """
     run_id = uuid.UUID(str(run))
     if not SyntheticRun.objects.filter(pk=run_id, kind=SyntheticRun.Kind.EXTEND).exists():
@@ -85,7 +85,7 @@ def additions_close(user_ids: Iterable[uuid.UUID]) -> list[str]:
     with them (by cascade), so no extend run has anything left to remove for them.
 
     Returns the ids of the extend runs this leaves with no open record (the caller marks them
-    purged, as ``synthetic_purge`` does for runs whose users are all gone), so that purging a
+    purged, as ``synthetic_users_purge`` does for runs whose users are all gone), so that purging a
     generate run does not leave its "Extend to today" / "Add check-in days" runs looking live.
     """
     open_records = CheckinAddition.objects.filter(user_id__in=list(user_ids), removed_at__isnull=True)

@@ -19,7 +19,7 @@ from synthadmin.auth import AuthGateway, gateway_in_use
 from synthadmin.exceptions import InvalidRequestError
 from synthadmin.models import RunChunk, SyntheticRun
 from synthadmin.services.chunks import chunks_reap, run_settle
-from synthadmin.services.purge import purge_preflight, synthetic_purge
+from synthadmin.services.purge import purge_preflight, synthetic_users_purge
 from synthadmin.services.reports import ProgressListener, PurgeReport
 
 Status = SyntheticRun.Status
@@ -99,13 +99,13 @@ def runs_purge(
     awaited first (``runs_stop_before_purge``); Auth is checked before either
     (``purge_preflight``), so a refused key cancels nothing.
 
-    Writes what ``runs_stop_before_purge`` and ``synthetic_purge`` write; raises what they raise.
+    Writes what ``runs_stop_before_purge`` and ``synthetic_users_purge`` write; raises what they raise.
     """
     stop = stop or threading.Event()
     with gateway_in_use(gateway, cancel=stop) as auth:
         purge_preflight(run=run, gateway=auth)
         runs_stop_before_purge(run=run)
-        return synthetic_purge(run=run, gateway=auth, stop=stop, progress=progress)
+        return synthetic_users_purge(run=run, gateway=auth, stop=stop, progress=progress)
 
 
 __all__ = ["run_cancel", "run_wait", "runs_purge", "runs_stop_before_purge"]

@@ -143,7 +143,7 @@ def chunk_run(chunk_id: int, *, gateway: AuthGateway | None = None) -> str:
     ``requeued`` — its worker was stopped — or ``skipped``: not queued any more, another worker
     has it, or it is settled).
 
-    Writes what ``synthetic_generate`` writes for the chunk's users; the chunk's state, worker,
+    Writes what ``population_generate`` writes for the chunk's users; the chunk's state, worker,
     heartbeat and counts; the run's status when this is its last chunk; the patient chunks when
     this is the last therapist chunk. Re-raises a crash after settling the chunk with it.
     """

@@ -1,6 +1,6 @@
 """In the request, or queued for the workers: one rule (``in_request``) for every admin operation.
 
-Generate (``run_start_or_enqueue``), purge (``purge_start_or_enqueue``), a scenario's Run and
+Generate (``run_start_or_enqueue``), purge (``run_purge_start_or_enqueue``), a scenario's Run and
 Reset, and the admin's "Delete selected synthetic users" (``synthadmin.admin.tasks``) each ask
 ``in_request``; the tasks the services enqueue live here beside them.
 """
@@ -17,10 +17,10 @@ from synthadmin.models import Scenario, SyntheticRun
 from synthadmin.selectors import entries_live
 from synthadmin.services.cancel import run_cancel, runs_purge
 from synthadmin.services.chunks import run_enqueue
-from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
 from synthadmin.services.logins import logins_sink
-from synthadmin.services.purge import synthetic_purge
+from synthadmin.services.purge import synthetic_users_purge
 from synthadmin.services.reports import PurgeReport, RunReport
 from synthadmin.services.requests import GenerationParams, GenerationRequest, generation_request_validate
 from synthadmin.services.scenarios import (
@@ -59,18 +59,18 @@ def run_start_or_enqueue(
     gateway: AuthGateway | None = None,
     hold_logins: bool = False,
 ) -> tuple[SyntheticRun, RunReport | None]:
-    """What the admin form and a scenario's Run call: ``synthetic_generate`` in the request, or
+    """What the admin form and a scenario's Run call: ``population_generate`` in the request, or
     ``run_enqueue`` (``in_request``: small and no worker alive runs here). ``hold_logins``:
     every user gets a password, held encrypted for one download (``services.logins``), inline
     and in the background alike.
 
     Returns ``(run, report)``: ``report`` is the finished run's report when it ran inline,
-    None when it was enqueued (the run is ``queued``). Raises what ``synthetic_generate`` /
+    None when it was enqueued (the run is ``queued``). Raises what ``population_generate`` /
     ``run_enqueue`` raise.
     """
     params = generation_request_validate(request, max_patients=max_patients)
     if in_request(users=params.patients + params.therapists, for_workers=True, waits_for_a_worker=True):
-        report = synthetic_generate(
+        report = population_generate(
             request=params,
             started_by=started_by,
             scenario=scenario,
@@ -83,7 +83,7 @@ def run_start_or_enqueue(
     ), None
 
 
-def purge_start_or_enqueue(*, run: SyntheticRun, by: str) -> PurgeReport | None:
+def run_purge_start_or_enqueue(*, run: SyntheticRun, by: str) -> PurgeReport | None:
     """The admin's "Purge this run" (``runs_purge``): in the request unless ``in_request`` says
     a task (``purge_run_task``) — the run's users whose Auth user may exist are many, or it is in
     progress, with a worker alive; a run in progress is then cancelled at once (``by``), and the
@@ -109,13 +109,13 @@ def purge_run_task(run_id: str) -> dict[str, object]:
 
 
 def users_delete(*, user_ids: list[uuid.UUID]) -> PurgeReport:
-    """Delete these synthetic users (``synthetic_purge(user_ids=...)``: real users in the list are
+    """Delete these synthetic users (``synthetic_users_purge(user_ids=...)``: real users in the list are
     named and left alone): what the Profiles list's "Delete selected synthetic users" does, in the
     request or in a task; the admin logs what the report says was deleted.
 
-    Raises what ``synthetic_purge`` raises, before anything is deleted.
+    Raises what ``synthetic_users_purge`` raises, before anything is deleted.
     """
-    return synthetic_purge(user_ids=user_ids)
+    return synthetic_users_purge(user_ids=user_ids)
 
 
 def scenario_reset_start_or_enqueue(*, scenario: Scenario, started_by: Starter) -> ResetReport | None:
@@ -154,7 +154,7 @@ def scenario_reset_task(scenario_id: int, label: str, user_id: int | None, sourc
 __all__ = [
     "in_request",
     "purge_run_task",
-    "purge_start_or_enqueue",
+    "run_purge_start_or_enqueue",
     "run_start_or_enqueue",
     "scenario_reset_start_or_enqueue",
     "scenario_reset_task",

@@ -81,7 +81,7 @@ def export_columns() -> list[ExportColumn]:
     ]
 
 
-def synthetic_export_chunks(
+def checkins_export_chunks(
     *, run: uuid.UUID | None, fmt: ExportFormat, chunk_size: int = CHUNK_SIZE
 ) -> Iterator[str]:
     """The export as blocks of text (CSV with a header row, or one JSON object per line).
@@ -95,12 +95,12 @@ def synthetic_export_chunks(
     return _blocks(checkins, extend_run, fmt, chunk_size)
 
 
-def synthetic_export_write(
+def checkins_export_write(
     *, run: uuid.UUID | None, fmt: ExportFormat, out: TextIO, chunk_size: int = CHUNK_SIZE
 ) -> int:
     """Write the export to ``out``; returns the number of check-in rows written."""
     rows = 0
-    for block in synthetic_export_chunks(run=run, fmt=fmt, chunk_size=chunk_size):
+    for block in checkins_export_chunks(run=run, fmt=fmt, chunk_size=chunk_size):
         out.write(block)
         rows += block.count("\n")
     return rows - (1 if fmt == "csv" else 0)

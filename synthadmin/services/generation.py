@@ -30,7 +30,7 @@ from synthadmin.services.user_creation import PHASE_CHECKINS, PHASE_USERS, UserC
 from synthadmin.target import target_get
 
 
-def synthetic_generate(
+def population_generate(
     *,
     request: GenerationRequest | GenerationParams,
     started_by: Starter,
@@ -205,4 +205,4 @@ def _run_end(creation: UserCreation, duration: float, crash: BaseException | Non
     )
 
 
-__all__ = ["synthetic_generate"]
+__all__ = ["population_generate"]

@@ -1,6 +1,6 @@
 """Logins made in the admin: held only encrypted until their one download (issue 11, item 5).
 
-The generate form's "Create logins" hands ``synthetic_generate`` the sink made by
+The generate form's "Create logins" hands ``population_generate`` the sink made by
 ``logins_sink()``. Each created user's ``Credential`` becomes one ``HeldLogin`` row in
 synthadmin's own schema: a Fernet token (AES-128-CBC + HMAC-SHA256, from ``cryptography``) of
 the CSV line ``email,password,role,user_id`` — the columns of ``generate_synthetic
@@ -87,7 +87,7 @@ class HeldLogins:
 
 
 def logins_sink() -> Callable[[Credential], None]:
-    """A credentials sink for ``synthetic_generate(credentials=...)`` that holds each login
+    """A credentials sink for ``population_generate(credentials=...)`` that holds each login
     encrypted in a ``HeldLogin`` row of the user's run.
 
     Thread-safe and process-safe: each call writes one row through the calling thread's own

@@ -3,8 +3,8 @@
 ``auth_preflight`` runs the gateway's ``preflight`` (for Supabase: one authenticated lookup of
 a fresh uuid4, ``GET /admin/users/{id}``, whose 404 ``user_not_found`` proves the URL is
 Supabase Auth and the key is accepted) under the transient retry policy, and turns whatever
-it found into one ``ConfigurationError`` line. ``synthetic_generate``, ``run_enqueue`` and
-``synthetic_purge`` call it before their first write, so an unreachable Supabase, a wrong or
+it found into one ``ConfigurationError`` line. ``population_generate``, ``run_enqueue`` and
+``synthetic_users_purge`` call it before their first write, so an unreachable Supabase, a wrong or
 anon key, or a URL that is not Supabase Auth changes nothing (exit 1 in the commands, a form
 error in the admin). A loss of Auth after it passed is a run's own diagnosis, as before.
 """

@@ -57,8 +57,8 @@ class PreviewReport:
         return data
 
 
-def synthetic_generate_preview(*, request: GenerationRequest | GenerationParams) -> PreviewReport:
-    """What ``synthetic_generate`` would write for ``request``: counts, the per-state share of
+def population_preview(*, request: GenerationRequest | GenerationParams) -> PreviewReport:
+    """What ``population_generate`` would write for ``request``: counts, the per-state share of
     days, and the first patient's first ``SAMPLE_DAYS`` check-ins (the run's first patient,
     same seed → same name and days). Touches neither Auth nor the database.
 

@@ -89,7 +89,7 @@ class _User:
         return [e.pk for e in self.entries]
 
 
-def synthetic_purge(
+def synthetic_users_purge(
     *,
     run: uuid.UUID | None = None,
     user_ids: Iterable[uuid.UUID] | None = None,

@@ -1,6 +1,6 @@
 """Scenarios: named, saved recipes for a synthetic population — run, replayed, reset, exported.
 
-A scenario (``synthadmin.models.Scenario``) holds what ``synthetic_generate`` needs: therapists,
+A scenario (``synthadmin.models.Scenario``) holds what ``population_generate`` needs: therapists,
 patients, a pattern mix (or one pattern), days of history, adherence, locale, a seed (or none:
 a fresh population each run) and an end date (or none: today). ``scenario_run`` runs it;
 ``scenario_reset`` purges its earlier runs (with purge's usual safety rules; one in progress is
@@ -40,7 +40,7 @@ from django.db import transaction
 from synthadmin.exceptions import InvalidRequestError
 from synthadmin.models import Scenario, SyntheticRun
 from synthadmin.services.cancel import runs_purge
-from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
 from synthadmin.services.reports import Credential, ProgressListener, PurgeReport, RunReport
 from synthadmin.services.requests import GenerationRequest, generation_request_validate
@@ -96,7 +96,7 @@ class ResetReport:
 
 
 def scenario_request(scenario: Scenario) -> GenerationRequest:
-    """The generation request a scenario stands for (``synthetic_generate`` validates the rest).
+    """The generation request a scenario stands for (``population_generate`` validates the rest).
 
     Raises InvalidRequestError when the stored mix is not a table of pattern → weight.
     """
@@ -139,8 +139,8 @@ def scenario_run(
     credentials: Callable[[Credential], None] | None = None,
     stop: threading.Event | None = None,
 ) -> RunReport:
-    """Run ``scenario`` once; the run is recorded as the scenario's. Raises as ``synthetic_generate``."""
-    return synthetic_generate(
+    """Run ``scenario`` once; the run is recorded as the scenario's. Raises as ``population_generate``."""
+    return population_generate(
         request=scenario_request(scenario),
         scenario=scenario,
         started_by=started_by,
@@ -159,7 +159,7 @@ def scenario_reset(
 ) -> ResetReport:
     """Purge the scenario's earlier runs, then run it again — unless the purge left anything.
 
-    Writes: what ``scenario_runs_purge`` and ``synthetic_generate`` write. When the purge could
+    Writes: what ``scenario_runs_purge`` and ``population_generate`` write. When the purge could
     not remove everything (users left alone, blocked, errors), nothing new is generated and
     ``reason`` says why: a reset never ends with two populations of one scenario.
     """

@@ -3,7 +3,7 @@
 For each user, in order (``UserCreation._attempt``, top to bottom):
 
 1. an **intent record** (a ledger entry, state ``intent``) is committed, so that a crash or
-   Ctrl-C between the two systems leaves something ``synthetic_purge`` can find and finish;
+   Ctrl-C between the two systems leaves something ``synthetic_users_purge`` can find and finish;
 2. the **Auth user** is created through the gateway with our own ``uuid4`` as its id, every call
    admitted by one flow controller (``synthadmin/auth/flow.py``); transient failures are
    retried (``services/retrying.py``); an identity collision gets a fresh e-mail or id, at most
@@ -368,7 +368,7 @@ class UserCreation:
         try:
             transient_retrying()(self.flow.call, self.gateway.delete_user, entry.user_id)
         except AuthGatewayError as exc:
-            # The intent record stays: synthetic_purge will find the Auth user and finish.
+            # The intent record stays: synthetic_users_purge will find the Auth user and finish.
             ledger.entry_pending(
                 entry.pk,
                 redact(

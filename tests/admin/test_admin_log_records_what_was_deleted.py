@@ -9,7 +9,7 @@ from django.contrib.admin.models import DELETION, LogEntry
 from django.urls import reverse
 
 from profiles.models import Profile
-from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 from tests.realdata import insert_real_user
@@ -18,7 +18,7 @@ CHANGELIST = "admin:profiles_profile_changelist"
 
 
 def test_only_the_users_actually_deleted_are_logged(client, staff_all, supabase_tables_cleanup):
-    synthetic_generate(
+    population_generate(
         request=GenerationRequest(
             patients=2, therapists=1, checkin_days=2, seed=1, end_date=dt.date(2026, 6, 1)
         ),

@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 from django.contrib.auth.models import User
 
-from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 from tests.admin.test_browser_generate import ARTIFACTS, chromium_page
@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_every_column_fits_at_1366_px(live_server, supabase_tables_cleanup):
     User.objects.create_superuser("operator", "operator@example.com", "a-long-test-password")
-    synthetic_generate(
+    population_generate(
         request=GenerationRequest(
             patients=4, therapists=2, checkin_days=5, seed=3, end_date=dt.date(2026, 6, 30)
         ),

@@ -1,8 +1,8 @@
 """Fixtures and helpers for the Auth fault scenarios (issue 9, "What it must show").
 
 Every scenario runs against the Auth test server (``tests/support/gotrue/``) over real HTTP
-with the real ``supabase`` client — in process through ``synthetic_generate`` /
-``synthetic_purge``, or as a ``manage.py`` subprocess pointed at the server — and asserts by SQL.
+with the real ``supabase`` client — in process through ``population_generate`` /
+``synthetic_users_purge``, or as a ``manage.py`` subprocess pointed at the server — and asserts by SQL.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from django.db import connection
 
 from synthadmin.auth.supabase import SupabaseAuthGateway
 from synthadmin.services import user_creation
-from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
 from synthadmin.services.reports import RunReport
 from synthadmin.services.requests import GenerationRequest
@@ -36,7 +36,7 @@ END = dt.date(2026, 6, 30)
 def generate(gateway: object, **kwargs: object) -> RunReport:
     """A small run through ``gateway`` (therapists 0, 5 days of history, a fixed seed)."""
     request = GenerationRequest(**{"seed": 9, "end_date": END, "checkin_days": 5, **kwargs})
-    return synthetic_generate(request=request, started_by=Starter("os:faults"), gateway=gateway)
+    return population_generate(request=request, started_by=Starter("os:faults"), gateway=gateway)
 
 
 def q(sql: str, params: list | None = None) -> list[tuple]:

@@ -1,6 +1,6 @@
 """Creates whose outcome the client never learnt — an answer lost after the user was stored, Auth
 killed right after a commit, a 30 s latency against a short call deadline — leave ledger entries
-``intent`` (never ``failed`` or ``collided``: the Auth user may exist), and ``synthetic_purge``
+``intent`` (never ``failed`` or ``collided``: the Auth user may exist), and ``synthetic_users_purge``
 then leaves zero Auth users of ours and no profile of theirs."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 
 from synthadmin.auth.supabase import SupabaseAuthGateway
 from synthadmin.models import SyntheticUser
-from synthadmin.services.purge import synthetic_purge
+from synthadmin.services.purge import synthetic_users_purge
 from tests.auth_faults.conftest import entry_states, generate, ours_in_auth, profiles_of, q
 from tests.invariants import assert_invariants, synthetic_counts
 
@@ -20,7 +20,7 @@ def _states_of(user_ids) -> set[str]:
 
 def _purge_and_assert_nothing_of_ours(server, affected, real_population) -> None:
     with SupabaseAuthGateway(url=server.url, key=server.service_role_key) as gateway:
-        report = synthetic_purge(gateway=gateway)
+        report = synthetic_users_purge(gateway=gateway)
     assert report.errors == [], report.errors
     assert ours_in_auth() == 0
     assert profiles_of(affected) == 0

@@ -17,7 +17,7 @@ from synthadmin.auth.supabase import SupabaseAuthGateway
 from synthadmin.management import exitcodes
 from synthadmin.models import SyntheticUser
 from synthadmin.services import purge
-from synthadmin.services.purge import UNAVAILABLE_STREAK_LIMIT, synthetic_purge
+from synthadmin.services.purge import UNAVAILABLE_STREAK_LIMIT, synthetic_users_purge
 from tests.auth.conftest import test_database_conninfo
 from tests.auth_faults.conftest import (
     command_env,
@@ -47,7 +47,7 @@ def test_purge_with_auth_lost_part_way_stops_after_a_few_users(real_population, 
     monkeypatch.setattr(purge, "auth_preflight", lambda **_: None)
     began = time.monotonic()
     with SupabaseAuthGateway(url=dead_url(), key="not-a-real-key") as gateway:
-        report = synthetic_purge(gateway=gateway)
+        report = synthetic_users_purge(gateway=gateway)
     took = time.monotonic() - began
 
     assert "unavailable for 3 users in a row" in report.stopped_by and "\n" not in report.stopped_by

@@ -12,7 +12,7 @@ import pytest
 
 from synthadmin.auth.supabase import SupabaseAuthGateway
 from synthadmin.management import exitcodes
-from synthadmin.services.purge import synthetic_purge
+from synthadmin.services.purge import synthetic_users_purge
 from synthadmin.services.retrying import STREAK_LIMIT
 from tests.auth_faults.conftest import (
     command_env,
@@ -33,7 +33,7 @@ STARTUP = 15.0  # Python, Django, the database banner: slack, not part of the bo
 def _purge_all(server, real_population) -> None:
     server.faults.clear()
     with SupabaseAuthGateway(url=server.url, key=server.service_role_key) as gateway:
-        report = synthetic_purge(gateway=gateway)
+        report = synthetic_users_purge(gateway=gateway)
     assert report.errors == []
     assert ours_in_auth() == 0 and synthetic_counts()["patients"] == 0
     assert_invariants(real_population)

@@ -15,9 +15,9 @@ from synthadmin.models import RunChunk, SyntheticRun, SyntheticUser
 from synthadmin.services import ledger
 from synthadmin.services.cancel import run_cancel
 from synthadmin.services.chunks import CHUNK_MAX_ATTEMPTS, chunk_run, chunks_reap, run_enqueue
-from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
-from synthadmin.services.purge import synthetic_purge
+from synthadmin.services.purge import synthetic_users_purge
 from synthadmin.services.requests import GenerationRequest
 from synthadmin.tasks import extend_to_today_task
 from tests.background.conftest import assert_run_invariants, caseloads_of, population_of
@@ -58,7 +58,7 @@ def test_a_run_of_chunks_creates_the_same_population_as_an_inline_run():
     assert run.status == SyntheticRun.Status.SUCCEEDED
     assert (run.patients_created, run.therapists_created) == (10, 3)
     assert_run_invariants(run.pk)
-    inline = synthetic_generate(request=request, started_by=STARTER)
+    inline = population_generate(request=request, started_by=STARTER)
     assert population_of(run.pk) == population_of(inline.run_id)
     assert inline.checkins_created == run.checkins_created
 
@@ -104,7 +104,7 @@ def test_patients_of_a_therapist_that_failed_go_to_the_others_in_job_order():
     assert chunk_run(therapists_chunk.pk) == "done"  # the barrier enqueues the patients
     # As if the middle therapist had failed: its user is gone, its ledger entry not complete.
     middle = run.users.get(job_index=1)
-    synthetic_purge(user_ids=[middle.user_id])
+    synthetic_users_purge(user_ids=[middle.user_id])
     assert _work_all()[-3:] == ["done"] * 3
     run.refresh_from_db()
     # The lost therapist is the run's one failure; every patient was created.
@@ -149,7 +149,7 @@ def test_the_reaper_requeues_a_chunk_whose_worker_stopped_beating(fast_liveness)
 def test_the_top_up_task_extends_every_synthetic_patient_to_today():
 
     yesterday_week = timezone.localdate() - dt.timedelta(days=7)
-    synthetic_generate(
+    population_generate(
         request=GenerationRequest(patients=3, checkin_days=10, end_date=yesterday_week, adherence=1.0),
         started_by=STARTER,
     )

@@ -13,14 +13,14 @@ from django.db import connection
 from django.utils import timezone
 
 from synthadmin.models import CheckinAddition, SyntheticRun
-from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 from tests.dbutil import database_url, manage
 
 
 def _generate(*, patients: int = 2, ended_days_ago: int = 12):
-    return synthetic_generate(
+    return population_generate(
         request=GenerationRequest(
             patients=patients,
             checkin_days=30,
@@ -48,7 +48,10 @@ def _checkins() -> set[tuple]:
         (("--to-today", "--all", "--pattern", "manic"), "--pattern and --seed go with --days"),
         (("--days", "-1", "--all"), "--days: "),
         (("--to-today", "--days", "3", "--all"), "not allowed with argument"),
-        (("--to-today", "--all", "--run", "9f0e8d7c-0000-4000-8000-000000000000"), "not allowed with argument"),
+        (
+            ("--to-today", "--all", "--run", "9f0e8d7c-0000-4000-8000-000000000000"),
+            "not allowed with argument",
+        ),
     ],
 )
 def test_bad_input_is_one_line_exit_1_and_writes_nothing(supabase_tables_cleanup, args, message):

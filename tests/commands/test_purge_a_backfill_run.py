@@ -9,14 +9,14 @@ from django.core.management import call_command
 
 from profiles.models import Profile
 from synthadmin.services.backfill import checkins_backfill
-from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 from tests.invariants import synthetic_counts
 
 
 def test_dry_run_and_purge_name_the_added_checkins(supabase_tables_cleanup):
-    synthetic_generate(
+    population_generate(
         request=GenerationRequest(
             patients=1, checkin_days=5, seed=1, end_date=dt.date(2026, 6, 1), adherence=1.0
         ),

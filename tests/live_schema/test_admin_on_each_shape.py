@@ -8,14 +8,14 @@ import datetime as dt
 from django.urls import reverse
 
 from profiles.models import Profile
-from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 from tests.invariants import therapist_links
 
 
 def test_changelists_and_change_pages_render(shape, admin_client):
-    synthetic_generate(
+    population_generate(
         request=GenerationRequest(
             patients=2, therapists=1, checkin_days=3, seed=2, end_date=dt.date(2026, 6, 30)
         ),

@@ -12,7 +12,7 @@ from django.db import connection
 from synthadmin.failpoints import AFTER_AUTH_CREATE, ENV
 from synthadmin.models import SyntheticRun, SyntheticUser
 from synthadmin.services.ledger import runs_reap_interrupted
-from synthadmin.services.purge import synthetic_purge
+from synthadmin.services.purge import synthetic_users_purge
 from tests.dbutil import database_url, manage
 from tests.realdata import snapshot_real_rows
 
@@ -54,7 +54,7 @@ def test_kill_9_after_the_auth_call_leaves_an_unflagged_profile_that_purge_remov
     )
     assert orphans and all(flag is False and source == "signup" for flag, source in orphans)
 
-    report = synthetic_purge(run=run.id, gateway=gateway)
+    report = synthetic_users_purge(run=run.id, gateway=gateway)
 
     assert report.users_deleted >= len(orphans) and report.left_alone == [] and report.errors == []
     assert _rows("SELECT count(*) FROM auth.users WHERE raw_app_meta_data ? 'synthadmin'") == [(0,)]

@@ -15,7 +15,7 @@ from synthadmin.models import SyntheticRun
 from synthadmin.services.chunks import run_enqueue
 from synthadmin.services.extend_today import checkins_extend_to_today
 from synthadmin.services.ledger import Starter
-from synthadmin.services.purge import synthetic_purge
+from synthadmin.services.purge import synthetic_users_purge
 from synthadmin.services.requests import GenerationRequest
 from tests.background.test_chunks_in_process import _work_all
 from tests.invariants import therapist_links
@@ -63,9 +63,9 @@ def test_background_run_extend_to_today_and_purge(shape, real_rows):
     dupes = "SELECT count(*) FROM (SELECT 1 FROM public.check_ins GROUP BY user_id, checkin_date HAVING count(*) > 1) d"
     assert _count(dupes) == 0
 
-    synthetic_purge(run=extension.report.run_id)
+    synthetic_users_purge(run=extension.report.run_id)
     assert _count("SELECT count(*) FROM public.check_ins") == generated  # exactly the added days went
-    synthetic_purge(run=run.pk)
+    synthetic_users_purge(run=run.pk)
     assert not Profile.objects.synthetic().exists()
     assert SyntheticRun.objects.get(pk=extension.report.run_id).purged_at is not None
     assert snapshot_real_rows() == before

@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 from django.db import connection
 
-from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 from synthadmin.target import target_read
@@ -27,7 +27,7 @@ def _rows(query: str) -> list[tuple]:
 @pytest.mark.parametrize("backend", ["local", "supabase"])
 def test_generate_with_therapists(shape, real_rows, backend, request):
     gateway = request.getfixturevalue("supabase_gateway") if backend == "supabase" else None
-    report = synthetic_generate(
+    report = population_generate(
         request=GenerationRequest(patients=5, therapists=2, checkin_days=10, seed=8, end_date=END),
         started_by=Starter("os:tester"),
         gateway=gateway,

@@ -10,7 +10,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
 from profiles.models import Profile
-from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 from tests.realdata import insert_real_user, snapshot_real_rows
@@ -19,7 +19,7 @@ HOLD = "public.therapist_patients (1 row(s) that the delete would take also belo
 
 
 def _therapist_with_a_real_patient():
-    report = synthetic_generate(
+    report = population_generate(
         request=GenerationRequest(
             patients=2, therapists=1, checkin_days=3, seed=8, end_date=dt.date(2026, 6, 30)
         ),

@@ -12,9 +12,9 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from profiles.models import Profile
-from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
-from synthadmin.services.purge import synthetic_purge
+from synthadmin.services.purge import synthetic_users_purge
 from synthadmin.services.requests import GenerationRequest
 from tests.invariants import therapist_links
 from tests.realdata import insert_real_user, snapshot_real_rows
@@ -24,7 +24,7 @@ END = dt.date(2026, 6, 30)
 
 
 def _generate(**kwargs):
-    return synthetic_generate(
+    return population_generate(
         request=GenerationRequest(checkin_days=3, seed=5, end_date=END, **kwargs),
         started_by=Starter("os:tester"),
     )
@@ -47,7 +47,7 @@ def test_a_real_patient_of_a_synthetic_therapist_keeps_her_link_and_his_note_abo
         )
     real = snapshot_real_rows()
 
-    report = synthetic_purge(run=run.run_id)
+    report = synthetic_users_purge(run=run.run_id)
 
     assert report.users_deleted == 2 and report.patients_deleted == 2 and report.therapists_deleted == 0
     assert report.left_alone == [
@@ -67,7 +67,7 @@ def test_early_shape_a_real_patient_pointing_at_a_synthetic_therapist_keeps_him(
         therapist = Profile.objects.synthetic().get(role="therapist")
         patient = insert_real_user(therapist_id=therapist.id, email="real.patient@example.org")
         real = snapshot_real_rows()
-        report = synthetic_purge(run=run.run_id)
+        report = synthetic_users_purge(run=run.run_id)
         assert report.users_deleted == 1
         assert report.left_alone == [
             f"{therapist.email}: public.profiles (1 row(s) that the delete would take also belong to a real user)"
@@ -101,7 +101,7 @@ def test_a_table_with_a_non_cascading_key_blocks_that_user_only_and_exits_2(live
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE public.prescriptions")
     # Once the row is gone, the same purge finishes.
-    report = synthetic_purge(run=run.run_id)
+    report = synthetic_users_purge(run=run.run_id)
     assert report.users_deleted == 1 and report.blocked == []
     assert snapshot_real_rows() == real_rows
 

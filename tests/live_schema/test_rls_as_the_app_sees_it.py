@@ -10,7 +10,7 @@ import pytest
 from django.db import connection, transaction
 
 from profiles.models import Profile
-from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 from tests.invariants import therapist_links
@@ -46,7 +46,7 @@ def _as_user(user_id, query: str) -> set:
 
 
 def test_a_synthetic_therapist_sees_exactly_their_synthetic_patients(linked_shape):
-    synthetic_generate(
+    population_generate(
         request=GenerationRequest(
             patients=5, therapists=2, checkin_days=4, seed=3, end_date=dt.date(2026, 6, 30)
         ),

@@ -13,7 +13,7 @@ from django.db import connection
 from django.urls import reverse
 
 from synthadmin.models import HeldLogin, SyntheticRun
-from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
 from synthadmin.services.logins import (
     LIFETIME,
@@ -22,7 +22,7 @@ from synthadmin.services.logins import (
     logins_sink,
     logins_take,
 )
-from synthadmin.services.purge import synthetic_purge
+from synthadmin.services.purge import synthetic_users_purge
 from tests.invariants import assert_invariants
 from tests.logins.conftest import FORM
 
@@ -148,7 +148,7 @@ def test_held_logins_expire_an_hour_after_the_run_ended(client, starter, real_po
 def test_purging_the_run_deletes_its_held_logins(client, starter, real_population):
     client.force_login(starter)
     run = _generate_with_logins(client)
-    synthetic_purge(run=run.pk)
+    synthetic_users_purge(run=run.pk)
     assert HeldLogin.objects.count() == 0
     assert client.post(_logins_url(run)).status_code == 410
 
@@ -161,7 +161,7 @@ def test_no_logins_unless_asked(client, starter, real_population):
 
 def test_logins_through_the_auth_test_server(starter, real_population, auth_server, supabase_gateway):
     """The Supabase path: each held password is the one sent to Auth, and signs in (bcrypt)."""
-    report = synthetic_generate(
+    report = population_generate(
         request=_request(patients=3, therapists=1),
         started_by=Starter("staff:starter", user_id=starter.pk, source=SyntheticRun.Source.ADMIN),
         gateway=supabase_gateway,

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from synthadmin.models import SyntheticRun
 from synthadmin.services import preview as preview_module
-from synthadmin.services.preview import SAMPLE_PATIENTS, synthetic_generate_preview
+from synthadmin.services.preview import SAMPLE_PATIENTS, population_preview
 from synthadmin.services.requests import GenerationRequest
 from tests.invariants import assert_invariants
 from tests.logins.conftest import FORM
@@ -148,7 +148,7 @@ def test_a_large_request_builds_at_most_50_histories(monkeypatch):
         return real(**kwargs)
 
     monkeypatch.setattr(preview_module, "patient_history", counting)
-    report = synthetic_generate_preview(
+    report = population_preview(
         request=GenerationRequest(
             patients=10_000,
             therapists=100,
@@ -169,7 +169,7 @@ def test_a_large_request_builds_at_most_50_histories(monkeypatch):
 
 
 def test_a_small_request_counts_every_patient():
-    report = synthetic_generate_preview(
+    report = population_preview(
         request=GenerationRequest(patients=4, checkin_days=60, pattern="depressive", seed=8)
     )
     assert report.checkins_exact and report.sampled_patients == 4

@@ -10,7 +10,7 @@ from django.db import connection
 
 from synthadmin.management import exitcodes
 from synthadmin.models import SyntheticRun, SyntheticUser
-from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 from tests.auth.conftest import test_database_conninfo
@@ -64,7 +64,7 @@ def test_signal_mid_run_stops_cleanly(real_population, signum, code):
 
 def test_sigterm_during_purge_stops_cleanly_and_a_second_purge_finishes(real_population):
     # 40 users made locally, then deleted through a slow Auth server: SIGTERM lands mid-purge.
-    synthetic_generate(request=GenerationRequest(patients=40, checkin_days=5), started_by=Starter("os:test"))
+    population_generate(request=GenerationRequest(patients=40, checkin_days=5), started_by=Starter("os:test"))
     with GoTrueDouble(conninfo=test_database_conninfo()) as auth:
         auth.faults.latency(0.3)
         env = test_database_env(

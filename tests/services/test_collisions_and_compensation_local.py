@@ -11,7 +11,7 @@ from django.db import connection
 
 from synthadmin.models import SyntheticRun, SyntheticUser
 from synthadmin.services import user_creation
-from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
 from synthadmin.services.population import population_build
 from synthadmin.services.requests import GenerationRequest
@@ -25,7 +25,7 @@ def _run(**kwargs):
     request = GenerationRequest(
         **{"seed": 21, "end_date": END, "checkin_days": 10, "concurrency": 1, **kwargs}
     )
-    return synthetic_generate(request=request, started_by=Starter("os:tester"))
+    return population_generate(request=request, started_by=Starter("os:tester"))
 
 
 @pytest.fixture
@@ -171,7 +171,7 @@ def test_interrupt_in_the_main_thread_stops_cleanly(real_population):
                 if self.seen == 2:
                     raise KeyboardInterrupt  # as if Ctrl-C arrived while the bar was drawn
 
-    report = synthetic_generate(
+    report = population_generate(
         request=GenerationRequest(patients=30, checkin_days=10, seed=5, end_date=END, concurrency=2),
         started_by=Starter("os:tester"),
         progress=InterruptingProgress(),

@@ -12,9 +12,9 @@ import datetime as dt
 from synthadmin.auth.locmem import LocMemAuthGateway
 from synthadmin.exceptions import AuthUnavailableError
 from synthadmin.models import SyntheticUser
-from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
-from synthadmin.services.purge import synthetic_purge
+from synthadmin.services.purge import synthetic_users_purge
 from synthadmin.services.requests import GenerationRequest
 from tests.invariants import assert_invariants, synthetic_counts
 
@@ -26,7 +26,7 @@ def _run(**kwargs):
     request = GenerationRequest(
         **{"seed": 41, "end_date": END, "checkin_days": 5, "concurrency": 1, **kwargs}
     )
-    return synthetic_generate(request=request, started_by=Starter("os:tester"))
+    return population_generate(request=request, started_by=Starter("os:tester"))
 
 
 def test_a_refused_row_write_deletes_the_auth_user_again(real_population, locmem_auth):
@@ -58,7 +58,7 @@ def test_a_failed_compensation_keeps_the_intent_and_purge_settles_it(
     assert "deleting the Auth user also failed" in entry.failure_reason
     assert list(locmem_auth) == [entry.user_id]  # left behind, and the ledger knows it
 
-    purged = synthetic_purge(run=report.run_id)
+    purged = synthetic_users_purge(run=report.run_id)
 
     assert purged.users_deleted == 1
     assert locmem_auth == {}

@@ -1,4 +1,4 @@
-"""synthetic_generate with the local Auth backend (the in-memory one where a request is refused
+"""population_generate with the local Auth backend (the in-memory one where a request is refused
 before Auth), against the real PostgreSQL."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from django.db import connection
 
 from synthadmin.exceptions import InvalidRequestError
 from synthadmin.models import SyntheticRun, SyntheticUser
-from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 from tests.invariants import assert_invariants, synthetic_caseloads, synthetic_counts, therapist_links
@@ -21,7 +21,7 @@ END = dt.date(2026, 6, 30)
 
 def _generate(**kwargs):
     request = GenerationRequest(**{"seed": 11, "end_date": END, **kwargs})
-    return synthetic_generate(request=request, started_by=Starter("os:tester", source="command"))
+    return population_generate(request=request, started_by=Starter("os:tester", source="command"))
 
 
 def _query(sql: str, params=None):
@@ -163,7 +163,7 @@ def test_stop_event_gives_a_clean_aborted_run(real_population):
         if len(created) == 3:
             stop.set()
 
-    report = synthetic_generate(
+    report = population_generate(
         request=GenerationRequest(patients=40, checkin_days=30, seed=3, end_date=END, concurrency=2),
         started_by=Starter("os:tester"),
         credentials=credentials,
@@ -179,7 +179,7 @@ def test_stop_event_gives_a_clean_aborted_run(real_population):
 
 def test_credentials_sink_gets_each_login_and_nothing_is_stored(real_population):
     logins = []
-    report = synthetic_generate(
+    report = population_generate(
         request=GenerationRequest(patients=2, therapists=1, checkin_days=5, seed=4, end_date=END),
         started_by=Starter("os:tester"),
         credentials=logins.append,

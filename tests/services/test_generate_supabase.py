@@ -1,4 +1,4 @@
-"""synthetic_generate through the real supabase client against the Auth test server (real HTTP)."""
+"""population_generate through the real supabase client against the Auth test server (real HTTP)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from synthadmin.auth.supabase import SupabaseAuthGateway
 from synthadmin.exceptions import ConfigurationError
 from synthadmin.models import SyntheticRun, SyntheticUser
 from synthadmin.services import generation, user_creation
-from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
-from synthadmin.services.purge import synthetic_purge
+from synthadmin.services.purge import synthetic_users_purge
 from synthadmin.services.requests import GenerationRequest
 from tests.invariants import assert_invariants, synthetic_counts
 from tests.realdata import snapshot_real_rows
@@ -29,7 +29,7 @@ def _run(gateway, **kwargs):
     request = GenerationRequest(
         **{"seed": 41, "end_date": END, "checkin_days": 10, "concurrency": 1, **kwargs}
     )
-    return synthetic_generate(request=request, started_by=Starter("os:tester"), gateway=gateway)
+    return population_generate(request=request, started_by=Starter("os:tester"), gateway=gateway)
 
 
 def _q(sql, params=None):
@@ -228,7 +228,7 @@ def test_auth_lost_part_way_fails_the_run_with_a_clear_reason(real_population, f
 
 def test_purge_deletes_through_the_api(real_population, auth_server, supabase_gateway):
     report = _run(supabase_gateway, patients=3, therapists=1)
-    purge = synthetic_purge(run=report.run_id, gateway=supabase_gateway)
+    purge = synthetic_users_purge(run=report.run_id, gateway=supabase_gateway)
     assert purge.users_deleted == 4
     assert auth_server.call_count("delete") == 4
     assert synthetic_counts() == {"patients": 0, "therapists": 0, "checkins": 0, "auth_users": 0}
@@ -242,7 +242,7 @@ def test_supabase_backend_without_key_is_a_configuration_error(settings, db):
     with pytest.raises(ConfigurationError, match="SUPABASE_SERVICE_ROLE_KEY"):
         get_gateway()
     with pytest.raises(ConfigurationError):
-        synthetic_generate(request=GenerationRequest(patients=1), started_by=Starter("os:tester"))
+        population_generate(request=GenerationRequest(patients=1), started_by=Starter("os:tester"))
     assert SyntheticRun.objects.count() == 0
 
 
@@ -256,7 +256,7 @@ def test_credentials_sink_sends_passwords_that_log_in(real_population, auth_serv
     import bcrypt
 
     logins = []
-    report = synthetic_generate(
+    report = population_generate(
         request=GenerationRequest(patients=2, checkin_days=3, seed=2, end_date=END),
         started_by=Starter("os:tester"),
         gateway=supabase_gateway,
@@ -290,7 +290,7 @@ def test_purge_finishes_a_run_that_died_after_the_auth_call(real_population, aut
     )
     assert _q("SELECT count(*) FROM auth.users WHERE id = %s", [intent.user_id]) == [(1,)]
 
-    report = synthetic_purge(run=run.id, gateway=supabase_gateway)
+    report = synthetic_users_purge(run=run.id, gateway=supabase_gateway)
 
     assert report.users_deleted == 1
     assert auth_server.call_count("get") >= 1 and auth_server.call_count("delete") == 1

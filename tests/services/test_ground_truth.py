@@ -7,7 +7,7 @@ import statistics
 
 from checkins.models import CheckIn
 from synthadmin.models import SyntheticUser
-from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.generation import population_generate
 from synthadmin.services.ground_truth import state_by_day
 from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
@@ -16,7 +16,7 @@ END = dt.date(2026, 6, 30)
 
 
 def test_ground_truth_covers_the_window_and_matches_the_payloads(supabase_tables_cleanup):
-    synthetic_generate(
+    population_generate(
         request=GenerationRequest(
             patients=6, therapists=1, checkin_days=365, pattern="cycling", seed=12, end_date=END
         ),

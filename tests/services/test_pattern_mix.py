@@ -14,7 +14,7 @@ from synthadmin.content import MoodState, get_pattern
 from synthadmin.content.states import STATE_BY_CODE
 from synthadmin.exceptions import InvalidRequestError
 from synthadmin.models import SyntheticUser
-from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
 from synthadmin.services.population import mix_counts, patient_history, patient_patterns
 from synthadmin.services.requests import GenerationRequest, generation_request_validate, mix_parse
@@ -52,7 +52,7 @@ def test_bad_mixes_are_refused_in_one_line(text, patients, words):
 
 def test_a_mixed_run_gives_exact_counts_and_mixed_caseloads(real_population):
     mix = {"stable": 60, "cycling": 25, "depressive": 10, "rapid_cycling": 5}
-    report = synthetic_generate(
+    report = population_generate(
         request=GenerationRequest(patients=40, therapists=3, checkin_days=5, seed=9, end_date=END, mix=mix),
         started_by=Starter("os:tester"),
     )

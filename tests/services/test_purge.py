@@ -1,4 +1,4 @@
-"""synthetic_purge: deletes synthetic users of synthadmin runs, never anyone else; idempotent."""
+"""synthetic_users_purge: deletes synthetic users of synthadmin runs, never anyone else; idempotent."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from profiles.models import Profile
 from synthadmin.auth import NewAuthUser, get_gateway
 from synthadmin.auth.base import APP_METADATA_KEY
 from synthadmin.models import SyntheticRun, SyntheticUser
-from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
-from synthadmin.services.purge import synthetic_purge
+from synthadmin.services.purge import synthetic_users_purge
 from synthadmin.services.requests import GenerationRequest
 from tests.invariants import assert_invariants, synthetic_counts
 from tests.realdata import insert_real_user, snapshot_real_rows
@@ -23,7 +23,7 @@ END = dt.date(2026, 6, 30)
 
 def _run(**kwargs):
     request = GenerationRequest(**{"seed": 31, "end_date": END, "checkin_days": 12, **kwargs})
-    return synthetic_generate(request=request, started_by=Starter("os:tester"))
+    return population_generate(request=request, started_by=Starter("os:tester"))
 
 
 def _q(sql, params=None):
@@ -40,12 +40,12 @@ def test_purge_one_run_leaves_the_other_and_real_users(real_population):
         [second.run_id],
     )
 
-    dry = synthetic_purge(run=first.run_id, dry_run=True)
+    dry = synthetic_users_purge(run=first.run_id, dry_run=True)
     assert (dry.users_deleted, dry.patients_deleted, dry.therapists_deleted) == (4, 3, 1)
     assert dry.checkins_deleted == first.checkins_created
     assert synthetic_counts()["auth_users"] == 6  # a dry run deletes nothing
 
-    report = synthetic_purge(run=first.run_id)
+    report = synthetic_users_purge(run=first.run_id)
     assert (report.users_deleted, report.checkins_deleted) == (4, first.checkins_created)
     assert report.runs == [str(first.run_id)]
     counts = synthetic_counts()
@@ -63,7 +63,7 @@ def test_purge_one_run_leaves_the_other_and_real_users(real_population):
         "purged"
     }
 
-    again = synthetic_purge(run=first.run_id)
+    again = synthetic_users_purge(run=first.run_id)
     assert again.users_deleted == 0  # idempotent
     assert_invariants(real_population)
 
@@ -73,14 +73,14 @@ def test_purge_all_and_selected_users_never_delete_real_ones(real_population):
     real_ids = list(Profile.objects.real().values_list("id", flat=True))
     synthetic_ids = list(Profile.objects.synthetic().values_list("id", flat=True))
 
-    selected = synthetic_purge(user_ids=[*real_ids, synthetic_ids[0]])
+    selected = synthetic_users_purge(user_ids=[*real_ids, synthetic_ids[0]])
     assert selected.users_deleted == 1
     assert set(selected.skipped_real) == set(
         Profile.objects.filter(id__in=real_ids).values_list("email", flat=True)
     )
     assert synthetic_counts()["patients"] == 2
 
-    everything = synthetic_purge()
+    everything = synthetic_users_purge()
     assert everything.users_deleted == 2
     assert synthetic_counts() == {"patients": 0, "therapists": 0, "checkins": 0, "auth_users": 0}
     assert_invariants(real_population)
@@ -92,7 +92,7 @@ def test_a_synthetic_profile_unflagged_by_hand_is_never_deleted(real_population)
     Profile.objects.filter(id=kept.id).update(is_test_patient=False)  # someone made it "real"
     real = snapshot_real_rows()
 
-    report = synthetic_purge()
+    report = synthetic_users_purge()
     assert report.users_deleted == 1
     assert len(report.left_alone) == 1 and report.left_alone[0].startswith(f"{kept.email}: ")
     assert "is_test_patient is not true" in report.left_alone[0]
@@ -106,7 +106,7 @@ def test_a_synthetic_therapist_followed_by_a_real_patient_stays(real_population)
     insert_real_user(therapist_id=therapist.id, email="real-patient-of-synthetic@example.org")
     real = snapshot_real_rows()
 
-    purge = synthetic_purge(run=report.run_id)
+    purge = synthetic_users_purge(run=report.run_id)
     assert purge.users_deleted == 1
     assert purge.left_alone == [
         f"{therapist.email}: public.therapist_patients (1 row(s) that the delete would take also belong to a "
@@ -142,7 +142,7 @@ def test_purge_finishes_intents_left_by_a_crash(real_population):
     )
     real = snapshot_real_rows()
 
-    report = synthetic_purge(run=run.id)
+    report = synthetic_users_purge(run=run.id)
 
     assert report.users_deleted == 1
     assert report.intents_resolved == 2  # the one never created, the one a real user owns

@@ -9,7 +9,7 @@ import uuid
 from synthadmin.auth.base import APP_METADATA_KEY, NewAuthUser
 from synthadmin.auth.locmem import LocMemAuthGateway
 from synthadmin.models import SyntheticRun, SyntheticUser
-from synthadmin.services.purge import synthetic_purge
+from synthadmin.services.purge import synthetic_users_purge
 
 
 def _intent(run: SyntheticRun, n: int) -> SyntheticUser:
@@ -32,11 +32,11 @@ def test_purge_settles_each_intent_by_what_auth_says(supabase_tables_cleanup, lo
         NewAuthUser(id=foreign.user_id, email="someone@example.org", user_metadata={}, app_metadata={})
     )
 
-    synthetic_purge(run=run.id, dry_run=True)
+    synthetic_users_purge(run=run.id, dry_run=True)
     assert _states(ours, never, foreign) == ["intent", "intent", "intent"]
     assert set(locmem_auth) == {ours.user_id, foreign.user_id}
 
-    report = synthetic_purge(run=run.id)
+    report = synthetic_users_purge(run=run.id)
 
     assert report.users_deleted == 1
     assert report.intents_resolved == 2  # the one never created, the one someone else owns

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from django.contrib.auth.models import Permission, User
 
-from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 
@@ -18,7 +18,7 @@ def generate(
     *, patients: int = 1, therapists: int = 0, days: int = 120, pattern: str = "cycling", seed: int = 5
 ):
     """Run the generation service; returns the run report."""
-    return synthetic_generate(
+    return population_generate(
         request=GenerationRequest(
             patients=patients,
             therapists=therapists,

@@ -99,7 +99,7 @@ def test_extending_only_real_patients_writes_no_run(supabase_tables_cleanup):
 
 
 def test_purge_this_run_on_an_extend_run_removes_what_it_added(supabase_tables_cleanup):
-    from synthadmin.services.purge import synthetic_purge
+    from synthadmin.services.purge import synthetic_users_purge
 
     generate(patients=2, days=20)
     before = _checkins()
@@ -109,10 +109,10 @@ def test_purge_this_run_on_an_extend_run_removes_what_it_added(supabase_tables_c
         pattern="cycling",
         started_by=Starter("os:t"),
     )
-    preview = synthetic_purge(run=report.run_id, dry_run=True)
+    preview = synthetic_users_purge(run=report.run_id, dry_run=True)
     assert preview.checkins_deleted == report.checkins_created
 
-    purge = synthetic_purge(run=report.run_id)
+    purge = synthetic_users_purge(run=report.run_id)
 
     assert purge.checkins_deleted == report.checkins_created > 0
     assert _checkins() == before

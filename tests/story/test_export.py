@@ -17,7 +17,7 @@ from profiles.models import Profile
 from synthadmin.fieldlabels import FIELD_LABELS
 from synthadmin.models import SyntheticUser
 from synthadmin.services.backfill import checkins_backfill
-from synthadmin.services.export import export_columns, synthetic_export_chunks, synthetic_export_write
+from synthadmin.services.export import checkins_export_chunks, checkins_export_write, export_columns
 from synthadmin.services.ground_truth import state_by_day
 from synthadmin.services.ledger import Starter
 from tests.realdata import insert_real_user
@@ -34,7 +34,7 @@ def _sql(query: str, params: list | None = None) -> list[tuple]:
 
 def _csv(run=None) -> list[dict]:
     out = io.StringIO()
-    synthetic_export_write(run=run, fmt="csv", out=out, chunk_size=50)
+    checkins_export_write(run=run, fmt="csv", out=out, chunk_size=50)
     return list(csv.DictReader(io.StringIO(out.getvalue())))
 
 
@@ -73,7 +73,7 @@ def test_all_exports_every_synthetic_checkin_and_jsonl_has_numbers(supabase_tabl
     generate(patients=1, days=30, pattern="stable", seed=3)
     insert_real_user(checkins=4)
 
-    lines = "".join(synthetic_export_chunks(run=None, fmt="jsonl", chunk_size=7)).splitlines()
+    lines = "".join(checkins_export_chunks(run=None, fmt="jsonl", chunk_size=7)).splitlines()
 
     [(synthetic,)] = _sql(
         "SELECT count(*) FROM public.check_ins c JOIN public.profiles p ON p.id = c.user_id "

@@ -16,16 +16,16 @@ from synthadmin.exceptions import InvalidRequestError
 from synthadmin.models import CheckinAddition, SyntheticRun
 from synthadmin.services.backfill import checkins_backfill
 from synthadmin.services.extend_today import checkins_extend_to_today
-from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
-from synthadmin.services.purge import synthetic_purge
+from synthadmin.services.purge import synthetic_users_purge
 from synthadmin.services.requests import GenerationRequest
 
 STARTER = Starter("os:tester")
 
 
 def _generate_ended(days_ago: int):
-    return synthetic_generate(
+    return population_generate(
         request=GenerationRequest(
             patients=3,
             checkin_days=20,
@@ -59,13 +59,13 @@ def test_purging_the_generate_run_closes_its_extend_runs(supabase_tables_cleanup
         patient_ids=Profile.objects.values_list("id", flat=True), days=2, pattern="stable", started_by=STARTER
     )[0]
 
-    report = synthetic_purge(run=generated.run_id)
+    report = synthetic_users_purge(run=generated.run_id)
 
     assert {str(extension.run_id), str(added.run_id)} <= set(report.runs)
     for run_id in (extension.run_id, added.run_id):
         assert SyntheticRun.objects.get(pk=run_id).purged_at is not None
         assert not CheckinAddition.objects.filter(run_id=run_id, removed_at__isnull=True).exists()
-    again = synthetic_purge(run=extension.run_id, dry_run=True)
+    again = synthetic_users_purge(run=extension.run_id, dry_run=True)
     assert again.checkins_deleted == 0 and again.users_deleted == 0
 
 

@@ -22,9 +22,9 @@ from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.services import extend_today
 from synthadmin.services.additions import dates_of
 from synthadmin.services.extend_today import checkins_extend_to_today
-from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
-from synthadmin.services.purge import synthetic_purge
+from synthadmin.services.purge import synthetic_users_purge
 from synthadmin.services.requests import GenerationRequest
 from tests.realdata import insert_real_user
 
@@ -34,7 +34,7 @@ STARTER = Starter("os:tester")
 def _generate(
     *, patients: int, days: int, ended_days_ago: int, pattern: str = "rapid_cycling", seed: int = 7
 ):
-    return synthetic_generate(
+    return population_generate(
         request=GenerationRequest(
             patients=patients,
             checkin_days=days,
@@ -186,7 +186,7 @@ def test_purging_the_extend_run_removes_exactly_its_days_and_the_next_extension_
         recorded == {(user, day) for _, user, day, _ in added} and len(added) == done.report.checkins_created
     )
 
-    purge = synthetic_purge(run=done.report.run_id)
+    purge = synthetic_users_purge(run=done.report.run_id)
 
     assert purge.checkins_deleted == len(added) and _checkins() == before
     _assert_invariants()
@@ -204,7 +204,7 @@ def test_a_patient_generated_before_ground_truth_was_stored_continues_its_regene
     stored = checkins_extend_to_today(run=report.run_id, started_by=STARTER)
     from_stored = _checkins() - before
     truths = {a.user_id: a.ground_truth for a in CheckinAddition.objects.filter(run_id=stored.report.run_id)}
-    synthetic_purge(run=stored.report.run_id)
+    synthetic_users_purge(run=stored.report.run_id)
     SyntheticUser.objects.filter(run_id=report.run_id).update(ground_truth={})  # as an older version left it
 
     regenerated = checkins_extend_to_today(run=report.run_id, started_by=STARTER)

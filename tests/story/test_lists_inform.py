@@ -8,7 +8,7 @@ from django.urls import reverse
 from synthadmin.content import PATTERN_NAMES
 from synthadmin.forms import GenerateForm
 from synthadmin.models import SyntheticRun, SyntheticUser
-from synthadmin.services.purge import synthetic_purge
+from synthadmin.services.purge import synthetic_users_purge
 from synthadmin.text import plural
 from tests.realdata import insert_real_user
 from tests.story.conftest import generate
@@ -25,7 +25,7 @@ def test_runs_list_shows_purged_runs_as_purged_and_keeps_the_stored_status(
 ):
     kept = generate(patients=1, days=5)
     gone = generate(patients=1, days=5, seed=9)
-    synthetic_purge(run=gone.run_id)
+    synthetic_users_purge(run=gone.run_id)
 
     page = admin_client.get(reverse("admin:synthadmin_syntheticrun_changelist")).content.decode()
 

@@ -16,7 +16,7 @@ from django.core.management.base import CommandError, CommandParser
 from synthadmin.exceptions import InvalidRequestError
 from synthadmin.management.base import SynthadminCommand, run_id
 from synthadmin.management.files import new_file
-from synthadmin.services.export import FORMATS, synthetic_export_chunks
+from synthadmin.services.export import FORMATS, checkins_export_chunks
 
 
 class Command(SynthadminCommand):
@@ -40,7 +40,7 @@ class Command(SynthadminCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            blocks = synthetic_export_chunks(run=options["run"], fmt=options["format"])
+            blocks = checkins_export_chunks(run=options["run"], fmt=options["format"])
         except InvalidRequestError as exc:
             raise CommandError(f"--{exc.field}: {exc}") from None
         began = time.monotonic()

@@ -233,4 +233,3 @@ def _named(label: str, lines: list[str]) -> list[tuple[str, str]]:
     if len(lines) > SHOWN:
         rows.append((label, f"… and {len(lines) - SHOWN:,} more (--json lists them all)"))
     return rows
-

@@ -1,6 +1,6 @@
 """``python manage.py generate_synthetic``: create synthetic test patients (a thin adapter).
 
-Parses and validates the options, calls ``synthetic_generate`` (the same service as the admin's
+Parses and validates the options, calls ``population_generate`` (the same service as the admin's
 "Generate synthetic data" button), and reports. Exit codes (``synthadmin.management.exitcodes``):
 0 all created; 1 bad input or configuration, nothing written; 2 some users failed after retries;
 3 stopped part way (Auth or the database lost, the key rejected); 129/130/143 stopped by SIGHUP,
@@ -47,9 +47,9 @@ from synthadmin.management.stopping import SignalStop
 from synthadmin.models import Scenario
 from synthadmin.redaction import redact
 from synthadmin.services.chunks import run_enqueue
-from synthadmin.services.generation import synthetic_generate
+from synthadmin.services.generation import population_generate
 from synthadmin.services.preflight import auth_preflight
-from synthadmin.services.preview import synthetic_generate_preview
+from synthadmin.services.preview import population_preview
 from synthadmin.services.reports import Credential, RunReport
 from synthadmin.services.requests import GenerationParams, GenerationRequest, generation_request_validate
 from synthadmin.services.scenarios import scenario_request
@@ -201,7 +201,7 @@ class Command(SynthadminCommand):
             bars = progress_bars(verbosity=options["verbosity"], json=options["json"])
             with self._signals, bars or contextlib.nullcontext(None) as drawn:
                 tally.forward_to = drawn
-                report = synthetic_generate(
+                report = population_generate(
                     request=request,
                     scenario=self.scenario,
                     started_by=command_starter(),
@@ -237,7 +237,7 @@ class Command(SynthadminCommand):
             ) from None
 
     def _dry_run(self, request: GenerationParams, options: dict[str, Any]) -> None:
-        preview = synthetic_generate_preview(request=request)
+        preview = population_preview(request=request)
         if options["json"]:
             self.stdout.write(json.dumps(preview.as_dict(), indent=2, default=str))
         elif options["verbosity"] >= 1:

@@ -33,7 +33,7 @@ from synthadmin.management.preflight import target_preflight
 from synthadmin.management.stopping import SignalStop
 from synthadmin.models import SyntheticRun
 from synthadmin.services.cancel import runs_purge
-from synthadmin.services.purge import synthetic_purge
+from synthadmin.services.purge import synthetic_users_purge
 from synthadmin.services.reports import PurgeReport
 
 #: How many users a table or stderr names before "and N more".
@@ -93,7 +93,7 @@ class Command(SynthadminCommand):
 
     def _preview(self, run: uuid.UUID | None) -> PurgeReport:
         try:
-            return synthetic_purge(run=run, dry_run=True)
+            return synthetic_users_purge(run=run, dry_run=True)
         except ConfigurationError as exc:  # Auth unreachable or the key refused: nothing done
             raise CommandError(one_line(str(exc))) from None
 
