@@ -208,6 +208,54 @@ class CheckinAddition(models.Model):
         return f"{self.checkins} check-ins added to {self.email}"
 
 
+class StateInterval(models.Model):
+    """A run of days of one synthetic patient in one ground-truth mood state: the stored truth
+    (``SyntheticUser.ground_truth`` of ``complete`` entries and ``CheckinAddition.ground_truth``
+    of additions still in place) in a form an index serves, for the admin's lists and filters.
+
+    Written only by PostgreSQL triggers on the two ledger tables (migration
+    ``0010_state_intervals``): each change to a user's stored truth rewrites that user's rows.
+    Where two windows overlap (a backfill over missed first days), the later source wins — the
+    one that wrote the check-ins of those days (``patient_truth.truth_runs_merge``) — so a day
+    has at most one row and a join on ``(user_id, day)`` never duplicates a check-in.
+    """
+
+    class Source(models.TextChoices):
+        ENTRY = "entry", "Generating ledger entry"
+        ADDITION = "addition", "Added check-in days"
+
+    user_id = models.UUIDField()
+    state = models.CharField(max_length=32)
+    first_day = models.DateField()
+    last_day = models.DateField()
+    source = models.CharField(max_length=16, choices=Source.choices)
+    #: The ``SyntheticUser`` or ``CheckinAddition`` id the interval comes from.
+    source_id = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["user_id", "first_day"]
+        verbose_name = "ground-truth state interval"
+        default_permissions = ()  # never shown in the admin
+        indexes = [
+            # The state of a check-in's day: (user_id, first_day <= day), last_day checked in the index.
+            models.Index(
+                fields=["user_id", "first_day"],
+                include=["last_day", "state"],
+                name="synthadmin_interval_user_day",
+            ),
+            # The check-ins in one state: its intervals, then each one's days by the app's
+            # (user_id, checkin_date) index.
+            models.Index(
+                fields=["state", "user_id", "first_day"],
+                include=["last_day"],
+                name="synthadmin_interval_state",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.state} {self.first_day}..{self.last_day}"
+
+
 class RunChunk(models.Model):
     """A slice of a background run's users (``job_index`` in ``[first, stop)``): one task.
 

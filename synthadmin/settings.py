@@ -111,6 +111,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Every query of a web request under SYNTHADMIN_WEB_STATEMENT_TIMEOUT; a page that hits it
+    # gets the admin's "took too long" page, not a 500 (after messages and auth: it uses both).
+    "synthadmin.middleware.WebSessionMiddleware",
 ]
 
 ROOT_URLCONF = "synthadmin.urls"
@@ -304,6 +307,9 @@ if SYNTHADMIN_WORKER_STALE_SECONDS < 3 * SYNTHADMIN_WORKER_HEARTBEAT_SECONDS:
     )
 #: How often a worker's reaper looks for chunks whose worker died, and re-enqueues them.
 SYNTHADMIN_REAPER_SECONDS = env_float("SYNTHADMIN_REAPER_SECONDS", 15.0, minimum=0.05)
+#: Every query a web request sends runs under this statement_timeout, in seconds (0: none);
+#: management commands and workers keep their own (synthadmin/middleware.py).
+SYNTHADMIN_WEB_STATEMENT_TIMEOUT = env_float("SYNTHADMIN_WEB_STATEMENT_TIMEOUT", 10.0)
 #: Admin requests up to this many patients run inline (in the request) when no worker is alive.
 SYNTHADMIN_ADMIN_INLINE_PATIENTS = env_int("SYNTHADMIN_ADMIN_INLINE_PATIENTS", 20, minimum=0)
 #: Purging a background run in progress cancels it, then waits this long for it to stop.

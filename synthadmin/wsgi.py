@@ -4,3 +4,7 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "synthadmin.settings")
 application = get_wsgi_application()
+# A web process: every connection it opens is bounded (synthadmin.middleware; needs the apps loaded).
+from synthadmin.middleware import web_process_mark  # noqa: E402
+
+web_process_mark()

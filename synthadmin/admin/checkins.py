@@ -14,11 +14,13 @@ from django.utils.html import format_html
 
 from checkins.models import PAYLOAD_COLUMNS, CheckIn
 from profiles.models import AuthUser, Profile
+from synthadmin.admin.date_navigation import DateNavigationQuerySet
 from synthadmin.admin.filters import CheckinRunFilter, PatientTestFlagFilter, StateFilter
 from synthadmin.admin.helpers import ReadOnlyAdminMixin, admin_url
+from synthadmin.admin.paging import BoundedListAdmin
 from synthadmin.fieldlabels import LABEL_BY_KEY, SECTION_TITLES, FieldLabel, section_fields
 from synthadmin.mood_chart import STATE_LABELS
-from synthadmin.services.patient_truth import checkin_state_sql
+from synthadmin.services.patient_truth import checkin_day_state
 
 #: Key values shown in the list: (column name, JSON key); labels from ``fieldlabels``.
 LIST_VALUES: tuple[tuple[str, str], ...] = (
@@ -29,13 +31,16 @@ LIST_VALUES: tuple[tuple[str, str], ...] = (
 )
 
 
-class CheckInAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[CheckIn]):
+class CheckInAdmin(ReadOnlyAdminMixin, BoundedListAdmin[CheckIn]):
+    """The list costs what it shows (``paging``, ``date_navigation``): sorted by date only — the
+    one order an index serves (patient or state would sort every check-in); each row's state is
+    one probe of the intervals' index, its name one of ``auth.users``'s primary key."""
+
     list_display = ("patient_email", "checkin_date", "state", *(f"list_{key}" for _, key in LIST_VALUES))
     list_filter = (PatientTestFlagFilter, CheckinRunFilter, StateFilter)
     date_hierarchy = "checkin_date"
     list_select_related = ("user",)
     search_fields = ("user__email",)
-    show_full_result_count = False
     fieldsets = (
         (None, {"fields": ("patient", "checkin_date", "state", "created_at")}),
         *(  # type: ignore[arg-type]  # generated sections; django-stubs expects literal field options
@@ -52,12 +57,12 @@ class CheckInAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[CheckIn]):
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CheckIn]:
-        return (
+        checkins = (
             super()
             .get_queryset(request)
             .select_related("user")
             .annotate(
-                _day_state=checkin_state_sql(),
+                _day_state=checkin_day_state(),
                 _name=Subquery(
                     AuthUser.objects.filter(id=OuterRef("user_id")).values(n=KT("raw_user_meta_data__name"))[
                         :1
@@ -65,6 +70,7 @@ class CheckInAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[CheckIn]):
                 ),
             )
         )
+        return DateNavigationQuerySet.of(checkins)
 
     def change_view(
         self,
@@ -80,7 +86,7 @@ class CheckInAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[CheckIn]):
             context["subtitle"] = None
         return super().change_view(request, object_id, form_url, context)
 
-    @admin.display(description="Patient", ordering="user__email")
+    @admin.display(description="Patient")
     def patient_email(self, obj: CheckIn) -> str:
         return obj.user.email or str(obj.user_id)
 
@@ -93,7 +99,7 @@ class CheckInAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[CheckIn]):
             obj.user.email or obj.user_id,
         )
 
-    @admin.display(description="Ground-truth state", ordering="_day_state")
+    @admin.display(description="Ground-truth state")
     def state(self, obj: CheckIn) -> str:
         value = getattr(obj, "_day_state", None)
         return STATE_LABELS.get(value, value) if value else "—"

@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from synthadmin.models import LIVE_STATES, CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.mood_chart import STATE_LABELS
 from synthadmin.selectors import profile_synthetic_q
+from synthadmin.services.patient_truth import checkin_day_in_state
 from synthadmin.text import plural
 
 
@@ -118,7 +119,7 @@ class RunStatusFilter(admin.SimpleListFilter):
 
 class StateFilter(admin.SimpleListFilter):
     """The ground-truth mood state of the check-in's day (synthetic patients whose truth is
-    stored): filters on the ``_day_state`` that ``CheckInAdmin`` annotates."""
+    stored), through the intervals' indexes (``patient_truth.checkin_day_in_state``)."""
 
     title = "Ground-truth state"
     parameter_name = "state"
@@ -128,5 +129,5 @@ class StateFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() in STATE_LABELS:
-            return queryset.filter(_day_state=self.value())
+            return queryset.filter(checkin_day_in_state(str(self.value())))
         return queryset

@@ -26,6 +26,7 @@ from synthadmin.admin.actions import (
 from synthadmin.admin.filters import RunFilter, TestPatientFilter
 from synthadmin.admin.generate import GeneratePageAdmin
 from synthadmin.admin.helpers import ReadOnlyAdminMixin, run_link
+from synthadmin.admin.paging import BoundedListAdmin
 from synthadmin.models import LIVE_STATES, SyntheticRun, SyntheticUser
 from synthadmin.mood_chart import BAND_COLOURS, SERIES, STATE_LABELS
 from synthadmin.selectors import profile_is_synthetic, therapist_email
@@ -40,7 +41,7 @@ def _breakable(email: str) -> str:
     return format_html_join(mark_safe("<wbr>"), "{}", ((part,) for part in parts if part))
 
 
-class ProfileAdmin(GeneratePageAdmin, ProfileActionsAdmin, ReadOnlyAdminMixin, admin.ModelAdmin[Profile]):
+class ProfileAdmin(GeneratePageAdmin, ProfileActionsAdmin, ReadOnlyAdminMixin, BoundedListAdmin[Profile]):
     change_list_template = "admin/profiles/profile/change_list.html"
     change_form_template = "admin/profiles/profile/change_form.html"
     actions = [delete_synthetic_users, add_checkin_days, extend_to_today]
@@ -60,7 +61,6 @@ class ProfileAdmin(GeneratePageAdmin, ProfileActionsAdmin, ReadOnlyAdminMixin, a
     search_fields = ("email", "username")
     list_per_page = 50
     list_display_links = ("email_breakable",)
-    show_full_result_count = False
     fields = (
         "id",
         "email",
@@ -75,9 +75,11 @@ class ProfileAdmin(GeneratePageAdmin, ProfileActionsAdmin, ReadOnlyAdminMixin, a
     readonly_fields = ("therapist_email", "name")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Profile]:
-        # One query for the page: every column is a correlated subquery on an indexed key (no
-        # GROUP BY over the whole table), the therapist through whichever link this database
-        # has (synthadmin.selectors), never a query per row.
+        # One query for the page: every column is a correlated subquery on an indexed key,
+        # which PostgreSQL evaluates for the page's rows only (after the sort and LIMIT), the
+        # therapist through whichever link this database has (synthadmin.selectors). The
+        # check-in count reads each shown patient's entries of the (user_id, checkin_date)
+        # index; it is not sortable, which would count every check-in of every profile.
         checkins = CheckIn.objects.filter(user_id=OuterRef("pk")).order_by()
         entry = SyntheticUser.objects.filter(user_id=OuterRef("pk"), state__in=LIVE_STATES).order_by("-id")
         queryset = (
@@ -88,7 +90,7 @@ class ProfileAdmin(GeneratePageAdmin, ProfileActionsAdmin, ReadOnlyAdminMixin, a
                     AuthUser.objects.filter(id=OuterRef("pk")).values(n=KT("raw_user_meta_data__name"))[:1]
                 ),
                 _checkin_count=Coalesce(
-                    Subquery(checkins.values("user_id").annotate(n=Count("id")).values("n")[:1]),
+                    Subquery(checkins.values("user_id").annotate(n=Count("*")).values("n")[:1]),
                     Value(0),
                     output_field=IntegerField(),
                 ),
@@ -149,7 +151,7 @@ class ProfileAdmin(GeneratePageAdmin, ProfileActionsAdmin, ReadOnlyAdminMixin, a
         email = getattr(obj, "_therapist_email", None)
         return _breakable(email) if email else "—"
 
-    @admin.display(description="Check-ins", ordering="_checkin_count")
+    @admin.display(description="Check-ins")
     def checkin_count(self, obj: Profile) -> int:
         return int(getattr(obj, "_checkin_count", 0))
 

@@ -29,6 +29,7 @@ from synthadmin.admin.helpers import (
     purge_report_messages,
     staff_starter,
 )
+from synthadmin.admin.paging import BoundedListAdmin
 from synthadmin.exceptions import InvalidRequestError, SynthadminError
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.services.cancel import run_cancel
@@ -69,7 +70,7 @@ def _run_count(name: str, description: str) -> Callable[[SyntheticRunAdmin, Synt
     return display
 
 
-class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.ModelAdmin[SyntheticRun]):
+class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, BoundedListAdmin[SyntheticRun]):
     list_display = (
         "short_id",
         "kind_label",
@@ -83,6 +84,8 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
         "purged_at",
     )
     list_filter = (RunStatusFilter, "kind", "source")
+    #: Counts per filter choice over the runs: one aggregate over a table of runs, not of users.
+    show_facets = admin.ShowFacets.ALLOW
     search_fields = ("id", "started_by")
     date_hierarchy = "started_at"
     fields = (
@@ -332,7 +335,7 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
         return admin_page(self, request, self.logins_template, page, status=status)
 
 
-class SyntheticUserAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[SyntheticUser]):
+class SyntheticUserAdmin(ReadOnlyAdminMixin, BoundedListAdmin[SyntheticUser]):
     list_display = (
         "email",
         "role",
@@ -346,7 +349,8 @@ class SyntheticUserAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[SyntheticUser]):
     list_filter = ("state", "role", "run__kind")
     search_fields = ("email", "user_id")
     list_select_related = ("run",)
-    show_full_result_count = False
+    #: Counts per filter choice over the ledger (a row per attempt to create a user).
+    show_facets = admin.ShowFacets.ALLOW
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SyntheticUser]:
         return super().get_queryset(request).select_related("run")

@@ -24,15 +24,16 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
-from django.db.models import CharField
-from django.db.models.expressions import RawSQL
+from django.db.models import Case, CharField, Exists, F, OuterRef, QuerySet, Subquery, When
 
-from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
+from synthadmin.models import CheckinAddition, StateInterval, SyntheticRun, SyntheticUser
 from synthadmin.services.ground_truth import ground_truth_of, state_by_day
 from synthadmin.services.population import patient_history
 
 _NUMBER = re.compile(r"\.(\d+)(?:-r\d+)?@[^@]+$")
+
+#: ``(state, first_day, last_day)``: a run of days in one mood state.
+Run = tuple[str, dt.date, dt.date]
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class PatientTruth:
     run_id: uuid.UUID | None
     pattern: str
     #: ``[state, first_day, last_day]`` runs, date order, generating window and additions.
-    states: list[tuple[str, dt.date, dt.date]] = field(default_factory=list)
+    states: list[Run] = field(default_factory=list)
     regenerated: bool = False
 
     def state_by_day(self) -> dict[dt.date, str]:
@@ -106,37 +107,84 @@ def patient_truth_get(*, user_id: uuid.UUID) -> PatientTruth | None:
     if not truth:
         truth = ground_truth_regenerate(entry=entry)
         regenerated = bool(truth)
-    runs = [_run(r) for r in truth.get("states", [])]
-    for addition in CheckinAddition.objects.filter(user_id=user_id, removed_at__isnull=True):
-        runs.extend(_run(r) for r in addition.ground_truth.get("states", []))
-    runs.sort(key=lambda r: r[1])
+    sources = [[_run(r) for r in truth.get("states", [])]]
+    for addition in CheckinAddition.objects.filter(user_id=user_id, removed_at__isnull=True).order_by("id"):
+        sources.append([_run(r) for r in addition.ground_truth.get("states", [])])
+    runs = truth_runs_merge(sources)
     pattern = truth.get("pattern") or entry.run.parameters.get("pattern", "")
     return PatientTruth(
         user_id=user_id, run_id=entry.run_id, pattern=pattern, states=runs, regenerated=regenerated
     )
 
 
-def _run(stored: list[str]) -> tuple[str, dt.date, dt.date]:
+def _run(stored: list[str]) -> Run:
     state, first, last = stored
     return state, dt.date.fromisoformat(first), dt.date.fromisoformat(last)
 
 
-def checkin_state_sql() -> RawSQL:
-    """An expression for the ground-truth state of a ``public.check_ins`` row's day (or NULL).
+def truth_runs_merge(sources: list[list[Run]]) -> list[Run]:
+    """One patient's state runs from several sources (its generating entry, then each addition
+    in the order they were made): where windows overlap, the later source wins — a backfill over
+    a patient's missed first days wrote the check-ins of those days, so its truth is theirs.
 
-    Reads the stored truth (the generating entry's and that of additions still in place) in
-    SQL, so lists can show and filter by it; patients whose entry has none stored (generated
-    before ground truth existed) give NULL here — ``patient_truth_get`` regenerates theirs.
+    Returns non-overlapping runs in date order, each source's runs clipped by every later one's
+    (the rule ``synthadmin_stateinterval`` is kept by, migration 0010). Pure.
     """
-    quote = connection.ops.quote_name
-    query = (
-        "SELECT s.value ->> 0 FROM ("  # noqa: S608 - table names from the models, no values
-        f"SELECT e.ground_truth FROM {quote(SyntheticUser._meta.db_table)} e "
-        'WHERE e.user_id = "public"."check_ins"."user_id" AND e.state = %s '
-        f"UNION ALL SELECT a.ground_truth FROM {quote(CheckinAddition._meta.db_table)} a "
-        'WHERE a.user_id = "public"."check_ins"."user_id" AND a.removed_at IS NULL'
-        ") g, jsonb_array_elements(g.ground_truth -> 'states') s "
-        'WHERE "public"."check_ins"."checkin_date" BETWEEN (s.value ->> 1)::date AND (s.value ->> 2)::date '
-        "LIMIT 1"
+    merged: list[Run] = []
+    taken: list[tuple[dt.date, dt.date]] = []  # days claimed by later sources, as closed ranges
+    for runs in reversed(sources):
+        for state, first, last in runs:
+            merged.extend((state, a, b) for a, b in _uncovered(first, last, taken))
+        taken.extend((first, last) for _, first, last in runs)
+    return sorted(merged, key=lambda run: run[1])
+
+
+def _uncovered(
+    first: dt.date, last: dt.date, taken: list[tuple[dt.date, dt.date]]
+) -> list[tuple[dt.date, dt.date]]:
+    """The parts of ``[first, last]`` that no range of ``taken`` covers."""
+    pieces = [(first, last)]
+    day = dt.timedelta(days=1)
+    for a, b in taken:
+        kept = []
+        for lo, hi in pieces:
+            if b < lo or hi < a:
+                kept.append((lo, hi))
+                continue
+            if lo < a:
+                kept.append((lo, a - day))
+            if b < hi:
+                kept.append((b + day, hi))
+        pieces = kept
+    return pieces
+
+
+def _day_intervals() -> QuerySet[StateInterval]:
+    """The ``synthadmin_stateinterval`` rows covering an outer ``public.check_ins`` row's day."""
+    return StateInterval.objects.filter(
+        user_id=OuterRef("user_id"),
+        first_day__lte=OuterRef("checkin_date"),
+        last_day__gte=OuterRef("checkin_date"),
+    ).order_by()
+
+
+def checkin_day_state() -> Subquery:
+    """The ground-truth state of a ``public.check_ins`` row's day, or NULL: one entry of the
+    intervals' ``(user_id, first_day)`` index per row it is computed for — the patient's last
+    interval starting on or before the day, if it reaches the day (intervals never overlap).
+    Patients whose entry has no stored truth (generated before ground truth existed) give NULL
+    here; ``patient_truth_get`` regenerates theirs.
+    """
+    latest = (
+        StateInterval.objects.filter(user_id=OuterRef("user_id"), first_day__lte=OuterRef("checkin_date"))
+        .order_by("-first_day")
+        .values(s=Case(When(last_day__gte=OuterRef("checkin_date"), then=F("state"))))[:1]
     )
-    return RawSQL(f"({query})", [SyntheticUser.State.COMPLETE], output_field=CharField())  # noqa: S611
+    return Subquery(latest, output_field=CharField())
+
+
+def checkin_day_in_state(state: str) -> Exists:
+    """True for a check-in whose day's ground-truth state is ``state`` (a semi-join the planner
+    can drive from either side: the check-ins in date order, or the state's intervals then
+    each one's days through the app's ``(user_id, checkin_date)`` index)."""
+    return Exists(_day_intervals().filter(state=state))

@@ -1,0 +1,163 @@
+"""The web process as a guest in the app's database: every query it sends runs under a time
+limit and without parallel workers, and a page that hits the limit says so in the admin's frame.
+
+**The limit** is ``SYNTHADMIN_WEB_STATEMENT_TIMEOUT`` (seconds, default 10; 0: none), applied
+as the session's ``statement_timeout``; ``max_parallel_workers_per_gather`` is 0 as well, so
+one click never takes several of the database's processes (an admin query is a page of an
+index, not a scan). Web requests only — management commands and task workers keep their own
+session settings:
+
+* in a **web process** (``synthadmin.wsgi`` / ``synthadmin.asgi`` call ``web_process_mark``:
+  gunicorn, uvicorn, ``runserver``), every connection the process opens gets the settings once,
+  when it opens — any thread, so a small run started inline by a request is bounded too;
+* anywhere else a request is served (the test client, a live test server),
+  ``WebSessionMiddleware`` sets them on the request's connection for the request and restores
+  what was there afterwards.
+
+**Hitting it**: PostgreSQL cancels the statement with SQLSTATE 57014 (``query_canceled``); the
+middleware turns that error — told by its SQLSTATE, never its message — into the admin's page
+"This page took longer than N s…", with links back, instead of a 500; the log says which path.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.admin.sites import AdminSite, all_sites
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from synthadmin.db.errors import sqlstate
+
+logger = logging.getLogger("synthadmin.web")
+
+#: PostgreSQL's SQLSTATE for a statement cancelled (``statement_timeout``, or by hand).
+QUERY_CANCELED = "57014"
+
+TEMPLATE = "admin/synthadmin/query_cancelled.html"
+
+_web_process = False
+
+
+def web_statement_timeout_ms() -> int:
+    """``SYNTHADMIN_WEB_STATEMENT_TIMEOUT`` in whole milliseconds (0: no limit)."""
+    seconds = float(settings.SYNTHADMIN_WEB_STATEMENT_TIMEOUT)
+    return max(round(seconds * 1000), 1) if seconds > 0 else 0
+
+
+def web_session_settings() -> dict[str, str]:
+    """What a web request's session is set to: the time limit, and no parallel workers."""
+    return {"statement_timeout": str(web_statement_timeout_ms()), "max_parallel_workers_per_gather": "0"}
+
+
+def web_process_mark() -> None:
+    """This process serves web requests: every database connection it opens from now on gets
+    ``web_session_settings`` (one statement per connection, when it opens)."""
+    global _web_process
+    _web_process = True
+    connection_created.connect(_connection_opened, dispatch_uid="synthadmin.web_session")
+
+
+def _connection_opened(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    names = web_session_settings()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in names),
+            [value for pair in names.items() for value in pair],
+        )
+
+
+@contextmanager
+def web_session(connection: BaseDatabaseWrapper) -> Iterator[None]:
+    """``web_session_settings`` on ``connection`` for the block, then what was there before."""
+    names = web_session_settings()
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        # The old values first (a materialised CTE is read before the outer row is projected).
+        cursor.execute(
+            "WITH old AS MATERIALIZED (SELECT "  # noqa: S608 - placeholders only
+            + ", ".join(f"current_setting(%s) AS o{i}" for i in range(len(names)))
+            + ") SELECT "
+            + ", ".join(f"o{i}, set_config(%s, %s, false)" for i in range(len(names)))
+            + " FROM old",
+            [*names, *(value for pair in names.items() for value in pair)],
+        )
+        row = cursor.fetchone()
+    before = dict(zip(names, row[::2], strict=True))
+    try:
+        yield
+    finally:
+        _restore(connection, before)
+
+
+def _restore(connection: BaseDatabaseWrapper, before: dict[str, str]) -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in before),
+                [value for pair in before.items() for value in pair],
+            )
+    except DatabaseError:
+        # A transaction the request left aborted: its rollback restores the settings anyway.
+        logger.debug("web session settings not restored (the transaction is aborted)")
+
+
+class WebSessionMiddleware:
+    """Bounds every query of a request (``web_session``) and answers a cancelled one with the
+    admin's page instead of a 500 (``process_exception``)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _web_process:  # every connection of this process already carries the settings
+            return self.get_response(request)
+        with web_session(connections[DEFAULT_DB_ALIAS]):
+            return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if sqlstate(exception) != QUERY_CANCELED:
+            return None
+        seconds = web_statement_timeout_ms() / 1000
+        logger.warning(
+            "%s %s: a query was stopped after %g s (SYNTHADMIN_WEB_STATEMENT_TIMEOUT)",
+            request.method,
+            request.path,
+            seconds,
+        )
+        return query_cancelled_page(request, seconds)
+
+
+def query_cancelled_page(request: HttpRequest, seconds: float) -> HttpResponse:
+    """The admin's page for a request whose query the database stopped: what happened, what to do."""
+    site = _site_of(request)
+    request.current_app = site.name
+    referer = request.META.get("HTTP_REFERER", "")
+    safe_referer = url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    context = {
+        **site.each_context(request),
+        "title": "This page took too long",
+        "seconds": f"{seconds:g}",
+        "changed_nothing": request.method in ("GET", "HEAD"),
+        "back": referer if referer and safe_referer else None,
+        "unfiltered": request.path if request.GET else None,
+    }
+    return TemplateResponse(request, TEMPLATE, context)
+
+
+def _site_of(request: HttpRequest) -> AdminSite:
+    """The admin site that served ``request`` (a second site keeps its own frame and links)."""
+    match = getattr(request, "resolver_match", None)
+    namespace = match.namespace if match is not None else None
+    return next((site for site in all_sites if site.name == namespace), admin.site)
