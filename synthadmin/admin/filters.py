@@ -76,8 +76,10 @@ class RunFilter(admin.SimpleListFilter):
         run_id = self._run_id()
         if run_id is None:
             return queryset
-        users = SyntheticUser.objects.filter(run_id=run_id, state__in=LIVE_STATES).values("user_id")
-        extended = CheckinAddition.objects.filter(run_id=run_id).values("user_id")
+        # No ORDER BY in either half of the UNION (the models' default ordering would sort each).
+        entries = SyntheticUser.objects.filter(run_id=run_id, state__in=LIVE_STATES)
+        users = entries.order_by().values("user_id")
+        extended = CheckinAddition.objects.filter(run_id=run_id).order_by().values("user_id")
         return queryset.filter(**{f"{self.user_field}__in": users.union(extended)})
 
 

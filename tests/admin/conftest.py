@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Permission, User
 
+# The bounded-admin tests' population, built once per module that asks for it.
+from tests.admin.admin_bounded_population import population  # noqa: F401
+
 PERMISSIONS = {"generate": "generate_synthetic_data", "purge": "purge_synthetic_data"}
 
 

@@ -1,0 +1,166 @@
+"""Every admin list, filter link, search, date level and page, the patient page and the run page:
+a bounded number of queries, and for each statement an index-served plan (``EXPLAIN`` with
+sequential scans disabled shows no ``Seq Scan`` on ``check_ins`` or ``profiles``).
+
+Query counts are those of a request in the test process: the web-session middleware sets and
+restores the session's limits around it (2 statements; a web process sets them once per
+connection instead), and the session and staff user are read (2).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from checkins.models import CheckIn
+from synthadmin.admin.paging import COUNT_LIMIT
+from synthadmin.models import SyntheticRun
+from tests.admin.admin_bounded_plans import date_links, filter_links, page_visit, seq_scans
+from tests.admin.admin_bounded_population import Population
+
+pytestmark = pytest.mark.django_db
+
+CHECKINS = "/admin/checkins/checkin/"
+PROFILES = "/admin/profiles/profile/"
+USERS = "/admin/synthadmin/syntheticuser/"
+RUNS = "/admin/synthadmin/syntheticrun/"
+
+#: The statements one page may send, by page (see the module docstring for the fixed part).
+MAX_QUERIES = {CHECKINS: 9, PROFILES: 8, USERS: 8, RUNS: 8}
+
+
+@pytest.fixture
+def staff(population: Population) -> Client:
+    client = Client()
+    client.force_login(User.objects.create_superuser("bounded", "bounded@example.com", "pw-for-tests"))
+    client.get(PROFILES)  # the catalog read and other once-per-process work, out of the counts
+    return client
+
+
+def _visit_all(
+    client: Client,
+    urls: list[str],
+    max_queries: int,
+    assert_max,
+    tables: tuple[str, ...] = ("check_ins", "profiles"),
+) -> list[str]:
+    """Visit every URL; the Seq Scans on ``tables`` their statements would need."""
+    problems: list[str] = []
+    for url in urls:
+        statements = page_visit(client, url, max_queries, assert_max)
+        problems += [f"{url} -> {scan}" for scan in seq_scans(statements, tables)]
+    return problems
+
+
+def test_checkins_list_every_filter_link_search_date_and_page(
+    staff, population, django_assert_max_num_queries
+):
+    email = CheckIn.objects.filter(user_id=population.patient()).select_related("user").first().user.email
+    last_page = COUNT_LIMIT // 100  # pages count from 1
+    urls = [
+        CHECKINS,
+        *filter_links(staff, CHECKINS),
+        *date_links(staff, CHECKINS),
+        *date_links(staff, f"{CHECKINS}?state=euthymic"),
+        f"{CHECKINS}?p=2",
+        f"{CHECKINS}?p={last_page}",
+        f"{CHECKINS}?run={population.cycling_run}&state=depressed_mild",
+    ]
+    assert len(urls) > 20
+    assert _visit_all(staff, urls, MAX_QUERIES[CHECKINS], django_assert_max_num_queries) == []
+    # A search matches e-mails by substring: it reads the profiles (the app has no index for
+    # that), then the matching patients' check-ins by index.
+    search = f"{CHECKINS}?q={email.split('@')[0]}"
+    assert (
+        _visit_all(staff, [search], MAX_QUERIES[CHECKINS], django_assert_max_num_queries, ("check_ins",))
+        == []
+    )
+
+
+def test_profiles_list_every_filter_link_and_search(staff, population, django_assert_max_num_queries):
+    """Each filter choice is index-served on both tables. The whole list (newest first) and a
+    search read every profile — the app's schema has no index on ``profiles.created_at`` nor
+    for a substring of an e-mail, and synthadmin adds indexes to its own schema only — but
+    never scan a check-in: a profile's columns are probes of the check-ins' indexes."""
+    patient = population.patient()
+    links = filter_links(staff, PROFILES)
+    chosen = [link for link in links if not link.endswith("?")]
+    whole = [link for link in links if link.endswith("?")]
+    assert len(chosen) >= 7
+    assert _visit_all(staff, chosen, MAX_QUERIES[PROFILES], django_assert_max_num_queries) == []
+    every_profile = [PROFILES, *whole, f"{PROFILES}?q=example", f"{PROFILES}?q={patient}", f"{PROFILES}?p=2"]
+    assert (
+        _visit_all(staff, every_profile, MAX_QUERIES[PROFILES], django_assert_max_num_queries, ("check_ins",))
+        == []
+    )
+
+
+def test_ledger_and_runs_lists_every_filter_link_and_facets(staff, population, django_assert_max_num_queries):
+    """synthadmin's own tables: bounded too; facets (one count per filter) are offered here."""
+    check = django_assert_max_num_queries
+    users = [USERS, *filter_links(staff, USERS), f"{USERS}?q=example"]
+    runs = [RUNS, *filter_links(staff, RUNS), *date_links(staff, RUNS)]
+    problems = _visit_all(staff, users, MAX_QUERIES[USERS], check)
+    problems += _visit_all(staff, runs, MAX_QUERIES[RUNS], check)
+    problems += _visit_all(staff, [f"{USERS}?_facets=1", f"{RUNS}?_facets=1"], MAX_QUERIES[USERS] + 3, check)
+    assert problems == []
+
+
+def test_patient_run_and_checkin_pages(staff, population, django_assert_max_num_queries):
+    checkin = CheckIn.objects.filter(user_id=population.patient(population.cycling_run)).order_by(
+        "checkin_date"
+    )[0]
+    pages = [
+        (reverse("admin:profiles_profile_change", args=[population.patient()]), 10),
+        (reverse("admin:profiles_profile_change", args=[population.patient(population.cycling_run)]), 10),
+        (reverse("admin:profiles_profile_change", args=[population.real_patients[0]]), 10),
+        (reverse("admin:synthadmin_syntheticrun_change", args=[population.main_run]), 12),
+        (reverse("admin:synthadmin_syntheticrun_change", args=[population.backfill_run]), 12),
+        (reverse("admin:checkins_checkin_change", args=[checkin.pk]), 8),
+        (reverse("admin:synthadmin_scenario_changelist"), 8),
+    ]
+    problems = []
+    for url, max_queries in pages:
+        problems += seq_scans(page_visit(staff, url, max_queries, django_assert_max_num_queries))
+    assert problems == []
+
+
+def test_long_lists_count_to_the_limit_and_say_so(staff, population):
+    assert population.checkins > COUNT_LIMIT
+    unfiltered = staff.get(CHECKINS)
+    cl = unfiltered.context["cl"]
+    assert cl.result_count == COUNT_LIMIT and not cl.count_exact
+    # Unfiltered: the planner's own estimate of the table (analysed), rounded to two figures.
+    about = int(re.search(r"about ([\d,]+) check-ins", unfiltered.content.decode())[1].replace(",", ""))
+    assert abs(about - population.checkins) <= population.checkins * 0.1
+    filtered = staff.get(CHECKINS, {"test_patient": "yes"})
+    assert f"more than {COUNT_LIMIT:,} check-ins" in filtered.content.decode()
+    assert filtered.context["cl"].paginator.num_pages == COUNT_LIMIT // 100
+    # Past the pages offered: Django's own "incorrect lookup" answer, no deep OFFSET.
+    assert staff.get(CHECKINS, {"p": COUNT_LIMIT // 100 + 1}).status_code == 302
+    # A short list keeps its exact count, as before.
+    run = staff.get(CHECKINS, {"run": str(population.backfill_run), "state": "manic"})
+    assert run.context["cl"].count_exact
+    assert f"{run.context['cl'].result_count} check-in" in run.content.decode()
+
+
+def test_no_facet_counts_on_the_big_lists(staff, population):
+    for url in (CHECKINS, PROFILES):
+        page = staff.get(url, {"_facets": "1"})
+        assert page.status_code == 200
+        assert not page.context["cl"].add_facets
+        assert "Show counts" not in page.content.decode()
+    assert "Show counts" in staff.get(RUNS).content.decode()  # a table of runs may count
+
+
+def test_sorting_is_offered_only_where_an_index_or_the_page_serves_it(staff, population):
+    page = staff.get(CHECKINS).content.decode()
+    assert re.search(r'class="sortable column-checkin_date', page)
+    for column in ("patient_email", "state"):
+        assert not re.search(rf'class="sortable column-{column}', page), column
+    assert not re.search(r'class="sortable column-checkin_count', staff.get(PROFILES).content.decode())
+    assert SyntheticRun.objects.exists()
