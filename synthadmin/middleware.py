@@ -146,7 +146,7 @@ def query_cancelled_page(request: HttpRequest, seconds: float) -> HttpResponse:
         referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
     context = {
-        **site.each_context(request),
+        **_frame(site, request),
         "title": "This page took too long",
         "seconds": f"{seconds:g}",
         "changed_nothing": request.method in ("GET", "HEAD"),
@@ -154,6 +154,23 @@ def query_cancelled_page(request: HttpRequest, seconds: float) -> HttpResponse:
         "unfiltered": request.path if request.GET else None,
     }
     return TemplateResponse(request, TEMPLATE, context)
+
+
+def _frame(site: AdminSite, request: HttpRequest) -> dict[str, Any]:
+    """The admin's frame (header, user links, app list); without the app list if even its few
+    small queries cannot run now (the limit hit them too, or the transaction is aborted)."""
+    try:
+        return site.each_context(request)
+    except DatabaseError:
+        return {
+            "site_title": site.site_title,
+            "site_header": site.site_header,
+            "site_url": site.site_url,
+            "has_permission": True,
+            "available_apps": [],
+            "is_popup": False,
+            "is_nav_sidebar_enabled": False,
+        }
 
 
 def _site_of(request: HttpRequest) -> AdminSite:

@@ -2,9 +2,9 @@
 
 Through the services (local Auth backend): a run of 70 patients in the load-test mix and 2
 therapists, 300 days each; a second run of 15 cycling patients, 200 days; then "Add check-in
-days" (a backfill of 25 days) over the second run's patients — which, for a patient whose first
-days were missed, writes check-ins inside its generating window (the case where the later truth
-wins); and three real patients with check-ins. Committed (the services use threads), analysed
+days" (a backfill of 25 days) over every patient — which, for a patient whose first days were
+missed, writes check-ins inside its generating window (the case where the later truth wins);
+and three real patients with check-ins. Committed (the services use threads), analysed
 like a live database, and removed when the module is done.
 """
 
@@ -57,7 +57,7 @@ def _build() -> Population:
         request=GenerationRequest(patients=15, checkin_days=200, pattern="cycling", seed=77, end_date=END),
         started_by=starter,
     )
-    patients = SyntheticUser.objects.filter(run_id=cycling.run_id, state="complete").values_list(
+    patients = SyntheticUser.objects.filter(role="patient", state="complete").values_list(
         "user_id", flat=True
     )
     backfill, refusals = checkins_backfill(
