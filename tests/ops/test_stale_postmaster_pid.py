@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psutil
 
-from synthadmin.embedded import clear_stale_pid_file
+from synthadmin.db.embedded import clear_stale_pid_file
 from tests.dbutil import manage
 from tests.test_embedded_database import QUERY, _postmaster_pid, _stop
 
