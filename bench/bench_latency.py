@@ -28,6 +28,7 @@ import multiprocessing
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -159,7 +160,7 @@ def run_rtt(
                     patients,
                 )
             )
-            export = f"/tmp/bench-latency-{uuid.uuid4().hex[:6]}.csv"
+            export = str(Path(tempfile.gettempdir()) / f"bench-latency-{uuid.uuid4().hex[:6]}.csv")
             out.append(
                 _through(
                     proxy,
