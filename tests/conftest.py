@@ -46,13 +46,6 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"synthadmin database: {describe(settings.DATABASES['default'])}"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Tests that need the machine to themselves run one after another on one worker.
-    for item in items:
-        if item.get_closest_marker("exclusive"):
-            item.add_marker(pytest.mark.xdist_group("exclusive"))
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield

@@ -4,6 +4,8 @@
   temporary directory for the run's lock files.
 * The machine lock: every test holds it shared; a test marked ``exclusive`` (one that measures
   time, sends signals or kills processes) holds it alone, so no other worker runs meanwhile.
+  (A lock, not an ``xdist_group``: xdist 3.8 groups by rewriting ``item._nodeid``, which
+  pytest 9 no longer reads.)
 * The migrated template: the first worker migrates one database per run; every worker's test
   database is cloned from it (``CREATE DATABASE ... TEMPLATE``) instead of migrating again.
 """

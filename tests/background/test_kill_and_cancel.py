@@ -43,6 +43,7 @@ def _in_flight(run: SyntheticRun, worker_pid: int) -> bool:
     return False
 
 
+@pytest.mark.exclusive
 def test_a_worker_killed_mid_user_is_replaced_and_the_run_completes(workers):
     run = _enqueue(600)
     first = workers.start()
@@ -75,6 +76,7 @@ def test_a_worker_killed_mid_user_is_replaced_and_the_run_completes(workers):
     assert not tasks.filter(status=TaskResultStatus.RUNNING).exists()
 
 
+@pytest.mark.exclusive
 def test_cancel_from_the_run_page_aborts_the_run_within_seconds(client, workers):
     user = User.objects.create_superuser("operator", "operator@example.com", "pw-for-tests")
     client.force_login(user)
@@ -123,6 +125,7 @@ def test_cancel_needs_the_generate_permission_and_a_post(client, supabase_tables
     assert run.status == SyntheticRun.Status.QUEUED and run.cancel_requested_at is None
 
 
+@pytest.mark.exclusive
 def test_sigterm_stops_a_worker_cleanly_and_its_chunk_goes_back_to_the_queue(workers):
     run = _enqueue(600)
     first = workers.start()
