@@ -4,6 +4,7 @@ each xdist worker's share of the machine (``tests/parallel.py``), and screenshot
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,13 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"synthadmin database: {describe(settings.DATABASES['default'])}"
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-django's own ordering
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tests that run alone go last, one after another: each one otherwise waits for the test
+    # every other worker is running to end, and those workers then wait for it.
+    items.sort(key=lambda item: item.get_closest_marker("exclusive") is not None)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
@@ -78,6 +86,19 @@ def machine_lock(request: pytest.FixtureRequest) -> Iterator[None]:
     alone = request.node.get_closest_marker("exclusive") is not None
     with machine_share(run_dir(request.config), alone=alone):
         yield
+
+
+@pytest.fixture
+def embedded_tmp() -> Iterator[Path]:
+    """A directory for a test's own embedded server, outside pytest's temporary root.
+
+    The server runs as another user, who must reach its data directory; any pytest session that
+    starts on the machine makes ``/tmp/pytest-of-<user>`` private again (0700), which would lock
+    that user out of a server a test started there (``pg_ctl stop``: permission denied).
+    """
+    directory = Path(tempfile.mkdtemp(prefix="synthadmin-embedded-"))
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture

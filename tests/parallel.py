@@ -85,7 +85,7 @@ def server_settings(database: dict[str, Any]) -> dict[str, str]:
         server = ensure_running(Path(data_dir), "postgres")
         return {"host": server.host, "port": str(server.port), "user": server.user, "password": ""}
     return {
-        "host": str(database.get("HOST") or "127.0.0.1"),
+        "host": str(database.get("HOST") or ""),  # empty: libpq's default socket, as for Django
         "port": str(database.get("PORT") or "5432"),
         "user": str(database.get("USER") or "postgres"),
         "password": str(database.get("PASSWORD") or ""),

@@ -72,6 +72,7 @@ def test_a_trickling_lookup_ends_within_the_deadline(gotrue):
     assert caught.value.user_may_exist is False
 
 
+@pytest.mark.exclusive
 def test_the_stop_event_interrupts_a_call_in_flight(gotrue):
     gotrue.faults.trickle_next(10, interval=TRICKLE)
     stop = threading.Event()

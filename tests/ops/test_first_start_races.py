@@ -41,10 +41,10 @@ def _together(*commands: tuple[str, ...], env: dict[str, str]) -> list[subproces
 
 
 @pytest.mark.exclusive
-def test_two_commands_on_a_new_data_directory_both_succeed(tmp_path: Path):
+def test_two_commands_on_a_new_data_directory_both_succeed(embedded_tmp: Path):
     began = time.monotonic()
     for round_ in range(NEW_DATA_DIR_ROUNDS):
-        data_dir = tmp_path / f"localdb{round_}"
+        data_dir = embedded_tmp / f"localdb{round_}"
         try:
             results = _together(
                 ("migrate", "--no-input", "-v", "0"),
