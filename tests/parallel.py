@@ -46,15 +46,19 @@ def run_id(config: pytest.Config) -> str:
     return str(config.option.testrunuid)
 
 
+def _run_path(config: pytest.Config) -> Path:
+    return Path(tempfile.gettempdir()) / f"synthadmin-tests-{run_id(config)[:12]}"
+
+
 def run_dir(config: pytest.Config) -> Path:
     """The run's directory for lock files (the controller removes it at the end)."""
-    directory = Path(tempfile.gettempdir()) / f"synthadmin-tests-{run_id(config)[:12]}"
+    directory = _run_path(config)
     directory.mkdir(exist_ok=True)
     return directory
 
 
 def run_dir_remove(config: pytest.Config) -> None:
-    shutil.rmtree(Path(tempfile.gettempdir()) / f"synthadmin-tests-{run_id(config)[:12]}", ignore_errors=True)
+    shutil.rmtree(_run_path(config), ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -136,7 +140,7 @@ def template_migrated(config: pytest.Config, database: dict[str, Any]) -> str:
 
 def template_drop(config: pytest.Config, database: dict[str, Any]) -> None:
     """Drop the run's template, if one was made (the controller, once every worker has ended)."""
-    ready = Path(tempfile.gettempdir()) / f"synthadmin-tests-{run_id(config)[:12]}" / "template.ready"
+    ready = _run_path(config) / "template.ready"
     if not ready.exists():
         return
     with psycopg.connect(_conninfo(server_settings(database), "postgres"), autocommit=True) as conn:
