@@ -8,14 +8,16 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 
-from tests.admin.test_browser_generate import ARTIFACTS, chromium_page
+from tests.admin.test_browser_generate import chromium_page
 from tests.dbutil import admin_conninfo
 from tests.realdata import insert_real_user
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.screenshots, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_slow_list_shows_the_message_in_the_admin(live_server, supabase_tables_cleanup, settings):
+def test_a_slow_list_shows_the_message_in_the_admin(
+    live_server, supabase_tables_cleanup, settings, screenshot
+):
     settings.SYNTHADMIN_WEB_STATEMENT_TIMEOUT = 0.5
     User.objects.create_superuser("operator", "operator@example.com", "a-long-test-password")
     insert_real_user(checkins=4)
@@ -33,8 +35,7 @@ def test_a_slow_list_shows_the_message_in_the_admin(live_server, supabase_tables
             assert "This page took longer than 0.5 s" in message.inner_text()
             assert page.locator("#site-name").inner_text() == "synthadmin — synthetic test patients"
             assert page.locator("ul.messagelist li.error").count() == 1
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "admin-query-cancelled.png"), full_page=True)
+            screenshot(page, "admin-query-cancelled.png", docs=True)
             holder.rollback()  # the database answers again
             page.reload()
             assert page.locator("#query-cancelled").count() == 0
