@@ -225,6 +225,16 @@ class StateInterval(models.Model):
         ADDITION = "addition", "Added check-in days"
 
     user_id = models.UUIDField()
+    #: The profile, for joins (``Profile.state_intervals``); no column, no constraint: the
+    #: app's profiles are not synthadmin's to constrain.
+    profile = models.ForeignObject(
+        "profiles.Profile",
+        on_delete=models.DO_NOTHING,
+        from_fields=["user_id"],
+        to_fields=["id"],
+        related_name="state_intervals",
+        related_query_name="state_interval",
+    )
     state = models.CharField(max_length=32)
     first_day = models.DateField()
     last_day = models.DateField()

@@ -34,12 +34,15 @@ LIST_VALUES: tuple[tuple[str, str], ...] = (
 class CheckInAdmin(ReadOnlyAdminMixin, BoundedListAdmin[CheckIn]):
     """The list costs what it shows (``paging``, ``date_navigation``): sorted by date only — the
     one order an index serves (patient or state would sort every check-in); each row's state is
-    one probe of the intervals' index, its name one of ``auth.users``'s primary key."""
+    one probe of the intervals' index, its patient's e-mail and name one of ``profiles``'s and
+    ``auth.users``'s primary keys, for the page's rows only."""
 
     list_display = ("patient_email", "checkin_date", "state", *(f"list_{key}" for _, key in LIST_VALUES))
     list_filter = (PatientTestFlagFilter, CheckinRunFilter, StateFilter)
     date_hierarchy = "checkin_date"
-    list_select_related = ("user",)
+    #: No join for the patient: its e-mail is a probe of ``profiles``'s key for the page's rows
+    #: only; joined, PostgreSQL would join every check-in of the day it sorts to pick the page.
+    list_select_related = False
     search_fields = ("user__email",)
     fieldsets = (
         (None, {"fields": ("patient", "checkin_date", "state", "created_at")}),
@@ -60,9 +63,9 @@ class CheckInAdmin(ReadOnlyAdminMixin, BoundedListAdmin[CheckIn]):
         checkins = (
             super()
             .get_queryset(request)
-            .select_related("user")
             .annotate(
                 _day_state=checkin_day_state(),
+                _email=Subquery(Profile.objects.filter(id=OuterRef("user_id")).values("email")[:1]),
                 _name=Subquery(
                     AuthUser.objects.filter(id=OuterRef("user_id")).values(n=KT("raw_user_meta_data__name"))[
                         :1
@@ -88,7 +91,7 @@ class CheckInAdmin(ReadOnlyAdminMixin, BoundedListAdmin[CheckIn]):
 
     @admin.display(description="Patient")
     def patient_email(self, obj: CheckIn) -> str:
-        return obj.user.email or str(obj.user_id)
+        return _email(obj)
 
     @admin.display(description="Patient")
     def patient(self, obj: CheckIn) -> str:
@@ -96,7 +99,7 @@ class CheckInAdmin(ReadOnlyAdminMixin, BoundedListAdmin[CheckIn]):
             '<a href="{}">{}</a> ({})',
             admin_url(self.admin_site, Profile, "change", obj.user_id),
             _patient_name(obj),
-            obj.user.email or obj.user_id,
+            _email(obj),
         )
 
     @admin.display(description="Ground-truth state")
@@ -105,8 +108,12 @@ class CheckInAdmin(ReadOnlyAdminMixin, BoundedListAdmin[CheckIn]):
         return STATE_LABELS.get(value, value) if value else "—"
 
 
+def _email(checkin: CheckIn) -> str:
+    return str(getattr(checkin, "_email", None) or checkin.user_id)
+
+
 def _patient_name(checkin: CheckIn) -> str:
-    return str(getattr(checkin, "_name", None) or checkin.user.email or checkin.user_id)
+    return str(getattr(checkin, "_name", None) or _email(checkin))
 
 
 def _field_display(label: FieldLabel) -> Callable[[CheckInAdmin, CheckIn], str]:

@@ -16,6 +16,7 @@ backfill over a patient's missed first days wrote the check-ins of those days, s
 theirs. A day therefore has at most one interval. Existing rows are backfilled here.
 """
 
+import django.db.models.deletion
 from django.db import migrations, models
 
 SCHEMA = "synthadmin"
@@ -117,6 +118,7 @@ REMOVE = [
 class Migration(migrations.Migration):
     dependencies = [
         ("synthadmin", "0009_ledger_never_sent"),
+        ("profiles", "0003_profile_any_shape"),
     ]
 
     operations = [
@@ -130,6 +132,17 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("user_id", models.UUIDField()),
+                (
+                    "profile",
+                    models.ForeignObject(
+                        from_fields=["user_id"],
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="state_intervals",
+                        related_query_name="state_interval",
+                        to="profiles.profile",
+                        to_fields=["id"],
+                    ),
+                ),
                 ("state", models.CharField(max_length=32)),
                 ("first_day", models.DateField()),
                 ("last_day", models.DateField()),

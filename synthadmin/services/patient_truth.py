@@ -24,7 +24,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Case, CharField, Exists, F, OuterRef, QuerySet, Subquery, When
+from django.db.models import Case, CharField, F, OuterRef, Q, Subquery, When
 
 from synthadmin.models import CheckinAddition, StateInterval, SyntheticRun, SyntheticUser
 from synthadmin.services.ground_truth import ground_truth_of, state_by_day
@@ -159,15 +159,6 @@ def _uncovered(
     return pieces
 
 
-def _day_intervals() -> QuerySet[StateInterval]:
-    """The ``synthadmin_stateinterval`` rows covering an outer ``public.check_ins`` row's day."""
-    return StateInterval.objects.filter(
-        user_id=OuterRef("user_id"),
-        first_day__lte=OuterRef("checkin_date"),
-        last_day__gte=OuterRef("checkin_date"),
-    ).order_by()
-
-
 def checkin_day_state() -> Subquery:
     """The ground-truth state of a ``public.check_ins`` row's day, or NULL: one entry of the
     intervals' ``(user_id, first_day)`` index per row it is computed for — the patient's last
@@ -183,8 +174,15 @@ def checkin_day_state() -> Subquery:
     return Subquery(latest, output_field=CharField())
 
 
-def checkin_day_in_state(state: str) -> Exists:
-    """True for a check-in whose day's ground-truth state is ``state`` (a semi-join the planner
-    can drive from either side: the check-ins in date order, or the state's intervals then
-    each one's days through the app's ``(user_id, checkin_date)`` index)."""
-    return Exists(_day_intervals().filter(state=state))
+def checkin_day_in_state(state: str) -> Q:
+    """The condition "this check-in's day is in ``state``", on ``public.check_ins``: a join on
+    the patient's intervals (``Profile.state_intervals``) that PostgreSQL can drive from either
+    side — the check-ins in date order, probing the intervals' index, or the state's intervals,
+    each then reading its days through the app's ``(user_id, checkin_date)`` index. Intervals
+    never overlap, so a check-in matches at most one: the join adds no row.
+    """
+    return Q(
+        user__state_interval__state=state,
+        user__state_interval__first_day__lte=F("checkin_date"),
+        user__state_interval__last_day__gte=F("checkin_date"),
+    )
