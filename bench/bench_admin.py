@@ -388,6 +388,11 @@ def report(small: dict[str, Measured], big: dict[str, Measured], sizes: dict[str
             f"{name:38} {f'{s.queries}/{b.queries}':>10} {s.seconds * 1000:>9.1f} {s.sql_seconds * 1000:>7.1f} "
             f"{b.seconds * 1000:>8.1f} {b.sql_seconds * 1000:>7.1f} {growth:>6.2f}x{flag}"
         )
+    for name, only in big.items():
+        if name not in small:  # a page of the big size alone (the copies' run)
+            print(
+                f"{name:38} {only.queries:>10} {'':>9} {'':>7} {only.seconds * 1000:>8.1f} {only.sql_seconds * 1000:>7.1f}"
+            )
     worst = max(growths)
     within = sum(1 for g, _ in growths if g < 2)
     print()
