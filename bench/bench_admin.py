@@ -5,9 +5,10 @@ search, each level of the date navigation, the first and last pages, the facet c
 list offers them, the patient page, a check-in's page and the run page — each fetched through
 Django's test client as a web process fetches it (the session under
 ``SYNTHADMIN_WEB_STATEMENT_TIMEOUT``, no parallel workers), the best of ``--rounds`` after one
-warm-up (the machine is shared: the best is the page's own cost); its statements and their
-time, and the whole page's time. Then the growth, big ÷ small
-(goal < 2x): a page whose time grows with the table shows it here.
+warm-up (the machine is shared: the best is the page's own cost); its statements, the whole
+page's time, and the 8 KB pages its statements touched (run again under ``EXPLAIN (ANALYZE,
+BUFFERS)``: the work itself, which a busy machine does not blur). Then the growth of both, big ÷
+small (goal < 2x): a page whose work grows with the table shows it here.
 
 Data, in a scratch database on the project's server (dropped afterwards unless ``--keep``):
 
@@ -85,7 +86,28 @@ class Measured:
     seconds: float
     sql_seconds: float
     queries: int
+    #: 8 KB pages the page's statements touched (shared buffers hit or read, EXPLAIN ANALYZE):
+    #: the work itself, which a busy machine does not blur as it blurs time.
+    pages: int = 0
     note: str = ""
+
+
+def _pages_touched(statements: list[str]) -> int:
+    """Shared buffers (hit + read) of ``statements``, run again under EXPLAIN (ANALYZE, BUFFERS)."""
+    import json
+
+    from django.db import connection
+
+    touched = 0
+    with connection.cursor() as cursor:
+        for sql in statements:
+            if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
+                continue
+            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}")
+            raw = cursor.fetchone()[0]
+            plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+            touched += int(plan.get("Shared Hit Blocks", 0)) + int(plan.get("Shared Read Blocks", 0))
+    return touched
 
 
 def _setup() -> None:
@@ -320,7 +342,8 @@ def measure(url: str, rounds: int) -> Measured:
             note = f"status {response.status_code}"
         elif b'id="query-cancelled"' in response.content:
             note = "TIMED OUT"
-    return Measured(min(times), min(sql_times), max(counts), note)
+    statements = [q["sql"] for q in captured.captured_queries]
+    return Measured(min(times), min(sql_times), max(counts), _pages_touched(statements), note)
 
 
 def measure_all(rounds: int) -> dict[str, Measured]:
@@ -366,42 +389,42 @@ def before(label: str) -> dict[str, str]:
 
 def report(small: dict[str, Measured], big: dict[str, Measured], sizes: dict[str, tuple[int, int]]) -> None:
     if not small:  # --reuse: one size
-        for name, b in big.items():
+        for name, only in big.items():
             print(
-                f"{name:38} {b.queries:>3} {b.seconds * 1000:>8.1f} ms  (SQL {b.sql_seconds * 1000:.1f}) {b.note}"
+                f"{name:38} {only.queries:>3} {only.seconds * 1000:>8.1f} ms {only.pages:>8,} pages {only.note}"
             )
         return
     print()
     print(
-        f"{'page':38} {'statements':>10} {'small ms':>9} {'(SQL)':>7} {'big ms':>8} {'(SQL)':>7} {'growth':>7}"
+        f"{'page':38} {'stmts':>5} {'small ms':>9} {'big ms':>8} {'growth':>7}"
+        f" {'small pages':>12} {'big pages':>10} {'growth':>7}"
     )
-    growths = []
+    growths, work = [], []
     for name, s in small.items():
-        b = big.get(name)
-        if b is None:
-            print(f"{name:38} {s.queries:>10} {s.seconds * 1000:>9.1f} {s.sql_seconds * 1000:>7.1f}")
-            continue
-        growth = b.seconds / s.seconds
+        b = big[name]
+        growth, pages = b.seconds / s.seconds, b.pages / max(s.pages, 1)
         growths.append((growth, name))
+        work.append((pages, name))
         flag = f"  {b.note or s.note}" if (b.note or s.note) else ""
         print(
-            f"{name:38} {f'{s.queries}/{b.queries}':>10} {s.seconds * 1000:>9.1f} {s.sql_seconds * 1000:>7.1f} "
-            f"{b.seconds * 1000:>8.1f} {b.sql_seconds * 1000:>7.1f} {growth:>6.2f}x{flag}"
+            f"{name:38} {b.queries:>5} {s.seconds * 1000:>9.1f} {b.seconds * 1000:>8.1f} {growth:>6.2f}x"
+            f" {s.pages:>12,} {b.pages:>10,} {pages:>6.2f}x{flag}"
         )
     for name, only in big.items():
         if name not in small:  # a page of the big size alone (the copies' run)
             print(
-                f"{name:38} {only.queries:>10} {'':>9} {'':>7} {only.seconds * 1000:>8.1f} {only.sql_seconds * 1000:>7.1f}"
+                f"{name:38} {only.queries:>5} {'':>9} {only.seconds * 1000:>8.1f} {'':>7} {'':>12} {only.pages:>10,}"
             )
-    worst = max(growths)
-    within = sum(1 for g, _ in growths if g < 2)
     print()
     for label, (checkins, profiles) in sizes.items():
         print(f"{label}: {checkins:,} check-ins, {profiles:,} profiles")
-    print(
-        f"growth big/small: median {statistics.median(g for g, _ in growths):.2f}x, worst {worst[0]:.2f}x "
-        f"({worst[1]}); {within} of {len(growths)} pages under 2x (goal: all)"
-    )
+    for label, found in (("time", growths), ("pages touched", work)):
+        worst = max(found)
+        within = sum(1 for g, _ in found if g < 2)
+        print(
+            f"growth big/small, {label}: median {statistics.median(g for g, _ in found):.2f}x, worst "
+            f"{worst[0]:.2f}x ({worst[1]}); {within} of {len(found)} pages under 2x (goal: all)"
+        )
 
 
 def _sizes() -> tuple[int, int]:
