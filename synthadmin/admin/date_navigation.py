@@ -44,6 +44,13 @@ class DateNavigationQuerySet(QuerySet[_M]):
     scanning. Same answers as ``QuerySet``'s; ``dates()`` returns a list (nothing chains on it in
     the admin)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: The first date of a field, once ``aggregate`` found it: the walk starts there instead
+        #: of finding it again (Django asks for Min/Max, then for the dates, of the same
+        #: queryset). Not copied to clones, whose filters differ.
+        self._first: dict[str, dt.date | None] = {}
+
     @classmethod
     def of(cls, queryset: QuerySet[_M]) -> DateNavigationQuerySet[_M]:
         """``queryset`` (its filters, annotations, ordering) as a ``DateNavigationQuerySet``."""
@@ -52,23 +59,28 @@ class DateNavigationQuerySet(QuerySet[_M]):
     def dates(self, field_name: str, kind: str, order: str = "ASC") -> list[dt.date]:  # type: ignore[override]
         if kind not in _STEP:
             raise ValueError(f"'kind' must be one of {', '.join(_STEP)}, not {kind!r}")
+        if field_name in self._first and self._first[field_name] is None:
+            return []  # no row at all
         inner, params = self._column_sql(field_name)
+        start_params: list[Any] = [self._first[field_name]] if field_name in self._first else list(params)
+        start = (
+            "(SELECT %s::date WHERE NOT (SELECT yes FROM small))"
+            if field_name in self._first
+            else f"(SELECT x.d FROM ({inner}) x(d) WHERE x.d IS NOT NULL "  # noqa: S608 - compiled by the ORM
+            "AND NOT (SELECT yes FROM small) ORDER BY x.d LIMIT 1)"
+        )
         query = (
             f"WITH RECURSIVE {_FEW.format(inner=inner)}, "  # noqa: S608 - compiled by the ORM; kind checked above
-            "walk(d) AS ("
-            f"(SELECT x.d FROM ({inner}) x(d) WHERE x.d IS NOT NULL AND NOT (SELECT yes FROM small) "
-            "ORDER BY x.d LIMIT 1) "
+            f"walk(d) AS ({start} "
             f"UNION ALL SELECT (SELECT x.d FROM ({inner}) x(d) "
             "WHERE x.d >= (date_trunc(%s, w.d::timestamp) + %s::interval)::date ORDER BY x.d LIMIT 1) "
             "FROM walk w WHERE w.d IS NOT NULL) "
             "SELECT date_trunc(%s, d::timestamp)::date FROM few WHERE (SELECT yes FROM small) "
             "UNION SELECT date_trunc(%s, d::timestamp)::date FROM walk WHERE d IS NOT NULL ORDER BY 1"
         )
+        values = [*params, DIRECT_ROWS + 1, DIRECT_ROWS, *start_params, *params]
         with connections[self.db].cursor() as cursor:
-            cursor.execute(
-                query,
-                [*params, DIRECT_ROWS + 1, DIRECT_ROWS, *params, *params, kind, _STEP[kind], kind, kind],
-            )
+            cursor.execute(query, [*values, kind, _STEP[kind], kind, kind])
             found = [row[0] for row in cursor.fetchall()]
         return found[::-1] if order == "DESC" else found
 
@@ -81,7 +93,8 @@ class DateNavigationQuerySet(QuerySet[_M]):
         fields = {edge[0] for edge in edges.values() if edge is not None}
         if args or not edges or None in edges.values() or len(fields) != 1:
             return super().aggregate(*args, **kwargs)
-        inner, params = self._column_sql(fields.pop())
+        field_name = fields.pop()
+        inner, params = self._column_sql(field_name)
         selects: list[str] = []
         values: list[Any] = [*params, DIRECT_ROWS + 1, DIRECT_ROWS]
         for _, descending in edges.values():  # type: ignore[misc]  # None excluded above
@@ -95,7 +108,11 @@ class DateNavigationQuerySet(QuerySet[_M]):
         with connections[self.db].cursor() as cursor:
             cursor.execute(f"WITH {_FEW.format(inner=inner)} SELECT {', '.join(selects)}", values)
             row = cursor.fetchone()
-        return dict(zip(edges, row, strict=True))
+        found = dict(zip(edges, row, strict=True))
+        firsts = [found[name] for name, edge in edges.items() if edge is not None and not edge[1]]
+        if firsts:
+            self._first[field_name] = firsts[0]
+        return found
 
     def _column_sql(self, field_name: str) -> tuple[str, tuple[Any, ...]]:
         """This queryset's filters selecting ``field_name`` only: no ordering, no DISTINCT (which
