@@ -82,7 +82,7 @@ class SupabaseAuthGateway(BaseAuthGateway):
         self._reserve = min(RESOLVE_DEADLINE_SECONDS, self._deadline / 4)
         #: Set once ``preflight`` passed: a later preflight on this gateway asks nothing again.
         self._preflight_passed = False
-        self._http = http_client(timeout=timeout)
+        self._http = http_client(timeout=timeout, url=url)
         options = ClientOptions(persist_session=False, auto_refresh_token=False, httpx_client=self._http)
         try:
             client = create_client(url, key, options=options)
