@@ -22,6 +22,7 @@ from django.utils import timezone
 from profiles.models import Profile
 from synthadmin.content import build_history, patient_seed
 from synthadmin.exceptions import InvalidRequestError
+from synthadmin.logs import run_logged
 from synthadmin.models import CheckinAddition, SyntheticRun
 from synthadmin.selectors import users_complete
 from synthadmin.services import ledger
@@ -53,6 +54,7 @@ class _Selection:
     refusals: list[AdditionRefusal] = field(default_factory=list)
 
 
+@run_logged()
 def checkins_backfill(
     *,
     patient_ids: Iterable[uuid.UUID],

@@ -27,6 +27,7 @@ from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from synthadmin.auth import AuthGateway, gateway_in_use
+from synthadmin.logs import run_log_bind, run_logged
 from synthadmin.models import RunChunk, Scenario, SyntheticRun, SyntheticUser
 from synthadmin.services import ledger
 from synthadmin.services.jobs import Job, chunk_jobs
@@ -138,6 +139,7 @@ def run_chunk_task(chunk_id: int) -> str:
     return chunk_run(chunk_id)
 
 
+@run_logged()
 def chunk_run(chunk_id: int, *, gateway: AuthGateway | None = None) -> str:
     """Run one chunk (what a task does); return what became of it (``done``, ``cancelled``,
     ``requeued`` — its worker was stopped — or ``skipped``: not queued any more, another worker
@@ -150,6 +152,7 @@ def chunk_run(chunk_id: int, *, gateway: AuthGateway | None = None) -> str:
     chunk = _chunk_claim(chunk_id)
     if chunk is None:
         return "skipped"
+    run_log_bind(chunk.run_id)
     if chunk.state == ChunkState.CANCELLED:
         return "cancelled"
     worker_touch()

@@ -36,6 +36,7 @@ from synthadmin.content import (
     patient_traits,
 )
 from synthadmin.db.errors import connection_lost
+from synthadmin.logs import run_logged
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.selectors import users_complete
 from synthadmin.services import ledger
@@ -122,6 +123,7 @@ class _Tally:
         self.failures += other.failures
 
 
+@run_logged()
 def checkins_extend_to_today(
     *,
     patient_ids: Iterable[uuid.UUID] | None = None,

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from django.conf import settings
 
 from synthadmin.auth import AuthGateway, gateway_in_use
+from synthadmin.logs import run_logged
 from synthadmin.models import Scenario, SyntheticRun
 from synthadmin.services import ledger
 from synthadmin.services.jobs import patient_jobs, therapist_jobs
@@ -30,6 +31,7 @@ from synthadmin.services.user_creation import PHASE_CHECKINS, PHASE_USERS, UserC
 from synthadmin.target import target_get
 
 
+@run_logged()
 def population_generate(
     *,
     request: GenerationRequest | GenerationParams,

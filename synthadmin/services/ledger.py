@@ -26,6 +26,7 @@ finishing (kill -9, a lost machine) is found by ``runs_reap_interrupted`` and ma
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import socket
 import uuid
@@ -40,8 +41,11 @@ from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from synthadmin.logs import run_log_bind
 from synthadmin.models import LIVE_STATES, SyntheticRun, SyntheticUser
 from synthadmin.redaction import redact
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["LIVE_STATES"]
 
@@ -164,7 +168,7 @@ def run_start(
             "owner_started_at": started,
             "heartbeat_at": timezone.now(),
         }
-    return SyntheticRun.objects.create(
+    run = SyntheticRun.objects.create(
         kind=kind,
         source=started_by.source,
         started_by=started_by.label,
@@ -175,6 +179,9 @@ def run_start(
         scenario=scenario,
         **owned,
     )
+    run_log_bind(run.pk)  # from here on, this scope's log lines carry the run id
+    logger.info("run %s %s by %s", run.pk, "queued" if background else "started", started_by.label)
+    return run
 
 
 def run_mark_running(run_id: uuid.UUID) -> None:
@@ -257,6 +264,7 @@ def run_finish(run: SyntheticRun, *, status: str, error: str, **counts: Any) -> 
     except DatabaseError:
         connection.close()  # a lost connection: try once more on a fresh one
         run.save()
+    logger.info("run %s ended %s", run.pk, status)
 
 
 def runs_reap_interrupted() -> list[SyntheticRun]:

@@ -36,6 +36,7 @@ from synthadmin.exceptions import (
     AuthRejectedError,
     AuthUnavailableError,
 )
+from synthadmin.logs import run_logged
 from synthadmin.models import SyntheticRun, SyntheticUser
 from synthadmin.selectors import entries_live, marker_names, profile_is_synthetic
 from synthadmin.services import ledger
@@ -89,6 +90,7 @@ class _User:
         return [e.pk for e in self.entries]
 
 
+@run_logged(lambda *args, **kwargs: kwargs.get("run"))
 def synthetic_users_purge(
     *,
     run: uuid.UUID | None = None,

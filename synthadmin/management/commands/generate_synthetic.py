@@ -41,6 +41,7 @@ from synthadmin.management.generation_report import (
     report_refusal,
     run_table,
 )
+from synthadmin.management.links import admin_link
 from synthadmin.management.output import one_line, progress_bars, render
 from synthadmin.management.preflight import target_preflight
 from synthadmin.management.stopping import SignalStop
@@ -145,16 +146,18 @@ class Command(SynthadminCommand):
             raise CommandError(one_line(str(exc))) from None
         alive = len(workers_alive())
         page = reverse("admin:synthadmin_syntheticrun_change", args=[run.pk])
+        link = admin_link(page)  # the deployment's address (SYNTHADMIN_ADMIN_URL), when set
         if options["json"]:
             document = {
                 "run_id": str(run.pk),
                 "status": run.status,
                 "admin_path": page,
+                "admin_url": link,
                 "workers_alive": alive,
             }
             self.stdout.write(json.dumps(document, indent=2))
         elif options["verbosity"] >= 1:
-            self.stdout.write(render(enqueued_table(run, request, page, alive)))
+            self.stdout.write(render(enqueued_table(run, request, link or page, alive)))
 
     def _run(self, request: GenerationParams, options: dict[str, Any]) -> RunReport:
         """The run in this process, after everything that can refuse it before the first write:
