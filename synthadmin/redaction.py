@@ -3,8 +3,9 @@
 The secrets are the Supabase service-role key, the password inside ``DATABASE_URL`` (and
 ``DATABASES``), Django's ``SECRET_KEY`` and the passwords of the environment's proxy URLs. A
 secret can reach a text in several spellings — as is, inside a ``repr`` (escapes), inside JSON
-(escapes), URL-quoted, HTML-escaped — so :func:`redact` replaces each spelling. Secrets shorter than :data:`MIN_SECRET_LENGTH` are left
-alone: replacing "pw" everywhere would garble every message and hide nothing.
+(escapes), URL-quoted, HTML-escaped — so :func:`redact` replaces each spelling. Secrets shorter
+than :data:`MIN_SECRET_LENGTH` are left alone: replacing "pw" everywhere would garble every
+message and hide nothing.
 """
 
 from __future__ import annotations
