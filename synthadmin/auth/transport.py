@@ -522,7 +522,7 @@ class DeadlineTransport(httpx.HTTPTransport):
                 ),
                 proxy_auth=proxy.raw_auth,
                 proxy_headers=proxy.headers.raw,
-                proxy_ssl_context=proxy.ssl_context or context,
+                proxy_ssl_context=proxy.ssl_context,
                 **common,
             )
         self._pool = pool  # the one private attribute this module relies on (see the module doc)
@@ -574,7 +574,11 @@ class ProxyRouter(httpx.BaseTransport):
         with self._lock:
             transport = self._transports.get(key)
             if transport is None:
-                proxy = httpx.Proxy(route.url, ssl_context=self._context) if route is not None else None
+                proxy = None
+                if route is not None:
+                    # TLS to the proxy itself only for an https:// proxy (httpcore refuses it else).
+                    tls = self._context if route.url.startswith("https://") else None
+                    proxy = httpx.Proxy(route.url, ssl_context=tls)
                 transport = DeadlineTransport(proxy=proxy, verify=self._context, limits=self._limits)
                 self._transports[key] = transport
         return transport
