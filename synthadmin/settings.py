@@ -247,7 +247,16 @@ TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "America/Sao_Paulo")
 USE_I18N = True
 USE_TZ = True
 
-STATIC_URL = "static/"
+#: A sub-path deployment (the admin at https://host/synth/admin/): ``SCRIPT_NAME=/synth``, the
+#: variable gunicorn reads too (it then strips the prefix from each path). Links, redirects and
+#: static files all carry it, in requests and in commands alike.
+SCRIPT_NAME = os.environ.get("SCRIPT_NAME", "").strip().rstrip("/")
+if SCRIPT_NAME:
+    if not SCRIPT_NAME.startswith("/") or "//" in SCRIPT_NAME:
+        raise ImproperlyConfigured(f"SCRIPT_NAME must be a path such as /synth, got {SCRIPT_NAME!r}")
+    FORCE_SCRIPT_NAME = SCRIPT_NAME
+# Absolute, with the sub-path: WhiteNoise reads it once at start (FORCE_SCRIPT_NAME tells it the prefix).
+STATIC_URL = f"{SCRIPT_NAME}/static/"
 #: Where ``collectstatic`` puts the admin's files for WhiteNoise (git-ignored).
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfiles")
 STORAGES = {

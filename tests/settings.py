@@ -28,8 +28,10 @@ NETWORK_VARIABLES = {
     "REQUESTS_CA_BUNDLE",
     "CURL_CA_BUNDLE",
 }
+#: The web server's variables (synthadmin/settings.py, deploy/gunicorn.conf.py).
+SERVER_VARIABLES = {"SCRIPT_NAME", "PORT", "WEB_CONCURRENCY", "FORWARDED_ALLOW_IPS", "GUNICORN_CMD_ARGS"}
 for _name in list(os.environ):
-    if _name.upper() in NETWORK_VARIABLES:
+    if _name.upper() in NETWORK_VARIABLES or _name in SERVER_VARIABLES:
         del os.environ[_name]
 os.environ["SYNTHADMIN_ENV_FILE"] = ""  # never a .env file
 os.environ["DJANGO_SECRET_KEY"] = "tests-only-not-a-secret"
