@@ -17,8 +17,9 @@ wait of a call — connect, TLS handshake, read — is cut into slices of at mos
   HTTP response (status, headers, body), which the gateway classifies.
 
 **The company's network** (read in ``synthadmin.auth.network``). ``ProxyRouter`` picks, per
-request, the proxy the standard library picks: ``urllib.request.getproxies()`` (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, either
-case) and ``urllib.request.proxy_bypass`` (``NO_PROXY``), and hands the request to a
+request, the proxy the standard library picks: ``urllib.request.getproxies()``
+(``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, either case) and
+``urllib.request.proxy_bypass`` (``NO_PROXY``), and hands the request to a
 ``DeadlineTransport`` made with httpx's public proxy API (``httpx.Proxy``): an https:// URL
 through an HTTP proxy goes through a ``CONNECT`` tunnel, an http:// one is forwarded. Proxy
 credentials (``http://user:password@proxy:3128``) are sent to the proxy and never shown: a
