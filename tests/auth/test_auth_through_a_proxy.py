@@ -125,6 +125,7 @@ def test_the_commands_generate_and_purge_through_a_connect_tunnel_trusting_the_c
     assert_invariants(real_population)
 
 
+@pytest.mark.exclusive  # measures time
 def test_the_deadline_still_ends_a_trickling_call_through_the_proxy(gotrue, proxy, monkeypatch):
     monkeypatch.setenv("HTTP_PROXY", proxy.url)
     gotrue.faults.trickle_next(10, interval=3.0)

@@ -38,6 +38,7 @@ def test_the_login_page_and_every_stylesheet_it_links_are_served(production_serv
     assert "Traceback" not in server.output()
 
 
+@pytest.mark.exclusive  # stops the worker with SIGTERM and checks its clean exit
 def test_the_health_endpoint_without_then_with_a_worker(production_server, readme_worker):
     server = production_server()
     health = httpx.get(f"{server.url}/healthz")

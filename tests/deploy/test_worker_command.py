@@ -18,6 +18,7 @@ from tests.ops.helpers import test_database_env
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.mark.exclusive  # stops the worker with SIGTERM and checks its clean exit
 def test_the_readme_worker_command_finishes_a_background_run(readme_worker, supabase_tables_cleanup):
     env = test_database_env({**PRODUCTION, "SYNTHADMIN_CHUNK_USERS": "10"})
     queued = manage(
