@@ -94,6 +94,14 @@ class RunIdFilter(logging.Filter):
         return True
 
 
+class NotSynthadminFilter(logging.Filter):
+    """Lets through the records of every logger but synthadmin's (which has its own handler and
+    still propagates, so that tools watching the root logger see its records too)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "synthadmin" or record.name.startswith("synthadmin."))
+
+
 def _one_line(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
 
@@ -145,6 +153,7 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
             # Every line goes through the redaction of configured secrets, then gets its run id.
             "redact_secrets": {"()": "synthadmin.redaction.RedactingFilter"},
             "run_id": {"()": "synthadmin.logs.RunIdFilter"},
+            "not_synthadmin": {"()": "synthadmin.logs.NotSynthadminFilter"},
         },
         "formatters": {
             "plain": {"()": "synthadmin.logs.PlainFormatter"},
@@ -156,11 +165,18 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
                 "stream": "ext://sys.stderr",
                 "formatter": formatter,
                 "filters": ["redact_secrets", "run_id"],
-            }
+            },
+            # Everyone else's lines (Django, the task workers, libraries) the same way.
+            "stderr_others": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": formatter,
+                "filters": ["not_synthadmin", "redact_secrets", "run_id"],
+            },
         },
-        "root": {"handlers": ["stderr"], "level": "WARNING"},
+        "root": {"handlers": ["stderr_others"], "level": "WARNING"},
         "loggers": {
-            "synthadmin": {"handlers": ["stderr"], "level": level, "propagate": False},
+            "synthadmin": {"handlers": ["stderr"], "level": level},
             # Unhandled errors in views (the admin): logged with their traceback, secrets redacted.
             "django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": False},
             # Locked-out logins (django-axes) are worth a line each.
@@ -177,6 +193,7 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
 __all__ = [
     "LOG_FORMATS",
     "JsonFormatter",
+    "NotSynthadminFilter",
     "PlainFormatter",
     "RunIdFilter",
     "logging_config",
