@@ -109,13 +109,16 @@ def _latencies(client: httpx.Client, path: str, n: int) -> list[float]:
 
 
 def _parallel_rate(url: str, n: int, threads: int) -> float:
-    def one(_: int) -> None:
-        assert httpx.get(f"{url}/healthz").status_code == 200
+    limits = httpx.Limits(max_connections=threads, max_keepalive_connections=threads)
+    with httpx.Client(base_url=url, limits=limits) as client:
 
-    began = time.perf_counter()
-    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
-        list(pool.map(one, range(n)))
-    return n / (time.perf_counter() - began)
+        def one(_: int) -> None:
+            assert client.get("/healthz").status_code == 200
+
+        began = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+            list(pool.map(one, range(n)))
+        return n / (time.perf_counter() - began)
 
 
 def _download(url: str, run_id: str) -> tuple[int, int, float]:

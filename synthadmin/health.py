@@ -2,9 +2,9 @@
 
 Answered by a middleware placed first, before host validation and the HTTPS redirect, so a
 probe by IP address, over plain HTTP, without a login, gets its answer. Cheap: one
-connection, ``SELECT 1`` and a read of the small ``django_migrations`` table (the migrations on
-disk are read once per process; "all applied" is trusted for ``MIGRATIONS_RECHECK_SECONDS``),
-and the worker registry. It shows no secret, host name, version or error text: only states.
+connection and one transaction — a read of the small ``django_migrations`` table (the
+migrations on disk are read once per process; "all applied" is then trusted for
+``MIGRATIONS_RECHECK_SECONDS`` without a query) and of the worker registry. It shows no secret, host name, version or error text: only states.
 
 * 200 ``{"status": "ok", "database": "ok", "migrations": "ok", "workers": N}``: the web can
   serve. Workers are counted, not required: the admin works without them.
@@ -88,20 +88,13 @@ def health_check() -> Health:
     from synthadmin.services.workers import workers_alive
 
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}")
-            cursor.execute("SELECT 1")
-    except DatabaseError as exc:
-        logger.warning("health: the database is unreachable (%s)", type(exc).__name__)
-        connection.close()
-        return Health(database="unreachable", migrations="unknown", workers=None)
-    try:
+        # One transaction, every statement bounded: a probe never waits on a stuck database.
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}")
             migrations = "ok" if _migrations.applied() else "unapplied"
             workers = len(workers_alive())
     except DatabaseError as exc:
-        logger.warning("health: the database failed a query (%s)", type(exc).__name__)
+        logger.warning("health: the database is unreachable (%s)", type(exc).__name__)
         connection.close()
         return Health(database="unreachable", migrations="unknown", workers=None)
     return Health(database="ok", migrations=migrations, workers=workers)
