@@ -4,7 +4,8 @@ Answered by a middleware placed first, before host validation and the HTTPS redi
 probe by IP address, over plain HTTP, without a login, gets its answer. Cheap: one
 connection and one transaction — a read of the small ``django_migrations`` table (the
 migrations on disk are read once per process; "all applied" is then trusted for
-``MIGRATIONS_RECHECK_SECONDS`` without a query) and of the worker registry. It shows no secret, host name, version or error text: only states.
+``MIGRATIONS_RECHECK_SECONDS`` without a query) and of the worker registry. It shows no secret,
+host name, version or error text: only states.
 
 * 200 ``{"status": "ok", "database": "ok", "migrations": "ok", "workers": N}``: the web can
   serve. Workers are counted, not required: the admin works without them.
