@@ -141,6 +141,7 @@ def _users_create(creation: UserCreation) -> None:
         patients=params.patients,
         locale=params.locale,
         email_domain=settings.SYNTHADMIN_EMAIL_DOMAIN,
+        unique_usernames=creation.target.unique_usernames,
     )
     creation.progress.phase(PHASE_USERS, len(therapists) + len(patients))
     if patients and params.checkin_days:

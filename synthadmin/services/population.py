@@ -15,14 +15,19 @@ from dataclasses import dataclass
 import factory
 import factory.random
 
-from profiles.factories import ProfileFactory, synthetic_email
+from profiles.factories import ProfileFactory, synthetic_email, synthetic_username
 from profiles.models import Profile
 from synthadmin.content import PatientHistory, build_history, patient_seed
 
 
 @dataclass(frozen=True)
 class PersonSpec:
-    """One user to create. ``number`` is unique within the run (it is in the e-mail)."""
+    """One user to create. ``number`` is unique within the run (it is in the e-mail).
+
+    ``username`` is what the profile and the Auth user's metadata carry: ``first.last``, or,
+    where the target keeps usernames unique, ``first.last.<run tag>.<number>``; ``name_slug`` is
+    the ``first.last`` the e-mail starts with.
+    """
 
     number: int
     role: str
@@ -30,11 +35,12 @@ class PersonSpec:
     full_name: str
     run_tag: str
     email_domain: str
+    name_slug: str = ""
 
     def email(self, attempt: int = 1) -> str:
         """The e-mail for an attempt: a fresh one after a duplicate-email collision."""
         return synthetic_email(
-            username=self.username,
+            username=self.name_slug or self.username,
             run_tag=self.run_tag,
             number=self.number,
             domain=self.email_domain,
@@ -43,9 +49,18 @@ class PersonSpec:
 
 
 def population_build(
-    *, seed: int, run_tag: str, therapists: int, patients: int, locale: str, email_domain: str
+    *,
+    seed: int,
+    run_tag: str,
+    therapists: int,
+    patients: int,
+    locale: str,
+    email_domain: str,
+    unique_usernames: bool = False,
 ) -> tuple[list[PersonSpec], list[PersonSpec]]:
-    """(therapists, patients) for a run, identical for the same seed whatever the run tag."""
+    """(therapists, patients) for a run, identical for the same seed whatever the run tag (names,
+    roles; with ``unique_usernames`` — ``Target.unique_usernames`` — each username also carries
+    the run tag and the person's number, as the e-mail does)."""
     factory.random.reseed_random(seed)  # type: ignore[no-untyped-call]  # factory_boy is untyped
     people = [
         _spec(
@@ -60,20 +75,25 @@ def population_build(
             number=index,
             run_tag=run_tag,
             email_domain=email_domain,
+            unique_username=unique_usernames,
         )
         for index in range(therapists + patients)
     ]
     return people[:therapists], people[therapists:]
 
 
-def _spec(profile: Profile, *, number: int, run_tag: str, email_domain: str) -> PersonSpec:
+def _spec(
+    profile: Profile, *, number: int, run_tag: str, email_domain: str, unique_username: bool
+) -> PersonSpec:
+    name = profile.username or ""
     return PersonSpec(
         number=number,
         role=profile.role,
-        username=profile.username or "",
+        username=synthetic_username(name=name, run_tag=run_tag, number=number) if unique_username else name,
         full_name=profile.full_name,  # type: ignore[attr-defined]  # set by ProfileFactory.build
         run_tag=run_tag,
         email_domain=email_domain,
+        name_slug=name,
     )
 
 
