@@ -25,7 +25,7 @@ from synthadmin.db.errors import connection_lost, database_lost_message, databas
 from synthadmin.exceptions import AuthCancelledError, ConfigurationError, InvalidRequestError
 from synthadmin.management import exitcodes
 from synthadmin.management.base import SynthadminCommand, command_starter
-from synthadmin.management.files import new_file
+from synthadmin.management.files import new_file, new_file_check
 from synthadmin.management.generation_options import (
     DEFAULTS,
     generation_arguments_add,
@@ -237,12 +237,36 @@ class Command(SynthadminCommand):
             ) from None
 
     def _dry_run(self, request: GenerationParams, options: dict[str, Any]) -> None:
+        """Refuse what the run would refuse before its first write (exit 1, one line), then print
+        what it would write (exit 0): the code the real command would exit with, short of the
+        users' own fate (2, 3), which only creating them tells."""
+        self._would_start(options)
         preview = population_preview(request=request)
         if options["json"]:
             self.stdout.write(json.dumps(preview.as_dict(), indent=2, default=str))
         elif options["verbosity"] >= 1:
             for table in dry_run_tables(preview, request):
                 self.stdout.write(render(table))
+
+    def _would_start(self, options: dict[str, Any]) -> None:
+        """What ``_run`` checks before it writes, without writing: the gateway, the database,
+        Auth (reachable, the key accepted), and the credentials file (created by nothing here)."""
+        if options["credentials_out"]:
+            new_file_check(
+                options["credentials_out"],
+                option="--credentials-out",
+                force=options["force"],
+                holds="it may hold the only copy of earlier passwords",
+            )
+        try:
+            gateway = get_gateway()
+        except ConfigurationError as exc:
+            raise CommandError(one_line(str(exc))) from None
+        try:
+            self._database_ready()
+            self._auth_ready(gateway)
+        finally:
+            gateway.close()
 
     def _report(self, report: RunReport, options: dict[str, Any]) -> None:
         if options["json"]:
