@@ -176,7 +176,7 @@ def _translate(exc: DatabaseError, action: str) -> AuthGatewayError:
         return AuthDatabaseRefusedError(
             f"the database refused the new auth.users row (SQLSTATE {state}{where}): a trigger on "
             "auth.users (e.g. a signup trigger writing to another table) or a constraint on it "
-            "raised; retrying will not help — check the triggers and constraints on auth.users",
+            "raised; retrying will not help; check the triggers and constraints on auth.users",
             code=state,
         )
     if action == DELETE:

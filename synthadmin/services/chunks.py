@@ -32,6 +32,7 @@ from synthadmin.services import ledger
 from synthadmin.services.jobs import Job, chunk_jobs
 from synthadmin.services.ledger import Starter
 from synthadmin.services.logins import logins_sink
+from synthadmin.services.population import population_names_check
 from synthadmin.services.preflight import auth_preflight
 from synthadmin.services.purge import intents_resolve
 from synthadmin.services.reports import NullProgress
@@ -74,6 +75,7 @@ def run_enqueue(
     Supabase Auth), both before anything is written or enqueued.
     """
     params = generation_request_validate(request, max_patients=max_patients)
+    population_names_check(locale=params.locale)
     auth_preflight()  # the workers would find out one user at a time; say it now, write nothing
     with transaction.atomic():
         run = ledger.run_start(

@@ -8,16 +8,26 @@ with the size of the run).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import factory
 import factory.random
+import faker
+from django.db import connection
 
 from profiles.factories import ProfileFactory, synthetic_email, synthetic_username
 from profiles.models import Profile
 from synthadmin.content import PatientHistory, build_history, patient_seed
+from synthadmin.db.encoding import server_encoding, text_fits
+from synthadmin.exceptions import InvalidRequestError
+
+#: The name lists of Faker's person provider the profile factory draws first and last names from.
+_NAME_LISTS = tuple(
+    f"{part}_names{kind}" for part in ("first", "last") for kind in ("", "_male", "_female", "_nonbinary")
+)
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,31 @@ def _spec(
         email_domain=email_domain,
         name_slug=name,
     )
+
+
+def population_names_check(*, locale: str) -> None:
+    """Refuse, before anything is written, a ``locale`` whose names the database cannot hold.
+
+    Names go into every Auth user's metadata; a ``LATIN1`` database refuses ``Иван`` (SQLSTATE
+    22P05) — every user would fail, one after the other. Judged on the locale's whole name
+    vocabulary (what the factory draws from), so the answer does not depend on the seed.
+    Raises InvalidRequestError (field ``locale``) naming the encoding and one such name.
+    """
+    encoding = server_encoding(connection)
+    unfit = next((name for name in _locale_names(locale) if not text_fits(name, encoding)), None)
+    if unfit is not None:
+        raise InvalidRequestError(
+            f"this database's encoding, {encoding}, cannot hold the names of locale {locale} "
+            f"(such as {unfit!r}); choose a locale whose names it holds (pt_BR, en_US, es_ES...) "
+            "or a UTF8 database",
+            field="locale",
+        )
+
+
+@functools.cache
+def _locale_names(locale: str) -> tuple[str, ...]:
+    person = next(p for p in faker.Faker(locale).providers if p.__provider__ == "faker.providers.person")
+    return tuple(sorted({name for attr in _NAME_LISTS for name in getattr(person, attr, None) or ()}))
 
 
 def patient_history(

@@ -48,6 +48,7 @@ from synthadmin.models import Scenario
 from synthadmin.redaction import redact
 from synthadmin.services.chunks import run_enqueue
 from synthadmin.services.generation import population_generate
+from synthadmin.services.population import population_names_check
 from synthadmin.services.preflight import auth_preflight
 from synthadmin.services.preview import population_preview
 from synthadmin.services.reports import Credential, RunReport
@@ -79,6 +80,10 @@ class Command(SynthadminCommand):
             )
             raise CommandError(f"--background: not with {why}")
         target_preflight(self, verbosity=options["verbosity"])
+        try:
+            population_names_check(locale=request.locale)  # the database holds the run's names
+        except InvalidRequestError as exc:
+            raise CommandError(option_message(exc)) from None
         if options["dry_run"]:
             self._dry_run(request, options)
         elif options["background"]:
