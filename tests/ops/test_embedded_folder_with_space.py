@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from synthadmin.embedded import SOCKET_NAME, SOCKET_PATH_MAX, EmbeddedServerError, socket_dir_for, stop_server
+from synthadmin.db.embedded import (
+    SOCKET_NAME,
+    SOCKET_PATH_MAX,
+    EmbeddedServerError,
+    socket_dir_for,
+    stop_server,
+)
 from tests.dbutil import manage
 
 QUERY = (
