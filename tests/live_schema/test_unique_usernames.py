@@ -8,7 +8,9 @@ import datetime as dt
 
 import pytest
 from django.db import connection
+from django_tasks_db.models import DBTaskResult
 
+from synthadmin.services.chunks import chunk_run, run_enqueue
 from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
@@ -90,3 +92,25 @@ def test_without_a_unique_index_usernames_stay_first_last(install):
 def test_any_unique_index_over_username_makes_usernames_unique(install, extra_sql):
     install("live", extra_sql=extra_sql)
     assert target_read().unique_usernames
+
+
+def test_background_chunks_make_unique_usernames_too(install, settings):
+    """Worker chunks build the population themselves (``jobs.chunk_jobs``): the same rule."""
+    install("live", extra_sql=UNIQUE_USERNAME)
+    settings.SYNTHADMIN_CHUNK_USERS = 3
+    runs = []
+    for _ in range(2):
+        runs.append(
+            run_enqueue(
+                request=GenerationRequest(patients=4, therapists=1, checkin_days=2, seed=21, end_date=END),
+                started_by=Starter("os:tester"),
+            )
+        )
+        while (ready := DBTaskResult.objects.ready().order_by("enqueued_at").first()) is not None:
+            ready.claim("in-process")
+            chunk_run(*ready.task_result.args)
+            ready.set_successful(None)
+    for run in runs:
+        run.refresh_from_db()
+        assert (run.status, run.patients_created, run.therapists_created) == ("succeeded", 4, 1)
+    assert len(set(_usernames())) == 10
