@@ -36,9 +36,11 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from checkins.models import CheckIn
 from profiles.models import Profile
 from synthadmin.auth import AuthGateway, gateway_in_use
 from synthadmin.auth.flow import FlowController
@@ -56,7 +58,7 @@ from synthadmin.failpoints import (
     PURGE_BEFORE_DELETES,
     failpoint,
 )
-from synthadmin.models import LIVE_STATES, SyntheticRun, SyntheticUser
+from synthadmin.models import LIVE_STATES, HeldLogin, SyntheticRun, SyntheticUser
 from synthadmin.selectors import entries_live, marker_names, profile_is_synthetic
 from synthadmin.services import ledger
 from synthadmin.services.additions_purge import AdditionsRemoval, additions_close, checkin_additions_remove
@@ -154,7 +156,7 @@ def synthetic_users_purge(
     stop = stop or threading.Event()
     requested = None if user_ids is None else {uuid.UUID(str(u)) for u in user_ids}
     with gateway_in_use(gateway, cancel=stop) as auth:
-        entries = list(entries_live(run=run, user_ids=requested))
+        entries = _entries_loaded(entries_live(run=run, user_ids=requested))
         if entries:  # users to settle: check Auth before anything is written (purge_preflight)
             auth_preflight(gateway=auth)
         if not dry_run:
@@ -172,8 +174,9 @@ def synthetic_users_purge(
     aborts = [u.abort for u in users.values() if u.abort is not None]
     if aborts:
         raise aborts[0]
-    # An "Add check-in days" run created no user: what it wrote is the check-ins it added.
-    added = checkin_additions_remove(run=run, dry_run=dry_run) if run is not None else None
+    # An "Add check-in days" run created no user: what it wrote is the check-ins it added (a run
+    # with users is a generate run: it added none).
+    added = checkin_additions_remove(run=run, dry_run=dry_run) if run is not None and not users else None
     # Extend runs whose every added check-in went with a user deleted here are done too.
     emptied = [] if dry_run else additions_close(u.user_id for u in to_delete if u.deleted)
     runs = sorted(
@@ -181,7 +184,7 @@ def synthetic_users_purge(
     )
     if not dry_run and not stop.is_set():
         _mark_runs_purged(runs)
-    if not dry_run:
+    if not dry_run and HeldLogin.objects.exists():  # nothing held: a read, not a delete's transaction
         logins_expire()  # held logins of users no longer live go with them
     done = to_delete if dry_run else [u for u in to_delete if u.deleted]
     real, flagged = _not_ours(requested, set(users))
@@ -267,7 +270,9 @@ def intents_resolve(
     answer, a real row holds it): their entries stay ``intent`` for purge. Raises
     AuthRejectedError when the Auth service refuses the key.
     """
-    users = _users(entries)
+    users = _users(
+        _entries_loaded(SyntheticUser.objects.filter(pk__in=[e.pk for e in entries]).order_by("id"))
+    )
     calls = _Calls(gateway, FlowController(max_concurrency=settings.SYNTHADMIN_AUTH_CONCURRENCY), stop)
     to_delete = _classify(users, calls)
     holds = _holds([u.user_id for u in to_delete])
@@ -282,17 +287,43 @@ def intents_resolve(
     return {u.user_id: u.error or u.blocked for u in users.values() if u.error or u.blocked}
 
 
-def _users(entries: Iterable[SyntheticUser]) -> dict[uuid.UUID, _User]:
+def _entries_loaded(entries: QuerySet[SyntheticUser]) -> list[SyntheticUser]:
+    """``entries``, each with what purge needs of its user's profile (``_users``), in one query."""
+    profile = Profile.objects.filter(id=OuterRef("user_id"))
+    checkins = (
+        CheckIn.objects.filter(user_id=OuterRef("user_id"))
+        .order_by()
+        .values("user_id")
+        .annotate(n=Count("pk"))
+    )
+    return list(
+        entries.annotate(
+            profile_found=Exists(profile),
+            profile_email=Subquery(profile.values("email")[:1]),
+            profile_role=Subquery(profile.values("role")[:1]),
+            profile_flag=Subquery(profile.values("is_test_patient")[:1]),
+            profile_checkins=Coalesce(Subquery(checkins.values("n")[:1]), 0),
+        )
+    )
+
+
+def _users(entries: list[SyntheticUser]) -> dict[uuid.UUID, _User]:
+    """The users of ``entries`` (loaded by ``_entries_loaded``), each with its profile as it is
+    now (None: gone) and that profile's number of check-ins (``n_checkins``)."""
     grouped: dict[uuid.UUID, list[SyntheticUser]] = {}
     for entry in entries:
         grouped.setdefault(entry.user_id, []).append(entry)
-    profiles = {
-        p.id: p
-        for p in Profile.objects.filter(id__in=list(grouped))
-        .annotate(n_checkins=Count("checkins"))
-        .only("id", "email", "role", "is_test_patient")
-    }
-    return {uid: _User(uid, entries, profiles.get(uid)) for uid, entries in grouped.items()}
+    users: dict[uuid.UUID, _User] = {}
+    for user_id, its_entries in grouped.items():
+        row: Any = its_entries[-1]  # annotated by _entries_loaded
+        profile = None
+        if row.profile_found:
+            profile = Profile(
+                id=user_id, email=row.profile_email, role=row.profile_role, is_test_patient=row.profile_flag
+            )
+            profile.n_checkins = row.profile_checkins  # type: ignore[attr-defined]  # read by _deleted_counts
+        users[user_id] = _User(user_id, its_entries, profile)
+    return users
 
 
 @dataclass(frozen=True)
