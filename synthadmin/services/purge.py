@@ -148,7 +148,8 @@ def synthetic_users_purge(
     profile was set back to real (``left_alone``), users a non-cascading foreign key would block
     (``blocked``). Counts only what this call deleted. A background run in progress is the
     caller's to stop first (``services.cancel.runs_purge`` does both). Raises ConfigurationError
-    for an unusable gateway (``purge_preflight``), before anything is written, and
+    for an unusable gateway (``auth_preflight``, when there is a user to settle), before
+    anything is written, and
     AuthRejectedError when the Auth service refuses the key part way. ``progress`` hears one
     phase, ``PHASE_DELETE`` ("users"), whose total is the users about to be deleted, advanced as
     each one is settled. Logins held for deleted users (``services.logins``) go with them.
@@ -449,6 +450,7 @@ def _delete_each(users: list[_User], calls: _Calls, progress: ProgressListener) 
     streak = 0
     stopped_by = ""
     settled: list[_User] = []
+    lost: list[DatabaseError] = []  # a mark the database refused: no new call, raised at the end
 
     def mark() -> None:
         if settled:
@@ -470,8 +472,12 @@ def _delete_each(users: list[_User], calls: _Calls, progress: ProgressListener) 
             calls.stop.set()
         if user.settled:
             settled.append(user)
-            if len(settled) >= settings.SYNTHADMIN_BATCH_USERS:
+        if len(settled) >= settings.SYNTHADMIN_BATCH_USERS and not lost:
+            try:
                 mark()
+            except DatabaseError as exc:  # the calls in flight end first (pool_run waits for them)
+                lost.append(exc)
+                calls.stop.set()
 
     try:
         pool_run(
@@ -482,7 +488,10 @@ def _delete_each(users: list[_User], calls: _Calls, progress: ProgressListener) 
             on_result=record,
         )
     finally:
-        mark()
+        if not lost:
+            mark()  # also when the pool stopped on an error: those deleted in Auth are marked
+    if lost:
+        raise lost[0]  # entries left unmarked are settled by the next purge (found gone)
     return stopped_by
 
 

@@ -94,7 +94,8 @@ def test_supabase_purge_killed_between_the_auth_deletes_and_the_ledger_is_finish
     assert SyntheticUser.objects.filter(run_id=run.run_id, state="purged").count() == 0  # ...unmarked
 
     again = synthetic_users_purge(run=run.run_id, gateway=supabase_gateway)
-    # Those gone are looked up and settled; the others deleted.
-    assert (again.intents_resolved, again.users_deleted) == (gone, USERS - gone)
+    # Those gone are looked up and settled, the others deleted. (A delete the killed process had
+    # in flight may still have reached the Auth server after the count above: at least ``gone``.)
+    assert again.intents_resolved >= gone and again.intents_resolved + again.users_deleted == USERS
     assert again.errors == again.blocked == again.left_alone == []
     _assert_nothing_left(run.run_id, real_population)
