@@ -367,12 +367,14 @@ _cache_lock = threading.Lock()
 CACHE_SECONDS = 60.0
 
 
-def target_get(using: str = "default", *, refresh: bool = False) -> Target:
-    """The target of ``using``, read at most every ``CACHE_SECONDS`` unless ``refresh``."""
+def target_get(using: str = "default", *, refresh: bool = False, max_age: float | None = None) -> Target:
+    """The target of ``using``, read at most every ``max_age`` seconds (default
+    ``CACHE_SECONDS``) unless ``refresh``."""
     now = time.monotonic()
+    limit = CACHE_SECONDS if max_age is None else max_age
     with _cache_lock:
         cached = _cache.get(using)
-        if cached is not None and not refresh and now - cached[0] < CACHE_SECONDS:
+        if cached is not None and not refresh and now - cached[0] < limit:
             return cached[1]
     target = target_read(using)
     with _cache_lock:
