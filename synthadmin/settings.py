@@ -383,6 +383,9 @@ RQ_QUEUES = {SYNTHADMIN_TASK_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": -1}}
 RQ_SHOW_ADMIN_LINK = False
 #: Users per chunk: the unit of work a worker takes, records and, after a crash, re-runs.
 SYNTHADMIN_CHUNK_USERS = env_int("SYNTHADMIN_CHUNK_USERS", 100, minimum=1)
+#: Users per batch: the database work for this many users goes in a few round trips (one COPY,
+#: one statement per table), for generation, purge, backfill and extend to today.
+SYNTHADMIN_BATCH_USERS = env_int("SYNTHADMIN_BATCH_USERS", 100, minimum=1)
 #: How often a worker (and each chunk it runs) records it is alive; also how often a running
 #: chunk looks at its run's cancel flag.
 SYNTHADMIN_WORKER_HEARTBEAT_SECONDS = env_float("SYNTHADMIN_WORKER_HEARTBEAT_SECONDS", 5.0, minimum=0.05)

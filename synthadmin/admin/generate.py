@@ -30,6 +30,7 @@ from synthadmin.models import SyntheticRun
 from synthadmin.mood_chart import BAND_COLOURS, STATE_LABELS
 from synthadmin.services.dispatch import Placement, run_placement, run_start_or_enqueue
 from synthadmin.services.logins import logins_expire, logins_held
+from synthadmin.services.population import population_names_check
 from synthadmin.services.preflight import auth_preflight
 from synthadmin.services.preview import PreviewReport, population_preview
 from synthadmin.text import plural
@@ -73,7 +74,9 @@ class GeneratePageAdmin(SyntheticDataPermissions, admin.ModelAdmin[Profile]):
             if "_preview" in request.POST:
                 try:
                     preview = population_preview(request=form.generation_request())
-                    # Said at the preview, not only after Generate: Auth unreachable, the key refused.
+                    # Said at the preview, not only after Generate: names the database cannot
+                    # hold, Auth unreachable, the key refused.
+                    population_names_check(locale=form.generation_request().locale)
                     auth_preflight()
                 except InvalidRequestError as exc:
                     form.add_error(exc.field if exc.field in form.fields else None, str(exc))

@@ -23,7 +23,7 @@ from synthadmin.services import ledger
 from synthadmin.services.jobs import patient_jobs, therapist_jobs
 from synthadmin.services.ledger import Starter
 from synthadmin.services.logins import logins_expire
-from synthadmin.services.population import population_build
+from synthadmin.services.population import population_build, population_names_check
 from synthadmin.services.preflight import auth_preflight
 from synthadmin.services.reports import Credential, NullProgress, ProgressListener, RunReport
 from synthadmin.services.requests import GenerationParams, GenerationRequest, generation_request_validate
@@ -66,6 +66,7 @@ def population_generate(
     also ends calls in flight.
     """
     params = generation_request_validate(request)
+    population_names_check(locale=params.locale)
     stop = stop or threading.Event()
     with gateway_in_use(gateway, cancel=stop) as auth:
         # Auth unreachable, the key refused, a URL that is not Supabase Auth: one line, and
@@ -143,6 +144,7 @@ def _users_create(creation: UserCreation) -> None:
         patients=params.patients,
         locale=params.locale,
         email_domain=settings.SYNTHADMIN_EMAIL_DOMAIN,
+        unique_usernames=creation.target.unique_usernames,
     )
     creation.progress.phase(PHASE_USERS, len(therapists) + len(patients))
     if patients and params.checkin_days:

@@ -31,7 +31,7 @@ import os
 import socket
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,6 +121,22 @@ def entries_checkins_removed(user_id: uuid.UUID, count: int) -> None:
     SyntheticUser.objects.filter(user_id=user_id, state=State.COMPLETE).update(
         checkins=Greatest(F("checkins") - count, 0)
     )
+
+
+def entries_checkins_changed(deltas: Mapping[uuid.UUID, int]) -> None:
+    """Runs that add days added (positive) or purging them removed (negative) check-ins of many
+    complete users: ``{user_id: change}``, in one statement; a count never goes below 0."""
+    changes = {user_id: delta for user_id, delta in deltas.items() if delta}
+    if not changes:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {connection.ops.quote_name(SyntheticUser._meta.db_table)} s "  # noqa: S608 - a quoted model table
+            "SET checkins = GREATEST(s.checkins + d.delta, 0) "
+            "FROM unnest(%s::uuid[], %s::integer[]) AS d(user_id, delta) "
+            "WHERE s.user_id = d.user_id AND s.state = %s",
+            [list(changes), list(changes.values()), State.COMPLETE],
+        )
 
 
 def _mark(entry_ids: Iterable[int], state: str, reason: str) -> None:
