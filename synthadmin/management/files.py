@@ -21,6 +21,25 @@ def new_file(path: str, *, option: str, force: bool = False, mode: int = 0o644, 
     by anyone else, not even for a moment. ``holds`` says what an existing file may hold, for
     the message.
     """
+    target = new_file_check(path, option=option, force=force, holds=holds)
+    if target.exists():
+        try:
+            os.unlink(target)
+        except OSError as exc:
+            raise CommandError(f"{option}: cannot replace {target}: {exc.strerror}") from None
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        descriptor = os.open(target, flags, mode)
+    except OSError as exc:
+        if exc.errno == errno.EEXIST:  # appeared since we looked: someone else's file
+            raise CommandError(f"{option}: {target} appeared while starting; give a new path") from None
+        raise CommandError(f"{option}: cannot create {target}: {exc.strerror}") from None
+    return os.fdopen(descriptor, "w", newline="", encoding="utf-8")
+
+
+def new_file_check(path: str, *, option: str, force: bool = False, holds: str = "") -> Path:
+    """What ``new_file`` refuses, checked without creating or replacing anything (``--dry-run``);
+    the path. Raises the same one-line CommandError; a directory synthadmin may not write in too."""
     target = Path(path).expanduser()
     try:
         existing = os.lstat(target)
@@ -43,17 +62,8 @@ def new_file(path: str, *, option: str, force: bool = False, mode: int = 0o644, 
             )
         if not stat.S_ISREG(existing.st_mode):
             raise CommandError(f"{option}: {target} is not a regular file; give a file path")
-        try:
-            os.unlink(target)
-        except OSError as exc:
-            raise CommandError(f"{option}: cannot replace {target}: {exc.strerror}") from None
     elif not target.parent.is_dir():
         raise CommandError(f"{option}: directory {target.parent} does not exist")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    try:
-        descriptor = os.open(target, flags, mode)
-    except OSError as exc:
-        if exc.errno == errno.EEXIST:  # appeared since we looked: someone else's file
-            raise CommandError(f"{option}: {target} appeared while starting; give a new path") from None
-        raise CommandError(f"{option}: cannot create {target}: {exc.strerror}") from None
-    return os.fdopen(descriptor, "w", newline="", encoding="utf-8")
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise CommandError(f"{option}: cannot create {target}: Permission denied")
+    return target
