@@ -41,6 +41,7 @@ from synthadmin.services.requests import (
     generation_request_validate,
     history_window_validate,
 )
+from synthadmin.services.run_locks import changes_runs
 from synthadmin.services.writer import checkins_copy
 
 
@@ -53,6 +54,7 @@ class _Selection:
     refusals: list[AdditionRefusal] = field(default_factory=list)
 
 
+@changes_runs  # an export of the runs it changes refuses it, and the other way round
 def checkins_backfill(
     *,
     patient_ids: Iterable[uuid.UUID],

@@ -51,6 +51,7 @@ from synthadmin.services.ground_truth import ground_truth_of
 from synthadmin.services.ledger import Starter
 from synthadmin.services.patient_truth import ground_truth_regenerate, patient_index
 from synthadmin.services.reports import NullProgress, ProgressListener, RunReport, UserFailure
+from synthadmin.services.run_locks import changes_runs
 from synthadmin.services.writer import checkins_copy
 
 #: The progress phase this service reports (one step per patient considered).
@@ -122,6 +123,7 @@ class _Tally:
         self.failures += other.failures
 
 
+@changes_runs  # an export of the runs it changes refuses it, and the other way round
 def checkins_extend_to_today(
     *,
     patient_ids: Iterable[uuid.UUID] | None = None,

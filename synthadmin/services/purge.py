@@ -45,6 +45,7 @@ from synthadmin.services.logins import logins_expire
 from synthadmin.services.preflight import auth_preflight
 from synthadmin.services.reports import NullProgress, ProgressListener, PurgeReport
 from synthadmin.services.retrying import STREAK_LIMIT, transient_retrying
+from synthadmin.services.run_locks import changes_runs
 from synthadmin.services.threads import pool_run
 from synthadmin.target import target_get
 
@@ -89,6 +90,7 @@ class _User:
         return [e.pk for e in self.entries]
 
 
+@changes_runs  # an export of the runs it changes refuses it, and the other way round
 def synthetic_users_purge(
     *,
     run: uuid.UUID | None = None,

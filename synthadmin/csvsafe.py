@@ -1,0 +1,83 @@
+"""CSV files a spreadsheet opens safely: the one rule every CSV synthadmin writes follows.
+
+A spreadsheet (Excel, LibreOffice, Google Sheets) reads a cell that starts with ``=``, ``+``,
+``-`` or ``@`` as a formula, and one that starts with a tab or a carriage return is treated the
+same way by some of them (OWASP, "CSV Injection"). So every text cell that starts with one of
+those characters is written with a single quote in front (``'=HYPERLINK(…)``): the spreadsheet
+shows it as text, and a program reading the file can strip that one leading quote.
+
+Numbers stay numbers: a value that is not text (an ``int``, a ``float``, a ``Decimal``, a
+date, a UUID) is written as it is, and so is a text cell of a column the writer was told holds
+numbers (``numbers=``) when the cell *is* a number (``-1``, ``-0.5``, ``+3``): a negative
+number is a number, not a formula. Anything else in such a column — a payload value that is not
+a number at all — gets the quote like any text.
+
+Every CSV writer of synthadmin is :func:`csv_writer` (the export, the logins the admin holds,
+``generate_synthetic --credentials-out``); the rule is in the data dictionary
+(``docs/data-dictionary.md``).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Collection, Iterable
+from typing import Any, Protocol
+
+#: What a spreadsheet may take for the start of a formula (OWASP's list).
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+#: What goes in front of such a text cell.
+QUOTE = "'"
+
+_LEADS = frozenset(FORMULA_LEADS)
+#: A number as a number column holds it: optional sign, digits, optional fraction and exponent.
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+class _Writable(Protocol):
+    def write(self, s: str, /) -> object: ...
+
+
+def cell_safe(value: object, *, number: bool = False) -> object:
+    """``value`` as a spreadsheet should get it: a text cell starting with a formula character
+    gets a leading ``'``; anything else (and, when ``number``, a text that is a number) is
+    returned unchanged."""
+    if type(value) is not str or not value or value[0] not in _LEADS:
+        return value
+    if number and _NUMBER.fullmatch(value):
+        return value
+    return QUOTE + value
+
+
+class SafeWriter:
+    """A ``csv.writer`` whose every row goes through :func:`cell_safe`."""
+
+    def __init__(self, out: _Writable, *, numbers: Collection[int] = (), **fmtparams: Any) -> None:
+        self._writer = csv.writer(out, **fmtparams)
+        self._numbers = frozenset(numbers)
+
+    def writerow(self, row: Iterable[object]) -> Any:
+        """Write one row, its text cells neutralised (``cell_safe``)."""
+        return self._writer.writerow(self.cells(row))
+
+    def writerows(self, rows: Iterable[Iterable[object]]) -> None:
+        for row in rows:
+            self.writerow(row)
+
+    def cells(self, row: Iterable[object]) -> list[object]:
+        """The cells of ``row`` as they are written."""
+        cells = list(row)
+        for index, value in enumerate(cells):
+            # The common case (a cell that cannot be a formula) costs one type check and one look.
+            if type(value) is str and value and value[0] in _LEADS:
+                cells[index] = cell_safe(value, number=index in self._numbers)
+        return cells
+
+
+def csv_writer(out: _Writable, *, numbers: Collection[int] = (), **fmtparams: Any) -> SafeWriter:
+    """A CSV writer on ``out`` (``csv.writer``'s format parameters) that neutralises formula
+    cells; ``numbers``: the indexes of the columns that hold numbers (kept when they are)."""
+    return SafeWriter(out, numbers=numbers, **fmtparams)
+
+
+__all__ = ["FORMULA_LEADS", "QUOTE", "SafeWriter", "cell_safe", "csv_writer"]
