@@ -50,28 +50,38 @@ def cell_safe(value: object, *, number: bool = False) -> object:
 
 
 class SafeWriter:
-    """A ``csv.writer`` whose every row goes through :func:`cell_safe`."""
+    """A ``csv.writer`` whose every row goes through :func:`cell_safe`.
+
+    Also: a text cell holding a carriage return is quoted even when the line terminator has
+    none (``csv.writer`` quotes only the terminator's characters, and a bare CR splits the row
+    for every reader): such a row is written with every cell quoted.
+    """
 
     def __init__(self, out: _Writable, *, numbers: Collection[int] = (), **fmtparams: Any) -> None:
         self._writer = csv.writer(out, **fmtparams)
+        self._quoted = csv.writer(out, **{**fmtparams, "quoting": csv.QUOTE_ALL})
+        self._bare_cr = "\r" not in self._writer.dialect.lineterminator
         self._numbers = frozenset(numbers)
 
     def writerow(self, row: Iterable[object]) -> Any:
         """Write one row, its text cells neutralised (``cell_safe``)."""
-        return self._writer.writerow(self.cells(row))
+        cells, has_cr = self._cells(row)
+        return (self._quoted if has_cr and self._bare_cr else self._writer).writerow(cells)
 
     def writerows(self, rows: Iterable[Iterable[object]]) -> None:
         for row in rows:
             self.writerow(row)
 
-    def cells(self, row: Iterable[object]) -> list[object]:
-        """The cells of ``row`` as they are written."""
+    def _cells(self, row: Iterable[object]) -> tuple[list[object], bool]:
+        """The cells of ``row`` as they are written, and whether one holds a carriage return."""
         cells = list(row)
+        has_cr = False
         for index, value in enumerate(cells):
-            # The common case (a cell that cannot be a formula) costs one type check and one look.
-            if type(value) is str and value and value[0] in _LEADS:
+            # The common case (a cell that cannot be a formula) costs one type check and two looks.
+            if type(value) is str and value and (value[0] in _LEADS or "\r" in value):
                 cells[index] = cell_safe(value, number=index in self._numbers)
-        return cells
+                has_cr = has_cr or "\r" in value
+        return cells, has_cr
 
 
 def csv_writer(out: _Writable, *, numbers: Collection[int] = (), **fmtparams: Any) -> SafeWriter:

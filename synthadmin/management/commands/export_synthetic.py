@@ -7,17 +7,15 @@ reader (a paused pipe) holds no transaction open.
 
 Exit codes: 0 done (a partial export of a run still in progress says so on stderr); 1 bad input,
 or a purge or an extend holds the run (one line), nothing written; 3 stopped part way (the
-database lost or an error mid-read): the ``--output`` file is removed, on standard output what
-was written is incomplete; 141 standard output closed by its reader (``manage.py``).
+database lost or an error mid-read): nothing is left at ``--output`` (the file appears only once
+whole), on standard output what was written is incomplete; 141 standard output closed by its
+reader (``manage.py``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
@@ -27,7 +25,7 @@ from synthadmin.db.errors import connection_lost, database_lost_message, first_l
 from synthadmin.exceptions import InvalidRequestError
 from synthadmin.management import exitcodes
 from synthadmin.management.base import SynthadminCommand, run_id
-from synthadmin.management.files import new_file
+from synthadmin.management.files import file_when_complete
 from synthadmin.services.export import FORMATS, CheckinsExport, checkins_export_chunks
 
 
@@ -44,8 +42,8 @@ class Command(SynthadminCommand):
         parser.add_argument(
             "--output",
             metavar="PATH",
-            help="a new file to write (default: standard output); never overwritten, removed if the "
-            "export stops part way",
+            help="a new file to write (default: standard output); never overwritten, and there only "
+            "once the export is whole",
         )
         parser.add_argument(
             "--force", action="store_true", help="let --output replace an existing regular file"
@@ -76,17 +74,13 @@ class Command(SynthadminCommand):
             )
 
     def _to_file(self, export: CheckinsExport, path: str, *, force: bool) -> None:
-        """Write the export to a new file at ``path``; anything but the whole export removes it."""
-        out = new_file(path, option="--output", force=force)
+        """Write the export to ``path``, which appears only once the export is whole
+        (``file_when_complete``): a failure part way leaves nothing there."""
         try:
-            with out:
+            with file_when_complete(path, option="--output", force=force) as out:
                 self._copy(export, out.write, where=path)
         except OSError as exc:
-            _remove(path)
             raise CommandError(f"--output: cannot write {path}: {exc.strerror}; nothing kept") from None
-        except BaseException:
-            _remove(path)
-            raise
 
     def _copy(self, export: CheckinsExport, write: Callable[[str], object], *, where: str) -> None:
         """Every block through ``write`` (to ``where``, "" for standard output); a database error
@@ -100,13 +94,8 @@ class Command(SynthadminCommand):
                 if connection_lost(exc)
                 else f"database error: {first_line(exc)}"
             )
-            kept = f"{where} was removed" if where else "standard output is incomplete"
+            kept = f"nothing kept at {where}" if where else "standard output is incomplete"
             raise CommandError(
                 f"export stopped part way after {export.rows:,} check-ins ({cause}); {kept}",
                 returncode=exitcodes.STOPPED,
             ) from None
-
-
-def _remove(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(Path(path).expanduser())
