@@ -1,17 +1,126 @@
-"""Shared fixtures: the real PostgreSQL (embedded or ``DATABASE_URL``) with the Supabase shape."""
+"""Shared fixtures: the real PostgreSQL (embedded or ``DATABASE_URL``) with the Supabase shape,
+each xdist worker's share of the machine (``tests/parallel.py``), and screenshots."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from synthadmin.db.base import describe
+from tests.dbutil import ROOT
+from tests.parallel import (
+    machine_share,
+    run_dir,
+    run_dir_remove,
+    run_id_assign,
+    template_drop,
+    template_migrated,
+)
+
+#: Where browser tests save their screenshots (git-ignored).
+ARTIFACTS = ROOT / "tests" / "artifacts"
+#: Where the docs keep the screenshots they show (written only with ``--update-docs``).
+DOCS = ROOT / "docs"
+CALL_PASSED = pytest.StashKey[bool]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-docs",
+        action="store_true",
+        help="copy the screenshots the docs show into docs/ (run: python -m pytest -m screenshots --update-docs)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    run_id_assign(config)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    from django.conf import settings
-
     return f"synthadmin database: {describe(settings.DATABASES['default'])}"
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-django's own ordering
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tests that run alone go last, one after another: each one otherwise waits for the test
+    # every other worker is running to end, and those workers then wait for it.
+    items.sort(key=lambda item: item.get_closest_marker("exclusive") is not None)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[CALL_PASSED] = report.passed
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if hasattr(session.config, "workerinput"):
+        return  # the controller cleans up once every worker has ended
+    template_drop(session.config, settings.DATABASES["default"])
+    run_dir_remove(session.config)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix: None, request: pytest.FixtureRequest
+) -> None:
+    """Each worker's test database is a clone of the run's migrated template."""
+    database = settings.DATABASES["default"]
+    with machine_share(run_dir(request.config), alone=False):
+        template = template_migrated(request.config, database)
+    database.setdefault("TEST", {})["TEMPLATE"] = template
+
+
+@pytest.fixture(autouse=True)
+def machine_lock(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test holds its share of the machine; a test marked ``exclusive`` holds all of it."""
+    alone = request.node.get_closest_marker("exclusive") is not None
+    with machine_share(run_dir(request.config), alone=alone):
+        yield
+
+
+@pytest.fixture
+def embedded_tmp() -> Iterator[Path]:
+    """A directory for a test's own embedded server, outside pytest's temporary root.
+
+    The server runs as another user, who must reach its data directory; any pytest session that
+    starts on the machine makes ``/tmp/pytest-of-<user>`` private again (0700), which would lock
+    that user out of a server a test started there (``pg_ctl stop``: permission denied).
+    """
+    directory = Path(tempfile.mkdtemp(prefix="synthadmin-embedded-"))
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def screenshot(request: pytest.FixtureRequest) -> Iterator[Callable[..., Path]]:
+    """``screenshot(page, "name.png", docs=True)``: a full-page screenshot in ``tests/artifacts/``.
+
+    With ``--update-docs``, the ones marked ``docs`` are copied into ``docs/`` once the test passed.
+    """
+    for_docs: list[Path] = []
+
+    def take(page: Any, name: str, *, docs: bool = False) -> Path:
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / name
+        page.screenshot(path=str(path), full_page=True)
+        if docs:
+            for_docs.append(path)
+        return path
+
+    yield take
+    if request.config.getoption("update_docs") and request.node.stash.get(CALL_PASSED, False):
+        for path in for_docs:
+            shutil.copyfile(path, DOCS / path.name)
 
 
 @pytest.fixture

@@ -35,8 +35,8 @@ def _postmaster_pid(data_dir: Path) -> int:
     return int((data_dir / "pgdata" / "postmaster.pid").read_text().splitlines()[0])
 
 
-def test_unset_database_url_starts_embedded_server_once_and_reuses_it(tmp_path: Path):
-    data_dir = tmp_path / "localdb"
+def test_unset_database_url_starts_embedded_server_once_and_reuses_it(embedded_tmp: Path):
+    data_dir = embedded_tmp / "localdb"
     env = {"SYNTHADMIN_DATA_DIR": str(data_dir), "DATABASE_URL": ""}
     try:
         first = manage("shell", "-c", QUERY, env=env)
@@ -98,10 +98,10 @@ def test_data_dir_is_git_ignored():
     assert re.search(r"\.localdb", out.stdout)
 
 
-def test_the_embedded_server_can_be_stopped_and_starts_again(tmp_path: Path):
+def test_the_embedded_server_can_be_stopped_and_starts_again(embedded_tmp: Path):
     """``embedded_postgres stop`` ends the server cleanly (before moving its data away); the next
     command starts it again; ``status`` tells which; with DATABASE_URL set there is none."""
-    data_dir = tmp_path / "localdb"
+    data_dir = embedded_tmp / "localdb"
     env = {"SYNTHADMIN_DATA_DIR": str(data_dir), "DATABASE_URL": ""}
     try:
         manage("migrate", "--no-input", env=env)

@@ -11,9 +11,9 @@ from typing import Any
 import psycopg
 from django.db.backends.postgresql import base as postgresql
 
+from synthadmin.db.embedded import ensure_running
 from synthadmin.db.pooler import pooler_refuse
 from synthadmin.db.session import pin_session, session_options
-from synthadmin.embedded import ensure_running
 
 _announced = False
 #: (host, port) pairs whose server refused the ``options`` startup parameter (a PgBouncer).

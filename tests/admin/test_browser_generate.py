@@ -24,7 +24,7 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.screenshots]
 
 
 def _chromium() -> str | None:
@@ -54,7 +54,7 @@ def chromium_page():
             browser.close()
 
 
-def test_staff_generates_test_patients_in_the_browser(live_server, real_population):
+def test_staff_generates_test_patients_in_the_browser(live_server, real_population, screenshot):
     operator = User.objects.create_user("operator", password="a-long-test-password", is_staff=True)
     operator.user_permissions.set(
         Permission.objects.filter(
@@ -62,7 +62,7 @@ def test_staff_generates_test_patients_in_the_browser(live_server, real_populati
         )
     )
     with chromium_page() as page:
-        _generate_in_the_browser(page, live_server.url)
+        _generate_in_the_browser(page, live_server.url, screenshot)
 
     counts = synthetic_counts()
     assert (counts["patients"], counts["therapists"]) == (3, 1)
@@ -70,7 +70,7 @@ def test_staff_generates_test_patients_in_the_browser(live_server, real_populati
     assert_invariants(real_population)
 
 
-def _generate_in_the_browser(page, base_url: str) -> None:
+def _generate_in_the_browser(page, base_url: str, screenshot) -> None:
     live_server_url = base_url
 
     page.goto(f"{live_server_url}/admin/login/?next=/admin/profiles/profile/")
@@ -95,8 +95,7 @@ def _generate_in_the_browser(page, base_url: str) -> None:
     assert page.locator("#preview-therapists").inner_text() == "1"
     assert page.locator("#preview-sample-days tbody tr").count() == 7
     assert page.locator("#preview-shares tbody tr").count() == 6
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "admin-generate-preview.png"), full_page=True)
+    screenshot(page, "admin-generate-preview.png", docs=True)
     page.click("input[name=_generate]")
 
     success = page.locator("ul.messagelist li.success")
@@ -115,4 +114,4 @@ def _generate_in_the_browser(page, base_url: str) -> None:
     assert len(emails) == 4 and all(email.endswith("@example.com") and "\n" not in email for email in emails)
     assert page.locator("#result_list tbody tr td.field-role").all_inner_texts().count("Therapist") == 1
 
-    page.screenshot(path=str(ARTIFACTS / "admin-test-patients.png"), full_page=True)
+    screenshot(page, "admin-test-patients.png", docs=True)

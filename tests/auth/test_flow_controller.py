@@ -113,6 +113,7 @@ def test_the_window_bounds_calls_in_flight_across_threads():
     assert peak == 3 and flow.stats().peak_in_flight == 3 and flow.stats().calls == 80
 
 
+@pytest.mark.exclusive
 def test_retry_after_holds_every_thread():
     flow = FlowController(max_concurrency=8, initial=8)
     started: list[float] = []
@@ -151,6 +152,7 @@ def test_a_429_with_retry_after_restarts_at_one_call():
     assert flow.limit == 2  # slow start again, up to ssthresh = 4
 
 
+@pytest.mark.exclusive
 def test_waiting_can_be_cancelled():
     flow = FlowController(max_concurrency=1)
     held = flow.acquire()

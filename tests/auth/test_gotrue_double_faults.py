@@ -107,6 +107,7 @@ def test_faults_on_other_routes(gotrue, supabase_admin):
     assert stored_ids() == set()
 
 
+@pytest.mark.exclusive
 def test_timeout_is_retryable_with_status_0_and_stores_nothing(gotrue):
     client = admin_client(gotrue.url, gotrue.service_role_key, httpx_client=httpx.Client(timeout=0.3))
     gotrue.faults.timeout_next(seconds=1.0)
@@ -213,6 +214,7 @@ def test_reject_all_until_cleared(gotrue, supabase_admin, status, code, expected
     assert supabase_admin.auth.admin.create_user(new_user()).user.id
 
 
+@pytest.mark.exclusive
 def test_latency_applies_to_every_request(gotrue, supabase_admin):
     gotrue.faults.latency(0.05)
     started = time.monotonic()

@@ -44,6 +44,7 @@ def gateway_for(gotrue, **kwargs) -> SupabaseAuthGateway:
     return SupabaseAuthGateway(url=gotrue.url, key=gotrue.service_role_key, timeout=5.0, **kwargs)
 
 
+@pytest.mark.exclusive
 def test_a_trickling_create_ends_within_the_deadline(gotrue):
     gotrue.faults.trickle_next(10, interval=TRICKLE)  # the settling lookup trickles too
     user = new_user()
@@ -59,6 +60,7 @@ def test_a_trickling_create_ends_within_the_deadline(gotrue):
     assert gotrue.calls["create"] == 1 and gotrue.calls["get"] == 1
 
 
+@pytest.mark.exclusive
 def test_a_trickling_lookup_ends_within_the_deadline(gotrue):
     gotrue.faults.trickle_next(1, interval=TRICKLE, route="get")
     with gateway_for(gotrue, deadline_seconds=DEADLINE) as gateway:
@@ -70,6 +72,7 @@ def test_a_trickling_lookup_ends_within_the_deadline(gotrue):
     assert caught.value.user_may_exist is False
 
 
+@pytest.mark.exclusive
 def test_the_stop_event_interrupts_a_call_in_flight(gotrue):
     gotrue.faults.trickle_next(10, interval=TRICKLE)
     stop = threading.Event()
@@ -93,6 +96,7 @@ def test_the_stop_event_interrupts_a_call_in_flight(gotrue):
     assert gotrue.calls["get"] == 1
 
 
+@pytest.mark.exclusive
 def test_after_a_stop_the_lookup_settles_what_it_can(gotrue):
     gotrue.faults.trickle_next(1, interval=TRICKLE, route="create")  # the lookup is served at once
     stop = threading.Event()

@@ -14,12 +14,12 @@ from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 from tests.admin.test_browser_generate import ARTIFACTS, chromium_page
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.screenshots, pytest.mark.django_db(transaction=True)]
 
 PATIENTS = 600
 
 
-def test_the_run_page_follows_a_background_run_to_the_end(live_server, workers):
+def test_the_run_page_follows_a_background_run_to_the_end(live_server, workers, screenshot):
     User.objects.create_superuser("operator", "operator@example.com", "a-long-test-password")
     run = run_enqueue(
         request=GenerationRequest(
@@ -66,8 +66,7 @@ def test_the_run_page_follows_a_background_run_to_the_end(live_server, workers):
         assert "(succeeded)" in page.locator(".breadcrumbs").inner_text()
         assert "of about" not in panel.inner_text()  # ended: the check-ins made, not an estimate
         assert page.evaluate("window.__notReloaded") is True, "the page was reloaded"
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "run-page-live.png"), full_page=True)
+        screenshot(page, "run-page-live.png", docs=True)
     assert 0 < seen[0] < seen[1] == PATIENTS + 6
     run.refresh_from_db()
     assert run.status == SyntheticRun.Status.SUCCEEDED

@@ -22,6 +22,11 @@ from tests.background.conftest import assert_run_invariants, run_ended, wait_unt
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+#: 150 patients in chunks of 25: the same six patient chunks as 600 in the default 100, so a
+#: killed or stopped worker leaves as much for the next one to take over, a quarter as long.
+PATIENTS = 150
+CHUNK_USERS = 25
+
 
 def _enqueue(patients: int, *, therapists: int = 4) -> SyntheticRun:
     return run_enqueue(
@@ -43,8 +48,10 @@ def _in_flight(run: SyntheticRun, worker_pid: int) -> bool:
     return False
 
 
-def test_a_worker_killed_mid_user_is_replaced_and_the_run_completes(workers):
-    run = _enqueue(600)
+@pytest.mark.exclusive
+def test_a_worker_killed_mid_user_is_replaced_and_the_run_completes(workers, settings):
+    settings.SYNTHADMIN_CHUNK_USERS = CHUNK_USERS
+    run = _enqueue(PATIENTS)
     first = workers.start()
     wait_until(lambda: _in_flight(run, first.pid), timeout=120, what="a user in flight", workers=workers)
     first.send_signal(signal.SIGKILL)
@@ -59,7 +66,7 @@ def test_a_worker_killed_mid_user_is_replaced_and_the_run_completes(workers):
     print(f"finished {time.monotonic() - began:.1f} s after the restart")
     run.refresh_from_db()
     assert run.status == SyntheticRun.Status.SUCCEEDED, run.error_summary
-    assert (run.patients_created, run.therapists_created) == (600, 4)
+    assert (run.patients_created, run.therapists_created) == (PATIENTS, 4)
     # The killed chunk ran again, in the new worker.
     rerun = RunChunk.objects.filter(run=run, attempts__gte=2)
     assert rerun.exists() and set(rerun.values_list("worker_pid", flat=True)) == {second.pid}
@@ -75,6 +82,7 @@ def test_a_worker_killed_mid_user_is_replaced_and_the_run_completes(workers):
     assert not tasks.filter(status=TaskResultStatus.RUNNING).exists()
 
 
+@pytest.mark.exclusive
 def test_cancel_from_the_run_page_aborts_the_run_within_seconds(client, workers):
     user = User.objects.create_superuser("operator", "operator@example.com", "pw-for-tests")
     client.force_login(user)
@@ -123,8 +131,10 @@ def test_cancel_needs_the_generate_permission_and_a_post(client, supabase_tables
     assert run.status == SyntheticRun.Status.QUEUED and run.cancel_requested_at is None
 
 
-def test_sigterm_stops_a_worker_cleanly_and_its_chunk_goes_back_to_the_queue(workers):
-    run = _enqueue(600)
+@pytest.mark.exclusive
+def test_sigterm_stops_a_worker_cleanly_and_its_chunk_goes_back_to_the_queue(workers, settings):
+    settings.SYNTHADMIN_CHUNK_USERS = CHUNK_USERS
+    run = _enqueue(PATIENTS)
     first = workers.start()
     wait_until(lambda: _in_flight(run, first.pid), timeout=120, what="a user in flight", workers=workers)
     first.send_signal(signal.SIGTERM)
@@ -140,5 +150,5 @@ def test_sigterm_stops_a_worker_cleanly_and_its_chunk_goes_back_to_the_queue(wor
     workers.start()
     wait_until(run_ended(run.pk), timeout=600, what="the run to end", workers=workers)
     run.refresh_from_db()
-    assert run.status == SyntheticRun.Status.SUCCEEDED and run.patients_created == 600
+    assert run.status == SyntheticRun.Status.SUCCEEDED and run.patients_created == PATIENTS
     assert_run_invariants(run.pk)

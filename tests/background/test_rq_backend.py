@@ -1,5 +1,6 @@
-"""The RQ backend: the same 2,000-patient admin run through Redis, finished by two RQ workers
-(``synthadmin_worker`` with ``SYNTHADMIN_TASK_BACKEND=rq``). Skipped when Redis does not answer."""
+"""The RQ backend: the DB backend's admin run (20 patient chunks) through Redis, finished by two
+RQ workers (``synthadmin_worker`` with ``SYNTHADMIN_TASK_BACKEND=rq``). Skipped when Redis does
+not answer."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 #: A Redis database of its own, emptied before and after.
 REDIS_URL = os.environ.get("SYNTHADMIN_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
-PATIENTS = int(os.environ.get("BACKGROUND_TEST_PATIENTS", "2000"))
+PATIENTS = int(os.environ.get("BACKGROUND_TEST_PATIENTS", "400"))
+CHUNK_USERS = int(os.environ.get("BACKGROUND_TEST_CHUNK_USERS", "20"))
 
 
 @pytest.fixture
@@ -46,6 +48,7 @@ def redis_queue(settings, monkeypatch, redis_database):
     except redis.exceptions.ConnectionError as exc:
         pytest.skip(f"Redis does not answer at {REDIS_URL}: {exc}")
     connection.flushdb()
+    settings.SYNTHADMIN_CHUNK_USERS = CHUNK_USERS
     queue = settings.SYNTHADMIN_TASK_QUEUE
     settings.TASKS = {"default": settings.TASK_BACKENDS["rq"]}
     settings.SYNTHADMIN_TASK_BACKEND = "rq"

@@ -5,11 +5,14 @@ from __future__ import annotations
 import signal
 import time
 
+import pytest
+
 from synthadmin.models import SyntheticRun, SyntheticUser
 from tests.invariants import assert_invariants, synthetic_counts
 from tests.ops.helpers import start_manage, test_database_env, wait_for
 
 
+@pytest.mark.exclusive
 def test_sigint_stops_cleanly_with_exit_130(real_population):
     process = start_manage(
         "generate_synthetic",
@@ -43,6 +46,7 @@ def test_sigint_stops_cleanly_with_exit_130(real_population):
     assert_invariants(real_population)
 
 
+@pytest.mark.exclusive
 def test_a_hangup_is_ignored_under_nohup(real_population):
     """Started with SIGHUP ignored (``nohup``), a closed terminal does not stop the run."""
     process = start_manage(

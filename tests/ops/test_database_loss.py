@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from django.db import connection
 
 from synthadmin.db.errors import database_lost_message
@@ -19,12 +20,15 @@ APP = "synthadmin-loss-test"
 def _terminate_command_sessions() -> int:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
+            # This test database only: another suite on the same server may run this test too.
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = %s AND datname = current_database()",
             [APP],
         )
         return cursor.fetchone()[0]
 
 
+@pytest.mark.exclusive
 def test_terminated_sessions_exit_3_naming_database_url_and_what_was_written(real_population):
     # PGAPPNAME tags every session of the command, so only those are terminated.
     env = test_database_env({"PGAPPNAME": APP, "SYNTHADMIN_AUTH_RETRY_ATTEMPTS": "1"})

@@ -40,10 +40,11 @@ def _together(*commands: tuple[str, ...], env: dict[str, str]) -> list[subproces
     return results
 
 
-def test_two_commands_on_a_new_data_directory_both_succeed(tmp_path: Path):
+@pytest.mark.exclusive
+def test_two_commands_on_a_new_data_directory_both_succeed(embedded_tmp: Path):
     began = time.monotonic()
     for round_ in range(NEW_DATA_DIR_ROUNDS):
-        data_dir = tmp_path / f"localdb{round_}"
+        data_dir = embedded_tmp / f"localdb{round_}"
         try:
             results = _together(
                 ("migrate", "--no-input", "-v", "0"),
@@ -58,6 +59,7 @@ def test_two_commands_on_a_new_data_directory_both_succeed(tmp_path: Path):
     assert time.monotonic() - began < 60
 
 
+@pytest.mark.exclusive
 @pytest.mark.django_db
 def test_two_migrates_at_once_on_a_new_database_both_succeed():
     began = time.monotonic()

@@ -23,6 +23,7 @@ def _complete() -> int:
     return SyntheticUser.objects.filter(state="complete").count()
 
 
+@pytest.mark.exclusive
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_signal_mid_run_stops_cleanly(real_population, signum, code):
     assert exitcodes.signal_exit_code(signum) == code
@@ -62,6 +63,7 @@ def test_signal_mid_run_stops_cleanly(real_population, signum, code):
     assert_invariants(real_population)
 
 
+@pytest.mark.exclusive
 def test_sigterm_during_purge_stops_cleanly_and_a_second_purge_finishes(real_population):
     # 40 users made locally, then deleted through a slow Auth server: SIGTERM lands mid-purge.
     population_generate(request=GenerationRequest(patients=40, checkin_days=5), started_by=Starter("os:test"))

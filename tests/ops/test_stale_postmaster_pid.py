@@ -8,13 +8,13 @@ from pathlib import Path
 
 import psutil
 
-from synthadmin.embedded import clear_stale_pid_file
+from synthadmin.db.embedded import clear_stale_pid_file
 from tests.dbutil import manage
 from tests.test_embedded_database import QUERY, _postmaster_pid, _stop
 
 
-def test_stale_pid_file_naming_another_process_is_cleared(tmp_path: Path):
-    data_dir = tmp_path / "localdb"
+def test_stale_pid_file_naming_another_process_is_cleared(embedded_tmp: Path):
+    data_dir = embedded_tmp / "localdb"
     env = {"SYNTHADMIN_DATA_DIR": str(data_dir), "DATABASE_URL": ""}
     squatter = subprocess.Popen(["sleep", "120"])
     try:

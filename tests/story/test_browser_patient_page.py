@@ -1,11 +1,9 @@
 """What a person sees: the patient page of a cycling and a stable patient in a real Chromium.
 
-Screenshots go to ``docs/`` (the README shows them).
+Its screenshots go to ``tests/artifacts/``; ``--update-docs`` copies them into ``docs/``.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -14,9 +12,7 @@ from synthadmin.models import SyntheticUser
 from tests.admin.test_browser_generate import chromium_page
 from tests.story.conftest import generate, staff_with
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
-
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.screenshots]
 
 
 def _checkin_days(user_id) -> list[str]:
@@ -25,7 +21,7 @@ def _checkin_days(user_id) -> list[str]:
         return [d.isoformat() for (d,) in cursor.fetchall()]
 
 
-def test_patient_pages_draw_the_history_and_its_truth(live_server, supabase_tables_cleanup):
+def test_patient_pages_draw_the_history_and_its_truth(live_server, supabase_tables_cleanup, screenshot):
     cycling = generate(patients=1, therapists=1, days=365, pattern="cycling", seed=21)
     stable = generate(patients=1, days=365, pattern="stable", seed=4)
     patients = {
@@ -73,10 +69,10 @@ def test_patient_pages_draw_the_history_and_its_truth(live_server, supabase_tabl
                 "pattern": page.locator("#story-pattern").inner_text(),
                 "latest": page.locator("#latest-checkins tbody tr").count(),
             }
-            page.screenshot(path=str(DOCS / f"patient-{name}.png"), full_page=True)
+            screenshot(page, f"patient-{name}.png", docs=True)
         page.goto(f"{live_server.url}/admin/synthadmin/syntheticrun/{cycling.run_id}/change/")
         downloads = page.locator("a.download-run").all_inner_texts()
-        page.screenshot(path=str(DOCS / "run-page.png"), full_page=True)
+        screenshot(page, "run-page.png", docs=True)
 
     assert downloads == ["DOWNLOAD CSV", "DOWNLOAD JSONL"] or downloads == ["Download CSV", "Download JSONL"]
     for name, view in seen.items():

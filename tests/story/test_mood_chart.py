@@ -7,6 +7,8 @@ import re
 import time
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from synthadmin.mood_chart import DAILY_LIMIT, DayValues, mood_chart_render
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -71,6 +73,7 @@ def test_no_checkins_and_no_truth_is_no_chart():
     assert mood_chart_render(checkins=[]) is None
 
 
+@pytest.mark.exclusive
 def test_ten_years_are_weekly_means_and_render_fast():
     offsets = [o for o in range(3650) if o % 7 != 3]  # one missed day a week
     days = _days(offsets)

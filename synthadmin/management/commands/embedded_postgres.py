@@ -1,7 +1,7 @@
 """``python manage.py embedded_postgres status|stop``: the embedded PostgreSQL (a thin adapter).
 
 The server used when ``DATABASE_URL`` is unset starts on first use and keeps running for the
-next command (``synthadmin.embedded``). ``stop`` ends it cleanly (the next command starts it
+next command (``synthadmin.db.embedded``). ``stop`` ends it cleanly (the next command starts it
 again); do it before moving or deleting ``SYNTHADMIN_DATA_DIR``. Exit 1 when ``DATABASE_URL``
 is set (there is no embedded server) or when the server does not stop.
 """
@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from synthadmin.embedded import EmbeddedServerError, server_pid, stop_server
+from synthadmin.db.embedded import EmbeddedServerError, server_pid, stop_server
 
 
 class Command(BaseCommand):
