@@ -25,8 +25,8 @@ from urllib.parse import quote
 import psycopg
 import pytest
 from psycopg import sql
-from synthadmin.embedded import ensure_running
 
+from synthadmin.db.embedded import ensure_running
 from tests.dbutil import manage
 
 

@@ -79,6 +79,7 @@ def test_a_session_ended_part_way_exits_3_and_says_the_output_is_incomplete():
     assert lines[-1].endswith("standard output is incomplete")
 
 
+@pytest.mark.exclusive  # stops and continues a process
 def test_a_session_ended_part_way_leaves_no_output_file(tmp_path):
     population = population_generate_large()
     target = tmp_path / "run.csv"
@@ -97,6 +98,7 @@ def test_a_session_ended_part_way_leaves_no_output_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.exclusive  # kills a process
 def test_kill_9_part_way_leaves_nothing_at_the_output_path(tmp_path):
     population = population_generate_large()
     target = tmp_path / "run.csv"
