@@ -7,9 +7,12 @@ from __future__ import annotations
 import contextlib
 import http.client
 import io
+import os
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -113,7 +116,11 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def gunicorn_server() -> Iterator[int]:
-    """synthadmin under gunicorn (one sync worker) on a free port of 127.0.0.1; yields the port."""
+    """synthadmin under gunicorn (one sync worker) on a free port of 127.0.0.1; yields the port.
+
+    In a process group of its own, ended whole at the end (its worker too, even one blocked on
+    a client that stopped reading); its log goes to a file, never to a pipe nobody drains.
+    """
     port = _free_port()
     argv = [
         sys.executable,
@@ -123,25 +130,34 @@ def gunicorn_server() -> Iterator[int]:
         f"--bind=127.0.0.1:{port}",
         "--workers=1",
         "--timeout=120",
+        "--graceful-timeout=5",
         "--log-level=warning",
     ]
-    server = subprocess.Popen(argv, cwd=ROOT, env=app_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert server.poll() is None, server.communicate()
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            assert time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.1)
-        yield port
-    finally:
-        server.terminate()
+    with tempfile.TemporaryFile() as log:
+        server = subprocess.Popen(
+            argv, cwd=ROOT, env=app_env(), stdout=log, stderr=log, start_new_session=True
+        )
         try:
-            server.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.communicate()
+            deadline = time.monotonic() + 30
+            while True:
+                if server.poll() is not None:
+                    log.seek(0)
+                    raise AssertionError(f"gunicorn ended: {log.read().decode()[-2000:]}")
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.1)
+            yield port
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGKILL)  # a worker left behind, if any
+            server.wait(timeout=10)
 
 
 def staff_cookie() -> str:
@@ -164,13 +180,16 @@ def download_open(port: int, path: str, cookie: str) -> http.client.HTTPResponse
     return conn.getresponse()
 
 
-def wait_until_idle_outside_a_transaction(*, timeout: float = 20) -> None:
-    """Wait until the process under test has written what the pipe or socket holds and its session
-    waits for the reader: idle (and, since it reads in short statements, not in a transaction)."""
+def waiting_states(*, timeout: float = 20) -> list[str]:
+    """Once the process under test has filled what the pipe or socket holds and waits for the
+    reader: its sessions' states — ``idle`` when no transaction waits on the reader (today),
+    ``idle in transaction`` when one does (what the timeout then ends)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        states = [state for _, state in sessions_of_app()]
-        if states and all(state == "idle" for state in states):
-            return
+        states = sorted(state or "" for _, state in sessions_of_app())
+        if states and all(state in ("idle", "idle in transaction") for state in states):
+            time.sleep(0.2)  # still so a moment later: waiting on the reader, not between queries
+            if sorted(state or "" for _, state in sessions_of_app()) == states:
+                return states
         time.sleep(0.05)
-    raise AssertionError(f"the export's session never waited idle: {sessions_of_app()}")
+    raise AssertionError(f"the export's session never waited for the reader: {sessions_of_app()}")

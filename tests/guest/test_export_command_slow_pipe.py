@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,20 +22,34 @@ from tests.guest.export_support import (
     idle_in_transaction_timeout,
     population_generate_large,
     sessions_of_app_terminate,
-    wait_until_idle_outside_a_transaction,
+    waiting_states,
 )
 
 pytestmark = pytest.mark.usefixtures("supabase_tables_cleanup")
 
 
-def _export(*args: str, stdout: int | None = subprocess.PIPE) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "manage.py"), "export_synthetic", *args],
-        cwd=ROOT,
-        env=app_env(),
-        stdout=stdout,
-        stderr=subprocess.PIPE,
-    )
+@pytest.fixture
+def export_start() -> Iterator[Callable[..., subprocess.Popen]]:
+    """``export_start(*args)``: ``manage.py export_synthetic *args`` started; killed if a test
+    leaves it running."""
+    started: list[subprocess.Popen] = []
+
+    def start(*args: str, stdout: int | None = subprocess.PIPE) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "export_synthetic", *args],
+            cwd=ROOT,
+            env=app_env(),
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 def _wait_for_bytes(directory: Path, process: subprocess.Popen) -> Path:
@@ -49,25 +64,26 @@ def _wait_for_bytes(directory: Path, process: subprocess.Popen) -> Path:
     raise AssertionError("the export wrote nothing")
 
 
-def test_a_paused_pipe_gets_every_row_exactly():
+def test_a_paused_pipe_gets_every_row_exactly(export_start):
     population = population_generate_large()
     with idle_in_transaction_timeout():
-        export = _export("--run", population.run_id)
+        export = export_start("--run", population.run_id)
         head = export.stdout.read(65536)
-        wait_until_idle_outside_a_transaction()  # blocked on the full pipe, no transaction open
+        waiting = waiting_states()  # blocked on the full pipe
         time.sleep(PAUSE_SECONDS)  # longer than the timeout
         rest, err = export.communicate(timeout=60)
 
     assert export.returncode == 0, err
     assert head + rest == population.csv
+    assert waiting == ["idle"]  # no transaction was left open while the reader stopped
     assert f"Exported {population.rows:,} check-ins".encode() in err
 
 
-def test_a_session_ended_part_way_exits_3_and_says_the_output_is_incomplete():
+def test_a_session_ended_part_way_exits_3_and_says_the_output_is_incomplete(export_start):
     population = population_generate_large()
-    export = _export("--run", population.run_id)
+    export = export_start("--run", population.run_id)
     head = export.stdout.read(65536)
-    wait_until_idle_outside_a_transaction()
+    waiting_states()
     sessions_of_app_terminate()
     rest, err = export.communicate(timeout=60)
 
@@ -80,10 +96,10 @@ def test_a_session_ended_part_way_exits_3_and_says_the_output_is_incomplete():
 
 
 @pytest.mark.exclusive  # stops and continues a process
-def test_a_session_ended_part_way_leaves_no_output_file(tmp_path):
+def test_a_session_ended_part_way_leaves_no_output_file(tmp_path, export_start):
     population = population_generate_large()
     target = tmp_path / "run.csv"
-    export = _export("--run", population.run_id, "--output", str(target), stdout=subprocess.DEVNULL)
+    export = export_start("--run", population.run_id, "--output", str(target), stdout=subprocess.DEVNULL)
     partial = _wait_for_bytes(tmp_path, export)
     os.kill(export.pid, signal.SIGSTOP)  # part way, for certain
     try:
@@ -99,10 +115,10 @@ def test_a_session_ended_part_way_leaves_no_output_file(tmp_path):
 
 
 @pytest.mark.exclusive  # kills a process
-def test_kill_9_part_way_leaves_nothing_at_the_output_path(tmp_path):
+def test_kill_9_part_way_leaves_nothing_at_the_output_path(tmp_path, export_start):
     population = population_generate_large()
     target = tmp_path / "run.csv"
-    export = _export("--run", population.run_id, "--output", str(target), stdout=subprocess.DEVNULL)
+    export = export_start("--run", population.run_id, "--output", str(target), stdout=subprocess.DEVNULL)
     partial = _wait_for_bytes(tmp_path, export)
     export.kill()
     export.communicate(timeout=60)

@@ -22,7 +22,7 @@ from tests.guest.export_support import (
     population_generate_large,
     sessions_of_app_terminate,
     staff_cookie,
-    wait_until_idle_outside_a_transaction,
+    waiting_states,
 )
 
 pytestmark = pytest.mark.usefixtures("supabase_tables_cleanup")
@@ -54,11 +54,12 @@ def test_a_download_read_slowly_has_every_row_exactly():
         response = download_open(port, _url(population.run_id), cookie)
         assert response.status == 200 and response.getheader("Transfer-Encoding") == "chunked"
         body = response.read(65536)
-        wait_until_idle_outside_a_transaction()  # the server waits on us, holding no transaction
+        waiting = waiting_states()  # the server waits on us
         time.sleep(PAUSE_SECONDS)  # longer than the timeout
         body += response.read()
 
     assert body == population.csv
+    assert waiting == ["idle"]  # no transaction was left open while the reader stopped
     assert body.count(b"\n") == population.rows + 1
     assert LogEntry.objects.filter(change_message__startswith="Downloaded its check-ins as csv").exists()
 
@@ -70,7 +71,7 @@ def test_a_download_whose_session_ends_part_way_is_visibly_incomplete():
         response = download_open(port, _url(population.run_id), cookie)
         assert response.status == 200
         body = response.read(65536)
-        wait_until_idle_outside_a_transaction()
+        waiting_states()
         assert sessions_of_app_terminate() >= 1
 
         with pytest.raises(http.client.IncompleteRead) as raised:
