@@ -200,8 +200,7 @@ class _Scope:
 
     def partial(self) -> str:
         """Why the export is partial ("" when it is not): runs it covers still in progress."""
-        if self.run is not None:
-            self.run.refresh_from_db(fields=["status"])
+        if self.run is not None:  # read a moment ago, by _scope
             if self.run.status in IN_PROGRESS:
                 return f"run {self.run.pk} is still {self.run.status}: the rows written so far"
             return ""
@@ -272,6 +271,8 @@ def _batches(export: CheckinsExport, chunk_size: int) -> Iterator[_Batch]:
         truths = patient_truths_of(entries)
         users = [entry.user_id for entry in entries]
         yield truths, export.scope.added_dates(users) if export.scope.extend else None
+        if len(entries) < size:
+            return  # that was the last of them
         after = entries[-1].user_id
         patients += len(entries)
         size = max(1, min(MAX_BATCH_PATIENTS, chunk_size * patients // max(export.rows, 1)))
