@@ -20,6 +20,7 @@ Every CSV writer of synthadmin is :func:`csv_writer` (the export, the logins the
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Collection, Iterable
 from typing import Any, Protocol
@@ -58,10 +59,18 @@ class SafeWriter:
     """
 
     def __init__(self, out: _Writable, *, numbers: Collection[int] = (), **fmtparams: Any) -> None:
+        self._out = out
         self._writer = csv.writer(out, **fmtparams)
         self._quoted = csv.writer(out, **{**fmtparams, "quoting": csv.QUOTE_ALL})
-        self._bare_cr = "\r" not in self._writer.dialect.lineterminator
+        self._block = io.StringIO()
+        self._plain = csv.writer(self._block, **fmtparams)
+        dialect = self._writer.dialect
+        self._bare_cr = "\r" not in dialect.lineterminator
         self._numbers = frozenset(numbers)
+        # Where a cell may start with a formula character in plainly written rows: at a line's
+        # start or after a delimiter, behind an opening quote or not (or any bare CR).
+        start = f"(?:^|{re.escape(dialect.delimiter)}){re.escape(dialect.quotechar or chr(34))}?"
+        self._suspect = re.compile(f"{start}[=+\\-@\\t\\r]" + ("|\\r" if self._bare_cr else ""), re.M)
 
     def writerow(self, row: Iterable[object]) -> Any:
         """Write one row, its text cells neutralised (``cell_safe``)."""
@@ -69,7 +78,19 @@ class SafeWriter:
         return (self._quoted if has_cr and self._bare_cr else self._writer).writerow(cells)
 
     def writerows(self, rows: Iterable[Iterable[object]]) -> None:
-        for row in rows:
+        """Write many rows, each as ``writerow`` would: written plainly at once and looked at
+        once (one scan of the text), and only when something in them may need the rule are they
+        written again row by row through it — the same file, most blocks at the speed of
+        ``csv.writer``."""
+        block = [list(row) for row in rows]
+        self._block.seek(0)
+        self._block.truncate()
+        self._plain.writerows(block)
+        text = self._block.getvalue()
+        if self._suspect.search(text) is None:
+            self._out.write(text)
+            return
+        for row in block:
             self.writerow(row)
 
     def _cells(self, row: Iterable[object]) -> tuple[list[object], bool]:

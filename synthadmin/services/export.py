@@ -53,8 +53,10 @@ from synthadmin.services.run_locks import RunHold, export_hold
 
 ExportFormat = Literal["csv", "jsonl"]
 FORMATS: tuple[str, ...] = ("csv", "jsonl")
-#: Rows per page: one query, one block of text handed to the writer / the HTTP response.
+#: Rows per page: one query.
 CHUNK_SIZE = 5000
+#: Rows per block of text handed to the writer / the HTTP response.
+BLOCK_ROWS = 1000
 #: Patients per batch, at most (a batch is one query for them and one for their additions).
 MAX_BATCH_PATIENTS = 1000
 #: Runs in these states are still writing rows: an export of them is partial.
@@ -62,8 +64,6 @@ IN_PROGRESS = (SyntheticRun.Status.QUEUED, SyntheticRun.Status.RUNNING)
 
 #: A batch of patients: their truths and, for an extend run, the dates it added to each.
 _Batch = tuple[dict[uuid.UUID, PatientTruth], dict[uuid.UUID, set[dt.date]] | None]
-#: Writes one row (a patient's truth, the day, its state, the payload values) into the block.
-_Render = Callable[[PatientTruth, dt.date, str, list[str | None]], None]
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def checkins_export_write(
 
 
 class CheckinsExport(Iterator[str]):
-    """An export being read: blocks of text, each at most ``chunk_size`` rows.
+    """An export being read: blocks of text, each at most ``BLOCK_ROWS`` rows.
 
     ``rows`` counts the check-ins handed out so far; ``complete`` is True once the last block
     was; ``partial`` says why the file is a partial picture ("" when it is not: no run it
@@ -279,9 +279,9 @@ def _batches(export: CheckinsExport, chunk_size: int) -> Iterator[_Batch]:
 
 
 def _blocks(export: CheckinsExport, chunk_size: int) -> Generator[str, None, None]:
-    """The text of the export, a block per page of rows (the CSV header in the first)."""
+    """The text of the export, a block per ``BLOCK_ROWS`` rows (the CSV header in the first)."""
     buffer = io.StringIO()
-    render = _renderer(export.fmt, buffer)
+    write = _page_writer(export.fmt, buffer)
     if export.fmt == "csv":
         csv_writer(buffer, lineterminator="\n").writerow(c.name for c in export_columns())
     for truths, added in _batches(export, chunk_size):
@@ -289,19 +289,27 @@ def _blocks(export: CheckinsExport, chunk_size: int) -> Generator[str, None, Non
         after: tuple[uuid.UUID, dt.date] | None = None
         current: uuid.UUID | None = None
         states: dict[dt.date, str] = {}
+        run_id = pattern = ""
         while True:
             page = _rows(users, after, chunk_size)
-            for user_id, day, *values in page:
-                if added is not None and day not in added[user_id]:
-                    continue
-                if user_id != current:  # rows come by patient: each truth is expanded once
-                    current, states = user_id, truths[user_id].state_by_day()
-                render(truths[user_id], day, states.get(day, ""), values)
-                export.rows += 1
-            if buffer.tell():
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
+            for start in range(0, len(page), BLOCK_ROWS):  # a block of text at a time: memory
+                lines: list[list[str | None]] = []
+                for user_id, day, *values in page[start : start + BLOCK_ROWS]:
+                    if added is not None and day not in added[user_id]:
+                        continue
+                    if user_id != current:  # rows come by patient: each truth is expanded once
+                        truth = truths[user_id]
+                        current, states, pattern = user_id, truth.state_by_day(), truth.pattern
+                        run_id = str(truth.run_id) if truth.run_id else ""
+                    lines.append(
+                        [str(user_id), run_id, pattern, day.isoformat(), states.get(day, ""), *values]
+                    )
+                write(lines)
+                export.rows += len(lines)
+                if buffer.tell():
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
             if len(page) < chunk_size:
                 break
             after = (page[-1][0], page[-1][1])
@@ -309,26 +317,23 @@ def _blocks(export: CheckinsExport, chunk_size: int) -> Generator[str, None, Non
         yield buffer.getvalue()
 
 
-def _renderer(
-    fmt: str, buffer: io.StringIO
-) -> Callable[[PatientTruth, dt.date, str, list[str | None]], None]:
-    """How one row goes into ``buffer``: a CSV line (``csvsafe``) or a JSON object per line."""
+def _page_writer(fmt: str, buffer: io.StringIO) -> Callable[[list[list[str | None]]], None]:
+    """How a page of rows (patient, run, pattern, date, state, then the payload values as text)
+    goes into ``buffer``: CSV lines (``csvsafe``) or a JSON object per line, numbers as numbers."""
     columns = [c.name for c in export_columns()]
     kinds = [f.kind for f in FIELD_LABELS]
-    writer = csv_writer(buffer, numbers=range(len(_LEADING), len(columns)), lineterminator="\n")
+    leading = len(_LEADING)
+    if fmt == "csv":
+        return csv_writer(buffer, numbers=range(leading, len(columns)), lineterminator="\n").writerows
 
-    def csv_row(truth: PatientTruth, day: dt.date, state: str, values: list[str | None]) -> None:
-        run_id = str(truth.run_id) if truth.run_id else ""
-        writer.writerow([str(truth.user_id), run_id, truth.pattern, day.isoformat(), state, *values])
+    def jsonl(lines: list[list[str | None]]) -> None:
+        for line in lines:
+            typed = [_typed(v, k) for v, k in zip(line[leading:], kinds, strict=True)]
+            record = [*line[: leading - 1], line[leading - 1] or None, *typed]
+            buffer.write(json.dumps(dict(zip(columns, record, strict=True)), separators=(",", ":")))
+            buffer.write("\n")
 
-    def jsonl_row(truth: PatientTruth, day: dt.date, state: str, values: list[str | None]) -> None:
-        run_id = str(truth.run_id) if truth.run_id else ""
-        typed = [_typed(v, k) for v, k in zip(values, kinds, strict=True)]
-        record = [str(truth.user_id), run_id, truth.pattern, day.isoformat(), state or None, *typed]
-        buffer.write(json.dumps(dict(zip(columns, record, strict=True)), separators=(",", ":")))
-        buffer.write("\n")
-
-    return csv_row if fmt == "csv" else jsonl_row
+    return jsonl
 
 
 def _typed(value: str | None, kind: str) -> float | int | None:
