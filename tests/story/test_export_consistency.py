@@ -186,10 +186,18 @@ def test_the_admin_says_who_holds_the_run(client):
         )
         assert response.redirect_chain[-1][0] == run_page
         assert "Nothing exported: run" in response.content.decode()
+    patient = Profile.objects.synthetic().get()
     with held_elsewhere(_export_open(report.run_id)):
         response = client.post(
             reverse("admin:synthadmin_syntheticrun_purge", args=[report.run_id]), follow=True
         )
         assert "Nothing purged: run" in response.content.decode()
         assert "being exported right now" in response.content.decode()
+        response = client.post(
+            reverse("admin:profiles_profile_changelist"),
+            {"action": "extend_to_today", "post": "yes", "_selected_action": [str(patient.pk)]},
+            follow=True,
+        )
+        assert response.status_code == 200
+        assert "Nothing added: run" in response.content.decode()
     assert _checkins() == report.checkins_created
