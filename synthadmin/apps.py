@@ -5,10 +5,14 @@ not in ``synthadmin.admin``: Django imports the default site while the first mod
 registers, and importing that package would register ours on a site about to be replaced.
 """
 
+from typing import Any
+
 from django.apps import AppConfig
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 from django.db.models.signals import pre_migrate
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
 import synthadmin.checks  # noqa: F401  (registers the target checks)
 from synthadmin.signals import create_django_schema
@@ -31,6 +35,20 @@ class SynthadminSite(admin.AdminSite):
     site_title = "synthadmin"
     index_title = "Test patients, check-ins and synthetic runs"
     enable_nav_sidebar = False
+
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
+        """The home page, with the state of synthetic data for staff who may see runs: counts,
+        runs in progress, workers alive (``services.overview``; cheap, estimated where exact
+        would scan)."""
+        context = dict(extra_context or {})
+        user = request.user
+        if user.has_perm("synthadmin.view_syntheticrun") or user.has_perm(
+            "synthadmin.generate_synthetic_data"
+        ):
+            from synthadmin.services.overview import site_overview  # models load after this module
+
+            context["synthadmin_overview"] = site_overview()
+        return super().index(request, context)
 
 
 class SynthadminAdminConfig(AdminConfig):

@@ -7,9 +7,12 @@ itself (``checks_suspended``), since migrating is what fixes the flag error.
 
 Errors (a run would fail):
   E001 no ``public.profiles``;  E002 no ``profiles.is_test_patient`` (run migrate);
-  E003 a NOT NULL column without default that synthadmin cannot fill;
+  E003 a NOT NULL column without default that synthadmin cannot fill (``profiles``, ``check_ins``,
+       the therapist junction);
   E004 ``profiles.role`` does not allow 'patient' and 'therapist';
-  E005 no ``public.check_ins``, or a payload column missing.
+  E005 no ``public.check_ins``, or a payload column missing;
+  E006 a unique index synthadmin's rows would break (it writes the same value in every row of
+       its columns: a unique ``profiles.role``, a unique ``check_ins.user_id``...).
 Warnings (a run works, with less):
   W001 no therapist link: therapists are created unlinked;
   W002 a foreign key to a user without ON DELETE CASCADE: purge leaves users it references;
@@ -28,7 +31,7 @@ from django.db import DatabaseError
 
 from synthadmin.content import PAYLOAD_COLUMNS
 from synthadmin.db.errors import first_line
-from synthadmin.target import AUTH_USERS, PROFILES, Target, target_get
+from synthadmin.target import AUTH_USERS, CHECK_INS, PROFILES, Target, target_get
 
 TAG = "synthadmin_target"
 _suspended = threading.local()
@@ -80,15 +83,29 @@ def _flag(target: Target) -> checks.CheckMessage | None:
 
 def _unfillable(target: Target) -> checks.CheckMessage | None:
     junction = target.therapist_link.junction
-    unfillable = target.unfillable_profile_columns() + [
-        f"{junction}.{name}" for name in target.unfillable_junction_columns()
-    ]
+    unfillable = (
+        target.unfillable_profile_columns()
+        + [f"{CHECK_INS}.{name}" for name in target.unfillable_check_in_columns()]
+        + [f"{junction}.{name}" for name in target.unfillable_junction_columns()]
+    )
     if not unfillable:
         return None
     return checks.Error(
         f"synthadmin cannot fill NOT NULL column(s) without default: {', '.join(unfillable)}",
-        hint="give the column(s) a default, or a signup trigger on auth.users that fills them",
+        hint="give the column(s) a default (or, on profiles, a signup trigger on auth.users that fills them)",
         id="synthadmin.E003",
+    )
+
+
+def _unique(target: Target) -> checks.CheckMessage | None:
+    broken = target.unfillable_unique_indexes()
+    if not broken:
+        return None
+    return checks.Error(
+        f"synthadmin cannot give unique values to: {'; '.join(broken)}",
+        hint="every row synthadmin writes has the same value there; drop the unique index, "
+        "or add a column with a default to it",
+        id="synthadmin.E006",
     )
 
 
@@ -103,7 +120,7 @@ def _roles(target: Target) -> checks.CheckMessage | None:
 
 
 def _check_ins(target: Target) -> checks.CheckMessage | None:
-    missing = sorted((set(PAYLOAD_COLUMNS) | {"user_id", "checkin_date"}) - target.check_in_columns)
+    missing = sorted((set(PAYLOAD_COLUMNS) | {"user_id", "checkin_date"}) - set(target.check_in_columns))
     if target.has_check_ins and not missing:
         return None
     return checks.Error(
@@ -155,6 +172,7 @@ def _unreadable(target: Target) -> checks.CheckMessage | None:
 _TARGET_CHECKS: tuple[Callable[[Target], checks.CheckMessage | None], ...] = (
     _flag,
     _unfillable,
+    _unique,
     _roles,
     _check_ins,
     _therapist_link,

@@ -15,6 +15,24 @@ ENV = "SYNTHADMIN_TEST_FAILPOINT"
 #: After the Auth user exists, before any database row of it is written.
 AFTER_AUTH_CREATE = "after_auth_create"
 
+# Purge, at its batch boundaries (``services.purge``).
+#: Who is deleted is decided (intents resolved in the ledger), before the first batch's deletes.
+PURGE_BEFORE_DELETES = "purge_before_deletes"
+#: A batch's Auth users are deleted; its ledger entries not yet marked (local backend: inside the
+#: batch's transaction, before its commit; Supabase: after the batch's Auth calls).
+PURGE_BATCH_AUTH_DELETED = "purge_batch_auth_deleted"
+#: A batch is deleted and marked (committed); the next not started.
+PURGE_AFTER_BATCH = "purge_after_batch"
+#: Removing an "Add check-in days" run's check-ins: a batch's check-ins deleted, inside its
+#: transaction (``services.additions_purge``).
+PURGE_ADDITIONS_BATCH = "purge_additions_batch"
+
+# Adding days (``services.backfill``, ``services.extend_today``), at their batch boundaries.
+#: A batch's check-ins are copied, inside its transaction, before its ledger counts and records.
+ADDITIONS_BATCH_COPIED = "additions_batch_copied"
+#: A batch is committed; the next not started.
+ADDITIONS_AFTER_BATCH = "additions_after_batch"
+
 
 def failpoint(name: str) -> None:
     if os.environ.get(ENV) == name:

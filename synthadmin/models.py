@@ -12,6 +12,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from synthadmin.fields import MessageCharField, MessageTextField
+
 
 class Scenario(models.Model):
     """A named, saved recipe for a synthetic population (``synthadmin.services.scenarios``).
@@ -71,7 +73,7 @@ class SyntheticRun(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.GENERATE)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
-    started_by = models.CharField(max_length=255, help_text="Staff user or OS user that started it")
+    started_by = MessageCharField(max_length=255, help_text="Staff user or OS user that started it")
     started_by_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -84,7 +86,7 @@ class SyntheticRun(models.Model):
     checkins_created = models.PositiveIntegerField(default=0)
     users_failed = models.PositiveIntegerField(default=0)
     retries = models.JSONField(default=dict, help_text="Retries by kind")
-    error_summary = models.TextField(blank=True)
+    error_summary = MessageTextField(blank=True)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     purged_at = models.DateTimeField(null=True, blank=True)
@@ -102,7 +104,7 @@ class SyntheticRun(models.Model):
     background = models.BooleanField(default=False)
     #: Set by ``run_cancel``: workers start no new user of the run.
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
-    cancel_requested_by = models.CharField(max_length=255, blank=True)
+    cancel_requested_by = MessageCharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -164,7 +166,7 @@ class SyntheticUser(models.Model):
     #: pattern, the mood state of every day as runs, and the model's episodes. In synthadmin's
     #: own schema, never in the app's tables. Empty for therapists and older ledger entries.
     ground_truth = models.JSONField(default=dict, blank=True)
-    failure_reason = models.TextField(blank=True)
+    failure_reason = MessageTextField(blank=True)
     #: A stop ended this attempt before it created anything (``ledger.entry_not_sent``): the
     #: user was never tried, so it is not a failure of the user.
     never_sent = models.BooleanField(default=False)
@@ -245,7 +247,7 @@ class RunChunk(models.Model):
     users_failed = models.PositiveIntegerField(default=0)
     checkins_created = models.PositiveIntegerField(default=0)
     #: A diagnosis that stopped the chunk (a rejected key...): it stops the run.
-    error = models.TextField(blank=True)
+    error = MessageTextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -1,10 +1,11 @@
 """Keep configured secrets out of every text synthadmin shows: logs, errors, DEBUG pages.
 
 The secrets are the Supabase service-role key, the password inside ``DATABASE_URL`` (and
-``DATABASES``) and Django's ``SECRET_KEY``. A secret can reach a text in several spellings — as
-is, inside a ``repr`` (escapes), inside JSON (escapes), URL-quoted, HTML-escaped — so
-:func:`redact` replaces each spelling. Secrets shorter than :data:`MIN_SECRET_LENGTH` are left
-alone: replacing "pw" everywhere would garble every message and hide nothing.
+``DATABASES``), Django's ``SECRET_KEY`` and the passwords of the environment's proxy URLs. A
+secret can reach a text in several spellings — as is, inside a ``repr`` (escapes), inside JSON
+(escapes), URL-quoted, HTML-escaped — so :func:`redact` replaces each spelling. Secrets shorter
+than :data:`MIN_SECRET_LENGTH` are left alone: replacing "pw" everywhere would garble every
+message and hide nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import html
 import json
 import logging
 import re
+import urllib.request
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote
@@ -40,7 +42,18 @@ def configured_secrets() -> list[str]:
     match = re.match(r"^[a-z][a-z0-9+.-]*://[^:/@]*:([^@]*)@", url, re.IGNORECASE)
     if match:
         found += [match.group(1), unquote(match.group(1))]
+    found += proxy_passwords()
     return [s for s in found if s]
+
+
+def proxy_passwords() -> list[str]:
+    """The passwords in the environment's proxy URLs (``HTTPS_PROXY=http://user:pw@proxy:3128``)."""
+    found: list[str] = []
+    for url in urllib.request.getproxies().values():
+        match = re.match(r"^(?:[a-z][a-z0-9+.-]*://)?[^:/@]*:([^@/]*)@", url, re.IGNORECASE)
+        if match:
+            found += [match.group(1), unquote(match.group(1))]
+    return found
 
 
 def spellings(secret: str) -> set[str]:

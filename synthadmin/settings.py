@@ -7,12 +7,16 @@ test suite does, so that a developer's ``.env`` never changes what it asserts).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
+
+from synthadmin.logs import LOG_FORMATS, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -85,6 +89,34 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+for _origin in CSRF_TRUSTED_ORIGINS:
+    if "://" not in _origin:
+        raise ImproperlyConfigured(
+            f"DJANGO_CSRF_TRUSTED_ORIGINS entries need their scheme, e.g. https://{_origin}, got {_origin!r}"
+        )
+
+# --- HTTPS (docs/deploying.md) --------------------------------------------------------------
+#: Served over HTTPS (directly or behind a TLS-terminating proxy): secure cookies, HSTS, and a
+#: redirect of plain HTTP to HTTPS (the health endpoint answers before it, so probes over plain
+#: HTTP work).
+DJANGO_HTTPS = env_bool("DJANGO_HTTPS")
+SESSION_COOKIE_SECURE = DJANGO_HTTPS
+CSRF_COOKIE_SECURE = DJANGO_HTTPS
+SECURE_SSL_REDIRECT = DJANGO_HTTPS
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31_536_000) if DJANGO_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = DJANGO_HTTPS and env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+# Never preloaded: the preload list takes only a registrable domain (the company's, not this
+# tool's host), needs a submission and is near-irreversible; a decision for the domain's owner.
+SECURE_HSTS_PRELOAD = False
+#: Trust ``X-Forwarded-Proto: https`` as "this request came over HTTPS". Only behind a proxy that
+#: sets it on every request and strips it from clients (Django's warning: anyone else could
+#: make a plain-HTTP request look secure).
+DJANGO_TRUST_X_FORWARDED_PROTO = env_bool("DJANGO_TRUST_X_FORWARDED_PROTO")
+if DJANGO_TRUST_X_FORWARDED_PROTO:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SILENCED_SYSTEM_CHECKS = ["security.W021"]  # HSTS preload: see SECURE_HSTS_PRELOAD
+if not SECURE_HSTS_INCLUDE_SUBDOMAINS and DJANGO_HTTPS:
+    SILENCED_SYSTEM_CHECKS.append("security.W005")  # turned off on purpose (DJANGO_HSTS_INCLUDE_SUBDOMAINS=0)
 
 INSTALLED_APPS = [
     "synthadmin.apps.SynthadminAdminConfig",  # django.contrib.admin, with our site
@@ -94,6 +126,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "synthadmin.apps.SynthadminConfig",
+    # Brute-force protection of the admin login (docs/deploying.md).
+    "axes",
     "profiles",
     "checkins",
     # Django's Tasks framework (the django-tasks backport of Django 6's django.tasks) and its
@@ -104,14 +138,40 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: load balancers' probes are answered before host checks and the HTTPS redirect.
+    "synthadmin.health.HealthMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files, compressed and cached forever under hashed names (after collectstatic).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: refuses logins of a locked-out username.
+    "axes.middleware.AxesMiddleware",
 ]
+
+AUTHENTICATION_BACKENDS = [
+    # Counts failed admin logins per username and refuses a locked one (django-axes).
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+#: Failed logins in a row that lock a username, and for how long (minutes).
+SYNTHADMIN_LOGIN_FAILURE_LIMIT = env_int("SYNTHADMIN_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+SYNTHADMIN_LOGIN_LOCKOUT_MINUTES = env_int("SYNTHADMIN_LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+AXES_FAILURE_LIMIT = SYNTHADMIN_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = dt.timedelta(minutes=SYNTHADMIN_LOGIN_LOCKOUT_MINUTES)
+# "That login": the username, wherever the attempts come from (behind a proxy every client may
+# share one address). A success resets the count ("in a row").
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# axes.W006 asks for the client's address too: behind the TLS proxy every client has the proxy's
+# address, so ten failures of anyone would lock everyone out (docs/deploying.md).
+SILENCED_SYSTEM_CHECKS.append("axes.W006")
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "synthadmin.urls"
 
@@ -131,6 +191,16 @@ TEMPLATES = [
 ]
 
 WSGI_APPLICATION = "synthadmin.wsgi.application"
+
+# --- The web server (deploy/gunicorn.conf.py, docs/deploying.md) ----------------------------
+#: The port the serve command listens on (all interfaces; GUNICORN_CMD_ARGS="--bind ..." for others).
+PORT = env_int("PORT", 8000, minimum=1)
+#: Web worker processes, and request threads in each (gunicorn's gthread workers).
+WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 2, minimum=1)
+SYNTHADMIN_WEB_THREADS = env_int("SYNTHADMIN_WEB_THREADS", 8, minimum=1)
+#: A web worker that stops answering its master for this long is restarted. Requests are not
+#: bounded by it: an export streams for as long as it takes (the worker keeps answering).
+SYNTHADMIN_WEB_TIMEOUT = env_int("SYNTHADMIN_WEB_TIMEOUT", 120, minimum=10)
 
 # --- Database -------------------------------------------------------------------------------
 # DATABASE_URL set: that server, nothing embedded is ever started.
@@ -177,8 +247,28 @@ TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "America/Sao_Paulo")
 USE_I18N = True
 USE_TZ = True
 
-STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+#: A sub-path deployment (the admin at https://host/synth/admin/): ``SCRIPT_NAME=/synth``, the
+#: variable gunicorn reads too (it then strips the prefix from each path). Links, redirects and
+#: static files all carry it, in requests and in commands alike.
+SCRIPT_NAME = os.environ.get("SCRIPT_NAME", "").strip().rstrip("/")
+if SCRIPT_NAME:
+    if not SCRIPT_NAME.startswith("/") or "//" in SCRIPT_NAME:
+        raise ImproperlyConfigured(f"SCRIPT_NAME must be a path such as /synth, got {SCRIPT_NAME!r}")
+    FORCE_SCRIPT_NAME = SCRIPT_NAME
+# Absolute, with the sub-path: WhiteNoise reads it once at start (FORCE_SCRIPT_NAME tells it the prefix).
+STATIC_URL = f"{SCRIPT_NAME}/static/"
+#: Where ``collectstatic`` puts the admin's files for WhiteNoise (git-ignored).
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed, compressed names with DEBUG off (they need collectstatic, which the serve command
+    # runs); the plain storage with DEBUG on. The test suite always uses the plain one.
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
 
 LOGIN_URL = "admin:login"
 
@@ -241,23 +331,28 @@ if SYNTHADMIN_EMAIL_DOMAIN not in {"example.com", "example.org", "example.net"}:
         f"example.net) so no real person is ever mailed, got {SYNTHADMIN_EMAIL_DOMAIN!r}"
     )
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    # Every record synthadmin's handlers write goes through the redaction of configured secrets.
-    "filters": {"redact_secrets": {"()": "synthadmin.redaction.RedactingFilter"}},
-    "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
-    "handlers": {
-        "stderr": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]}
-    },
-    "loggers": {
-        "synthadmin": {"handlers": ["stderr"], "level": os.environ.get("SYNTHADMIN_LOG_LEVEL", "WARNING")},
-        # Unhandled errors in views (the admin): logged with their traceback, secrets redacted.
-        "django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": False},
-        # httpx logs every request URL at INFO; keep it quiet.
-        "httpx": {"level": "WARNING"},
-    },
-}
+#: Log lines on stderr, one per event: ``plain`` or ``json`` (synthadmin/logs.py).
+SYNTHADMIN_LOG_FORMAT = os.environ.get("SYNTHADMIN_LOG_FORMAT", "").strip().lower() or "plain"
+if SYNTHADMIN_LOG_FORMAT not in LOG_FORMATS:
+    raise ImproperlyConfigured(f"SYNTHADMIN_LOG_FORMAT must be plain or json, got {SYNTHADMIN_LOG_FORMAT!r}")
+SYNTHADMIN_LOG_LEVEL = os.environ.get("SYNTHADMIN_LOG_LEVEL", "").strip().upper() or "WARNING"
+if SYNTHADMIN_LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(
+        f"SYNTHADMIN_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {SYNTHADMIN_LOG_LEVEL!r}"
+    )
+LOGGING = logging_config(log_format=SYNTHADMIN_LOG_FORMAT, level=SYNTHADMIN_LOG_LEVEL)
+
+#: The admin's address as people reach it, for links the commands print (a sub-path
+#: deployment: ``https://synth.example.com/synth/admin/``). Unset: the path alone.
+SYNTHADMIN_ADMIN_URL = os.environ.get("SYNTHADMIN_ADMIN_URL", "").strip()
+if SYNTHADMIN_ADMIN_URL:
+    _admin_url = urlsplit(SYNTHADMIN_ADMIN_URL)
+    if _admin_url.scheme not in ("http", "https") or not _admin_url.netloc:
+        raise ImproperlyConfigured(
+            "SYNTHADMIN_ADMIN_URL must be the admin's full address, e.g. "
+            f"https://synth.example.com/admin/, got {SYNTHADMIN_ADMIN_URL!r}"
+        )
+    SYNTHADMIN_ADMIN_URL = SYNTHADMIN_ADMIN_URL.rstrip("/") + "/"
 
 # Transient Auth failures (timeouts, 429, 5xx): exponential backoff with jitter, bounded.
 SYNTHADMIN_AUTH_RETRY_ATTEMPTS = env_int("SYNTHADMIN_AUTH_RETRY_ATTEMPTS", 5, minimum=1)
@@ -288,6 +383,9 @@ RQ_QUEUES = {SYNTHADMIN_TASK_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": -1}}
 RQ_SHOW_ADMIN_LINK = False
 #: Users per chunk: the unit of work a worker takes, records and, after a crash, re-runs.
 SYNTHADMIN_CHUNK_USERS = env_int("SYNTHADMIN_CHUNK_USERS", 100, minimum=1)
+#: Users per batch: the database work for this many users goes in a few round trips (one COPY,
+#: one statement per table), for generation, purge, backfill and extend to today.
+SYNTHADMIN_BATCH_USERS = env_int("SYNTHADMIN_BATCH_USERS", 100, minimum=1)
 #: How often a worker (and each chunk it runs) records it is alive; also how often a running
 #: chunk looks at its run's cancel flag.
 SYNTHADMIN_WORKER_HEARTBEAT_SECONDS = env_float("SYNTHADMIN_WORKER_HEARTBEAT_SECONDS", 5.0, minimum=0.05)

@@ -23,6 +23,8 @@ from typing import Any, NamedTuple
 from django.db import connections
 from psycopg import sql
 
+from synthadmin.content import PAYLOAD_COLUMNS
+
 
 class TableName(NamedTuple):
     """A schema-qualified table name."""
@@ -46,6 +48,15 @@ CHECK_INS = TableName("public", "check_ins")
 PROFILE_WRITTEN_COLUMNS = frozenset(
     {"id", "role", "username", "email", "is_test_patient", "source", "therapist_id"}
 )
+#: Columns of ``profiles`` synthadmin fills with a value of each user's own: the id (a fresh
+#: uuid4), the e-mail and the username (run tag and number, ``profiles.factories``; the username
+#: so only where a unique index asks for it, ``Target.unique_usernames``). The other written
+#: columns hold values many users share (role, flag, source, therapist).
+PROFILE_UNIQUE_COLUMNS = frozenset({"id", "email", "username"})
+#: Columns of ``check_ins`` synthadmin fills: who, which day, and the payload.
+CHECK_IN_WRITTEN_COLUMNS = frozenset({"user_id", "checkin_date", *PAYLOAD_COLUMNS})
+#: What tells two check-ins synthadmin writes apart: the patient and the day, together.
+CHECK_IN_ROW_KEY = frozenset({"user_id", "checkin_date"})
 
 _ON_DELETE = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
 
@@ -62,6 +73,25 @@ class ColumnInfo:
     def must_be_given(self) -> bool:
         """NOT NULL with nothing that fills it: an INSERT has to name it."""
         return not self.nullable and not self.has_default and not self.generated
+
+
+@dataclass(frozen=True)
+class UniqueIndex:
+    """A unique index (or primary key, or unique constraint) on a table synthadmin writes.
+
+    ``columns``: the columns its key uses (for an expression key, every column the index's
+    expressions and predicate name). ``partial``: it has a WHERE clause (only some rows must
+    differ). ``nulls_distinct``: two NULLs do not collide (PostgreSQL's default; ``NULLS NOT
+    DISTINCT`` since 15 says otherwise).
+    """
+
+    name: str
+    columns: frozenset[str]
+    partial: bool = False
+    nulls_distinct: bool = True
+
+    def __str__(self) -> str:
+        return f"({', '.join(sorted(self.columns))}) [{self.name}]"
 
 
 @dataclass(frozen=True)
@@ -108,14 +138,27 @@ class TherapistLink:
 
 
 @dataclass(frozen=True)
+class _WrittenTable:
+    """A table synthadmin writes: its columns, those synthadmin fills, and the column sets that
+    tell two of synthadmin's rows apart."""
+
+    table: TableName
+    all_columns: Mapping[str, ColumnInfo]
+    columns: frozenset[str]
+    row_keys: tuple[frozenset[str], ...]
+
+
+@dataclass(frozen=True)
 class Target:
     """What the connected database has, as far as synthadmin is concerned."""
 
     has_profiles: bool
     has_check_ins: bool
     profile_columns: Mapping[str, ColumnInfo] = field(default_factory=dict)
-    check_in_columns: frozenset[str] = frozenset()
+    check_in_columns: Mapping[str, ColumnInfo] = field(default_factory=dict)
     junction_columns: Mapping[str, ColumnInfo] = field(default_factory=dict)
+    #: The unique indexes of ``profiles``, ``check_ins`` and the therapist junction, by table.
+    unique_indexes: Mapping[TableName, tuple[UniqueIndex, ...]] = field(default_factory=dict)
     role_values: frozenset[str] | None = None  # None: no CHECK or enum restricts profiles.role
     signup_triggers: tuple[str, ...] = ()
     therapist_link: TherapistLink = TherapistLink()
@@ -164,6 +207,67 @@ class Target:
             if column.must_be_given and name not in given
         )
 
+    def unfillable_check_in_columns(self) -> list[str]:
+        """NOT NULL columns of ``check_ins`` without default that synthadmin does not write."""
+        return sorted(
+            name
+            for name, column in self.check_in_columns.items()
+            if column.must_be_given and name not in CHECK_IN_WRITTEN_COLUMNS
+        )
+
+    @property
+    def unique_usernames(self) -> bool:
+        """Whether ``profiles.username`` must differ between users: a unique index (partial or
+        not, alone or with other columns) uses it. Usernames then carry the run tag and number."""
+        return any("username" in index.columns for index in self.unique_indexes.get(PROFILES, ()))
+
+    def unfillable_unique_indexes(self) -> list[str]:
+        """Unique indexes two rows synthadmin writes would break: ``table (columns) [index]``.
+
+        An index holds when one of its columns gets a value of each row's own (the profile's id,
+        e-mail, username; the check-in's patient and day together; the junction's patient), or is
+        one synthadmin leaves to the database: a column with a default (a sequence,
+        ``gen_random_uuid()``), a nullable one (NULLs do not collide, unless ``NULLS NOT
+        DISTINCT``), or, on ``profiles`` with a signup trigger, any column the trigger may fill.
+        Partial indexes are not judged (their WHERE clause may leave synthadmin's rows out).
+        """
+        broken = []
+        for written in self._written_tables():
+            for index in self.unique_indexes.get(written.table, ()):
+                if not (index.partial or self._index_holds(index, written)):
+                    broken.append(f"{written.table} {index}")
+        return sorted(broken)
+
+    def _written_tables(self) -> list[_WrittenTable]:
+        link = self.therapist_link
+        tables = [
+            _WrittenTable(
+                PROFILES,
+                self.profile_columns,
+                PROFILE_WRITTEN_COLUMNS,
+                tuple(frozenset({name}) for name in PROFILE_UNIQUE_COLUMNS),
+            ),
+            _WrittenTable(CHECK_INS, self.check_in_columns, CHECK_IN_WRITTEN_COLUMNS, (CHECK_IN_ROW_KEY,)),
+        ]
+        if link.junction is not None:
+            pair = frozenset({link.junction_therapist_column, link.junction_patient_column})
+            row_key = frozenset({link.junction_patient_column})
+            tables.append(_WrittenTable(link.junction, self.junction_columns, pair, (row_key,)))
+        return tables
+
+    def _index_holds(self, index: UniqueIndex, written: _WrittenTable) -> bool:
+        if any(key <= index.columns for key in written.row_keys):
+            return True
+        for name in index.columns - written.columns:
+            column = written.all_columns.get(name)
+            if column is None:
+                continue
+            if column.has_default or column.generated or (column.nullable and index.nulls_distinct):
+                return True
+            if written.table == PROFILES and self.has_signup_trigger:
+                return True
+        return False
+
     # --- what purge asks -------------------------------------------------------------------
     def references_to(self, table: TableName) -> Iterator[ForeignKey]:
         return (fk for fk in self.foreign_keys if fk.ref_table == table)
@@ -198,6 +302,21 @@ _FOREIGN_KEYS = """
     WHERE c.contype = 'f' AND c.conparentid = 0
     ORDER BY cn.nspname, cl.relname, c.conname
 """
+_UNIQUE_INDEXES = """
+    SELECT c.relname, i.indpred IS NOT NULL,
+           NOT coalesce((to_jsonb(i) ->> 'indnullsnotdistinct')::boolean, false),
+           ARRAY(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY k(n, pos)
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n
+                 WHERE k.pos <= i.indnkeyatts),
+           0 = ANY (i.indkey::int2[]),
+           ARRAY(SELECT a.attname FROM pg_depend d
+                 JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+                 WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid
+                   AND d.refobjid = i.indrelid AND d.refobjsubid > 0)
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+    WHERE i.indrelid = to_regclass(%s) AND i.indisunique
+    ORDER BY c.relname
+"""
 _SIGNUP_TRIGGERS = """
     SELECT t.tgname, p.prosrc
     FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
@@ -226,12 +345,14 @@ def target_read(using: str = "default") -> Target:
         foreign_keys, unreadable = _foreign_keys(cursor)
         link = _therapist_link(cursor, foreign_keys, profile_columns)
         junction_columns = _columns(cursor, link.junction) if link.junction else {}
+        written = [PROFILES, CHECK_INS, *([link.junction] if link.junction else [])]
         return Target(
             has_profiles=bool(profile_columns),
             has_check_ins=bool(check_in_columns),
             profile_columns=profile_columns,
-            check_in_columns=frozenset(check_in_columns),
+            check_in_columns=check_in_columns,
             junction_columns=junction_columns,
+            unique_indexes={table: _unique_indexes(cursor, table) for table in written},
             role_values=_role_values(cursor) if profile_columns else None,
             signup_triggers=_signup_triggers(cursor),
             therapist_link=link,
@@ -246,12 +367,14 @@ _cache_lock = threading.Lock()
 CACHE_SECONDS = 60.0
 
 
-def target_get(using: str = "default", *, refresh: bool = False) -> Target:
-    """The target of ``using``, read at most every ``CACHE_SECONDS`` unless ``refresh``."""
+def target_get(using: str = "default", *, refresh: bool = False, max_age: float | None = None) -> Target:
+    """The target of ``using``, read at most every ``max_age`` seconds (default
+    ``CACHE_SECONDS``) unless ``refresh``."""
     now = time.monotonic()
+    limit = CACHE_SECONDS if max_age is None else max_age
     with _cache_lock:
         cached = _cache.get(using)
-        if cached is not None and not refresh and now - cached[0] < CACHE_SECONDS:
+        if cached is not None and not refresh and now - cached[0] < limit:
             return cached[1]
     target = target_read(using)
     with _cache_lock:
@@ -271,6 +394,20 @@ def _columns(cursor: Any, table: TableName) -> dict[str, ColumnInfo]:
         name: ColumnInfo(name, dtype, bool(nullable), bool(has_default), bool(generated))
         for name, dtype, nullable, has_default, generated in cursor.fetchall()
     }
+
+
+def _unique_indexes(cursor: Any, table: TableName) -> tuple[UniqueIndex, ...]:
+    cursor.execute(_UNIQUE_INDEXES, [_regclass(table)])
+    return tuple(
+        UniqueIndex(
+            name=name,
+            # An expression key counts every column its expressions (and predicate) name.
+            columns=frozenset(keys) | (frozenset(named) if expression else frozenset()),
+            partial=bool(partial),
+            nulls_distinct=bool(nulls_distinct),
+        )
+        for name, partial, nulls_distinct, keys, expression, named in cursor.fetchall()
+    )
 
 
 def _foreign_keys(cursor: Any) -> tuple[tuple[ForeignKey, ...], frozenset[TableName]]:

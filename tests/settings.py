@@ -5,7 +5,9 @@ PostgreSQL (``SYNTHADMIN_DATA_DIR`` may move it). Nothing else of the developer'
 reaches the suite: no ``.env`` file is read, and every other exported ``SYNTHADMIN_*``,
 ``SUPABASE_*`` and ``DJANGO_*`` variable is dropped — here, so that subprocesses the tests
 start inherit the same clean environment. Tests that exercise the Supabase path point the
-gateway at the Auth test server themselves.
+gateway at the Auth test server themselves. The machine's own proxy and CA variables
+(``HTTP_PROXY``, ``NO_PROXY``, ``SSL_CERT_FILE``... in either case) are dropped too: a test
+that needs a proxy or a company CA sets them itself.
 """
 
 import os
@@ -14,6 +16,22 @@ import os
 KEPT = {"DATABASE_URL", "SYNTHADMIN_DATA_DIR", "DJANGO_SETTINGS_MODULE"}
 for _name in list(os.environ):
     if _name.startswith(("SYNTHADMIN_", "SUPABASE_", "DJANGO_")) and _name not in KEPT:
+        del os.environ[_name]
+#: The network's variables (proxies, CA bundles) the Auth transport and its clients read.
+NETWORK_VARIABLES = {
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+}
+#: The web server's variables (synthadmin/settings.py, deploy/gunicorn.conf.py).
+SERVER_VARIABLES = {"SCRIPT_NAME", "PORT", "WEB_CONCURRENCY", "FORWARDED_ALLOW_IPS", "GUNICORN_CMD_ARGS"}
+for _name in list(os.environ):
+    if _name.upper() in NETWORK_VARIABLES or _name in SERVER_VARIABLES:
         del os.environ[_name]
 os.environ["SYNTHADMIN_ENV_FILE"] = ""  # never a .env file
 os.environ["DJANGO_SECRET_KEY"] = "tests-only-not-a-secret"
@@ -27,3 +45,11 @@ SYNTHADMIN_LOCAL_BCRYPT_ROUNDS = 4
 SYNTHADMIN_AUTH_BACKEND = "local"
 SUPABASE_URL = ""
 SUPABASE_SERVICE_ROLE_KEY = ""
+# The plain storage: the manifest one needs collectstatic (the deploy tests run the real one).
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# WhiteNoise serves from the apps' static directories, no collectstatic needed.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -74,7 +74,7 @@ def test_dotenv_file_is_read_and_environment_wins(tmp_path):
     # Settings read .env from the project root; simulate with a copy of the project layout.
     project = tmp_path / "proj"
     (project / "synthadmin").mkdir(parents=True)
-    for name in ("settings.py", "__init__.py"):
+    for name in ("settings.py", "__init__.py", "logs.py"):
         (project / "synthadmin" / name).write_text((ROOT / "synthadmin" / name).read_text())
     (project / ".env").write_text("DJANGO_DEBUG=1\nDJANGO_ALLOWED_HOSTS=from-dotenv.example\n")
     code = "import synthadmin.settings as s; print(s.DEBUG, s.ALLOWED_HOSTS)"

@@ -25,6 +25,7 @@ from synthadmin.admin.helpers import (
     run_log_addition,
     staff_starter,
 )
+from synthadmin.admin.queued import queued_message
 from synthadmin.admin.tasks import delete_users_task, users_delete_logged
 from synthadmin.exceptions import InvalidRequestError, SynthadminError
 from synthadmin.forms import ExtendForm
@@ -112,12 +113,12 @@ def delete_synthetic_users(
     # deleted profiles are logged in the admin's history (compare delete_selected).
     if not in_request(users=len(ids)):
         delete_users_task.enqueue([str(u) for u in ids], request.user.pk)
-        modeladmin.message_user(
+        queued_message(
+            modeladmin,
             request,
             f"Deletion queued: a worker deletes the synthetic users among the "
             f"{plural(len(ids), 'selected profile')} (real ones are left alone, as the confirmation "
             "said); this list shows them gone as it goes, and each deletion goes into the history.",
-            messages.SUCCESS,
         )
         return None
     try:

@@ -23,12 +23,14 @@ from synthadmin.admin.helpers import (
     run_log_addition,
     staff_starter,
 )
+from synthadmin.admin.queued import queued_message, waiting_note
 from synthadmin.exceptions import ConfigurationError, InvalidRequestError, SynthadminError
 from synthadmin.forms import GenerateForm
 from synthadmin.models import SyntheticRun
 from synthadmin.mood_chart import BAND_COLOURS, STATE_LABELS
-from synthadmin.services.dispatch import run_start_or_enqueue
+from synthadmin.services.dispatch import Placement, run_placement, run_start_or_enqueue
 from synthadmin.services.logins import logins_expire, logins_held
+from synthadmin.services.population import population_names_check
 from synthadmin.services.preflight import auth_preflight
 from synthadmin.services.preview import PreviewReport, population_preview
 from synthadmin.text import plural
@@ -72,7 +74,9 @@ class GeneratePageAdmin(SyntheticDataPermissions, admin.ModelAdmin[Profile]):
             if "_preview" in request.POST:
                 try:
                     preview = population_preview(request=form.generation_request())
-                    # Said at the preview, not only after Generate: Auth unreachable, the key refused.
+                    # Said at the preview, not only after Generate: names the database cannot
+                    # hold, Auth unreachable, the key refused.
+                    population_names_check(locale=form.generation_request().locale)
                     auth_preflight()
                 except InvalidRequestError as exc:
                     form.add_error(exc.field if exc.field in form.fields else None, str(exc))
@@ -106,8 +110,13 @@ class GeneratePageAdmin(SyntheticDataPermissions, admin.ModelAdmin[Profile]):
         }
         if preview is None:
             return admin_page(self, request, self.generate_template, context)
+        placement = run_placement(form.generation_request())
         context.update(
             preview=preview,
+            placement=placement,
+            waiting_note=waiting_note(preview.patients + preview.therapists)
+            if placement == Placement.WAITS
+            else "",
             preview_token=_preview_token_issue(request),
             shares=[
                 (STATE_LABELS.get(state, state), f"{share:.1%}", BAND_COLOURS.get(state, "#ccc"))
@@ -173,10 +182,10 @@ class GeneratePageAdmin(SyntheticDataPermissions, admin.ModelAdmin[Profile]):
         params = run.parameters
         what = f"{plural(params['patients'], 'patient')} and {plural(params['therapists'], 'therapist')}"
         run_log_addition(self, request, run, f"Enqueued a background run of {what}.")
-        self.message_user(
+        queued_message(
+            self,
             request,
             f"Run queued: {what}. Workers create them in the background; this page follows the run.",
-            messages.SUCCESS,
         )
         return HttpResponseRedirect(admin_url(self.admin_site, SyntheticRun, "change", run.pk))
 

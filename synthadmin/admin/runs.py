@@ -31,6 +31,7 @@ from synthadmin.admin.helpers import (
     purge_report_messages,
     staff_starter,
 )
+from synthadmin.admin.queued import queued_message
 from synthadmin.exceptions import InvalidRequestError, SynthadminError
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.services.cancel import run_cancel
@@ -223,11 +224,11 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, admin.Mode
                 return HttpResponseRedirect(change_url)
             if report is None:
                 self.log_change(request, run, "Enqueued a purge of the run.")
-                self.message_user(
+                queued_message(
+                    self,
                     request,
                     "Purge queued: a worker deletes the run's users (a run in progress is cancelled "
                     "first); the run shows Purged when it is done.",
-                    messages.SUCCESS,
                 )
                 return HttpResponseRedirect(change_url)
             users, checkins = (

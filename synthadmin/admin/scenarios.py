@@ -18,10 +18,16 @@ from synthadmin.admin.helpers import (
     run_log_addition,
     staff_starter,
 )
+from synthadmin.admin.queued import queued_message, waiting_note
 from synthadmin.exceptions import SynthadminError
 from synthadmin.forms import ScenarioForm
 from synthadmin.models import Scenario, SyntheticRun
-from synthadmin.services.dispatch import run_start_or_enqueue, scenario_reset_start_or_enqueue
+from synthadmin.services.dispatch import (
+    Placement,
+    run_start_or_enqueue,
+    scenario_placement,
+    scenario_reset_start_or_enqueue,
+)
 from synthadmin.services.scenarios import (
     ResetReport,
     scenario_mix_text,
@@ -97,7 +103,8 @@ class ScenarioAdmin(SyntheticDataPermissions, admin.ModelAdmin[Scenario]):
                 run_log_addition(
                     self, request, run, f"Enqueued scenario {scenario.name} as a background run."
                 )
-                self.message_user(
+                queued_message(
+                    self,
                     request,
                     format_html(
                         "{}: queued for background workers — {}.",
@@ -129,6 +136,11 @@ class ScenarioAdmin(SyntheticDataPermissions, admin.ModelAdmin[Scenario]):
             context = {
                 "title": "Reset scenarios?",
                 "plan": [(s, s.runs.filter(purged_at__isnull=True).count()) for s in scenarios],
+                "waiting": [
+                    (s.name, waiting_note(s.patients + s.therapists))
+                    for s in scenarios
+                    if scenario_placement(s) == Placement.WAITS
+                ],
                 "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             }
             return admin_page(self, request, self.reset_confirmation_template, context)
@@ -139,7 +151,8 @@ class ScenarioAdmin(SyntheticDataPermissions, admin.ModelAdmin[Scenario]):
                 self.message_user(request, f"{scenario.name}: nothing reset: {exc}", messages.ERROR)
                 continue
             if reset is None:
-                self.message_user(
+                queued_message(
+                    self,
                     request,
                     f"{scenario.name}: reset queued — a worker purges its earlier runs, then enqueues it "
                     "again (its new run appears in the runs list).",

@@ -26,7 +26,7 @@ from __future__ import annotations
 import secrets
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -141,10 +141,26 @@ class LocalAuthGateway(BaseAuthGateway):
         self._check_cancel("delete user")
         return self._run(DELETE, lambda cursor: gotrue_store.delete_user(cursor, user_id))
 
-    def _run(self, action: str, work: Callable[..., T]) -> T:
-        """``work(cursor)`` in one transaction, bounded by the deadline; errors translated."""
+    def delete_users(self, user_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        """Hard-delete ``user_ids`` in one statement; the ids that existed.
+
+        Runs in the caller's transaction when there is one, without a savepoint of its own (so
+        that the caller commits the deletes with what it records about them): a refusal raises
+        as ``delete_user`` does — for the whole batch, whose transaction must then be rolled
+        back (the caller finds out who, one delete at a time).
+        """
+        self._check_cancel("delete users")
+        if not user_ids:
+            return set()
+        return self._run(
+            DELETE, lambda cursor: set(gotrue_store.delete_users(cursor, user_ids)), savepoint=False
+        )
+
+    def _run(self, action: str, work: Callable[..., T], *, savepoint: bool = True) -> T:
+        """``work(cursor)`` in one transaction, bounded by the deadline; errors translated.
+        ``savepoint=False``: inside the caller's transaction, none of its own."""
         try:
-            with transaction.atomic(), connection.cursor() as cursor:
+            with transaction.atomic(savepoint=savepoint), connection.cursor() as cursor:
                 if self._deadline:
                     cursor.execute(
                         "SELECT set_config('statement_timeout', %s, true)",
@@ -176,7 +192,7 @@ def _translate(exc: DatabaseError, action: str) -> AuthGatewayError:
         return AuthDatabaseRefusedError(
             f"the database refused the new auth.users row (SQLSTATE {state}{where}): a trigger on "
             "auth.users (e.g. a signup trigger writing to another table) or a constraint on it "
-            "raised; retrying will not help — check the triggers and constraints on auth.users",
+            "raised; retrying will not help; check the triggers and constraints on auth.users",
             code=state,
         )
     if action == DELETE:

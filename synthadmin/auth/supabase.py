@@ -82,7 +82,7 @@ class SupabaseAuthGateway(BaseAuthGateway):
         self._reserve = min(RESOLVE_DEADLINE_SECONDS, self._deadline / 4)
         #: Set once ``preflight`` passed: a later preflight on this gateway asks nothing again.
         self._preflight_passed = False
-        self._http = http_client(timeout=timeout)
+        self._http = http_client(timeout=timeout, url=url)
         options = ClientOptions(persist_session=False, auto_refresh_token=False, httpx_client=self._http)
         try:
             client = create_client(url, key, options=options)
@@ -118,7 +118,7 @@ class SupabaseAuthGateway(BaseAuthGateway):
         if not settings.SUPABASE_SERVICE_ROLE_KEY:
             raise ConfigurationError(
                 "SUPABASE_URL is set but SUPABASE_SERVICE_ROLE_KEY is not: set it to the project's "
-                "service-role key (Project Settings → API), or use SYNTHADMIN_AUTH_BACKEND=local"
+                "service-role key (Project Settings > API), or use SYNTHADMIN_AUTH_BACKEND=local"
             )
         return cls(
             url=settings.SUPABASE_URL,
@@ -277,7 +277,7 @@ class SupabaseAuthGateway(BaseAuthGateway):
                     "Supabase Auth's database refused the new user (500, and no user has the id "
                     "afterwards): most likely a trigger on auth.users (e.g. a signup trigger that "
                     "writes to another table) raised, or a constraint added to auth.users failed; "
-                    "retrying will not help — check the project's triggers and constraints on auth.users",
+                    "retrying will not help; check the project's triggers and constraints on auth.users",
                     status=verdict.status,
                     code=verdict.code,
                 ) from cause

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from django.conf import settings
 from django.db.backends.postgresql import base as postgresql
 
 from synthadmin.db.embedded import ensure_running
@@ -108,4 +110,8 @@ def _announce(settings_dict: dict[str, Any], params: dict[str, Any]) -> None:
     if _announced or os.environ.get("SYNTHADMIN_ANNOUNCE_DATABASE") != "1":
         return
     _announced = True
-    sys.stderr.write(f"synthadmin: using {describe(settings_dict, params.get('dbname'))}\n")
+    line = f"using {describe(settings_dict, params.get('dbname'))}"
+    if getattr(settings, "SYNTHADMIN_LOG_FORMAT", "plain") == "json":
+        logging.getLogger("synthadmin.db").info(line)  # stderr stays one JSON object per line
+        return
+    sys.stderr.write(f"synthadmin: {line}\n")

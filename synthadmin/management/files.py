@@ -24,8 +24,8 @@ def new_file(path: str, *, option: str, force: bool = False, mode: int = 0o644, 
     by anyone else, not even for a moment. ``holds`` says what an existing file may hold, for
     the message.
     """
-    target = Path(path).expanduser()
-    if _refused(target, option=option, force=force, holds=holds):
+    target = new_file_check(path, option=option, force=force, holds=holds)
+    if target.exists():
         try:
             os.unlink(target)
         except OSError as exc:
@@ -41,12 +41,13 @@ def file_when_complete(path: str, *, option: str, force: bool = False, mode: int
     not. So a reader never finds a partial file at ``path``, and one stopped part way leaves
     nothing there (``kill -9`` leaves only the hidden ``.partial`` file, named as such).
 
-    The same refusals as ``new_file``, before anything is written; ``force`` replaces an
-    existing regular file only when the new one is complete. A file that appeared at ``path``
-    meanwhile (someone else's) is never replaced without ``force``: one line, nothing kept.
+    The same refusals as ``new_file`` (``new_file_check``), before anything is written;
+    ``force`` replaces an existing regular file only when the new one is complete. A file that
+    appeared at ``path`` meanwhile (someone else's) is never replaced without ``force``: one
+    line, nothing kept.
     """
-    target = Path(path).expanduser()
-    replace = _refused(target, option=option, force=force, holds="")
+    target = new_file_check(path, option=option, force=force)
+    replace = os.path.lexists(target)  # a regular file, which force lets us replace
     partial = target.with_name(f".{target.name}.partial-{secrets.token_hex(4)}")
     handle = _create(partial, option=option, mode=mode, shown=target)
     try:
@@ -56,6 +57,19 @@ def file_when_complete(path: str, *, option: str, force: bool = False, mode: int
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(partial)
+
+
+def _create(path: Path, *, option: str, mode: int, shown: Path) -> TextIO:
+    """Create ``path`` (``O_EXCL``, never through a link, ``mode`` from the start), open for
+    UTF-8 text; errors name ``shown``, the path the user gave."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        descriptor = os.open(path, flags, mode)
+    except OSError as exc:
+        if exc.errno == errno.EEXIST:  # appeared since we looked: someone else's file
+            raise CommandError(f"{option}: {shown} appeared while starting; give a new path") from None
+        raise CommandError(f"{option}: cannot create {shown}: {exc.strerror}") from None
+    return os.fdopen(descriptor, "w", newline="", encoding="utf-8")
 
 
 def _move(partial: Path, target: Path, *, option: str, replace: bool) -> None:
@@ -88,9 +102,10 @@ def _link_or_rename(partial: Path, target: Path) -> None:
 _NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK, errno.ENOSYS}
 
 
-def _refused(target: Path, *, option: str, force: bool, holds: str) -> bool:
-    """Refuse (CommandError, one line) what ``new_file`` refuses; True when ``target`` is an
-    existing regular file that ``force`` lets the caller replace."""
+def new_file_check(path: str, *, option: str, force: bool = False, holds: str = "") -> Path:
+    """What ``new_file`` refuses, checked without creating or replacing anything (``--dry-run``);
+    the path. Raises the same one-line CommandError; a directory synthadmin may not write in too."""
+    target = Path(path).expanduser()
     try:
         existing = os.lstat(target)
     except FileNotFoundError:
@@ -112,20 +127,8 @@ def _refused(target: Path, *, option: str, force: bool, holds: str) -> bool:
             )
         if not stat.S_ISREG(existing.st_mode):
             raise CommandError(f"{option}: {target} is not a regular file; give a file path")
-        return True
-    if not target.parent.is_dir():
+    elif not target.parent.is_dir():
         raise CommandError(f"{option}: directory {target.parent} does not exist")
-    return False
-
-
-def _create(path: Path, *, option: str, mode: int, shown: Path) -> TextIO:
-    """Create ``path`` (``O_EXCL``, never through a link, ``mode`` from the start), open for
-    UTF-8 text; errors name ``shown``, the path the user gave."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    try:
-        descriptor = os.open(path, flags, mode)
-    except OSError as exc:
-        if exc.errno == errno.EEXIST:  # appeared since we looked: someone else's file
-            raise CommandError(f"{option}: {shown} appeared while starting; give a new path") from None
-        raise CommandError(f"{option}: cannot create {shown}: {exc.strerror}") from None
-    return os.fdopen(descriptor, "w", newline="", encoding="utf-8")
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise CommandError(f"{option}: cannot create {target}: Permission denied")
+    return target

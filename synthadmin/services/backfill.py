@@ -2,6 +2,11 @@
 
 New days never collide with existing ones nor reach into the future; each patient's days, its
 ledger count and its ``CheckinAddition`` record are written in one transaction, all or none.
+
+Patients go in batches of ``SYNTHADMIN_BATCH_USERS``: one transaction per batch holds one COPY
+of all its patients' days, one statement for their ledger counts and one for their records (a
+few round trips, whatever the batch's size). Should the database refuse the batch, it is rolled
+back and its patients written one at a time, so one bad patient costs only its own days.
 """
 
 from __future__ import annotations
@@ -20,8 +25,11 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from profiles.models import Profile
-from synthadmin.content import build_history, patient_seed
+from synthadmin.content import PatientHistory, build_history, patient_seed
+from synthadmin.db.errors import connection_lost
 from synthadmin.exceptions import InvalidRequestError
+from synthadmin.failpoints import ADDITIONS_AFTER_BATCH, ADDITIONS_BATCH_COPIED, failpoint
+from synthadmin.logs import run_logged
 from synthadmin.models import CheckinAddition, SyntheticRun
 from synthadmin.selectors import users_complete
 from synthadmin.services import ledger
@@ -42,7 +50,7 @@ from synthadmin.services.requests import (
     history_window_validate,
 )
 from synthadmin.services.run_locks import changes_runs
-from synthadmin.services.writer import checkins_copy
+from synthadmin.services.writer import checkins_copy, checkins_copy_many
 
 
 @dataclass
@@ -54,6 +62,7 @@ class _Selection:
     refusals: list[AdditionRefusal] = field(default_factory=list)
 
 
+@run_logged()
 @changes_runs  # an export of the runs it changes refuses it, and the other way round
 def checkins_backfill(
     *,
@@ -84,11 +93,13 @@ def checkins_backfill(
     run, parameters = _run_start(request, selection.eligible, started_by)
     written = 0
     failures: list[UserFailure] = []
-    for index, profile in enumerate(selection.eligible):
-        try:
-            written += _patient_backfill(run, profile, selection.first_checkin[profile.id], request, index)
-        except DatabaseError as exc:  # one patient's failure must not stop the others; reported
-            failures.append(addition_failure(profile.email or str(profile.id), exc))
+    size = settings.SYNTHADMIN_BATCH_USERS
+    for first in range(0, len(selection.eligible), size):
+        batch = [
+            _Days(profile, _history(profile, selection.first_checkin[profile.id], request, index))
+            for index, profile in enumerate(selection.eligible[first : first + size], start=first)
+        ]
+        written += _batch_backfill(run, batch, failures)
     _run_finish(run, patients=len(selection.eligible), written=written, failures=failures)
     report = addition_report(run, parameters=parameters, checkins=written, failures=failures, began=began)
     return report, selection.refusals
@@ -157,29 +168,77 @@ def _run_finish(run: SyntheticRun, *, patients: int, written: int, failures: lis
     ledger.run_finish(run, status=status, error=error, checkins_created=written, users_failed=len(failures))
 
 
-def _patient_backfill(
-    run: SyntheticRun, profile: Profile, first_checkin: dt.date, request: GenerationParams, index: int
-) -> int:
-    """Write one patient's new days before ``first_checkin``, all or none; the number written."""
-    history = build_history(
+@dataclass(frozen=True)
+class _Days:
+    """One patient's new days, built before its batch's transaction opens."""
+
+    profile: Profile
+    history: PatientHistory
+
+    @property
+    def email(self) -> str:
+        return self.profile.email or str(self.profile.id)
+
+
+def _history(
+    profile: Profile, first_checkin: dt.date, request: GenerationParams, index: int
+) -> PatientHistory:
+    """The days before ``first_checkin`` for the ``index``-th eligible patient (its own seed)."""
+    return build_history(
         pattern=request.pattern,
         end_date=first_checkin - dt.timedelta(days=1),
         days=request.checkin_days,
         seed=patient_seed(request.seed, index),
         adherence=request.adherence,
     )
-    with transaction.atomic():
-        count = checkins_copy(user_id=profile.id, rows=history.iter_json_rows())
-        ledger.entries_checkins_added(profile.id, count)
-        CheckinAddition.objects.create(
-            run=run,
-            user_id=profile.id,
-            email=profile.email or str(profile.id),
-            days=date_runs(history.checkin_dates),
-            checkins=count,
-            ground_truth=ground_truth_of(history),
-        )
-    return count
+
+
+def _batch_backfill(run: SyntheticRun, batch: list[_Days], failures: list[UserFailure]) -> int:
+    """Write ``batch`` in one transaction (one COPY, one ledger statement, one for the records);
+    should it fail, one patient at a time. The number of check-ins written."""
+    try:
+        with transaction.atomic():
+            counts = checkins_copy_many(histories=[(d.profile.id, d.history.iter_json_rows()) for d in batch])
+            failpoint(ADDITIONS_BATCH_COPIED)  # tests only: inside the batch's transaction
+            ledger.entries_checkins_changed(counts)
+            CheckinAddition.objects.bulk_create([_record(run, d, counts[d.profile.id]) for d in batch])
+    except DatabaseError as exc:
+        if connection_lost(exc):
+            raise
+        return _each_backfill(run, batch, failures)  # rolled back: find who, keep the others
+    failpoint(ADDITIONS_AFTER_BATCH)  # tests only: a batch committed, the next not started
+    return sum(counts.values())
+
+
+def _each_backfill(run: SyntheticRun, batch: list[_Days], failures: list[UserFailure]) -> int:
+    """Write each patient of ``batch`` in a transaction of its own, all or none; a failure is
+    reported and the others still written."""
+    written = 0
+    for days in batch:
+        try:
+            with transaction.atomic():
+                count = checkins_copy(user_id=days.profile.id, rows=days.history.iter_json_rows())
+                ledger.entries_checkins_changed({days.profile.id: count})
+                _record(run, days, count).save()
+        except DatabaseError as exc:  # one patient's failure must not stop the others; reported
+            if connection_lost(exc):
+                raise
+            failures.append(addition_failure(days.email, exc))
+            continue
+        written += count
+    return written
+
+
+def _record(run: SyntheticRun, days: _Days, count: int) -> CheckinAddition:
+    """The ``CheckinAddition`` naming the days ``days`` added (unsaved)."""
+    return CheckinAddition(
+        run=run,
+        user_id=days.profile.id,
+        email=days.email,
+        days=date_runs(days.history.checkin_dates),
+        checkins=count,
+        ground_truth=ground_truth_of(days.history),
+    )
 
 
 def _window_refusal(first_checkin: dt.date, days: int) -> str | None:

@@ -62,17 +62,24 @@ def run_wait(run: SyntheticRun, *, timeout: float) -> SyntheticRun:
         time.sleep(0.2)
 
 
-def runs_stop_before_purge(*, run: uuid.UUID | None) -> None:
-    """Cancel the background runs in progress (``run``, or every run when None) and wait, at most
+def runs_in_progress(*, run: uuid.UUID | None) -> list[SyntheticRun]:
+    """The background runs queued or running: ``run`` (if it is one), or all when None."""
+    runs = SyntheticRun.objects.filter(background=True, status__in=[Status.QUEUED, Status.RUNNING])
+    if run is not None:
+        runs = runs.filter(pk=run)
+    return list(runs)
+
+
+def runs_stop_before_purge(*, run: uuid.UUID | None, runs: list[SyntheticRun] | None = None) -> None:
+    """Cancel the background runs in progress (``run``, or every run when None; ``runs``, those
+    the caller already found with ``runs_in_progress``) and wait, at most
     ``SYNTHADMIN_PURGE_CANCEL_WAIT_SECONDS``, for their workers to finish or compensate the users
     in flight. Chunks whose worker died are settled on the way.
 
     Writes what ``run_cancel`` writes (by "purge"). Raises InvalidRequestError when a run is
     still stopping after the wait (purge it again then).
     """
-    runs = SyntheticRun.objects.filter(background=True, status__in=[Status.QUEUED, Status.RUNNING])
-    if run is not None:
-        runs = runs.filter(pk=run)
+    runs = runs_in_progress(run=run) if runs is None else runs
     deadline = time.monotonic() + settings.SYNTHADMIN_PURGE_CANCEL_WAIT_SECONDS
     for each in runs:
         run_cancel(run=each, by="purge")
@@ -97,15 +104,18 @@ def runs_purge(
 ) -> PurgeReport:
     """Purge one run (``run``) or every run (None), a background run in progress cancelled and
     awaited first (``runs_stop_before_purge``); Auth is checked before either
-    (``purge_preflight``), so a refused key cancels nothing.
+    (``purge_preflight``, or ``synthetic_users_purge``'s own check when nothing is in progress),
+    so a refused key cancels nothing.
 
     Writes what ``runs_stop_before_purge`` and ``synthetic_users_purge`` write; raises what they raise.
     """
     stop = stop or threading.Event()
     with gateway_in_use(gateway, cancel=stop) as auth:
-        purge_preflight(run=run, gateway=auth)
-        runs_stop_before_purge(run=run)
+        in_progress = runs_in_progress(run=run)
+        if in_progress:
+            purge_preflight(run=run, gateway=auth)
+            runs_stop_before_purge(run=run, runs=in_progress)
         return synthetic_users_purge(run=run, gateway=auth, stop=stop, progress=progress)
 
 
-__all__ = ["run_cancel", "run_wait", "runs_purge", "runs_stop_before_purge"]
+__all__ = ["run_cancel", "run_wait", "runs_in_progress", "runs_purge", "runs_stop_before_purge"]

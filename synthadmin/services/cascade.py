@@ -7,7 +7,8 @@ added), sets columns to NULL/default where a key says so, and fails where a key 
 and, for a set of users about to be deleted, finds the rows that would go or change although
 they also belong to someone who is not synthetic — a real patient's therapist link, a note
 about a real patient, a row in a table synthadmin has never seen — and the rows that would
-block the delete. It reads, in one query per table and rule; it writes nothing.
+block the delete. It reads, in one query per table and rule, all sent in one round trip; it
+writes nothing.
 
 What it does not see: rows that point at a user without a foreign key (an audit log's
 ``user_id``) — those are never followed, and never deleted by the database either; and a
@@ -19,11 +20,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
 
-from django.db import connection
 from psycopg import sql
 
+from synthadmin.db.pipeline import statements_pipelined
 from synthadmin.db.session import DJANGO_SCHEMA
 from synthadmin.models import SyntheticUser
 from synthadmin.target import AUTH_USERS, ForeignKey, TableName, Target
@@ -64,15 +64,21 @@ def deletion_holds(target: Target, user_ids: Collection[uuid.UUID]) -> dict[uuid
     if unreadable:
         return {user_id: [Hold(UNREADABLE, table) for table in unreadable] for user_id in user_ids}
     params = {"roots": list(user_ids)}
-    with connection.cursor() as cursor:
-        for table in plan.order:
-            for column in target.user_reference_columns(table):
-                _collect(cursor, holds, UNSAFE, table, _foreign_rows(plan.affected(table), column), params)
-        for fk in plan.changed:
-            for column in target.user_reference_columns(fk.table):
-                _collect(cursor, holds, UNSAFE, fk.table, _foreign_rows(plan.referencing(fk), column), params)
-        for fk in plan.restricting:
-            _collect(cursor, holds, BLOCKED, fk.table, _count_rows(plan.referencing(fk)), params)
+    asked: list[tuple[str, TableName, sql.Composable]] = []
+    for table in plan.order:
+        for column in target.user_reference_columns(table):
+            asked.append((UNSAFE, table, _foreign_rows(plan.affected(table), column)))
+    for fk in plan.changed:
+        for column in target.user_reference_columns(fk.table):
+            asked.append((UNSAFE, fk.table, _foreign_rows(plan.referencing(fk), column)))
+    for fk in plan.restricting:
+        asked.append((BLOCKED, fk.table, _count_rows(plan.referencing(fk))))
+    # Every question in one round trip: they are independent reads.
+    answers = statements_pipelined([(query, params) for _kind, _table, query in asked])
+    for (kind, table, _query), answer in zip(asked, answers, strict=True):
+        for root, count in answer.rows:
+            user_id = root if isinstance(root, uuid.UUID) else uuid.UUID(str(root))
+            holds.setdefault(user_id, []).append(Hold(kind, table, int(count)))
     return holds
 
 
@@ -174,18 +180,3 @@ def _foreign_rows(rows: sql.Composable, column: str) -> sql.Composable:
 
 def _count_rows(rows: sql.Composable) -> sql.Composable:
     return sql.SQL("SELECT a.__root, count(DISTINCT a.__ctid) FROM ({}) a GROUP BY a.__root").format(rows)
-
-
-def _collect(
-    cursor: Any,
-    holds: dict[uuid.UUID, list[Hold]],
-    kind: str,
-    table: TableName,
-    query: sql.Composable,
-    params: dict[str, Any],
-) -> None:
-    connection.ensure_connection()
-    cursor.execute(query.as_string(connection.connection), params)
-    for root, count in cursor.fetchall():
-        user_id = root if isinstance(root, uuid.UUID) else uuid.UUID(str(root))
-        holds.setdefault(user_id, []).append(Hold(kind, table, int(count)))

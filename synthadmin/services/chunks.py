@@ -27,15 +27,18 @@ from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from synthadmin.auth import AuthGateway, gateway_in_use
+from synthadmin.logs import run_log_bind, run_logged
 from synthadmin.models import RunChunk, Scenario, SyntheticRun, SyntheticUser
 from synthadmin.services import ledger
 from synthadmin.services.jobs import Job, chunk_jobs
 from synthadmin.services.ledger import Starter
 from synthadmin.services.logins import logins_sink
+from synthadmin.services.population import population_names_check
 from synthadmin.services.preflight import auth_preflight
 from synthadmin.services.purge import intents_resolve
 from synthadmin.services.reports import NullProgress
 from synthadmin.services.requests import GenerationParams, GenerationRequest, generation_request_validate
+from synthadmin.services.task_queue import QUEUE_ERRORS, BackendUnreachable, backend_name, chunks_lost
 from synthadmin.services.user_creation import UserCreation
 from synthadmin.services.workers import ChunkHeartbeat, worker_id, worker_shutdown, worker_touch
 from synthadmin.target import target_get
@@ -74,6 +77,7 @@ def run_enqueue(
     Supabase Auth), both before anything is written or enqueued.
     """
     params = generation_request_validate(request, max_patients=max_patients)
+    population_names_check(locale=params.locale)
     auth_preflight()  # the workers would find out one user at a time; say it now, write nothing
     with transaction.atomic():
         run = ledger.run_start(
@@ -127,9 +131,26 @@ def _chunks_add(run: SyntheticRun, phase: str, offset: int, count: int) -> list[
 
 
 def _enqueue(chunks: list[RunChunk]) -> None:
+    """Enqueue a task per chunk and record its id. A backend that does not answer (Redis down)
+    leaves the chunk queued without a new task: the reaper enqueues it once it answers
+    (``task_queue.chunks_lost``), so the run never waits on a task that was never made."""
     for chunk in chunks:
-        result = run_chunk_task.enqueue(chunk.pk)
-        RunChunk.objects.filter(pk=chunk.pk).update(task_id=str(result.id)[:64])
+        try:
+            task_id = _task_enqueue(chunk)
+        except QUEUE_ERRORS as exc:
+            logger.warning(
+                "chunk %s of run %s not enqueued: %s does not answer (%s); the reaper enqueues it later",
+                chunk.pk,
+                chunk.run_id,
+                backend_name(),
+                type(exc).__name__,
+            )
+            continue
+        RunChunk.objects.filter(pk=chunk.pk).update(task_id=task_id)
+
+
+def _task_enqueue(chunk: RunChunk) -> str:
+    return str(run_chunk_task.enqueue(chunk.pk).id)[:64]
 
 
 @task(queue_name=settings.SYNTHADMIN_TASK_QUEUE)
@@ -138,6 +159,7 @@ def run_chunk_task(chunk_id: int) -> str:
     return chunk_run(chunk_id)
 
 
+@run_logged()
 def chunk_run(chunk_id: int, *, gateway: AuthGateway | None = None) -> str:
     """Run one chunk (what a task does); return what became of it (``done``, ``cancelled``,
     ``requeued`` — its worker was stopped — or ``skipped``: not queued any more, another worker
@@ -150,6 +172,7 @@ def chunk_run(chunk_id: int, *, gateway: AuthGateway | None = None) -> str:
     chunk = _chunk_claim(chunk_id)
     if chunk is None:
         return "skipped"
+    run_log_bind(chunk.run_id)
     if chunk.state == ChunkState.CANCELLED:
         return "cancelled"
     worker_touch()
@@ -329,12 +352,70 @@ def _run_finish(run: SyntheticRun) -> None:
 
 
 def chunks_reap() -> list[RunChunk]:
-    """Re-enqueue every running chunk whose worker died; return them.
+    """Re-enqueue every running chunk whose worker died, and every queued chunk whose task the
+    backend lost (``chunks_requeue_lost``); return them.
 
     Same host: its process is gone (at once) or its heartbeat is stale. Another host: its
     heartbeat is older than ``SYNTHADMIN_WORKER_STALE_SECONDS``. A chunk whose workers died
     ``CHUNK_MAX_ATTEMPTS`` times is settled with an error instead (the run then fails).
     """
+    return _chunks_reap_dead() + chunks_requeue_lost()
+
+
+def chunks_requeue_lost() -> list[RunChunk]:
+    """Enqueue again every queued chunk whose task the backend has lost (``task_queue``: no job
+    in Redis after a restart or FLUSHDB, a deleted or ended task row...); a cancelled run's is
+    settled cancelled instead. Nothing while the backend does not answer. Returns them.
+
+    Each time counts as an attempt: a chunk lost (or failing before it runs) ``CHUNK_MAX_ATTEMPTS``
+    times is given up, with an error that stops the run, rather than enqueued for ever.
+    """
+    queued = list(RunChunk.objects.filter(state=ChunkState.QUEUED).order_by("run_id", "first"))
+    if not queued:
+        return []
+    try:
+        lost = chunks_lost(queued)
+    except BackendUnreachable:
+        return []  # not known: never a guess (the worker says the outage once)
+    return [chunk for chunk in queued if chunk.pk in lost and _chunk_requeue_lost(chunk, why=lost[chunk.pk])]
+
+
+def _chunk_requeue_lost(chunk: RunChunk, *, why: str) -> bool:
+    """Under a row lock on the chunk, still queued with the same task: enqueue a new task and
+    record it in the same transaction (no second reaper can enqueue it twice)."""
+    try:
+        with transaction.atomic():
+            locked = (
+                RunChunk.objects.select_for_update(skip_locked=True)
+                .filter(pk=chunk.pk, state=ChunkState.QUEUED, task_id=chunk.task_id)
+                .first()
+            )
+            if locked is None:
+                return False
+            now = timezone.now()
+            if SyntheticRun.objects.filter(pk=locked.run_id, cancel_requested_at__isnull=False).exists():
+                locked.state, locked.finished_at = ChunkState.CANCELLED, now
+                locked.save(update_fields=["state", "finished_at"])
+                transaction.on_commit(lambda: run_settle(locked.run_id))
+                return True
+            locked.attempts += 1
+            if locked.attempts >= CHUNK_MAX_ATTEMPTS:
+                locked.state, locked.finished_at = ChunkState.DONE, now
+                locked.error = f"its task was lost {locked.attempts} times; last: {why}"
+                locked.save()
+                ledger.run_stop_request(locked.run_id, f"stopped: {locked.error}")
+                transaction.on_commit(lambda: run_settle(locked.run_id))
+                return True
+            _task_result_failed(locked.task_id, f"chunk {locked.pk}: {why}")
+            locked.task_id = _task_enqueue(locked)
+            locked.save(update_fields=["task_id", "attempts"])
+            logger.warning("chunk %s of run %s: %s; enqueued again", locked.pk, locked.run_id, why)
+    except QUEUE_ERRORS:
+        return False  # the backend stopped answering meanwhile: next time
+    return True
+
+
+def _chunks_reap_dead() -> list[RunChunk]:
     host, _pid, _started = ledger.process_identity()
     stale = timezone.now() - dt.timedelta(seconds=settings.SYNTHADMIN_WORKER_STALE_SECONDS)
     reaped = []
@@ -407,6 +488,7 @@ __all__ = [
     "WorkerDiedError",
     "chunk_run",
     "chunks_reap",
+    "chunks_requeue_lost",
     "params_of",
     "run_chunk_task",
     "run_enqueue",

@@ -8,6 +8,7 @@ Reset, and the admin's "Delete selected synthetic users" (``synthadmin.admin.tas
 from __future__ import annotations
 
 import uuid
+from enum import StrEnum
 
 from django.conf import settings
 from django_tasks import task
@@ -35,8 +36,19 @@ from synthadmin.services.workers import workers_alive
 Status = SyntheticRun.Status
 
 
-def in_request(*, users: int, for_workers: bool = False, waits_for_a_worker: bool = False) -> bool:
-    """Whether work on ``users`` users runs in this request (True) or goes to a task (False).
+class Placement(StrEnum):
+    """Where a piece of admin work runs: what the admin tells staff before and after."""
+
+    IN_REQUEST = "in_request"
+    """Here, now: the page answers when it is done."""
+    WORKERS = "workers"
+    """Queued, and a worker is alive to take it."""
+    WAITS = "waits"
+    """Queued with no worker alive: it waits until one starts (``WORKER_COMMAND``)."""
+
+
+def placement(*, users: int, for_workers: bool = False, waits_for_a_worker: bool = False) -> Placement:
+    """Where work on ``users`` users runs (the one rule of every admin operation).
 
     While a worker is alive, work goes to it when it is ``for_workers`` (a generation, whose
     chunks spread over the workers; a purge that must first wait for a run to stop) or larger
@@ -46,8 +58,32 @@ def in_request(*, users: int, for_workers: bool = False, waits_for_a_worker: boo
     """
     small = users <= settings.SYNTHADMIN_ADMIN_INLINE_PATIENTS
     if workers_alive():
-        return small and not for_workers
-    return small or not waits_for_a_worker
+        return Placement.IN_REQUEST if small and not for_workers else Placement.WORKERS
+    return Placement.IN_REQUEST if small or not waits_for_a_worker else Placement.WAITS
+
+
+def in_request(*, users: int, for_workers: bool = False, waits_for_a_worker: bool = False) -> bool:
+    """Whether work on ``users`` users runs in this request (True) or goes to a task (False):
+    ``placement`` says which."""
+    where = placement(users=users, for_workers=for_workers, waits_for_a_worker=waits_for_a_worker)
+    return where == Placement.IN_REQUEST
+
+
+def queued_placement() -> Placement:
+    """Where work just queued stands: taken by a live worker, or waiting for one."""
+    return Placement.WORKERS if workers_alive() else Placement.WAITS
+
+
+def run_placement(request: GenerationRequest | GenerationParams) -> Placement:
+    """Where ``run_start_or_enqueue`` would run this generation (what the Preview says)."""
+    params = generation_request_validate(request)
+    return placement(users=params.patients + params.therapists, for_workers=True, waits_for_a_worker=True)
+
+
+def scenario_placement(scenario: Scenario) -> Placement:
+    """Where a scenario's Run (and Reset) would run it."""
+    users = scenario.patients + scenario.therapists
+    return placement(users=users, for_workers=True, waits_for_a_worker=True)
 
 
 def run_start_or_enqueue(
@@ -152,10 +188,15 @@ def scenario_reset_task(scenario_id: int, label: str, user_id: int | None, sourc
 
 
 __all__ = [
+    "Placement",
     "in_request",
+    "placement",
     "purge_run_task",
+    "queued_placement",
+    "run_placement",
     "run_purge_start_or_enqueue",
     "run_start_or_enqueue",
+    "scenario_placement",
     "scenario_reset_start_or_enqueue",
     "scenario_reset_task",
     "users_delete",

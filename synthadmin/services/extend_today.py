@@ -5,6 +5,12 @@ of every addition still in place): the last day's state, its episode and the day
 in it carry on (``content.EpisodeInProgress``), so the join never jumps; the patient keeps its
 own seed, traits and adherence. Writes one ``extend`` run (``parameters["mode"] == "to_today"``);
 per patient all or nothing, never a duplicate date; a second call the same day writes nothing.
+
+Patients go in batches of ``SYNTHADMIN_BATCH_USERS``, each in one transaction and a few round
+trips: one pipelined read that locks the batch's ledger entries and reads what a concurrent
+extension already wrote, one COPY of every patient's new days, one statement for the ledger
+counts and one for the ``CheckinAddition`` records. Should the database refuse the batch, it is
+rolled back and its patients written one at a time, so one bad patient costs only its own days.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from django_tasks import task
@@ -31,37 +37,28 @@ from synthadmin.content import (
     MoodState,
     PatientTraits,
     continuation_seed,
-    continue_history,
     patient_seed,
     patient_traits,
 )
-from synthadmin.db.errors import connection_lost
+from synthadmin.logs import run_logged
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.selectors import users_complete
 from synthadmin.services import ledger
 from synthadmin.services.additions import (
     AdditionRefusal,
-    addition_failure,
     addition_refusal,
     addition_report,
-    date_runs,
     patients_selected,
 )
-from synthadmin.services.ground_truth import ground_truth_of
+from synthadmin.services.extend_batches import Tally, TodayPlan, today_batch_write
 from synthadmin.services.ledger import Starter
 from synthadmin.services.patient_truth import ground_truth_regenerate, patient_index
-from synthadmin.services.reports import NullProgress, ProgressListener, RunReport, UserFailure
+from synthadmin.services.reports import NullProgress, ProgressListener, RunReport
 from synthadmin.services.run_locks import changes_runs
-from synthadmin.services.writer import checkins_copy
 
 #: The progress phase this service reports (one step per patient considered).
 PHASE_PATIENTS = "patients"
 MODE = "to_today"
-
-#: Patients written per transaction (each in its own savepoint).
-CHUNK_PATIENTS = 100
-
-EXISTING_DATES = "SELECT checkin_date FROM public.check_ins WHERE user_id = %s AND checkin_date >= %s"
 
 
 @dataclass(frozen=True)
@@ -90,39 +87,7 @@ class TodayExtension:
         }
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """One patient's continuation: the window after its last generated day, and where it left off."""
-
-    user_id: uuid.UUID
-    entry_id: int
-    email: str
-    pattern: str
-    start: dt.date
-    days: int
-    where: EpisodeInProgress
-    seed: np.random.SeedSequence
-    traits: PatientTraits | None
-    adherence: float
-
-
-@dataclass
-class _Tally:
-    """What writing the plans did: check-ins written, patients extended, found up to date, failed."""
-
-    written: int = 0
-    extended: int = 0
-    up_to_date: int = 0
-    failures: list[UserFailure] = field(default_factory=list)
-    stopped: bool = False
-
-    def add(self, other: _Tally) -> None:
-        self.written += other.written
-        self.extended += other.extended
-        self.up_to_date += other.up_to_date
-        self.failures += other.failures
-
-
+@run_logged()
 @changes_runs  # an export of the runs it changes refuses it, and the other way round
 def checkins_extend_to_today(
     *,
@@ -161,7 +126,7 @@ def checkins_extend_to_today(
 
     began = time.monotonic()
     run_row, parameters = _run_start(plans, today, started_by)
-    tally = _Tally(up_to_date=up_to_date)
+    tally = Tally(up_to_date=up_to_date)
     _plans_write(run_row, plans, today, tally, progress=progress, stop=stop)
     if not (tally.written or tally.extended or tally.failures or tally.stopped):
         _run_discard(run_row)
@@ -202,13 +167,13 @@ def _candidates(
 
 def _plans_sorted(
     candidates: dict[uuid.UUID, Profile], today: dt.date, progress: ProgressListener
-) -> tuple[list[_Plan], list[AdditionRefusal], int]:
+) -> tuple[list[TodayPlan], list[AdditionRefusal], int]:
     """The candidates' plans, their refusals and how many already reach today (a step each)."""
-    plans: list[_Plan] = []
+    plans: list[TodayPlan] = []
     refusals: list[AdditionRefusal] = []
     up_to_date = 0
     for plan_or_reason in _plans(candidates, today):
-        if isinstance(plan_or_reason, _Plan):
+        if isinstance(plan_or_reason, TodayPlan):
             plans.append(plan_or_reason)
         elif plan_or_reason is None:
             up_to_date += 1
@@ -220,7 +185,7 @@ def _plans_sorted(
 
 
 def _run_start(
-    plans: list[_Plan], today: dt.date, started_by: Starter
+    plans: list[TodayPlan], today: dt.date, started_by: Starter
 ) -> tuple[SyntheticRun, dict[str, Any]]:
     """The ``extend`` run (mode ``to_today``) in the ledger, and its parameters."""
     parameters = {
@@ -241,9 +206,9 @@ def _run_start(
 
 def _plans_write(
     run_row: SyntheticRun,
-    plans: list[_Plan],
+    plans: list[TodayPlan],
     today: dt.date,
-    tally: _Tally,
+    tally: Tally,
     *,
     progress: ProgressListener,
     stop: threading.Event | None,
@@ -252,13 +217,14 @@ def _plans_write(
     Ctrl-C included, which is re-raised)."""
     crash: BaseException | None = None
     try:
-        for first in range(0, len(plans), CHUNK_PATIENTS):
+        size = settings.SYNTHADMIN_BATCH_USERS
+        for first in range(0, len(plans), size):
             if stop is not None and stop.is_set():
                 tally.stopped = True
                 break
-            chunk = plans[first : first + CHUNK_PATIENTS]
-            tally.add(_chunk_write(run_row, chunk, today))
-            progress.advance(PHASE_PATIENTS, len(chunk))
+            batch = plans[first : first + size]
+            tally.add(today_batch_write(run_row, batch, today))
+            progress.advance(PHASE_PATIENTS, len(batch))
     except BaseException as exc:  # recorded on the run, then re-raised (Ctrl-C included)
         crash = exc
         raise
@@ -266,28 +232,7 @@ def _plans_write(
         _run_finish(run_row, tally, crash)
 
 
-def _chunk_write(run_row: SyntheticRun, chunk: list[_Plan], today: dt.date) -> _Tally:
-    """One commit per chunk, a savepoint per patient (``_extend_one``): a patient's failure rolls
-    back only its own days; the flush to disk is paid once per chunk."""
-    done = _Tally()
-    with transaction.atomic():
-        for plan in chunk:
-            try:
-                count = _extend_one(run_row, plan, today)
-            except DatabaseError as exc:  # one patient's failure must not stop the others
-                if connection_lost(exc):
-                    raise
-                done.failures.append(addition_failure(plan.email, exc))
-                continue
-            if count is None:
-                done.up_to_date += 1  # another extension got there first
-            else:
-                done.written += count
-                done.extended += 1
-    return done
-
-
-def _run_finish(run_row: SyntheticRun, tally: _Tally, crash: BaseException | None) -> None:
+def _run_finish(run_row: SyntheticRun, tally: Tally, crash: BaseException | None) -> None:
     interrupted = isinstance(crash, KeyboardInterrupt)
     status, error = ledger.run_status(
         ledger.RunOutcome(
@@ -311,7 +256,9 @@ def _run_discard(run_row: SyntheticRun) -> None:
         run_row.delete()
 
 
-def _plans(candidates: dict[uuid.UUID, Profile], today: dt.date) -> Iterable[_Plan | AdditionRefusal | None]:
+def _plans(
+    candidates: dict[uuid.UUID, Profile], today: dt.date
+) -> Iterable[TodayPlan | AdditionRefusal | None]:
     """Per candidate: its plan, a refusal, or None when it already reaches today."""
     entries: dict[uuid.UUID, SyntheticUser] = {}
     for entry in (
@@ -348,7 +295,7 @@ class _UpToDateError(Exception):
     """The patient's stored truth already reaches today."""
 
 
-def _plan(entry: SyntheticUser, additions: list[dict[str, Any]], today: dt.date, email: str) -> _Plan:
+def _plan(entry: SyntheticUser, additions: list[dict[str, Any]], today: dt.date, email: str) -> TodayPlan:
     truth = entry.ground_truth
     if not truth:
         try:
@@ -379,7 +326,7 @@ def _plan(entry: SyntheticUser, additions: list[dict[str, Any]], today: dt.date,
     )
     seed, traits = _patient_seed_and_traits(entry, truth)
     start = end + dt.timedelta(days=1)
-    return _Plan(
+    return TodayPlan(
         user_id=entry.user_id,
         entry_id=entry.pk,
         email=email,
@@ -429,42 +376,6 @@ def _patient_seed_and_traits(
     if run.kind != SyntheticRun.Kind.GENERATE or not days or not pattern:
         return seed, None
     return seed, patient_traits(pattern=pattern, days=days, seed=seed)
-
-
-def _extend_one(run: SyntheticRun, plan: _Plan, today: dt.date) -> int | None:
-    """Write one patient's window; None when another extension already covered it."""
-    history = continue_history(
-        pattern=plan.pattern,
-        end_date=today,
-        days=plan.days,
-        seed=plan.seed,
-        adherence=plan.adherence,
-        continue_from=plan.where,
-        traits=plan.traits,
-    )
-    with transaction.atomic():  # a savepoint inside the caller's chunk transaction
-        # Serialises extensions of one patient: the second sees the first's addition below.
-        list(SyntheticUser.objects.select_for_update().filter(pk=plan.entry_id).values_list("pk"))
-        ends = CheckinAddition.objects.filter(user_id=plan.user_id, removed_at__isnull=True).values_list(
-            "ground_truth__end", flat=True
-        )
-        if any(e and dt.date.fromisoformat(e) >= plan.start for e in ends):
-            return None
-        with connection.cursor() as cursor:
-            cursor.execute(EXISTING_DATES, [plan.user_id, plan.start])
-            existing = {row[0] for row in cursor.fetchall()}
-        rows = [row for row in history.iter_json_rows() if row[0] not in existing]
-        count = checkins_copy(user_id=plan.user_id, rows=rows)
-        ledger.entries_checkins_added(plan.user_id, count)
-        CheckinAddition.objects.create(
-            run=run,
-            user_id=plan.user_id,
-            email=plan.email,
-            days=date_runs(row[0] for row in rows),
-            checkins=count,
-            ground_truth=ground_truth_of(history),
-        )
-    return count
 
 
 @task(queue_name=settings.SYNTHADMIN_TASK_QUEUE)

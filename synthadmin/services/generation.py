@@ -17,12 +17,13 @@ from collections.abc import Callable
 from django.conf import settings
 
 from synthadmin.auth import AuthGateway, gateway_in_use
+from synthadmin.logs import run_logged
 from synthadmin.models import Scenario, SyntheticRun
 from synthadmin.services import ledger
 from synthadmin.services.jobs import patient_jobs, therapist_jobs
 from synthadmin.services.ledger import Starter
 from synthadmin.services.logins import logins_expire
-from synthadmin.services.population import population_build
+from synthadmin.services.population import population_build, population_names_check
 from synthadmin.services.preflight import auth_preflight
 from synthadmin.services.reports import Credential, NullProgress, ProgressListener, RunReport
 from synthadmin.services.requests import GenerationParams, GenerationRequest, generation_request_validate
@@ -30,6 +31,7 @@ from synthadmin.services.user_creation import PHASE_CHECKINS, PHASE_USERS, UserC
 from synthadmin.target import target_get
 
 
+@run_logged()
 def population_generate(
     *,
     request: GenerationRequest | GenerationParams,
@@ -64,6 +66,7 @@ def population_generate(
     also ends calls in flight.
     """
     params = generation_request_validate(request)
+    population_names_check(locale=params.locale)
     stop = stop or threading.Event()
     with gateway_in_use(gateway, cancel=stop) as auth:
         # Auth unreachable, the key refused, a URL that is not Supabase Auth: one line, and
@@ -141,6 +144,7 @@ def _users_create(creation: UserCreation) -> None:
         patients=params.patients,
         locale=params.locale,
         email_domain=settings.SYNTHADMIN_EMAIL_DOMAIN,
+        unique_usernames=creation.target.unique_usernames,
     )
     creation.progress.phase(PHASE_USERS, len(therapists) + len(patients))
     if patients and params.checkin_days:

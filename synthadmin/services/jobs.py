@@ -17,6 +17,7 @@ from django.conf import settings
 from synthadmin.models import RunChunk, SyntheticRun, SyntheticUser
 from synthadmin.services.population import PersonSpec, population_build, therapist_assignment
 from synthadmin.services.requests import GenerationParams
+from synthadmin.target import target_get
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def patient_jobs(
 
 @functools.lru_cache(maxsize=4)
 def _population(
-    seed: int, run_tag: str, therapists: int, patients: int, locale: str, domain: str
+    seed: int, run_tag: str, therapists: int, patients: int, locale: str, domain: str, unique: bool
 ) -> tuple[list[PersonSpec], list[PersonSpec]]:
     # Built once per worker process and run: every chunk of the run slices the same population.
     return population_build(
@@ -63,6 +64,7 @@ def _population(
         patients=patients,
         locale=locale,
         email_domain=domain,
+        unique_usernames=unique,
     )
 
 
@@ -80,6 +82,7 @@ def chunk_jobs(*, run: SyntheticRun, params: GenerationParams, chunk: RunChunk) 
             params.patients,
             params.locale,
             settings.SYNTHADMIN_EMAIL_DOMAIN,
+            target_get().unique_usernames,
         )
     if chunk.phase == RunChunk.Phase.THERAPISTS:
         return therapist_jobs(therapists)[chunk.first : chunk.stop]

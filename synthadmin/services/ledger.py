@@ -26,11 +26,12 @@ finishing (kill -9, a lost machine) is found by ``runs_reap_interrupted`` and ma
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import socket
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,8 +41,11 @@ from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from synthadmin.logs import run_log_bind
 from synthadmin.models import LIVE_STATES, SyntheticRun, SyntheticUser
 from synthadmin.redaction import redact
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["LIVE_STATES"]
 
@@ -119,6 +123,22 @@ def entries_checkins_removed(user_id: uuid.UUID, count: int) -> None:
     )
 
 
+def entries_checkins_changed(deltas: Mapping[uuid.UUID, int]) -> None:
+    """Runs that add days added (positive) or purging them removed (negative) check-ins of many
+    complete users: ``{user_id: change}``, in one statement; a count never goes below 0."""
+    changes = {user_id: delta for user_id, delta in deltas.items() if delta}
+    if not changes:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {connection.ops.quote_name(SyntheticUser._meta.db_table)} s "  # noqa: S608 - a quoted model table
+            "SET checkins = GREATEST(s.checkins + d.delta, 0) "
+            "FROM unnest(%s::uuid[], %s::integer[]) AS d(user_id, delta) "
+            "WHERE s.user_id = d.user_id AND s.state = %s",
+            [list(changes), list(changes.values()), State.COMPLETE],
+        )
+
+
 def _mark(entry_ids: Iterable[int], state: str, reason: str) -> None:
     SyntheticUser.objects.filter(pk__in=list(entry_ids)).update(
         state=state, failure_reason=reason[:2000], updated_at=timezone.now()
@@ -164,7 +184,7 @@ def run_start(
             "owner_started_at": started,
             "heartbeat_at": timezone.now(),
         }
-    return SyntheticRun.objects.create(
+    run = SyntheticRun.objects.create(
         kind=kind,
         source=started_by.source,
         started_by=started_by.label,
@@ -175,6 +195,9 @@ def run_start(
         scenario=scenario,
         **owned,
     )
+    run_log_bind(run.pk)  # from here on, this scope's log lines carry the run id
+    logger.info("run %s %s by %s", run.pk, "queued" if background else "started", started_by.label)
+    return run
 
 
 def run_mark_running(run_id: uuid.UUID) -> None:
@@ -257,6 +280,7 @@ def run_finish(run: SyntheticRun, *, status: str, error: str, **counts: Any) -> 
     except DatabaseError:
         connection.close()  # a lost connection: try once more on a fresh one
         run.save()
+    logger.info("run %s ended %s", run.pk, status)
 
 
 def runs_reap_interrupted() -> list[SyntheticRun]:

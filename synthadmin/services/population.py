@@ -8,21 +8,36 @@ with the size of the run).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import factory
 import factory.random
+import faker
+from django.db import connection
 
-from profiles.factories import ProfileFactory, synthetic_email
+from profiles.factories import ProfileFactory, synthetic_email, synthetic_username
 from profiles.models import Profile
 from synthadmin.content import PatientHistory, build_history, patient_seed
+from synthadmin.db.encoding import server_encoding, text_fits
+from synthadmin.exceptions import InvalidRequestError
+
+#: The name lists of Faker's person provider the profile factory draws first and last names from.
+_NAME_LISTS = tuple(
+    f"{part}_names{kind}" for part in ("first", "last") for kind in ("", "_male", "_female", "_nonbinary")
+)
 
 
 @dataclass(frozen=True)
 class PersonSpec:
-    """One user to create. ``number`` is unique within the run (it is in the e-mail)."""
+    """One user to create. ``number`` is unique within the run (it is in the e-mail).
+
+    ``username`` is what the profile and the Auth user's metadata carry: ``first.last``, or,
+    where the target keeps usernames unique, ``first.last.<run tag>.<number>``; ``name_slug`` is
+    the ``first.last`` the e-mail starts with.
+    """
 
     number: int
     role: str
@@ -30,11 +45,12 @@ class PersonSpec:
     full_name: str
     run_tag: str
     email_domain: str
+    name_slug: str = ""
 
     def email(self, attempt: int = 1) -> str:
         """The e-mail for an attempt: a fresh one after a duplicate-email collision."""
         return synthetic_email(
-            username=self.username,
+            username=self.name_slug or self.username,
             run_tag=self.run_tag,
             number=self.number,
             domain=self.email_domain,
@@ -43,9 +59,18 @@ class PersonSpec:
 
 
 def population_build(
-    *, seed: int, run_tag: str, therapists: int, patients: int, locale: str, email_domain: str
+    *,
+    seed: int,
+    run_tag: str,
+    therapists: int,
+    patients: int,
+    locale: str,
+    email_domain: str,
+    unique_usernames: bool = False,
 ) -> tuple[list[PersonSpec], list[PersonSpec]]:
-    """(therapists, patients) for a run, identical for the same seed whatever the run tag."""
+    """(therapists, patients) for a run, identical for the same seed whatever the run tag (names,
+    roles; with ``unique_usernames`` — ``Target.unique_usernames`` — each username also carries
+    the run tag and the person's number, as the e-mail does)."""
     factory.random.reseed_random(seed)  # type: ignore[no-untyped-call]  # factory_boy is untyped
     people = [
         _spec(
@@ -60,21 +85,51 @@ def population_build(
             number=index,
             run_tag=run_tag,
             email_domain=email_domain,
+            unique_username=unique_usernames,
         )
         for index in range(therapists + patients)
     ]
     return people[:therapists], people[therapists:]
 
 
-def _spec(profile: Profile, *, number: int, run_tag: str, email_domain: str) -> PersonSpec:
+def _spec(
+    profile: Profile, *, number: int, run_tag: str, email_domain: str, unique_username: bool
+) -> PersonSpec:
+    name = profile.username or ""
     return PersonSpec(
         number=number,
         role=profile.role,
-        username=profile.username or "",
+        username=synthetic_username(name=name, run_tag=run_tag, number=number) if unique_username else name,
         full_name=profile.full_name,  # type: ignore[attr-defined]  # set by ProfileFactory.build
         run_tag=run_tag,
         email_domain=email_domain,
+        name_slug=name,
     )
+
+
+def population_names_check(*, locale: str) -> None:
+    """Refuse, before anything is written, a ``locale`` whose names the database cannot hold.
+
+    Names go into every Auth user's metadata; a ``LATIN1`` database refuses ``Иван`` (SQLSTATE
+    22P05) — every user would fail, one after the other. Judged on the locale's whole name
+    vocabulary (what the factory draws from), so the answer does not depend on the seed.
+    Raises InvalidRequestError (field ``locale``) naming the encoding and one such name.
+    """
+    encoding = server_encoding(connection)
+    unfit = next((name for name in _locale_names(locale) if not text_fits(name, encoding)), None)
+    if unfit is not None:
+        raise InvalidRequestError(
+            f"this database's encoding, {encoding}, cannot hold the names of locale {locale} "
+            f"(such as {unfit!r}); choose a locale whose names it holds (pt_BR, en_US, es_ES...) "
+            "or a UTF8 database",
+            field="locale",
+        )
+
+
+@functools.cache
+def _locale_names(locale: str) -> tuple[str, ...]:
+    person = next(p for p in faker.Faker(locale).providers if p.__provider__ == "faker.providers.person")
+    return tuple(sorted({name for attr in _NAME_LISTS for name in getattr(person, attr, None) or ()}))
 
 
 def patient_history(

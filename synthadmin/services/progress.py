@@ -5,14 +5,18 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
 
-from synthadmin.models import SyntheticRun
+from synthadmin.models import RunChunk, SyntheticRun
 from synthadmin.services.ledger import run_counts
+from synthadmin.services.task_queue import BackendUnreachable, backend_name, chunks_lost
 from synthadmin.services.workers import WORKER_COMMAND, workers_alive
 
 Status = SyntheticRun.Status
+#: How many of a run's queued chunks the page looks up in the task backend (each poll).
+QUEUED_LOOKED_AT = 5
 
 
 @dataclass(frozen=True)
@@ -88,9 +92,14 @@ def run_progress(run: SyntheticRun) -> RunProgress:
 
 
 def _message(run: SyntheticRun, *, finished: bool, alive: int) -> str:
-    """The line the page shows under the numbers: what the run waits for, or how it ended."""
+    """The line the page shows under the numbers: what the run waits for, or how it ended —
+    no worker alive, the task backend not answering, or a task the queue lost (which)."""
+    queue = _queue_trouble(run) if not finished else ""
     if run.status == Status.QUEUED and not alive:
-        return f"queued — no worker has picked it up; start one with: {WORKER_COMMAND}"
+        lost = f" ({queue}: the worker enqueues it again when it starts)" if queue else ""
+        return f"queued — no worker has picked it up; start one with: {WORKER_COMMAND}{lost}"
+    if queue and alive:
+        return f"{run.status} — {queue}"
     if run.status == Status.QUEUED:
         return "queued — waiting for a worker"
     if not finished and run.cancel_requested_at is not None:
@@ -100,6 +109,26 @@ def _message(run: SyntheticRun, *, finished: bool, alive: int) -> str:
     if finished and run.error_summary:
         return run.error_summary
     return ""
+
+
+def _queue_trouble(run: SyntheticRun) -> str:
+    """What keeps the run's queued chunks from a worker, if anything: the backend does not
+    answer, or it lost a chunk's task (``task_queue``); "" when their tasks are there."""
+    queued = list(run.chunks.filter(state=RunChunk.State.QUEUED).order_by("first")[:QUEUED_LOOKED_AT])
+    if not queued:
+        return ""
+    try:
+        lost = chunks_lost(queued)
+    except BackendUnreachable:
+        return f"{backend_name()} does not answer; the workers wait for it and go on when it is back"
+    if not lost:
+        return ""
+    chunk = next(c for c in queued if c.pk in lost)
+    seconds = round(settings.SYNTHADMIN_REAPER_SECONDS)
+    return (
+        f"the task queue lost the task of users {chunk.first}-{chunk.stop - 1} ({lost[chunk.pk]}); "
+        f"a worker enqueues it again within {seconds} s"
+    )
 
 
 __all__ = ["RunProgress", "run_progress"]

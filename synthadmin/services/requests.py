@@ -143,6 +143,8 @@ def generation_request_validate(
 ) -> GenerationParams:
     """Check every parameter; return the parameters with defaults (seed, end date...) chosen.
 
+    Idempotent: validating the parameters it returns gives them back unchanged (an adapter
+    validates, then the service it calls validates the same value again; one parse, one rule).
     Raises InvalidRequestError naming the parameter and what is allowed. Writes nothing.
     ``max_patients`` lowers the per-run limit (the admin form uses a smaller one); it counts
     patients **and** therapists, every one of which is an Auth call.
@@ -245,7 +247,10 @@ def _mix_validate(mix: dict[str, int] | None, patients: int) -> dict[str, int] |
             f"or counts (adding up to the {patients:,} patients)",
             field="mix",
         )
-    return {pattern: count for pattern, count in mix_counts(mix, patients).items() if count}
+    counts = {pattern: count for pattern, count in mix_counts(mix, patients).items() if count}
+    # No patient, no pattern to mix: None (all patients follow ``pattern``), which validates
+    # again as itself; an empty mix would not (the services validate what adapters validated).
+    return counts or None
 
 
 def mix_parse(text: str) -> dict[str, int]:

@@ -82,6 +82,9 @@ BUILT_IN = [
 ]
 
 
+#: The largest scenario file read (characters): an exported scenario has a few hundred.
+SCENARIO_MAX_CHARS = 64 * 1024
+
 #: The keys of a scenario file, in the order they are written.
 FIELDS = ("name", "description", "therapists", "patients", "pattern", "checkin_days", "adherence", "locale")
 
@@ -204,12 +207,12 @@ def scenario_import(text: str, *, replace: bool = False) -> Scenario:
     Raises InvalidRequestError (one line) for a document that is not a scenario, an unknown
     key, a scenario that could not run, or an existing name without ``replace``.
     """
-    try:
-        data = tomllib.loads(text).get("scenario")
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidRequestError(f"not a TOML document: {exc}", field="file") from None
+    data = _toml_read(text).get("scenario")
     if not isinstance(data, dict) or not data.get("name"):
         raise InvalidRequestError("the file has no [scenario] table with a name", field="file")
+    for key in ("name", "description", "pattern", "locale"):
+        if key in data and not isinstance(data[key], str):
+            raise InvalidRequestError(f"{key} must be text, got {data[key]!r:.60}", field="file")
     unknown = set(data) - {*FIELDS, "seed", "end_date", "mix"}
     if unknown:
         raise InvalidRequestError(f"unknown key(s) in [scenario]: {', '.join(sorted(unknown))}", field="file")
@@ -241,6 +244,31 @@ def scenario_import(text: str, *, replace: bool = False) -> Scenario:
             raise InvalidRequestError(f"{field}: {problems[0]}", field="file") from None
         scenario.save()
     return scenario
+
+
+def _toml_read(text: str) -> dict[str, Any]:
+    """The TOML document ``text``: a UTF-8 byte order mark (Notepad, PowerShell) is skipped.
+    InvalidRequestError, one line, for anything that is not a small TOML document: over
+    ``SCENARIO_MAX_CHARS``, nested too deep for the parser, a number too long to read."""
+    text = text.removeprefix("\ufeff")
+    if len(text) > SCENARIO_MAX_CHARS:
+        raise InvalidRequestError(
+            f"the file has {len(text):,} characters; a scenario is at most {SCENARIO_MAX_CHARS:,} characters",
+            field="file",
+        )
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidRequestError(f"not a TOML document: {exc}", field="file") from None
+    except RecursionError:
+        # tomllib recurses once per nested array or inline table (a scenario nests two deep).
+        raise InvalidRequestError(
+            "not a scenario: arrays or tables nested too deep to read", field="file"
+        ) from None
+    except ValueError:  # an integer longer than Python converts (sys.get_int_max_str_digits)
+        raise InvalidRequestError(
+            "not a scenario: a value cannot be read (a number with thousands of digits)", field="file"
+        ) from None
 
 
 def _merged(reports: list[PurgeReport]) -> PurgeReport:

@@ -8,6 +8,7 @@ is what keeps a half-created user from being abandoned.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import queue
 import threading
@@ -56,8 +57,11 @@ def pool_run(
             # Each thread has its own Django connection: close it with the thread.
             connections.close_all()
 
+    # Each thread runs in a copy of this context: its log lines carry the run id (synthadmin.logs).
     threads = [
-        threading.Thread(target=worker, name=f"synthadmin-worker-{n}", daemon=True)
+        threading.Thread(
+            target=contextvars.copy_context().run, args=(worker,), name=f"synthadmin-worker-{n}", daemon=True
+        )
         for n in range(min(workers, len(items)))
     ]
     for thread in threads:

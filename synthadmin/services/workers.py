@@ -7,6 +7,7 @@ A worker (``synthadmin_worker``, or any process that runs a chunk) records itsel
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import logging
 import threading
@@ -81,7 +82,13 @@ class ChunkHeartbeat:
         self.wind_down = wind_down
         self.done = threading.Event()
         self.last = 0.0
-        self.thread = threading.Thread(target=self._loop, name="synthadmin-chunk-heartbeat", daemon=True)
+        # In a copy of this context: its log lines carry the chunk's run id (synthadmin.logs).
+        self.thread = threading.Thread(
+            target=contextvars.copy_context().run,
+            args=(self._loop,),
+            name="synthadmin-chunk-heartbeat",
+            daemon=True,
+        )
 
     def start(self) -> None:
         self._beat()

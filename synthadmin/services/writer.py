@@ -135,13 +135,18 @@ def _render(query: sql.Composable) -> str:
 
 
 def checkins_copy(*, user_id: uuid.UUID, rows: Iterable[JsonRow]) -> int:
-    """COPY ``rows`` into ``public.check_ins`` for ``user_id`` on the current connection.
+    """COPY ``rows`` into ``public.check_ins`` for ``user_id`` on the current connection."""
+    return checkins_copy_many(histories=[(user_id, rows)]).get(user_id, 0)
+
+
+def checkins_copy_many(*, histories: Iterable[tuple[uuid.UUID, Iterable[JsonRow]]]) -> dict[uuid.UUID, int]:
+    """One COPY into ``public.check_ins`` of several users' rows (``(user_id, rows)`` pairs, each
+    streamed once) on the current connection: how many rows each user got.
 
     The JSON produced by the content engine holds only keys and numbers, so it needs no COPY
     escaping; each line is built once and sent in blocks of at most ``COPY_BLOCK_BYTES``.
     """
-    prefix = f"{user_id}\t"
-    count = 0
+    counts: dict[uuid.UUID, int] = {}
     buffer: list[str] = []
     size = 0
     # wrap_database_errors: psycopg errors from COPY surface as Django's DatabaseError subclasses.
@@ -150,23 +155,27 @@ def checkins_copy(*, user_id: uuid.UUID, rows: Iterable[JsonRow]) -> int:
         connection.cursor() as cursor,
         cursor.cursor.copy(COPY_CHECKINS) as copy,
     ):
-        for day, *payload in rows:
-            line = prefix + day.isoformat() + "\t" + "\t".join(payload) + "\n"
-            if "\\" in line:  # never from the engine; escape rather than corrupt if it happens
-                line = (
-                    prefix
-                    + day.isoformat()
-                    + "\t"
-                    + "\t".join(p.replace("\\", "\\\\") for p in payload)
-                    + "\n"
-                )
-            buffer.append(line)
-            size += len(line)
-            count += 1
-            if size >= COPY_BLOCK_BYTES:
-                copy.write("".join(buffer))
-                buffer.clear()
-                size = 0
+        for user_id, rows in histories:
+            prefix = f"{user_id}\t"
+            count = 0
+            for day, *payload in rows:
+                line = prefix + day.isoformat() + "\t" + "\t".join(payload) + "\n"
+                if "\\" in line:  # never from the engine; escape rather than corrupt if it happens
+                    line = (
+                        prefix
+                        + day.isoformat()
+                        + "\t"
+                        + "\t".join(p.replace("\\", "\\\\") for p in payload)
+                        + "\n"
+                    )
+                buffer.append(line)
+                size += len(line)
+                count += 1
+                if size >= COPY_BLOCK_BYTES:
+                    copy.write("".join(buffer))
+                    buffer.clear()
+                    size = 0
+            counts[user_id] = counts.get(user_id, 0) + count
         if buffer:
             copy.write("".join(buffer))
-    return count
+    return counts

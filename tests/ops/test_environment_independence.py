@@ -31,6 +31,7 @@ def _project_copy(tmp_path: Path) -> Path:
         (project / package).mkdir(parents=True)
         (project / package / "__init__.py").write_text("")
     shutil.copy(ROOT / "synthadmin" / "settings.py", project / "synthadmin" / "settings.py")
+    shutil.copy(ROOT / "synthadmin" / "logs.py", project / "synthadmin" / "logs.py")
     shutil.copy(ROOT / "tests" / "settings.py", project / "tests" / "settings.py")
     shutil.copy(ROOT / ".env.example", project / ".env")  # README command 1: cp -n .env.example .env
     with (project / ".env").open("a") as env_file:

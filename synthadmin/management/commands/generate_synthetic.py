@@ -25,7 +25,7 @@ from synthadmin.db.errors import connection_lost, database_lost_message, databas
 from synthadmin.exceptions import AuthCancelledError, ConfigurationError, InvalidRequestError
 from synthadmin.management import exitcodes
 from synthadmin.management.base import SynthadminCommand, command_starter
-from synthadmin.management.files import new_file
+from synthadmin.management.files import new_file, new_file_check
 from synthadmin.management.generation_options import (
     DEFAULTS,
     generation_arguments_add,
@@ -41,6 +41,7 @@ from synthadmin.management.generation_report import (
     report_refusal,
     run_table,
 )
+from synthadmin.management.links import admin_link
 from synthadmin.management.output import one_line, progress_bars, render
 from synthadmin.management.preflight import target_preflight
 from synthadmin.management.stopping import SignalStop
@@ -49,6 +50,7 @@ from synthadmin.redaction import redact
 from synthadmin.services.chunks import run_enqueue
 from synthadmin.services.generation import population_generate
 from synthadmin.services.logins import credential_row, credentials_writer
+from synthadmin.services.population import population_names_check
 from synthadmin.services.preflight import auth_preflight
 from synthadmin.services.preview import population_preview
 from synthadmin.services.reports import Credential, RunReport
@@ -80,6 +82,10 @@ class Command(SynthadminCommand):
             )
             raise CommandError(f"--background: not with {why}")
         target_preflight(self, verbosity=options["verbosity"])
+        try:
+            population_names_check(locale=request.locale)  # the database holds the run's names
+        except InvalidRequestError as exc:
+            raise CommandError(option_message(exc)) from None
         if options["dry_run"]:
             self._dry_run(request, options)
         elif options["background"]:
@@ -146,16 +152,18 @@ class Command(SynthadminCommand):
             raise CommandError(one_line(str(exc))) from None
         alive = len(workers_alive())
         page = reverse("admin:synthadmin_syntheticrun_change", args=[run.pk])
+        link = admin_link(page)  # the deployment's address (SYNTHADMIN_ADMIN_URL), when set
         if options["json"]:
             document = {
                 "run_id": str(run.pk),
                 "status": run.status,
                 "admin_path": page,
+                "admin_url": link,
                 "workers_alive": alive,
             }
             self.stdout.write(json.dumps(document, indent=2))
         elif options["verbosity"] >= 1:
-            self.stdout.write(render(enqueued_table(run, request, page, alive)))
+            self.stdout.write(render(enqueued_table(run, request, link or page, alive)))
 
     def _run(self, request: GenerationParams, options: dict[str, Any]) -> RunReport:
         """The run in this process, after everything that can refuse it before the first write:
@@ -238,12 +246,36 @@ class Command(SynthadminCommand):
             ) from None
 
     def _dry_run(self, request: GenerationParams, options: dict[str, Any]) -> None:
+        """Refuse what the run would refuse before its first write (exit 1, one line), then print
+        what it would write (exit 0): the code the real command would exit with, short of the
+        users' own fate (2, 3), which only creating them tells."""
+        self._would_start(options)
         preview = population_preview(request=request)
         if options["json"]:
             self.stdout.write(json.dumps(preview.as_dict(), indent=2, default=str))
         elif options["verbosity"] >= 1:
             for table in dry_run_tables(preview, request):
                 self.stdout.write(render(table))
+
+    def _would_start(self, options: dict[str, Any]) -> None:
+        """What ``_run`` checks before it writes, without writing: the gateway, the database,
+        Auth (reachable, the key accepted), and the credentials file (created by nothing here)."""
+        if options["credentials_out"]:
+            new_file_check(
+                options["credentials_out"],
+                option="--credentials-out",
+                force=options["force"],
+                holds="it may hold the only copy of earlier passwords",
+            )
+        try:
+            gateway = get_gateway()
+        except ConfigurationError as exc:
+            raise CommandError(one_line(str(exc))) from None
+        try:
+            self._database_ready()
+            self._auth_ready(gateway)
+        finally:
+            gateway.close()
 
     def _report(self, report: RunReport, options: dict[str, Any]) -> None:
         if options["json"]:

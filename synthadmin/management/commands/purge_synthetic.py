@@ -73,6 +73,7 @@ class Command(SynthadminCommand):
             preview = self._preview(run)
             if options["dry_run"]:
                 self._print(preview, options)
+                _refuse_what_is_left(preview, None)  # the exit code the purge itself would have
                 return
             if preview.users_deleted or preview.intents_resolved:
                 self._confirm(preview)
@@ -191,10 +192,14 @@ class Command(SynthadminCommand):
             )
 
 
-def _refuse_what_is_left(report: PurgeReport, signals: SignalStop) -> None:
+def _refuse_what_is_left(report: PurgeReport, signals: SignalStop | None) -> None:
     """A purge that did not finish, or left users in place, ends in a CommandError saying so (the
-    exit-code table: 3 stopped part way, 2 some users not deleted, 129/130/143 a signal)."""
-    if signals.received is not None:
+    exit-code table: 3 stopped part way, 2 some users not deleted, 129/130/143 a signal). A dry
+    run's preview ends the same way, with the code the purge would exit with."""
+    if report.dry_run:
+        _refuse_what_would_be_left(report)
+        return
+    if signals is not None and signals.received is not None:
         raise CommandError(
             f"stopped by {signals.name} after {report.users_deleted} user(s) were deleted; nothing "
             "was left half-deleted. Run the same command again to finish",
@@ -217,5 +222,23 @@ def _refuse_what_is_left(report: PurgeReport, signals: SignalStop) -> None:
         raise CommandError(
             f"{len(report.blocked) + len(report.left_alone)} synthetic user(s) left in place "
             f"(listed above); the rest are deleted. First: {one_line(first)}",
+            returncode=exitcodes.PARTIAL,
+        )
+
+
+def _refuse_what_would_be_left(preview: PurgeReport) -> None:
+    """``--dry-run``: exit 2, as the purge would, when it would leave users in place (each listed
+    above) or could not delete some; 0 otherwise. Nothing was deleted either way."""
+    if preview.errors:
+        raise CommandError(
+            f"dry run: {len(preview.errors)} user(s) could not be deleted: {one_line(preview.errors[0])}; "
+            "nothing was deleted (the purge would exit 2)",
+            returncode=exitcodes.PARTIAL,
+        )
+    if preview.blocked or preview.left_alone:
+        first = (preview.blocked or preview.left_alone)[0]
+        raise CommandError(
+            f"dry run: {len(preview.blocked) + len(preview.left_alone)} synthetic user(s) would be left in "
+            f"place (listed above); nothing was deleted (the purge would exit 2). First: {one_line(first)}",
             returncode=exitcodes.PARTIAL,
         )

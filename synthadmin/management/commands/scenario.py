@@ -25,6 +25,7 @@ from synthadmin.management.output import key_value_table, one_line, render
 from synthadmin.models import Scenario, SyntheticRun
 from synthadmin.services.reports import RunReport
 from synthadmin.services.scenarios import (
+    SCENARIO_MAX_CHARS,
     scenario_export,
     scenario_import,
     scenario_mix_text,
@@ -81,11 +82,23 @@ class Command(SynthadminCommand):
             raise CommandError(f"--output: cannot write {options['output']}: {exc.strerror}") from None
 
     def _import(self, options: dict[str, Any]) -> None:
+        # Never more than the service could accept (4 bytes a character at most, and a BOM): a
+        # huge file is refused by its size, not read into memory.
+        most = 4 * SCENARIO_MAX_CHARS + 3
         try:
-            text = Path(options["path"]).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            with Path(options["path"]).open("rb") as handle:
+                data = handle.read(most + 1)
+            if len(data) > most:
+                raise CommandError(
+                    f"cannot read {options['path']}: over {most:,} bytes; a scenario is at most "
+                    f"{SCENARIO_MAX_CHARS:,} characters"
+                )
+            text = data.decode("utf-8")
+        except OSError as exc:
+            raise CommandError(f"cannot read {options['path']}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
             raise CommandError(
-                f"cannot read {options['path']}: {getattr(exc, 'strerror', None) or exc}"
+                f"cannot read {options['path']}: not UTF-8 text (byte {exc.start:,}); save it as UTF-8"
             ) from None
         scenario = scenario_import(text, replace=options["replace"])
         self.stdout.write(f"scenario {scenario.name} saved")

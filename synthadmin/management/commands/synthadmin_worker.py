@@ -3,7 +3,8 @@
 Wraps the backend's own worker — django-tasks-db's ``Worker`` (``db_worker``) or an RQ worker —
 and adds what synthadmin's runs need beside it: a heartbeat thread that records this process as
 a live worker (``TaskWorker``: the admin runs small runs inline only when none is alive), and a
-reaper thread that re-enqueues chunks whose worker died (``chunks.chunks_reap``).
+reaper thread that re-enqueues chunks whose worker died or whose task the queue lost
+(``chunks.chunks_reap``). The RQ worker outlives a Redis restart (``management.rq_worker``).
 SIGTERM / Ctrl-C: the chunk in hand starts no new user, lets those in flight end, and goes back
 to the queue; then the worker exits 0.
 """
@@ -16,16 +17,14 @@ import threading
 from types import FrameType
 from typing import Any
 
-import django_rq
 from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 from django.db import connections
 from django.utils.crypto import get_random_string
 from django_tasks_db.management.commands.db_worker import Worker as DBWorker
-from django_tasks_rq import Job
-from rq.worker import SimpleWorker
 
 from synthadmin.management.base import SynthadminCommand
+from synthadmin.management.rq_worker import rq_work
 from synthadmin.services.chunks import chunks_reap
 from synthadmin.services.ledger import process_identity
 from synthadmin.services.workers import worker_id_set, worker_shutdown, worker_stopped, worker_touch
@@ -72,7 +71,9 @@ class Command(SynthadminCommand):
         worker_touch(backend=backend)
         reaped = chunks_reap()
         if reaped and options["verbosity"] >= 1:
-            self.stdout.write(f"{len(reaped)} chunk(s) whose worker died enqueued again")
+            self.stdout.write(
+                f"{len(reaped)} chunk(s) enqueued again (their worker died, or the queue lost their task)"
+            )
         done = threading.Event()
         threads = [
             threading.Thread(target=_every, args=(settings.SYNTHADMIN_WORKER_HEARTBEAT_SECONDS, done, _beat)),
@@ -85,7 +86,7 @@ class Command(SynthadminCommand):
             self.stdout.write(f"synthadmin worker {worker_id} ({backend} backend, pid {pid}) started")
         try:
             if backend == "rq":
-                self._work_rq(worker_id, batch=options["batch"])
+                rq_work(worker_id, batch=options["batch"])
             else:
                 self._work_db(worker_id, batch=options["batch"], interval=options["interval"])
         finally:
@@ -122,20 +123,6 @@ class Command(SynthadminCommand):
         except KeyboardInterrupt:
             pass
 
-    def _work_rq(self, worker_id: str, *, batch: bool) -> None:
-        queue = django_rq.get_queue(settings.SYNTHADMIN_TASK_QUEUE, job_class=Job)
-
-        class Worker(SimpleWorker):
-            """Runs each job in this process (no fork), beside the heartbeat and reaper threads
-            (the chunk records this pid); a stop request also sends the chunk in hand back."""
-
-            def request_stop(self, signum: Any, frame: Any) -> None:
-                worker_shutdown.set()
-                super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
-
-        worker = Worker([queue], connection=queue.connection, job_class=Job, name=worker_id)
-        worker.work(burst=batch, with_scheduler=False, logging_level="WARNING")
-
 
 def _every(seconds: float, done: threading.Event, action: Any) -> None:
     try:
@@ -154,5 +141,4 @@ def _beat() -> None:
 
 
 def _reap() -> None:
-    for chunk in chunks_reap():
-        logger.warning("chunk %s of run %s: its worker died; enqueued again", chunk.pk, chunk.run_id)
+    chunks_reap()  # each chunk enqueued again is logged, with why (its worker died, its task was lost)

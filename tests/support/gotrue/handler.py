@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import ssl
 import sys
 import time
 from dataclasses import dataclass
@@ -55,6 +56,13 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     double: GoTrueDouble
+    #: Serve HTTPS with this context (the handshake in the connection's own thread).
+    tls: ssl.SSLContext | None = None
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.tls is not None:
+            request = self.tls.wrap_socket(request, server_side=True)
+        super().finish_request(request, client_address)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that hung up (timeouts, dropped connections) is expected here, not an error.

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -94,7 +95,8 @@ class _ConnectionPool:
 class GoTrueDouble:
     """The Auth admin API on 127.0.0.1 (random port), in a daemon thread; a context manager.
 
-    ``url`` is what ``supabase.create_client`` takes (it appends ``/auth/v1``);
+    ``url`` is what ``supabase.create_client`` takes (it appends ``/auth/v1``); with ``tls`` (a
+    server ``SSLContext``) it is an https:// URL;
     ``service_role_key`` / ``anon_key`` are HS256 JWTs signed with ``jwt_secret``. Rows go to the
     database at ``conninfo`` and are committed. ``bcrypt_rounds`` (default 4) keeps hashing cheap;
     GoTrue reads the cost from the hash.
@@ -108,8 +110,10 @@ class GoTrueDouble:
         bcrypt_rounds: int = 4,
         default_aud: str = "authenticated",
         max_idle_connections: int = 8,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.conninfo = conninfo
+        self.tls = tls
         self.jwt_secret = jwt_secret
         self.bcrypt_rounds = bcrypt_rounds
         self.default_aud = default_aud
@@ -137,9 +141,10 @@ class GoTrueDouble:
         self._pool = _ConnectionPool(self.conninfo, max_idle=self._max_idle)
         server = Server(("127.0.0.1", 0), Handler)
         server.double = self
+        server.tls = self.tls
         self._server = server
         host, port = server.server_address[:2]
-        self.url = f"http://{host}:{port}"
+        self.url = f"{'https' if self.tls else 'http'}://{host}:{port}"
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="gotrue-double", daemon=True
         )

@@ -1,0 +1,144 @@
+"""The system check names every NOT NULL-without-default column and every unique index synthadmin
+cannot fill — on ``profiles``, ``check_ins`` and the therapist junction — on fixtures built for
+each, and stays quiet on the good shapes and on unique indexes it does fill. A command refuses
+such a database before it writes anything."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from synthadmin.checks import target_messages
+from synthadmin.target import target_read
+from tests.invariants import synthetic_counts
+from tests.shapes import shape_install
+
+
+@pytest.fixture
+def install(transactional_db):
+    yield shape_install
+    shape_install("baseline")
+
+
+def _messages() -> dict[str, str]:
+    return {m.id: m.msg for m in target_messages(target_read())}
+
+
+def test_the_good_shapes_have_nothing_unfillable(shape):
+    target = target_read()
+    assert target.unfillable_check_in_columns() == []
+    assert target.unfillable_junction_columns() == []
+    assert target.unfillable_unique_indexes() == []
+    assert {"synthadmin.E003", "synthadmin.E006"}.isdisjoint(_messages())
+
+
+@pytest.mark.parametrize(
+    ("shape", "extra_sql", "named"),
+    [
+        (
+            "live",
+            "ALTER TABLE public.check_ins ADD COLUMN mood_note text NOT NULL",
+            "public.check_ins.mood_note",
+        ),
+        (
+            "live",
+            "ALTER TABLE public.therapist_patients ADD COLUMN clinic_id uuid NOT NULL",
+            "public.therapist_patients.clinic_id",
+        ),
+        ("early", "ALTER TABLE public.profiles ADD COLUMN clinic_id uuid NOT NULL", "clinic_id"),
+    ],
+)
+def test_not_null_without_default_is_named_wherever_synthadmin_writes(install, shape, extra_sql, named):
+    install(shape, extra_sql=extra_sql)
+    assert named in _messages()["synthadmin.E003"]
+
+
+@pytest.mark.parametrize(
+    ("shape", "extra_sql", "named"),
+    [
+        (
+            "early",
+            "ALTER TABLE public.profiles DROP CONSTRAINT profiles_role_check, "
+            "ADD CONSTRAINT profiles_role_key UNIQUE (role)",
+            "public.profiles (role) [profiles_role_key]",
+        ),
+        (
+            "early",
+            "ALTER TABLE public.profiles ADD CONSTRAINT one_patient_each UNIQUE (therapist_id)",
+            "public.profiles (therapist_id) [one_patient_each]",
+        ),
+        (
+            "live",
+            "ALTER TABLE public.check_ins ADD CONSTRAINT one_checkin_each UNIQUE (user_id)",
+            "public.check_ins (user_id) [one_checkin_each]",
+        ),
+        (
+            "live",
+            "CREATE UNIQUE INDEX one_per_day ON public.check_ins (checkin_date)",
+            "public.check_ins (checkin_date) [one_per_day]",
+        ),
+        (
+            "live",
+            "ALTER TABLE public.therapist_patients ADD CONSTRAINT one_patient_per_therapist UNIQUE (therapist_id)",
+            "public.therapist_patients (therapist_id) [one_patient_per_therapist]",
+        ),
+        (
+            "early",
+            "ALTER TABLE public.profiles ADD COLUMN phone text, "
+            "ADD CONSTRAINT profiles_phone_key UNIQUE NULLS NOT DISTINCT (phone)",
+            "public.profiles (phone) [profiles_phone_key]",
+        ),
+    ],
+)
+def test_a_unique_index_synthadmin_would_break_is_named(install, shape, extra_sql, named):
+    install(shape, extra_sql=extra_sql)
+    assert named in _messages()["synthadmin.E006"]
+
+
+@pytest.mark.parametrize(
+    ("shape", "extra_sql"),
+    [
+        ("early", "ALTER TABLE public.profiles ADD CONSTRAINT profiles_username_key UNIQUE (username)"),
+        ("live", "CREATE UNIQUE INDEX profiles_username_lower ON public.profiles (lower(username))"),
+        ("early", "ALTER TABLE public.profiles ADD CONSTRAINT profiles_email_key UNIQUE (email)"),
+        ("early", "ALTER TABLE public.profiles ADD CONSTRAINT role_and_id UNIQUE (role, id)"),
+        ("early", "ALTER TABLE public.profiles ADD COLUMN phone text UNIQUE"),
+        (
+            "early",
+            "ALTER TABLE public.profiles ADD COLUMN code uuid UNIQUE NOT NULL DEFAULT gen_random_uuid()",
+        ),
+        ("early", "CREATE UNIQUE INDEX one_admin ON public.profiles (role) WHERE role = 'admin'"),
+        ("live", "ALTER TABLE public.check_ins ADD CONSTRAINT one_a_day UNIQUE (user_id, checkin_date)"),
+        ("live", "ALTER TABLE public.check_ins ADD COLUMN n bigserial UNIQUE"),
+        ("live", "ALTER TABLE public.therapist_patients ADD CONSTRAINT one_therapist UNIQUE (patient_id)"),
+    ],
+)
+def test_unique_indexes_synthadmin_fills_are_not_named(install, shape, extra_sql):
+    install(shape, extra_sql=extra_sql)
+    assert target_read().unfillable_unique_indexes() == []
+    assert "synthadmin.E006" not in _messages()
+
+
+@pytest.mark.parametrize(
+    ("extra_sql", "check_id"),
+    [
+        ("ALTER TABLE public.check_ins ADD COLUMN mood_note text NOT NULL", "synthadmin.E003"),
+        ("ALTER TABLE public.check_ins ADD CONSTRAINT one_checkin_each UNIQUE (user_id)", "synthadmin.E006"),
+    ],
+)
+def test_generate_refuses_before_creating_anyone(install, extra_sql, check_id):
+    """Before: every patient was created in Auth, failed, and was deleted again."""
+    install("live", extra_sql=extra_sql)
+    with pytest.raises(CommandError) as raised:
+        call_command(
+            "generate_synthetic", "--patients", "2", "--seed", "1", stdout=StringIO(), stderr=StringIO()
+        )
+    assert str(raised.value).startswith(f"{check_id}: ")
+    assert "\n" not in str(raised.value)
+    assert synthetic_counts()["auth_users"] == 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM synthadmin.synthadmin_syntheticrun")
+        assert cursor.fetchone()[0] == 0
