@@ -25,6 +25,18 @@ def _detailed(argv: list[str]) -> bool:
     return False
 
 
+def _closed_pipe() -> None:
+    """Standard output's reader is gone (``… | head``): end quietly, as a program killed by
+    SIGPIPE would (exit 141 = 128 + SIGPIPE), without a traceback. Whatever the command had to
+    clean up, it did on the way out (its ``finally`` blocks ran); what is still buffered for
+    the closed pipe goes to /dev/null, so Python's own flush at exit does not complain."""
+    from synthadmin.management.exitcodes import CLOSED_PIPE
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(CLOSED_PIPE)
+
+
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "synthadmin.settings")
     if not _quiet(sys.argv):
@@ -36,6 +48,9 @@ def main() -> None:
 
     try:
         execute_from_command_line(sys.argv)
+        sys.stdout.flush()  # a reader that closed the pipe is found here, not at interpreter exit
+    except BrokenPipeError:
+        _closed_pipe()
     except ImproperlyConfigured as exc:
         # A configuration mistake deserves one line that says what to fix, not a traceback.
         from synthadmin.redaction import redact

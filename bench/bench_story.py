@@ -120,9 +120,9 @@ def _clone(base_run: uuid.UUID, total: int) -> uuid.UUID:
         )
         cursor.execute(
             "INSERT INTO synthadmin_syntheticuser (run_id, user_id, email, role, attempt, state, checkins, "
-            "ground_truth, failure_reason, created_at, updated_at) SELECT %s, target, "
-            "'clone.' || target || '@example.com', 'patient', 1, 'complete', checkins, ground_truth, '', now(), "
-            "now() FROM clone_map",
+            "ground_truth, failure_reason, never_sent, created_at, updated_at) SELECT %s, target, "
+            "'clone.' || target || '@example.com', 'patient', 1, 'complete', checkins, ground_truth, '', false, "
+            "now(), now() FROM clone_map",
             [clone.pk],
         )
         cursor.execute(

@@ -182,9 +182,13 @@ def extend_to_today(
             **selection_context(request, queryset),
         }
         return admin_page(modeladmin, request, modeladmin.extend_to_today_confirmation_template, context)
-    done = checkins_extend_to_today(
-        patient_ids=queryset.values_list("id", flat=True), started_by=staff_starter(request)
-    )
+    try:
+        done = checkins_extend_to_today(
+            patient_ids=queryset.values_list("id", flat=True), started_by=staff_starter(request)
+        )
+    except InvalidRequestError as exc:  # e.g. a run of theirs being exported right now
+        modeladmin.message_user(request, f"Nothing added: {exc}", messages.ERROR)
+        return None
     current = f"{plural(done.up_to_date, 'patient')} already up to {done.today:%d %b %Y}"
     if done.report is None:
         modeladmin.message_user(request, f"Nothing added: {current}.", messages.WARNING)

@@ -3,11 +3,13 @@ purge, cancel, progress as JSON, download, logins; and the ledger's users list."
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -35,7 +37,7 @@ from synthadmin.exceptions import InvalidRequestError, SynthadminError
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.services.cancel import run_cancel
 from synthadmin.services.dispatch import run_purge_start_or_enqueue
-from synthadmin.services.export import FORMATS, checkins_export_chunks
+from synthadmin.services.export import FORMATS, CheckinsExport, checkins_export_chunks
 from synthadmin.services.ledger import run_counts
 from synthadmin.services.logins import (
     LoginsForbiddenError,
@@ -50,8 +52,13 @@ from synthadmin.services.progress import run_progress
 from synthadmin.services.purge import synthetic_users_purge
 from synthadmin.text import plural
 
+logger = logging.getLogger(__name__)
+
 #: How often the run page asks for the run's progress while it is queued or running.
 POLL_SECONDS = 1.0
+
+#: The response header that says why a download is partial (a run still in progress).
+PARTIAL_HEADER = "X-Synthadmin-Export-Partial"
 
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
 
@@ -276,19 +283,42 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, BoundedLis
         return HttpResponseRedirect(change_url)
 
     def download_view(self, request: HttpRequest, run_id: str, fmt: str) -> HttpResponseBase:
-        """The run's check-ins as a streamed file (``services.export``); needs the export permission."""
+        """The run's check-ins as a streamed file (``services.export``); needs the export permission.
+
+        A run still in progress gives a partial file, named ``…-partial.<fmt>`` and saying why in
+        ``PARTIAL_HEADER``. A failure part way is raised from the stream, so the server aborts
+        the response (the client sees an incomplete transfer, never a short file that looks
+        whole). The admin log records the download once it ends, with what it held.
+        """
         if not self.has_export_synthetic_permission(request):
             raise PermissionDenied
         run = get_object_or_404(SyntheticRun, pk=run_id)
         try:
-            blocks = checkins_export_chunks(run=run.pk, fmt=fmt)  # type: ignore[arg-type]
-        except InvalidRequestError as exc:
+            export = checkins_export_chunks(run=run.pk, fmt=fmt)  # type: ignore[arg-type]
+        except InvalidRequestError as exc:  # an unknown format, or a purge or an extend holds the run
             self.message_user(request, f"Nothing exported: {exc}", messages.ERROR)
             return HttpResponseRedirect(admin_url(self.admin_site, SyntheticRun, "change", run.pk))
-        self.log_change(request, run, f"Downloaded its check-ins as {fmt}.")
-        response = StreamingHttpResponse(blocks, content_type=CONTENT_TYPES[fmt])
-        response["Content-Disposition"] = f'attachment; filename="synthetic-{run.tag}.{fmt}"'
+        export.when_closed(lambda done: self._download_logged(request, run, done))
+        response = StreamingHttpResponse(export, content_type=CONTENT_TYPES[fmt])
+        name = f"synthetic-{run.tag}{'-partial' if export.partial else ''}.{fmt}"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        if export.partial:
+            response[PARTIAL_HEADER] = export.partial
         return response
+
+    def _download_logged(self, request: HttpRequest, run: SyntheticRun, export: CheckinsExport) -> None:
+        """The admin log's record of a download, as it ended."""
+        held = plural(export.rows, "check-in") + (", partial" if export.partial else "")
+        if export.complete:
+            message = f"Downloaded its check-ins as {export.fmt} ({held})."
+        else:
+            message = (
+                f"A download of its check-ins as {export.fmt} stopped after {held}: the file is incomplete."
+            )
+        try:
+            self.log_change(request, run, message)
+        except DatabaseError:  # the session the export lost: the server's log has the error
+            logger.warning("run %s: the admin log could not record: %s", run.pk, message)
 
     def logins_view(self, request: HttpRequest, run_id: str) -> HttpResponseBase:
         """The run's logins, once (``services.logins``): GET says what is held and offers the

@@ -9,6 +9,7 @@ code        meaning
 3           stopped part way: the Auth service or the database was lost, or a diagnosis
             stopped the run
 129/130/143 stopped by a signal (SIGHUP / SIGINT / SIGTERM) after a clean stop
+141         standard output closed by its reader (``… | head``): ended quietly, as by SIGPIPE
 ==========  ===================================================================================
 """
 
@@ -28,6 +29,9 @@ SIGNALLED = {
     signal.SIGTERM: 128 + signal.SIGTERM,  # 143
 }
 INTERRUPTED = SIGNALLED[signal.SIGINT]
+#: Standard output's reader closed the pipe: 128 + SIGPIPE, what a shell reports for a program
+#: SIGPIPE ended (``manage.py`` ends any command so, quietly).
+CLOSED_PIPE = 128 + signal.SIGPIPE  # 141
 
 
 def signal_exit_code(signum: int) -> int:

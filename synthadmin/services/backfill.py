@@ -49,6 +49,7 @@ from synthadmin.services.requests import (
     generation_request_validate,
     history_window_validate,
 )
+from synthadmin.services.run_locks import changes_runs
 from synthadmin.services.writer import checkins_copy, checkins_copy_many
 
 
@@ -62,6 +63,7 @@ class _Selection:
 
 
 @run_logged()
+@changes_runs  # an export of the runs it changes refuses it, and the other way round
 def checkins_backfill(
     *,
     patient_ids: Iterable[uuid.UUID],

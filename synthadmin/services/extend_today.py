@@ -54,6 +54,7 @@ from synthadmin.services.extend_batches import Tally, TodayPlan, today_batch_wri
 from synthadmin.services.ledger import Starter
 from synthadmin.services.patient_truth import ground_truth_regenerate, patient_index
 from synthadmin.services.reports import NullProgress, ProgressListener, RunReport
+from synthadmin.services.run_locks import changes_runs
 
 #: The progress phase this service reports (one step per patient considered).
 PHASE_PATIENTS = "patients"
@@ -87,6 +88,7 @@ class TodayExtension:
 
 
 @run_logged()
+@changes_runs  # an export of the runs it changes refuses it, and the other way round
 def checkins_extend_to_today(
     *,
     patient_ids: Iterable[uuid.UUID] | None = None,

@@ -25,12 +25,14 @@ to come.
 from __future__ import annotations
 
 import base64
-import csv
 import datetime as dt
 import io
+import secrets
+import string
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, TextIO
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
@@ -41,6 +43,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from synthadmin.csvsafe import SafeWriter, csv_writer
 from synthadmin.exceptions import SynthadminError
 from synthadmin.models import LIVE_STATES, HeldLogin, SyntheticRun, SyntheticUser
 from synthadmin.services.reports import Credential
@@ -55,6 +58,10 @@ GENERATE_PERMISSION = "synthadmin.generate_synthetic_data"
 
 #: The CSV's columns (those of ``generate_synthetic --credentials-out``).
 COLUMNS = ("email", "password", "role", "user_id")
+
+#: A password's first character: a letter or a digit, never one a spreadsheet reads as the start
+#: of a formula (``=``, ``+``, ``-``, ``@``; ``synthadmin.csvsafe``).
+PASSWORD_FIRST = string.ascii_letters + string.digits
 
 _HKDF_SALT = b"synthadmin.services.logins"
 _HKDF_INFO = b"synthadmin: Fernet key for admin logins held until their one download, v1"
@@ -86,6 +93,26 @@ class HeldLogins:
         return self.expires_at is not None
 
 
+def password_new() -> str:
+    """A new password for a synthetic user's login: a letter or digit, then 43 characters of
+    ``secrets.token_urlsafe(32)`` (letters, digits, ``-``, ``_``) — 262 bits from ``secrets``,
+    44 characters, never starting with a character a spreadsheet takes for a formula."""
+    return secrets.choice(PASSWORD_FIRST) + secrets.token_urlsafe(32)
+
+
+def credentials_writer(out: TextIO, **fmtparams: Any) -> SafeWriter:
+    """A CSV writer of logins on ``out`` (``csvsafe``), its header row (``COLUMNS``) written:
+    ``credentials_writer(out).writerow(credential_row(credential))`` for each login."""
+    writer = csv_writer(out, **fmtparams)
+    writer.writerow(COLUMNS)
+    return writer
+
+
+def credential_row(credential: Credential) -> list[str]:
+    """One login as a CSV row: ``email, password, role, user_id`` (``COLUMNS``)."""
+    return [credential.email, credential.password, credential.role, str(credential.user_id)]
+
+
 def logins_sink() -> Callable[[Credential], None]:
     """A credentials sink for ``population_generate(credentials=...)`` that holds each login
     encrypted in a ``HeldLogin`` row of the user's run.
@@ -104,7 +131,7 @@ def logins_sink() -> Callable[[Credential], None]:
             .values_list("run_id", flat=True)
             .get()
         )
-        line = _csv_line([credential.email, credential.password, credential.role, str(credential.user_id)])
+        line = _csv_line(credential_row(credential))
         HeldLogin.objects.create(
             run_id=run_id, user_id=credential.user_id, token=_fernet().encrypt(line).decode("ascii")
         )
@@ -209,7 +236,7 @@ def _stream(fernet: MultiFernet, first: bytes, rest: list[str]) -> Iterator[byte
 
 def _csv_line(values: list[str]) -> bytes:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(values)
+    csv_writer(buffer, lineterminator="\n").writerow(values)
     return buffer.getvalue().encode("utf-8")
 
 
@@ -232,12 +259,16 @@ def _derive(secret_key: str) -> bytes:
 __all__ = [
     "COLUMNS",
     "LIFETIME",
+    "PASSWORD_FIRST",
     "HeldLogins",
     "LoginsForbiddenError",
     "LoginsGoneError",
+    "credential_row",
+    "credentials_writer",
     "logins_expire",
     "logins_held",
     "logins_may_take",
     "logins_sink",
     "logins_take",
+    "password_new",
 ]

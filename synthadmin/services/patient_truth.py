@@ -21,6 +21,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,18 +104,32 @@ def patient_truth_get(*, user_id: uuid.UUID) -> PatientTruth | None:
     )
     if entry is None:
         return None
+    return patient_truths_of([entry])[user_id]
+
+
+def patient_truths_of(entries: Sequence[SyntheticUser]) -> dict[uuid.UUID, PatientTruth]:
+    """The truths of the patients of these ``complete`` ledger entries (their ``run`` loaded, one
+    entry per user), in one query for all of them: their additions still in place."""
+    additions: dict[uuid.UUID, list[CheckinAddition]] = defaultdict(list)
+    users = [entry.user_id for entry in entries]
+    for addition in CheckinAddition.objects.filter(user_id__in=users, removed_at__isnull=True).order_by("id"):
+        additions[addition.user_id].append(addition)
+    return {entry.user_id: _truth(entry, additions[entry.user_id]) for entry in entries}
+
+
+def _truth(entry: SyntheticUser, additions: list[CheckinAddition]) -> PatientTruth:
     truth = entry.ground_truth
     regenerated = False
     if not truth:
         truth = ground_truth_regenerate(entry=entry)
         regenerated = bool(truth)
+    # The entry's runs, then each addition's in the order they were made: the later wins.
     sources = [[_run(r) for r in truth.get("states", [])]]
-    for addition in CheckinAddition.objects.filter(user_id=user_id, removed_at__isnull=True).order_by("id"):
-        sources.append([_run(r) for r in addition.ground_truth.get("states", [])])
+    sources += [[_run(r) for r in addition.ground_truth.get("states", [])] for addition in additions]
     runs = truth_runs_merge(sources)
     pattern = truth.get("pattern") or entry.run.parameters.get("pattern", "")
     return PatientTruth(
-        user_id=user_id, run_id=entry.run_id, pattern=pattern, states=runs, regenerated=regenerated
+        user_id=entry.user_id, run_id=entry.run_id, pattern=pattern, states=runs, regenerated=regenerated
     )
 
 

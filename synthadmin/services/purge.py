@@ -68,6 +68,7 @@ from synthadmin.services.logins import logins_expire
 from synthadmin.services.preflight import auth_preflight
 from synthadmin.services.reports import NullProgress, ProgressListener, PurgeReport
 from synthadmin.services.retrying import STREAK_LIMIT, transient_retrying
+from synthadmin.services.run_locks import changes_runs
 from synthadmin.services.threads import pool_run
 from synthadmin.target import target_get
 
@@ -129,6 +130,7 @@ class _User:
 
 
 @run_logged(lambda *args, **kwargs: kwargs.get("run"))
+@changes_runs  # an export of the runs it changes refuses it, and the other way round
 def synthetic_users_purge(
     *,
     run: uuid.UUID | None = None,

@@ -19,7 +19,6 @@ create their users here.
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 import uuid
 from collections import Counter
@@ -50,6 +49,7 @@ from synthadmin.redaction import redact
 from synthadmin.services import ledger
 from synthadmin.services.ground_truth import ground_truth_of
 from synthadmin.services.jobs import Job
+from synthadmin.services.logins import password_new
 from synthadmin.services.population import PersonSpec, patient_history
 from synthadmin.services.reports import Credential, ProgressListener, UserFailure
 from synthadmin.services.requests import GenerationParams
@@ -240,8 +240,8 @@ class UserCreation:
         identity = _Identity(
             user_id=new_user_id(),
             email=spec.email(number),
-            # A password only when someone will log in with it (a credentials sink); 256 bits.
-            password=secrets.token_urlsafe(32) if self.credentials is not None else None,
+            # A password only when someone will log in with it (a credentials sink); 262 bits.
+            password=password_new() if self.credentials is not None else None,
         )
         entry = ledger.entry_intent(
             run=self.run,

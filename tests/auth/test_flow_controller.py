@@ -130,8 +130,10 @@ def test_retry_after_holds_every_thread():
     threads = [threading.Thread(target=worker) for _ in range(6)]
     for thread in threads:
         thread.start()
-    flow.release(limited, AuthRateLimitedError("429", retry_after=0.4))
+    # The 429 is answered no later than this: the pause runs from inside release(), so a clock
+    # read after it would credit the pause with the time release() itself took.
     answered = time.monotonic()
+    flow.release(limited, AuthRateLimitedError("429", retry_after=0.4))
     gate.wait()
     for thread in threads:
         thread.join()

@@ -2,21 +2,31 @@
 
 One row per check-in with the six JSONB objects flattened into named columns, the patient id, run,
 pattern and the ground-truth state of the day (``synthadmin.services.export``; the data dictionary
-is in the README). Streamed: memory stays flat whatever the size. Exit codes: 0 done; 1 bad input
-(one line), nothing written.
+is in the docs). Streamed in short transactions: memory stays flat whatever the size, and a slow
+reader (a paused pipe) holds no transaction open.
+
+Exit codes: 0 done (a partial export of a run still in progress says so on stderr); 1 bad input,
+or a purge or an extend holds the run (one line), nothing written; 3 stopped part way (the
+database lost or an error mid-read): nothing is left at ``--output`` (the file appears only once
+whole), on standard output what was written is incomplete; 141 standard output closed by its
+reader (``manage.py``).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
+from django.db import DatabaseError, connection
 
+from synthadmin.db.errors import connection_lost, database_lost_message, first_line
 from synthadmin.exceptions import InvalidRequestError
+from synthadmin.management import exitcodes
 from synthadmin.management.base import SynthadminCommand, run_id
-from synthadmin.management.files import new_file
-from synthadmin.services.export import FORMATS, checkins_export_chunks
+from synthadmin.management.files import file_when_complete
+from synthadmin.services.export import FORMATS, CheckinsExport, checkins_export_chunks
 
 
 class Command(SynthadminCommand):
@@ -32,7 +42,8 @@ class Command(SynthadminCommand):
         parser.add_argument(
             "--output",
             metavar="PATH",
-            help="a new file to write (default: standard output); never overwritten",
+            help="a new file to write (default: standard output); never overwritten, and there only "
+            "once the export is whole",
         )
         parser.add_argument(
             "--force", action="store_true", help="let --output replace an existing regular file"
@@ -40,25 +51,51 @@ class Command(SynthadminCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            blocks = checkins_export_chunks(run=options["run"], fmt=options["format"])
-        except InvalidRequestError as exc:
+            export = checkins_export_chunks(run=options["run"], fmt=options["format"])
+        except InvalidRequestError as exc:  # an unknown run, or one a purge or an extend holds
             raise CommandError(f"--{exc.field}: {exc}") from None
         began = time.monotonic()
-        lines = 0
-        if options["output"]:
-            out = new_file(options["output"], option="--output", force=options["force"])
-            try:
-                with out:
-                    for block in blocks:
-                        out.write(block)
-                        lines += block.count("\n")
-            except OSError as exc:
-                raise CommandError(f"--output: cannot write {options['output']}: {exc.strerror}") from None
-        else:
-            for block in blocks:
-                self.stdout.write(block, ending="")
-                lines += block.count("\n")
-        rows = lines - 1 if options["format"] == "csv" and lines else lines
+        try:
+            with export:
+                if export.partial:
+                    self.stderr.write(f"Partial export: {export.partial}")
+                if options["output"]:
+                    self._to_file(export, options["output"], force=options["force"])
+                else:
+                    self._copy(export, lambda block: self.stdout.write(block, ending=""), where="")
+        except KeyboardInterrupt:
+            kept = "nothing kept" if options["output"] else "standard output is incomplete"
+            raise CommandError(f"interrupted; {kept}", returncode=exitcodes.INTERRUPTED) from None
         if options["verbosity"] > 0:
             where = options["output"] or "standard output"
-            self.stderr.write(f"Exported {rows:,} check-ins to {where} in {time.monotonic() - began:.1f} s")
+            partial = " (partial)" if export.partial else ""
+            self.stderr.write(
+                f"Exported {export.rows:,} check-ins{partial} to {where} in {time.monotonic() - began:.1f} s"
+            )
+
+    def _to_file(self, export: CheckinsExport, path: str, *, force: bool) -> None:
+        """Write the export to ``path``, which appears only once the export is whole
+        (``file_when_complete``): a failure part way leaves nothing there."""
+        try:
+            with file_when_complete(path, option="--output", force=force) as out:
+                self._copy(export, out.write, where=path)
+        except OSError as exc:
+            raise CommandError(f"--output: cannot write {path}: {exc.strerror}; nothing kept") from None
+
+    def _copy(self, export: CheckinsExport, write: Callable[[str], object], *, where: str) -> None:
+        """Every block through ``write`` (to ``where``, "" for standard output); a database error
+        part way is exit 3 with one line."""
+        try:
+            for block in export:
+                write(block)
+        except DatabaseError as exc:
+            cause = (
+                database_lost_message(connection.settings_dict, exc)
+                if connection_lost(exc)
+                else f"database error: {first_line(exc)}"
+            )
+            kept = f"nothing kept at {where}" if where else "standard output is incomplete"
+            raise CommandError(
+                f"export stopped part way after {export.rows:,} check-ins ({cause}); {kept}",
+                returncode=exitcodes.STOPPED,
+            ) from None

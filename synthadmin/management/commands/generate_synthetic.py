@@ -10,7 +10,6 @@ Ctrl-C or SIGTERM after a clean stop.
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 import threading
 import traceback
@@ -21,6 +20,7 @@ from django.db import DatabaseError, connection
 from django.urls import reverse
 
 from synthadmin.auth import AuthGateway, get_gateway
+from synthadmin.csvsafe import csv_writer
 from synthadmin.db.errors import connection_lost, database_lost_message, database_unusable_message
 from synthadmin.exceptions import AuthCancelledError, ConfigurationError, InvalidRequestError
 from synthadmin.management import exitcodes
@@ -49,6 +49,7 @@ from synthadmin.models import Scenario
 from synthadmin.redaction import redact
 from synthadmin.services.chunks import run_enqueue
 from synthadmin.services.generation import population_generate
+from synthadmin.services.logins import credential_row, credentials_writer
 from synthadmin.services.population import population_names_check
 from synthadmin.services.preflight import auth_preflight
 from synthadmin.services.preview import population_preview
@@ -139,7 +140,7 @@ class Command(SynthadminCommand):
             mode=0o600,
             holds="it may hold the only copy of earlier passwords",
         )
-        csv.writer(handle).writerow(["email", "password", "role", "user_id"])
+        credentials_writer(handle)  # the header row
         handle.flush()
         return handle
 
@@ -196,11 +197,11 @@ class Command(SynthadminCommand):
         options: dict[str, Any],
         stop: threading.Event,
     ) -> RunReport:
-        writer = csv.writer(credentials_file) if credentials_file is not None else None
+        writer = csv_writer(credentials_file) if credentials_file is not None else None
 
         def keep(credential: Credential) -> None:
             assert writer is not None and credentials_file is not None  # only given when there is a file
-            writer.writerow([credential.email, credential.password, credential.role, credential.user_id])
+            writer.writerow(credential_row(credential))
             credentials_file.flush()
 
         tally = RunTally()
