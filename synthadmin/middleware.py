@@ -11,8 +11,9 @@ session settings:
   gunicorn, uvicorn, ``runserver``), every connection the process opens gets the settings once,
   when it opens — any thread, so a small run started inline by a request is bounded too;
 * anywhere else a request is served (the test client, a live test server),
-  ``WebSessionMiddleware`` sets them on the request's connection for the request and restores
-  what was there afterwards.
+  ``WebSessionMiddleware`` sets them on the request's connection for the request — at once if it
+  is open, else when the request opens it (a request that reads nothing opens nothing) — and
+  puts back what was there afterwards.
 
 **Hitting it**: PostgreSQL cancels the statement with SQLSTATE 57014 (``query_canceled``); the
 middleware turns that error — told by its SQLSTATE, never its message — into the admin's page
@@ -22,8 +23,9 @@ middleware turns that error — told by its SQLSTATE, never its message — into
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
@@ -46,6 +48,11 @@ QUERY_CANCELED = "57014"
 TEMPLATE = "admin/synthadmin/query_cancelled.html"
 
 _web_process = False
+#: True while this thread (or task) serves a request outside a web process.
+_in_request: ContextVar[bool] = ContextVar("synthadmin_web_request", default=False)
+#: On a connection given the settings for one request: what to put back when it ends
+#: (a value per setting; None: the session's default, ``RESET``).
+_BEFORE = "synthadmin_web_session_before"
 
 
 def web_statement_timeout_ms() -> int:
@@ -64,23 +71,36 @@ def web_process_mark() -> None:
     ``web_session_settings`` (one statement per connection, when it opens)."""
     global _web_process
     _web_process = True
+    _follow_connections()
+
+
+def _follow_connections() -> None:
     connection_created.connect(_connection_opened, dispatch_uid="synthadmin.web_session")
 
 
 def _connection_opened(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
-    names = web_session_settings()
+    """A new connection: the settings, in a web process or while a request is served (then put
+    back to the defaults when the request ends)."""
+    if not (_web_process or _in_request.get()):
+        return
+    _session_set(connection, web_session_settings())
+    if not _web_process:
+        setattr(connection, _BEFORE, dict.fromkeys(web_session_settings()))
+
+
+def _session_set(connection: BaseDatabaseWrapper, values: Mapping[str, str | None]) -> None:
+    """Set each setting for the session (None: back to its default, ``reset_val``), in one statement."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in names),
-            [value for pair in names.items() for value in pair],
+            "SELECT set_config(t.n, coalesce(t.v, (SELECT s.reset_val FROM pg_settings s "
+            "WHERE s.name = t.n)), false) FROM unnest(%s::text[], %s::text[]) AS t(n, v)",
+            [list(values), list(values.values())],
         )
 
 
-@contextmanager
-def web_session(connection: BaseDatabaseWrapper) -> Iterator[None]:
-    """``web_session_settings`` on ``connection`` for the block, then what was there before."""
+def _session_swap(connection: BaseDatabaseWrapper) -> dict[str, str | None]:
+    """``web_session_settings`` on an open connection, in one statement; the values before."""
     names = web_session_settings()
-    connection.ensure_connection()
     with connection.cursor() as cursor:
         # The old values first (a materialised CTE is read before the outer row is projected).
         cursor.execute(
@@ -92,20 +112,31 @@ def web_session(connection: BaseDatabaseWrapper) -> Iterator[None]:
             [*names, *(value for pair in names.items() for value in pair)],
         )
         row = cursor.fetchone()
-    before = dict(zip(names, row[::2], strict=True))
+    return dict(zip(names, row[::2], strict=True))
+
+
+@contextmanager
+def web_session(connection: BaseDatabaseWrapper) -> Iterator[None]:
+    """``web_session_settings`` on ``connection`` for the block — set now if it is open, else when
+    (and if) the block opens it — then what was there before."""
+    _follow_connections()
+    token = _in_request.set(True)
     try:
+        if connection.connection is not None:
+            setattr(connection, _BEFORE, _session_swap(connection))
         yield
     finally:
-        _restore(connection, before)
+        _in_request.reset(token)
+        before = getattr(connection, _BEFORE, None)
+        if before is not None:
+            delattr(connection, _BEFORE)
+            if connection.connection is not None:
+                _restore(connection, before)
 
 
-def _restore(connection: BaseDatabaseWrapper, before: dict[str, str]) -> None:
+def _restore(connection: BaseDatabaseWrapper, before: dict[str, str | None]) -> None:
     try:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in before),
-                [value for pair in before.items() for value in pair],
-            )
+        _session_set(connection, before)
     except DatabaseError:
         # A transaction the request left aborted: its rollback restores the settings anyway.
         logger.debug("web session settings not restored (the transaction is aborted)")

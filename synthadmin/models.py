@@ -237,7 +237,8 @@ class StateInterval(models.Model):
         related_name="state_intervals",
         related_query_name="state_interval",
     )
-    state = models.CharField(max_length=32)
+    #: As stored in the truth (text, any length: whatever a truth holds never fails a ledger write).
+    state = models.TextField()
     first_day = models.DateField()
     last_day = models.DateField()
     source = models.CharField(max_length=16, choices=Source.choices)

@@ -23,6 +23,21 @@ SCHEMA = "synthadmin"
 #: The first key of the per-user advisory lock of a refresh (two-int form: its own key space).
 INTERVALS_LOCK = 1400204617
 
+#: ``YYYY-MM-DD`` → the date, anything else → NULL, never an error: a stored truth that is not
+#: what synthadmin writes must not make the ledger write that carries it fail.
+ISO_DATE = f"""
+CREATE OR REPLACE FUNCTION {SCHEMA}.synthadmin_iso_date(value text) RETURNS date
+LANGUAGE sql IMMUTABLE AS $body$
+    -- Nested CASEs: each test runs only once the one before it holds (AND has no such order).
+    SELECT CASE WHEN value ~ '^[0-9]{{4}}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$' THEN
+        CASE WHEN substr(value, 1, 4) <> '0000'
+              AND to_char(make_date(substr(value, 1, 4)::int, substr(value, 6, 2)::int, 1)
+                          + (substr(value, 9, 2)::int - 1), 'YYYY-MM-DD') = value
+        THEN value::date END
+    END
+$body$
+"""
+
 REFRESH = f"""
 CREATE OR REPLACE FUNCTION {SCHEMA}.synthadmin_state_intervals_refresh(target uuid) RETURNS void
 LANGUAGE sql AS $body$
@@ -39,15 +54,20 @@ LANGUAGE sql AS $body$
         SELECT 'addition', 1, a.id, a.ground_truth -> 'states'
         FROM {SCHEMA}.synthadmin_checkinaddition a
         WHERE a.user_id = target AND a.removed_at IS NULL
-    ), runs AS (
+    ), parsed AS (
         SELECT s.source, s.rank, s.source_id, r.value ->> 0 AS state,
-               daterange((r.value ->> 1)::date, (r.value ->> 2)::date, '[]') AS days
+               {SCHEMA}.synthadmin_iso_date(r.value ->> 1) AS first_day,
+               {SCHEMA}.synthadmin_iso_date(r.value ->> 2) AS last_day
         FROM sources s
         CROSS JOIN LATERAL jsonb_array_elements(
             CASE jsonb_typeof(s.states) WHEN 'array' THEN s.states ELSE '[]'::jsonb END
         ) r
-        WHERE jsonb_typeof(r.value) = 'array' AND r.value ->> 0 IS NOT NULL
-          AND r.value ->> 1 IS NOT NULL AND r.value ->> 2 IS NOT NULL
+        WHERE jsonb_typeof(r.value) = 'array'
+    ), runs AS (
+        SELECT source, rank, source_id, state, daterange(first_day, last_day, '[]') AS days
+        FROM parsed
+        WHERE state IS NOT NULL AND first_day IS NOT NULL AND last_day IS NOT NULL
+          AND first_day <= last_day
     ), ranked AS (
         SELECT runs.*, range_agg(days) OVER (
             ORDER BY rank DESC, source_id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
@@ -112,6 +132,7 @@ REMOVE = [
     ),
     f"DROP FUNCTION IF EXISTS {SCHEMA}.synthadmin_state_intervals_follow()",
     f"DROP FUNCTION IF EXISTS {SCHEMA}.synthadmin_state_intervals_refresh(uuid)",
+    f"DROP FUNCTION IF EXISTS {SCHEMA}.synthadmin_iso_date(text)",
 ]
 
 
@@ -143,7 +164,7 @@ class Migration(migrations.Migration):
                         to_fields=["id"],
                     ),
                 ),
-                ("state", models.CharField(max_length=32)),
+                ("state", models.TextField()),
                 ("first_day", models.DateField()),
                 ("last_day", models.DateField()),
                 (
@@ -173,5 +194,5 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
-        migrations.RunSQL([REFRESH, FOLLOW_FUNCTION, *TRIGGERS, BACKFILL], REMOVE),
+        migrations.RunSQL([ISO_DATE, REFRESH, FOLLOW_FUNCTION, *TRIGGERS, BACKFILL], REMOVE),
     ]

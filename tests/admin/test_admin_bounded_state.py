@@ -164,18 +164,31 @@ def test_intervals_follow_every_change_to_the_stored_truth(population: Populatio
     assert _intervals(new.user_id) == []
 
 
-def test_truth_without_states_or_malformed_runs_gives_no_interval(population: Population):
-    for truth in (
-        {},
-        {"states": None},
-        {"states": "x"},
-        {"states": [["manic", None, "2026-01-01"], "x", []]},
-    ):
+def test_a_truth_synthadmin_would_not_write_never_fails_the_ledger_write(population: Population):
+    """The triggers run inside the ledger's writes: whatever a stored truth holds, the write goes
+    through; runs that are not ``[state, YYYY-MM-DD, YYYY-MM-DD]`` (in order) give no interval."""
+    long_state = "=HYPERLINK(" + "x" * 300 + ")"
+    cases = {
+        "no states": ({}, []),
+        "states null": ({"states": None}, []),
+        "states text": ({"states": "x"}, []),
+        "odd runs": ({"states": [["manic", None, "2026-01-01"], "x", [], ["manic"]]}, []),
+        "not dates": (
+            {"states": [["manic", "2026-02-30", "2026-03-01"], ["mixed", "tomorrow", "2026-01-01"]]},
+            [],
+        ),
+        "reversed": ({"states": [["manic", "2026-03-02", "2026-03-01"]]}, []),
+        "any state": (
+            {"states": [[long_state, "2026-01-01", "2026-01-02"]]},
+            [(long_state, dt.date(2026, 1, 1), dt.date(2026, 1, 2))],
+        ),
+    }
+    for name, (truth, expected) in cases.items():
         entry = SyntheticUser.objects.create(
             run_id=population.main_run, user_id=uuid.uuid4(), email="m@example.com", role="patient",
             state="complete", ground_truth=truth,
         )  # fmt: skip
-        assert _intervals(entry.user_id) == [], truth
+        assert _intervals(entry.user_id) == expected, name
 
 
 def test_migration_backfill_rebuilds_the_same_intervals(population: Population):

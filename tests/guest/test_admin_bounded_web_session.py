@@ -13,7 +13,6 @@ import psycopg
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.db import DataError, OperationalError, connection, connections, transaction
-from django.db.backends.signals import connection_created
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 
@@ -112,14 +111,11 @@ def test_a_web_process_bounds_every_connection_it_opens(transactional_db, settin
             seen["statement_timeout"], seen["workers"] = cursor.fetchone()
         connections["default"].close()
 
-    try:
-        middleware.web_process_mark()
-        thread = threading.Thread(target=new_connection)
-        thread.start()
-        thread.join()
-        assert middleware._web_process
-    finally:
-        connection_created.disconnect(dispatch_uid="synthadmin.web_session")
+    middleware.web_process_mark()  # monkeypatch puts the flag back afterwards
+    thread = threading.Thread(target=new_connection)
+    thread.start()
+    thread.join()
+    assert middleware._web_process
     assert seen == {"statement_timeout": "7s", "workers": "0"}
 
 
@@ -155,3 +151,17 @@ def test_only_a_cancelled_statement_becomes_the_message(transactional_db, settin
         response.render()
         transaction.set_rollback(True)
     assert response.status_code == 200 and "This page took longer than 0.1 s" in response.content.decode()
+
+
+@pytest.mark.urls("tests.guest.urls")
+def test_a_request_that_reads_nothing_opens_no_connection(client):
+    """No database access is allowed in this test: the middleware must not open a connection."""
+    assert client.get("/no-database/").json() == {"database": False}
+
+
+@pytest.mark.urls("tests.guest.urls")
+def test_a_connection_the_request_opens_gets_the_limit_and_then_the_defaults(transactional_db, settings):
+    settings.SYNTHADMIN_WEB_STATEMENT_TIMEOUT = 0.25
+    connection.close()  # the request opens it
+    assert Client().get("/session-settings/").json()["statement_timeout"] == "250ms"
+    assert (_show("statement_timeout"), _show("max_parallel_workers_per_gather")) == ("0", "2")

@@ -23,7 +23,13 @@ def sleep(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"slept": True})
 
 
+def no_database(request: HttpRequest) -> JsonResponse:
+    """A page that reads nothing."""
+    return JsonResponse({"database": False})
+
+
 urlpatterns = [
+    path("no-database/", no_database),
     path("admin/", admin.site.urls),
     path("session-settings/", session_settings),
     path("sleep/", sleep),
