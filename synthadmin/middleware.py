@@ -11,9 +11,9 @@ session settings:
   gunicorn, uvicorn, ``runserver``), every connection the process opens gets the settings once,
   when it opens — any thread, so a small run started inline by a request is bounded too;
 * anywhere else a request is served (the test client, a live test server),
-  ``WebSessionMiddleware`` sets them on the request's connection for the request — at once if it
-  is open, else when the request opens it (a request that reads nothing opens nothing) — and
-  puts back what was there afterwards.
+  ``WebSessionMiddleware`` sets them on the request's connection for the request, in the same
+  round trip as the request's first query (a request that reads nothing sends nothing), and puts
+  back what was there afterwards.
 
 **Hitting it**: PostgreSQL cancels the statement with SQLSTATE 57014 (``query_canceled``); the
 middleware turns that error — told by its SQLSTATE, never its message — into the admin's page
@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
@@ -48,15 +47,10 @@ QUERY_CANCELED = "57014"
 TEMPLATE = "admin/synthadmin/query_cancelled.html"
 
 _web_process = False
-#: True while this thread (or task) serves a request outside a web process.
-_in_request: ContextVar[bool] = ContextVar("synthadmin_web_request", default=False)
-#: On a connection given the settings for one request: what to put back when it ends
-#: (a value per setting; None: the session's default, ``RESET``).
-_BEFORE = "synthadmin_web_session_before"
 
 
 def web_statement_timeout_ms() -> int:
-    """``SYNTHADMIN_WEB_STATEMENT_TIMEOUT`` in whole milliseconds (0: no limit)."""
+    """``SYNTHADMIN_WEB_STATEMENT_TIMEOUT`` in milliseconds (0: no limit)."""
     seconds = float(settings.SYNTHADMIN_WEB_STATEMENT_TIMEOUT)
     return max(round(seconds * 1000), 1) if seconds > 0 else 0
 
@@ -71,21 +65,12 @@ def web_process_mark() -> None:
     ``web_session_settings`` (one statement per connection, when it opens)."""
     global _web_process
     _web_process = True
-    _follow_connections()
-
-
-def _follow_connections() -> None:
     connection_created.connect(_connection_opened, dispatch_uid="synthadmin.web_session")
 
 
 def _connection_opened(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
-    """A new connection: the settings, in a web process or while a request is served (then put
-    back to the defaults when the request ends)."""
-    if not (_web_process or _in_request.get()):
-        return
-    _session_set(connection, web_session_settings())
-    if not _web_process:
-        setattr(connection, _BEFORE, dict.fromkeys(web_session_settings()))
+    if _web_process:
+        _session_set(connection, web_session_settings())
 
 
 def _session_set(connection: BaseDatabaseWrapper, values: Mapping[str, str | None]) -> None:
@@ -98,40 +83,40 @@ def _session_set(connection: BaseDatabaseWrapper, values: Mapping[str, str | Non
         )
 
 
-def _session_swap(connection: BaseDatabaseWrapper) -> dict[str, str | None]:
-    """``web_session_settings`` on an open connection, in one statement; the values before."""
+def _session_swap(cursor: Any) -> dict[str, str | None]:
+    """``web_session_settings`` through a driver cursor, in one statement; the values before."""
     names = web_session_settings()
-    with connection.cursor() as cursor:
-        # The old values first (a materialised CTE is read before the outer row is projected).
-        cursor.execute(
-            "WITH old AS MATERIALIZED (SELECT "  # noqa: S608 - placeholders only
-            + ", ".join(f"current_setting(%s) AS o{i}" for i in range(len(names)))
-            + ") SELECT "
-            + ", ".join(f"o{i}, set_config(%s, %s, false)" for i in range(len(names)))
-            + " FROM old",
-            [*names, *(value for pair in names.items() for value in pair)],
-        )
-        row = cursor.fetchone()
+    # The old values first (a materialised CTE is read before the outer row is projected).
+    cursor.execute(
+        "WITH old AS MATERIALIZED (SELECT "  # noqa: S608 - placeholders only
+        + ", ".join(f"current_setting(%s) AS o{i}" for i in range(len(names)))
+        + ") SELECT "
+        + ", ".join(f"o{i}, set_config(%s, %s, false)" for i in range(len(names)))
+        + " FROM old",
+        [*names, *(value for pair in names.items() for value in pair)],
+    )
+    row = cursor.fetchone()
     return dict(zip(names, row[::2], strict=True))
 
 
 @contextmanager
 def web_session(connection: BaseDatabaseWrapper) -> Iterator[None]:
-    """``web_session_settings`` on ``connection`` for the block — set now if it is open, else when
-    (and if) the block opens it — then what was there before."""
-    _follow_connections()
-    token = _in_request.set(True)
+    """``web_session_settings`` on ``connection`` for the block, sent just before the block's
+    first query (a block that queries nothing sends nothing), then what was there before."""
+    before: dict[str, str | None] | None = None
+
+    def first_query_sets(execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: Any) -> Any:
+        nonlocal before
+        if before is None:
+            before = _session_swap(context["cursor"].cursor)  # the driver's cursor: no wrappers
+        return execute(sql, params, many, context)
+
     try:
-        if connection.connection is not None:
-            setattr(connection, _BEFORE, _session_swap(connection))
-        yield
+        with connection.execute_wrapper(first_query_sets):
+            yield
     finally:
-        _in_request.reset(token)
-        before = getattr(connection, _BEFORE, None)
-        if before is not None:
-            delattr(connection, _BEFORE)
-            if connection.connection is not None:
-                _restore(connection, before)
+        if before is not None and connection.connection is not None:
+            _restore(connection, before)
 
 
 def _restore(connection: BaseDatabaseWrapper, before: dict[str, str | None]) -> None:

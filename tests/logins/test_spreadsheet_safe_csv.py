@@ -115,13 +115,20 @@ def test_the_export_neutralises_every_text_column_and_keeps_numbers(supabase_tab
         states = [[HOSTILE[i % len(HOSTILE)], d.isoformat(), d.isoformat()] for i, d in enumerate(days)]
         entry.ground_truth = {**entry.ground_truth, "pattern": HOSTILE[n], "states": states}
         entry.save(update_fields=["ground_truth"])
-    hostile_user = entries[0].user_id
     with connection.cursor() as cursor:  # payload values that are not numbers, and a negative one
+        # A check-in that exists (a patient may skip a day, the first one included).
+        cursor.execute(
+            "SELECT user_id, checkin_date FROM public.check_ins WHERE user_id = ANY(%s) "
+            "ORDER BY checkin_date, user_id LIMIT 1",
+            [[e.user_id for e in entries]],
+        )
+        hostile_user, hostile_day = cursor.fetchone()
         cursor.execute(
             "UPDATE public.check_ins SET mood_data = mood_data || jsonb_build_object('energyLevel', %s::text, "
             "'depressedMood', -1) WHERE user_id = %s AND checkin_date = %s",
-            [HOSTILE[0], hostile_user, first],
+            [HOSTILE[0], hostile_user, hostile_day],
         )
+        assert cursor.rowcount == 1
 
     out = io.StringIO()
     checkins_export_write(run=report.run_id, fmt="csv", out=out)
@@ -134,7 +141,9 @@ def test_the_export_neutralises_every_text_column_and_keeps_numbers(supabase_tab
         assert _neutralised(row["pattern"], patterns[row["patient_id"]])
         assert _neutralised(row["state"], HOSTILE[(day - first).days % len(HOSTILE)])
     [odd] = [
-        r for r in rows if r["patient_id"] == str(hostile_user) and r["checkin_date"] == first.isoformat()
+        r
+        for r in rows
+        if r["patient_id"] == str(hostile_user) and r["checkin_date"] == hostile_day.isoformat()
     ]
     assert _neutralised(odd["mood_energyLevel"], HOSTILE[0])
     assert odd["mood_depressedMood"] == "-1"  # a number stays a number
