@@ -20,6 +20,7 @@ from synthadmin.admin.helpers import ReadOnlyAdminMixin, admin_url
 from synthadmin.admin.paging import BoundedListAdmin
 from synthadmin.fieldlabels import LABEL_BY_KEY, SECTION_TITLES, FieldLabel, section_fields
 from synthadmin.mood_chart import STATE_LABELS
+from synthadmin.selectors import user_ids_named
 from synthadmin.services.patient_truth import checkin_day_state
 
 #: Key values shown in the list: (column name, JSON key); labels from ``fieldlabels``.
@@ -44,6 +45,7 @@ class CheckInAdmin(ReadOnlyAdminMixin, BoundedListAdmin[CheckIn]):
     #: only; joined, PostgreSQL would join every check-in of the day it sorts to pick the page.
     list_select_related = False
     search_fields = ("user__email",)
+    search_help_text = "The patient's e-mail or name (accents and case aside)."
     fieldsets = (
         (None, {"fields": ("patient", "checkin_date", "state", "created_at")}),
         *(  # type: ignore[arg-type]  # generated sections; django-stubs expects literal field options
@@ -74,6 +76,17 @@ class CheckInAdmin(ReadOnlyAdminMixin, BoundedListAdmin[CheckIn]):
             )
         )
         return DateNavigationQuerySet.of(checkins)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[CheckIn], search_term: str
+    ) -> tuple[QuerySet[CheckIn], bool]:
+        """The patient's e-mail (Django's search), or their displayed name: the users the name
+        index finds (``selectors.user_ids_named``), their check-ins by the app's own index."""
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        named = user_ids_named(search_term)
+        if named is not None:
+            results = results | queryset.filter(user_id__in=named)
+        return results, may_have_duplicates
 
     def change_view(
         self,

@@ -44,6 +44,7 @@ from django.utils import timezone
 from synthadmin.logs import run_log_bind
 from synthadmin.models import LIVE_STATES, SyntheticRun, SyntheticUser
 from synthadmin.redaction import redact
+from synthadmin.text import name_folded
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +61,11 @@ def entry_intent(
     role: str,
     attempt: int,
     job_index: int | None = None,
+    name: str = "",
 ) -> SyntheticUser:
     """Record, before the Auth call, that ``user_id`` is about to be created (committed at once);
-    ``job_index``, which user of the run it is (``PersonSpec.number``)."""
+    ``job_index``, which user of the run it is (``PersonSpec.number``); ``name``, the name it is
+    shown by (kept folded for search, ``text.name_folded``)."""
     return SyntheticUser.objects.create(
         run=run,
         user_id=user_id,
@@ -71,6 +74,7 @@ def entry_intent(
         attempt=attempt,
         state=State.INTENT,
         job_index=job_index,
+        search_name=name_folded(name),
     )
 
 

@@ -250,6 +250,7 @@ class UserCreation:
             role=spec.role,
             attempt=number,
             job_index=spec.number,
+            name=spec.full_name,
         )
         self._auth_create(entry, identity, spec, retries)
         failpoint(AFTER_AUTH_CREATE)  # tests only: a crash between the two systems
