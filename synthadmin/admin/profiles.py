@@ -28,7 +28,7 @@ from synthadmin.admin.generate import GeneratePageAdmin
 from synthadmin.admin.helpers import ReadOnlyAdminMixin, admin_url, run_link
 from synthadmin.admin.paging import BoundedListAdmin, list_count
 from synthadmin.models import LIVE_STATES, SyntheticRun, SyntheticUser
-from synthadmin.mood_chart import BAND_COLOURS, SERIES, STATE_LABELS
+from synthadmin.mood_chart import BAND_COLOURS, DASHES, SERIES, STATE_LABELS, mood_chart_css
 from synthadmin.selectors import (
     patients_of,
     profile_is_synthetic,
@@ -204,8 +204,10 @@ class ProfileAdmin(GeneratePageAdmin, ProfileActionsAdmin, ReadOnlyAdminMixin, B
                 {
                     "story": story,
                     "story_chart": mark_safe(story.chart.svg) if story.chart else "",  # noqa: S308 - numbers, dates, escaped text (synthadmin.mood_chart)
-                    "story_series": SERIES,
-                    "story_states": [(STATE_LABELS[s], BAND_COLOURS[s]) for s in BAND_COLOURS]
+                    "story_chart_narrow": mark_safe(story.chart.svg_narrow) if story.chart else "",  # noqa: S308 - as above
+                    "story_chart_css": mark_safe(mood_chart_css()),  # noqa: S308 - constant colours
+                    "story_series": [(a, legend, colour, DASHES[a]) for a, legend, colour, _ in SERIES],
+                    "story_states": [(s, STATE_LABELS[s], BAND_COLOURS[s]) for s in BAND_COLOURS]
                     if story.truth is not None
                     else [],
                     "story_latest": [(row, STATE_LABELS.get(row.state or "", "—")) for row in story.latest],
