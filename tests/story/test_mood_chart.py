@@ -36,7 +36,7 @@ def test_daily_chart_draws_a_point_per_checkin_and_breaks_lines_at_missed_days()
     for name in ("energy", "depressed", "elevation", "sleep"):
         group = _series(root, name)
         assert group.get("data-points") == "6" and group.get("data-segments") == "3"
-        path = group.find(f"{SVG}path").get("d")
+        path = next(group.iter(f"{SVG}path")).get("d")
         assert path.count("M") == 2  # two runs of several days; the lone day is a dot
         assert len(list(group.iter(f"{SVG}circle"))) == 1
 
