@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from checkins.models import PAYLOAD_COLUMNS, CheckIn
 from profiles.models import AuthUser, Profile
 from synthadmin.admin.date_navigation import DateNavigationQuerySet
+from synthadmin.admin.exports import ExportActionsAdmin, export_checkins
 from synthadmin.admin.filters import CheckinRunFilter, PatientTestFlagFilter, StateFilter
 from synthadmin.admin.helpers import ReadOnlyAdminMixin, admin_url
 from synthadmin.admin.paging import BoundedListAdmin
@@ -32,7 +33,7 @@ LIST_VALUES: tuple[tuple[str, str], ...] = (
 )
 
 
-class CheckInAdmin(ReadOnlyAdminMixin, BoundedListAdmin[CheckIn]):
+class CheckInAdmin(ExportActionsAdmin, ReadOnlyAdminMixin, BoundedListAdmin[CheckIn]):
     """The list costs what it shows (``paging``, ``date_navigation``): sorted by date only — the
     one order an index serves (patient or state would sort every check-in); each row's state is
     one probe of the intervals' index, its patient's e-mail and name one of ``profiles``'s and
@@ -40,6 +41,7 @@ class CheckInAdmin(ReadOnlyAdminMixin, BoundedListAdmin[CheckIn]):
 
     list_display = ("patient_email", "checkin_date", "state", *(f"list_{key}" for _, key in LIST_VALUES))
     list_filter = (PatientTestFlagFilter, CheckinRunFilter, StateFilter)
+    actions = [export_checkins]
     date_hierarchy = "checkin_date"
     #: No join for the patient: its e-mail is a probe of ``profiles``'s key for the page's rows
     #: only; joined, PostgreSQL would join every check-in of the day it sorts to pick the page.

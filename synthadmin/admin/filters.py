@@ -96,7 +96,7 @@ class TherapistFilter(admin.SimpleListFilter):
 class RunFilter(admin.SimpleListFilter):
     """Users of one run (its ledger entries, or the patients an "Add check-in days" run extended).
 
-    Offers the most recent runs; any run id works in the URL (``?run=<id>``), which is where
+    Offers the most recent runs not purged; any run id works in the URL (``?run=<id>``), which is where
     Generate sends staff afterwards. ``user_field`` is the path to the user id being filtered.
     """
 
@@ -106,7 +106,11 @@ class RunFilter(admin.SimpleListFilter):
     RECENT = 12
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
-        runs = list(SyntheticRun.objects.order_by("-started_at")[: self.RECENT])
+        # Purged runs have no users left to filter by: they leave the choices (a purged run's
+        # id in the URL still works, and is shown then).
+        runs = list(
+            SyntheticRun.objects.filter(purged_at__isnull=True).order_by("-started_at")[: self.RECENT]
+        )
         chosen = self._run_id()
         if chosen is not None and all(r.pk != chosen for r in runs):
             runs += list(SyntheticRun.objects.filter(pk=chosen))

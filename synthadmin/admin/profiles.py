@@ -23,6 +23,7 @@ from synthadmin.admin.actions import (
     delete_synthetic_users,
     extend_to_today,
 )
+from synthadmin.admin.exports import ExportActionsAdmin, export_patients_checkins
 from synthadmin.admin.filters import RunFilter, TestPatientFilter, TherapistFilter
 from synthadmin.admin.generate import GeneratePageAdmin
 from synthadmin.admin.helpers import ReadOnlyAdminMixin, admin_url, run_link
@@ -47,10 +48,12 @@ def _breakable(email: str) -> str:
     return format_html_join(mark_safe("<wbr>"), "{}", ((part,) for part in parts if part))
 
 
-class ProfileAdmin(GeneratePageAdmin, ProfileActionsAdmin, ReadOnlyAdminMixin, BoundedListAdmin[Profile]):
+class ProfileAdmin(
+    GeneratePageAdmin, ProfileActionsAdmin, ExportActionsAdmin, ReadOnlyAdminMixin, BoundedListAdmin[Profile]
+):
     change_list_template = "admin/profiles/profile/change_list.html"
     change_form_template = "admin/profiles/profile/change_form.html"
-    actions = [delete_synthetic_users, add_checkin_days, extend_to_today]
+    actions = [delete_synthetic_users, add_checkin_days, extend_to_today, export_patients_checkins]
     list_display = (
         "email_breakable",
         "name",

@@ -41,7 +41,7 @@ from synthadmin.exceptions import InvalidRequestError, SynthadminError
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.services.cancel import run_cancel
 from synthadmin.services.dispatch import run_purge_start_or_enqueue
-from synthadmin.services.export import FORMATS, CheckinsExport, checkins_export_chunks
+from synthadmin.services.export import FORMATS, CheckinsExport, checkins_export_chunks, export_has_rows
 from synthadmin.services.ledger import run_counts
 from synthadmin.services.logins import (
     LoginsForbiddenError,
@@ -200,7 +200,9 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, BoundedLis
             obj is not None and obj.purged_at is None and self.has_purge_synthetic_permission(request)
         )
         context["download_formats"] = (
-            FORMATS if obj is not None and self.has_export_synthetic_permission(request) else ()
+            FORMATS
+            if obj is not None and self.has_export_synthetic_permission(request) and export_has_rows(obj)
+            else ()
         )
         if obj is not None:
             progress = run_progress(obj)
