@@ -12,6 +12,7 @@ import uuid
 import pytest
 from django.apps import apps
 from django.db import connection
+from django.db.models import QuerySet
 from django.urls import reverse
 
 from synthadmin.models import SyntheticUser
@@ -33,6 +34,18 @@ def _names(report) -> dict:
             [report.run_id],
         )
         return {user_id: (name, role) for user_id, name, role in cursor.fetchall()}
+
+
+def _named(search: str) -> QuerySet[SyntheticUser, uuid.UUID]:
+    named = user_ids_named(search)
+    assert named is not None
+    return named
+
+
+def _group(pattern: str, text: str) -> str:
+    found = re.search(pattern, text, re.S)
+    assert found is not None, pattern
+    return found.group(1)
 
 
 def _listed(client, query: str) -> set[str]:
@@ -80,7 +93,7 @@ def test_a_search_for_a_name_reads_the_index_not_auth_users(people):
         )
         for i in range(10_000)
     )
-    named = user_ids_named(name)
+    named = _named(name)
     sql, params = named.query.sql_with_params()
     assert "auth" not in sql and "raw_user_meta_data" not in sql
     with connection.cursor() as cursor:
@@ -106,7 +119,7 @@ def test_therapist_filter_page_and_links(client, people):
         client.get(reverse("admin:profiles_profile_change", args=[therapist])).context["original"].email
     )
     page = client.get(reverse("admin:profiles_profile_change", args=[therapist])).content.decode()
-    caseload = re.search(r'<div class="module" id="caseload">(.*?)</div>', page, re.S).group(1)
+    caseload = _group(r'<div class="module" id="caseload">(.*?)</div>', page)
     linked = set(re.findall(r"/admin/profiles/profile/([0-9a-f-]{36})/change/", caseload))
     with connection.cursor() as cursor:
         cursor.execute(
@@ -124,17 +137,18 @@ def test_therapist_filter_page_and_links(client, people):
 
     patient = next(iter(patients))
     patient_page = client.get(reverse("admin:profiles_profile_change", args=[patient])).content.decode()
-    story = re.search(r'<dd id="story-therapist">(.*?)</dd>', patient_page, re.S).group(1)
+    story = _group(r'<dd id="story-therapist">(.*?)</dd>', patient_page)
     assert f"/admin/profiles/profile/{therapist}/change/" in story
 
 
 def test_migration_names_the_users_made_before_it(people):
     report, _, (user_id, name) = people
     SyntheticUser.objects.filter(run_id=report.run_id).update(search_name="")
-    assert not user_ids_named(name).exists()
+    assert not _named(name).exists()
     migration = importlib.import_module("synthadmin.migrations.0011_user_search_name")
     with connection.schema_editor() as editor:
         migration.backfill(apps, editor)
-    assert user_id in set(user_ids_named(name))
+    assert user_id in set(_named(name))
     entry = SyntheticUser.objects.filter(user_id=user_id).first()
+    assert entry is not None
     assert entry.search_name == name_folded(name)

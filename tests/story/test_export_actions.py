@@ -51,7 +51,9 @@ def test_export_of_selected_patients_is_theirs_only_with_therapist_and_day_index
 ):
     report = generate(patients=3, therapists=1, days=40, pattern="cycling", seed=8)
     real = insert_real_user(checkins=5)
-    patient = SyntheticUser.objects.filter(run_id=report.run_id, role="patient").first().user_id
+    entry = SyntheticUser.objects.filter(run_id=report.run_id, role="patient").first()
+    assert entry is not None
+    patient = entry.user_id
     client.force_login(_staff())
     chosen = {"action": "export_patients_checkins", "_selected_action": [str(patient), str(real)], "index": 0}
 

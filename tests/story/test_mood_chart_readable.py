@@ -20,6 +20,7 @@ from synthadmin.mood_chart import (
     SERIES,
     SERIES_DARK,
     WIDE,
+    Chart,
     DayValues,
     mood_chart_css,
     mood_chart_render,
@@ -66,8 +67,9 @@ def _lab(colour: str, vision: str) -> tuple[float, float, float]:
     rgb = _linear(colour)
     matrix = VISION[vision]
     if matrix is not None:
-        rgb = tuple(min(1.0, max(0.0, sum(m * c for m, c in zip(row, rgb, strict=True)))) for row in matrix)
-    r, g, b = rgb
+        r, g, b = (min(1.0, max(0.0, sum(m * c for m, c in zip(row, rgb, strict=True)))) for row in matrix)
+    else:
+        r, g, b = rgb
     x = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047
     y = 0.2126 * r + 0.7152 * g + 0.0722 * b
     z = (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883
@@ -119,18 +121,30 @@ def _chart(days: int, **values: float) -> ET.Element:
         for d in range(days)
     ]
     bands = [("manic", START, START + dt.timedelta(days=days - 1))]
-    return ET.fromstring(mood_chart_render(checkins=checkins, bands=bands).svg)  # noqa: S314 - our own SVG
+    return ET.fromstring(_rendered(checkins, bands).svg)  # noqa: S314 - our own SVG
+
+
+def _rendered(checkins: list[DayValues], bands: list[tuple[str, dt.date, dt.date]] | None = None) -> Chart:
+    chart = mood_chart_render(checkins=checkins, bands=bands or [])
+    assert chart is not None
+    return chart
+
+
+def _title(element: ET.Element) -> str:
+    title = element.find(f"{SVG}title")
+    assert title is not None and title.text is not None
+    return title.text
 
 
 def _narrow(days: int) -> str:
     checkins = [DayValues(START + dt.timedelta(days=d), energy=5) for d in range(days)]
-    return mood_chart_render(checkins=checkins).svg_narrow
+    return _rendered(checkins).svg_narrow
 
 
 def test_a_score_of_ten_stays_below_the_frame():
     root = _chart(10)
     path = next(p for p in root.iter(f"{SVG}path") if p.get("id") == "mood-energy-wide")
-    ys = [float(xy.split(",")[1]) for xy in path.get("d").replace("M", "").split(" L")]
+    ys = [float(xy.split(",")[1]) for xy in path.attrib["d"].replace("M", "").split(" L")]
     assert min(ys) >= MOOD_TOP + 15  # headroom above 10 (the energy line is at 10)
 
 
@@ -140,7 +154,7 @@ def test_each_day_has_its_values_on_hover_and_focus():
     assert len(targets) == 30
     first = targets[0]
     assert first.get("tabindex") == "0"
-    text = first.find(f"{SVG}title").text
+    text = _title(first)
     assert text.startswith("Mon 05 Jan 2026 — Manic")
     narrow = ET.fromstring(_narrow(30))  # noqa: S314 - our own SVG
     assert not [r for r in narrow.iter(f"{SVG}rect") if r.get("class") == "day"]
@@ -150,7 +164,7 @@ def test_each_day_has_its_values_on_hover_and_focus():
 def test_weekly_points_say_they_are_weekly_means():
     root = _chart(800)
     first = next(r for r in root.iter(f"{SVG}rect") if r.get("class") == "day")
-    title = first.find(f"{SVG}title").text
+    title = _title(first)
     assert title.startswith("Week of Mon 05 Jan 2026, 7 days — Manic") and title.endswith("(means)")
 
 
@@ -169,6 +183,6 @@ def test_ticks_are_sensible_from_a_week_to_ten_years(days, layout):
 
 
 def test_both_drawings_are_made():
-    chart = mood_chart_render(checkins=[DayValues(START, energy=5)])
+    chart = _rendered([DayValues(START, energy=5)])
     assert 'data-layout="wide"' in chart.svg and 'class="mood-chart"' in chart.svg
     assert 'data-layout="narrow"' in chart.svg_narrow and 'class="mood-chart-narrow"' in chart.svg_narrow
