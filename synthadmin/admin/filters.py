@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from synthadmin.models import LIVE_STATES, CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.mood_chart import STATE_LABELS
 from synthadmin.selectors import profile_synthetic_q
+from synthadmin.services.figures import patterns_text, run_figures
 from synthadmin.services.patient_truth import checkin_day_in_state
 from synthadmin.text import plural
 
@@ -96,14 +97,16 @@ class CheckinRunFilter(RunFilter):
 
 
 def run_label(run: SyntheticRun) -> str:
-    """A run as a filter choice: ``3f2a1b4c · 30 Nov 2026 · 5 patients, cycling``."""
-    params = run.parameters
+    """A run as a filter choice, with its patients per pattern (``figures.run_figures``, as the
+    run page and ``list_runs``): ``3f2a1b4c · 30 Nov 2026 · 12 patients: stable 6 · cycling 6``."""
+    figures = run_figures(run)
+    by_pattern = figures.patterns_created if figures.finished else figures.patterns_asked
     if run.kind == SyntheticRun.Kind.EXTEND:
-        what = f"{plural(int(params.get('patients') or 0), 'patient')} extended"
+        what = f"{plural(figures.patients, 'patient')} extended"
     else:
-        what = plural(run.patients_created, "patient")
-    pattern = params.get("pattern")
-    return f"{str(run.pk)[:8]} · {run.started_at:%d %b %Y} · {what}" + (f", {pattern}" if pattern else "")
+        what = plural(figures.patients_created, "patient")
+    patterns = f": {patterns_text(by_pattern)}" if by_pattern else ""
+    return f"{str(run.pk)[:8]} · {run.started_at:%d %b %Y} · {what}{patterns}"
 
 
 class RunStatusFilter(admin.SimpleListFilter):
