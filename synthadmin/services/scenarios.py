@@ -36,6 +36,7 @@ from typing import Any
 import tomli_w
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 
 from synthadmin.exceptions import InvalidRequestError
 from synthadmin.models import Scenario, SyntheticRun
@@ -158,6 +159,15 @@ def _request_without_mix(scenario: Scenario) -> GenerationRequest:
 def scenario_validate(scenario: Scenario) -> None:
     """Raise InvalidRequestError when the scenario could not run (the same rules as a run)."""
     generation_request_validate(scenario_request(scenario))
+
+
+def scenario_live_runs(scenario: Scenario) -> list[SyntheticRun]:
+    """The scenario's runs whose population is still there (not purged, and made someone or
+    still going): what a second Run would sit beside, and what Reset purges. Reads only."""
+    going = (SyntheticRun.Status.QUEUED, SyntheticRun.Status.RUNNING)
+    runs = scenario.runs.filter(kind=SyntheticRun.Kind.GENERATE, purged_at__isnull=True)
+    made = Q(patients_created__gt=0) | Q(therapists_created__gt=0) | Q(status__in=going)
+    return list(runs.filter(made).order_by("-started_at"))
 
 
 def scenario_run(
