@@ -173,10 +173,10 @@ def generation_fields() -> dict[str, forms.Field]:
 def request_errors_add(form: forms.BaseForm, errors: list[InvalidRequestError], *, skip: set[str]) -> None:
     """Show the service's refusals on ``form``, each next to its field (form-wide when the form
     has no such field), all at once; none for a field whose own error already says what is
-    wrong (``skip``), nor for the mix while the patients are wrong (it is checked against them)."""
+    wrong (``skip``)."""
     for exc in errors:
         field = exc.field if exc.field in form.fields else None
-        if field in skip or (field == "mix" and "patients" in skip):
+        if field in skip:
             continue
         form.add_error(field, str(exc))
 
@@ -211,7 +211,7 @@ class GenerateForm(forms.Form):
         data = super().clean() or {}
         limit = settings.SYNTHADMIN_ADMIN_MAX_PATIENTS
         skip = set(self.errors)
-        errors = generation_request_errors(self._request(data), max_patients=limit)
+        errors = generation_request_errors(self._request(data), max_patients=limit, wrong=frozenset(skip))
         for exc in errors:
             if exc.field not in ("patients", "therapists") or {"patients", "therapists"} & skip:
                 continue
@@ -335,5 +335,6 @@ class ScenarioForm(forms.ModelForm[Scenario]):
         defaults = Scenario()
         values = {name: data.get(name, getattr(defaults, name)) for name in self.Meta.fields}
         values["mix"] = values["mix"] or {}
-        request_errors_add(self, scenario_errors(Scenario(**values)), skip=set(self.errors))
+        wrong = set(self.errors)
+        request_errors_add(self, scenario_errors(Scenario(**values), wrong=frozenset(wrong)), skip=wrong)
         return data

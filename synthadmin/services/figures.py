@@ -125,7 +125,10 @@ def parameters_rows(params: dict[str, Any]) -> list[tuple[str, str]]:
     (``PARAMETER_LABELS``), counts with thousands separators, the mix as patients per pattern,
     adherence as a percentage; the selected patients' ids as their number."""
     rows: list[tuple[str, str]] = []
-    for key, value in params.items():
+    order = list(PARAMETER_LABELS)  # the forms' order (the database keeps JSON keys its own way)
+    for key, value in sorted(
+        params.items(), key=lambda item: (order.index(item[0]) if item[0] in order else len(order), item[0])
+    ):
         label = PARAMETER_LABELS.get(key, key.replace("_", " ").capitalize())
         if key == "patient_ids" and isinstance(value, list):
             continue  # their count is the Patients row

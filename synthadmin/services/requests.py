@@ -87,6 +87,7 @@ PARAMETER_LABELS: dict[str, str] = {
     "checkin_days": "Check-in days",
     "pattern": "Pattern",
     "mix": "Pattern mix",
+    "patients_by_pattern": "Patients by pattern",
     "adherence": "Adherence",
     "locale": "Locale",
     "seed": "Seed",
@@ -188,15 +189,19 @@ def generation_request_validate(
 
 
 def generation_request_errors(
-    request: GenerationRequest | GenerationParams, *, max_patients: int | None = None
+    request: GenerationRequest | GenerationParams,
+    *,
+    max_patients: int | None = None,
+    wrong: frozenset[str] = frozenset(),
 ) -> list[InvalidRequestError]:
     """Every problem of ``request`` at once, at most one per parameter, in the order
     ``generation_request_validate`` raises them (the forms show them all in one go, as Django's
     own). A parameter that depends on another (the mix on the patients, the history window on
-    the days) is checked only when that one is right. Writes nothing."""
+    the days) is checked only when that one is right; ``wrong`` names parameters the caller
+    already knows to be wrong (a form's field that did not parse). Writes nothing."""
     errors: list[InvalidRequestError] = []
     for check in _CHECKS:
-        if any(e.field in check.after for e in errors):
+        if wrong.intersection(check.after) or any(e.field in check.after for e in errors):
             continue
         try:
             check.run(request, max_patients)
@@ -281,6 +286,10 @@ def _concurrency_check(request: GenerationRequest | GenerationParams, max_patien
     _integer("concurrency", concurrency, 1, MAX_CONCURRENCY)
 
 
+def _mix_patterns_check(request: GenerationRequest | GenerationParams, max_patients: int | None) -> None:
+    _mix_patterns_validate(request.mix)
+
+
 def _mix_check(request: GenerationRequest | GenerationParams, max_patients: int | None) -> None:
     _mix_validate(request.mix, request.patients)
 
@@ -301,6 +310,7 @@ _CHECKS = (
     _Check(_seed_check),
     _Check(_end_date_check),
     _Check(_concurrency_check),
+    _Check(_mix_patterns_check),
     _Check(_mix_check, after=("patients",)),
 )
 
@@ -316,6 +326,24 @@ def _mix_validate(mix: dict[str, int] | None, patients: int) -> dict[str, int] |
     """Check a pattern mix; return exact counts per pattern (``population.mix_counts``)."""
     if mix is None:
         return None
+    _mix_patterns_validate(mix)
+    total = sum(mix.values())
+    if total not in (100, patients):
+        raise InvalidRequestError(
+            f"mix weights add up to {total}: make them percentages (adding up to 100) "
+            f"or counts (adding up to the {patients:,} patients)",
+            field="mix",
+        )
+    counts = {pattern: count for pattern, count in mix_counts(mix, patients).items() if count}
+    # No patient, no pattern to mix: None (all patients follow ``pattern``), which validates
+    # again as itself; an empty mix would not (the services validate what adapters validated).
+    return counts or None
+
+
+def _mix_patterns_validate(mix: object) -> None:
+    """A mix's patterns and weights, whatever the patients (known patterns, whole weights >= 0)."""
+    if mix is None:
+        return
     if not isinstance(mix, dict) or not mix:
         raise InvalidRequestError(
             "mix must name at least one pattern, e.g. stable=60,cycling=40", field="mix"
@@ -330,17 +358,6 @@ def _mix_validate(mix: dict[str, int] | None, patients: int) -> dict[str, int] |
             raise InvalidRequestError(
                 f"mix weight of {pattern} must be a whole number >= 0, got {weight!r}", field="mix"
             )
-    total = sum(mix.values())
-    if total not in (100, patients):
-        raise InvalidRequestError(
-            f"mix weights add up to {total}: make them percentages (adding up to 100) "
-            f"or counts (adding up to the {patients:,} patients)",
-            field="mix",
-        )
-    counts = {pattern: count for pattern, count in mix_counts(mix, patients).items() if count}
-    # No patient, no pattern to mix: None (all patients follow ``pattern``), which validates
-    # again as itself; an empty mix would not (the services validate what adapters validated).
-    return counts or None
 
 
 def mix_parse(value: object) -> dict[str, int]:

@@ -133,14 +133,14 @@ def scenario_mix_text(scenario: Scenario) -> str:
         return f"(unusable mix {scenario.mix!r:.60})"
 
 
-def scenario_errors(scenario: Scenario) -> list[InvalidRequestError]:
+def scenario_errors(scenario: Scenario, *, wrong: frozenset[str] = frozenset()) -> list[InvalidRequestError]:
     """Every reason the scenario could not run, at once (the rules of a run; the form shows
-    them all). Writes nothing."""
+    them all; ``wrong``: fields already known to be wrong). Writes nothing."""
     try:
         request = scenario_request(scenario)
     except InvalidRequestError as exc:  # an unreadable mix: the rest is checked without it
-        return [exc, *generation_request_errors(_request_without_mix(scenario))]
-    return generation_request_errors(request)
+        return [exc, *generation_request_errors(_request_without_mix(scenario), wrong=wrong)]
+    return generation_request_errors(request, wrong=wrong)
 
 
 def _request_without_mix(scenario: Scenario) -> GenerationRequest:
