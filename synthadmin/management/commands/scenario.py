@@ -11,7 +11,6 @@ Exit codes as every command (README, "Exit codes and signals").
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from synthadmin.services.scenarios import (
     scenario_reset,
     scenario_run,
 )
+from synthadmin.text import plural
 
 
 class Command(SynthadminCommand):
@@ -63,8 +63,9 @@ class Command(SynthadminCommand):
         for scenario in Scenario.objects.all():
             mix = scenario_mix_text(scenario)
             self.stdout.write(
-                f"{scenario.name}: {scenario.therapists} therapists, {scenario.patients:,} patients ({mix}), "
-                f"{scenario.checkin_days} days{' [built-in]' if scenario.built_in else ''}"
+                f"{scenario.name}: {plural(scenario.therapists, 'therapist')}, "
+                f"{plural(scenario.patients, 'patient')} ({mix}), "
+                f"{plural(scenario.checkin_days, 'day')}{' [built-in]' if scenario.built_in else ''}"
             )
 
     def _show(self, options: dict[str, Any]) -> None:
@@ -124,10 +125,12 @@ class Command(SynthadminCommand):
         self._report(reset.run)
 
     def _report(self, report: RunReport) -> None:
+        by_pattern = sorted(report.patients_by_pattern.items(), key=lambda item: -item[1])
         rows = [
             ("status", report.status),
-            ("patients", json.dumps(report.patients_by_pattern) if report.patients_by_pattern else "0"),
-            ("therapists", str(report.therapists_created)),
+            ("patients", f"{report.patients_created:,}"),
+            *[(f"  {pattern.replace('_', ' ')}", f"{count:,}") for pattern, count in by_pattern],
+            ("therapists", f"{report.therapists_created:,}"),
             ("check-ins", f"{report.checkins_created:,}"),
             ("run id", str(report.run_id)),
         ]
