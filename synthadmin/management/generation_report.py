@@ -112,7 +112,7 @@ def dry_run_tables(preview: PreviewReport, request: GenerationParams) -> list[Ta
         ("seed", str(request.seed)),
         ("days", f"{request.checkin_days:,} ending {request.end_date.isoformat()}"),
     ]
-    rows += [(f"days {state}", f"{share:.1%}") for state, share in preview.state_shares.items()]
+    rows += [(f"  {state}", f"{share:.1%} of days") for state, share in preview.state_shares.items()]
     tables = [key_value_table("Dry run: nothing was written", rows)]
     if preview.sample_days:
         table = Table(title=f"First check-ins of {preview.sample_patient}", title_justify="left")
