@@ -98,13 +98,18 @@ class CheckinRunFilter(RunFilter):
 
 def run_label(run: SyntheticRun) -> str:
     """A run as a filter choice, with its patients per pattern (``figures.run_figures``, as the
-    run page and ``list_runs``): ``3f2a1b4c · 30 Nov 2026 · 12 patients: stable 6 · cycling 6``."""
-    figures = run_figures(run)
-    by_pattern = figures.patterns_created if figures.finished else figures.patterns_asked
+    run page and ``list_runs``, from the run's row alone: the list's statements stay fixed):
+    ``3f2a1b4c · 30 Nov 2026 · 12 patients: stable 6 · cycling 6``; a run that made fewer than
+    it was asked says so (``7 of 8 patients asked: stable 4 · cycling 4``)."""
+    figures = run_figures(run, read_ledger=False)
+    asked = sum(figures.patterns_asked.values())
     if run.kind == SyntheticRun.Kind.EXTEND:
         what = f"{plural(figures.patients, 'patient')} extended"
-    else:
+    elif figures.patterns_created or figures.patients_created == asked:
         what = plural(figures.patients_created, "patient")
+    else:
+        what = f"{figures.patients_created:,} of {plural(asked, 'patient')} asked"
+    by_pattern = figures.patterns_created or figures.patterns_asked
     patterns = f": {patterns_text(by_pattern)}" if by_pattern else ""
     return f"{str(run.pk)[:8]} · {run.started_at:%d %b %Y} · {what}{patterns}"
 

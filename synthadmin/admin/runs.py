@@ -64,12 +64,14 @@ PARTIAL_HEADER = "X-Synthadmin-Export-Partial"
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
 
 
-def _figures(run: SyntheticRun) -> RunFigures:
-    """The run's numbers (``figures.run_figures``), computed once per page."""
-    cached: RunFigures | None = getattr(run, "_synthadmin_figures", None)
+def _figures(run: SyntheticRun, *, read_ledger: bool = True) -> RunFigures:
+    """The run's numbers (``figures.run_figures``), computed once per page; the runs list reads
+    the run's row alone (``read_ledger=False``: its statements stay fixed however many runs)."""
+    memo = f"_synthadmin_figures_{read_ledger}"
+    cached: RunFigures | None = getattr(run, memo, None)
     if cached is None:
-        cached = run_figures(run)
-        run._synthadmin_figures = cached  # type: ignore[attr-defined]  # a per-page memo
+        cached = run_figures(run, read_ledger=read_ledger)
+        setattr(run, memo, cached)  # a per-page memo
     return cached
 
 
@@ -135,22 +137,25 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, BoundedLis
     @admin.display(description="Patients", ordering="patients_created")
     def patients_list(self, obj: SyntheticRun) -> str:
         """Patients created, and per pattern when the run mixed several."""
-        figures = _figures(obj)
-        by_pattern = figures.patterns_created if figures.finished else figures.patterns_asked
-        mixed = f" ({patterns_text(by_pattern)})" if len(by_pattern) > 1 else ""
+        figures = _figures(obj, read_ledger=False)
+        made, asked = figures.patterns_created, figures.patterns_asked
+        if len(made) > 1:
+            mixed = f" ({patterns_text(made)})"
+        else:  # still going, or fewer made than asked: the run's page has the counts made
+            mixed = f" (asked: {patterns_text(asked)})" if len(asked) > 1 else ""
         return f"{figures.patients_created:,}{mixed}"
 
     @admin.display(description="Therapists", ordering="therapists_created")
     def therapists_list(self, obj: SyntheticRun) -> str:
-        return f"{_figures(obj).therapists_created:,}"
+        return f"{_figures(obj, read_ledger=False).therapists_created:,}"
 
     @admin.display(description="Check-ins", ordering="checkins_created")
     def checkins_list(self, obj: SyntheticRun) -> str:
-        return f"{_figures(obj).checkins_created:,}"
+        return f"{_figures(obj, read_ledger=False).checkins_created:,}"
 
     @admin.display(description="Failed", ordering="users_failed")
     def failed_list(self, obj: SyntheticRun) -> str:
-        return f"{_figures(obj).users_failed:,}"
+        return f"{_figures(obj, read_ledger=False).users_failed:,}"
 
     @admin.display(description="Run", ordering="started_at")
     def short_id(self, obj: SyntheticRun) -> str:
