@@ -85,3 +85,10 @@ def test_generate_synthetic_mix_option(supabase_tables_cleanup):
         call_command(
             "generate_synthetic", "--patients", "4", "--mix", "stable=50,cycling=40", stdout=StringIO()
         )
+
+
+def test_verbosity_after_the_subcommand_as_every_command_takes_it():
+    """``scenario list -v 0``, like every other command with ``-v 0`` last."""
+    out = StringIO()
+    call_command("scenario", "list", "-v", "0", stdout=out)
+    assert "demo-clinic" in out.getvalue()

@@ -11,6 +11,7 @@ Exit codes as every command (README, "Exit codes and signals").
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,17 @@ class Command(SynthadminCommand):
         imported = sub.add_parser("import", help="read a scenario from a TOML file")
         imported.add_argument("path")
         imported.add_argument("--replace", action="store_true", help="overwrite a scenario of that name")
+        for action in sub.choices.values():
+            # -v after the subcommand too (``scenario list -v 0``), as every other command takes it
+            # last; SUPPRESS keeps the value given before the subcommand when none is given after.
+            action.add_argument(
+                "-v",
+                "--verbosity",
+                type=int,
+                choices=[0, 1, 2, 3],
+                default=argparse.SUPPRESS,
+                help="verbosity: 0 minimal, 1 normal, 2 verbose, 3 very verbose",
+            )
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
