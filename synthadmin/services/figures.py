@@ -77,8 +77,11 @@ def run_figures(run: SyntheticRun, *, read_ledger: bool = True) -> RunFigures:
     elif generation is not None:
         estimate = population_estimate(generation)
         checkins, exact = estimate.checkins, estimate.checkins_exact
-    else:
-        checkins, exact = int(params.get("checkins_expected") or 0), False
+    elif "checkins_expected" in params:  # up to today: what the run planned
+        checkins, exact = int(params["checkins_expected"] or 0), False
+    else:  # days added before each patient's first check-in: days x adherence each, about
+        days, adherence = int(params.get("checkin_days") or 0), float(params.get("adherence") or 1.0)
+        checkins, exact = round(int(params.get("patients") or 0) * days * adherence), False
     if finished and made[0] == sum(asked.values()):
         created = asked
     else:

@@ -94,6 +94,7 @@ PARAMETER_LABELS: dict[str, str] = {
     "end_date": "End date",
     "concurrency": "Concurrency",
     "hold_logins": "Create logins",
+    "checkins_expected": "Check-ins expected",
 }
 
 
