@@ -206,6 +206,8 @@ def _run_end(creation: UserCreation, duration: float, crash: BaseException | Non
             "paused_seconds": flow.paused_seconds,
         },
         stopped_by=creation.diagnosis,
+        # Read from the ledger after the stop, never assumed: what the closing message says.
+        users_unsettled=ledger.run_counts(run).in_flight,
     )
 
 

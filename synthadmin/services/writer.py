@@ -17,6 +17,7 @@ from psycopg import sql
 
 from synthadmin.db.errors import UNIQUE_VIOLATION, constraint_name, sqlstate
 from synthadmin.exceptions import DuplicateUserIdError
+from synthadmin.failpoints import ROWS_WRITE, failpoint
 from synthadmin.services import ledger
 from synthadmin.target import PROFILES, Target
 
@@ -77,6 +78,7 @@ def user_rows_write(
                 cursor.execute("SET LOCAL synchronous_commit TO off")
                 _profile_write(cursor, target, profile)
                 _therapist_link_write(cursor, target, profile)
+            failpoint(ROWS_WRITE)  # tests only: a stop in the middle of the user's transaction
             written = checkins_copy(user_id=profile.id, rows=checkins) if checkins is not None else 0
             ledger.entry_complete(ledger_id, checkins=written, ground_truth=ground_truth)
     except IntegrityError as exc:
