@@ -178,6 +178,14 @@ def report_refusal(report: RunReport, signals: SignalStop | None) -> CommandErro
             f"complete. {_remove_with(report)}",
             returncode=signal_exit_code(signals.received),
         )
+    if report.cancelled_by:
+        # A purge of this run asked it to stop; that purge removes what it made.
+        return CommandError(
+            f"stopped: purged by {report.cancelled_by}: the run was asked to stop so that the purge "
+            f"could remove it; {_left_behind(report)}; the {report.patients_created} patients and "
+            f"{report.therapists_created} therapists it made are removed by that purge",
+            returncode=exitcodes.STOPPED,
+        )
     if report.status == SyntheticRun.Status.SUCCEEDED:
         return None
     if report.status == SyntheticRun.Status.PARTIAL:

@@ -78,6 +78,9 @@ class RunReport:
     #: Ledger entries of the run still ``intent`` once it ended: users whose Auth call's outcome
     #: is unknown, or whose undo failed; ``purge_synthetic --run`` settles them (0: none).
     users_unsettled: int = 0
+    #: Who asked this run to stop through the database (a purge of it, which then removes what
+    #: it made); empty when nobody did.
+    cancelled_by: str = ""
 
     @property
     def users_failed(self) -> int:
