@@ -12,6 +12,7 @@ import signal
 import pytest
 from django.db import connection
 
+from synthadmin.auth.supabase import SupabaseAuthGateway
 from synthadmin.failpoints import (
     AFTER_AUTH_CREATE,
     AUTH_CREATE_IN_FLIGHT,
@@ -20,8 +21,11 @@ from synthadmin.failpoints import (
     ROWS_WRITE,
 )
 from synthadmin.models import SyntheticRun, SyntheticUser
+from synthadmin.services.purge import synthetic_users_purge
+from tests.auth.conftest import test_database_conninfo
 from tests.invariants import assert_invariants
-from tests.ops.helpers import finish, start_manage, test_database_env
+from tests.ops.helpers import finish, start_manage, test_database_env, wait_for
+from tests.support.gotrue import GoTrueDouble
 
 ARGS = ("generate_synthetic", "--patients", "4", "--checkins", "5", "--concurrency", "1")
 
@@ -137,3 +141,76 @@ def test_an_undo_that_fails_is_named_with_the_purge_that_settles_it(failing_chec
     unsettled = _assert_line_matches_ledger(_closing_line(err), run)
     assert unsettled >= 1
     assert _auth_users_of(run) == unsettled
+
+
+# --- the Supabase path, through the Auth test server -------------------------------------------
+
+
+@pytest.fixture
+def auth_server(supabase_tables_cleanup):
+    """The Auth test server on the test database (the command reaches it over HTTP)."""
+    with GoTrueDouble(conninfo=test_database_conninfo()) as server:
+        yield server
+
+
+def _purge_settles_it(server, run: SyntheticRun, real_population) -> None:
+    """The purge the line names settles what the stop left: nothing of the run remains."""
+    server.faults.clear()
+    with SupabaseAuthGateway(url=server.url, key=server.service_role_key) as gateway:
+        report = synthetic_users_purge(run=run.pk, gateway=gateway)
+    assert report.errors == []
+    assert _auth_users_of(run) == 0
+    assert not SyntheticUser.objects.filter(run=run, state="intent").exists()
+    assert_invariants(real_population)
+
+
+def _supabase_env(server, extra: dict[str, str] | None = None) -> dict[str, str]:
+    return test_database_env(
+        {
+            "SUPABASE_URL": server.url,
+            "SUPABASE_SERVICE_ROLE_KEY": server.service_role_key,
+            "SYNTHADMIN_AUTH_RETRY_BASE_SECONDS": "0.01",
+            "SYNTHADMIN_AUTH_RETRY_MAX_WAIT": "0.05",
+            **(extra or {}),
+        }
+    )
+
+
+@pytest.mark.exclusive
+@pytest.mark.parametrize("point", [BEFORE_AUTH_CREATE, AFTER_AUTH_CREATE, ROWS_WRITE])
+def test_a_stop_on_the_supabase_path_ends_with_the_ledgers_truth(real_population, auth_server, point):
+    process = start_manage(*ARGS, env=_supabase_env(auth_server, {ENV: f"{point}:SIGINT"}))
+    _out, err = finish(process)
+
+    assert process.returncode == 130, err
+    run = SyntheticRun.objects.get()
+    assert run.status == "aborted" and run.auth_backend == "supabase"
+    # The other worker's call may be in flight when the stop comes: cut, then one bounded
+    # lookup; if that cannot settle it, the entry stays intent and the line counts it.
+    unsettled = _assert_line_matches_ledger(_closing_line(err), run)
+    complete = SyntheticUser.objects.filter(run=run, state="complete").count()
+    assert complete <= _auth_users_of(run) <= complete + unsettled
+    _purge_settles_it(auth_server, run, real_population)
+
+
+@pytest.mark.exclusive
+def test_a_stop_with_the_supabase_call_in_flight_names_what_it_left(real_population, auth_server):
+    """The server holds every create for 3 s (it stores the user first); SIGINT then cuts the
+    call. Whatever the one bounded lookup settles, the line says what the ledger says."""
+    auth_server.faults.grace(1)  # the preflight passes at once
+    auth_server.faults.latency(3.0)
+    process = start_manage(*ARGS, env=_supabase_env(auth_server))
+    try:
+        wait_for(lambda: auth_server.call_count("create") >= 1, process, timeout=60)
+        process.send_signal(signal.SIGINT)
+        _out, err = finish(process, timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    assert process.returncode == 130, err
+    run = SyntheticRun.objects.get()
+    unsettled = _assert_line_matches_ledger(_closing_line(err), run)
+    complete = SyntheticUser.objects.filter(run=run, state="complete").count()
+    assert complete <= _auth_users_of(run) <= complete + unsettled
+    _purge_settles_it(auth_server, run, real_population)
