@@ -13,6 +13,7 @@ import pytest
 from django.db import connection
 
 from synthadmin.models import SyntheticRun, SyntheticUser
+from synthadmin.services.dispatch import run_purge_start_or_enqueue
 from tests.dbutil import manage
 from tests.invariants import assert_invariants
 from tests.ops.helpers import finish, start_manage, test_database_env, wait_for
@@ -99,5 +100,26 @@ def test_a_run_that_does_not_stop_in_time_gets_one_line_and_a_second_purge_finis
     again = manage("purge_synthetic", "--run", str(run.pk), "--yes", env=test_database_env(), check=False)
 
     assert again.returncode == 0, again.stderr
+    _assert_nothing_of_the_run_remains(run)
+    assert_invariants(real_population)
+
+
+@pytest.mark.exclusive
+def test_the_admins_purge_stops_the_inline_run_the_same_way(real_population):
+    """The admin's "Purge this run" (the same service, in the request): the generating process
+    names the staff member whose purge stopped it."""
+    generating = start_manage(*GENERATE, env=test_database_env())
+    try:
+        run = _started_run(generating)
+
+        report = run_purge_start_or_enqueue(run=run, by="staff:alice")
+        _out, err = finish(generating)
+    finally:
+        if generating.poll() is None:
+            generating.kill()
+
+    assert report is not None and report.errors == []
+    assert generating.returncode == 3, err
+    assert "stopped: purged by staff:alice" in err
     _assert_nothing_of_the_run_remains(run)
     assert_invariants(real_population)
