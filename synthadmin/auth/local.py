@@ -44,6 +44,7 @@ from synthadmin.exceptions import (
     AuthUnavailableError,
     IdentityCollisionError,
 )
+from synthadmin.failpoints import AUTH_CREATE_IN_FLIGHT, failpoint
 
 T = TypeVar("T")
 
@@ -115,6 +116,7 @@ class LocalAuthGateway(BaseAuthGateway):
             raise AuthRejectedError(str(exc), status=400, code="validation_failed") from exc
 
         def insert(cursor: Any) -> AuthUserInfo:
+            failpoint(AUTH_CREATE_IN_FLIGHT)  # tests only: a stop with the call under way
             row = gotrue_store.insert_user(
                 cursor,
                 user_id=user.id,
@@ -137,8 +139,9 @@ class LocalAuthGateway(BaseAuthGateway):
 
         return self._run(LOOKUP, fetch)
 
-    def delete_user(self, user_id: uuid.UUID) -> bool:
-        self._check_cancel("delete user")
+    def delete_user(self, user_id: uuid.UUID, *, cancellable: bool = True) -> bool:
+        if cancellable:
+            self._check_cancel("delete user")
         return self._run(DELETE, lambda cursor: gotrue_store.delete_user(cursor, user_id))
 
     def delete_users(self, user_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:

@@ -238,6 +238,7 @@ class RunOutcome:
 
     crash: BaseException | None = None
     stopped: bool = False  # stopped from outside (Ctrl-C, a signal, a stop event), nothing failed
+    cancelled_by: str = ""  # who set the run's cancel flag (a purge of it), if anyone did
     abort: str = ""  # a diagnosis that stopped the run (rejected key, Auth or database lost)
     failures: int = 0
     first_failure: str = ""
@@ -256,6 +257,11 @@ def run_status(outcome: RunOutcome) -> tuple[str, str]:
         return Status.FAILED, f"unexpected error: {type(outcome.crash).__name__}: {outcome.crash}"
     if outcome.abort:
         return Status.FAILED, f"stopped: {outcome.abort}"
+    if outcome.cancelled_by:
+        return (
+            Status.ABORTED,
+            f"cancelled by {outcome.cancelled_by}; users in flight were finished or compensated",
+        )
     if outcome.stopped:
         return Status.ABORTED, "interrupted on request; users in flight were finished or compensated"
     if outcome.failures and not outcome.created:
