@@ -88,8 +88,15 @@ def main() -> None:
         # Any other database error a user can cause: its first line (no SQL carets); -v 2 shows all.
         import traceback
 
-        from synthadmin.db.errors import first_line
+        from django.conf import settings
+
+        from synthadmin.db.errors import first_line, lock_wait_exceeded, lock_wait_message
+        from synthadmin.management.exitcodes import STOPPED
         from synthadmin.redaction import redact
+
+        if lock_wait_exceeded(exc):  # the app holds a lock longer than SYNTHADMIN_LOCK_TIMEOUT
+            sys.stderr.write(f"synthadmin: {lock_wait_message(exc, settings.SYNTHADMIN_LOCK_TIMEOUT)}\n")
+            sys.exit(STOPPED)
 
         if _detailed(sys.argv):
             sys.stderr.write(redact("".join(traceback.format_exception(exc))))
