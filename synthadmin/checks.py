@@ -31,7 +31,7 @@ from django.db import DatabaseError
 
 from synthadmin.content import PAYLOAD_COLUMNS
 from synthadmin.db.errors import first_line
-from synthadmin.target import AUTH_USERS, CHECK_INS, PROFILES, RUN_MAX_AGE, Target, target_get
+from synthadmin.target import AUTH_USERS, CHECK_INS, PROFILES, Target, target_get
 
 TAG = "synthadmin_target"
 _suspended = threading.local()
@@ -52,7 +52,7 @@ def check_target(app_configs: Any = None, databases: Any = None, **kwargs: Any) 
     if not databases or "default" not in databases or getattr(_suspended, "active", False):
         return []
     try:
-        target = target_get(max_age=RUN_MAX_AGE)
+        target = target_get(refresh=True)  # what a command's run then uses (RUN_MAX_AGE)
     except DatabaseError as exc:
         return [checks.Error(f"cannot read the database catalog: {first_line(exc)}", id="synthadmin.E000")]
     return target_messages(target)

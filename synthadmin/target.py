@@ -406,9 +406,9 @@ _cache: dict[str, tuple[float, Target]] = {}
 _cache_lock = threading.Lock()
 #: How long the admin may reuse what it read.
 CACHE_SECONDS = 60.0
-#: How old a catalog a run and the system checks may use: what this process read that recently
-#: (a command's checks, just before its run) is not read again; a web or worker process's older
-#: one is. Once per process for a command, at most once per run elsewhere.
+#: How old a catalog a run may use: what this process read that recently (a command's system
+#: checks, which always read it, just before its run) is not read again; a web or worker
+#: process's older one is. Once per process for a command, at most once per run elsewhere.
 RUN_MAX_AGE = 10.0
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 from django.db import connection
 
 from synthadmin.services.generation import population_generate
@@ -75,11 +74,6 @@ def test_extend_command_start_up_within_budget(real_population):
     assert_invariants(real_population)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="extend to today reads eight statements of its own before its first batch (the run, "
-    "the ledger twice, the profiles, the additions): measured 19.5, the service's to batch",
-)
 def test_extend_to_today_command_start_up_within_budget(real_population):
     one, three = _generate(1), _generate(3)
     with database_through_proxy() as proxy:
