@@ -11,6 +11,9 @@ from one test into the next.
 
 from __future__ import annotations
 
+import concurrent.futures
+import threading
+
 import httpx
 import psycopg
 import pytest
@@ -52,3 +55,27 @@ def test_without_a_max_age_each_request_has_its_own_session(production_server):
 
 def test_the_test_process_keeps_no_connection_between_requests():
     assert connections.settings["default"]["CONN_MAX_AGE"] == 0
+
+
+def test_request_threads_share_the_connection_budget(production_server):
+    """Eight request threads, two connections allowed: sixteen requests at once all answer,
+    and the process never holds more than two sessions."""
+    server = production_server(SYNTHADMIN_WEB_THREADS="8", SYNTHADMIN_DB_CONNECTIONS="2")
+    most = 0
+    done = threading.Event()
+
+    def watch() -> None:
+        nonlocal most
+        while not done.is_set():
+            most = max(most, len(_web_sessions()))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(lambda _: httpx.get(f"{server.url}/healthz", timeout=60), range(32)))
+    finally:
+        done.set()
+        watcher.join()
+    assert [answer.status_code for answer in answers] == [200] * 32
+    assert 1 <= most <= 2
