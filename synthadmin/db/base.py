@@ -17,7 +17,7 @@ from django.db.backends.postgresql import base as postgresql
 
 from synthadmin.db.budget import slot_give, slot_take
 from synthadmin.db.embedded import ensure_running
-from synthadmin.db.pooler import pooler_refuse
+from synthadmin.db.pooler import pooler_refuse, reached_directly
 from synthadmin.db.session import application_name, pin_session, session_options
 
 _announced = False
@@ -29,6 +29,8 @@ _options_lock = threading.Lock()
 class DatabaseWrapper(postgresql.DatabaseWrapper):
     #: The server's id of this connection's session, as it said when the session was pinned.
     server_pid: int | None = None
+    #: This connection was made with the ``options`` startup parameter (the session settings).
+    _took_options = False
     #: Gives back this wrapper's slot of the process's connection budget (``synthadmin.db.budget``)
     #: once: when its connection closes, or when the wrapper goes (a thread that ended unclosed).
     _slot: weakref.finalize[Any, Any] | None = None
@@ -66,7 +68,7 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
             server = ensure_running(Path(data_dir), self.settings_dict["NAME"] or "postgres")
             self.settings_dict.update(HOST=server.host, PORT=str(server.port), USER=server.user)
         params = super().get_connection_params()
-        params["options"] = session_options(params.get("options"))
+        params["options"] = session_options(params.get("options"), lock_timeout_ms=lock_timeout_ms())
         params["application_name"] = application_name()
         _announce(self.settings_dict, params)
         return params
@@ -78,10 +80,11 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
         where = (conn_params.get("host"), conn_params.get("port"))
         with _options_lock:
             refuses_options = where in _options_refused
+        self._took_options = False
         if refuses_options:
             return super().get_new_connection(plain)
         try:
-            return super().get_new_connection(conn_params)
+            connection = super().get_new_connection(conn_params)
         except psycopg.OperationalError:
             # PgBouncer refuses the ``options`` startup parameter outright. Try once without it
             # (pin_session then sets everything); if that fails too, the first error stands.
@@ -97,9 +100,16 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
                     _options_refused.add(where)
                 return connection
             raise
+        self._took_options = True
+        return connection
 
     def _configure_connection(self, connection: Any) -> bool:
         commit: bool = super()._configure_connection(connection)  # type: ignore[misc]  # not in the stubs
+        if self._took_options and reached_directly(self.settings_dict):
+            # PostgreSQL itself (no pooler, seen by this process) applied ``options`` at connect:
+            # the session is pinned already, and its handshake was its only cost.
+            self.server_pid = None
+            return commit
         self.server_pid = pin_session(connection, lock_timeout_ms=lock_timeout_ms())
         return True if not connection.autocommit else commit
 

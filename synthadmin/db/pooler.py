@@ -16,6 +16,8 @@ POOLER_ROUNDS = 3
 
 #: Databases (host, port, name) this process has probed and found to be a real session.
 _probed: set[tuple[Any, ...]] = set()
+#: Those of them reached without a pooler: PostgreSQL itself answers the connect.
+_direct: set[tuple[Any, ...]] = set()
 _probe_lock = threading.Lock()
 
 
@@ -36,6 +38,12 @@ class _Wrapper(Protocol):
 
 def _key(settings_dict: dict[str, Any]) -> tuple[Any, ...]:
     return (settings_dict.get("HOST"), settings_dict.get("PORT"), settings_dict.get("NAME"))
+
+
+def reached_directly(settings_dict: dict[str, Any]) -> bool:
+    """True once this process has seen that database answer the connect itself (no pooler)."""
+    with _probe_lock:
+        return _key(settings_dict) in _direct
 
 
 def connected_once(settings_dict: dict[str, Any]) -> bool:
@@ -74,6 +82,7 @@ def pooler_refuse(wrapper: _Wrapper, where: str, *, server_pid: int | None = Non
     if server_pid is not None and server_pid == wrapper.connection.info.backend_pid:
         with _probe_lock:
             _probed.add(key)
+            _direct.add(key)
         return
     if _pooled(wrapper):
         raise TransactionPoolerError(

@@ -32,9 +32,13 @@ def application_name() -> str:
     return name.encode()[:63].decode(errors="ignore")
 
 
-def session_options(extra: str | None = None) -> str:
-    """The libpq ``options`` value that sets :data:`SESSION_SETTINGS` at connect time."""
-    pinned = " ".join(f"-c {name}={value.replace(' ', '')}" for name, value in SESSION_SETTINGS.items())
+def session_options(extra: str | None = None, *, lock_timeout_ms: int | None = None) -> str:
+    """The libpq ``options`` value that sets :data:`SESSION_SETTINGS` (and ``lock_timeout``, when
+    given) at connect time."""
+    values = dict(SESSION_SETTINGS)
+    if lock_timeout_ms is not None:
+        values["lock_timeout"] = f"{lock_timeout_ms}ms"
+    pinned = " ".join(f"-c {name}={value.replace(' ', '')}" for name, value in values.items())
     return f"{extra} {pinned}".strip() if extra else pinned
 
 
