@@ -69,7 +69,8 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
             self.settings_dict.update(HOST=server.host, PORT=str(server.port), USER=server.user)
         params = super().get_connection_params()
         params["options"] = session_options(params.get("options"), lock_timeout_ms=lock_timeout_ms())
-        params["application_name"] = application_name()
+        # libpq's fallback: a name the deployer gave (PGAPPNAME, application_name in the URL) wins.
+        params["fallback_application_name"] = application_name()
         _announce(self.settings_dict, params)
         return params
 

@@ -63,7 +63,7 @@ class EmbeddedServer:
             user=self.user,
             dbname=dbname,
             options=session_options(),
-            application_name=application_name(),
+            fallback_application_name=application_name(),
         )
 
 
