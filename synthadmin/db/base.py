@@ -8,6 +8,7 @@ import os
 import sys
 import threading
 import weakref
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +135,7 @@ def lock_timeout_ms() -> int:
     return max(round(seconds * 1000), 1) if seconds > 0 else 0
 
 
-def describe(settings_dict: dict[str, Any], dbname: str | None = None) -> str:
+def describe(settings_dict: Mapping[str, Any], dbname: str | None = None) -> str:
     """A one-line, password-free description of where a connection goes."""
     if settings_dict.get("EMBEDDED_DATA_DIR") and not settings_dict.get("HOST"):
         name = dbname or settings_dict.get("NAME")
