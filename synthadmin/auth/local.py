@@ -14,6 +14,8 @@ database error                            raised
 23505 on ``users_email_partial_key``      DuplicateEmailError (from ``gotrue_store``)
 57014 (statement_timeout: the deadline)   AuthDeadlineExceededError (rolled back: nothing made)
 connection lost / refused                 AuthUnavailableError
+55P03 (a lock wait past lock_timeout)     AuthUnavailableError (retried: the holder's
+                                          transaction ends; SYNTHADMIN_LOCK_TIMEOUT named)
 create: any other database error (a       AuthDatabaseRefusedError (code = SQLSTATE), naming
 trigger's RAISE P0001, a CHECK, a FK...)  the constraint / table when PostgreSQL reports one
 delete: 23503 or any other database error AuthDeleteBlockedError (code = SQLSTATE)
@@ -34,7 +36,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 
 from synthadmin.auth import gotrue_store
 from synthadmin.auth.base import AuthUserInfo, BaseAuthGateway, NewAuthUser
-from synthadmin.db.errors import pg_error, sqlstate
+from synthadmin.db.errors import LOCK_NOT_AVAILABLE, pg_error, sqlstate
 from synthadmin.exceptions import (
     AuthDatabaseRefusedError,
     AuthDeadlineExceededError,
@@ -185,6 +187,12 @@ def _translate(exc: DatabaseError, action: str) -> AuthGatewayError:
             "(SYNTHADMIN_AUTH_CALL_DEADLINE_SECONDS); rolled back",
             code=state,
             user_may_exist=False,
+        )
+    if state == LOCK_NOT_AVAILABLE:  # transient: the other session's transaction ends
+        return AuthUnavailableError(
+            f"the Auth {action} waited longer than SYNTHADMIN_LOCK_TIMEOUT for a lock another session "
+            f"holds (SQLSTATE {state}); rolled back",
+            code=state,
         )
     if isinstance(exc, OperationalError | InterfaceError):
         return AuthUnavailableError(

@@ -82,6 +82,21 @@ def runs_in_progress(*, run: uuid.UUID | None) -> list[SyntheticRun]:
     return list(runs)
 
 
+def _run_or_runs_in_progress(run: uuid.UUID | None) -> list[SyntheticRun]:
+    """``runs_in_progress``; for one run, read in the same statement that tells it exists
+    (InvalidRequestError when it does not), and the process of an inline one looked at only
+    when the run says it is still going."""
+    if run is None:
+        return runs_in_progress(run=None)
+    found = SyntheticRun.objects.filter(pk=run).first()
+    if found is None:
+        raise InvalidRequestError(f"no synthadmin run with id {run}", field="run")
+    going = found.status in (Status.QUEUED, Status.RUNNING)
+    if not going or not (found.background or found.kind == SyntheticRun.Kind.GENERATE):
+        return []
+    return [found] if found.background else runs_in_progress(run=run)
+
+
 def runs_stop_before_purge(
     *, run: uuid.UUID | None, runs: list[SyntheticRun] | None = None, by: str = "purge"
 ) -> None:
@@ -128,11 +143,13 @@ def runs_purge(
     (``purge_preflight``, or ``synthetic_users_purge``'s own check when nothing is in progress),
     so a refused key cancels nothing.
 
-    Writes what ``runs_stop_before_purge`` and ``synthetic_users_purge`` write; raises what they raise.
+    Writes what ``runs_stop_before_purge`` and ``synthetic_users_purge`` write; raises what they
+    raise, and InvalidRequestError (``field="run"``) for a run that does not exist, before
+    anything is written.
     """
     stop = stop or threading.Event()
     with gateway_in_use(gateway, cancel=stop) as auth:
-        in_progress = runs_in_progress(run=run)
+        in_progress = _run_or_runs_in_progress(run)
         if in_progress:
             purge_preflight(run=run, gateway=auth)
             runs_stop_before_purge(run=run, runs=in_progress, by=by)

@@ -29,7 +29,7 @@ from synthadmin.services.reports import Credential, NullProgress, ProgressListen
 from synthadmin.services.requests import GenerationParams, GenerationRequest, generation_request_validate
 from synthadmin.services.run_watch import CancelWatch
 from synthadmin.services.user_creation import PHASE_CHECKINS, PHASE_USERS, UserCreation
-from synthadmin.target import target_get
+from synthadmin.target import RUN_MAX_AGE, target_get
 
 
 @run_logged()
@@ -99,7 +99,7 @@ def _run_inline(
     """Record the run, create its users in this process, record how it ended; its report."""
     began = time.monotonic()
     # The shape of the database, read once for the whole run (docs/target-schema.md).
-    target = target_get(refresh=True)
+    target = target_get(max_age=RUN_MAX_AGE)
     run = ledger.run_start(
         kind=SyntheticRun.Kind.GENERATE,
         started_by=started_by,

@@ -88,7 +88,8 @@ class Command(SynthadminCommand):
         if options["all"]:
             return None
         run: uuid.UUID = options["run"]
-        if not SyntheticRun.objects.filter(pk=run).exists():
+        if (options["dry_run"] or not options["yes"]) and not SyntheticRun.objects.filter(pk=run).exists():
+            # (With --yes, runs_purge tells in the statement that reads the run: one round trip less.)
             raise CommandError(f"--run: no synthadmin run with id {run}")
         return run
 
@@ -137,7 +138,11 @@ class Command(SynthadminCommand):
             raise CommandError(
                 "stopped before anything was deleted", returncode=signals.exit_code or exitcodes.INTERRUPTED
             ) from None
-        except (AuthRejectedError, InvalidRequestError) as exc:  # or a run still stopping after its cancel
+        except InvalidRequestError as exc:
+            if exc.field != "run":  # a run still stopping after its cancel
+                raise CommandError(one_line(str(exc)), returncode=exitcodes.STOPPED) from None
+            raise CommandError(f"--run: {exc}") from None  # no such run: nothing was written
+        except AuthRejectedError as exc:
             raise CommandError(one_line(str(exc)), returncode=exitcodes.STOPPED) from None
         except KeyboardInterrupt:
             raise CommandError(
