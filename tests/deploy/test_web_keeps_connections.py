@@ -29,7 +29,10 @@ REQUESTS = 5
 
 def _web_sessions() -> set[int]:
     with psycopg.connect(admin_conninfo(connection.settings_dict["NAME"]), autocommit=True) as conn:
-        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name = 'synthadmin web'")
+        rows = conn.execute(  # this database's: other tests' servers run at the same time
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = 'synthadmin web'"
+        )
         return {pid for (pid,) in rows.fetchall()}
 
 

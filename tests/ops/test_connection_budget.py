@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from tests.dbutil import ROOT, admin_conninfo, database_url, manage_env
+from tests.dbutil import ROOT, admin_conninfo, database_url, fetch_one, manage_env
 
 
 @pytest.mark.django_db(transaction=True)
@@ -29,9 +29,12 @@ def test_a_concurrent_run_stays_within_the_connection_budget(real_population):
         with psycopg.connect(admin_conninfo(name), autocommit=True) as conn:
             while not done.is_set():
                 seen.append(
-                    conn.execute(
-                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'synthadmin generate_synthetic'"
-                    ).fetchone()[0]
+                    fetch_one(
+                        conn.execute(
+                            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                            "AND application_name = 'synthadmin generate_synthetic'"
+                        )
+                    )[0]
                 )
                 time.sleep(0.01)
 
