@@ -1,22 +1,27 @@
-"""The database half of creating a user: profile (+ check-ins) in one transaction.
+"""The database half of creating users: profile (+ check-ins) in one transaction.
 
-Check-ins go in with one ``COPY`` per patient, streamed from the content engine's JSON rows,
-never one INSERT per row and never a materialised list of the whole run.
+A batch of users (``users_rows_write``) goes in one transaction of a few round trips; one user
+(``user_rows_write``) in one of its own — the way a batch the database refused is written again,
+user by user. Check-ins go in with one ``COPY`` per batch (or per patient), streamed from the
+content engine's JSON rows, never one INSERT per row and never a materialised list of the run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from psycopg import sql
 
 from synthadmin.db.errors import UNIQUE_VIOLATION, constraint_name, sqlstate
+from synthadmin.db.pipeline import Many, Statement, statements_pipelined
 from synthadmin.exceptions import DuplicateUserIdError
+from synthadmin.failpoints import GENERATE_BATCH_COPIED, failpoint
 from synthadmin.services import ledger
 from synthadmin.target import PROFILES, Target
 
@@ -89,7 +94,77 @@ def user_rows_write(
     return written
 
 
-def _profile_write(cursor: Any, target: Target, profile: ProfileRow) -> None:
+@dataclass(frozen=True)
+class UserRows:
+    """What ``users_rows_write`` writes for one user of a batch: its profile, its ledger entry
+    and, for a patient, its history (built when the COPY reaches it: ``(rows, ground truth)``)."""
+
+    profile: ProfileRow
+    ledger_id: int
+    history: Callable[[], tuple[Iterable[JsonRow], dict[str, Any] | None]] | None = None
+
+
+def users_rows_write(*, target: Target, users: Sequence[UserRows]) -> dict[int, int]:
+    """Write what ``user_rows_write`` writes, for a batch of users, in one transaction of a few
+    round trips: the profiles (with ``SET LOCAL``, one pipelined round trip; one more only for
+    profiles a signup trigger did not make), one COPY of every patient's check-ins (histories
+    built one at a time as it streams), then the therapist links and the ledger entries'
+    completion with their ground truth (one round trip), and the commit.
+
+    Returns ``{ledger entry id: check-ins written}``. All or nothing: any database error
+    (a profile id taken, a refused row, a lost connection) propagates unchanged with nothing
+    of the batch written; the caller then writes its users one by one to find out who.
+    """
+    truths: dict[int, dict[str, Any] | None] = {}
+
+    def histories() -> Iterator[tuple[uuid.UUID, Iterable[JsonRow]]]:
+        for user in users:
+            if user.history is not None:
+                rows, truths[user.ledger_id] = user.history()
+                yield user.profile.id, rows
+
+    # Outside any transaction (a worker's own connection), the transaction is opened and
+    # committed by statements of the pipelines themselves: the COMMIT costs no round trip.
+    own = connection.get_autocommit() and not connection.in_atomic_block
+    begin: list[Statement] = [("BEGIN", None)] if own else []
+    with contextlib.nullcontext() if own else transaction.atomic():
+        try:
+            profiles = [user.profile for user in users]
+            answers = statements_pipelined(
+                [
+                    *begin,
+                    ("SET LOCAL synchronous_commit TO off", None),
+                    *_profiles_statements(target, profiles),
+                ]
+            )
+            if target.has_signup_trigger:
+                missing = {row[0] for row in answers[-1].rows}  # no row a signup trigger made
+                if missing:
+                    statements_pipelined([_profiles_insert(target, [p for p in profiles if p.id in missing])])
+            counts = checkins_copy_many(histories=histories()) if any(u.history for u in users) else {}
+            failpoint(GENERATE_BATCH_COPIED)  # tests only: inside the batch's transaction
+            written = {user.ledger_id: counts.get(user.profile.id, 0) for user in users}
+            completion = ledger.entries_complete_statement(
+                [(entry_id, count, truths.get(entry_id)) for entry_id, count in written.items()]
+            )
+            statements_pipelined(
+                [*_links_statements(target, profiles), completion, *([("COMMIT", None)] if own else [])]
+            )
+        except BaseException:
+            if own:
+                _rollback()
+            raise
+    return written
+
+
+def _rollback() -> None:
+    """End the batch's own transaction after a failure (nothing to do on a lost connection)."""
+    with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+        cursor.execute("ROLLBACK")
+
+
+def _profile_values(target: Target, profile: ProfileRow) -> dict[str, Any]:
+    """The columns synthadmin writes on a profile, as ``_profile_write`` writes them."""
     values: dict[str, Any] = {
         "role": profile.role,
         "username": profile.username,
@@ -100,6 +175,75 @@ def _profile_write(cursor: Any, target: Target, profile: ProfileRow) -> None:
         values["source"] = SOURCE_SYNTHETIC
     if target.therapist_link.column and profile.therapist_id is not None:
         values[target.therapist_link.column] = profile.therapist_id
+    return values
+
+
+def _profiles_statements(target: Target, profiles: Sequence[ProfileRow]) -> list[Statement]:
+    """Over a signup trigger's rows, one UPDATE per profile and a read of the ids it did not
+    make; else one INSERT per profile (``Many``: one round trip, each value typed by its column)."""
+    if not target.has_signup_trigger:
+        return [_profiles_insert(target, profiles)]
+    by_columns: dict[tuple[str, ...], list[list[Any]]] = {}
+    for profile in profiles:
+        values = _profile_values(target, profile)
+        by_columns.setdefault(tuple(values), []).append([*values.values(), profile.id])
+    statements: list[Statement] = [
+        (
+            sql.SQL("UPDATE {} SET {} WHERE id = %s").format(
+                PROFILES.sql,
+                sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in columns),
+            ),
+            Many(rows),
+        )
+        for columns, rows in by_columns.items()
+    ]
+    statements.append(
+        (
+            sql.SQL(
+                "SELECT u.id FROM unnest(%s::uuid[]) AS u(id)"
+                " WHERE NOT EXISTS (SELECT FROM {} p WHERE p.id = u.id)"
+            ).format(PROFILES.sql),
+            [[profile.id for profile in profiles]],
+        )
+    )
+    return statements
+
+
+def _profiles_insert(target: Target, profiles: Sequence[ProfileRow]) -> Statement:
+    """INSERT of ``profiles``, one statement per profile in one round trip (therapists, who have
+    no therapist column value, and patients take the same columns: a NULL link is written)."""
+    columns = list(_profile_values(target, profiles[0]))
+    if target.therapist_link.column and target.therapist_link.column not in columns:
+        columns.append(target.therapist_link.column)
+    rows = []
+    for profile in profiles:
+        values = _profile_values(target, profile)
+        rows.append([profile.id, *(values.get(column) for column in columns)])
+    return (
+        sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+            PROFILES.sql,
+            sql.SQL(", ").join(map(sql.Identifier, ["id", *columns])),
+            sql.SQL(", ").join(sql.Placeholder() * (len(columns) + 1)),
+        ),
+        Many(rows),
+    )
+
+
+def _links_statements(target: Target, profiles: Sequence[ProfileRow]) -> list[Statement]:
+    link = target.therapist_link
+    rows = [[p.therapist_id, p.id] for p in profiles if p.therapist_id is not None]
+    if link.junction is None or not rows:
+        return []
+    insert = sql.SQL("INSERT INTO {} ({}, {}) VALUES (%s, %s)").format(
+        link.junction.sql,
+        sql.Identifier(link.junction_therapist_column),
+        sql.Identifier(link.junction_patient_column),
+    )
+    return [(insert, Many(rows))]
+
+
+def _profile_write(cursor: Any, target: Target, profile: ProfileRow) -> None:
+    values = _profile_values(target, profile)
     if target.has_signup_trigger:
         update = sql.SQL("UPDATE {} SET {} WHERE id = %s").format(
             PROFILES.sql,
