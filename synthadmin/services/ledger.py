@@ -140,11 +140,10 @@ def entries_intent_statement(*, run: SyntheticRun, intents: Sequence[Intent]) ->
     )
 
 
-def entries_intent(*, run: SyntheticRun, intents: Sequence[Intent]) -> None:
-    """Record a batch of ``intents`` in one statement (one round trip, committed at once: call
-    it outside a transaction), before any of their Auth calls."""
-    if intents:
-        statements_pipelined([entries_intent_statement(run=run, intents=intents)])
+def entries_intent(statement: Statement) -> None:
+    """Record a batch's intents (``entries_intent_statement``) alone: one round trip, committed
+    at once (call it outside a transaction), before any of their Auth calls."""
+    statements_pipelined([statement])
 
 
 def entries_complete_statement(completions: Sequence[tuple[int, int, dict[str, Any] | None]]) -> Statement:

@@ -33,7 +33,7 @@ from synthadmin.auth import AuthGateway, NewAuthUser
 from synthadmin.auth.base import APP_METADATA_KEY, BatchCreatingGateway
 from synthadmin.auth.flow import FlowController
 from synthadmin.db.errors import connection_lost
-from synthadmin.db.pipeline import Statement, statements_pipelined
+from synthadmin.db.pipeline import Statement
 from synthadmin.exceptions import (
     AuthCancelledError,
     AuthDatabaseRefusedError,
@@ -341,7 +341,7 @@ class UserCreation:
     def _batch_auth(self, tried: list[_Tried], intents: Statement) -> list[_Tried]:
         """The batch's intents committed (one round trip), then one Auth call per user,
         concurrently; those created (the others' outcomes are settled)."""
-        statements_pipelined([intents])
+        ledger.entries_intent(intents)
         failpoint(GENERATE_BATCH_INTENTS)  # tests only: intents committed, no Auth user yet
         created: list[_Tried] = []
         pool_run(
