@@ -394,9 +394,14 @@ class UserCreation:
                     for t in created
                 ],
             )
-        except DatabaseError:
+        except DatabaseError as exc:
+            # A lost database: nothing can be written or recorded; the intents stay, and purge
+            # finds each Auth user by its marker. Else one user at a time, to find out who.
             for t in created:
-                self._rows_alone(t)
+                if connection_lost(exc):
+                    _failed(t.outcome, exc)
+                else:
+                    self._rows_alone(t)
             return
         for t in created:
             t.outcome.user_id, t.outcome.checkins = t.identity.user_id, written[t.entry.pk]
