@@ -2,7 +2,8 @@
 
 (1) 1,000 patients x 365 days with the local Auth backend, end to end (auth rows, profiles,
     check-ins, ledger), against a plain psycopg COPY of the very rows it wrote (auth.users,
-    auth.identities, profiles, check_ins) into an identical empty schema.   Target: <= 2.0x.
+    auth.identities, profiles, links, check_ins) into an identical empty schema. Target: <= 1.0x
+    (issue 20: best of several runs on a shared machine).
 (2) 200 users through the real supabase client against the Auth test server with 50 ms of
     latency per call: concurrency 4 against one after another.               Target: >= 3.5x.
 (3) Peak RSS of the process that ran (1).                                    Target: <= 250 MB.
@@ -479,7 +480,7 @@ def main() -> None:
         f"    plain COPY          {copy_seconds:8.2f} s   " + ", ".join(f"{t} {n:,}" for t, n in rows.items())
     )
     print(
-        f"    ratio               {ratio_copy:8.2f} x   (target <= 2.0)  {'met' if ratio_copy <= 2.0 else 'MISSED'}"
+        f"    ratio               {ratio_copy:8.2f} x   (target <= 1.0)  {'met' if ratio_copy <= 1.0 else 'MISSED'}"
     )
     print(f"(2) {args.users} users via supabase client, {args.latency * 1000:.0f} ms latency per call")
     print(f"    one after another   {auth['c1']:8.2f} s")
