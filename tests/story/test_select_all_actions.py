@@ -73,7 +73,9 @@ def _select_all(client, query: dict, action: str):
 
 def _confirm(client, url: str, confirmation, **extra):
     """Post the confirmation page's own hidden fields back, as the browser would."""
-    form = re.search(rb"<form method=\"post\">(.*?)</form>", confirmation.content, re.S).group(1).decode()
+    found = re.search(rb"<form method=\"post\">(.*?)</form>", confirmation.content, re.S)
+    assert found is not None
+    form = found.group(1).decode()
     fields = [
         (html.unescape(name), html.unescape(value))
         for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form)
@@ -119,7 +121,7 @@ def test_add_checkin_days_selected_across_a_filtered_list(admin_client, supabase
     real = insert_real_user(checkins=2)
 
     url, page = _select_all(admin_client, {"test_patient": "yes"}, "add_checkin_days")
-    assert page.status_code == 200 and f'id="synthetic-patients">{count}</strong>' in page.content.decode()
+    assert page.status_code == 200 and f'id="synthetic-patients">{count:,}</strong>' in page.content.decode()
 
     done = _confirm(admin_client, url, page, apply="Add check-in days", days="2", pattern="stable")
 
