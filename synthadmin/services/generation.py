@@ -218,7 +218,7 @@ def _run_end(
         stopped_by=creation.diagnosis,
         cancelled_by=cancelled_by,
         # Read from the ledger after the stop, never assumed: what the closing message says.
-        users_unsettled=ledger.run_counts(run).in_flight,
+        users_unsettled=ledger.run_unsettled(run),
     )
 
 

@@ -444,6 +444,12 @@ class RunCounts:
         return self.patients + self.therapists
 
 
+def run_unsettled(run: SyntheticRun) -> int:
+    """How many of ``run``'s entries are still ``intent`` (an Auth call whose outcome is unknown,
+    or an undo that failed): what a closing message says, read from the ledger (one statement)."""
+    return run.users.filter(state=State.INTENT).count()
+
+
 def run_counts(
     run: SyntheticRun, *, first: int = 0, stop: int | None = None, final: bool = True
 ) -> RunCounts:

@@ -30,8 +30,13 @@ from tests.support.gotrue import GoTrueDouble
 ARGS = ("generate_synthetic", "--patients", "4", "--checkins", "5", "--concurrency", "1")
 
 
-def _generate_stopped_at(point: str, signum: signal.Signals = signal.SIGINT) -> tuple[int, str]:
-    process = start_manage(*ARGS, env=test_database_env({ENV: f"{point}:{signum.name}"}))
+def _generate_stopped_at(
+    point: str, signum: signal.Signals = signal.SIGINT, *, batch_users: int = 1
+) -> tuple[int, str]:
+    """The run stopped by ``signum`` at ``point``; batches of one user by default, so each stop
+    point is one user's (a batch that has started is finished, or compensated, as a whole)."""
+    env = {ENV: f"{point}:{signum.name}", "SYNTHADMIN_BATCH_USERS": str(batch_users)}
+    process = start_manage(*ARGS, env=test_database_env(env))
     _out, err = finish(process)
     return process.returncode, err
 
@@ -127,14 +132,15 @@ def test_a_row_write_that_fails_after_the_stop_is_still_undone(failing_checkins)
 
 
 @pytest.mark.exclusive
-def test_an_undo_that_fails_is_named_with_the_purge_that_settles_it(failing_checkins):
+@pytest.mark.parametrize("batch_users", [1, 100], ids=["one-user-batches", "one-batch"])
+def test_an_undo_that_fails_is_named_with_the_purge_that_settles_it(failing_checkins, batch_users):
     with connection.cursor() as cursor:  # the compensating delete is refused as well
         cursor.execute(
             "CREATE TRIGGER synthadmin_test_refuse BEFORE DELETE ON auth.users "
             "FOR EACH ROW EXECUTE FUNCTION public.synthadmin_test_refuse()"
         )
 
-    code, err = _generate_stopped_at(ROWS_WRITE)
+    code, err = _generate_stopped_at(ROWS_WRITE, batch_users=batch_users)
 
     assert code == 130, err
     run = SyntheticRun.objects.get()
