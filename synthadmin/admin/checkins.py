@@ -18,6 +18,7 @@ from synthadmin.admin.date_navigation import DateNavigationQuerySet
 from synthadmin.admin.filters import CheckinRunFilter, PatientTestFlagFilter, StateFilter
 from synthadmin.admin.helpers import ReadOnlyAdminMixin, admin_url
 from synthadmin.admin.paging import BoundedListAdmin
+from synthadmin.admin.privacy import RealPatientsPrivateAdmin
 from synthadmin.fieldlabels import LABEL_BY_KEY, SECTION_TITLES, FieldLabel, section_fields
 from synthadmin.mood_chart import STATE_LABELS
 from synthadmin.services.patient_truth import checkin_day_state
@@ -31,7 +32,7 @@ LIST_VALUES: tuple[tuple[str, str], ...] = (
 )
 
 
-class CheckInAdmin(ReadOnlyAdminMixin, BoundedListAdmin[CheckIn]):
+class CheckInAdmin(RealPatientsPrivateAdmin[CheckIn], ReadOnlyAdminMixin, BoundedListAdmin[CheckIn]):
     """The list costs what it shows (``paging``, ``date_navigation``): sorted by date only — the
     one order an index serves (patient or state would sort every check-in); each row's state is
     one probe of the intervals' index, its patient's e-mail and name one of ``profiles``'s and
@@ -43,6 +44,8 @@ class CheckInAdmin(ReadOnlyAdminMixin, BoundedListAdmin[CheckIn]):
     #: No join for the patient: its e-mail is a probe of ``profiles``'s key for the page's rows
     #: only; joined, PostgreSQL would join every check-in of the day it sorts to pick the page.
     list_select_related = False
+    #: Real patients' check-ins are shown only to staff who may see them (``admin.privacy``).
+    profile_field = "user"
     search_fields = ("user__email",)
     fieldsets = (
         (None, {"fields": ("patient", "checkin_date", "state", "created_at")}),

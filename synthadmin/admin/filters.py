@@ -13,14 +13,15 @@ from django.http import HttpRequest
 
 from synthadmin.models import LIVE_STATES, CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.mood_chart import STATE_LABELS
-from synthadmin.selectors import profile_synthetic_q
+from synthadmin.selectors import profile_synthetic_q, user_may_view_real_patients
 from synthadmin.services.patient_truth import checkin_day_in_state
 from synthadmin.text import plural
 
 
 class TestPatientFilter(admin.SimpleListFilter):
     """Yes = synthetic, No = real (``is_test_patient`` false or NULL), as ``synthadmin.selectors``
-    decides."""
+    decides. "No" is offered only to staff who may see real patients: for the others the list
+    holds synthetic users only (``admin.privacy``), and "No" asked for in the URL is empty."""
 
     title = "Test patient"
     parameter_name = "test_patient"
@@ -28,6 +29,8 @@ class TestPatientFilter(admin.SimpleListFilter):
     field_prefix = ""
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
+        if not user_may_view_real_patients(request.user):
+            return [("yes", "Yes")]  # "No" would be the real patients
         return [("yes", "Yes"), ("no", "No")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:

@@ -27,6 +27,7 @@ from synthadmin.admin.filters import RunFilter, TestPatientFilter
 from synthadmin.admin.generate import GeneratePageAdmin
 from synthadmin.admin.helpers import ReadOnlyAdminMixin, run_link
 from synthadmin.admin.paging import BoundedListAdmin
+from synthadmin.admin.privacy import RealPatientsPrivateAdmin
 from synthadmin.models import LIVE_STATES, SyntheticRun, SyntheticUser
 from synthadmin.mood_chart import BAND_COLOURS, SERIES, STATE_LABELS
 from synthadmin.selectors import profile_is_synthetic, therapist_email
@@ -41,7 +42,13 @@ def _breakable(email: str) -> str:
     return format_html_join(mark_safe("<wbr>"), "{}", ((part,) for part in parts if part))
 
 
-class ProfileAdmin(GeneratePageAdmin, ProfileActionsAdmin, ReadOnlyAdminMixin, BoundedListAdmin[Profile]):
+class ProfileAdmin(
+    RealPatientsPrivateAdmin[Profile],
+    GeneratePageAdmin,
+    ProfileActionsAdmin,
+    ReadOnlyAdminMixin,
+    BoundedListAdmin[Profile],
+):
     change_list_template = "admin/profiles/profile/change_list.html"
     change_form_template = "admin/profiles/profile/change_form.html"
     actions = [delete_synthetic_users, add_checkin_days, extend_to_today]
