@@ -19,6 +19,7 @@ from tests.parallel import (
     machine_share,
     run_dir,
     run_dir_remove,
+    run_id,
     run_id_assign,
     template_drop,
     template_migrated,
@@ -73,11 +74,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def django_db_modify_db_settings(
     django_db_modify_db_settings_parallel_suffix: None, request: pytest.FixtureRequest
 ) -> None:
-    """Each worker's test database is a clone of the run's migrated template."""
+    """Each worker's test database is a clone of the run's migrated template, named for the run
+    too (``test_<name>_gw0_<run>``), so two suites on one server (two clones, CI and a developer)
+    never drop each other's databases."""
     database = settings.DATABASES["default"]
     with machine_share(run_dir(request.config), alone=False):
         template = template_migrated(request.config, database)
-    database.setdefault("TEST", {})["TEMPLATE"] = template
+    test = database.setdefault("TEST", {})
+    test["TEMPLATE"] = template
+    test["NAME"] = f"{test.get('NAME') or 'test_' + database['NAME']}_{run_id(request.config)[:8]}"
 
 
 @pytest.fixture(autouse=True)

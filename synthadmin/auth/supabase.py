@@ -255,9 +255,7 @@ class SupabaseAuthGateway(BaseAuthGateway):
             # attempt's (created although its answer was lost): the user may exist.
             raise DuplicateEmailError(
                 "Supabase Auth: a user with this e-mail address already exists",
-                status=verdict.status,
-                code=verdict.code,
-                user_may_exist=found == LookupOutcome.UNKNOWN,
+                **_answer(verdict, user_may_exist=found == LookupOutcome.UNKNOWN),
             ) from cause
         if verdict.kind == VerdictKind.CANCELLED:
             raise AuthCancelledError(
@@ -268,8 +266,7 @@ class SupabaseAuthGateway(BaseAuthGateway):
         if found == LookupOutcome.FOUND:
             raise DuplicateUserIdError(
                 f"user id {user.id} already belongs to another Auth user",
-                status=verdict.status,
-                code=verdict.code,
+                **_answer(verdict),
             ) from cause
         if found == LookupOutcome.ABSENT:
             if verdict.kind == VerdictKind.SERVER_ERROR:
@@ -278,15 +275,12 @@ class SupabaseAuthGateway(BaseAuthGateway):
                     "afterwards): most likely a trigger on auth.users (e.g. a signup trigger that "
                     "writes to another table) raised, or a constraint added to auth.users failed; "
                     "retrying will not help; check the project's triggers and constraints on auth.users",
-                    status=verdict.status,
-                    code=verdict.code,
+                    **_answer(verdict),
                 ) from cause
             raise AuthUnavailableError(
                 f"Supabase Auth gave no answer to creating user {user.id} ({described(verdict)}) and "
                 "has no such user yet; retry the same request",
-                status=verdict.status,
-                code=verdict.code,
-                user_may_exist=True,
+                **_answer(verdict, user_may_exist=True),
             ) from cause
         # The lookup could not answer either.
         if lookup is not None and lookup.kind == VerdictKind.RATE_LIMITED:
@@ -294,18 +288,14 @@ class SupabaseAuthGateway(BaseAuthGateway):
                 f"Supabase Auth rate-limited the lookup that settles creating user {user.id}; "
                 "the user may have been created",
                 retry_after=lookup.retry_after,
-                status=lookup.status,
-                code=lookup.code,
-                user_may_exist=True,
+                **_answer(lookup, user_may_exist=True),
             ) from cause
         error_type = AuthDeadlineExceededError if verdict.kind == VerdictKind.DEADLINE else AuthAmbiguousError
         raise error_type(
             f"Supabase Auth gave no answer to creating user {user.id} ({described(verdict)}) and the "
             "lookup that would settle it failed too: the user may have been created; keep the "
             "intent, a retry or a purge resolves it",
-            status=verdict.status,
-            code=verdict.code,
-            user_may_exist=True,
+            **_answer(verdict, user_may_exist=True),
         ) from cause
 
     def _delete_failed(self, user_id: uuid.UUID, failed: _Failed) -> bool:
@@ -328,25 +318,19 @@ class SupabaseAuthGateway(BaseAuthGateway):
                 f"Supabase Auth could not delete user {user_id} (500, and the user is still there): "
                 "most likely a foreign key without ON DELETE CASCADE references it from another "
                 "table, or a trigger refused the delete",
-                status=verdict.status,
-                code=verdict.code,
-                user_may_exist=True,
+                **_answer(verdict, user_may_exist=True),
             ) from cause
         if found == LookupOutcome.FOUND:
             raise AuthUnavailableError(
                 f"Supabase Auth gave no answer to deleting user {user_id} ({described(verdict)}); it "
                 "is still there: retry",
-                status=verdict.status,
-                code=verdict.code,
-                user_may_exist=True,
+                **_answer(verdict, user_may_exist=True),
             ) from cause
         error_type = AuthDeadlineExceededError if verdict.kind == VerdictKind.DEADLINE else AuthAmbiguousError
         raise error_type(
             f"Supabase Auth gave no answer to deleting user {user_id} ({described(verdict)}): it may "
             "or may not have been deleted",
-            status=verdict.status,
-            code=verdict.code,
-            user_may_exist=True,
+            **_answer(verdict, user_may_exist=True),
         ) from cause
 
     def _asked(self, action: str = "", *, read: bool = False, created_maybe: bool = False) -> Asked:
@@ -371,6 +355,15 @@ class _Failed(Exception):
 
     verdict: Verdict
     cause: BaseException
+
+
+def _answer(verdict: Verdict, *, user_may_exist: bool | None = None) -> dict[str, Any]:
+    """What an error carries of the answer: its HTTP status and GoTrue error code (and, when the
+    caller knows it, whether the user may exist)."""
+    carried: dict[str, Any] = {"status": verdict.status, "code": verdict.code}
+    if user_may_exist is not None:
+        carried["user_may_exist"] = user_may_exist
+    return carried
 
 
 def _url_shown(url: str) -> str:

@@ -1,5 +1,6 @@
 """What synthadmin's commands share: option errors are one line and exit 1 (the exit-code table),
-the ``--run ID`` option's type, and who a command's run is started by."""
+the ``--run ID`` option's type, who a command's run is started by, and the one line for a lost
+database."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import uuid
 from typing import Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError, connection
 
+from synthadmin.db.errors import database_lost_message
 from synthadmin.management import exitcodes
 from synthadmin.models import SyntheticRun
 from synthadmin.services.ledger import Starter
@@ -50,3 +53,11 @@ def command_starter() -> Starter:
     except (KeyError, OSError):
         user = f"uid{os.getuid()}"
     return Starter(f"os:{user}", source=SyntheticRun.Source.COMMAND)
+
+
+def database_lost_error(exc: DatabaseError, kept: str) -> CommandError:
+    """Exit 3 (stopped part way) for a lost database connection: which database and what
+    happened (no password), then ``kept`` — what the work done before it left, and what to do."""
+    return CommandError(
+        f"{database_lost_message(connection.settings_dict, exc)}. {kept}", returncode=exitcodes.STOPPED
+    )

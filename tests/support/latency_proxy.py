@@ -36,7 +36,10 @@ class Counts:
 
 
 class LatencyProxy:
-    """``with LatencyProxy("127.0.0.1", 5432, rtt_ms=40) as proxy: ... proxy.port ... proxy.counts``."""
+    """``with LatencyProxy("127.0.0.1", 5432, rtt_ms=40) as proxy: ... proxy.port ... proxy.counts``.
+
+    The upstream is a host and port, or (a host starting with ``/``, as libpq reads it) a socket
+    directory and the port that names the socket in it; clients always reach the proxy by TCP."""
 
     def __init__(self, upstream_host: str, upstream_port: int, *, rtt_ms: float = 0.0) -> None:
         self.upstream = (upstream_host, upstream_port)
@@ -109,7 +112,13 @@ class LatencyProxy:
     # The work ---------------------------------------------------------------------------------
     async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         try:
-            upstream_reader, upstream_writer = await asyncio.open_connection(*self.upstream)
+            host, port = self.upstream
+            if host.startswith("/"):  # a socket directory, as libpq reads it (the embedded server)
+                upstream_reader, upstream_writer = await asyncio.open_unix_connection(
+                    f"{host}/.s.PGSQL.{port}"
+                )
+            else:
+                upstream_reader, upstream_writer = await asyncio.open_connection(host, port)
         except OSError:
             client_writer.close()
             return

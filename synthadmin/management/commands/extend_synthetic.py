@@ -19,10 +19,10 @@ from django.core.management.base import CommandError, CommandParser
 from django.db import DatabaseError, connection
 
 from synthadmin.content import PATTERN_NAMES
-from synthadmin.db.errors import connection_lost, database_lost_message, database_unusable_message
+from synthadmin.db.errors import connection_lost, database_unusable_message
 from synthadmin.exceptions import InvalidRequestError
 from synthadmin.management import exitcodes
-from synthadmin.management.base import SynthadminCommand, command_starter, run_id
+from synthadmin.management.base import SynthadminCommand, command_starter, database_lost_error, run_id
 from synthadmin.management.output import RichProgress, key_value_table, one_line, render
 from synthadmin.management.stopping import SignalStop
 from synthadmin.models import SyntheticRun
@@ -205,10 +205,10 @@ def _as_command_errors() -> Iterator[None]:
     except DatabaseError as exc:
         if not connection_lost(exc):
             raise
-        raise CommandError(
-            f"{database_lost_message(connection.settings_dict, exc)}. Patients extended before that "
+        raise database_lost_error(
+            exc,
+            "Patients extended before that "
             "keep their days; run the same command again when the database is back",
-            returncode=exitcodes.STOPPED,
         ) from None
 
 

@@ -21,10 +21,10 @@ from django.urls import reverse
 
 from synthadmin.auth import AuthGateway, get_gateway
 from synthadmin.csvsafe import csv_writer
-from synthadmin.db.errors import connection_lost, database_lost_message, database_unusable_message
+from synthadmin.db.errors import connection_lost, database_unusable_message
 from synthadmin.exceptions import AuthCancelledError, ConfigurationError, InvalidRequestError
 from synthadmin.management import exitcodes
-from synthadmin.management.base import SynthadminCommand, command_starter
+from synthadmin.management.base import SynthadminCommand, command_starter, database_lost_error
 from synthadmin.management.files import new_file, new_file_check
 from synthadmin.management.generation_options import (
     DEFAULTS,
@@ -240,9 +240,9 @@ class Command(SynthadminCommand):
                 raise
             if options["verbosity"] >= 2:  # the whole error, traceback included (secrets redacted)
                 self.stderr.write(redact("".join(traceback.format_exception(exc))).rstrip("\n"))
-            raise CommandError(
-                f"{database_lost_message(connection.settings_dict, exc)}. {tally.summary()}",
-                returncode=exitcodes.STOPPED,
+            raise database_lost_error(
+                exc,
+                tally.summary(),
             ) from None
 
     def _dry_run(self, request: GenerationParams, options: dict[str, Any]) -> None:

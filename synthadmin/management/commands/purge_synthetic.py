@@ -19,7 +19,7 @@ from django.core.management.base import CommandError, CommandParser
 from django.db import DatabaseError, connection
 
 from synthadmin.auth import get_gateway
-from synthadmin.db.errors import connection_lost, database_lost_message, database_unusable_message
+from synthadmin.db.errors import connection_lost, database_unusable_message
 from synthadmin.exceptions import (
     AuthCancelledError,
     AuthRejectedError,
@@ -27,7 +27,7 @@ from synthadmin.exceptions import (
     InvalidRequestError,
 )
 from synthadmin.management import exitcodes
-from synthadmin.management.base import SynthadminCommand, run_id
+from synthadmin.management.base import SynthadminCommand, database_lost_error, run_id
 from synthadmin.management.output import key_value_table, one_line, progress_bars, render
 from synthadmin.management.preflight import target_preflight
 from synthadmin.management.stopping import SignalStop
@@ -140,10 +140,10 @@ class Command(SynthadminCommand):
         except DatabaseError as exc:
             if not connection_lost(exc):
                 raise
-            raise CommandError(
-                f"{database_lost_message(connection.settings_dict, exc)}. Users deleted before that are "
+            raise database_lost_error(
+                exc,
+                "Users deleted before that are "
                 "gone from Auth and the database; run the same command again when the database is back",
-                returncode=exitcodes.STOPPED,
             ) from None
         finally:
             gateway.close()
@@ -197,8 +197,26 @@ def _refuse_what_is_left(report: PurgeReport, signals: SignalStop | None) -> Non
     exit-code table: 3 stopped part way, 2 some users not deleted, 129/130/143 a signal). A dry
     run's preview ends the same way, with the code the purge would exit with."""
     if report.dry_run:
-        _refuse_what_would_be_left(report)
-        return
+        dry, left, rest = "dry run: ", "would be left", "; nothing was deleted (the purge would exit 2)"
+    else:
+        _refuse_a_stop(report, signals)
+        dry, left, rest = "", "left", ""
+    if report.errors:
+        raise CommandError(
+            f"{dry}{len(report.errors)} user(s) could not be deleted: {one_line(report.errors[0])}"
+            f"{rest or '; run again to retry'}",
+            returncode=exitcodes.PARTIAL,
+        )
+    if report.blocked or report.left_alone:
+        first = (report.blocked or report.left_alone)[0]
+        raise CommandError(
+            f"{dry}{len(report.blocked) + len(report.left_alone)} synthetic user(s) {left} in place "
+            f"(listed above){rest or '; the rest are deleted'}. First: {one_line(first)}",
+            returncode=exitcodes.PARTIAL,
+        )
+
+
+def _refuse_a_stop(report: PurgeReport, signals: SignalStop | None) -> None:
     if signals is not None and signals.received is not None:
         raise CommandError(
             f"stopped by {signals.name} after {report.users_deleted} user(s) were deleted; nothing "
@@ -210,35 +228,4 @@ def _refuse_what_is_left(report: PurgeReport, signals: SignalStop | None) -> Non
             f"purge stopped part way: {one_line(report.stopped_by)}; {report.users_deleted} user(s) "
             f"deleted, {len(report.errors)} not. Run the same command again when Auth answers",
             returncode=exitcodes.STOPPED,
-        )
-    if report.errors:
-        raise CommandError(
-            f"{len(report.errors)} user(s) could not be deleted: {one_line(report.errors[0])}; "
-            "run again to retry",
-            returncode=exitcodes.PARTIAL,
-        )
-    if report.blocked or report.left_alone:
-        first = (report.blocked or report.left_alone)[0]
-        raise CommandError(
-            f"{len(report.blocked) + len(report.left_alone)} synthetic user(s) left in place "
-            f"(listed above); the rest are deleted. First: {one_line(first)}",
-            returncode=exitcodes.PARTIAL,
-        )
-
-
-def _refuse_what_would_be_left(preview: PurgeReport) -> None:
-    """``--dry-run``: exit 2, as the purge would, when it would leave users in place (each listed
-    above) or could not delete some; 0 otherwise. Nothing was deleted either way."""
-    if preview.errors:
-        raise CommandError(
-            f"dry run: {len(preview.errors)} user(s) could not be deleted: {one_line(preview.errors[0])}; "
-            "nothing was deleted (the purge would exit 2)",
-            returncode=exitcodes.PARTIAL,
-        )
-    if preview.blocked or preview.left_alone:
-        first = (preview.blocked or preview.left_alone)[0]
-        raise CommandError(
-            f"dry run: {len(preview.blocked) + len(preview.left_alone)} synthetic user(s) would be left in "
-            f"place (listed above); nothing was deleted (the purge would exit 2). First: {one_line(first)}",
-            returncode=exitcodes.PARTIAL,
         )
