@@ -3,10 +3,11 @@ check-ins, pages and charts only to staff with ``synthadmin.view_real_patients``
 
 ``synthadmin.selectors.user_may_view_real_patients`` decides, for every list and page here:
 
-* **lists** (and so their search, filters, counts, date navigation, "Select all", the actions'
-  selections and autocomplete, which all start from ``get_queryset``) hold synthetic profiles,
-  or the check-ins of synthetic profiles, only — the condition is the indexed flag
-  (``selectors.profile_synthetic_q``), the same the "Test patient: Yes" filter applies;
+* **lists** hold synthetic profiles, or the check-ins of synthetic profiles, only, and say so
+  under their title; their search, filters, counts, date navigation, "Select all", the actions'
+  selections and autocomplete all start from ``get_queryset``, so they follow. The condition is
+  the indexed flag (``selectors.profile_synthetic_q``), the one the "Test patient: Yes" link
+  applies;
 * **a real user's page** (a profile, one of its check-ins, or their history) is refused with the
   admin's 403, which names the missing permission — not the "does not exist" of a missing row:
   staff who were sent a link learn what to ask for;
@@ -38,6 +39,9 @@ from synthadmin.selectors import (
 
 _M = TypeVar("_M", bound=Model)
 
+#: Under the title of a list shown to staff who may not see real patients.
+HIDDEN_NOTE = "Synthetic users only: real patients need the permission “Can view real patients”."
+
 
 class RealPatientsPrivateAdmin(admin.ModelAdmin[_M]):
     """A list and page of profiles, or of rows that belong to one (``profile_field``), that show
@@ -52,6 +56,13 @@ class RealPatientsPrivateAdmin(admin.ModelAdmin[_M]):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[_M]:
         return super().get_queryset(request).filter(profiles_visible_q(user=request.user, via=self._via))
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if not user_may_view_real_patients(request.user):  # say why the list is short
+            extra_context = {"subtitle": HIDDEN_NOTE, **(extra_context or {})}
+        return super().changelist_view(request, extra_context)
 
     def change_view(
         self,

@@ -118,6 +118,7 @@ def test_without_the_permission_no_list_shows_a_real_patient(viewer, world):
         # the count is of the synthetic rows (no estimate of the whole table, which counts the
         # real ones too).
         assert b"test_patient=no" not in page.content and b"about " not in page.content
+        assert page.context["subtitle"].startswith("Synthetic users only")  # and says why
         # Asked for anyway: no row, real or synthetic, and no error.
         assert _listed(viewer, url, test_patient="no") == set()
         assert _listed(viewer, url, test_patient="yes") <= world.synthetic
@@ -194,6 +195,7 @@ def test_with_the_permission_real_patients_are_shown_and_each_page_view_is_logge
     client = _client(clinician)
     assert _listed(client, PROFILES) == world.synthetic | world.real
     assert _listed(client, PROFILES, test_patient="no") == world.real
+    assert client.get(PROFILES).context["subtitle"] is None
     assert world.real_patient in _listed(client, CHECKINS, q="real.alice")
     assert b'id="overview-tables"' in client.get(reverse("admin:index")).content
 
