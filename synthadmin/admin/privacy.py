@@ -74,7 +74,7 @@ class RealPatientsPrivateAdmin(admin.ModelAdmin[_M]):
         real = self._real_profile_of(request, object_id)
         response = super().change_view(request, object_id, form_url, extra_context)
         if real is not None and request.method == "GET" and response.status_code == 200:
-            self.log_real_patient_view(request, real, self._viewed(real, object_id))
+            self.log_real_patient_view(request, real, self._viewed(object_id))
         return response
 
     def history_view(
@@ -104,7 +104,7 @@ class RealPatientsPrivateAdmin(admin.ModelAdmin[_M]):
             )
         return real
 
-    def _viewed(self, profile: Profile, object_id: str) -> str:
+    def _viewed(self, object_id: str) -> str:
         """What the log says was opened: the profile's page, or one of its rows'."""
         if self.profile_field == "id":
             return "Viewed the page of this real user (profile, check-ins, chart)."
