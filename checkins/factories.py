@@ -40,7 +40,7 @@ def day_payload(state: str, seed: int) -> dict[str, dict[str, Any]]:
     raise RuntimeError(f"no {state} day drawn for seed {seed}")  # (5/6)**6000: never
 
 
-class CheckInFactory(factory.django.DjangoModelFactory):
+class CheckInFactory(factory.django.DjangoModelFactory[CheckIn]):
     """A check-in. Traits name the mood state: ``CheckInFactory.build(manic=True)``."""
 
     class Meta:

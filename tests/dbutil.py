@@ -9,6 +9,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import psycopg
@@ -16,6 +17,18 @@ from django.db import connection
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+class _RowCursor(Protocol):
+    def fetchone(self) -> tuple[Any, ...] | None: ...
+
+
+def fetch_one(cursor: _RowCursor) -> tuple[Any, ...]:
+    """The row a query returns (``conn.execute(...)`` or a cursor after ``execute``); a query that
+    returns no row fails the test here, rather than as ``None[0]``."""
+    row = cursor.fetchone()
+    assert row is not None, "the query returned no row"
+    return row
 
 
 def server_params() -> dict[str, str]:

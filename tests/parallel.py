@@ -17,7 +17,7 @@ import fcntl
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote
@@ -81,7 +81,7 @@ def machine_share(directory: Path, *, alone: bool) -> Iterator[None]:
         yield  # released when the file closes
 
 
-def server_settings(database: dict[str, Any]) -> dict[str, str]:
+def server_settings(database: Mapping[str, Any]) -> dict[str, str]:
     """Host, port, user and password of the server behind Django's ``database`` settings, without
     connecting Django (the embedded server is started if needed)."""
     data_dir = database.get("EMBEDDED_DATA_DIR")
@@ -108,11 +108,11 @@ def _url(server: dict[str, str], dbname: str) -> str:
     return f"postgresql://{auth}@{quote(server['host'], safe='')}:{server['port']}/{dbname}"
 
 
-def template_name(config: pytest.Config, database: dict[str, Any]) -> str:
+def template_name(config: pytest.Config, database: Mapping[str, Any]) -> str:
     return f"test_{database['NAME']}_template_{run_id(config)[:8]}"
 
 
-def template_migrated(config: pytest.Config, database: dict[str, Any]) -> str:
+def template_migrated(config: pytest.Config, database: Mapping[str, Any]) -> str:
     """The run's migrated template database (made by the first worker to ask); its name.
 
     ``migrate`` runs as a subprocess, as a user runs it, and has ended (with its connections)
@@ -138,7 +138,7 @@ def template_migrated(config: pytest.Config, database: dict[str, Any]) -> str:
     return name
 
 
-def template_drop(config: pytest.Config, database: dict[str, Any]) -> None:
+def template_drop(config: pytest.Config, database: Mapping[str, Any]) -> None:
     """Drop the run's template, if one was made (the controller, once every worker has ended)."""
     ready = _run_path(config) / "template.ready"
     if not ready.exists():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from typing import Any
 
 from django.db import connection
 from psycopg import sql
@@ -41,7 +42,7 @@ def insert_real_user(
             """,
             [NIL, user_id, email, json.dumps({"role": role})],
         )
-        values = {
+        values: dict[str, Any] = {
             "email": email,
             "username": email.split("@")[0],
             "role": role,

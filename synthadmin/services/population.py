@@ -71,7 +71,7 @@ def population_build(
     """(therapists, patients) for a run, identical for the same seed whatever the run tag (names,
     roles; with ``unique_usernames`` — ``Target.unique_usernames`` — each username also carries
     the run tag and the person's number, as the e-mail does)."""
-    factory.random.reseed_random(seed)  # type: ignore[no-untyped-call]  # factory_boy is untyped
+    factory.random.reseed_random(seed)
     people = [
         _spec(
             ProfileFactory.build(

@@ -97,7 +97,9 @@ def date_links(client: Client, url: str) -> list[str]:
     links = []
     current = url
     for _ in range(3):
-        choices = date_hierarchy(client.get(current).context["cl"])["choices"]
+        hierarchy = date_hierarchy(client.get(current).context["cl"])
+        assert hierarchy is not None
+        choices = hierarchy["choices"]
         if not choices or "link" not in choices[0]:
             break
         current = url + choices[0]["link"]

@@ -67,7 +67,9 @@ def _visit_all(
 def test_checkins_list_every_filter_link_search_date_and_page(
     staff, population, django_assert_max_num_queries
 ):
-    email = CheckIn.objects.filter(user_id=population.patient()).select_related("user").first().user.email
+    checkin = CheckIn.objects.filter(user_id=population.patient()).select_related("user").first()
+    assert checkin is not None and checkin.user.email is not None
+    email = checkin.user.email
     last_page = COUNT_LIMIT // 100  # pages count from 1
     urls = [
         CHECKINS,
@@ -143,7 +145,9 @@ def test_long_lists_count_to_the_limit_and_say_so(staff, population):
     cl = unfiltered.context["cl"]
     assert cl.result_count == COUNT_LIMIT and not cl.count_exact
     # Unfiltered: the planner's own estimate of the table (analysed), rounded to two figures.
-    about = int(re.search(r"about ([\d,]+) check-ins", unfiltered.content.decode())[1].replace(",", ""))
+    estimate = re.search(r"about ([\d,]+) check-ins", unfiltered.content.decode())
+    assert estimate is not None
+    about = int(estimate[1].replace(",", ""))
     assert abs(about - population.checkins) <= population.checkins * 0.1
     filtered = staff.get(CHECKINS, {"test_patient": "yes"})
     assert f"more than {COUNT_LIMIT:,} check-ins" in filtered.content.decode()

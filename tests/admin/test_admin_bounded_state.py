@@ -129,6 +129,7 @@ def test_patient_page_truth_is_the_intervals(population: Population):
 
 def test_intervals_follow_every_change_to_the_stored_truth(population: Population):
     addition = CheckinAddition.objects.filter(run_id=population.backfill_run).order_by("id").first()
+    assert addition is not None
     user = addition.user_id
     entry = SyntheticUser.objects.get(user_id=user, state="complete")
     before = _intervals(user)

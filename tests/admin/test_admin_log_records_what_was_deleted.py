@@ -41,4 +41,6 @@ def test_only_the_users_actually_deleted_are_logged(client, staff_all, supabase_
     assert logged == deleted and len(deleted) == 2
     assert Profile.objects.filter(id=therapist.id).exists()
     messages = [str(m) for m in response.context["messages"]]
-    assert any(therapist.email in m and "therapist_patients" in m for m in messages)
+    email = therapist.email
+    assert email is not None
+    assert any(email in m and "therapist_patients" in m for m in messages)

@@ -107,7 +107,7 @@ def test_delete_action_confirms_then_deletes_synthetic_and_names_real(operator_c
     texts = _messages(done)
     assert any("Deleted 2 synthetic users" in t for t in texts)
     warning = next(t for t in texts if t.startswith("Not deleted (real users)"))
-    assert all(email in warning for email in real_emails)
+    assert all(email is not None and email in warning for email in real_emails)
     assert synthetic_counts() == {"patients": 0, "therapists": 0, "checkins": 0, "auth_users": 0}
     assert LogEntry.objects.filter(action_flag=DELETION).count() == 2
     assert_invariants(real_population)
@@ -142,7 +142,11 @@ def test_add_checkin_days_refuses_real_patients(operator_client, real_population
     assert synthetic_counts()["checkins"] == before + count
     refused = next(t for t in texts if t.startswith("Refused"))
     assert "a real patient" in refused
-    earliest = Profile.objects.synthetic().first().checkins.order_by("checkin_date").first().checkin_date
+    patient = Profile.objects.synthetic().first()
+    assert patient is not None
+    first_checkin = patient.checkins.order_by("checkin_date").first()
+    assert first_checkin is not None
+    earliest = first_checkin.checkin_date
     assert earliest < dt.date(2026, 6, 30) - dt.timedelta(days=14)
     assert LogEntry.objects.filter(action_flag=ADDITION).count() == 2
     assert_invariants(real_population)

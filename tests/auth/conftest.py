@@ -25,7 +25,7 @@ def test_database_conninfo() -> str:
     return conninfo
 
 
-test_database_conninfo.__test__ = False  # a helper, not a test
+test_database_conninfo.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test (pytest reads it)
 
 
 def admin_client(url: str, key: str, *, httpx_client: httpx.Client | None = None) -> supabase.Client:

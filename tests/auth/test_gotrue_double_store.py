@@ -93,6 +93,7 @@ def test_soft_delete_keeps_an_obfuscated_row_and_frees_the_email():
         )
         identities = cursor.fetchall()
         fetched = gotrue_store.fetch_user(cursor, user_id)
+        assert fetched is not None
         assert not store.email_taken(cursor, "soft@example.com")
         insert(cursor, email="soft@example.com")  # the address can be reused
         # A second soft delete is a no-op.

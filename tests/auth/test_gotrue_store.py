@@ -154,6 +154,7 @@ def test_unconfirmed_user_has_no_confirmation_and_no_email_verified():
     with transaction.atomic(), connection.cursor() as cursor:
         created = insert(cursor, user_id=user_id, confirm=False, user_metadata={})
         fetched = gotrue_store.fetch_user(cursor, user_id)
+        assert fetched is not None
         cursor.execute(
             "SELECT email_confirmed_at, raw_user_meta_data::text FROM auth.users WHERE id = %s", [user_id]
         )
@@ -222,6 +223,7 @@ def test_insert_returns_gotrues_create_json():
     assert identity["email"] == "cy@example.com"
     # The official client's model accepts it (full UTC offsets, required keys present).
     parsed = User.model_validate(user)
+    assert parsed.identities is not None
     assert parsed.identities[0].identity_data["sub"] == str(user_id)
 
 
@@ -230,6 +232,7 @@ def test_fetch_user_includes_confirmed_at_and_matches_create():
     with transaction.atomic(), connection.cursor() as cursor:
         created = insert(cursor, user_id=user_id)
         fetched = gotrue_store.fetch_user(cursor, user_id)
+        assert fetched is not None
         assert gotrue_store.fetch_user(cursor, str(user_id)) == fetched
     assert fetched.pop("confirmed_at") == "2026-08-20T10:00:00.123456+00:00"
     assert fetched == created
@@ -253,6 +256,7 @@ def test_duplicate_id_is_duplicate_user_id_error_and_the_transaction_stays_usabl
     error = caught.value
     assert (error.status, error.code) == (None, "23505")
     assert isinstance(error.__cause__, IntegrityError)
+    assert isinstance(error.__cause__.__cause__, psycopg.Error)
     assert error.__cause__.__cause__.diag.constraint_name == "users_pkey"
 
 
@@ -263,7 +267,9 @@ def test_duplicate_email_in_another_case_is_duplicate_email_error():
             insert(cursor, email="DUP@Example.com")
         assert scalar(cursor, "SELECT count(*) FROM auth.users WHERE email = 'dup@example.com'") == 1
     assert caught.value.code == "23505"
-    assert caught.value.__cause__.__cause__.diag.constraint_name == "users_email_partial_key"
+    cause = caught.value.__cause__
+    assert cause is not None and isinstance(cause.__cause__, psycopg.Error)
+    assert cause.__cause__.diag.constraint_name == "users_email_partial_key"
 
 
 def test_identity_provider_id_collision_is_duplicate_user_id_and_rolls_back_the_user():
@@ -281,7 +287,9 @@ def test_identity_provider_id_collision_is_duplicate_user_id_and_rolls_back_the_
         with pytest.raises(DuplicateUserIdError) as caught:
             insert(cursor, user_id=new_id, email="newcomer@example.com")
         assert scalar(cursor, "SELECT count(*) FROM auth.users WHERE id = %s", [new_id]) == 0
-    assert caught.value.__cause__.__cause__.diag.constraint_name == "identities_provider_id_provider_unique"
+    cause = caught.value.__cause__
+    assert cause is not None and isinstance(cause.__cause__, psycopg.Error)
+    assert cause.__cause__.diag.constraint_name == "identities_provider_id_provider_unique"
 
 
 def test_other_database_errors_propagate_unchanged_and_keep_the_transaction():
@@ -304,9 +312,11 @@ def test_collisions_map_by_constraint_name_with_a_plain_psycopg_cursor():
                 insert(cursor, email="psy@example.com")
             assert isinstance(by_id.value.__cause__, psycopg.errors.UniqueViolation)
             assert by_id.value.__cause__.diag.constraint_name == "users_pkey"
+            assert isinstance(by_email.value.__cause__, psycopg.errors.UniqueViolation)
             assert by_email.value.__cause__.diag.constraint_name == "users_email_partial_key"
             # Still usable after both failures.
             fetched = gotrue_store.fetch_user(cursor, user_id)
+            assert fetched is not None
             assert fetched["identities"][0]["identity_data"]["email"] == "psy@example.com"
             assert store.email_taken(cursor, "PSY@example.com")
         finally:

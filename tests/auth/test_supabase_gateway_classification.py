@@ -28,6 +28,7 @@ from synthadmin.exceptions import (
     AuthBadResponseError,
     AuthDatabaseRefusedError,
     AuthDeleteBlockedError,
+    AuthGatewayError,
     AuthRateLimitedError,
     AuthRejectedError,
     AuthUnavailableError,
@@ -61,7 +62,7 @@ class Case:
 
     arrange: Callable[[GoTrueDouble, NewAuthUser], Any]
     call: str = "create"  # create | delete | get
-    raises: type[Exception] | None = None
+    raises: type[AuthGatewayError] | None = None
     status: int | None = None
     code: str | None = None
     user_may_exist: bool | None = None
@@ -112,6 +113,16 @@ def _http_date_ahead(seconds: float) -> str:
     return format_datetime(datetime.now(UTC) + timedelta(seconds=seconds), usegmt=True)
 
 
+def _duplicate_email_and_the_lookup_fails(gotrue: GoTrueDouble, user: NewAuthUser) -> None:
+    gotrue.faults.duplicate_email_next()
+    gotrue.faults.fail_next(1, status=503, route="get")
+
+
+def _bad_gateway_and_the_lookup_fails(gotrue: GoTrueDouble, user: NewAuthUser) -> None:
+    gotrue.faults.fail_next(status=502)
+    gotrue.faults.fail_next(status=503, route="get")
+
+
 CASES: dict[str, Case] = {
     # collisions
     "422 email_exists → DuplicateEmailError": Case(
@@ -122,7 +133,7 @@ CASES: dict[str, Case] = {
         requests={"create": 1, "get": 1},
     ),
     "422 email_exists, lookup failing → DuplicateEmailError, user may exist": Case(
-        lambda g, u: (g.faults.duplicate_email_next(), g.faults.fail_next(1, status=503, route="get")),
+        _duplicate_email_and_the_lookup_fails,
         raises=DuplicateEmailError,
         status=422,
         code="email_exists",
@@ -221,7 +232,7 @@ CASES: dict[str, Case] = {
         requests={"create": 1, "get": 1},
     ),
     "502 and the lookup fails too → AuthAmbiguousError": Case(
-        lambda g, u: (g.faults.fail_next(status=502), g.faults.fail_next(status=503, route="get")),
+        _bad_gateway_and_the_lookup_fails,
         raises=AuthAmbiguousError,
         status=502,
         user_may_exist=True,
@@ -450,6 +461,7 @@ def test_classification(gotrue, gateway, name):
         if case.user_may_exist is not None:
             assert error.user_may_exist is case.user_may_exist
         if case.retry_after is not None:
+            assert isinstance(error, AuthRateLimitedError)
             assert error.retry_after is not None and error.retry_after >= case.retry_after
             assert error.retry_after <= case.retry_after + 5
         text = str(error)

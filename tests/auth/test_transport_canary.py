@@ -114,6 +114,7 @@ def test_our_pool_is_in_place_and_uses_our_backend(origin):
         connections = pool.connections
         assert connections, "no connection kept"
         # The backend that made the connection is ours (the slices, the deadline, the stop event).
+        assert isinstance(connections[0], httpcore.HTTPConnection)
         assert isinstance(connections[0]._network_backend, DeadlineBackend)
 
 

@@ -15,10 +15,12 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.db import connection
 
+from synthadmin.auth import AuthGateway
 from synthadmin.auth.supabase import SupabaseAuthGateway
 from synthadmin.services import user_creation
 from synthadmin.services.generation import population_generate
@@ -33,7 +35,7 @@ from tests.support.gotrue import GoTrueDouble
 END = dt.date(2026, 6, 30)
 
 
-def generate(gateway: object, **kwargs: object) -> RunReport:
+def generate(gateway: AuthGateway | None, **kwargs: Any) -> RunReport:
     """A small run through ``gateway`` (therapists 0, 5 days of history, a fixed seed)."""
     request = GenerationRequest(**{"seed": 9, "end_date": END, "checkin_days": 5, **kwargs})
     return population_generate(request=request, started_by=Starter("os:faults"), gateway=gateway)

@@ -17,6 +17,7 @@ from synthadmin.auth.supabase import SupabaseAuthGateway
 from synthadmin.management import exitcodes
 from synthadmin.models import SyntheticUser
 from synthadmin.services import purge
+from synthadmin.services.cascade import deletion_holds
 from synthadmin.services.purge import UNAVAILABLE_STREAK_LIMIT, synthetic_users_purge
 from tests.auth.conftest import test_database_conninfo
 from tests.auth_faults.conftest import (
@@ -78,7 +79,7 @@ def test_purge_command_with_auth_down_from_the_start_one_line_exit_1(real_popula
 def fk_appears_after_the_catalog_check(monkeypatch, supabase_tables_cleanup):
     """After purge has read the catalog (and found nothing to hold back), a table referencing
     ``auth.users`` without cascade, with a row for one user, appears — from another session."""
-    real_holds = purge.deletion_holds
+    real_holds = deletion_holds  # what purge calls (it imports it from cascade)
     blocked: list = []
 
     def holds_then_block(target, user_ids):

@@ -35,7 +35,7 @@ def small_chunks(settings, supabase_tables_cleanup):
 
 def _work_all() -> list[str]:
     """Run every queued chunk in this process, in the order the database backend hands them out."""
-    done = []
+    done: list[str] = []
     while True:
         ready = DBTaskResult.objects.ready().order_by("enqueued_at").first()
         if ready is None:
@@ -173,6 +173,7 @@ def test_users_a_stop_ended_before_anything_was_sent_are_not_failures_of_a_cance
     run = run_enqueue(request=GenerationRequest(patients=8, checkin_days=2, seed=5), started_by=STARTER)
 
     first = DBTaskResult.objects.ready().order_by("enqueued_at").first()
+    assert first is not None
     first.claim("in-process")
     assert chunk_run(*first.task_result.args) == "done"  # users 0-3
     first.set_successful(None)

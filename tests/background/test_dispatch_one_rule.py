@@ -5,6 +5,7 @@ runs and enqueues the new one."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django_tasks_db.models import DBTaskResult
@@ -41,7 +42,7 @@ def test_the_rule(settings, users, work, alive, inline):
     assert in_request(users=users, **work) is inline
 
 
-def _drain() -> list[object]:
+def _drain() -> list[Any]:
     """Run every ready task in this process, in the order the database backend hands them out."""
     results = []
     while (ready := DBTaskResult.objects.ready().order_by("enqueued_at").first()) is not None:

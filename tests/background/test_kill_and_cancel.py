@@ -77,7 +77,8 @@ def test_a_worker_killed_mid_user_is_replaced_and_the_run_completes(workers, set
     assert {(r.status, r.exception_class_path.rsplit(".", 1)[-1]) for r in died} == {
         (TaskResultStatus.FAILED, "WorkerDiedError")
     }
-    assert "died" in died.first().traceback
+    first_died = died.first()
+    assert first_died is not None and "died" in first_died.traceback
     tasks = DBTaskResult.objects.filter(task_path__endswith="run_chunk_task")
     assert not tasks.filter(status=TaskResultStatus.RUNNING).exists()
 

@@ -43,6 +43,7 @@ def test_a_background_run_holds_logins_offered_once_it_ends(client):
     from django_tasks_db.models import DBTaskResult
 
     first = DBTaskResult.objects.ready().order_by("enqueued_at").first()
+    assert first is not None
     first.claim("in-process")
     chunk_run(*first.task_result.args)
     first.set_successful(None)

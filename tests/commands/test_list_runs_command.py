@@ -3,6 +3,7 @@ a purged run is purged, a run whose process is alive is still running."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import socket
@@ -81,7 +82,7 @@ def test_a_pid_reused_by_a_later_process_is_not_the_owner():
         auth_backend="local",
         owner_host=socket.gethostname(),
         owner_pid=os.getpid(),
-        owner_started_at=timezone.now() - timezone.timedelta(days=1),  # this pid's process started later
+        owner_started_at=timezone.now() - dt.timedelta(days=1),  # this pid's process started later
     )
     assert _runs()[str(run.id)]["status"] == "interrupted"
 

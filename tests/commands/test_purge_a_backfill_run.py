@@ -30,6 +30,7 @@ def test_dry_run_and_purge_name_the_added_checkins(supabase_tables_cleanup):
         started_by=Starter("os:tester"),
         seed=2,
     )
+    assert report is not None
     added = report.checkins_created
     assert added > 0
     dry = StringIO()

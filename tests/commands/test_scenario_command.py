@@ -70,7 +70,8 @@ def test_generate_synthetic_runs_a_scenario_and_options_override_it(supabase_tab
     report = json.loads(out.getvalue())
     assert report["patients_by_pattern"] == {"manic": 1, "stable": 3}
     assert report["parameters"]["checkin_days"] == 2 and report["seed"] == 3
-    assert SyntheticRun.objects.get(pk=report["run_id"]).scenario.name == "tiny2"
+    scenario = SyntheticRun.objects.get(pk=report["run_id"]).scenario
+    assert scenario is not None and scenario.name == "tiny2"
     with pytest.raises(CommandError, match="--scenario: no scenario named 'nope'"):
         call_command("generate_synthetic", "--scenario", "nope", stdout=StringIO())
 

@@ -69,7 +69,7 @@ def test_full_adherence_checks_in_every_day() -> None:
 
 @pytest.mark.parametrize("pattern", PATTERN_NAMES)
 def test_missing_days_come_in_runs(pattern: str) -> None:
-    runs = []
+    runs: list[int] = []
     for history in _histories(pattern, DEFAULT_ADHERENCE):
         edges = np.diff(np.concatenate([[1], _checked_in(history).astype(int), [1]]))
         runs.extend(np.flatnonzero(edges == 1) - np.flatnonzero(edges == -1))

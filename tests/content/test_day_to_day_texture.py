@@ -127,7 +127,10 @@ def test_state_signatures_in_cycling() -> None:
 
 def test_sleep_shortens_before_mania_starts() -> None:
     # Shorter sleep precedes (hypo)mania (Leibenluft 1996); onsets ramp over a few days.
-    day_before, elevation_first, elevation_middle, quiet = [], [], [], []
+    day_before: list[float] = []
+    elevation_first: list[float] = []
+    elevation_middle: list[float] = []
+    quiet: list[float] = []
     for history in _histories("manic", 1.0):
         sleep = history.field_values("hoursSlept")
         elevation = history.field_values("elevation")

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.db import DataError, OperationalError, connection, connections, transaction
+from django.template.response import SimpleTemplateResponse
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 
@@ -149,7 +150,7 @@ def test_only_a_cancelled_statement_becomes_the_message(transactional_db, settin
         with pytest.raises(OperationalError) as cancelled, connection.cursor() as cursor:  # queries fail
             cursor.execute("SET LOCAL statement_timeout = '50ms'; SELECT pg_sleep(1)")
         response = handler.process_exception(request, cancelled.value)
-        assert response is not None
+        assert isinstance(response, SimpleTemplateResponse)
         response.render()
         transaction.set_rollback(True)
     assert response.status_code == 200 and "This page took longer than 0.1 s" in response.content.decode()

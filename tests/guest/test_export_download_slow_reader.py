@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.client
 import time
 
+import psycopg
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.db import DatabaseError, connection, transaction
@@ -43,6 +44,7 @@ def test_the_timeout_applies_to_synthadmin_sessions_and_ends_an_idle_transaction
                 cursor.execute("SELECT 1")
                 time.sleep(PAUSE_SECONDS)
                 cursor.execute("SELECT 1")
+        assert isinstance(ended.value.__cause__, psycopg.Error)
         assert ended.value.__cause__.sqlstate == "25P03"  # idle_in_transaction_session_timeout
         connection.close()
 

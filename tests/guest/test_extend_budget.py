@@ -19,6 +19,7 @@ from synthadmin.services.backfill import checkins_backfill
 from synthadmin.services.extend_today import checkins_extend_to_today
 from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
+from synthadmin.services.reports import RunReport
 from synthadmin.services.requests import GenerationRequest
 from tests.guest.proxied import BatchFigures, database_through_proxy
 from tests.invariants import assert_invariants
@@ -27,7 +28,7 @@ BATCH = 100
 STARTER = Starter("os:tester")
 
 
-def _generate(patients: int, *, ended_days_ago: int) -> object:
+def _generate(patients: int, *, ended_days_ago: int) -> RunReport:
     end = timezone.localdate() - dt.timedelta(days=ended_days_ago)
     request = GenerationRequest(patients=patients, checkin_days=3, seed=patients, end_date=end, adherence=1.0)
     report = population_generate(request=request, started_by=STARTER)

@@ -16,6 +16,7 @@ import os
 import pytest
 from django.db import connection
 
+from synthadmin.auth import AuthGateway
 from synthadmin.services.cancel import runs_purge
 from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
@@ -28,7 +29,7 @@ BATCH = 100
 END = dt.date(2026, 6, 30)
 
 
-def _generate(patients: int, gateway: object = None):
+def _generate(patients: int, gateway: AuthGateway | None = None):
     request = GenerationRequest(patients=patients, checkin_days=2, seed=patients, end_date=END)
     report = population_generate(request=request, started_by=Starter("os:tester"), gateway=gateway)
     assert report.status == "succeeded"

@@ -18,6 +18,7 @@ import signal
 import pytest
 from django.db import connection
 
+from synthadmin.auth import AuthGateway
 from synthadmin.failpoints import ENV, PURGE_AFTER_BATCH, PURGE_BATCH_AUTH_DELETED, PURGE_BEFORE_DELETES
 from synthadmin.models import SyntheticRun, SyntheticUser
 from synthadmin.services.generation import population_generate
@@ -33,7 +34,7 @@ USERS = 8  # 7 patients and their therapist: batches of 3, 3 and 2
 NOTHING = {"patients": 0, "therapists": 0, "checkins": 0, "auth_users": 0}
 
 
-def _generate(gateway: object = None):
+def _generate(gateway: AuthGateway | None = None):
     request = GenerationRequest(
         patients=7, therapists=1, checkin_days=4, seed=3, end_date=dt.date(2026, 6, 30)
     )

@@ -81,6 +81,7 @@ def test_early_shape_a_real_patient_pointing_at_a_synthetic_therapist_keeps_him(
 def test_a_table_with_a_non_cascading_key_blocks_that_user_only_and_exits_2(live_shape, real_rows):
     run = _generate(patients=3)
     blocked = Profile.objects.synthetic().order_by("email").first()
+    assert blocked is not None
     with connection.cursor() as cursor:
         # A table the project added, which synthadmin has never seen: no ON DELETE rule.
         cursor.execute(

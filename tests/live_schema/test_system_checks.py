@@ -11,7 +11,7 @@ from tests.dbutil import database_url, manage
 from tests.shapes import shape_install
 
 
-def _ids(target=None) -> list[str]:
+def _ids(target=None) -> list[str | None]:
     return [m.id for m in target_messages(target or target_read())]
 
 

@@ -23,7 +23,7 @@ def install(transactional_db):
     shape_install("baseline")
 
 
-def _messages() -> dict[str, str]:
+def _messages() -> dict[str | None, str]:
     return {m.id: m.msg for m in target_messages(target_read())}
 
 

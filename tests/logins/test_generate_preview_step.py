@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from synthadmin.models import SyntheticRun
 from synthadmin.services import preview as preview_module
+from synthadmin.services.population import patient_history
 from synthadmin.services.preview import SAMPLE_PATIENTS, population_preview
 from synthadmin.services.requests import GenerationRequest
 from tests.invariants import assert_invariants
@@ -106,7 +107,9 @@ def test_the_same_preview_generates_once(client, starter, real_population):
     assert any("already generated" in str(m) for m in again.context["messages"])
     # A fresh preview of the same parameters may generate again.
     fresh = client.post(reverse(GENERATE), {**FORM, "_preview": "Preview"})
-    token = re.search(r'name="preview_token" value="([^"]+)"', fresh.content.decode()).group(1)
+    found = re.search(r'name="preview_token" value="([^"]+)"', fresh.content.decode())
+    assert found is not None
+    token = found.group(1)
     client.post(reverse(GENERATE), {**data, "preview_token": token, "_generate": "Generate"})
     assert SyntheticRun.objects.count() == 2
 
@@ -141,7 +144,7 @@ def test_a_bad_parameter_on_the_preview_step_shows_the_form_error(
 
 def test_a_large_request_builds_at_most_50_histories(monkeypatch):
     built: list[int] = []
-    real = preview_module.patient_history
+    real = patient_history  # what preview calls (it imports it from population)
 
     def counting(**kwargs):
         built.append(kwargs["patient_index"])

@@ -11,6 +11,7 @@ import datetime as dt
 import io
 import itertools
 import string
+import uuid
 from pathlib import Path
 
 import pytest
@@ -159,6 +160,7 @@ def test_the_admins_logins_are_neutralised_in_every_column(supabase_tables_clean
         credentials=logins_sink(),
     )
     patient = SyntheticUser.objects.filter(run_id=report.run_id).first()
+    assert patient is not None
     hold = logins_sink()
     for hostile in HOSTILE:  # e-mail and role too
         hold(Credential(email=hostile, password=hostile, role=hostile, user_id=patient.user_id))
@@ -188,7 +190,9 @@ def test_credentials_out_is_neutralised(real_population, tmp_path, hostile_passw
     writer = credentials_writer(out)
     for hostile in HOSTILE:
         writer.writerow(
-            credential_row(Credential(email=hostile, password="p", role=hostile, user_id=rows[0]["user_id"]))
+            credential_row(
+                Credential(email=hostile, password="p", role=hostile, user_id=uuid.UUID(rows[0]["user_id"]))
+            )
         )
     for row, hostile in zip(_read(out.getvalue()), HOSTILE, strict=True):
         assert _neutralised(row["email"], hostile) and _neutralised(row["role"], hostile)

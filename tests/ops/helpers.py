@@ -20,7 +20,7 @@ def test_database_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return manage_env(env)
 
 
-test_database_env.__test__ = False  # a helper, not a test
+test_database_env.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test (pytest reads it)
 
 
 #: Runs manage.py with SIGINT and SIGHUP at their defaults whatever this process inherited: a

@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.dbutil import ROOT, admin_conninfo, database_url, manage_env, scratch_database
+from tests.dbutil import ROOT, admin_conninfo, database_url, fetch_one, manage_env, scratch_database
 from tests.test_embedded_database import _stop
 
 #: Kept small enough for the whole module to stay well under a minute on a shared 2-core box.
@@ -73,8 +73,10 @@ def test_two_migrates_at_once_on_a_new_database_both_succeed():
             for result in results:
                 assert result.returncode == 0, f"round {round_}: {result.stderr}"
             with psycopg.connect(admin_conninfo(name)) as conn:
-                applied = conn.execute(
-                    "SELECT count(*), count(DISTINCT (app, name)) FROM synthadmin.django_migrations"
-                ).fetchone()
+                applied = fetch_one(
+                    conn.execute(
+                        "SELECT count(*), count(DISTINCT (app, name)) FROM synthadmin.django_migrations"
+                    )
+                )
             assert applied[0] == applied[1] > 0  # each migration recorded once
     assert time.monotonic() - began < 60

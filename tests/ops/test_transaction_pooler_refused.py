@@ -92,6 +92,7 @@ def _pgbouncer(pool_mode: str = "transaction", pool_size: int = 2) -> Iterator[i
     )
     for name in ("users.txt", "pgbouncer.ini"):
         (work / name).chmod(0o644)
+    assert PGBOUNCER is not None  # the tests using it are skipped without it
     process = subprocess.Popen(
         [PGBOUNCER, *run_as, str(work / "pgbouncer.ini")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
@@ -104,7 +105,8 @@ def _pgbouncer(pool_mode: str = "transaction", pool_size: int = 2) -> Iterator[i
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
                     log = (work / "pgbouncer.log").read_text() if (work / "pgbouncer.log").exists() else ""
-                    pytest.fail(f"pgbouncer did not start: {process.stdout.read()!r} {log}")
+                    output = process.stdout.read() if process.stdout else b""
+                    pytest.fail(f"pgbouncer did not start: {output!r} {log}")
                 time.sleep(0.1)
         yield port
     finally:

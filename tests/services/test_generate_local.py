@@ -13,6 +13,7 @@ from synthadmin.exceptions import InvalidRequestError
 from synthadmin.models import SyntheticRun, SyntheticUser
 from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
+from synthadmin.services.reports import Credential
 from synthadmin.services.requests import GenerationRequest
 from tests.invariants import assert_invariants, synthetic_caseloads, synthetic_counts, therapist_links
 
@@ -178,7 +179,7 @@ def test_stop_event_gives_a_clean_aborted_run(real_population):
 
 
 def test_credentials_sink_gets_each_login_and_nothing_is_stored(real_population):
-    logins = []
+    logins: list[Credential] = []
     report = population_generate(
         request=GenerationRequest(patients=2, therapists=1, checkin_days=5, seed=4, end_date=END),
         started_by=Starter("os:tester"),

@@ -18,6 +18,7 @@ from synthadmin.services import generation, user_creation
 from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
 from synthadmin.services.purge import synthetic_users_purge
+from synthadmin.services.reports import Credential
 from synthadmin.services.requests import GenerationRequest
 from tests.invariants import assert_invariants, synthetic_counts
 from tests.realdata import snapshot_real_rows
@@ -255,7 +256,7 @@ def test_gateway_repr_hides_the_key(auth_server):
 def test_credentials_sink_sends_passwords_that_log_in(real_population, auth_server, supabase_gateway):
     import bcrypt
 
-    logins = []
+    logins: list[Credential] = []
     report = population_generate(
         request=GenerationRequest(patients=2, checkin_days=3, seed=2, end_date=END),
         started_by=Starter("os:tester"),

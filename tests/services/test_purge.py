@@ -89,6 +89,7 @@ def test_purge_all_and_selected_users_never_delete_real_ones(real_population):
 def test_a_synthetic_profile_unflagged_by_hand_is_never_deleted(real_population):
     _run(patients=2)
     kept = Profile.objects.synthetic().first()
+    assert kept is not None
     Profile.objects.filter(id=kept.id).update(is_test_patient=False)  # someone made it "real"
     real = snapshot_real_rows()
 

@@ -13,6 +13,7 @@ import pytest
 
 from synthadmin.models import SyntheticUser
 from synthadmin.services import purge
+from synthadmin.services.cascade import deletion_holds
 from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
 from synthadmin.services.purge import synthetic_users_purge
@@ -28,7 +29,7 @@ PATIENTS = 7
 def fk_appears_after_the_catalog_check(monkeypatch, supabase_tables_cleanup):
     """Once purge has computed its holds (nothing held back), another session adds a table
     referencing ``auth.users`` without cascade, with a row for the second user of the first batch."""
-    real_holds = purge.deletion_holds
+    real_holds = deletion_holds  # what purge calls (it imports it from cascade)
     blocked: list = []
 
     def holds_then_block(target, user_ids):

@@ -25,7 +25,8 @@ def test_intervals_follow_generate_backfill_and_purges(admin_client, supabase_ta
     generated = {user: _intervals(user) for user in users}
     for user in users:
         assert generated[user] and {row[3] for row in generated[user]} == {"entry"}
-        assert [row[:3] for row in generated[user]] == patient_truth_get(user_id=user).states
+        truth = patient_truth_get(user_id=user)
+        assert truth is not None and [row[:3] for row in generated[user]] == truth.states
 
     backfill, _ = checkins_backfill(
         patient_ids=users, days=10, pattern="manic", started_by=Starter("os:tester"), seed=3
@@ -34,7 +35,8 @@ def test_intervals_follow_generate_backfill_and_purges(admin_client, supabase_ta
     for user in users:
         added = _intervals(user)
         assert {row[3] for row in added} == {"entry", "addition"}
-        assert [row[:3] for row in added] == patient_truth_get(user_id=user).states
+        truth = patient_truth_get(user_id=user)
+        assert truth is not None and [row[:3] for row in added] == truth.states
     listed = admin_client.get("/admin/checkins/checkin/", {"run": str(backfill.run_id), "state": "manic"})
     assert listed.context["cl"].result_count > 0
 
@@ -51,7 +53,9 @@ def test_intervals_follow_generate_backfill_and_purges(admin_client, supabase_ta
 def test_the_list_shows_each_days_state(admin_client, supabase_tables_cleanup, pattern):
     report = generate(patients=2, days=30, pattern=pattern, seed=8)
     user = SyntheticUser.objects.filter(run_id=report.run_id).values_list("user_id", flat=True)[0]
-    by_day = patient_truth_get(user_id=user).state_by_day()
+    truth = patient_truth_get(user_id=user)
+    assert truth is not None
+    by_day = truth.state_by_day()
     rows = (
         admin_client.get("/admin/checkins/checkin/", {"run": str(report.run_id), "all": ""})
         .context["cl"]

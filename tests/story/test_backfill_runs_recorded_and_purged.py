@@ -30,10 +30,12 @@ def test_purging_an_extend_run_removes_exactly_its_checkins(supabase_tables_clea
     first, _ = checkins_backfill(
         patient_ids=[*patients, real], days=30, pattern="depressive", started_by=Starter("os:t")
     )
+    assert first is not None
     after_first = _checkins()
     second, _ = checkins_backfill(
         patient_ids=patients[:1], days=10, pattern="manic", started_by=Starter("os:t")
     )
+    assert second is not None
     after_second = _checkins()
 
     added = after_first - before
@@ -65,6 +67,7 @@ def test_dry_run_counts_and_deletes_nothing(supabase_tables_cleanup):
         pattern="stable",
         started_by=Starter("os:t"),
     )
+    assert report is not None
     before = _checkins()
     preview = checkin_additions_remove(run=report.run_id, dry_run=True)
     assert preview.checkins_deleted == report.checkins_created and _checkins() == before
@@ -76,6 +79,7 @@ def test_a_profile_set_back_to_real_keeps_its_added_days(supabase_tables_cleanup
     report, _ = checkins_backfill(
         patient_ids=[patient.pk], days=15, pattern="stable", started_by=Starter("os:t")
     )
+    assert report is not None
     Profile.objects.filter(pk=patient.pk).update(is_test_patient=False)
     before = _checkins()
     removal = checkin_additions_remove(run=report.run_id)
@@ -109,6 +113,7 @@ def test_purge_this_run_on_an_extend_run_removes_what_it_added(supabase_tables_c
         pattern="cycling",
         started_by=Starter("os:t"),
     )
+    assert report is not None
     preview = synthetic_users_purge(run=report.run_id, dry_run=True)
     assert preview.checkins_deleted == report.checkins_created
 

@@ -30,6 +30,7 @@ def test_checkin_page_shows_six_labelled_sections_titled_patient_and_date(
     generate(patients=1, days=10)
     entry = SyntheticUser.objects.get(role="patient")
     checkin = CheckIn.objects.filter(user_id=entry.user_id).order_by("checkin_date").first()
+    assert checkin is not None
     [(name,)] = _sql("SELECT raw_user_meta_data ->> 'name' FROM auth.users WHERE id = %s", [entry.user_id])
     client.force_login(viewer)
 

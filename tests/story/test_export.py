@@ -101,6 +101,7 @@ def test_an_extend_run_exports_exactly_the_days_it_added_with_their_states(supab
         pattern="depressive",
         started_by=Starter("os:t"),
     )
+    assert extend is not None
     rows = _csv(extend.run_id)
     assert len(rows) == extend.checkins_created
     assert all(row["state"] for row in rows)  # the added days' truth is known too

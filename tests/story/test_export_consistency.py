@@ -44,7 +44,9 @@ def held_elsewhere(open_: Callable[[], object]) -> Iterator[None]:
             held = open_()
             ready.set()
             done.wait(60)
-            getattr(held, "close", getattr(held, "release", None))()
+            close = getattr(held, "close", getattr(held, "release", None))
+            assert close is not None, f"{held!r} has neither close() nor release()"
+            close()
         except BaseException as exc:
             failed.append(exc)
             ready.set()
@@ -109,6 +111,7 @@ def test_days_are_not_added_to_patients_whose_run_is_exported():
         assert not SyntheticRun.objects.filter(kind=SyntheticRun.Kind.EXTEND).exists()
 
     extend, _ = checkins_backfill(patient_ids=iter(patients), days=5, pattern="stable", started_by=STARTER)
+    assert extend is not None
     assert extend.checkins_created > 0 and _checkins() == before + extend.checkins_created
 
 
@@ -133,6 +136,7 @@ def test_an_extend_run_export_holds_the_runs_of_its_patients():
     report = generate(patients=2, days=20)
     patients = list(Profile.objects.synthetic().values_list("id", flat=True))
     extend, _ = checkins_backfill(patient_ids=patients, days=5, pattern="stable", started_by=STARTER)
+    assert extend is not None
 
     with held_elsewhere(_export_open(extend.run_id)):
         with pytest.raises(RunBusyError):

@@ -63,6 +63,7 @@ def test_extend_to_today_writes_every_patient_but_the_refused_one(one_refused, r
     run, refused = one_refused
 
     result = checkins_extend_to_today(run=run.run_id, started_by=STARTER)
+    assert result.report is not None
 
     assert result.patients_extended == PATIENTS - 1
     assert result.report.checkins_created == 3 * (PATIENTS - 1)
@@ -76,6 +77,7 @@ def test_add_checkin_days_writes_every_patient_but_the_refused_one(one_refused, 
     report, refusals = checkins_backfill(
         patient_ids=ids, days=4, pattern="stable", started_by=STARTER, seed=1
     )
+    assert report is not None
 
     assert refusals == []
     assert report.checkins_created > 0

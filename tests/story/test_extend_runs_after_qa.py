@@ -42,6 +42,7 @@ def test_an_extend_to_today_run_is_called_so_in_the_admin_and_list_runs(
 ):
     _generate_ended(5)
     done = checkins_extend_to_today(all_patients=True, started_by=STARTER)
+    assert done.report is not None
     run = SyntheticRun.objects.get(pk=done.report.run_id)
 
     assert run.kind_label == "Extend to today" and str(run).startswith("Extend to today ")
@@ -58,6 +59,7 @@ def test_purging_the_generate_run_closes_its_extend_runs(supabase_tables_cleanup
     added = checkins_backfill(
         patient_ids=Profile.objects.values_list("id", flat=True), days=2, pattern="stable", started_by=STARTER
     )[0]
+    assert extension is not None and added is not None
 
     report = synthetic_users_purge(run=generated.run_id)
 

@@ -19,7 +19,6 @@ from synthadmin.content.patterns import DSM_MINIMUM_DAYS
 from synthadmin.content.states import MoodState
 from synthadmin.exceptions import InvalidRequestError
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
-from synthadmin.services import extend_today
 from synthadmin.services.additions import dates_of
 from synthadmin.services.extend_today import checkins_extend_to_today
 from synthadmin.services.generation import population_generate
@@ -147,11 +146,13 @@ def test_twice_adds_nothing_the_second_time(supabase_tables_cleanup):
 def test_the_next_extension_continues_from_the_new_last_day(supabase_tables_cleanup, monkeypatch):
     _generate(patients=2, days=60, ended_days_ago=30, pattern="cycling")
     today = timezone.localdate()
-    monkeypatch.setattr(extend_today.timezone, "localdate", lambda: today - dt.timedelta(days=12))
+    monkeypatch.setattr(timezone, "localdate", lambda: today - dt.timedelta(days=12))
     first = checkins_extend_to_today(all_patients=True, started_by=STARTER)
+    assert first.report is not None
     monkeypatch.undo()
 
     second = checkins_extend_to_today(all_patients=True, started_by=STARTER)
+    assert second.report is not None
 
     for addition in CheckinAddition.objects.filter(run_id=second.report.run_id):
         generated, middle, last = _windows(addition.user_id)
@@ -176,6 +177,7 @@ def test_purging_the_extend_run_removes_exactly_its_days_and_the_next_extension_
     _generate(patients=3, days=40, ended_days_ago=20, pattern="depressive")
     before = _checkins()
     done = checkins_extend_to_today(all_patients=True, started_by=STARTER)
+    assert done.report is not None
     added = _checkins() - before
     recorded = {
         (a.user_id, day)
@@ -191,6 +193,7 @@ def test_purging_the_extend_run_removes_exactly_its_days_and_the_next_extension_
     assert purge.checkins_deleted == len(added) and _checkins() == before
     _assert_invariants()
     again = checkins_extend_to_today(all_patients=True, started_by=STARTER)
+    assert again.report is not None
     # Deterministic: the same patients continued from the same day get the same days.
     assert {(u, d, m) for _, u, d, m in _checkins() - before} == {(u, d, m) for _, u, d, m in added}
     assert again.report.checkins_created == len(added)
@@ -202,12 +205,14 @@ def test_a_patient_generated_before_ground_truth_was_stored_continues_its_regene
     report = _generate(patients=2, days=90, ended_days_ago=15, pattern="manic")
     before = _checkins()
     stored = checkins_extend_to_today(run=report.run_id, started_by=STARTER)
+    assert stored.report is not None
     from_stored = _checkins() - before
     truths = {a.user_id: a.ground_truth for a in CheckinAddition.objects.filter(run_id=stored.report.run_id)}
     synthetic_users_purge(run=stored.report.run_id)
     SyntheticUser.objects.filter(run_id=report.run_id).update(ground_truth={})  # as an older version left it
 
     regenerated = checkins_extend_to_today(run=report.run_id, started_by=STARTER)
+    assert regenerated.report is not None
 
     assert regenerated.patients_extended == 2
     assert {(u, d, m) for _, u, d, m in _checkins() - before} == {(u, d, m) for _, u, d, m in from_stored}
@@ -229,6 +234,7 @@ def test_real_patients_are_refused_and_untouched(supabase_tables_cleanup):
     assert [r.reason for r in only_real.refusals] == ["a real patient: synthadmin never writes to it"]
 
     both = checkins_extend_to_today(patient_ids=[real, synthetic], started_by=STARTER)
+    assert both.report is not None
 
     assert both.patients_extended == 1 and len(both.refusals) == 1
     assert CheckinAddition.objects.get(run_id=both.report.run_id).user_id == synthetic
@@ -255,6 +261,7 @@ def test_existing_days_are_kept_and_a_patient_checked_in_today_gets_nothing(supa
         )
 
     done = checkins_extend_to_today(all_patients=True, started_by=STARTER)
+    assert done.report is not None
 
     assert done.patients_extended == 1 and done.up_to_date == 1
     addition = CheckinAddition.objects.get(run_id=done.report.run_id)
@@ -284,6 +291,7 @@ def test_a_stop_before_the_first_patient_aborts_the_run_and_writes_no_checkins(s
     stop.set()
 
     done = checkins_extend_to_today(all_patients=True, started_by=STARTER, stop=stop)
+    assert done.report is not None
 
     assert done.stopped and done.patients_extended == 0 and done.report.status == "aborted"
     assert _checkins() == before and not CheckinAddition.objects.exists()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from synthadmin.models import SyntheticUser
+from synthadmin.models import SyntheticRun, SyntheticUser
 from synthadmin.services.patient_truth import patient_index, patient_truth_get
 from tests.story.conftest import generate
 
@@ -16,16 +16,14 @@ def test_regenerated_truth_equals_the_stored_one_for_every_patient(supabase_tabl
     SyntheticUser.objects.filter(run_id=report.run_id).update(ground_truth={})  # as an older version left it
 
     for entry in entries:
-        again = patient_truth_get(user_id=entry.user_id)
-        assert again.regenerated and not stored[entry.user_id].regenerated
-        assert again.states == stored[entry.user_id].states
+        again, before = patient_truth_get(user_id=entry.user_id), stored[entry.user_id]
+        assert again is not None and before is not None
+        assert again.regenerated and not before.regenerated
+        assert again.states == before.states
         assert again.pattern == "cycling" and again.run_id == report.run_id
 
 
 def test_a_retried_identity_keeps_its_number():
     entry = SyntheticUser(email="ana.souza.1a2b3c4d.7-r2@example.com")
-
-    class Run:
-        parameters = {"therapists": 3}
-
-    assert patient_index(entry, Run()) == 4
+    run = SyntheticRun(parameters={"therapists": 3})  # unsaved, as the entry
+    assert patient_index(entry, run) == 4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import connection
+from django.forms import ChoiceField
 from django.urls import reverse
 
 from synthadmin.content import PATTERN_NAMES
@@ -66,7 +67,9 @@ def test_profiles_list_columns_and_run_filter(admin_client, supabase_tables_clea
 
 
 def test_pattern_choices_are_described_in_words_not_citations():
-    choices = dict(GenerateForm().fields["pattern"].choices)
+    field = GenerateForm().fields["pattern"]
+    assert isinstance(field, ChoiceField)
+    choices = dict(field.choices)  # type: ignore[arg-type]  # the stubs allow callables; here a list of pairs
     assert set(choices) == set(PATTERN_NAMES)
     for label in choices.values():
         assert "20" not in label and "(" not in label and len(label) > 30
@@ -76,4 +79,4 @@ def test_counts_are_pluralised():
     assert plural(1, "therapist") == "1 therapist"
     assert plural(0, "therapist") == "0 therapists"
     assert plural(1005, "check-in") == "1,005 check-ins"
-    assert SyntheticRun  # the admin messages use it (tests/admin/test_admin_workflow.py)
+    assert SyntheticRun is not None  # the admin messages use it (tests/admin/test_admin_workflow.py)

@@ -17,8 +17,9 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def _chart(content: bytes) -> ET.Element:
-    svg = re.search(rb"<svg [^>]*class=\"mood-chart\".*?</svg>", content, re.S).group(0)
-    return ET.fromstring(svg)  # noqa: S314 - our own SVG
+    svg = re.search(rb"<svg [^>]*class=\"mood-chart\".*?</svg>", content, re.S)
+    assert svg is not None
+    return ET.fromstring(svg.group(0))  # noqa: S314 - our own SVG
 
 
 def _sql(query: str, params: list) -> list[tuple]:
@@ -30,6 +31,7 @@ def _sql(query: str, params: list) -> list[tuple]:
 def test_synthetic_patient_page_shows_chart_bands_facts_and_latest(client, viewer, supabase_tables_cleanup):
     report = generate(patients=2, therapists=1, days=120, pattern="cycling")
     entry = SyntheticUser.objects.filter(run_id=report.run_id, role="patient").first()
+    assert entry is not None
     client.force_login(viewer)
 
     response = client.get(reverse("admin:profiles_profile_change", args=[entry.user_id]))
@@ -51,7 +53,7 @@ def test_synthetic_patient_page_shows_chart_bands_facts_and_latest(client, viewe
     assert marks == days and len(marks) == count
     for series in ("energy", "depressed", "elevation", "sleep"):
         group = next(g for g in root.iter(f"{SVG}g") if g.get("class") == f"series series-{series}")
-        assert int(group.get("data-points")) == count
+        assert int(group.attrib["data-points"]) == count
     bands = [r for r in root.iter(f"{SVG}rect") if r.get("class") == "band"]
     assert len(bands) == len(entry.ground_truth["states"]) > 1
     assert {b.get("data-state") for b in bands} == set(state_by_day(entry.ground_truth).values())
@@ -96,5 +98,5 @@ def test_ten_years_of_history_render_weekly(client, viewer, supabase_tables_clea
     root = _chart(response.content)
     assert root.get("data-mode") == "weekly"
     marks = [r for r in root.iter(f"{SVG}rect") if r.get("class") == "checkin-mark"]
-    assert sum(int(m.get("data-checkins")) for m in marks) == entry.checkins
+    assert sum(int(m.attrib["data-checkins"]) for m in marks) == entry.checkins
     assert len(marks) <= 523 and len(response.content) < 400_000

@@ -73,7 +73,9 @@ def _select_all(client, query: dict, action: str):
 
 def _confirm(client, url: str, confirmation, **extra):
     """Post the confirmation page's own hidden fields back, as the browser would."""
-    form = re.search(rb"<form method=\"post\">(.*?)</form>", confirmation.content, re.S).group(1).decode()
+    found = re.search(rb"<form method=\"post\">(.*?)</form>", confirmation.content, re.S)
+    assert found is not None
+    form = found.group(1).decode()
     fields = [
         (html.unescape(name), html.unescape(value))
         for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form)

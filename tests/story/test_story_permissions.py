@@ -18,7 +18,9 @@ VIEW = ("view_profile", "view_checkin", "view_syntheticrun", "view_syntheticuser
 def patient(supabase_tables_cleanup):
     report = generate(patients=1, days=20)
     entry = SyntheticUser.objects.get(run_id=report.run_id)
-    return report.run_id, entry.user_id, CheckIn.objects.filter(user_id=entry.user_id).first().pk
+    checkin = CheckIn.objects.filter(user_id=entry.user_id).first()
+    assert checkin is not None
+    return report.run_id, entry.user_id, checkin.pk
 
 
 def _download(run_id, fmt="csv"):

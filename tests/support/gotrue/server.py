@@ -144,6 +144,7 @@ class GoTrueDouble:
         server.tls = self.tls
         self._server = server
         host, port = server.server_address[:2]
+        assert isinstance(host, str)  # an AF_INET server: (host, port)
         self.url = f"{'https' if self.tls else 'http'}://{host}:{port}"
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="gotrue-double", daemon=True
