@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
@@ -65,7 +66,7 @@ def world(supabase_tables_cleanup) -> World:
         real=real,
         real_patient=real_patient,
         unflagged=unflagged,
-        real_emails=set(Profile.objects.filter(pk__in=real).values_list("email", flat=True)),
+        real_emails={e for e in Profile.objects.filter(pk__in=real).values_list("email", flat=True) if e},
     )
 
 
@@ -133,6 +134,7 @@ def test_without_the_permission_search_and_dates_find_no_real_patient(viewer, wo
         assert _listed(viewer, PROFILES, q=term) <= world.synthetic, term
         assert _listed(viewer, CHECKINS, q=term) <= world.synthetic, term
     unflagged_email = Profile.objects.get(pk=world.unflagged).email
+    assert unflagged_email is not None
     assert _listed(viewer, PROFILES, q=unflagged_email) == set()
     # The real check-ins are all in January 2026 (tests.realdata), the synthetic ones in June:
     # the date navigation offers no month of real check-ins.
@@ -144,6 +146,7 @@ def test_without_the_permission_search_and_dates_find_no_real_patient(viewer, wo
 
 def test_without_the_permission_a_real_patients_pages_are_refused(viewer, world):
     real_checkin = CheckIn.objects.filter(user_id=world.real_patient).first()
+    assert real_checkin is not None
     refused = [
         reverse("admin:profiles_profile_change", args=[world.real_patient]),
         reverse("admin:profiles_profile_change", args=[world.unflagged]),
@@ -202,6 +205,7 @@ def test_with_the_permission_real_patients_are_shown_and_each_page_view_is_logge
     page = client.get(reverse("admin:profiles_profile_change", args=[world.real_patient]))
     assert page.status_code == 200 and b'class="mood-chart"' in page.content
     real_checkin = CheckIn.objects.filter(user_id=world.real_patient).order_by("checkin_date").first()
+    assert real_checkin is not None
     assert client.get(reverse("admin:checkins_checkin_change", args=[real_checkin.pk])).status_code == 200
     assert client.get(reverse("admin:profiles_profile_change", args=[world.unflagged])).status_code == 200
     synthetic_patient = Profile.objects.synthetic().filter(role="patient").values_list("id", flat=True)[0]
@@ -232,11 +236,10 @@ def test_exports_are_of_synthetic_patients_whoever_downloads(clinician, world):
     """The export holds synthetic patients only, by design: the permission shows real patients in
     the admin, it never puts them into a file."""
     client = _client(clinician)
-    body = b"".join(
-        client.get(
-            reverse("admin:synthadmin_syntheticrun_download", args=[world.run_id, "jsonl"])
-        ).streaming_content
+    response: Any = client.get(
+        reverse("admin:synthadmin_syntheticrun_download", args=[world.run_id, "jsonl"])
     )
+    body = b"".join(response.streaming_content)
     exported = {uuid.UUID(json.loads(line)["patient_id"]) for line in body.splitlines()}
     assert exported and exported <= world.synthetic and not exported & world.real
     assert dt.date(2026, 1, 1).isoformat() not in body.decode()
