@@ -3,8 +3,9 @@ the service layer; these only turn text into typed values and show the service's
 the right field.
 
 Numbers and dates are read the way the command reads them (``synthadmin.services.requests``:
-ASCII digits only), and the whole request is checked by the same ``generation_request_validate``
-before the form is valid, so nothing the service would refuse part way ever reaches it.
+ASCII digits only), a mix by the command's ``mix_parse``, and the whole request is checked by the
+service's own rules (``generation_request_errors``) before the form is valid — every error at
+once, as Django's forms do — so nothing the service would refuse part way ever reaches it.
 """
 
 from __future__ import annotations
@@ -14,18 +15,21 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from faker.config import AVAILABLE_LOCALES
 
 from synthadmin.content import PATTERN_NAMES
 from synthadmin.exceptions import InvalidRequestError
 from synthadmin.models import Scenario
 from synthadmin.services.requests import (
+    PARAMETER_LABELS,
     GenerationRequest,
     ascii_date,
     ascii_integer,
-    generation_request_validate,
+    generation_request_errors,
     mix_parse,
+    mix_text,
 )
-from synthadmin.services.scenarios import scenario_validate
+from synthadmin.services.scenarios import scenario_errors
 
 
 class AsciiIntegerField(forms.IntegerField):
@@ -72,95 +76,217 @@ def _pattern_choices() -> list[tuple[str, str]]:
 
 _DEFAULTS = GenerationRequest()
 
+#: The locales offered first (the app's users; then every Faker locale, by code).
+_COMMON_LOCALES = ("pt_BR", "en_US", "es_ES", "pt_PT", "en_GB")
+
+
+def _locale_choices() -> list[tuple[str, str]]:
+    rest = sorted(set(AVAILABLE_LOCALES) - set(_COMMON_LOCALES))
+    return [(code, code) for code in (*_COMMON_LOCALES, *rest) if code in AVAILABLE_LOCALES]
+
+
+class MixField(forms.CharField):
+    """A pattern mix typed ``stable=60,cycling=25`` (``mix_parse``, the command's and scenario
+    files' syntax); cleaned to ``{"stable": 60, "cycling": 25}``, or None when empty."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("label", PARAMETER_LABELS["mix"])
+        kwargs.setdefault(
+            "help_text",
+            "Optional, e.g. stable=60,cycling=25,depressive=15 (percentages, or counts adding up "
+            "to the patients). Replaces the pattern above.",
+        )
+        kwargs.setdefault(
+            "widget", forms.TextInput(attrs={"placeholder": "stable=60,cycling=40", "size": 40})
+        )
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, dict):  # a stored mix (a scenario's) shown as staff type it
+            try:
+                return mix_text(mix_parse(value))
+            except InvalidRequestError:
+                return str(value)
+        return value
+
+    def to_python(self, value: Any) -> dict[str, int] | None:  # type: ignore[override]
+        if isinstance(value, dict):
+            return mix_parse(value) or None
+        text = super().to_python(value)
+        if not text:
+            return None
+        try:
+            return mix_parse(text)
+        except InvalidRequestError as exc:
+            raise forms.ValidationError(str(exc), code="invalid") from None
+
+
+def generation_fields() -> dict[str, forms.Field]:
+    """The fields every form that describes a population shares — Generate and a scenario —
+    with one set of labels (``PARAMETER_LABELS``), widgets and defaults (``GenerationRequest``).
+    A new instance each call (fields are bound to their form)."""
+    return {
+        "patients": AsciiIntegerField(
+            label=PARAMETER_LABELS["patients"], min_value=0, initial=_DEFAULTS.patients
+        ),
+        "therapists": AsciiIntegerField(
+            label=PARAMETER_LABELS["therapists"],
+            min_value=0,
+            initial=_DEFAULTS.therapists,
+            help_text="Each patient gets one of them.",
+        ),
+        "checkin_days": AsciiIntegerField(
+            label=PARAMETER_LABELS["checkin_days"],
+            min_value=0,
+            initial=_DEFAULTS.checkin_days,
+            help_text="Days of history per patient.",
+        ),
+        "pattern": forms.ChoiceField(
+            label=PARAMETER_LABELS["pattern"], choices=_pattern_choices, initial=_DEFAULTS.pattern
+        ),
+        "mix": MixField(),
+        "locale": forms.ChoiceField(
+            label=PARAMETER_LABELS["locale"],
+            choices=_locale_choices,
+            initial=_DEFAULTS.locale,
+            required=False,  # empty: the default
+            help_text="The language and country of the names.",
+        ),
+        "seed": AsciiIntegerField(
+            label=PARAMETER_LABELS["seed"],
+            min_value=0,
+            required=False,
+            help_text="Same seed, same names and histories. Empty: random.",
+        ),
+        "end_date": AsciiDateField(
+            label=PARAMETER_LABELS["end_date"],
+            required=False,
+            help_text="Last day of history (YYYY-MM-DD). Empty: today.",
+            widget=forms.DateInput(
+                format="%Y-%m-%d", attrs={"placeholder": "YYYY-MM-DD", "size": 12, "inputmode": "numeric"}
+            ),
+        ),
+    }
+
+
+def request_errors_add(form: forms.BaseForm, errors: list[InvalidRequestError], *, skip: set[str]) -> None:
+    """Show the service's refusals on ``form``, each next to its field (form-wide when the form
+    has no such field), all at once; none for a field whose own error already says what is
+    wrong (``skip``)."""
+    for exc in errors:
+        field = exc.field if exc.field in form.fields else None
+        if field in skip:
+            continue
+        form.add_error(field, str(exc))
+
 
 class GenerateForm(forms.Form):
     """The generate page's form: fields and defaults from ``GenerationRequest``; the rules are
-    the service's own (``generation_request_validate``), shown next to the field they concern."""
+    the service's own (``generation_request_errors``), every one shown at once next to the
+    field it concerns."""
 
-    patients = AsciiIntegerField(min_value=0, initial=_DEFAULTS.patients)
-    therapists = AsciiIntegerField(min_value=0, initial=_DEFAULTS.therapists)
-    checkin_days = AsciiIntegerField(
-        label="Check-in days",
-        min_value=0,
-        initial=_DEFAULTS.checkin_days,
-        help_text="Days of history per patient.",
-    )
-    pattern = forms.ChoiceField(choices=_pattern_choices, initial=_DEFAULTS.pattern)
-    mix = forms.CharField(
-        required=False,
-        label="Pattern mix",
-        help_text="Optional, e.g. stable=60,cycling=25,depressive=15 (percentages, or counts adding up "
-        "to the patients). Replaces the pattern above.",
-    )
-    seed = AsciiIntegerField(
-        min_value=0, required=False, help_text="Same seed, same names and histories. Empty: random."
-    )
-    end_date = AsciiDateField(
-        required=False,
-        help_text="Last day of history (YYYY-MM-DD). Empty: today.",
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-
-    create_logins = forms.BooleanField(
-        required=False,
-        label="Create logins",
-        help_text="Give every user a password, offered once as a CSV download when the run ends "
-        "(held only encrypted until then, at most an hour).",
-    )
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields = generation_fields()
+        for name in (
+            "patients",
+            "therapists",
+            "checkin_days",
+            "pattern",
+            "mix",
+            "locale",
+            "seed",
+            "end_date",
+        ):
+            self.fields[name] = fields[name]
+        self.fields["create_logins"] = forms.BooleanField(
+            required=False,
+            label="Create logins",
+            help_text="Give every user a password, offered once as a CSV download when the run ends "
+            "(held only encrypted until then, at most an hour).",
+        )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if self.errors:
-            return data
         limit = settings.SYNTHADMIN_ADMIN_MAX_PATIENTS
-        try:
-            generation_request_validate(self.generation_request(), max_patients=limit)
-        except InvalidRequestError as exc:
-            message, field = str(exc), exc.field if exc.field in self.fields else None
+        skip = set(self.errors)
+        errors = generation_request_errors(self._request(data), max_patients=limit, wrong=frozenset(skip))
+        for exc in errors:
+            if exc.field not in ("patients", "therapists") or {"patients", "therapists"} & skip:
+                continue
             total = data["patients"] + data["therapists"]
-            if field in ("patients", "therapists") and (total > limit or total == 0):
-                field = None  # about patients and therapists together: a form-wide error
-                if limit < total <= settings.SYNTHADMIN_MAX_PATIENTS_PER_RUN:  # the command can
-                    message += (
-                        ". A click never ties up the server: for more, run python manage.py "
-                        f"generate_synthetic --patients {data['patients']} --therapists {data['therapists']}"
-                    )
-                elif total > limit:
-                    message += " (SYNTHADMIN_MAX_PATIENTS_PER_RUN, also for the command): make several runs"
-            self.add_error(field, message)
+            if total > limit or total == 0:  # about patients and therapists together: form-wide
+                errors.remove(exc)
+                self.add_error(None, _too_many(str(exc), data, total, limit))
+        request_errors_add(self, errors, skip=skip)
         return data
 
-    def generation_request(self) -> GenerationRequest:
-        """The request this form describes (valid only once ``is_valid()``).
-
-        Raises InvalidRequestError for a malformed mix.
-        """
-        data = self.cleaned_data
+    def _request(self, data: dict[str, Any]) -> GenerationRequest:
+        """The request the fields that parsed describe (the defaults standing in for the rest)."""
         return GenerationRequest(
-            patients=data["patients"],
-            therapists=data["therapists"],
-            checkin_days=data["checkin_days"],
-            pattern=data["pattern"],
+            patients=data.get("patients", _DEFAULTS.patients),
+            therapists=data.get("therapists", _DEFAULTS.therapists),
+            checkin_days=data.get("checkin_days", _DEFAULTS.checkin_days),
+            pattern=data.get("pattern", _DEFAULTS.pattern),
             seed=data.get("seed"),
             end_date=data.get("end_date"),
-            mix=mix_parse(data["mix"]) if data.get("mix") else None,
+            locale=data.get("locale") or _DEFAULTS.locale,
+            mix=data.get("mix"),
         )
+
+    def generation_request(self) -> GenerationRequest:
+        """The request this form describes (valid only once ``is_valid()``)."""
+        return self._request(self.cleaned_data)
+
+
+def _too_many(message: str, data: dict[str, Any], total: int, limit: int) -> str:
+    """A refusal of the users asked for, with where to make more if anywhere."""
+    if limit < total <= settings.SYNTHADMIN_MAX_PATIENTS_PER_RUN:  # the command can
+        return (
+            f"{message}. A click never ties up the server: for more, run python manage.py "
+            f"generate_synthetic --patients {data['patients']} --therapists {data['therapists']}"
+        )
+    if total > limit:
+        return f"{message} (SYNTHADMIN_MAX_PATIENTS_PER_RUN, also for the command): make several runs"
+    return message
+
+
+#: "Add check-in days" without a pattern chosen: each patient's own, continued.
+OWN_PATTERN = ""
 
 
 class ExtendForm(forms.Form):
-    days = AsciiIntegerField(label="Check-in days to add", min_value=1, initial=30)
-    pattern = forms.ChoiceField(choices=_pattern_choices, initial="stable")
+    """ "Add check-in days": how many, and which pattern (by default each patient's own)."""
+
+    days = AsciiIntegerField(
+        label=PARAMETER_LABELS["checkin_days"],
+        min_value=1,
+        initial=30,
+        help_text="Days of history to add before each patient's first check-in.",
+    )
+    pattern = forms.ChoiceField(
+        label=PARAMETER_LABELS["pattern"],
+        choices=lambda: [(OWN_PATTERN, "each patient's own pattern, continued"), *_pattern_choices()],
+        initial=OWN_PATTERN,
+        required=False,
+    )
 
     def clean_days(self) -> int:
         days: int = self.cleaned_data["days"]
         if days > settings.SYNTHADMIN_MAX_CHECKIN_DAYS:
-            raise forms.ValidationError(f"At most {settings.SYNTHADMIN_MAX_CHECKIN_DAYS} days.")
+            raise forms.ValidationError(f"At most {settings.SYNTHADMIN_MAX_CHECKIN_DAYS:,} days.")
         return days
+
+    def chosen_pattern(self) -> str | None:
+        """The pattern chosen, or None: each patient's own."""
+        return self.cleaned_data.get("pattern") or None
 
 
 class ScenarioForm(forms.ModelForm[Scenario]):
-    """A scenario as staff edit it; the rules are a run's own (``scenario_validate``), shown next
-    to the field they concern, so a scenario that could not run is never saved."""
+    """A scenario as staff edit it, with Generate's fields (labels, widgets, the mix syntax);
+    the rules are a run's own (``scenario_errors``), all shown at once next to their field, so
+    a scenario that could not run is never saved."""
 
     class Meta:
         model = Scenario
@@ -178,11 +304,37 @@ class ScenarioForm(forms.ModelForm[Scenario]):
             "end_date",
         )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        shared = generation_fields()
+        for name in (
+            "therapists",
+            "patients",
+            "mix",
+            "pattern",
+            "checkin_days",
+            "locale",
+            "seed",
+            "end_date",
+        ):
+            self.fields[name] = shared[name]
+        self.fields["pattern"].help_text = "Used when the mix is empty."
+        self.fields["locale"].required = True
+        self.fields["mix"].help_text = (
+            "e.g. stable=50,cycling=20,depressive=20,rapid_cycling=10 (percentages, or counts adding up to "
+            "the patients). Empty: every patient follows the pattern below."
+        )
+        self.fields["adherence"].help_text = "Share of days with a check-in, above 0 and at most 1."
+
+    def clean_mix(self) -> dict[str, int]:
+        return self.cleaned_data.get("mix") or {}
+
     def clean(self) -> dict[str, Any]:
         data: dict[str, Any] = super().clean() or {}
-        if not self.errors:
-            try:
-                scenario_validate(Scenario(**{k: v for k, v in data.items() if k != "id"}))
-            except InvalidRequestError as exc:
-                self.add_error(exc.field if exc.field in self.fields else None, str(exc))
+        # The fields that parsed; the model's defaults stand in for the others (their errors show).
+        defaults = Scenario()
+        values = {name: data.get(name, getattr(defaults, name)) for name in self.Meta.fields}
+        values["mix"] = values["mix"] or {}
+        wrong = set(self.errors)
+        request_errors_add(self, scenario_errors(Scenario(**values), wrong=frozenset(wrong)), skip=wrong)
         return data

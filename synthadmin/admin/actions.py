@@ -143,7 +143,7 @@ def add_checkin_days(
             report, refusals = checkins_backfill(
                 patient_ids=queryset.values_list("id", flat=True),
                 days=form.cleaned_data["days"],
-                pattern=form.cleaned_data["pattern"],
+                pattern=form.chosen_pattern(),  # None: each patient's own
                 started_by=staff_starter(request),
             )
         except InvalidRequestError as exc:

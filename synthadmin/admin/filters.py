@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from synthadmin.models import LIVE_STATES, CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.mood_chart import STATE_LABELS
 from synthadmin.selectors import profile_synthetic_q, user_may_view_real_patients
+from synthadmin.services.figures import patterns_text, run_figures
 from synthadmin.services.patient_truth import checkin_day_in_state
 from synthadmin.text import plural
 
@@ -99,14 +100,21 @@ class CheckinRunFilter(RunFilter):
 
 
 def run_label(run: SyntheticRun) -> str:
-    """A run as a filter choice: ``3f2a1b4c · 30 Nov 2026 · 5 patients, cycling``."""
-    params = run.parameters
+    """A run as a filter choice, with its patients per pattern (``figures.run_figures``, as the
+    run page and ``list_runs``, from the run's row alone: the list's statements stay fixed):
+    ``3f2a1b4c · 30 Nov 2026 · 12 patients: stable 6 · cycling 6``; a run that made fewer than
+    it was asked says so (``7 of 8 patients asked: stable 4 · cycling 4``)."""
+    figures = run_figures(run, read_ledger=False)
+    asked = sum(figures.patterns_asked.values())
     if run.kind == SyntheticRun.Kind.EXTEND:
-        what = f"{plural(int(params.get('patients') or 0), 'patient')} extended"
+        what = f"{plural(figures.patients, 'patient')} extended"
+    elif figures.patterns_created or figures.patients_created == asked:
+        what = plural(figures.patients_created, "patient")
     else:
-        what = plural(run.patients_created, "patient")
-    pattern = params.get("pattern")
-    return f"{str(run.pk)[:8]} · {run.started_at:%d %b %Y} · {what}" + (f", {pattern}" if pattern else "")
+        what = f"{figures.patients_created:,} of {plural(asked, 'patient')} asked"
+    by_pattern = figures.patterns_created or figures.patterns_asked
+    patterns = f": {patterns_text(by_pattern)}" if by_pattern else ""
+    return f"{str(run.pk)[:8]} · {run.started_at:%d %b %Y} · {what}{patterns}"
 
 
 class RunStatusFilter(admin.SimpleListFilter):

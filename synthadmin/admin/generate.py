@@ -123,6 +123,7 @@ class GeneratePageAdmin(SyntheticDataPermissions, admin.ModelAdmin[Profile]):
                 for state, share in preview.state_shares.items()
             ],
             request_params=form.generation_request(),
+            preview_patterns=preview_pattern_rows(preview),
         )
         return admin_page(self, request, self.generate_preview_template, context)
 
@@ -188,6 +189,12 @@ class GeneratePageAdmin(SyntheticDataPermissions, admin.ModelAdmin[Profile]):
             f"Run queued: {what}. Workers create them in the background; this page follows the run.",
         )
         return HttpResponseRedirect(admin_url(self.admin_site, SyntheticRun, "change", run.pk))
+
+
+def preview_pattern_rows(preview: PreviewReport) -> list[tuple[str, int]]:
+    """(pattern, patients) of a preview, largest first: the rows under "Patients"."""
+    ordered = sorted(preview.patients_by_pattern.items(), key=lambda item: -item[1])
+    return [(pattern.replace("_", " "), count) for pattern, count in ordered]
 
 
 def _preview_token_issue(request: HttpRequest) -> str:

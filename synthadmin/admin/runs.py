@@ -10,7 +10,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
@@ -38,6 +38,7 @@ from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.services.cancel import run_cancel
 from synthadmin.services.dispatch import run_purge_start_or_enqueue
 from synthadmin.services.export import FORMATS, CheckinsExport, checkins_export_chunks
+from synthadmin.services.figures import RunFigures, parameters_rows, patterns_text, run_figures
 from synthadmin.services.ledger import run_counts
 from synthadmin.services.logins import (
     LoginsForbiddenError,
@@ -63,16 +64,26 @@ PARTIAL_HEADER = "X-Synthadmin-Export-Partial"
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
 
 
+def _figures(run: SyntheticRun, *, read_ledger: bool = True) -> RunFigures:
+    """The run's numbers (``figures.run_figures``), computed once per page; the runs list reads
+    the run's row alone (``read_ledger=False``: its statements stay fixed however many runs)."""
+    memo = f"_synthadmin_figures_{read_ledger}"
+    cached: RunFigures | None = getattr(run, memo, None)
+    if cached is None:
+        cached = run_figures(run, read_ledger=read_ledger)
+        setattr(run, memo, cached)  # a per-page memo
+    return cached
+
+
 def _run_count(name: str, description: str) -> Callable[[SyntheticRunAdmin, SyntheticRun], str]:
-    """A run's count on its page: while the run is queued or running, the figure is that of its
-    finished chunks and says so (the Progress panel above has the live one)."""
+    """A run's count on its page (``figures.run_figures``, as every page and command): while
+    the run is queued or running, what its ledger says so far."""
 
     @admin.display(description=description)
     def display(self: SyntheticRunAdmin, obj: SyntheticRun) -> str:
-        value = getattr(obj, name)
-        if obj.status in (SyntheticRun.Status.QUEUED, SyntheticRun.Status.RUNNING):
-            return f"{value} so far (live figures under Progress)"
-        return str(value)
+        figures = _figures(obj)
+        value = f"{getattr(figures, name):,}"
+        return value if figures.finished else f"{value} so far (live figures under Progress)"
 
     display.__name__ = f"{name}_record"
     return display
@@ -85,10 +96,10 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, BoundedLis
         "run_status",
         "started_by",
         "started_at",
-        "patients_created",
-        "therapists_created",
-        "checkins_created",
-        "users_failed",
+        "patients_list",
+        "therapists_list",
+        "checkins_list",
+        "failed_list",
         "purged_at",
     )
     list_filter = (RunStatusFilter, "kind", "source")
@@ -123,6 +134,29 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, BoundedLis
     checkins_created_record = _run_count("checkins_created", "Check-ins created")
     users_failed_record = _run_count("users_failed", "Users failed")
 
+    @admin.display(description="Patients", ordering="patients_created")
+    def patients_list(self, obj: SyntheticRun) -> str:
+        """Patients created, and per pattern when the run mixed several."""
+        figures = _figures(obj, read_ledger=False)
+        made, asked = figures.patterns_created, figures.patterns_asked
+        if len(made) > 1:
+            mixed = f" ({patterns_text(made)})"
+        else:  # still going, or fewer made than asked: the run's page has the counts made
+            mixed = f" (asked: {patterns_text(asked)})" if len(asked) > 1 else ""
+        return f"{figures.patients_created:,}{mixed}"
+
+    @admin.display(description="Therapists", ordering="therapists_created")
+    def therapists_list(self, obj: SyntheticRun) -> str:
+        return f"{_figures(obj, read_ledger=False).therapists_created:,}"
+
+    @admin.display(description="Check-ins", ordering="checkins_created")
+    def checkins_list(self, obj: SyntheticRun) -> str:
+        return f"{_figures(obj, read_ledger=False).checkins_created:,}"
+
+    @admin.display(description="Failed", ordering="users_failed")
+    def failed_list(self, obj: SyntheticRun) -> str:
+        return f"{_figures(obj, read_ledger=False).users_failed:,}"
+
     @admin.display(description="Run", ordering="started_at")
     def short_id(self, obj: SyntheticRun) -> str:
         return str(obj.id)[:8]
@@ -144,25 +178,28 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, BoundedLis
 
     @admin.display(description="Parameters")
     def parameters_table(self, obj: SyntheticRun) -> str:
-        rows = ((key, value) for key, value in obj.parameters.items() if key != "patient_ids")
-        return format_html("<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
+        rows = parameters_rows(obj.parameters or {})
+        return format_html(
+            '<table id="run-parameters">{}</table>',
+            format_html_join("", '<tr><th scope="row">{}</th><td>{}</td></tr>', rows),
+        )
 
     @admin.display(description="Users")
     def users_summary(self, obj: SyntheticRun) -> str:
+        figures = _figures(obj)
         if obj.kind == SyntheticRun.Kind.EXTEND:
             additions = CheckinAddition.objects.filter(run=obj)
             removed = additions.filter(removed_at__isnull=False).count()
             return format_html(
                 "{} extended{}",
-                plural(additions.count(), "patient"),
-                f" ({removed} removed by purge)" if removed else "",
+                plural(figures.patients_created, "patient"),
+                f" ({removed:,} removed by purge)" if removed else "",
             )
-        counts = obj.users.values("state").annotate(n=Count("id")).order_by("state")
         link = admin_url(self.admin_site, SyntheticUser, "changelist") + f"?run__id__exact={obj.pk}"
         profiles = admin_url(self.admin_site, Profile, "changelist") + f"?run={obj.pk}"
-        parts = format_html_join(", ", "{} {}", ((c["n"], c["state"]) for c in counts))
-        template = '{} — <a href="{}">list them</a> · <a href="{}">their profiles</a>'
-        return format_html(template, parts or "none", link, profiles)
+        made = f"{plural(figures.users_created, 'user')} created, {figures.users_failed:,} failed"
+        template = '{} — <a href="{}">their ledger entries</a> · <a href="{}">their profiles</a>'
+        return format_html(template, made, link, profiles)
 
     purge_confirmation_template = "admin/synthadmin/syntheticrun/purge_confirmation.html"
     logins_template = "admin/synthadmin/syntheticrun/logins.html"
@@ -201,6 +238,7 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, BoundedLis
         if obj is not None:
             progress = run_progress(obj)
             context["progress"] = progress
+            context["pattern_rows"] = _pattern_rows(progress.patterns_asked, progress.patterns_created)
             context["poll_seconds"] = POLL_SECONDS
             context["can_cancel"] = (
                 obj.background and not progress.finished and self.has_generate_synthetic_permission(request)
@@ -364,6 +402,12 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, BoundedLis
     ) -> TemplateResponse:
         page = {"title": "Download logins (once)", "run": run, **context}
         return admin_page(self, request, self.logins_template, page, status=status)
+
+
+def _pattern_rows(asked: dict[str, int], created: dict[str, int]) -> list[tuple[str, int, int]]:
+    """(pattern, patients asked for, created) for the run page, largest first."""
+    names = sorted({*asked, *created}, key=lambda p: (-asked.get(p, 0), p))
+    return [(name.replace("_", " "), asked.get(name, 0), created.get(name, 0)) for name in names]
 
 
 class SyntheticUserAdmin(ReadOnlyAdminMixin, BoundedListAdmin[SyntheticUser]):

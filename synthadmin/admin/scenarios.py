@@ -11,6 +11,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 
+from synthadmin.admin.generate import preview_pattern_rows
 from synthadmin.admin.helpers import (
     SyntheticDataPermissions,
     admin_page,
@@ -19,7 +20,7 @@ from synthadmin.admin.helpers import (
     staff_starter,
 )
 from synthadmin.admin.queued import queued_message, waiting_note
-from synthadmin.exceptions import SynthadminError
+from synthadmin.exceptions import InvalidRequestError, SynthadminError
 from synthadmin.forms import ScenarioForm
 from synthadmin.models import Scenario, SyntheticRun
 from synthadmin.services.dispatch import (
@@ -28,8 +29,10 @@ from synthadmin.services.dispatch import (
     scenario_placement,
     scenario_reset_start_or_enqueue,
 )
+from synthadmin.services.preview import population_preview
 from synthadmin.services.scenarios import (
     ResetReport,
+    scenario_live_runs,
     scenario_mix_text,
     scenario_request,
     scenario_validate,
@@ -55,6 +58,7 @@ class ScenarioAdmin(SyntheticDataPermissions, admin.ModelAdmin[Scenario]):
     readonly_fields = ("built_in", "created_at", "updated_at")
     form = ScenarioForm
     reset_confirmation_template = "admin/synthadmin/scenario/reset_confirmation.html"
+    run_confirmation_template = "admin/synthadmin/scenario/run_confirmation.html"
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_generate_synthetic_permission(request)
@@ -88,37 +92,71 @@ class ScenarioAdmin(SyntheticDataPermissions, admin.ModelAdmin[Scenario]):
         return int(getattr(obj, "_runs", 0))
 
     @admin.action(permissions=["generate_synthetic"], description="Run selected scenarios")
-    def run_scenarios(self, request: HttpRequest, queryset: QuerySet[Scenario]) -> None:
-        """Each scenario runs inline when small and no worker is alive, else it is enqueued
-        (``dispatch.run_start_or_enqueue``, as the generate form)."""
-        for scenario in queryset:
-            try:
-                run, report = run_start_or_enqueue(
-                    request=scenario_request(scenario), scenario=scenario, started_by=staff_starter(request)
-                )
-            except SynthadminError as exc:
-                self.message_user(request, f"{scenario.name}: nothing run: {exc}", messages.ERROR)
-                continue
-            if report is None:
-                run_log_addition(
-                    self, request, run, f"Enqueued scenario {scenario.name} as a background run."
-                )
-                queued_message(
-                    self,
-                    request,
-                    format_html(
-                        "{}: queued for background workers — {}.",
-                        scenario.name,
-                        run_link(self.admin_site, run.id),
-                    ),
-                )
-                continue
-            run_log_addition(self, request, run, f"Ran scenario {scenario.name} ({report.status}).")
-            self.message_user(
-                request,
-                format_html("{}: {} — {}.", scenario.name, report.status, run_link(self.admin_site, run.id)),
-                messages.SUCCESS if report.status == SyntheticRun.Status.SUCCEEDED else messages.WARNING,
+    def run_scenarios(self, request: HttpRequest, queryset: QuerySet[Scenario]) -> HttpResponse | None:
+        """First a confirmation page — each scenario's Preview (``population_preview``: sizes,
+        patients per pattern, check-ins), where it would run, and any live population it already
+        has, with Reset offered — then, on "Yes, run", each scenario runs inline when small and
+        no worker is alive, else it is enqueued (``dispatch.run_start_or_enqueue``)."""
+        scenarios = list(queryset)
+        if request.POST.get("post") != "yes":
+            plans = [self._run_plan(s) for s in scenarios]
+            context = {
+                "title": "Run scenarios?",
+                "plans": plans,
+                "any_live": any(plan["live_runs"] for plan in plans),
+                "can_reset": self.has_reset_permission(request),
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return admin_page(self, request, self.run_confirmation_template, context)
+        for scenario in scenarios:
+            self._run_one(request, scenario)
+        return None
+
+    def _run_plan(self, scenario: Scenario) -> dict[str, Any]:
+        """What the confirmation says of one scenario (nothing written)."""
+        plan: dict[str, Any] = {"scenario": scenario, "live_runs": scenario_live_runs(scenario)}
+        try:
+            preview = population_preview(request=scenario_request(scenario))
+        except InvalidRequestError as exc:
+            plan["error"] = str(exc)
+            return plan
+        placement = scenario_placement(scenario)
+        plan.update(
+            preview=preview,
+            preview_patterns=preview_pattern_rows(preview),
+            placement=str(placement),
+            waiting_note=waiting_note(preview.patients + preview.therapists)
+            if placement == Placement.WAITS
+            else "",
+        )
+        return plan
+
+    def _run_one(self, request: HttpRequest, scenario: Scenario) -> None:
+        try:
+            run, report = run_start_or_enqueue(
+                request=scenario_request(scenario), scenario=scenario, started_by=staff_starter(request)
             )
+        except SynthadminError as exc:
+            self.message_user(request, f"{scenario.name}: nothing run: {exc}", messages.ERROR)
+            return
+        if report is None:
+            run_log_addition(self, request, run, f"Enqueued scenario {scenario.name} as a background run.")
+            queued_message(
+                self,
+                request,
+                format_html(
+                    "{}: queued for background workers — {}.",
+                    scenario.name,
+                    run_link(self.admin_site, run.id),
+                ),
+            )
+            return
+        run_log_addition(self, request, run, f"Ran scenario {scenario.name} ({report.status}).")
+        self.message_user(
+            request,
+            format_html("{}: {} — {}.", scenario.name, report.status, run_link(self.admin_site, run.id)),
+            messages.SUCCESS if report.status == SyntheticRun.Status.SUCCEEDED else messages.WARNING,
+        )
 
     def has_reset_permission(self, request: HttpRequest) -> bool:
         """Reset purges, then generates: it needs both permissions (an action listing two

@@ -16,7 +16,20 @@ from django.utils.module_loading import import_string
 from synthadmin.auth.base import AuthGateway, AuthUserInfo, NewAuthUser
 from synthadmin.exceptions import ConfigurationError
 
-__all__ = ["AuthGateway", "AuthUserInfo", "NewAuthUser", "gateway_in_use", "get_gateway"]
+__all__ = ["AuthGateway", "AuthUserInfo", "NewAuthUser", "gateway_in_use", "gateway_service", "get_gateway"]
+
+#: What each gateway's calls go to, in the words of a refusal ("stopped while waiting to call …").
+_SERVICES = {
+    "supabase": "Supabase Auth",
+    "local": "the local Auth backend (the auth schema of this database)",
+    "locmem": "the in-memory Auth backend",
+}
+
+
+def gateway_service(gateway: AuthGateway) -> str:
+    """What ``gateway``'s calls go to, named for people: Supabase Auth only when it is."""
+    name = str(getattr(gateway, "name", "") or "")
+    return _SERVICES.get(name, f"the {name} Auth backend" if name else "the Auth backend")
 
 
 #: The documented names of ``SYNTHADMIN_AUTH_BACKEND``; any other value is a dotted path to a

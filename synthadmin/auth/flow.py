@@ -127,12 +127,15 @@ class FlowController:
         initial: int = 1,
         beta: float = DEFAULT_BETA,
         clock: Callable[[], float] = time.monotonic,
+        service: str = "the Auth backend",
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         if not 0 < beta < 1:
             raise ValueError("beta must be between 0 and 1")
         self.max_concurrency = max_concurrency
+        #: What the calls go to, as a refusal names it (``auth.gateway_service``).
+        self.service = service
         self._beta = beta
         self._clock = clock
         self._cond = threading.Condition()
@@ -159,7 +162,7 @@ class FlowController:
             while True:
                 if cancel is not None and cancel.is_set():
                     raise AuthCancelledError(
-                        "stopped while waiting to call Supabase Auth", user_may_exist=False
+                        f"stopped while waiting to call {self.service}", user_may_exist=False
                     )
                 now = self._clock()
                 pause = self._resume_at - now

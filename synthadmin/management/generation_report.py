@@ -21,6 +21,7 @@ from synthadmin.services.reports import ProgressListener, RunReport
 from synthadmin.services.requests import GenerationParams
 from synthadmin.services.user_creation import PHASE_CHECKINS, PHASE_USERS
 from synthadmin.services.workers import WORKER_COMMAND
+from synthadmin.text import plural
 
 
 class RunTally:
@@ -77,8 +78,13 @@ def enqueued_table(run: SyntheticRun, request: GenerationParams, page: str, aliv
     """``--background``: what was enqueued and how to follow it."""
     rows = [
         ("status", f"{run.status} ({run.chunks.count()} chunk(s) enqueued)"),
-        ("patients", str(request.patients)),
-        ("therapists", str(request.therapists)),
+        ("patients", f"{request.patients:,}"),
+        *[
+            (f"  {pattern.replace('_', ' ')}", f"{count:,}")
+            for pattern, count in (request.mix or {}).items()
+            if len(request.mix or {}) > 1
+        ],
+        ("therapists", f"{request.therapists:,}"),
         ("seed", str(request.seed)),
         ("run id", str(run.pk)),
         ("follow with", "python manage.py list_runs"),
@@ -92,16 +98,19 @@ def enqueued_table(run: SyntheticRun, request: GenerationParams, page: str, aliv
 def dry_run_tables(preview: PreviewReport, request: GenerationParams) -> list[Table]:
     """``--dry-run``: what would be written, and the first check-ins of a sample patient."""
     rows = [
-        ("would create", f"{preview.patients} patients, {preview.therapists} therapists"),
+        ("would create", f"{plural(preview.patients, 'patient')}, {plural(preview.therapists, 'therapist')}"),
+        *[
+            (f"  {pattern.replace('_', ' ')}", plural(count, "patient"))
+            for pattern, count in sorted(preview.patients_by_pattern.items(), key=lambda item: -item[1])
+        ],
         (
             "check-ins",
             f"{preview.checkins:,}"
             if preview.checkins_exact
-            else f"about {preview.checkins:,} (estimate from {preview.sampled_patients} patients)",
+            else f"about {preview.checkins:,} (estimate from {preview.sampled_patients:,} patients)",
         ),
-        ("pattern", request.pattern),
         ("seed", str(request.seed)),
-        ("days", f"{request.checkin_days} ending {request.end_date.isoformat()}"),
+        ("days", f"{request.checkin_days:,} ending {request.end_date.isoformat()}"),
     ]
     rows += [(f"  {state}", f"{share:.1%} of days") for state, share in preview.state_shares.items()]
     tables = [key_value_table("Dry run: nothing was written", rows)]
@@ -125,16 +134,19 @@ def dry_run_tables(preview: PreviewReport, request: GenerationParams) -> list[Ta
 def run_table(report: RunReport) -> Table:
     """The run report as a table."""
     retries = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(report.retries.items())) or "none"
-    by_pattern = ", ".join(f"{p} {n}" for p, n in report.patients_by_pattern.items())
     rows = [
         ("status", report.status),
-        ("patients", str(report.patients_created)),
-        *([("  by pattern", by_pattern)] if len(report.patients_by_pattern) > 1 else []),
-        ("therapists", str(report.therapists_created)),
+        ("patients", f"{report.patients_created:,}"),
+        *[
+            (f"  {pattern.replace('_', ' ')}", f"{count:,}")
+            for pattern, count in sorted(report.patients_by_pattern.items(), key=lambda item: -item[1])
+            if len(report.patients_by_pattern) > 1
+        ],
+        ("therapists", f"{report.therapists_created:,}"),
         ("check-ins", f"{report.checkins_created:,}"),
         ("retries", retries),
         *_rate_limit_rows(report),
-        ("failures", str(report.users_failed)),
+        ("failures", f"{report.users_failed:,}"),
         ("duration", f"{report.duration_seconds:.1f} s"),
         ("auth backend", report.auth_backend),
         ("seed", str(report.seed)),

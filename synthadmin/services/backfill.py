@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +31,7 @@ from synthadmin.db.errors import connection_lost
 from synthadmin.exceptions import InvalidRequestError
 from synthadmin.failpoints import ADDITIONS_AFTER_BATCH, ADDITIONS_BATCH_COPIED, failpoint
 from synthadmin.logs import run_logged
-from synthadmin.models import CheckinAddition, SyntheticRun
+from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.selectors import users_complete
 from synthadmin.services import ledger
 from synthadmin.services.additions import (
@@ -68,12 +69,13 @@ def checkins_backfill(
     *,
     patient_ids: Iterable[uuid.UUID],
     days: int,
-    pattern: str,
+    pattern: str | None,
     started_by: Starter,
     seed: int | None = None,
 ) -> tuple[RunReport | None, list[AdditionRefusal]]:
     """Give each selected synthetic patient ``days`` more days of history before its first
-    check-in, following ``pattern``.
+    check-in, following ``pattern`` — or, when it is None, the patient's own (the pattern its
+    history was generated with), so a cycling patient's new days cycle too.
 
     Writes: one ``SyntheticRun`` (kind ``extend``), the new check-ins and, per patient, a
     ``CheckinAddition`` naming the added dates; updates the patients' ledger entries. Refuses
@@ -83,20 +85,28 @@ def checkins_backfill(
     """
     _days_validate(days)
     request = generation_request_validate(
-        GenerationRequest(patients=1, checkin_days=days, pattern=pattern, seed=seed)
+        GenerationRequest(patients=1, checkin_days=days, pattern=pattern or "stable", seed=seed)
     )
     selection = _selection(patient_ids, days)
     if not selection.eligible:
         return None, selection.refusals
+    patterns = (
+        {profile.id: pattern for profile in selection.eligible}
+        if pattern is not None
+        else _own_patterns(selection.eligible)
+    )
 
     began = time.monotonic()
-    run, parameters = _run_start(request, selection.eligible, started_by)
+    run, parameters = _run_start(request, selection.eligible, started_by, patterns, own=pattern is None)
     written = 0
     failures: list[UserFailure] = []
     size = settings.SYNTHADMIN_BATCH_USERS
     for first in range(0, len(selection.eligible), size):
         batch = [
-            _Days(profile, _history(profile, selection.first_checkin[profile.id], request, index))
+            _Days(
+                profile,
+                _history(selection.first_checkin[profile.id], request, patterns[profile.id], index),
+            )
             for index, profile in enumerate(selection.eligible[first : first + size], start=first)
         ]
         written += _batch_backfill(run, batch, failures)
@@ -137,13 +147,32 @@ def _selection(patient_ids: Iterable[uuid.UUID], days: int) -> _Selection:
     return selection
 
 
+def _own_patterns(eligible: list[Profile]) -> dict[uuid.UUID, str]:
+    """Each patient's own pattern: the one its stored ground truth names, else its run's (one
+    statement for all of them); ``stable`` for a patient whose run recorded none."""
+    ids = [profile.id for profile in eligible]
+    rows = SyntheticUser.objects.filter(user_id__in=ids, state=SyntheticUser.State.COMPLETE).values_list(
+        "user_id", "ground_truth__pattern", "run__parameters__pattern"
+    )
+    own = {user_id: str(truth or run or "stable") for user_id, truth, run in rows}
+    return {user_id: own.get(user_id, "stable") for user_id in ids}
+
+
 def _run_start(
-    request: GenerationParams, eligible: list[Profile], started_by: Starter
+    request: GenerationParams,
+    eligible: list[Profile],
+    started_by: Starter,
+    patterns: dict[uuid.UUID, str],
+    *,
+    own: bool,
 ) -> tuple[SyntheticRun, dict[str, Any]]:
-    """The ``extend`` run in the ledger, and its parameters (the request's, and who gets days)."""
+    """The ``extend`` run in the ledger, and its parameters (the request's, who gets days, and
+    how many follow each pattern; ``pattern`` None when each continues its own)."""
     parameters = {
         **request.as_parameters(),
+        "pattern": None if own else request.pattern,
         "patients": len(eligible),
+        "patients_by_pattern": dict(Counter(patterns.values()).most_common()),
         "patient_ids": sorted(str(p.id) for p in eligible),
     }
     parameters.pop("therapists", None)
@@ -180,12 +209,11 @@ class _Days:
         return self.profile.email or str(self.profile.id)
 
 
-def _history(
-    profile: Profile, first_checkin: dt.date, request: GenerationParams, index: int
-) -> PatientHistory:
-    """The days before ``first_checkin`` for the ``index``-th eligible patient (its own seed)."""
+def _history(first_checkin: dt.date, request: GenerationParams, pattern: str, index: int) -> PatientHistory:
+    """The days before ``first_checkin`` for the ``index``-th eligible patient (its own seed),
+    following ``pattern``."""
     return build_history(
-        pattern=request.pattern,
+        pattern=pattern,
         end_date=first_checkin - dt.timedelta(days=1),
         days=request.checkin_days,
         seed=patient_seed(request.seed, index),

@@ -192,6 +192,8 @@ def _run_start(
         "mode": MODE,
         "until": today.isoformat(),
         "patients": len(plans),
+        # What the run page says while it runs (``figures.run_figures``): days x adherence each.
+        "checkins_expected": round(sum(p.days * p.adherence for p in plans)),
         "patient_ids": sorted(str(p.user_id) for p in plans),
     }
     run_row = ledger.run_start(

@@ -9,14 +9,16 @@ patients) — and are scaled up by each pattern's patient count. ``checkins_exac
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.conf import settings
 
 from synthadmin.content import STATE_BY_CODE, MoodState, PatientHistory
-from synthadmin.services.population import patient_history, population_build
+from synthadmin.services.population import patient_history, patient_patterns, population_build
 from synthadmin.services.requests import GenerationParams, GenerationRequest, generation_request_validate
 
 SAMPLE_DAYS = 7
@@ -50,6 +52,8 @@ class PreviewReport:
     #: Patients whose histories were built (at most ``SAMPLE_PATIENTS``).
     sampled_patients: int = 0
     checkins_exact: bool = True
+    #: Patients per pattern (exact): the mix's counts, or every patient the one pattern.
+    patients_by_pattern: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -76,50 +80,107 @@ def population_preview(*, request: GenerationRequest | GenerationParams) -> Prev
         locale=params.locale,
         email_domain=settings.SYNTHADMIN_EMAIL_DOMAIN,
     )
-    patterns = params.patient_patterns()
+    estimate = population_estimate(params)
+    return PreviewReport(
+        parameters=params.as_parameters(),
+        therapists=params.therapists,
+        patients=params.patients,
+        checkins=estimate.checkins,
+        state_shares=dict(estimate.state_shares),
+        sample_patient=first[0].full_name if first else "",
+        sample_days=list(estimate.sample_days),
+        sampled_patients=estimate.sampled_patients,
+        checkins_exact=estimate.checkins_exact,
+        patients_by_pattern=patients_by_pattern(params),
+    )
+
+
+def patients_by_pattern(params: GenerationParams) -> dict[str, int]:
+    """How many patients of the run follow each pattern (the mix's exact counts, or all one)."""
+    if params.mix is not None:
+        return dict(params.mix)
+    return {params.pattern: params.patients} if params.patients else {}
+
+
+@dataclass(frozen=True)
+class PopulationEstimate:
+    """What the sampled histories say of a whole population (``population_estimate``)."""
+
+    checkins: int
+    checkins_exact: bool
+    sampled_patients: int
+    state_shares: dict[str, float]
+    sample_days: tuple[SampleDay, ...]
+
+
+def population_estimate(params: GenerationParams) -> PopulationEstimate:
+    """The check-ins and state shares of the population ``params`` describe, from the histories
+    of at most ``SAMPLE_PATIENTS`` of its patients (the module docstring's rule): the one
+    estimate the Preview, ``--dry-run`` and a run's page all show. Pure and remembered per
+    parameters, so a page polled every second builds nothing again."""
+    mix = tuple(params.mix.items()) if params.mix is not None else None  # in order: the patients
+    return _estimate(
+        params.seed,
+        params.patients,
+        params.pattern,
+        mix,
+        params.checkin_days,
+        params.end_date,
+        params.adherence,
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _estimate(
+    seed: int,
+    patients: int,
+    pattern: str,
+    mix: tuple[tuple[str, int], ...] | None,
+    days: int,
+    end_date: dt.date,
+    adherence: float,
+) -> PopulationEstimate:
+    patterns = patient_patterns(dict(mix)) if mix is not None else [pattern] * patients
     by_pattern: dict[str, list[int]] = {}
-    for index, pattern in enumerate(patterns):
-        by_pattern.setdefault(pattern, []).append(index)
+    for index, name in enumerate(patterns):
+        by_pattern.setdefault(name, []).append(index)
     checkins = 0.0
     shares: dict[int, float] = {}
     sample: list[SampleDay] = []
     sampled = 0
-    for pattern, indices in by_pattern.items():
-        chosen = _sample(indices, _allocation(by_pattern)[pattern])
-        days: Counter[int] = Counter()
+    allocation = _allocation(by_pattern)
+    for name, indices in by_pattern.items():
+        chosen = _sample(indices, allocation[name])
+        counted: Counter[int] = Counter()
         pattern_checkins = 0
         for index in chosen:
             history = patient_history(
-                seed=params.seed,
+                seed=seed,
                 patient_index=index,
-                pattern=pattern,
-                days=params.checkin_days,
-                end_date=params.end_date,
-                adherence=params.adherence,
+                pattern=name,
+                days=days,
+                end_date=end_date,
+                adherence=adherence,
             )
             pattern_checkins += len(history)
-            days.update(int(code) for code in history.daily_states.tolist())
+            counted.update(int(code) for code in history.daily_states.tolist())
             if index == 0:
                 sample = _first_days(history)
         sampled += len(chosen)
         weight = len(indices) / len(patterns)
         checkins += pattern_checkins * len(indices) / len(chosen)
-        total_days = sum(days.values())
-        for code, count in days.items():
+        total_days = sum(counted.values())
+        for code, count in counted.items():
             shares[code] = shares.get(code, 0.0) + weight * count / total_days
     state_shares = {str(STATE_BY_CODE[code]): round(share, 4) for code, share in sorted(shares.items())}
     for state in MoodState:
         state_shares.setdefault(str(state), 0.0)
-    return PreviewReport(
-        parameters=params.as_parameters(),
-        therapists=params.therapists,
-        patients=params.patients,
+    return PopulationEstimate(
         checkins=round(checkins),
-        state_shares=state_shares,
-        sample_patient=first[0].full_name if first else "",
-        sample_days=sample,
+        checkins_exact=sampled == patients,
         sampled_patients=sampled,
-        checkins_exact=sampled == params.patients,
+        state_shares=state_shares,
+        sample_days=tuple(sample),
     )
 
 

@@ -10,7 +10,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from synthadmin.models import RunChunk, SyntheticRun
-from synthadmin.services.ledger import run_counts
+from synthadmin.services.figures import run_figures
 from synthadmin.services.task_queue import BackendUnreachable, backend_name, chunks_lost
 from synthadmin.services.workers import WORKER_COMMAND, workers_alive
 
@@ -29,7 +29,8 @@ class RunProgress:
     users_done: int
     users_total: int
     checkins_done: int
-    checkins_total: int  # while running, about: days x adherence per patient; ended: exact
+    checkins_total: int  # while running, the Preview's figure; ended: what was made
+    checkins_exact: bool
     failures: int
     rate: float | None  # users per second since the first chunk started (ended: over the run)
     eta_seconds: float | None
@@ -37,6 +38,8 @@ class RunProgress:
     workers_alive: int
     cancel_requested: bool
     message: str
+    patterns_asked: dict[str, int] = dataclasses.field(default_factory=dict)
+    patterns_created: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
@@ -45,16 +48,9 @@ class RunProgress:
 def run_progress(run: SyntheticRun) -> RunProgress:
     """Where a run stands, from the ledger and its chunks (cheap: indexed counts)."""
     run.refresh_from_db()
-    params = run.parameters or {}
-    patients, therapists = int(params.get("patients", 0)), int(params.get("therapists", 0))
-    days, adherence = int(params.get("checkin_days", 0)), float(params.get("adherence", 1.0))
-    finished = run.status not in (Status.QUEUED, Status.RUNNING)
-    if finished:
-        done = run.patients_created + run.therapists_created
-        checkins, failures = run.checkins_created, run.users_failed
-    else:
-        counts = run_counts(run, final=False)
-        done, checkins, failures = counts.created, counts.checkins, counts.failed
+    figures = run_figures(run)  # the numbers every page and command shows
+    finished = figures.finished
+    done, checkins, failures = figures.users_created, figures.checkins_created, figures.users_failed
     chunk_states = dict(run.chunks.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
     alive = len(workers_alive()) if not finished else 0
     started = (
@@ -65,7 +61,7 @@ def run_progress(run: SyntheticRun) -> RunProgress:
     )
     if started is None and finished and not run.background:
         started = run.started_at  # an inline run has no chunks: it ran from its start
-    total = patients + therapists
+    total = figures.users
     rate = eta = None
     end = run.finished_at if finished and run.finished_at else timezone.now()
     if started is not None and done and (finished or alive):  # nothing progresses without a worker
@@ -79,8 +75,11 @@ def run_progress(run: SyntheticRun) -> RunProgress:
         users_done=done,
         users_total=total,
         checkins_done=checkins,
-        # While it runs, about: days x adherence per patient; once it has ended, what was made.
-        checkins_total=checkins if finished else round(patients * days * adherence),
+        # While it runs, the Preview's figure (exact or about); once it has ended, what was made.
+        checkins_total=figures.checkins,
+        checkins_exact=figures.checkins_exact,
+        patterns_asked=figures.patterns_asked,
+        patterns_created=figures.patterns_created,
         failures=failures,
         rate=round(rate, 2) if rate is not None else None,
         eta_seconds=round(eta, 1) if eta is not None else None,

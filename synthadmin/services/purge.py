@@ -42,7 +42,7 @@ from django.utils import timezone
 
 from checkins.models import CheckIn
 from profiles.models import Profile
-from synthadmin.auth import AuthGateway, gateway_in_use
+from synthadmin.auth import AuthGateway, gateway_in_use, gateway_service
 from synthadmin.auth.flow import FlowController
 from synthadmin.db.errors import sqlstate
 from synthadmin.exceptions import (
@@ -167,7 +167,7 @@ def synthetic_users_purge(
         if not dry_run:
             ledger.runs_reap_interrupted()  # a run whose process died is finished here
         users = _users(entries)
-        flow = FlowController(max_concurrency=settings.SYNTHADMIN_AUTH_CONCURRENCY)
+        flow = _flow(auth)
         to_delete = _classify(users, _Calls(auth, flow, stop))
         blocked = _holds_apply(to_delete)
         stopped_by = ""
@@ -278,7 +278,7 @@ def intents_resolve(
     users = _users(
         _entries_loaded(SyntheticUser.objects.filter(pk__in=[e.pk for e in entries]).order_by("id"))
     )
-    calls = _Calls(gateway, FlowController(max_concurrency=settings.SYNTHADMIN_AUTH_CONCURRENCY), stop)
+    calls = _Calls(gateway, _flow(gateway), stop)
     to_delete = _classify(users, calls)
     holds = _holds([u.user_id for u in to_delete])
     for user in [u for u in to_delete if u.user_id in holds]:
@@ -547,4 +547,11 @@ def _mark_runs_purged(runs: list[str]) -> None:
     live = SyntheticUser.objects.filter(run_id=OuterRef("pk"), state__in=LIVE_STATES)
     SyntheticRun.objects.filter(pk__in=runs, purged_at__isnull=True).exclude(Exists(live)).update(
         purged_at=timezone.now()
+    )
+
+
+def _flow(gateway: AuthGateway) -> FlowController:
+    """The admission control of a purge's Auth calls, naming the service they go to."""
+    return FlowController(
+        max_concurrency=settings.SYNTHADMIN_AUTH_CONCURRENCY, service=gateway_service(gateway)
     )

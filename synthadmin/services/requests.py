@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -75,6 +77,25 @@ def history_window_validate(*, end_date: dt.date, days: int, field: str = "check
             f"end date {end_date.isoformat()} leaves no room after it (the calendar ends 9999-12-31)",
             field="end_date",
         )
+
+
+#: What each parameter is called on every form, page and report (the command's options are
+#: ``--patients``, ``--checkins`` ...; see docs/commands.md).
+PARAMETER_LABELS: dict[str, str] = {
+    "patients": "Patients",
+    "therapists": "Therapists",
+    "checkin_days": "Check-in days",
+    "pattern": "Pattern",
+    "mix": "Pattern mix",
+    "patients_by_pattern": "Patients by pattern",
+    "adherence": "Adherence",
+    "locale": "Locale",
+    "seed": "Seed",
+    "end_date": "End date",
+    "concurrency": "Concurrency",
+    "hold_logins": "Create logins",
+    "checkins_expected": "Check-ins expected",
+}
 
 
 @dataclass(frozen=True)
@@ -149,6 +170,49 @@ def generation_request_validate(
     ``max_patients`` lowers the per-run limit (the admin form uses a smaller one); it counts
     patients **and** therapists, every one of which is an Auth call.
     """
+    errors = generation_request_errors(request, max_patients=max_patients)
+    if errors:
+        raise errors[0]
+    seed = secrets.randbits(63) if request.seed is None else request.seed
+    concurrency = settings.SYNTHADMIN_AUTH_CONCURRENCY if request.concurrency is None else request.concurrency
+    return GenerationParams(
+        patients=request.patients,
+        therapists=request.therapists,
+        checkin_days=request.checkin_days,
+        pattern=request.pattern,
+        seed=seed,
+        end_date=request.end_date or timezone.localdate(),
+        adherence=float(request.adherence),
+        locale=request.locale,
+        concurrency=concurrency,
+        mix=_mix_validate(request.mix, request.patients),
+    )
+
+
+def generation_request_errors(
+    request: GenerationRequest | GenerationParams,
+    *,
+    max_patients: int | None = None,
+    wrong: frozenset[str] = frozenset(),
+) -> list[InvalidRequestError]:
+    """Every problem of ``request`` at once, at most one per parameter, in the order
+    ``generation_request_validate`` raises them (the forms show them all in one go, as Django's
+    own). A parameter that depends on another (the mix on the patients, the history window on
+    the days) is checked only when that one is right; ``wrong`` names parameters the caller
+    already knows to be wrong (a form's field that did not parse). Writes nothing."""
+    errors: list[InvalidRequestError] = []
+    for check in _CHECKS:
+        if wrong.intersection(check.after) or any(e.field in check.after for e in errors):
+            continue
+        try:
+            check.run(request, max_patients)
+        except InvalidRequestError as exc:
+            if all(e.field != exc.field for e in errors):
+                errors.append(exc)
+    return errors
+
+
+def _users_check(request: GenerationRequest | GenerationParams, max_patients: int | None) -> None:
     limit = min(
         max_patients or settings.SYNTHADMIN_MAX_PATIENTS_PER_RUN, settings.SYNTHADMIN_MAX_PATIENTS_PER_RUN
     )
@@ -164,12 +228,21 @@ def generation_request_validate(
             f"got {request.patients + request.therapists:,}",
             field="patients",
         )
+
+
+def _days_check(request: GenerationRequest | GenerationParams, max_patients: int | None) -> None:
     _integer("checkin_days", request.checkin_days, 0, settings.SYNTHADMIN_MAX_CHECKIN_DAYS)
+
+
+def _pattern_check(request: GenerationRequest | GenerationParams, max_patients: int | None) -> None:
     if request.pattern not in PATTERN_NAMES:
         raise InvalidRequestError(
             f"unknown pattern {request.pattern!r}; valid patterns: {', '.join(PATTERN_NAMES)}",
             field="pattern",
         )
+
+
+def _adherence_check(request: GenerationRequest | GenerationParams, max_patients: int | None) -> None:
     if (
         isinstance(request.adherence, bool)
         or not isinstance(request.adherence, int | float)
@@ -180,15 +253,22 @@ def generation_request_validate(
             f"got {request.adherence!r}",
             field="adherence",
         )
+
+
+def _locale_check(request: GenerationRequest | GenerationParams, max_patients: int | None) -> None:
     if request.locale not in AVAILABLE_LOCALES:
         raise InvalidRequestError(
             f"unknown locale {request.locale!r}; use a Faker locale such as pt_BR, en_US, es_ES",
             field="locale",
         )
-    seed = request.seed
-    if seed is None:
-        seed = secrets.randbits(63)
-    _integer("seed", seed, 0, MAX_SEED)
+
+
+def _seed_check(request: GenerationRequest | GenerationParams, max_patients: int | None) -> None:
+    if request.seed is not None:  # none: a random one, always valid
+        _integer("seed", request.seed, 0, MAX_SEED)
+
+
+def _end_date_check(request: GenerationRequest | GenerationParams, max_patients: int | None) -> None:
     today = timezone.localdate()
     end_date = request.end_date or today
     if not isinstance(end_date, dt.date) or isinstance(end_date, dt.datetime):
@@ -198,21 +278,42 @@ def generation_request_validate(
             f"end date {end_date.isoformat()} is in the future; use today ({today.isoformat()}) or earlier",
             field="end_date",
         )
-    history_window_validate(end_date=end_date, days=request.checkin_days)
+    if isinstance(request.checkin_days, int):  # a wrong number of days has its own error
+        history_window_validate(end_date=end_date, days=request.checkin_days)
+
+
+def _concurrency_check(request: GenerationRequest | GenerationParams, max_patients: int | None) -> None:
     concurrency = settings.SYNTHADMIN_AUTH_CONCURRENCY if request.concurrency is None else request.concurrency
     _integer("concurrency", concurrency, 1, MAX_CONCURRENCY)
-    return GenerationParams(
-        patients=request.patients,
-        therapists=request.therapists,
-        checkin_days=request.checkin_days,
-        pattern=request.pattern,
-        seed=seed,
-        end_date=end_date,
-        adherence=float(request.adherence),
-        locale=request.locale,
-        concurrency=concurrency,
-        mix=_mix_validate(request.mix, request.patients),
-    )
+
+
+def _mix_patterns_check(request: GenerationRequest | GenerationParams, max_patients: int | None) -> None:
+    _mix_patterns_validate(request.mix)
+
+
+def _mix_check(request: GenerationRequest | GenerationParams, max_patients: int | None) -> None:
+    _mix_validate(request.mix, request.patients)
+
+
+@dataclass(frozen=True)
+class _Check:
+    run: Callable[[GenerationRequest | GenerationParams, int | None], None]
+    #: Fields that must be right before this check means anything.
+    after: tuple[str, ...] = ()
+
+
+_CHECKS = (
+    _Check(_users_check),
+    _Check(_days_check),
+    _Check(_pattern_check),
+    _Check(_adherence_check),
+    _Check(_locale_check),
+    _Check(_seed_check),
+    _Check(_end_date_check),
+    _Check(_concurrency_check),
+    _Check(_mix_patterns_check),
+    _Check(_mix_check, after=("patients",)),
+)
 
 
 def _integer(name: str, value: object, low: int, high: int) -> None:
@@ -226,6 +327,24 @@ def _mix_validate(mix: dict[str, int] | None, patients: int) -> dict[str, int] |
     """Check a pattern mix; return exact counts per pattern (``population.mix_counts``)."""
     if mix is None:
         return None
+    _mix_patterns_validate(mix)
+    total = sum(mix.values())
+    if total not in (100, patients):
+        raise InvalidRequestError(
+            f"mix weights add up to {total}: make them percentages (adding up to 100) "
+            f"or counts (adding up to the {patients:,} patients)",
+            field="mix",
+        )
+    counts = {pattern: count for pattern, count in mix_counts(mix, patients).items() if count}
+    # No patient, no pattern to mix: None (all patients follow ``pattern``), which validates
+    # again as itself; an empty mix would not (the services validate what adapters validated).
+    return counts or None
+
+
+def _mix_patterns_validate(mix: object) -> None:
+    """A mix's patterns and weights, whatever the patients (known patterns, whole weights >= 0)."""
+    if mix is None:
+        return
     if not isinstance(mix, dict) or not mix:
         raise InvalidRequestError(
             "mix must name at least one pattern, e.g. stable=60,cycling=40", field="mix"
@@ -240,30 +359,53 @@ def _mix_validate(mix: dict[str, int] | None, patients: int) -> dict[str, int] |
             raise InvalidRequestError(
                 f"mix weight of {pattern} must be a whole number >= 0, got {weight!r}", field="mix"
             )
-    total = sum(mix.values())
-    if total not in (100, patients):
-        raise InvalidRequestError(
-            f"mix weights add up to {total}: make them percentages (adding up to 100) "
-            f"or counts (adding up to the {patients:,} patients)",
-            field="mix",
-        )
-    counts = {pattern: count for pattern, count in mix_counts(mix, patients).items() if count}
-    # No patient, no pattern to mix: None (all patients follow ``pattern``), which validates
-    # again as itself; an empty mix would not (the services validate what adapters validated).
-    return counts or None
 
 
-def mix_parse(text: str) -> dict[str, int]:
-    """``"stable=60,cycling=25"`` → ``{"stable": 60, "cycling": 25}`` (ASCII digits only).
+def mix_parse(value: object) -> dict[str, int]:
+    """A pattern mix as every adapter takes it, read by this one parser.
+
+    ``value`` is the text staff type on the form, the command line (``--mix``) and in a scenario
+    file — ``"stable=60,cycling=25"`` — or, for scenarios saved before that syntax, the same as
+    a JSON or TOML table (``{"stable": 60, "cycling": 25}``), checked the same way: pattern
+    names as text, each once, weights whole numbers in ASCII digits. Returns
+    ``{"stable": 60, "cycling": 25}``; the weights' meaning (percentages or counts) is checked
+    against the patients by ``generation_request_validate``.
 
     Raises InvalidRequestError (field ``mix``) for anything else.
     """
+    if isinstance(value, str) and value.strip().startswith("{"):  # a JSON table, pasted or kept
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise InvalidRequestError(
+                f"write the mix as pattern=weight,..., got {value!r:.80}", field="mix"
+            ) from None
+    if isinstance(value, dict):
+        pairs = [(name, weight) for name, weight in value.items()]
+        if not all(isinstance(name, str) for name, _ in pairs):
+            raise InvalidRequestError(f"write the mix as pattern=weight,..., got {value!r:.80}", field="mix")
+    elif isinstance(value, str):
+        pairs = []
+        for part in value.split(","):
+            name, sep, weight = part.strip().partition("=")
+            if not sep or not name.strip():
+                raise InvalidRequestError(f"write the mix as pattern=weight,..., got {value!r}", field="mix")
+            pairs.append((name, weight))
+    else:
+        raise InvalidRequestError(f"write the mix as pattern=weight,..., got {value!r:.80}", field="mix")
     mix: dict[str, int] = {}
-    for part in str(text).split(","):
-        name, sep, weight = part.strip().partition("=")
-        if not sep or not name.strip():
-            raise InvalidRequestError(f"write the mix as pattern=weight,..., got {text!r}", field="mix")
-        if name.strip() in mix:
-            raise InvalidRequestError(f"pattern {name.strip()!r} appears twice in the mix", field="mix")
-        mix[name.strip()] = ascii_integer("mix", weight)
+    for name, weight in pairs:
+        name = name.strip()
+        if name in mix:
+            raise InvalidRequestError(f"pattern {name!r} appears twice in the mix", field="mix")
+        if isinstance(weight, bool) or isinstance(weight, float):
+            raise InvalidRequestError(
+                f"mix weight of {name} must be a whole number >= 0, got {weight!r}", field="mix"
+            )
+        mix[name] = ascii_integer("mix", weight)
     return mix
+
+
+def mix_text(mix: dict[str, int] | None) -> str:
+    """A mix written the way ``mix_parse`` reads it: ``stable=60,cycling=25`` ("" for none)."""
+    return ",".join(f"{pattern}={weight}" for pattern, weight in (mix or {}).items())

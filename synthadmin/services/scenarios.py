@@ -18,10 +18,10 @@ a small TOML file::
     locale = "pt_BR"
     seed = 2026            # omit for a fresh population each run
     # end_date = 2026-06-30  (omit: histories end today)
+    mix = "stable=50,cycling=20,depressive=20,rapid_cycling=10"
 
-    [scenario.mix]
-    stable = 50
-    cycling = 25
+The mix is written as on the form and the command line (``requests.mix_parse`` reads all of
+them; a ``[scenario.mix]`` table of pattern = weight, as files written before, is read by it too).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from typing import Any
 import tomli_w
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 
 from synthadmin.exceptions import InvalidRequestError
 from synthadmin.models import Scenario, SyntheticRun
@@ -43,7 +44,13 @@ from synthadmin.services.cancel import runs_purge
 from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
 from synthadmin.services.reports import Credential, ProgressListener, PurgeReport, RunReport
-from synthadmin.services.requests import GenerationRequest, generation_request_validate
+from synthadmin.services.requests import (
+    GenerationRequest,
+    generation_request_errors,
+    generation_request_validate,
+    mix_parse,
+    mix_text,
+)
 
 #: The built-in scenarios (installed by migration 0005, restored by ``scenarios_builtin_ensure``).
 BUILT_IN = [
@@ -101,14 +108,8 @@ class ResetReport:
 def scenario_request(scenario: Scenario) -> GenerationRequest:
     """The generation request a scenario stands for (``population_generate`` validates the rest).
 
-    Raises InvalidRequestError when the stored mix is not a table of pattern → weight.
+    Raises InvalidRequestError when the stored mix is not one ``mix_parse`` reads.
     """
-    if not isinstance(scenario.mix, dict) or not all(isinstance(k, str) for k in scenario.mix):
-        raise InvalidRequestError(
-            f'mix must be a table of pattern = weight, e.g. {{"stable": 60, "cycling": 40}}, '
-            f"got {scenario.mix!r}",
-            field="mix",
-        )
     return GenerationRequest(
         patients=scenario.patients,
         therapists=scenario.therapists,
@@ -118,20 +119,55 @@ def scenario_request(scenario: Scenario) -> GenerationRequest:
         end_date=scenario.end_date,
         adherence=scenario.adherence,
         locale=scenario.locale,
-        mix=dict(scenario.mix) or None,
+        mix=mix_parse(scenario.mix) if scenario.mix else None,
     )
 
 
 def scenario_mix_text(scenario: Scenario) -> str:
-    """The mix (or the one pattern) in words, for lists: ``stable 50, cycling 50``."""
-    if isinstance(scenario.mix, dict) and scenario.mix:
-        return ", ".join(f"{pattern} {weight}" for pattern, weight in scenario.mix.items())
-    return scenario.pattern if not scenario.mix else f"(unusable mix {scenario.mix!r})"
+    """The mix as staff write it (``stable=50,cycling=50``), or the one pattern, for lists."""
+    if not scenario.mix:
+        return scenario.pattern
+    try:
+        return mix_text(mix_parse(scenario.mix))
+    except InvalidRequestError:
+        return f"(unusable mix {scenario.mix!r:.60})"
+
+
+def scenario_errors(scenario: Scenario, *, wrong: frozenset[str] = frozenset()) -> list[InvalidRequestError]:
+    """Every reason the scenario could not run, at once (the rules of a run; the form shows
+    them all; ``wrong``: fields already known to be wrong). Writes nothing."""
+    try:
+        request = scenario_request(scenario)
+    except InvalidRequestError as exc:  # an unreadable mix: the rest is checked without it
+        return [exc, *generation_request_errors(_request_without_mix(scenario), wrong=wrong)]
+    return generation_request_errors(request, wrong=wrong)
+
+
+def _request_without_mix(scenario: Scenario) -> GenerationRequest:
+    return GenerationRequest(
+        patients=scenario.patients,
+        therapists=scenario.therapists,
+        checkin_days=scenario.checkin_days,
+        pattern=scenario.pattern,
+        seed=scenario.seed,
+        end_date=scenario.end_date,
+        adherence=scenario.adherence,
+        locale=scenario.locale,
+    )
 
 
 def scenario_validate(scenario: Scenario) -> None:
     """Raise InvalidRequestError when the scenario could not run (the same rules as a run)."""
     generation_request_validate(scenario_request(scenario))
+
+
+def scenario_live_runs(scenario: Scenario) -> list[SyntheticRun]:
+    """The scenario's runs whose population is still there (not purged, and made someone or
+    still going): what a second Run would sit beside, and what Reset purges. Reads only."""
+    going = (SyntheticRun.Status.QUEUED, SyntheticRun.Status.RUNNING)
+    runs = scenario.runs.filter(kind=SyntheticRun.Kind.GENERATE, purged_at__isnull=True)
+    made = Q(patients_created__gt=0) | Q(therapists_created__gt=0) | Q(status__in=going)
+    return list(runs.filter(made).order_by("-started_at"))
 
 
 def scenario_run(
@@ -197,7 +233,7 @@ def scenario_export(scenario: Scenario) -> str:
     if scenario.end_date is not None:
         data["end_date"] = scenario.end_date
     if scenario.mix:
-        data["mix"] = dict(scenario.mix)
+        data["mix"] = mix_text(mix_parse(scenario.mix))
     return tomli_w.dumps({"scenario": data})
 
 
@@ -220,7 +256,9 @@ def scenario_import(text: str, *, replace: bool = False) -> Scenario:
     if end_date is not None and not isinstance(end_date, dt.date):
         raise InvalidRequestError(f"end_date must be a date (YYYY-MM-DD), got {end_date!r}", field="file")
     values = {key: data[key] for key in FIELDS if key in data and key != "name"}
-    values.update(seed=data.get("seed"), end_date=end_date, mix=data.get("mix") or {})
+    values.update(
+        seed=data.get("seed"), end_date=end_date, mix=mix_parse(data["mix"]) if data.get("mix") else {}
+    )
     scenario = Scenario(name=data["name"], **values)
     scenario_validate(scenario)
     with transaction.atomic():

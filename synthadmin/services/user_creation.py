@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from django.db import DatabaseError
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from synthadmin.auth import AuthGateway, NewAuthUser
+from synthadmin.auth import AuthGateway, NewAuthUser, gateway_service
 from synthadmin.auth.base import APP_METADATA_KEY
 from synthadmin.auth.flow import FlowController
 from synthadmin.db.errors import connection_lost, first_line
@@ -149,7 +149,7 @@ class UserCreation:
         self.wind_down = WindDown(stop, wind_down)
         self.diagnosis = ""  # what stopped the run, if something did
         self.database_lost: DatabaseError | None = None
-        self.flow = FlowController(max_concurrency=params.concurrency)
+        self.flow = FlowController(max_concurrency=params.concurrency, service=gateway_service(gateway))
         self.streak: tuple[type[BaseException] | None, int] = (None, 0)
         self.retries: Counter[str] = Counter()
         self.failures: list[UserFailure] = []

@@ -156,7 +156,7 @@ def test_purge_this_run_page(operator_client, real_population):
     operator_client.post(reverse(GENERATE), _form())
     run = SyntheticRun.objects.get()
     detail = operator_client.get(reverse("admin:synthadmin_syntheticrun_change", args=[run.pk]))
-    assert b"Purge this run" in detail.content and b"4 complete" in detail.content
+    assert b"Purge this run" in detail.content and b"4 users created, 0 failed" in detail.content
     confirm = operator_client.get(reverse("admin:synthadmin_syntheticrun_purge", args=[run.pk]))
     assert b"This deletes <strong>4</strong> synthetic users" in confirm.content
     assert synthetic_counts()["auth_users"] == 4

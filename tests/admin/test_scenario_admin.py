@@ -47,7 +47,12 @@ def test_reset_needs_the_purge_permission_too(client, staff_generator, tiny):
 
 def test_run_then_reset_from_the_admin(client, staff_all, tiny, supabase_tables_cleanup):
     client.force_login(staff_all)
-    client.post(reverse(CHANGELIST), {"action": "run_scenarios", "_selected_action": [tiny.pk]})
+    confirm = client.post(reverse(CHANGELIST), {"action": "run_scenarios", "_selected_action": [tiny.pk]})
+    assert confirm.status_code == 200 and b"Yes, run" in confirm.content
+    assert not SyntheticRun.objects.exists()  # nothing runs before the confirmation
+    client.post(
+        reverse(CHANGELIST), {"action": "run_scenarios", "_selected_action": [tiny.pk], "post": "yes"}
+    )
     assert synthetic_counts()["patients"] == 3
     first = SyntheticRun.objects.get(scenario=tiny)
 
@@ -85,7 +90,9 @@ def test_a_large_scenario_is_enqueued_and_so_is_its_reset(client, staff_all, tin
     assert "tiny: reset queued" in " ".join(str(m) for m in response.context["messages"])
     assert not SyntheticRun.objects.exists()  # the task waits for a worker: nothing purged or run yet
     response = client.post(
-        reverse(CHANGELIST), {"action": "run_scenarios", "_selected_action": [tiny.pk]}, follow=True
+        reverse(CHANGELIST),
+        {"action": "run_scenarios", "_selected_action": [tiny.pk], "post": "yes"},
+        follow=True,
     )
     assert "queued for background workers" in " ".join(str(m) for m in response.context["messages"])
     run = SyntheticRun.objects.get()

@@ -46,7 +46,7 @@ def test_list_export_import_run_reset(tmp_path, supabase_tables_cleanup):
         _call("export", "tiny", "--output", str(path))  # never overwrites
 
     out = _call("run", "tiny")
-    assert "succeeded" in out and '"stable": 5' in out
+    assert "succeeded" in out and " stable " in out and "│ 5 " in out
     assert synthetic_counts()["patients"] == 10
     with pytest.raises(CommandError, match="--yes"):
         _call("reset", "tiny")
@@ -86,3 +86,10 @@ def test_generate_synthetic_mix_option(supabase_tables_cleanup):
         call_command(
             "generate_synthetic", "--patients", "4", "--mix", "stable=50,cycling=40", stdout=StringIO()
         )
+
+
+def test_verbosity_after_the_subcommand_as_every_command_takes_it():
+    """``scenario list -v 0``, like every other command with ``-v 0`` last."""
+    out = StringIO()
+    call_command("scenario", "list", "-v", "0", stdout=out)
+    assert "demo-clinic" in out.getvalue()

@@ -80,7 +80,11 @@ def test_a_scenarios_run_and_reset_say_they_wait_for_a_worker(client, operator):
         name="big-clinic", therapists=1, patients=40, checkin_days=3, seed=5, end_date=dt.date(2026, 6, 1)
     )
     changelist = reverse("admin:synthadmin_scenario_changelist")
-    ran = client.post(changelist, {"action": "run_scenarios", "_selected_action": [scenario.pk]}, follow=True)
+    confirm = client.post(changelist, {"action": "run_scenarios", "_selected_action": [scenario.pk]})
+    assert "scenario-no-worker" in confirm.content.decode()
+    ran = client.post(
+        changelist, {"action": "run_scenarios", "_selected_action": [scenario.pk], "post": "yes"}, follow=True
+    )
     [(level, text)] = _messages(ran)
     assert level == constants.WARNING and "big-clinic: queued" in text and WORKER_COMMAND in text
 

@@ -121,7 +121,7 @@ def test_add_checkin_days_selected_across_a_filtered_list(admin_client, supabase
     real = insert_real_user(checkins=2)
 
     url, page = _select_all(admin_client, {"test_patient": "yes"}, "add_checkin_days")
-    assert page.status_code == 200 and f'id="synthetic-patients">{count}</strong>' in page.content.decode()
+    assert page.status_code == 200 and f'id="synthetic-patients">{count:,}</strong>' in page.content.decode()
 
     done = _confirm(admin_client, url, page, apply="Add check-in days", days="2", pattern="stable")
 

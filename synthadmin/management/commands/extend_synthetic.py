@@ -69,7 +69,7 @@ class Command(SynthadminCommand):
             "--pattern",
             choices=PATTERN_NAMES,
             metavar="NAME",
-            help="with --days: the new days' pattern",
+            help="with --days: the new days' pattern (default: each patient's own, continued)",
         )
         parser.add_argument("--seed", type=int, metavar="S", help="with --days: the seed of the new days")
         parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
@@ -109,7 +109,7 @@ class Command(SynthadminCommand):
         return checkins_backfill(
             patient_ids=ids,
             days=options["days"],
-            pattern=options["pattern"] or "stable",
+            pattern=options["pattern"],  # None: each patient's own
             started_by=starter,
             seed=options["seed"],
         )

@@ -48,6 +48,7 @@ from synthadmin.management.stopping import SignalStop
 from synthadmin.models import Scenario
 from synthadmin.redaction import redact
 from synthadmin.services.chunks import run_enqueue
+from synthadmin.services.figures import run_figures
 from synthadmin.services.generation import population_generate
 from synthadmin.services.logins import credential_row, credentials_writer
 from synthadmin.services.population import population_names_check
@@ -160,6 +161,8 @@ class Command(SynthadminCommand):
                 "admin_path": page,
                 "admin_url": link,
                 "workers_alive": alive,
+                # What it will make: the Preview's figures (run page, list_runs: the same).
+                "figures": run_figures(run).as_dict(),
             }
             self.stdout.write(json.dumps(document, indent=2))
         elif options["verbosity"] >= 1:

@@ -17,6 +17,7 @@ from synthadmin.management.base import SynthadminCommand
 from synthadmin.management.output import render
 from synthadmin.models import SyntheticRun
 from synthadmin.selectors import run_display_status, runs_recent
+from synthadmin.services.figures import patterns_text, run_figures
 from synthadmin.services.ledger import runs_reap_interrupted
 
 STATUSES = [*SyntheticRun.Status.values, "purged"]
@@ -57,27 +58,32 @@ class Command(SynthadminCommand):
             "started",
             "by",
             "patients",
+            "by pattern",
             "therapists",
             "check-ins",
             "failed",
         ):
             table.add_column(column)
         for run in runs:
+            figures = run_figures(run)  # the numbers of the run page and the Preview
+            by_pattern = figures.patterns_created if figures.finished else figures.patterns_asked
             table.add_row(
                 str(run.id),
                 run.kind_label,
                 run_display_status(run),
                 timezone.localtime(run.started_at).strftime("%Y-%m-%d %H:%M"),
                 run.started_by,
-                str(run.patients_created),
-                str(run.therapists_created),
-                f"{run.checkins_created:,}",
-                str(run.users_failed),
+                f"{figures.patients_created:,}",
+                patterns_text(by_pattern).replace(" · ", "\n") if len(by_pattern) > 1 else "",
+                f"{figures.therapists_created:,}",
+                f"{figures.checkins_created:,}",
+                f"{figures.users_failed:,}",
             )
         self.stdout.write(render(table, width=160))
 
 
 def _as_dict(run: SyntheticRun) -> dict[str, Any]:
+    figures = run_figures(run)
     return {
         "id": str(run.id),
         "kind": run.kind,
@@ -86,10 +92,18 @@ def _as_dict(run: SyntheticRun) -> dict[str, Any]:
         "started_at": run.started_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         "started_by": run.started_by,
-        "patients_created": run.patients_created,
-        "therapists_created": run.therapists_created,
-        "checkins_created": run.checkins_created,
-        "users_failed": run.users_failed,
+        "patients_created": figures.patients_created,
+        "therapists_created": figures.therapists_created,
+        "checkins_created": figures.checkins_created,
+        "users_failed": figures.users_failed,
+        "patients_by_pattern": figures.patterns_created,
+        "asked": {
+            "patients": figures.patients,
+            "therapists": figures.therapists,
+            "patients_by_pattern": figures.patterns_asked,
+            "checkins": figures.checkins,
+            "checkins_exact": figures.checkins_exact,
+        },
         "error": run.error_summary,
         "owner": {"host": run.owner_host, "pid": run.owner_pid},
     }

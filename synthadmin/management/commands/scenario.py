@@ -11,7 +11,7 @@ Exit codes as every command (README, "Exit codes and signals").
 
 from __future__ import annotations
 
-import json
+import argparse
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from synthadmin.services.scenarios import (
     scenario_reset,
     scenario_run,
 )
+from synthadmin.text import plural
 
 
 class Command(SynthadminCommand):
@@ -51,6 +52,17 @@ class Command(SynthadminCommand):
         imported = sub.add_parser("import", help="read a scenario from a TOML file")
         imported.add_argument("path")
         imported.add_argument("--replace", action="store_true", help="overwrite a scenario of that name")
+        for action in sub.choices.values():
+            # -v after the subcommand too (``scenario list -v 0``), as every other command takes it
+            # last; SUPPRESS keeps the value given before the subcommand when none is given after.
+            action.add_argument(
+                "-v",
+                "--verbosity",
+                type=int,
+                choices=[0, 1, 2, 3],
+                default=argparse.SUPPRESS,
+                help="verbosity: 0 minimal, 1 normal, 2 verbose, 3 very verbose",
+            )
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
@@ -63,8 +75,9 @@ class Command(SynthadminCommand):
         for scenario in Scenario.objects.all():
             mix = scenario_mix_text(scenario)
             self.stdout.write(
-                f"{scenario.name}: {scenario.therapists} therapists, {scenario.patients:,} patients ({mix}), "
-                f"{scenario.checkin_days} days{' [built-in]' if scenario.built_in else ''}"
+                f"{scenario.name}: {plural(scenario.therapists, 'therapist')}, "
+                f"{plural(scenario.patients, 'patient')} ({mix}), "
+                f"{plural(scenario.checkin_days, 'day')}{' [built-in]' if scenario.built_in else ''}"
             )
 
     def _show(self, options: dict[str, Any]) -> None:
@@ -124,10 +137,12 @@ class Command(SynthadminCommand):
         self._report(reset.run)
 
     def _report(self, report: RunReport) -> None:
+        by_pattern = sorted(report.patients_by_pattern.items(), key=lambda item: -item[1])
         rows = [
             ("status", report.status),
-            ("patients", json.dumps(report.patients_by_pattern) if report.patients_by_pattern else "0"),
-            ("therapists", str(report.therapists_created)),
+            ("patients", f"{report.patients_created:,}"),
+            *[(f"  {pattern.replace('_', ' ')}", f"{count:,}") for pattern, count in by_pattern],
+            ("therapists", f"{report.therapists_created:,}"),
             ("check-ins", f"{report.checkins_created:,}"),
             ("run id", str(report.run_id)),
         ]
