@@ -37,6 +37,10 @@ def _closed_pipe() -> None:
     sys.exit(CLOSED_PIPE)
 
 
+#: Commands that run a task worker: their connections are named "synthadmin worker".
+WORKERS = {"synthadmin_worker": "worker", "rqworker": "worker", "db_worker": "worker"}
+
+
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "synthadmin.settings")
     if not _quiet(sys.argv):
@@ -45,6 +49,12 @@ def main() -> None:
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
     from django.db import DatabaseError, InterfaceError, OperationalError
+
+    from synthadmin.db.session import process_role_set
+
+    if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
+        # Every connection says who opened it: "synthadmin generate_synthetic", "synthadmin worker"...
+        process_role_set(WORKERS.get(sys.argv[1], sys.argv[1]))
 
     try:
         execute_from_command_line(sys.argv)
@@ -78,8 +88,15 @@ def main() -> None:
         # Any other database error a user can cause: its first line (no SQL carets); -v 2 shows all.
         import traceback
 
-        from synthadmin.db.errors import first_line
+        from django.conf import settings
+
+        from synthadmin.db.errors import first_line, lock_wait_exceeded, lock_wait_message
+        from synthadmin.management.exitcodes import STOPPED
         from synthadmin.redaction import redact
+
+        if lock_wait_exceeded(exc):  # the app holds a lock longer than SYNTHADMIN_LOCK_TIMEOUT
+            sys.stderr.write(f"synthadmin: {lock_wait_message(exc, settings.SYNTHADMIN_LOCK_TIMEOUT)}\n")
+            sys.exit(STOPPED)
 
         if _detailed(sys.argv):
             sys.stderr.write(redact("".join(traceback.format_exception(exc))))

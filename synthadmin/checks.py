@@ -52,7 +52,7 @@ def check_target(app_configs: Any = None, databases: Any = None, **kwargs: Any) 
     if not databases or "default" not in databases or getattr(_suspended, "active", False):
         return []
     try:
-        target = target_get(refresh=True)
+        target = target_get(refresh=True)  # what a command's run then uses (RUN_MAX_AGE)
     except DatabaseError as exc:
         return [checks.Error(f"cannot read the database catalog: {first_line(exc)}", id="synthadmin.E000")]
     return target_messages(target)

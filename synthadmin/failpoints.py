@@ -1,19 +1,38 @@
-"""Test-only failpoints: make a crash happen at an exact place, deterministically.
+"""Test-only failpoints: make a crash or a signal happen at an exact place, deterministically.
 
 ``SYNTHADMIN_TEST_FAILPOINT=<name>`` in the environment makes ``failpoint(<name>)`` kill the
 process with SIGKILL — what ``kill -9``, the OOM killer or a lost machine do — so tests can
-prove what a crash at that point leaves behind and that purge finishes it. Unset (always, in
-production), ``failpoint`` does nothing.
+prove what a crash at that point leaves behind and that purge finishes it.
+
+``SYNTHADMIN_TEST_FAILPOINT=<name>:<SIGNAL>`` (``SIGINT``, ``SIGTERM``, ``SIGHUP``) sends the
+process that signal instead, the first time ``<name>`` is reached, and waits there until the
+stop event of the run (``watching``) is set — the signal handled — so the run goes on from
+exactly that point, stopped: what Ctrl-C or ``docker stop`` at that moment does, without the race.
+
+Unset (always, in production), ``failpoint`` does nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import signal
+import threading
+from collections.abc import Iterator
 
 ENV = "SYNTHADMIN_TEST_FAILPOINT"
+
+# Creating a user (``services.user_creation``), in order.
+#: The user's intent is recorded; its Auth call not started.
+BEFORE_AUTH_CREATE = "before_auth_create"
+#: The Auth call is under way (local backend: inside its transaction, before the insert).
+AUTH_CREATE_IN_FLIGHT = "auth_create_in_flight"
 #: After the Auth user exists, before any database row of it is written.
 AFTER_AUTH_CREATE = "after_auth_create"
+#: The user's rows are being written: inside their transaction, the profile written, the
+#: check-ins not yet (``services.writer``).
+ROWS_WRITE = "rows_write"
 
 # Purge, at its batch boundaries (``services.purge``).
 #: Who is deleted is decided (intents resolved in the ledger), before the first batch's deletes.
@@ -33,7 +52,40 @@ ADDITIONS_BATCH_COPIED = "additions_batch_copied"
 #: A batch is committed; the next not started.
 ADDITIONS_AFTER_BATCH = "additions_after_batch"
 
+#: How long a signal failpoint waits for the stop it asked for (then it goes on regardless).
+SIGNAL_WAIT_SECONDS = 10.0
+
+_stop: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("failpoint_stop", default=None)
+_fired: set[str] = set()
+_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def watching(stop: threading.Event) -> Iterator[None]:
+    """The stop event a signal failpoint waits for, in this context (and the threads started
+    with a copy of it)."""
+    token = _stop.set(stop)
+    try:
+        yield
+    finally:
+        _stop.reset(token)
+
 
 def failpoint(name: str) -> None:
-    if os.environ.get(ENV) == name:
+    armed = os.environ.get(ENV)
+    if not armed:
+        return
+    point, _, signal_name = armed.partition(":")
+    if point != name:
+        return
+    if not signal_name:
         os.kill(os.getpid(), signal.SIGKILL)
+        return
+    with _lock:
+        if name in _fired:
+            return
+        _fired.add(name)
+    os.kill(os.getpid(), signal.Signals[signal_name])
+    stop = _stop.get()
+    if stop is not None:
+        stop.wait(SIGNAL_WAIT_SECONDS)

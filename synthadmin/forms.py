@@ -317,7 +317,10 @@ class ScenarioForm(forms.ModelForm[Scenario]):
             "seed",
             "end_date",
         ):
-            self.fields[name] = shared[name]
+            if name in self.fields:  # a viewer's form (view_scenario alone) has none: all read-only
+                self.fields[name] = shared[name]
+        if "adherence" not in self.fields:
+            return
         self.fields["pattern"].help_text = "Used when the mix is empty."
         self.fields["locale"].required = True
         self.fields["mix"].help_text = (

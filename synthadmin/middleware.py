@@ -30,6 +30,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.sites import AdminSite, all_sites
+from django.core.signals import request_finished
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
@@ -37,7 +38,9 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from synthadmin.db.budget import connection_release_if_wanted
 from synthadmin.db.errors import sqlstate
+from synthadmin.db.session import process_role_set
 
 logger = logging.getLogger("synthadmin.web")
 
@@ -62,10 +65,23 @@ def web_session_settings() -> dict[str, str]:
 
 def web_process_mark() -> None:
     """This process serves web requests: every database connection it opens from now on gets
-    ``web_session_settings`` (one statement per connection, when it opens)."""
+    ``web_session_settings`` (one statement per connection, when it opens), is named
+    ``synthadmin web``, and is kept between requests (``SYNTHADMIN_WEB_CONN_MAX_AGE``, checked
+    before reuse) while the process's connection budget has room for a request that comes in."""
     global _web_process
     _web_process = True
+    process_role_set("web")
+    connections.settings[DEFAULT_DB_ALIAS].update(
+        CONN_MAX_AGE=settings.SYNTHADMIN_WEB_CONN_MAX_AGE, CONN_HEALTH_CHECKS=True
+    )
     connection_created.connect(_connection_opened, dispatch_uid="synthadmin.web_session")
+    request_finished.connect(_request_finished, dispatch_uid="synthadmin.web_connection_budget")
+
+
+def _request_finished(sender: Any, **kwargs: Any) -> None:
+    # After Django's own close_old_connections: a thread keeps its connection for the next
+    # request only while another thread waiting for one, or coming in, would still find one.
+    connection_release_if_wanted(crowded=True)
 
 
 def _connection_opened(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:

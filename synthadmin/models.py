@@ -10,6 +10,8 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector
 from django.db import models
 
 from synthadmin.fields import MessageCharField, MessageTextField
@@ -173,13 +175,21 @@ class SyntheticUser(models.Model):
     #: A stop ended this attempt before it created anything (``ledger.entry_not_sent``): the
     #: user was never tried, so it is not a failure of the user.
     never_sent = models.BooleanField(default=False)
+    #: The user's displayed name as search compares it (``text.name_folded``: no accents, case
+    #: folded), written with the entry: staff find the users synthadmin made by name without
+    #: reading ``auth.users``'s JSON. Its words are indexed (``user_search_name``).
+    search_name = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["id"]
         verbose_name = "synthetic user"
-        indexes = [models.Index(fields=["run", "state"]), models.Index(fields=["run", "job_index"])]
+        indexes = [
+            models.Index(fields=["run", "state"]),
+            models.Index(fields=["run", "job_index"]),
+            GinIndex(SearchVector("search_name", config="simple"), name="user_search_name"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.email} ({self.state})"

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.contrib.auth.models import AbstractUser, AnonymousUser
+from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 
@@ -27,9 +28,10 @@ from profiles.models import Profile
 from synthadmin.auth.base import APP_METADATA_KEY
 from synthadmin.models import LIVE_STATES, SyntheticRun, SyntheticUser
 from synthadmin.target import Target
+from synthadmin.text import name_folded
 
 #: The permission to see real (non-synthetic) users' data in the admin: "Synthetic data | synthetic
-#: run | Can view real patients" (migration ``0011_view_real_patients``).
+#: run | Can view real patients" (migration ``0012_view_real_patients``).
 REAL_PATIENTS_PERMISSION = "synthadmin.view_real_patients"
 
 
@@ -99,25 +101,88 @@ def marker_names(app_metadata: Mapping[str, Any], entries: Iterable[SyntheticUse
     return any(marker.get("run_id") == str(e.run_id) and marker.get("intent") == e.pk for e in entries)
 
 
+def user_ids_named(search: str) -> QuerySet[SyntheticUser, uuid.UUID] | None:
+    """The users synthadmin made (entries ``complete`` or ``intent``) whose displayed name has a
+    word starting with each word of ``search``, accents and case aside ("aragao", "Aragão",
+    "davi arag"); None when ``search`` has no word. Served by the index of ``search_name``'s
+    words (``user_search_name``), never a scan of ``auth.users``."""
+    words = [w for w in name_folded(search).split() if w]
+    if not words:
+        return None
+    # Only letters and digits reach the query text (name_folded splits at anything else), so
+    # the raw tsquery is ``word:* & word:*`` and nothing a user typed can change its syntax.
+    query = SearchQuery(" & ".join(f"{w}:*" for w in words), search_type="raw", config="simple")
+    return (
+        SyntheticUser.objects.annotate(_words=SearchVector("search_name", config="simple"))
+        .filter(_words=query, state__in=LIVE_STATES)
+        .order_by()
+        .values_list("user_id", flat=True)
+    )
+
+
+def therapists_matching(search: str, *, limit: int) -> list[Profile]:
+    """At most ``limit`` therapists (by e-mail) that ``search`` names: their id, a part of their
+    e-mail, or the start of words of their name (``user_ids_named``, synthadmin's users)."""
+    therapists = Profile.objects.filter(role=Profile.Role.THERAPIST).order_by("email")
+    search = search.strip()
+    try:
+        return list(therapists.filter(id=uuid.UUID(search))[:limit])
+    except ValueError:
+        pass
+    found = Q(email__icontains=search) if search else Q(pk__in=[])
+    named = user_ids_named(search)
+    if named is not None:
+        found |= Q(id__in=named)
+    return list(therapists.filter(found)[:limit])
+
+
 def therapist_email(target: Target) -> RawSQL | None:
     """An expression for a profile's therapist's e-mail, from whichever link the database has.
 
     Names come from the catalog (``Target``) and are quoted; no value is interpolated.
     """
+    return _therapist_column(target, "email")
+
+
+def therapist_id(target: Target) -> RawSQL | None:
+    """An expression for a profile's therapist's id (as ``therapist_email``)."""
+    return _therapist_column(target, "id")
+
+
+def _therapist_column(target: Target, column: str) -> RawSQL | None:
     link = target.therapist_link
+    wanted = _ident(column)
     if link.junction is not None:
         query = (
-            f"SELECT t.email FROM {_ident(*link.junction)} j JOIN public.profiles t "  # noqa: S608 - quoted names
+            f"SELECT t.{wanted} FROM {_ident(*link.junction)} j JOIN public.profiles t "  # noqa: S608 - quoted names
             f"ON t.id = j.{_ident(link.junction_therapist_column)} "
             f'WHERE j.{_ident(link.junction_patient_column)} = "public"."profiles"."id" LIMIT 1'
         )
         return RawSQL(query, [])  # noqa: S611 - quoted catalog names, no values
     if link.column is not None:
         query = (
-            f'SELECT t.email FROM public.profiles t WHERE t.id = "public"."profiles".{_ident(link.column)}'  # noqa: S608
+            f"SELECT t.{wanted} FROM public.profiles t "  # noqa: S608 - quoted names
+            f'WHERE t.id = "public"."profiles".{_ident(link.column)}'
         )
         return RawSQL(query, [])  # noqa: S611 - quoted catalog names, no values
     return None
+
+
+def patients_of(target: Target, therapists: Iterable[uuid.UUID]) -> Q:
+    """A condition on profiles: the patients linked to one of ``therapists`` (nothing when the
+    database keeps no link). Served by the link's index on the therapist where it has one."""
+    ids = [str(t) for t in therapists]
+    link = target.therapist_link
+    if link.junction is not None:
+        query = (
+            f"SELECT j.{_ident(link.junction_patient_column)} FROM {_ident(*link.junction)} j "  # noqa: S608 - quoted names
+            f"WHERE j.{_ident(link.junction_therapist_column)} = ANY(%s::uuid[])"
+        )
+        return Q(id__in=RawSQL(query, [ids]))  # noqa: S611 - quoted catalog names, values as parameters
+    if link.column is not None:
+        query = f"SELECT p.id FROM public.profiles p WHERE p.{_ident(link.column)} = ANY(%s::uuid[])"  # noqa: S608
+        return Q(id__in=RawSQL(query, [ids]))  # noqa: S611 - quoted catalog names, values as parameters
+    return Q(pk__in=[])
 
 
 def _ident(*parts: str) -> str:

@@ -234,6 +234,18 @@ else:
     _default_db = {"NAME": "synthadmin", "EMBEDDED_DATA_DIR": str(SYNTHADMIN_DATA_DIR)}  # type: ignore[typeddict-unknown-key]
 _default_db["ENGINE"] = "synthadmin.db"
 DATABASES = {"default": _default_db}
+#: Database connections one process may hold at once, every thread together (a command and its
+#: worker threads, a web worker's request threads, a task worker); at least 2 (the transaction-
+#: pooler probe holds a second one for a moment). A thread that finds none free waits for one.
+SYNTHADMIN_DB_CONNECTIONS = env_int("SYNTHADMIN_DB_CONNECTIONS", 4, minimum=2)
+#: Every synthadmin session waits at most this long for a lock (``lock_timeout``, seconds; 0: no
+#: limit): a write to the app's tables that a long transaction of the app blocks fails with one
+#: line instead of hanging, and holds no queue of the app's own queries behind it.
+SYNTHADMIN_LOCK_TIMEOUT = env_float("SYNTHADMIN_LOCK_TIMEOUT", 5.0)
+#: The web process keeps a connection between requests for this long (seconds; ``CONN_MAX_AGE``,
+#: checked before reuse: ``CONN_HEALTH_CHECKS``), so an admin page costs its queries, not a new
+#: connection's handshakes. 0: a new connection per request. Commands and workers hold theirs.
+SYNTHADMIN_WEB_CONN_MAX_AGE = env_int("SYNTHADMIN_WEB_CONN_MAX_AGE", 600)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

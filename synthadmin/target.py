@@ -5,10 +5,10 @@ patient is linked to a therapist (a junction table, a ``profiles.therapist_id`` 
 nothing), whether a signup trigger on ``auth.users`` creates the profile, which optional
 columns ``profiles`` has (``source``, soft delete, a nullable ``email``), which roles its CHECK
 allows, and which tables hang off ``auth.users`` / ``profiles`` with which ON DELETE rule.
-``target_read`` reads all of that from ``pg_catalog`` in a handful of queries into a frozen
+``target_read`` reads all of that from ``pg_catalog`` in one round trip into a frozen
 ``Target``; services take what they need from it, and nothing else hard-codes a column that
-may be missing. ``target_get`` caches it per process for the admin (services refresh it once
-per run).
+may be missing. ``target_get`` caches it per process: the admin for a minute, a run and the checks
+before it share one read (``RUN_MAX_AGE``).
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from django.db import connections
 from psycopg import sql
 
 from synthadmin.content import PAYLOAD_COLUMNS
+from synthadmin.db.pipeline import statements_pipelined
 
 
 class TableName(NamedTuple):
@@ -280,13 +280,22 @@ class Target:
 
 
 # --- reading the catalog --------------------------------------------------------------------
-_COLUMNS = """
-    SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
+#: Tables a therapist junction may be: those with a foreign key to a user (auth.users, profiles).
+_USER_TABLES = """
+    SELECT conrelid FROM pg_constraint
+    WHERE contype = 'f' AND confrelid IN (to_regclass('auth.users'), to_regclass('public.profiles'))
+"""
+#: The columns of profiles, check_ins and every table that references a user.
+_COLUMNS = f"""
+    SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
            a.atthasdef OR a.attidentity <> '', a.attgenerated <> ''
     FROM pg_attribute a
-    WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped
-    ORDER BY a.attnum
-"""
+    JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE (a.attrelid IN (to_regclass('public.profiles'), to_regclass('public.check_ins'))
+           OR a.attrelid IN ({_USER_TABLES}))
+      AND a.attnum > 0 AND NOT a.attisdropped
+    ORDER BY n.nspname, c.relname, a.attnum
+"""  # noqa: S608 - constants only
 _FOREIGN_KEYS = """
     SELECT c.conname, cn.nspname, cl.relname,
            ARRAY(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY k(n, i)
@@ -302,8 +311,9 @@ _FOREIGN_KEYS = """
     WHERE c.contype = 'f' AND c.conparentid = 0
     ORDER BY cn.nspname, cl.relname, c.conname
 """
-_UNIQUE_INDEXES = """
-    SELECT c.relname, i.indpred IS NOT NULL,
+#: The unique indexes of profiles, check_ins and every table that references a user.
+_UNIQUE_INDEXES = f"""
+    SELECT n.nspname, t.relname, c.relname, i.indpred IS NOT NULL,
            NOT coalesce((to_jsonb(i) ->> 'indnullsnotdistinct')::boolean, false),
            ARRAY(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY k(n, pos)
                  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n
@@ -314,9 +324,21 @@ _UNIQUE_INDEXES = """
                  WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid
                    AND d.refobjid = i.indrelid AND d.refobjsubid > 0)
     FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-    WHERE i.indrelid = to_regclass(%s) AND i.indisunique
-    ORDER BY c.relname
-"""
+    JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+    WHERE (i.indrelid IN (to_regclass('public.profiles'), to_regclass('public.check_ins'))
+           OR i.indrelid IN ({_USER_TABLES}))
+      AND i.indisunique
+    ORDER BY n.nspname, t.relname, c.relname
+"""  # noqa: S608 - constants only
+#: The primary keys and unique constraints of every table that references a user.
+_UNIQUE_SETS = f"""
+    SELECT n.nspname, cl.relname,
+           ARRAY(SELECT a.attname FROM unnest(c.conkey) k(n)
+                 JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n)
+    FROM pg_constraint c
+    JOIN pg_class cl ON cl.oid = c.conrelid JOIN pg_namespace n ON n.oid = cl.relnamespace
+    WHERE c.conrelid IN ({_USER_TABLES}) AND c.contype IN ('p', 'u')
+"""  # noqa: S608 - constants only
 _SIGNUP_TRIGGERS = """
     SELECT t.tgname, p.prosrc
     FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
@@ -333,38 +355,61 @@ _ROLE_ENUM = """
     SELECT e.enumlabel FROM pg_attribute a JOIN pg_enum e ON e.enumtypid = a.atttypid
     WHERE a.attrelid = to_regclass('public.profiles') AND a.attname = 'role' ORDER BY e.enumsortorder
 """
+_CATALOG = (
+    _COLUMNS,
+    _FOREIGN_KEYS,
+    _UNIQUE_INDEXES,
+    _UNIQUE_SETS,
+    _SIGNUP_TRIGGERS,
+    _ROLE_ENUM,
+    _ROLE_CHECKS,
+)
 _WRITES_PROFILES = re.compile(r"\bprofiles\b", re.IGNORECASE)
 _QUOTED_LITERAL = re.compile(r"'((?:[^']|'')*)'")
 
 
 def target_read(using: str = "default") -> Target:
-    """Read the target from the catalog of database ``using``. A few catalog queries; writes nothing."""
-    with connections[using].cursor() as cursor:
-        profile_columns = _columns(cursor, PROFILES)
-        check_in_columns = _columns(cursor, CHECK_INS)
-        foreign_keys, unreadable = _foreign_keys(cursor)
-        link = _therapist_link(cursor, foreign_keys, profile_columns)
-        junction_columns = _columns(cursor, link.junction) if link.junction else {}
-        written = [PROFILES, CHECK_INS, *([link.junction] if link.junction else [])]
-        return Target(
-            has_profiles=bool(profile_columns),
-            has_check_ins=bool(check_in_columns),
-            profile_columns=profile_columns,
-            check_in_columns=check_in_columns,
-            junction_columns=junction_columns,
-            unique_indexes={table: _unique_indexes(cursor, table) for table in written},
-            role_values=_role_values(cursor) if profile_columns else None,
-            signup_triggers=_signup_triggers(cursor),
-            therapist_link=link,
-            foreign_keys=foreign_keys,
-            unreadable=unreadable,
-        )
+    """Read the target from the catalog of database ``using``: a few catalog queries sent
+    together (one round trip), each bounded by the tables synthadmin writes and those that
+    reference a user; writes nothing."""
+    answers = statements_pipelined([(query, None) for query in _CATALOG], using=using)
+    columns_rows, fk_rows, index_rows, set_rows, trigger_rows, enum_rows, check_rows = (
+        a.rows for a in answers
+    )
+    columns = _columns(columns_rows)
+    profile_columns = columns.get(PROFILES, {})
+    foreign_keys, unreadable = _foreign_keys(fk_rows)
+    unique_sets: dict[TableName, set[frozenset[str]]] = {}
+    for schema, table, keys in set_rows:
+        unique_sets.setdefault(TableName(schema, table), set()).add(frozenset(keys))
+    link = _therapist_link(unique_sets, foreign_keys, profile_columns)
+    indexes = _unique_indexes(index_rows)
+    written = [PROFILES, CHECK_INS, *([link.junction] if link.junction else [])]
+    return Target(
+        has_profiles=bool(profile_columns),
+        has_check_ins=bool(columns.get(CHECK_INS)),
+        profile_columns=profile_columns,
+        check_in_columns=columns.get(CHECK_INS, {}),
+        junction_columns=columns.get(link.junction, {}) if link.junction else {},
+        unique_indexes={table: indexes.get(table, ()) for table in written},
+        role_values=_role_values(enum_rows, check_rows) if profile_columns else None,
+        signup_triggers=tuple(
+            name for name, source in trigger_rows if source and _WRITES_PROFILES.search(source)
+        ),
+        therapist_link=link,
+        foreign_keys=foreign_keys,
+        unreadable=unreadable,
+    )
 
 
 _cache: dict[str, tuple[float, Target]] = {}
 _cache_lock = threading.Lock()
-#: How long the admin may reuse what it read (services always read afresh, once per run).
+#: How long the admin may reuse what it read.
 CACHE_SECONDS = 60.0
+#: How old a catalog a run may use: what this process read that recently (a command's system
+#: checks, which always read it, just before its run) is not read again; a web or worker
+#: process's older one is. Once per process for a command, at most once per run elsewhere.
+RUN_MAX_AGE = 10.0
 
 
 def target_get(using: str = "default", *, refresh: bool = False, max_age: float | None = None) -> Target:
@@ -388,43 +433,34 @@ def target_cache_clear() -> None:
         _cache.clear()
 
 
-def _columns(cursor: Any, table: TableName) -> dict[str, ColumnInfo]:
-    cursor.execute(_COLUMNS, [_regclass(table)])
-    return {
-        name: ColumnInfo(name, dtype, bool(nullable), bool(has_default), bool(generated))
-        for name, dtype, nullable, has_default, generated in cursor.fetchall()
-    }
-
-
-def _unique_indexes(cursor: Any, table: TableName) -> tuple[UniqueIndex, ...]:
-    cursor.execute(_UNIQUE_INDEXES, [_regclass(table)])
-    return tuple(
-        UniqueIndex(
-            name=name,
-            # An expression key counts every column its expressions (and predicate) name.
-            columns=frozenset(keys) | (frozenset(named) if expression else frozenset()),
-            partial=bool(partial),
-            nulls_distinct=bool(nulls_distinct),
+def _columns(rows: list[tuple[Any, ...]]) -> dict[TableName, dict[str, ColumnInfo]]:
+    tables: dict[TableName, dict[str, ColumnInfo]] = {}
+    for schema, table, name, dtype, nullable, has_default, generated in rows:
+        tables.setdefault(TableName(schema, table), {})[name] = ColumnInfo(
+            name, dtype, bool(nullable), bool(has_default), bool(generated)
         )
-        for name, partial, nulls_distinct, keys, expression, named in cursor.fetchall()
-    )
+    return tables
 
 
-def _foreign_keys(cursor: Any) -> tuple[tuple[ForeignKey, ...], frozenset[TableName]]:
-    cursor.execute(_FOREIGN_KEYS)
+def _unique_indexes(rows: list[tuple[Any, ...]]) -> dict[TableName, tuple[UniqueIndex, ...]]:
+    tables: dict[TableName, list[UniqueIndex]] = {}
+    for schema, table, name, partial, nulls_distinct, keys, expression, named in rows:
+        tables.setdefault(TableName(schema, table), []).append(
+            UniqueIndex(
+                name=name,
+                # An expression key counts every column its expressions (and predicate) name.
+                columns=frozenset(keys) | (frozenset(named) if expression else frozenset()),
+                partial=bool(partial),
+                nulls_distinct=bool(nulls_distinct),
+            )
+        )
+    return {table: tuple(indexes) for table, indexes in tables.items()}
+
+
+def _foreign_keys(rows: list[tuple[Any, ...]]) -> tuple[tuple[ForeignKey, ...], frozenset[TableName]]:
     keys: list[ForeignKey] = []
     unreadable: set[TableName] = set()
-    for (
-        name,
-        schema,
-        table,
-        columns,
-        ref_schema,
-        ref_table,
-        ref_columns,
-        deltype,
-        readable,
-    ) in cursor.fetchall():
+    for name, schema, table, columns, ref_schema, ref_table, ref_columns, deltype, readable in rows:
         fk = ForeignKey(
             name=name,
             table=TableName(schema, table),
@@ -440,7 +476,9 @@ def _foreign_keys(cursor: Any) -> tuple[tuple[ForeignKey, ...], frozenset[TableN
 
 
 def _therapist_link(
-    cursor: Any, foreign_keys: tuple[ForeignKey, ...], profile_columns: Mapping[str, ColumnInfo]
+    unique_sets: Mapping[TableName, set[frozenset[str]]],
+    foreign_keys: tuple[ForeignKey, ...],
+    profile_columns: Mapping[str, ColumnInfo],
 ) -> TherapistLink:
     """A junction: a table whose ``therapist_id`` and ``patient_id`` reference users and whose
     primary key or a unique constraint is ``(patient_id)`` or ``(therapist_id, patient_id)`` —
@@ -455,7 +493,7 @@ def _therapist_link(
         (
             table
             for table in candidates
-            if _unique_sets(cursor, table) & {frozenset({"patient_id"}), frozenset(pair)}
+            if unique_sets.get(table, set()) & {frozenset({"patient_id"}), frozenset(pair)}
         ),
         key=lambda table: (table.name != "therapist_patients", table.schema != "public", str(table)),
     )
@@ -463,33 +501,13 @@ def _therapist_link(
     return TherapistLink(junction=junctions[0] if junctions else None, column=column)
 
 
-def _unique_sets(cursor: Any, table: TableName) -> set[frozenset[str]]:
-    cursor.execute(
-        "SELECT ARRAY(SELECT a.attname FROM unnest(c.conkey) k(n) "
-        "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n) "
-        "FROM pg_constraint c WHERE c.conrelid = to_regclass(%s) AND c.contype IN ('p', 'u')",
-        [_regclass(table)],
-    )
-    return {frozenset(row[0]) for row in cursor.fetchall()}
-
-
-def _regclass(table: TableName) -> str:
-    """The text ``to_regclass`` reads as exactly this schema and name."""
-    return ".".join('"' + part.replace('"', '""') + '"' for part in table)
-
-
-def _signup_triggers(cursor: Any) -> tuple[str, ...]:
-    cursor.execute(_SIGNUP_TRIGGERS)
-    return tuple(name for name, source in cursor.fetchall() if source and _WRITES_PROFILES.search(source))
-
-
-def _role_values(cursor: Any) -> frozenset[str] | None:
-    cursor.execute(_ROLE_ENUM)
-    labels = [row[0] for row in cursor.fetchall()]
+def _role_values(
+    enum_rows: list[tuple[Any, ...]], check_rows: list[tuple[Any, ...]]
+) -> frozenset[str] | None:
+    labels = [row[0] for row in enum_rows]
     if labels:
         return frozenset(labels)
-    cursor.execute(_ROLE_CHECKS)
-    definitions = [row[0] for row in cursor.fetchall()]
+    definitions = [row[0] for row in check_rows]
     if not definitions:
         return None
     allowed: set[str] | None = None

@@ -53,3 +53,8 @@ STORAGES = {
 # WhiteNoise serves from the apps' static directories, no collectstatic needed.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# The suite's own process is not one synthadmin process: pytest-django's connections, live
+# servers and the threads many tests start at once would wait on a budget of 4. Subprocesses
+# (manage.py, the served web process) keep the default; a test that checks the budget in this
+# process sets it with the ``settings`` fixture.
+SYNTHADMIN_DB_CONNECTIONS = 64

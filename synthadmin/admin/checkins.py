@@ -15,12 +15,14 @@ from django.utils.html import format_html
 from checkins.models import PAYLOAD_COLUMNS, CheckIn
 from profiles.models import AuthUser, Profile
 from synthadmin.admin.date_navigation import DateNavigationQuerySet
+from synthadmin.admin.exports import ExportActionsAdmin, export_checkins
 from synthadmin.admin.filters import CheckinRunFilter, PatientTestFlagFilter, StateFilter
 from synthadmin.admin.helpers import ReadOnlyAdminMixin, admin_url
 from synthadmin.admin.paging import BoundedListAdmin
 from synthadmin.admin.privacy import RealPatientsPrivateAdmin
 from synthadmin.fieldlabels import LABEL_BY_KEY, SECTION_TITLES, FieldLabel, section_fields
 from synthadmin.mood_chart import STATE_LABELS
+from synthadmin.selectors import user_ids_named
 from synthadmin.services.patient_truth import checkin_day_state
 
 #: Key values shown in the list: (column name, JSON key); labels from ``fieldlabels``.
@@ -32,7 +34,9 @@ LIST_VALUES: tuple[tuple[str, str], ...] = (
 )
 
 
-class CheckInAdmin(RealPatientsPrivateAdmin[CheckIn], ReadOnlyAdminMixin, BoundedListAdmin[CheckIn]):
+class CheckInAdmin(
+    RealPatientsPrivateAdmin[CheckIn], ExportActionsAdmin, ReadOnlyAdminMixin, BoundedListAdmin[CheckIn]
+):
     """The list costs what it shows (``paging``, ``date_navigation``): sorted by date only — the
     one order an index serves (patient or state would sort every check-in); each row's state is
     one probe of the intervals' index, its patient's e-mail and name one of ``profiles``'s and
@@ -40,6 +44,7 @@ class CheckInAdmin(RealPatientsPrivateAdmin[CheckIn], ReadOnlyAdminMixin, Bounde
 
     list_display = ("patient_email", "checkin_date", "state", *(f"list_{key}" for _, key in LIST_VALUES))
     list_filter = (PatientTestFlagFilter, CheckinRunFilter, StateFilter)
+    actions = [export_checkins]
     date_hierarchy = "checkin_date"
     #: No join for the patient: its e-mail is a probe of ``profiles``'s key for the page's rows
     #: only; joined, PostgreSQL would join every check-in of the day it sorts to pick the page.
@@ -47,6 +52,7 @@ class CheckInAdmin(RealPatientsPrivateAdmin[CheckIn], ReadOnlyAdminMixin, Bounde
     #: Real patients' check-ins are shown only to staff who may see them (``admin.privacy``).
     profile_field = "user"
     search_fields = ("user__email",)
+    search_help_text = "The patient's e-mail or name (accents and case aside)."
     fieldsets = (
         (None, {"fields": ("patient", "checkin_date", "state", "created_at")}),
         *(  # type: ignore[arg-type]  # generated sections; django-stubs expects literal field options
@@ -77,6 +83,17 @@ class CheckInAdmin(RealPatientsPrivateAdmin[CheckIn], ReadOnlyAdminMixin, Bounde
             )
         )
         return DateNavigationQuerySet.of(checkins)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[CheckIn], search_term: str
+    ) -> tuple[QuerySet[CheckIn], bool]:
+        """The patient's e-mail (Django's search), or their displayed name: the users the name
+        index finds (``selectors.user_ids_named``), their check-ins by the app's own index."""
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        named = user_ids_named(search_term)
+        if named is not None:
+            results = results | queryset.filter(user_id__in=named)
+        return results, may_have_duplicates
 
     def change_view(
         self,

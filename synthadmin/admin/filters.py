@@ -1,9 +1,10 @@
-"""The admin's list filters: test patient or not, the users of one run, a run's status, and a
-check-in's ground-truth state."""
+"""The admin's list filters: test patient or not, one therapist's patients, the users of one run, a
+run's status, and a check-in's ground-truth state."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import admin
@@ -13,9 +14,16 @@ from django.http import HttpRequest
 
 from synthadmin.models import LIVE_STATES, CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.mood_chart import STATE_LABELS
-from synthadmin.selectors import profile_synthetic_q, user_may_view_real_patients
+from synthadmin.selectors import (
+    patients_of,
+    profile_is_synthetic,
+    profile_synthetic_q,
+    therapists_matching,
+    user_may_view_real_patients,
+)
 from synthadmin.services.figures import patterns_text, run_figures
 from synthadmin.services.patient_truth import checkin_day_in_state
+from synthadmin.target import target_get
 from synthadmin.text import plural
 
 
@@ -49,10 +57,58 @@ class PatientTestFlagFilter(TestPatientFilter):
     field_prefix = "user__"
 
 
+class TherapistFilter(admin.SimpleListFilter):
+    """The patients of one therapist, found by a search box (an e-mail or part of it, a name
+    without its accents, an id), never a list of every therapist: a search that names several
+    shows them (at most ``SHOWN``) and lists the patients of all of them until one is chosen."""
+
+    title = "Therapist"
+    parameter_name = "therapist"
+    template = "admin/synthadmin/therapist_filter.html"
+    SHOWN = 10
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
+        value = str(self.value() or "")
+        self.matches = therapists_matching(value, limit=self.SHOWN) if value else []
+        if not user_may_view_real_patients(request.user):  # real therapists: theirs to see only
+            self.matches = [t for t in self.matches if profile_is_synthetic(t)]
+        return [(str(t.pk), t.email or str(t.pk)) for t in self.matches]
+
+    def has_output(self) -> bool:
+        return True  # the search box, even before any therapist is named
+
+    def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:  # type: ignore[override]  # a search box first
+        value = str(self.value() or "")
+        kept = {k: v for k, v in changelist.params.items() if k != self.parameter_name}
+        yield {
+            "search": True,
+            "query_string": changelist.get_query_string(),  # where the box is: this very list
+            "value": value,
+            "kept": sorted(kept.items()),
+            "none_found": bool(value) and not self.lookup_choices,
+        }
+        yield {
+            "selected": not value,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "All",
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": value == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if not self.value():
+            return queryset
+        return queryset.filter(patients_of(target_get(), [t.pk for t in self.matches]))
+
+
 class RunFilter(admin.SimpleListFilter):
     """Users of one run (its ledger entries, or the patients an "Add check-in days" run extended).
 
-    Offers the most recent runs; any run id works in the URL (``?run=<id>``), which is where
+    Offers the most recent runs not purged; any run id works in the URL (``?run=<id>``), which is where
     Generate sends staff afterwards. ``user_field`` is the path to the user id being filtered.
     """
 
@@ -62,7 +118,11 @@ class RunFilter(admin.SimpleListFilter):
     RECENT = 12
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
-        runs = list(SyntheticRun.objects.order_by("-started_at")[: self.RECENT])
+        # Purged runs have no users left to filter by: they leave the choices (a purged run's
+        # id in the URL still works, and is shown then).
+        runs = list(
+            SyntheticRun.objects.filter(purged_at__isnull=True).order_by("-started_at")[: self.RECENT]
+        )
         chosen = self._run_id()
         if chosen is not None and all(r.pk != chosen for r in runs):
             runs += list(SyntheticRun.objects.filter(pk=chosen))

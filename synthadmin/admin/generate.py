@@ -8,7 +8,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path
 from django.utils import timezone
@@ -16,6 +15,7 @@ from django.utils.html import format_html
 
 from profiles.models import Profile
 from synthadmin.admin.helpers import (
+    GENERATE_PERMISSION,
     SyntheticDataPermissions,
     admin_page,
     admin_url,
@@ -24,6 +24,7 @@ from synthadmin.admin.helpers import (
     staff_starter,
 )
 from synthadmin.admin.queued import queued_message, waiting_note
+from synthadmin.admin.refusals import PermissionMissing
 from synthadmin.exceptions import ConfigurationError, InvalidRequestError, SynthadminError
 from synthadmin.forms import GenerateForm
 from synthadmin.models import SyntheticRun
@@ -67,7 +68,7 @@ class GeneratePageAdmin(SyntheticDataPermissions, admin.ModelAdmin[Profile]):
         hidden) and "Back"; a valid POST without ``_preview`` or ``_back`` generates: validate,
         call the service, log, message, redirect."""
         if not self.has_generate_synthetic_permission(request):
-            raise PermissionDenied
+            raise PermissionMissing(GENERATE_PERMISSION)
         logins_expire()
         form = GenerateForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and "_back" not in request.POST and form.is_valid():

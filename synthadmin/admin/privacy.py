@@ -25,11 +25,12 @@ from typing import Any, TypeVar
 from django.contrib import admin
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from profiles.models import Profile
+from synthadmin.admin.refusals import PermissionMissing
 from synthadmin.selectors import (
     REAL_PATIENTS_PERMISSION,
     profiles_real,
@@ -90,7 +91,7 @@ class RealPatientsPrivateAdmin(admin.ModelAdmin[_M]):
 
     def _real_profile_of(self, request: HttpRequest, object_id: str) -> Profile | None:
         """The real profile behind the page of ``object_id`` (None for a synthetic or missing
-        one); PermissionDenied, naming the permission, when the staff member may not see it."""
+        one); ``PermissionMissing``, naming the permission, when the staff member may not see it."""
         try:
             pk = self.opts.pk.to_python(unquote(object_id))
         except (ValidationError, ValueError):
@@ -98,10 +99,7 @@ class RealPatientsPrivateAdmin(admin.ModelAdmin[_M]):
         rows = self.model._default_manager.filter(pk=pk).values(self.profile_field)
         real = profiles_real().filter(pk__in=rows).first()
         if real is not None and not user_may_view_real_patients(request.user):
-            raise PermissionDenied(
-                f"This is a real patient's data: seeing it needs the permission "
-                f"{REAL_PATIENTS_PERMISSION} (Synthetic data | synthetic run | Can view real patients)."
-            )
+            raise PermissionMissing(REAL_PATIENTS_PERMISSION)  # the admin's 403 names it
         return real
 
     def _viewed(self, object_id: str) -> str:

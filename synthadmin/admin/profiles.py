@@ -12,7 +12,7 @@ from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, 
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from checkins.models import CheckIn
@@ -23,14 +23,22 @@ from synthadmin.admin.actions import (
     delete_synthetic_users,
     extend_to_today,
 )
-from synthadmin.admin.filters import RunFilter, TestPatientFilter
+from synthadmin.admin.exports import ExportActionsAdmin, export_patients_checkins
+from synthadmin.admin.filters import RunFilter, TestPatientFilter, TherapistFilter
 from synthadmin.admin.generate import GeneratePageAdmin
-from synthadmin.admin.helpers import ReadOnlyAdminMixin, run_link
-from synthadmin.admin.paging import BoundedListAdmin
+from synthadmin.admin.helpers import ReadOnlyAdminMixin, admin_url, run_link
+from synthadmin.admin.paging import BoundedListAdmin, list_count
 from synthadmin.admin.privacy import RealPatientsPrivateAdmin
 from synthadmin.models import LIVE_STATES, SyntheticRun, SyntheticUser
-from synthadmin.mood_chart import BAND_COLOURS, SERIES, STATE_LABELS
-from synthadmin.selectors import profile_is_synthetic, therapist_email
+from synthadmin.mood_chart import BAND_COLOURS, DASHES, SERIES, STATE_LABELS, mood_chart_css
+from synthadmin.selectors import (
+    patients_of,
+    profile_is_synthetic,
+    profiles_visible_q,
+    therapist_email,
+    therapist_id,
+    user_ids_named,
+)
 from synthadmin.services.patient_story import patient_story_get
 from synthadmin.target import target_get
 
@@ -46,12 +54,13 @@ class ProfileAdmin(
     RealPatientsPrivateAdmin[Profile],
     GeneratePageAdmin,
     ProfileActionsAdmin,
+    ExportActionsAdmin,
     ReadOnlyAdminMixin,
     BoundedListAdmin[Profile],
 ):
     change_list_template = "admin/profiles/profile/change_list.html"
     change_form_template = "admin/profiles/profile/change_form.html"
-    actions = [delete_synthetic_users, add_checkin_days, extend_to_today]
+    actions = [delete_synthetic_users, add_checkin_days, extend_to_today, export_patients_checkins]
     list_display = (
         "email_breakable",
         "name",
@@ -64,8 +73,12 @@ class ProfileAdmin(
         "last_checkin",
         "created",
     )
-    list_filter = (TestPatientFilter, "role", RunFilter)
+    list_filter = (TestPatientFilter, "role", TherapistFilter, RunFilter)
+    #: Plus the displayed name (``selectors.user_ids_named``, accents and case aside) and the id.
     search_fields = ("email", "username")
+    search_help_text = "E-mail, username, name (accents and case aside) or id."
+    #: Patients a therapist's page lists before "all N of them".
+    CASELOAD_SHOWN = 50
     list_per_page = 50
     list_display_links = ("email_breakable",)
     fields = (
@@ -117,13 +130,19 @@ class ProfileAdmin(
                 ),
             )
         )
-        therapist = therapist_email(target_get())
-        return queryset.annotate(_therapist_email=therapist) if therapist is not None else queryset
+        target = target_get()
+        therapist, therapist_pk = therapist_email(target), therapist_id(target)
+        if therapist is None or therapist_pk is None:
+            return queryset
+        return queryset.annotate(_therapist_email=therapist, _therapist_id=therapist_pk)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Profile], search_term: str
     ) -> tuple[QuerySet[Profile], bool]:
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        named = user_ids_named(search_term)
+        if named is not None:
+            results = results | queryset.filter(id__in=named)
         try:
             profile_id = uuid.UUID(search_term.strip())
         except ValueError:
@@ -155,8 +174,17 @@ class ProfileAdmin(
 
     @admin.display(description="Therapist")
     def therapist_email(self, obj: Profile) -> str:
-        email = getattr(obj, "_therapist_email", None)
-        return _breakable(email) if email else "—"
+        """The therapist's e-mail (wrapping in a list's narrow column), a link to their page."""
+        return self._therapist_link(obj, breakable=True)
+
+    def _therapist_link(self, obj: Profile, *, breakable: bool) -> str:
+        email, pk = getattr(obj, "_therapist_email", None), getattr(obj, "_therapist_id", None)
+        if not email or not pk:
+            return "—"
+        url = admin_url(self.admin_site, Profile, "change", pk)
+        return format_html(
+            '<a href="{}" class="therapist-link">{}</a>', url, _breakable(email) if breakable else email
+        )
 
     @admin.display(description="Check-ins")
     def checkin_count(self, obj: Profile) -> int:
@@ -186,15 +214,40 @@ class ProfileAdmin(
                 {
                     "story": story,
                     "story_chart": mark_safe(story.chart.svg) if story.chart else "",  # noqa: S308 - numbers, dates, escaped text (synthadmin.mood_chart)
-                    "story_series": SERIES,
-                    "story_states": [(STATE_LABELS[s], BAND_COLOURS[s]) for s in BAND_COLOURS]
+                    "story_chart_narrow": mark_safe(story.chart.svg_narrow) if story.chart else "",  # noqa: S308 - as above
+                    "story_chart_css": mark_safe(mood_chart_css()),  # noqa: S308 - constant colours
+                    "story_series": [(a, legend, colour, DASHES[a]) for a, legend, colour, _ in SERIES],
+                    "story_states": [(s, STATE_LABELS[s], BAND_COLOURS[s]) for s in BAND_COLOURS]
                     if story.truth is not None
                     else [],
                     "story_latest": [(row, STATE_LABELS.get(row.state or "", "—")) for row in story.latest],
-                    "story_therapist": getattr(obj, "_therapist_email", None),
+                    "story_therapist": self._therapist_link(obj, breakable=False),
                     "story_can_view_checkins": request.user.has_perm("checkins.view_checkin"),
                 }
             )
+        if obj is not None and obj.role == Profile.Role.THERAPIST:
+            context["caseload"] = self._caseload(request, obj)
         return super().render_change_form(
             request, context, add=add, change=change, form_url=form_url, obj=obj
         )
+
+    def _caseload(self, request: HttpRequest, therapist: Profile) -> dict[str, Any]:
+        """A therapist's patients: the first ``CASELOAD_SHOWN`` by e-mail (links to their pages),
+        how many in all (capped, ``paging.list_count``), and the list filtered to them; real
+        patients only for staff who may see them (``admin.privacy``)."""
+        patients = (
+            Profile.objects.filter(patients_of(target_get(), [therapist.pk]))
+            .filter(profiles_visible_q(user=request.user))
+            .order_by("email")
+        )
+        shown = [
+            (admin_url(self.admin_site, Profile, "change", p.pk), p.email or str(p.pk), p.is_test_patient)
+            for p in patients[: self.CASELOAD_SHOWN]
+        ]
+        count = list_count(patients) if len(shown) == self.CASELOAD_SHOWN else None
+        return {
+            "shown": shown,
+            "count": count.text() if count is not None else f"{len(shown):,}",
+            "more": count is not None and count.counted > len(shown),
+            "list_url": admin_url(self.admin_site, Profile, "changelist") + f"?therapist={therapist.pk}",
+        }

@@ -24,6 +24,9 @@ from django.views.decorators.http import require_POST
 from profiles.models import Profile
 from synthadmin.admin.filters import RunStatusFilter
 from synthadmin.admin.helpers import (
+    EXPORT_PERMISSION,
+    GENERATE_PERMISSION,
+    PURGE_PERMISSION,
     ReadOnlyAdminMixin,
     SyntheticDataPermissions,
     admin_page,
@@ -33,11 +36,12 @@ from synthadmin.admin.helpers import (
 )
 from synthadmin.admin.paging import BoundedListAdmin
 from synthadmin.admin.queued import queued_message
+from synthadmin.admin.refusals import PermissionMissing
 from synthadmin.exceptions import InvalidRequestError, SynthadminError
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.services.cancel import run_cancel
 from synthadmin.services.dispatch import run_purge_start_or_enqueue
-from synthadmin.services.export import FORMATS, CheckinsExport, checkins_export_chunks
+from synthadmin.services.export import FORMATS, CheckinsExport, checkins_export_chunks, export_has_rows
 from synthadmin.services.figures import RunFigures, parameters_rows, patterns_text, run_figures
 from synthadmin.services.ledger import run_counts
 from synthadmin.services.logins import (
@@ -233,7 +237,9 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, BoundedLis
             obj is not None and obj.purged_at is None and self.has_purge_synthetic_permission(request)
         )
         context["download_formats"] = (
-            FORMATS if obj is not None and self.has_export_synthetic_permission(request) else ()
+            FORMATS
+            if obj is not None and self.has_export_synthetic_permission(request) and export_has_rows(obj)
+            else ()
         )
         if obj is not None:
             progress = run_progress(obj)
@@ -253,7 +259,7 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, BoundedLis
 
     def purge_view(self, request: HttpRequest, run_id: str) -> HttpResponse:
         if not self.has_purge_synthetic_permission(request):
-            raise PermissionDenied
+            raise PermissionMissing(PURGE_PERMISSION)
         run = get_object_or_404(SyntheticRun, pk=run_id)
         change_url = admin_url(self.admin_site, SyntheticRun, "change", run.pk)
         if request.method == "POST":
@@ -291,14 +297,14 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, BoundedLis
         """Where the run stands, as JSON (``progress.run_progress``): what the run page polls."""
         run = get_object_or_404(SyntheticRun, pk=run_id)
         if not self.has_view_permission(request, run):
-            raise PermissionDenied
+            raise PermissionMissing("synthadmin.view_syntheticrun", "synthadmin.change_syntheticrun")
         return JsonResponse(run_progress(run).as_dict())
 
     @method_decorator(require_POST)
     def cancel_view(self, request: HttpRequest, run_id: str) -> HttpResponse:
         """Cancel a background run (POST, CSRF; the generate permission): ``cancel.run_cancel``."""
         if not self.has_generate_synthetic_permission(request):
-            raise PermissionDenied
+            raise PermissionMissing(GENERATE_PERMISSION)
         run = get_object_or_404(SyntheticRun, pk=run_id)
         change_url = admin_url(self.admin_site, SyntheticRun, "change", run.pk)
         try:
@@ -329,7 +335,7 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, BoundedLis
         whole). The admin log records the download once it ends, with what it held.
         """
         if not self.has_export_synthetic_permission(request):
-            raise PermissionDenied
+            raise PermissionMissing(EXPORT_PERMISSION)
         run = get_object_or_404(SyntheticRun, pk=run_id)
         try:
             export = checkins_export_chunks(run=run.pk, fmt=fmt)  # type: ignore[arg-type]

@@ -61,10 +61,13 @@ class ScenarioAdmin(SyntheticDataPermissions, admin.ModelAdmin[Scenario]):
     run_confirmation_template = "admin/synthadmin/scenario/run_confirmation.html"
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return self.has_generate_synthetic_permission(request)
+        return self.has_view_permission(request)
 
     def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return self.has_generate_synthetic_permission(request)
+        """Staff who may generate, or who were given ``view_scenario`` (read the recipes only)."""
+        return self.has_generate_synthetic_permission(request) or super().has_view_permission(
+            request, obj if isinstance(obj, Scenario) else None
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return self.has_generate_synthetic_permission(request)

@@ -71,8 +71,13 @@ class AuthGateway(Protocol):
         """The user, or None when no user has that id."""
         ...
 
-    def delete_user(self, user_id: uuid.UUID) -> bool:
-        """Hard-delete (cascading to profile and check-ins); False when it did not exist."""
+    def delete_user(self, user_id: uuid.UUID, *, cancellable: bool = True) -> bool:
+        """Hard-delete (cascading to profile and check-ins); False when it did not exist.
+
+        ``cancellable=False``: an undo (the compensating delete of a user whose rows could not
+        be written) runs whatever the stop event says, still bounded by the call deadline — a
+        stop starts no new work, it never keeps what was done from being undone.
+        """
         ...
 
     def preflight(self) -> None:
@@ -108,7 +113,7 @@ class BaseAuthGateway:
     def get_user(self, user_id: uuid.UUID) -> AuthUserInfo | None:
         raise NotImplementedError("a gateway implements get_user")
 
-    def delete_user(self, user_id: uuid.UUID) -> bool:
+    def delete_user(self, user_id: uuid.UUID, *, cancellable: bool = True) -> bool:
         raise NotImplementedError("a gateway implements delete_user")
 
     def preflight(self) -> None:

@@ -14,6 +14,8 @@ database error                            raised
 23505 on ``users_email_partial_key``      DuplicateEmailError (from ``gotrue_store``)
 57014 (statement_timeout: the deadline)   AuthDeadlineExceededError (rolled back: nothing made)
 connection lost / refused                 AuthUnavailableError
+55P03 (a lock wait past lock_timeout)     AuthUnavailableError (retried: the holder's
+                                          transaction ends; SYNTHADMIN_LOCK_TIMEOUT named)
 create: any other database error (a       AuthDatabaseRefusedError (code = SQLSTATE), naming
 trigger's RAISE P0001, a CHECK, a FK...)  the constraint / table when PostgreSQL reports one
 delete: 23503 or any other database error AuthDeleteBlockedError (code = SQLSTATE)
@@ -34,7 +36,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 
 from synthadmin.auth import gotrue_store
 from synthadmin.auth.base import AuthUserInfo, BaseAuthGateway, NewAuthUser
-from synthadmin.db.errors import pg_error, sqlstate
+from synthadmin.db.errors import LOCK_NOT_AVAILABLE, pg_error, sqlstate
 from synthadmin.exceptions import (
     AuthDatabaseRefusedError,
     AuthDeadlineExceededError,
@@ -44,6 +46,7 @@ from synthadmin.exceptions import (
     AuthUnavailableError,
     IdentityCollisionError,
 )
+from synthadmin.failpoints import AUTH_CREATE_IN_FLIGHT, failpoint
 
 T = TypeVar("T")
 
@@ -115,6 +118,7 @@ class LocalAuthGateway(BaseAuthGateway):
             raise AuthRejectedError(str(exc), status=400, code="validation_failed") from exc
 
         def insert(cursor: Any) -> AuthUserInfo:
+            failpoint(AUTH_CREATE_IN_FLIGHT)  # tests only: a stop with the call under way
             row = gotrue_store.insert_user(
                 cursor,
                 user_id=user.id,
@@ -137,8 +141,9 @@ class LocalAuthGateway(BaseAuthGateway):
 
         return self._run(LOOKUP, fetch)
 
-    def delete_user(self, user_id: uuid.UUID) -> bool:
-        self._check_cancel("delete user")
+    def delete_user(self, user_id: uuid.UUID, *, cancellable: bool = True) -> bool:
+        if cancellable:
+            self._check_cancel("delete user")
         return self._run(DELETE, lambda cursor: gotrue_store.delete_user(cursor, user_id))
 
     def delete_users(self, user_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
@@ -182,6 +187,12 @@ def _translate(exc: DatabaseError, action: str) -> AuthGatewayError:
             "(SYNTHADMIN_AUTH_CALL_DEADLINE_SECONDS); rolled back",
             code=state,
             user_may_exist=False,
+        )
+    if state == LOCK_NOT_AVAILABLE:  # transient: the other session's transaction ends
+        return AuthUnavailableError(
+            f"the Auth {action} waited longer than SYNTHADMIN_LOCK_TIMEOUT for a lock another session "
+            f"holds (SQLSTATE {state}); rolled back",
+            code=state,
         )
     if isinstance(exc, OperationalError | InterfaceError):
         return AuthUnavailableError(

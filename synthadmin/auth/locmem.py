@@ -75,8 +75,9 @@ class LocMemAuthGateway(BaseAuthGateway):
         with _lock:
             return self.users.get(user_id)
 
-    def delete_user(self, user_id: uuid.UUID) -> bool:
-        self._check_cancel("delete user")
+    def delete_user(self, user_id: uuid.UUID, *, cancellable: bool = True) -> bool:
+        if cancellable:
+            self._check_cancel("delete user")
         with _lock:
             return self.users.pop(user_id, None) is not None
 

@@ -164,11 +164,12 @@ class SupabaseAuthGateway(BaseAuthGateway):
             raise verdict_error(verdict, self._asked("look up a user", read=True)) from failed.cause
         return AuthUserInfo.from_gotrue_json(response.user.model_dump(mode="json"))
 
-    def delete_user(self, user_id: uuid.UUID) -> bool:
+    def delete_user(self, user_id: uuid.UUID, *, cancellable: bool = True) -> bool:
         try:
             self._exchange(
                 lambda: self._admin.delete_user(str(user_id), should_soft_delete=False),
                 deadline=self._deadline - self._reserve,
+                cancellable=cancellable,
             )
         except _Failed as failed:
             return self._delete_failed(user_id, failed)

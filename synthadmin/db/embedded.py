@@ -28,7 +28,7 @@ import psycopg
 from django.core.exceptions import ImproperlyConfigured
 from psycopg import sql
 
-from synthadmin.db.session import session_options
+from synthadmin.db.session import application_name, session_options
 
 _lock = threading.Lock()
 _servers: dict[Path, EmbeddedServer] = {}
@@ -58,7 +58,12 @@ class EmbeddedServer:
 
     def conninfo(self, dbname: str) -> str:
         return psycopg.conninfo.make_conninfo(
-            host=self.host, port=self.port, user=self.user, dbname=dbname, options=session_options()
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            dbname=dbname,
+            options=session_options(),
+            fallback_application_name=application_name(),
         )
 
 

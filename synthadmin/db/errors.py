@@ -19,6 +19,8 @@ from django.db import InterfaceError, OperationalError
 from synthadmin.db.base import configured_by, describe
 
 UNIQUE_VIOLATION = "23505"
+#: lock_not_available: a lock wait longer than the session's ``lock_timeout``.
+LOCK_NOT_AVAILABLE = "55P03"
 #: SQLSTATEs that say the session is gone (not that a statement failed).
 SESSION_GONE = {"57P01", "57P02", "57P03"}
 
@@ -77,3 +79,17 @@ def database_lost_message(settings_dict: dict[str, Any], exc: BaseException) -> 
 def database_unusable_message(settings_dict: dict[str, Any], exc: BaseException) -> str:
     """One line for a database that could not be used at all (nothing was written)."""
     return f"cannot use the database ({first_line(exc)}); {configured_by(settings_dict)}"
+
+
+def lock_wait_exceeded(exc: BaseException) -> bool:
+    """True when ``exc`` (or an error it was raised from) is a lock wait cut by ``lock_timeout``."""
+    return sqlstate(exc) == LOCK_NOT_AVAILABLE
+
+
+def lock_wait_message(exc: BaseException, seconds: float) -> str:
+    """One line for a statement that waited longer than ``SYNTHADMIN_LOCK_TIMEOUT`` for a lock."""
+    return (
+        f"a statement waited more than {seconds:g} s for a lock another session holds "
+        f"({first_line(exc)}; SYNTHADMIN_LOCK_TIMEOUT); what was written before it stays, "
+        "run the same command again once that session ends"
+    )

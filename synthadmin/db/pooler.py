@@ -8,12 +8,16 @@ from typing import Any, Protocol
 
 from django.core.exceptions import ImproperlyConfigured
 
+from synthadmin.db.budget import slot_give, slot_take
+
 #: Transactions used to tell a session from a transaction-mode pooler (see ``pooler_refuse``).
 POOLER_PROBES = 2
 POOLER_ROUNDS = 3
 
 #: Databases (host, port, name) this process has probed and found to be a real session.
 _probed: set[tuple[Any, ...]] = set()
+#: Those of them reached without a pooler: PostgreSQL itself answers the connect.
+_direct: set[tuple[Any, ...]] = set()
 _probe_lock = threading.Lock()
 
 
@@ -25,6 +29,7 @@ class TransactionPoolerError(ImproperlyConfigured):
 
 class _Wrapper(Protocol):
     settings_dict: dict[str, Any]
+    connection: Any
 
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any: ...
     def get_connection_params(self) -> dict[str, Any]: ...
@@ -35,14 +40,26 @@ def _key(settings_dict: dict[str, Any]) -> tuple[Any, ...]:
     return (settings_dict.get("HOST"), settings_dict.get("PORT"), settings_dict.get("NAME"))
 
 
+def reached_directly(settings_dict: dict[str, Any]) -> bool:
+    """True once this process has seen that database answer the connect itself (no pooler)."""
+    with _probe_lock:
+        return _key(settings_dict) in _direct
+
+
 def connected_once(settings_dict: dict[str, Any]) -> bool:
     """True once this process has had a working connection to that database."""
     with _probe_lock:
         return _key(settings_dict) in _probed
 
 
-def pooler_refuse(wrapper: _Wrapper, where: str) -> None:
+def pooler_refuse(wrapper: _Wrapper, where: str, *, server_pid: int | None = None) -> None:
     """Once per process and database: raise TransactionPoolerError through a transaction pooler.
+
+    A connection to the server itself costs nothing more: ``server_pid`` (what the session said
+    ``pg_backend_pid()`` is, in the statement that pinned it) equal to the process id the server
+    gave at connect (libpq's ``BackendKeyData``) means no pooler stands between. A pooler answers
+    the connect itself, with a key of its own (PgBouncer and Supavisor make one up, so that a
+    cancel request comes to them): then the probe below runs.
 
     A real session keeps its server backend, and no other session can ever use it while it
     lives. So this connection (A) notes its backend, then a second connection (B) opens a
@@ -62,6 +79,11 @@ def pooler_refuse(wrapper: _Wrapper, where: str) -> None:
     with _probe_lock:
         if key in _probed:
             return
+    if server_pid is not None and server_pid == wrapper.connection.info.backend_pid:
+        with _probe_lock:
+            _probed.add(key)
+            _direct.add(key)
+        return
     if _pooled(wrapper):
         raise TransactionPoolerError(
             f"{where} is reached through a transaction-mode pooler (one "
@@ -87,7 +109,12 @@ def _pooled(wrapper: _Wrapper) -> bool:
         seen.add(pid)
         return pid
 
-    other = wrapper.get_new_connection(wrapper.get_connection_params())
+    slot_take()  # the second connection counts against the process's budget too
+    try:
+        other = wrapper.get_new_connection(wrapper.get_connection_params())
+    except BaseException:
+        slot_give()
+        raise
     try:
         for _ in range(POOLER_ROUNDS):
             mine = ask()
@@ -109,4 +136,5 @@ def _pooled(wrapper: _Wrapper) -> bool:
                 return True
     finally:
         other.close()
+        slot_give()
     return False

@@ -185,10 +185,18 @@ def report_refusal(report: RunReport, signals: SignalStop | None) -> CommandErro
     None when it succeeded."""
     if signals is not None and signals.received is not None:
         return CommandError(
-            f"stopped by {signals.name}: no user was left half-written; "
+            f"stopped by {signals.name}: {_left_behind(report)}; "
             f"{report.patients_created} patients and {report.therapists_created} therapists are "
-            f"complete. Remove this run with: {report.purge_command}",
+            f"complete. {_remove_with(report)}",
             returncode=signal_exit_code(signals.received),
+        )
+    if report.cancelled_by:
+        # A purge of this run asked it to stop; that purge removes what it made.
+        return CommandError(
+            f"stopped: purged by {report.cancelled_by}: the run was asked to stop so that the purge "
+            f"could remove it; {_left_behind(report)}; the {report.patients_created} patients and "
+            f"{report.therapists_created} therapists it made are removed by that purge",
+            returncode=exitcodes.STOPPED,
         )
     if report.status == SyntheticRun.Status.SUCCEEDED:
         return None
@@ -200,7 +208,7 @@ def report_refusal(report: RunReport, signals: SignalStop | None) -> CommandErro
         )
     if report.status == SyntheticRun.Status.ABORTED:
         return CommandError(
-            f"interrupted: no user was left half-written. Remove this run with: {report.purge_command}",
+            f"interrupted: {_left_behind(report)}. {_remove_with(report)}",
             returncode=exitcodes.INTERRUPTED,
         )
     # A diagnosis stopped the run part way (the key rejected, Auth unavailable or refusing
@@ -211,3 +219,19 @@ def report_refusal(report: RunReport, signals: SignalStop | None) -> CommandErro
         "what it made",
         returncode=exitcodes.STOPPED if report.stopped_by else exitcodes.PARTIAL,
     )
+
+
+def _left_behind(report: RunReport) -> str:
+    """What a stopped run left half-written, as its ledger says after the stop (never assumed)."""
+    if not report.users_unsettled:
+        return "no user was left half-written"
+    return (
+        f"{report.users_unsettled} user(s) left unsettled (an Auth call's outcome unknown, or its undo "
+        "failed: their ledger entries stay intent, the Auth user may exist)"
+    )
+
+
+def _remove_with(report: RunReport) -> str:
+    if report.users_unsettled:
+        return f"Settle them and remove this run with: {report.purge_command}"
+    return f"Remove this run with: {report.purge_command}"

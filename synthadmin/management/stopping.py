@@ -20,7 +20,8 @@ from synthadmin.management.exitcodes import signal_exit_code
 
 logger = logging.getLogger(__name__)
 
-#: The signals that ask for a clean stop (SIGINT keeps Python's KeyboardInterrupt path).
+#: The signals that ask for a clean stop (SIGINT keeps Python's KeyboardInterrupt path unless
+#: the command asks for it too: ``SignalStop(interrupt=True)``).
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
@@ -29,16 +30,21 @@ class SignalStop:
 
     ``received`` is the first signal that arrived (None if none did). Outside the main thread
     (where Python cannot install handlers) it does nothing.
+
+    ``interrupt=True``: Ctrl-C (SIGINT) sets ``event`` too, instead of raising KeyboardInterrupt
+    wherever the main thread happens to be — in the middle of counting a user's outcome or
+    recording the run's end, which would leave the count, or the run, wrong.
     """
 
-    def __init__(self, event: threading.Event | None = None) -> None:
+    def __init__(self, event: threading.Event | None = None, *, interrupt: bool = False) -> None:
         self.event = event or threading.Event()
         self.received: signal.Signals | None = None
         self._previous: dict[signal.Signals, Any] = {}
+        self._signals = (*STOP_SIGNALS, signal.SIGINT) if interrupt else STOP_SIGNALS
 
     def __enter__(self) -> SignalStop:
         if threading.current_thread() is threading.main_thread():
-            for signum in STOP_SIGNALS:
+            for signum in self._signals:
                 if signal.getsignal(signum) == signal.SIG_IGN:
                     # Ignored when we started (``nohup``, a script's background job): the caller
                     # asked for the run to outlive it; Python leaves SIGINT ignored the same way.

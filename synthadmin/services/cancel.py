@@ -1,8 +1,10 @@
-"""Stopping background runs: a cooperative cancel, waiting for it, and a purge that stops first.
+"""Stopping runs: a cooperative cancel, waiting for it, and a purge that stops first.
 
 A cancel sets the run's flag and cancels the chunks not started; running chunks see the flag
 within a fraction of a second (``workers.ChunkHeartbeat``), start no new user, and finish or
-compensate those in flight; the last of them finishes the run (``chunks.run_settle``).
+compensate those in flight; the last of them finishes the run (``chunks.run_settle``). A
+generation running inline in some process sees the same flag the same way
+(``run_watch.CancelWatch``) and ends the run itself.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ import uuid
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from synthadmin.auth import AuthGateway, gateway_in_use
 from synthadmin.exceptions import InvalidRequestError
 from synthadmin.models import RunChunk, SyntheticRun
+from synthadmin.services import ledger
 from synthadmin.services.chunks import chunks_reap, run_settle
 from synthadmin.services.purge import purge_preflight, synthetic_users_purge
 from synthadmin.services.reports import ProgressListener, PurgeReport
@@ -53,9 +57,12 @@ def run_cancel(*, run: SyntheticRun, by: str) -> SyntheticRun:
 
 
 def run_wait(run: SyntheticRun, *, timeout: float) -> SyntheticRun:
-    """Wait until a background run is neither queued nor running (at most ``timeout`` s)."""
+    """Wait until a run is neither queued nor running (at most ``timeout`` s); an inline run
+    whose process died meanwhile is marked interrupted on the way."""
     deadline = time.monotonic() + timeout
     while True:
+        if not run.background:
+            ledger.runs_reap_interrupted()
         run.refresh_from_db()
         if run.status not in (Status.QUEUED, Status.RUNNING) or time.monotonic() >= deadline:
             return run
@@ -63,35 +70,63 @@ def run_wait(run: SyntheticRun, *, timeout: float) -> SyntheticRun:
 
 
 def runs_in_progress(*, run: uuid.UUID | None) -> list[SyntheticRun]:
-    """The background runs queued or running: ``run`` (if it is one), or all when None."""
-    runs = SyntheticRun.objects.filter(background=True, status__in=[Status.QUEUED, Status.RUNNING])
+    """The runs in progress: background runs queued or running, and generations running inline
+    in a live process (those whose process died are marked interrupted first) — ``run`` (if it
+    is one), or all when None."""
+    ledger.runs_reap_interrupted()
+    runs = SyntheticRun.objects.filter(status__in=[Status.QUEUED, Status.RUNNING]).filter(
+        Q(background=True) | Q(kind=SyntheticRun.Kind.GENERATE)
+    )
     if run is not None:
         runs = runs.filter(pk=run)
     return list(runs)
 
 
-def runs_stop_before_purge(*, run: uuid.UUID | None, runs: list[SyntheticRun] | None = None) -> None:
-    """Cancel the background runs in progress (``run``, or every run when None; ``runs``, those
-    the caller already found with ``runs_in_progress``) and wait, at most
-    ``SYNTHADMIN_PURGE_CANCEL_WAIT_SECONDS``, for their workers to finish or compensate the users
-    in flight. Chunks whose worker died are settled on the way.
+def _run_or_runs_in_progress(run: uuid.UUID | None) -> list[SyntheticRun]:
+    """``runs_in_progress``; for one run, read in the same statement that tells it exists
+    (InvalidRequestError when it does not), and the process of an inline one looked at only
+    when the run says it is still going."""
+    if run is None:
+        return runs_in_progress(run=None)
+    found = SyntheticRun.objects.filter(pk=run).first()
+    if found is None:
+        raise InvalidRequestError(f"no synthadmin run with id {run}", field="run")
+    going = found.status in (Status.QUEUED, Status.RUNNING)
+    if not going or not (found.background or found.kind == SyntheticRun.Kind.GENERATE):
+        return []
+    return [found] if found.background else runs_in_progress(run=run)
 
-    Writes what ``run_cancel`` writes (by "purge"). Raises InvalidRequestError when a run is
-    still stopping after the wait (purge it again then).
+
+def runs_stop_before_purge(
+    *, run: uuid.UUID | None, runs: list[SyntheticRun] | None = None, by: str = "purge"
+) -> None:
+    """Ask the runs in progress to stop (``run``, or every run when None; ``runs``, those the
+    caller already found with ``runs_in_progress``) and wait, at most
+    ``SYNTHADMIN_PURGE_CANCEL_WAIT_SECONDS``, for them to finish or compensate the users in
+    flight: a background run through ``run_cancel``; an inline one through its cancel flag, which
+    its own process reads between users (``run_watch.CancelWatch``). Chunks whose worker died,
+    and inline runs whose process died, are settled on the way.
+
+    Writes what ``run_cancel`` writes, or the inline run's cancel flag (by ``by``). Raises
+    InvalidRequestError when a run is still stopping after the wait (purge it again then).
     """
     runs = runs_in_progress(run=run) if runs is None else runs
     deadline = time.monotonic() + settings.SYNTHADMIN_PURGE_CANCEL_WAIT_SECONDS
     for each in runs:
-        run_cancel(run=each, by="purge")
+        if each.background:
+            run_cancel(run=each, by=by)
+        else:
+            ledger.run_stop_request(each.pk, by)
     for each in runs:
         chunks_reap()
         if run_wait(each, timeout=max(deadline - time.monotonic(), 0)).status in (
             Status.QUEUED,
             Status.RUNNING,
         ):
+            who = "a worker" if each.background else f"its process ({each.owner_host} pid {each.owner_pid})"
             raise InvalidRequestError(
-                f"run {each.pk} is still stopping (a worker is finishing its users in flight); it was "
-                "cancelled: purge it again in a moment"
+                f"run {each.pk} is still stopping ({who} is finishing its users in flight); it was "
+                "asked to stop: purge it again in a moment"
             )
 
 
@@ -101,20 +136,23 @@ def runs_purge(
     gateway: AuthGateway | None = None,
     stop: threading.Event | None = None,
     progress: ProgressListener | None = None,
+    by: str = "purge",
 ) -> PurgeReport:
-    """Purge one run (``run``) or every run (None), a background run in progress cancelled and
-    awaited first (``runs_stop_before_purge``); Auth is checked before either
+    """Purge one run (``run``) or every run (None), a run in progress (background or inline)
+    asked to stop (by ``by``) and awaited first (``runs_stop_before_purge``); Auth is checked before either
     (``purge_preflight``, or ``synthetic_users_purge``'s own check when nothing is in progress),
     so a refused key cancels nothing.
 
-    Writes what ``runs_stop_before_purge`` and ``synthetic_users_purge`` write; raises what they raise.
+    Writes what ``runs_stop_before_purge`` and ``synthetic_users_purge`` write; raises what they
+    raise, and InvalidRequestError (``field="run"``) for a run that does not exist, before
+    anything is written.
     """
     stop = stop or threading.Event()
     with gateway_in_use(gateway, cancel=stop) as auth:
-        in_progress = runs_in_progress(run=run)
+        in_progress = _run_or_runs_in_progress(run)
         if in_progress:
             purge_preflight(run=run, gateway=auth)
-            runs_stop_before_purge(run=run, runs=in_progress)
+            runs_stop_before_purge(run=run, runs=in_progress, by=by)
         return synthetic_users_purge(run=run, gateway=auth, stop=stop, progress=progress)
 
 

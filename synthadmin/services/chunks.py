@@ -41,7 +41,7 @@ from synthadmin.services.requests import GenerationParams, GenerationRequest, ge
 from synthadmin.services.task_queue import QUEUE_ERRORS, BackendUnreachable, backend_name, chunks_lost
 from synthadmin.services.user_creation import UserCreation
 from synthadmin.services.workers import ChunkHeartbeat, worker_id, worker_shutdown, worker_touch
-from synthadmin.target import target_get
+from synthadmin.target import RUN_MAX_AGE, target_get
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ def chunk_run(chunk_id: int, *, gateway: AuthGateway | None = None) -> str:
             if jobs and not wind_down.is_set():
                 creation = UserCreation(
                     run=run,
-                    target=target_get(refresh=True),
+                    target=target_get(max_age=RUN_MAX_AGE),
                     params=params,
                     gateway=auth,
                     progress=NullProgress(),

@@ -130,7 +130,7 @@ def run_purge_start_or_enqueue(*, run: SyntheticRun, by: str) -> PurgeReport | N
     """
     in_progress = run.background and run.status in (Status.QUEUED, Status.RUNNING)
     if in_request(users=entries_live(run=run.pk).count(), for_workers=in_progress):
-        return runs_purge(run=run.pk)
+        return runs_purge(run=run.pk, by=by)  # an inline run in progress is asked to stop first
     if in_progress:
         run_cancel(run=run, by=by)
     purge_run_task.enqueue(str(run.pk))

@@ -33,23 +33,26 @@ import datetime as dt
 import io
 import json
 import uuid
+import zlib
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import Literal, TextIO
+from typing import Any, Literal, TextIO
 
 from django.db.models import Q, QuerySet
 from django.db.models.fields.json import KT
 
 from checkins.models import CheckIn
+from profiles.models import Profile
 from synthadmin.csvsafe import csv_writer
 from synthadmin.exceptions import InvalidRequestError
 from synthadmin.fieldlabels import FIELD_LABELS
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
-from synthadmin.selectors import profiles_synthetic
+from synthadmin.selectors import profiles_synthetic, therapist_id
 from synthadmin.services.additions import dates_of
 from synthadmin.services.patient_truth import PatientTruth, patient_truths_of
 from synthadmin.services.run_locks import RunHold, export_hold
+from synthadmin.target import target_get
 
 ExportFormat = Literal["csv", "jsonl"]
 FORMATS: tuple[str, ...] = ("csv", "jsonl")
@@ -63,7 +66,7 @@ MAX_BATCH_PATIENTS = 1000
 IN_PROGRESS = (SyntheticRun.Status.QUEUED, SyntheticRun.Status.RUNNING)
 
 #: A batch of patients: their truths and, for an extend run, the dates it added to each.
-_Batch = tuple[dict[uuid.UUID, PatientTruth], dict[uuid.UUID, set[dt.date]] | None]
+_Batch = tuple[dict[uuid.UUID, PatientTruth], dict[uuid.UUID, set[dt.date]] | None, dict[uuid.UUID, str]]
 
 
 @dataclass(frozen=True)
@@ -79,8 +82,20 @@ class ExportColumn:
 _LEADING: tuple[ExportColumn, ...] = (
     ExportColumn("patient_id", "uuid", "", "the patient's id (auth.users, public.profiles)"),
     ExportColumn("run_id", "uuid", "", "the synthetic run that generated the patient"),
+    ExportColumn(
+        "therapist_id",
+        "uuid",
+        "",
+        "the patient's therapist's id, through the database's link (empty if none)",
+    ),
     ExportColumn("pattern", "text", "stable, cycling, ...", "the mood pattern the patient was made with"),
     ExportColumn("checkin_date", "date", "YYYY-MM-DD", "the day of the check-in"),
+    ExportColumn(
+        "day_index",
+        "days",
+        "0 or more",
+        "days since the first day of the patient's generated history (0 = that day; empty if unknown)",
+    ),
     ExportColumn(
         "state",
         "text",
@@ -102,10 +117,19 @@ def export_columns() -> list[ExportColumn]:
 
 
 def checkins_export_chunks(
-    *, run: uuid.UUID | None, fmt: ExportFormat, chunk_size: int = CHUNK_SIZE
+    *,
+    run: uuid.UUID | None,
+    fmt: ExportFormat,
+    chunk_size: int = CHUNK_SIZE,
+    patients: QuerySet[Any, Any] | None = None,
+    checkins: QuerySet[CheckIn] | None = None,
 ) -> CheckinsExport:
     """The export as blocks of text (CSV with a header row, or one JSON object per line): an
     iterator that holds the runs it reads until it ends or is closed (``CheckinsExport``).
+
+    ``patients`` (a query of profile ids) keeps the check-ins of those patients; ``checkins``
+    (a filtered list of the admin's) keeps those check-ins: either way synthetic patients only,
+    as always.
 
     Raises, before anything is read or held: InvalidRequestError for an unknown format or run;
     ``run_locks.RunBusyError`` when a purge or an extend holds one of its runs.
@@ -113,7 +137,7 @@ def checkins_export_chunks(
     if fmt not in FORMATS:
         choices = ", ".join(FORMATS)
         raise InvalidRequestError(f"unknown format {fmt!r}; choose one of {choices}", field="format")
-    scope = _scope(run)
+    scope = replace(_scope(run), patients=patients, checkins=checkins)
     hold = export_hold(run=scope.run)
     return CheckinsExport(scope, fmt, chunk_size, hold)
 
@@ -193,6 +217,10 @@ class _Scope:
     """What an export covers: every run (``run`` None), a generate run, or an extend run."""
 
     run: SyntheticRun | None
+    #: Profile ids whose check-ins are kept (None: every patient of the scope).
+    patients: QuerySet[Any, Any] | None = None
+    #: The check-ins kept (None: every check-in of the scope's patients).
+    checkins: QuerySet[CheckIn] | None = None
 
     @property
     def extend(self) -> bool:
@@ -220,6 +248,10 @@ class _Scope:
             entries = entries.filter(user_id__in=added.values("user_id"))
         elif self.run is not None:
             entries = entries.filter(run=self.run)
+        if self.patients is not None:
+            entries = entries.filter(user_id__in=self.patients)
+        if self.checkins is not None:
+            entries = entries.filter(user_id__in=self.checkins.order_by().values("user_id"))
         if after is not None:
             entries = entries.filter(user_id__gt=after)
         return list(entries.select_related("run").order_by("user_id", "-id").distinct("user_id")[:size])
@@ -244,12 +276,20 @@ def _scope(run: uuid.UUID | None) -> _Scope:
         raise InvalidRequestError(f"no synthetic run {run}", field="run") from None
 
 
-def _rows(user_ids: list[uuid.UUID], after: tuple[uuid.UUID, dt.date] | None, limit: int) -> list[tuple]:  # type: ignore[type-arg]
+def _rows(
+    user_ids: list[uuid.UUID],
+    after: tuple[uuid.UUID, dt.date] | None,
+    limit: int,
+    only: QuerySet[CheckIn] | None = None,
+) -> list[tuple]:  # type: ignore[type-arg]
     """One page: up to ``limit`` check-ins of ``user_ids`` (profiles still test patients) after
-    ``after`` in ``(user_id, checkin_date)`` order, each JSON key extracted in SQL."""
+    ``after`` in ``(user_id, checkin_date)`` order, each JSON key extracted in SQL; of ``only``
+    when given."""
     checkins: QuerySet[CheckIn] = CheckIn.objects.filter(
         user_id__in=user_ids, user__in=profiles_synthetic().values("id")
     )
+    if only is not None:
+        checkins = checkins.filter(pk__in=only.order_by().values("pk"))
     if after is not None:
         user_id, day = after
         checkins = checkins.filter(Q(user_id__gt=user_id) | Q(user_id=user_id, checkin_date__gt=day))
@@ -270,12 +310,21 @@ def _batches(export: CheckinsExport, chunk_size: int) -> Iterator[_Batch]:
     while entries := export.scope.batch(after=after, size=size):
         truths = patient_truths_of(entries)
         users = [entry.user_id for entry in entries]
-        yield truths, export.scope.added_dates(users) if export.scope.extend else None
+        yield truths, export.scope.added_dates(users) if export.scope.extend else None, _therapists(users)
         if len(entries) < size:
             return  # that was the last of them
         after = entries[-1].user_id
         patients += len(entries)
         size = max(1, min(MAX_BATCH_PATIENTS, chunk_size * patients // max(export.rows, 1)))
+
+
+def _therapists(user_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Each of ``user_ids``'s therapist id, through the link the database has (one query)."""
+    expression = therapist_id(target_get())
+    if expression is None:
+        return {}
+    rows = Profile.objects.filter(id__in=user_ids).annotate(_t=expression).values_list("id", "_t")
+    return {user_id: str(therapist) for user_id, therapist in rows if therapist is not None}
 
 
 def _blocks(export: CheckinsExport, chunk_size: int) -> Generator[str, None, None]:
@@ -284,14 +333,15 @@ def _blocks(export: CheckinsExport, chunk_size: int) -> Generator[str, None, Non
     write = _page_writer(export.fmt, buffer)
     if export.fmt == "csv":
         csv_writer(buffer, lineterminator="\n").writerow(c.name for c in export_columns())
-    for truths, added in _batches(export, chunk_size):
+    for truths, added, therapists in _batches(export, chunk_size):
         users = sorted(truths)
         after: tuple[uuid.UUID, dt.date] | None = None
         current: uuid.UUID | None = None
         states: dict[dt.date, str] = {}
         run_id = pattern = ""
+        first: dt.date | None = None
         while True:
-            page = _rows(users, after, chunk_size)
+            page = _rows(users, after, chunk_size, export.scope.checkins)
             for start in range(0, len(page), BLOCK_ROWS):  # a block of text at a time: memory
                 lines: list[list[str | None]] = []
                 for user_id, day, *values in page[start : start + BLOCK_ROWS]:
@@ -301,8 +351,20 @@ def _blocks(export: CheckinsExport, chunk_size: int) -> Generator[str, None, Non
                         truth = truths[user_id]
                         current, states, pattern = user_id, truth.state_by_day(), truth.pattern
                         run_id = str(truth.run_id) if truth.run_id else ""
+                        first = truth.start
+                    index = str((day - first).days) if first is not None else ""
+                    therapist = therapists.get(user_id, "")
                     lines.append(
-                        [str(user_id), run_id, pattern, day.isoformat(), states.get(day, ""), *values]
+                        [
+                            str(user_id),
+                            run_id,
+                            therapist,
+                            pattern,
+                            day.isoformat(),
+                            index,
+                            states.get(day, ""),
+                            *values,
+                        ]
                     )
                 write(lines)
                 export.rows += len(lines)
@@ -318,7 +380,8 @@ def _blocks(export: CheckinsExport, chunk_size: int) -> Generator[str, None, Non
 
 
 def _page_writer(fmt: str, buffer: io.StringIO) -> Callable[[list[list[str | None]]], None]:
-    """How a page of rows (patient, run, pattern, date, state, then the payload values as text)
+    """How a page of rows (patient, run, therapist, pattern, date, day index, state, then the
+    payload values as text)
     goes into ``buffer``: CSV lines (``csvsafe``) or a JSON object per line, numbers as numbers."""
     columns = [c.name for c in export_columns()]
     kinds = [f.kind for f in FIELD_LABELS]
@@ -329,11 +392,51 @@ def _page_writer(fmt: str, buffer: io.StringIO) -> Callable[[list[list[str | Non
     def jsonl(lines: list[list[str | None]]) -> None:
         for line in lines:
             typed = [_typed(v, k) for v, k in zip(line[leading:], kinds, strict=True)]
-            record = [*line[: leading - 1], line[leading - 1] or None, *typed]
+            patient, run, therapist, pattern, day, index, state = line[:leading]
+            record: list[str | float | int | None] = [patient, run, therapist or None, pattern, day]
+            record += [int(index) if index else None, state or None, *typed]
             buffer.write(json.dumps(dict(zip(columns, record, strict=True)), separators=(",", ":")))
             buffer.write("\n")
 
     return jsonl
+
+
+class Gzipped(Iterator[bytes]):
+    """An export's blocks, gzip-compressed as they go (the file a ``.gz`` download holds);
+    ``close()`` closes the export (its run locks go)."""
+
+    def __init__(self, export: CheckinsExport) -> None:
+        self.export = export
+        self._compressor = zlib.compressobj(6, zlib.DEFLATED, 31)  # 31: the gzip container
+        self._done = False
+
+    def __next__(self) -> bytes:
+        while not self._done:
+            try:
+                block = next(self.export)
+            except StopIteration:
+                self._done = True
+                return self._compressor.flush()
+            compressed = self._compressor.compress(block.encode())
+            if compressed:
+                return compressed
+        raise StopIteration
+
+    def close(self) -> None:
+        self.export.close()
+
+
+def export_has_rows(run: SyntheticRun) -> bool:
+    """Whether a download of ``run`` would hold any check-in: not purged, and a patient of it
+    (a generate run) or an addition of it (an extend run) with check-ins in place. A queued
+    run, a run that made none, a purged one: no (its file would be a header only)."""
+    if run.purged_at is not None:
+        return False
+    if run.kind == SyntheticRun.Kind.EXTEND:
+        return CheckinAddition.objects.filter(run=run, removed_at__isnull=True, checkins__gt=0).exists()
+    return SyntheticUser.objects.filter(
+        run=run, state=SyntheticUser.State.COMPLETE, role=SyntheticUser.Role.PATIENT, checkins__gt=0
+    ).exists()
 
 
 def _typed(value: str | None, kind: str) -> float | int | None:

@@ -27,8 +27,9 @@ from synthadmin.services.population import population_build, population_names_ch
 from synthadmin.services.preflight import auth_preflight
 from synthadmin.services.reports import Credential, NullProgress, ProgressListener, RunReport
 from synthadmin.services.requests import GenerationParams, GenerationRequest, generation_request_validate
+from synthadmin.services.run_watch import CancelWatch
 from synthadmin.services.user_creation import PHASE_CHECKINS, PHASE_USERS, UserCreation
-from synthadmin.target import target_get
+from synthadmin.target import RUN_MAX_AGE, target_get
 
 
 @run_logged()
@@ -98,7 +99,7 @@ def _run_inline(
     """Record the run, create its users in this process, record how it ended; its report."""
     began = time.monotonic()
     # The shape of the database, read once for the whole run (docs/target-schema.md).
-    target = target_get(refresh=True)
+    target = target_get(max_age=RUN_MAX_AGE)
     run = ledger.run_start(
         kind=SyntheticRun.Kind.GENERATE,
         started_by=started_by,
@@ -108,6 +109,7 @@ def _run_inline(
         scenario=scenario,
     )
     progress.run_started(run.pk)
+    wind_down = threading.Event()
     creation = UserCreation(
         run=run,
         target=target,
@@ -116,17 +118,21 @@ def _run_inline(
         progress=progress,
         credentials=credentials,
         stop=stop,
+        wind_down=wind_down,
     )
     crash: BaseException | None = None
+    # A purge of this run sets its cancel flag: the watch winds the run down (no new user).
+    watch = CancelWatch(run.pk, wind_down)
     try:
-        _users_create(creation)
+        with watch:
+            _users_create(creation)
     except KeyboardInterrupt:
         stop.set()
     except BaseException as exc:
         crash = exc
         raise
     finally:
-        report = _run_end(creation, time.monotonic() - began, crash)
+        report = _run_end(creation, time.monotonic() - began, crash, cancelled_by=watch.requested_by)
     if creation.database_lost is not None:
         # The run is recorded as failed; the caller learns why, as the error it was.
         raise creation.database_lost
@@ -158,13 +164,17 @@ def _users_create(creation: UserCreation) -> None:
         creation.users_create(patient_jobs(params, patients, therapist_ids))
 
 
-def _run_end(creation: UserCreation, duration: float, crash: BaseException | None) -> RunReport:
-    """Record how the run ended (the status ladder, its counts); its report."""
+def _run_end(
+    creation: UserCreation, duration: float, crash: BaseException | None, *, cancelled_by: str = ""
+) -> RunReport:
+    """Record how the run ended (the status ladder, its counts); its report. ``cancelled_by``:
+    who asked the run to stop through the database (a purge of it), if anyone did."""
     created = creation.created["patient"] + creation.created["therapist"]
     status, error = ledger.run_status(
         ledger.RunOutcome(
             crash=crash,
             stopped=creation.stop.is_set() and not creation.diagnosis,
+            cancelled_by=cancelled_by if not creation.diagnosis else "",
             abort=creation.diagnosis,
             failures=len(creation.failures),
             first_failure=creation.failures[0].reason if creation.failures else "",
@@ -206,6 +216,9 @@ def _run_end(creation: UserCreation, duration: float, crash: BaseException | Non
             "paused_seconds": flow.paused_seconds,
         },
         stopped_by=creation.diagnosis,
+        cancelled_by=cancelled_by,
+        # Read from the ledger after the stop, never assumed: what the closing message says.
+        users_unsettled=ledger.run_counts(run).in_flight,
     )
 
 

@@ -44,6 +44,7 @@ from django.utils import timezone
 from synthadmin.logs import run_log_bind
 from synthadmin.models import LIVE_STATES, SyntheticRun, SyntheticUser
 from synthadmin.redaction import redact
+from synthadmin.text import name_folded
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +61,11 @@ def entry_intent(
     role: str,
     attempt: int,
     job_index: int | None = None,
+    name: str = "",
 ) -> SyntheticUser:
     """Record, before the Auth call, that ``user_id`` is about to be created (committed at once);
-    ``job_index``, which user of the run it is (``PersonSpec.number``)."""
+    ``job_index``, which user of the run it is (``PersonSpec.number``); ``name``, the name it is
+    shown by (kept folded for search, ``text.name_folded``)."""
     return SyntheticUser.objects.create(
         run=run,
         user_id=user_id,
@@ -71,6 +74,7 @@ def entry_intent(
         attempt=attempt,
         state=State.INTENT,
         job_index=job_index,
+        search_name=name_folded(name),
     )
 
 
@@ -234,6 +238,7 @@ class RunOutcome:
 
     crash: BaseException | None = None
     stopped: bool = False  # stopped from outside (Ctrl-C, a signal, a stop event), nothing failed
+    cancelled_by: str = ""  # who set the run's cancel flag (a purge of it), if anyone did
     abort: str = ""  # a diagnosis that stopped the run (rejected key, Auth or database lost)
     failures: int = 0
     first_failure: str = ""
@@ -252,6 +257,11 @@ def run_status(outcome: RunOutcome) -> tuple[str, str]:
         return Status.FAILED, f"unexpected error: {type(outcome.crash).__name__}: {outcome.crash}"
     if outcome.abort:
         return Status.FAILED, f"stopped: {outcome.abort}"
+    if outcome.cancelled_by:
+        return (
+            Status.ABORTED,
+            f"cancelled by {outcome.cancelled_by}; users in flight were finished or compensated",
+        )
     if outcome.stopped:
         return Status.ABORTED, "interrupted on request; users in flight were finished or compensated"
     if outcome.failures and not outcome.created:

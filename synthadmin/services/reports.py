@@ -75,6 +75,12 @@ class RunReport:
     #: The diagnosis that stopped the run part way (a rejected key, Auth unavailable or refusing
     #: rows for several users in a row, the database lost); empty when nothing did.
     stopped_by: str = ""
+    #: Ledger entries of the run still ``intent`` once it ended: users whose Auth call's outcome
+    #: is unknown, or whose undo failed; ``purge_synthetic --run`` settles them (0: none).
+    users_unsettled: int = 0
+    #: Who asked this run to stop through the database (a purge of it, which then removes what
+    #: it made); empty when nobody did.
+    cancelled_by: str = ""
 
     @property
     def users_failed(self) -> int:

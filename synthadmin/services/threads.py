@@ -17,6 +17,8 @@ from typing import TypeVar
 
 from django.db import connections
 
+from synthadmin.db.budget import connection_release_if_wanted, slots_free
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -30,12 +32,19 @@ def pool_run(
     workers: int,
     stop: threading.Event,
     on_result: Callable[[T, R], None],
+    database: bool = True,
 ) -> bool:
     """Run ``job`` on every item with at most ``workers`` threads; True if Ctrl-C was pressed.
+
+    ``database``: the jobs use the database, each thread its own connection, so no more threads
+    start than the process's connection budget has free slots (``synthadmin.db.budget``; at
+    least one), and a thread lets its connection go after a job when another one waits.
 
     An exception escaping a job stops the pool (``stop`` is set), and is re-raised here once
     the jobs in flight have ended.
     """
+    if database:
+        workers = min(workers, max(slots_free(), 1))
     work: queue.Queue[T] = queue.Queue()
     for item in items:
         work.put(item)
@@ -53,6 +62,8 @@ def pool_run(
                 except BaseException as exc:
                     results.put((item, None, exc))
                     return
+                if database:
+                    connection_release_if_wanted()
         finally:
             # Each thread has its own Django connection: close it with the thread.
             connections.close_all()

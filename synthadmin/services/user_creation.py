@@ -18,6 +18,7 @@ create their users here.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import uuid
@@ -43,7 +44,7 @@ from synthadmin.exceptions import (
     DuplicateUserIdError,
     IdentityCollisionError,
 )
-from synthadmin.failpoints import AFTER_AUTH_CREATE, failpoint
+from synthadmin.failpoints import AFTER_AUTH_CREATE, BEFORE_AUTH_CREATE, failpoint, watching
 from synthadmin.models import SyntheticRun, SyntheticUser
 from synthadmin.redaction import redact
 from synthadmin.services import ledger
@@ -171,9 +172,14 @@ class UserCreation:
 
         # Twice as many workers as Auth calls allowed in flight: while some users wait on
         # Auth, others write their rows. The flow controller bounds the calls themselves.
-        pool_run(
-            jobs, self._create_user, workers=2 * self.params.concurrency, stop=self.stop, on_result=collect
-        )
+        with watching(self.stop):  # tests only: where a signal failpoint waits for the stop
+            pool_run(
+                jobs,
+                self._create_user,
+                workers=2 * self.params.concurrency,
+                stop=self.stop,
+                on_result=collect,
+            )
         return outcomes
 
     def _record(self, outcome: Outcome) -> None:
@@ -250,7 +256,9 @@ class UserCreation:
             role=spec.role,
             attempt=number,
             job_index=spec.number,
+            name=spec.full_name,
         )
+        failpoint(BEFORE_AUTH_CREATE)  # tests only: a stop with the intent recorded, nothing sent
         self._auth_create(entry, identity, spec, retries)
         failpoint(AFTER_AUTH_CREATE)  # tests only: a crash between the two systems
         written = self._rows_write(entry, identity, job, retries)
@@ -364,9 +372,12 @@ class UserCreation:
             ) from exc
 
     def _compensate(self, entry: SyntheticUser, cause: BaseException) -> None:
-        """Delete the Auth user whose database rows could not be written."""
+        """Delete the Auth user whose database rows could not be written — also after a stop:
+        a stop starts no new work, it never keeps what was done from being undone (the call is
+        not cancellable; the deadline still bounds it)."""
         try:
-            transient_retrying()(self.flow.call, self.gateway.delete_user, entry.user_id)
+            undo = functools.partial(self.gateway.delete_user, cancellable=False)
+            transient_retrying()(self.flow.call, undo, entry.user_id)
         except AuthGatewayError as exc:
             # The intent record stays: synthetic_users_purge will find the Auth user and finish.
             ledger.entry_pending(

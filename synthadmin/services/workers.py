@@ -18,6 +18,7 @@ from django.db import DatabaseError, connections
 from django.db.models import Q
 from django.utils import timezone
 
+from synthadmin.db.budget import connection_release_if_wanted
 from synthadmin.models import RunChunk, SyntheticRun, TaskWorker
 from synthadmin.services.ledger import process_alive, process_identity
 
@@ -107,6 +108,7 @@ class ChunkHeartbeat:
                     self.wind_down.set()
                 if time.monotonic() - self.last >= settings.SYNTHADMIN_WORKER_HEARTBEAT_SECONDS:
                     self._beat()
+                connection_release_if_wanted()  # a thread of the chunk waits for a connection
         finally:
             connections.close_all()
 

@@ -17,6 +17,8 @@ from psycopg import sql
 
 from synthadmin.db.errors import UNIQUE_VIOLATION, constraint_name, sqlstate
 from synthadmin.exceptions import DuplicateUserIdError
+from synthadmin.failpoints import ROWS_WRITE, failpoint
+from synthadmin.models import SyntheticUser
 from synthadmin.services import ledger
 from synthadmin.target import PROFILES, Target
 
@@ -56,15 +58,16 @@ def user_rows_write(
     """Write ``profile``, its therapist link and its check-ins, and complete the ledger entry: all or nothing.
 
     The profile carries ``is_test_patient = true`` and, where the column exists, ``source =
-    'synthetic'``. Where a signup trigger on ``auth.users`` already made the profile row (it
-    fires inside Auth's insert), that row is updated — it is ours: its id was new in Auth a
-    moment ago — else a row is inserted. The soft-delete columns are never written. The
+    'synthetic'``. Where a signup trigger of any shape already made the profile row (inside
+    the Auth call, on insert or on confirmation), that row is taken over — it is ours: its id
+    was new in Auth a moment ago and this attempt's ledger entry is still ``intent`` — else a
+    row is inserted (``_profile_write``). The soft-delete columns are never written. The
     therapist link goes wherever ``target.therapist_link`` says (junction row, profile column,
     or nowhere).
 
     ``ground_truth`` (``services/ground_truth.py``) is stored on the ledger entry in the same
     transaction, so it always agrees with the check-ins. Returns the number of check-ins
-    written. Raises DuplicateUserIdError when, without a signup trigger, the profile id is taken
+    written. Raises DuplicateUserIdError when the profile id is taken by a row that is not ours
     (``profiles_pkey``); any other database error propagates unchanged. Either way, nothing of
     this user is left in the database.
     """
@@ -75,8 +78,9 @@ def user_rows_write(
             # there, and purge finds and deletes the Auth user. Saves a disk flush per user.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO off")
-                _profile_write(cursor, target, profile)
+                _profile_write(cursor, target, profile, ledger_id)
                 _therapist_link_write(cursor, target, profile)
+            failpoint(ROWS_WRITE)  # tests only: a stop in the middle of the user's transaction
             written = checkins_copy(user_id=profile.id, rows=checkins) if checkins is not None else 0
             ledger.entry_complete(ledger_id, checkins=written, ground_truth=ground_truth)
     except IntegrityError as exc:
@@ -89,7 +93,20 @@ def user_rows_write(
     return written
 
 
-def _profile_write(cursor: Any, target: Target, profile: ProfileRow) -> None:
+def _profile_write(cursor: Any, target: Target, profile: ProfileRow, ledger_id: int) -> None:
+    """The profile, in one statement, whatever made a row with its id before us.
+
+    A signup trigger of any shape (one that calls a helper, one that fires when the e-mail is
+    confirmed, one nobody could recognise by its text) makes the row inside the Auth call that
+    created the user a moment ago: the guarded UPDATE takes that row over with our fields. It
+    is ours when the ledger entry that recorded this very attempt (``ledger_id``: this id, still
+    ``intent``) says so — the id is a uuid4 we chose, given to Auth with our marker, and the
+    row appeared with it. With no such row the INSERT writes it; with a row the guard does not
+    prove ours, the UPDATE changes nothing and the INSERT meets ``profiles_pkey`` (an id
+    collision). The INSERT names only our columns, so a NOT NULL column that a trigger fills is
+    never checked on a row we do not insert. Each value is cast to its column's type (the
+    INSERT reads it from a SELECT, where nothing else would type it).
+    """
     values: dict[str, Any] = {
         "role": profile.role,
         "username": profile.username,
@@ -100,20 +117,41 @@ def _profile_write(cursor: Any, target: Target, profile: ProfileRow) -> None:
         values["source"] = SOURCE_SYNTHETIC
     if target.therapist_link.column and profile.therapist_id is not None:
         values[target.therapist_link.column] = profile.therapist_id
-    if target.has_signup_trigger:
-        update = sql.SQL("UPDATE {} SET {} WHERE id = %s").format(
-            PROFILES.sql,
-            sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(name)) for name in values),
-        )
-        cursor.execute(_render(update), [*values.values(), profile.id])
-        if cursor.rowcount == 1:
-            return
-    insert = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-        PROFILES.sql,
-        sql.SQL(", ").join(map(sql.Identifier, ["id", *values])),
-        sql.SQL(", ").join(sql.Placeholder() * (len(values) + 1)),
+    columns = ["id", *values]
+    typed = [
+        sql.SQL("CAST(%s AS {})").format(sql.SQL(target.profile_columns[name].data_type))
+        if name in target.profile_columns
+        else sql.Placeholder()
+        for name in columns
+    ]
+    statement = sql.SQL(
+        "WITH taken AS ("
+        " UPDATE {profiles} SET {assignments} WHERE id = %s AND EXISTS ("
+        "  SELECT 1 FROM {ledger} WHERE id = %s AND user_id = %s AND state = %s)"
+        " RETURNING id)"
+        " INSERT INTO {profiles} ({columns}) SELECT {typed} WHERE NOT EXISTS (SELECT 1 FROM taken)"
+    ).format(
+        profiles=PROFILES.sql,
+        assignments=sql.SQL(", ").join(
+            sql.SQL("{} = {}").format(sql.Identifier(name), cast)
+            for name, cast in zip(values, typed[1:], strict=True)
+        ),
+        ledger=sql.Identifier(SyntheticUser._meta.db_table),
+        columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+        typed=sql.SQL(", ").join(typed),
     )
-    cursor.execute(_render(insert), [profile.id, *values.values()])
+    cursor.execute(
+        _render(statement),
+        [
+            *values.values(),
+            profile.id,
+            ledger_id,
+            profile.id,
+            SyntheticUser.State.INTENT.value,
+            profile.id,
+            *values.values(),
+        ],
+    )
 
 
 def _therapist_link_write(cursor: Any, target: Target, profile: ProfileRow) -> None:

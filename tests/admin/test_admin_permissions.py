@@ -75,7 +75,12 @@ def test_purge_permission_alone(client, staff_purger, run):
 def test_superuser_has_everything(admin_client, run):
     changelist = admin_client.get(reverse(CHANGELIST))
     assert b"Generate synthetic data" in changelist.content
-    assert _actions(changelist) == {"delete_synthetic_users", "add_checkin_days", "extend_to_today"}
+    assert _actions(changelist) == {
+        "delete_synthetic_users",
+        "add_checkin_days",
+        "extend_to_today",
+        "export_patients_checkins",
+    }
     assert admin_client.get(reverse(GENERATE)).status_code == 200
 
 

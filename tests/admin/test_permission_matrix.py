@@ -43,6 +43,8 @@ MATRIX: dict[tuple[str, str, str], frozenset[str]] = {
     ("profile", "action", "delete_synthetic_users"): frozenset({"purge"}),
     ("profile", "action", "add_checkin_days"): frozenset({"generate"}),
     ("profile", "action", "extend_to_today"): frozenset({"generate"}),
+    ("profile", "action", "export_patients_checkins"): frozenset({"export"}),
+    ("checkin", "action", "export_checkins"): frozenset({"export"}),
     ("profile", "view", "generate"): frozenset({"generate"}),
     ("scenario", "action", "run_scenarios"): frozenset({"generate"}),
     ("scenario", "action", "reset_scenarios"): frozenset({"generate", "purge"}),
@@ -121,6 +123,19 @@ def _profile_action(name: str, **extra: str) -> Callable[[Client, World], bool]:
     return attempt
 
 
+def _export_action(listing: str, name: str) -> Callable[[Client, World], bool]:
+    """An export action's file: True when one came back (an attachment)."""
+
+    def attempt(client: Client, world: World) -> bool:
+        response = client.post(
+            reverse(listing),
+            {"action": name, "select_across": "1", ACTION_CHECKBOX_NAME: ["x"], "post": "yes", "fmt": "csv"},
+        )
+        return response.get("Content-Disposition", "").startswith("attachment")
+
+    return attempt
+
+
 def _scenario_action(name: str) -> Callable[[Client, World], bool]:
     def attempt(client: Client, world: World) -> bool:
         runs, scenarios = SyntheticRun.objects.count(), Scenario.objects.count()
@@ -173,6 +188,12 @@ ATTEMPTS: dict[tuple[str, str, str], Callable[[Client, World], bool]] = {
         "add_checkin_days", apply="1", days="2", pattern="stable"
     ),
     ("profile", "action", "extend_to_today"): _profile_action("extend_to_today", post="yes"),
+    ("profile", "action", "export_patients_checkins"): _export_action(
+        "admin:profiles_profile_changelist", "export_patients_checkins"
+    ),
+    ("checkin", "action", "export_checkins"): _export_action(
+        "admin:checkins_checkin_changelist", "export_checkins"
+    ),
     ("profile", "view", "generate"): _generate,
     ("scenario", "action", "run_scenarios"): _scenario_action("run_scenarios"),
     ("scenario", "action", "reset_scenarios"): _scenario_action("reset_scenarios"),

@@ -157,6 +157,7 @@ def test_without_the_permission_a_real_patients_pages_are_refused(viewer, world)
     for url in refused:
         response = viewer.get(url)
         assert response.status_code == 403, url
+        assert REAL_PATIENTS_PERMISSION.encode() in response.content, url  # the admin's 403 names it
         _hides_real(response.content, world)
     synthetic_patient = next(
         p for p in Profile.objects.synthetic().filter(role="patient").values_list("id", flat=True)

@@ -36,7 +36,7 @@ def test_sigint_stops_cleanly_with_exit_130(real_population):
         if process.poll() is None:
             process.kill()
     assert process.returncode == 130, err
-    assert "interrupted: no user was left half-written" in err
+    assert "stopped by SIGINT: no user was left half-written" in err
     run = SyntheticRun.objects.get()
     assert run.status == "aborted"
     assert f"purge_synthetic --run {run.id}" in err

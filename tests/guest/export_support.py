@@ -82,7 +82,8 @@ def sessions_of_app() -> list[tuple[int, str]]:
     """(pid, state) of the sessions the processes under test have open."""
     with psycopg.connect(admin_conninfo(), autocommit=True) as admin:
         return admin.execute(
-            "SELECT pid, state FROM pg_stat_activity WHERE application_name = %s", [APP_NAME]
+            "SELECT pid, state FROM pg_stat_activity WHERE application_name = %s AND datname = %s",
+            [APP_NAME, connection.settings_dict["NAME"]],
         ).fetchall()
 
 
@@ -91,8 +92,9 @@ def sessions_of_app_terminate() -> int:
     with psycopg.connect(admin_conninfo(), autocommit=True) as admin:
         return len(
             admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
-                [APP_NAME],
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = %s AND datname = %s",  # this worker's database only
+                [APP_NAME, connection.settings_dict["NAME"]],
             ).fetchall()
         )
 

@@ -112,11 +112,6 @@ def test_purge_command_round_trips_per_batch(command_figures):
     assert command_figures.per_batch <= 12
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="the process's own start-up (the transaction-pooler probe, about 24 round trips, and "
-    "the system checks' catalog read, 9) is issue 20's generation/connection work, not purge's",
-)
 def test_purge_command_start_up_within_budget(command_figures):
     assert command_figures.start_up <= START_UP_BUDGET, os.linesep.join(
         [f"start-up {command_figures.start_up:g} round trips"]

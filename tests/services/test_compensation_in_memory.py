@@ -45,7 +45,7 @@ def test_a_refused_row_write_deletes_the_auth_user_again(real_population, locmem
 def test_a_failed_compensation_keeps_the_intent_and_purge_settles_it(
     real_population, locmem_auth, fast_retries, monkeypatch
 ):
-    def unavailable(self, user_id):
+    def unavailable(self, user_id, *, cancellable=True):
         raise AuthUnavailableError("Auth went away", user_may_exist=False)
 
     with monkeypatch.context() as patched:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import logging
 import uuid
@@ -327,8 +328,8 @@ def test_auth_calls_never_exceed_the_concurrency(real_population, auth_server, s
         def get_user(self, user_id):
             return self._count(self.inner.get_user, user_id)
 
-        def delete_user(self, user_id):
-            return self._count(self.inner.delete_user, user_id)
+        def delete_user(self, user_id, *, cancellable=True):
+            return self._count(functools.partial(self.inner.delete_user, cancellable=cancellable), user_id)
 
         def close(self):
             self.inner.close()

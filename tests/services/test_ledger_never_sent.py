@@ -43,7 +43,7 @@ class _StoppedGateway:
     def create_user(self, user: object) -> object:
         raise AuthCancelledError("stopped while waiting to call Supabase Auth", user_may_exist=False)
 
-    def delete_user(self, user_id: uuid.UUID) -> bool:
+    def delete_user(self, user_id: uuid.UUID, *, cancellable: bool = True) -> bool:
         raise AssertionError("nothing was created: nothing to compensate")
 
 

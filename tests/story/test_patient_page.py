@@ -61,12 +61,13 @@ def test_synthetic_patient_page_shows_chart_bands_facts_and_latest(client, viewe
     page = response.content.decode()
     assert 'id="story-pattern">cycling<' in page
     assert reverse("admin:synthadmin_syntheticrun_change", args=[report.run_id]) in page
-    [(therapist,)] = _sql(
-        "SELECT t.email FROM public.therapist_patients j JOIN public.profiles t ON t.id = j.therapist_id "
+    [(therapist, therapist_id)] = _sql(
+        "SELECT t.email, t.id FROM public.therapist_patients j JOIN public.profiles t ON t.id = j.therapist_id "
         "WHERE j.patient_id = %s",
         [entry.user_id],
     )
-    assert f'id="story-therapist">{therapist}<' in page
+    therapist_page = reverse("admin:profiles_profile_change", args=[therapist_id])
+    assert f'id="story-therapist"><a href="{therapist_page}" class="therapist-link">{therapist}</a><' in page
     assert f'id="story-checkins">{count} ({first.isoformat()} to {last.isoformat()})' in page
     assert f"{round(100 * count / 120)} % of 120 days" in page
     latest = re.findall(r"<tr>\s*<td><a href=\"/admin/checkins/checkin/[^\"]+\">([\d-]+)</a>", page)

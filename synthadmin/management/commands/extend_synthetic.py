@@ -25,7 +25,6 @@ from synthadmin.management import exitcodes
 from synthadmin.management.base import SynthadminCommand, command_starter, database_lost_error, run_id
 from synthadmin.management.output import RichProgress, key_value_table, one_line, render
 from synthadmin.management.stopping import SignalStop
-from synthadmin.models import SyntheticRun
 from synthadmin.services.additions import AdditionRefusal, patients_selected
 from synthadmin.services.backfill import checkins_backfill
 from synthadmin.services.extend_today import TodayExtension, checkins_extend_to_today
@@ -76,7 +75,7 @@ class Command(SynthadminCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         run = _options_validate(options)
-        _database_check(run)
+        _database_check()
         starter = command_starter()
         signals = SignalStop()
         with _as_command_errors(), signals:
@@ -179,14 +178,14 @@ def _options_validate(options: dict[str, Any]) -> uuid.UUID | None:
     return run
 
 
-def _database_check(run: uuid.UUID | None) -> None:
-    """Refuse, in one line and before any write, a database that cannot be used or an unknown run."""
+def _database_check() -> None:
+    """Refuse, in one line and before any write, a database that cannot be used. (An unknown run
+    is refused by the service, in the statement that reads the run, before it writes anything:
+    InvalidRequestError, ``--run: no synthadmin run with id ...``.)"""
     try:
         connection.ensure_connection()
     except DatabaseError as exc:
         raise CommandError(database_unusable_message(connection.settings_dict, exc)) from None
-    if run is not None and not SyntheticRun.objects.filter(pk=run).exists():
-        raise CommandError(f"--run: no synthadmin run with id {run}")
 
 
 @contextlib.contextmanager

@@ -208,7 +208,7 @@ class Command(SynthadminCommand):
             credentials_file.flush()
 
         tally = RunTally()
-        self._signals = SignalStop(stop)
+        self._signals = SignalStop(stop, interrupt=True)
         try:
             bars = progress_bars(verbosity=options["verbosity"], json=options["json"])
             with self._signals, bars or contextlib.nullcontext(None) as drawn:
@@ -232,10 +232,14 @@ class Command(SynthadminCommand):
                 "stopped before anything was written",
                 returncode=self._signals.exit_code or exitcodes.INTERRUPTED,
             ) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # only where SIGINT could not be caught as a clean stop
+            where = (
+                f"purge_synthetic --run {tally.run_id} settles what it left"
+                if tally.run_id is not None
+                else "purge_synthetic --all --dry-run shows what is left"
+            )
             raise CommandError(
-                "interrupted; users already created are complete. Remove them with: "
-                "python manage.py purge_synthetic --all --dry-run (then without --dry-run)",
+                f"interrupted before the run could record how it ended; python manage.py {where}",
                 returncode=exitcodes.INTERRUPTED,
             ) from None
         except DatabaseError as exc:

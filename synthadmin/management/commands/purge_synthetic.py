@@ -27,7 +27,7 @@ from synthadmin.exceptions import (
     InvalidRequestError,
 )
 from synthadmin.management import exitcodes
-from synthadmin.management.base import SynthadminCommand, database_lost_error, run_id
+from synthadmin.management.base import SynthadminCommand, command_starter, database_lost_error, run_id
 from synthadmin.management.output import key_value_table, one_line, progress_bars, render
 from synthadmin.management.preflight import target_preflight
 from synthadmin.management.stopping import SignalStop
@@ -88,7 +88,8 @@ class Command(SynthadminCommand):
         if options["all"]:
             return None
         run: uuid.UUID = options["run"]
-        if not SyntheticRun.objects.filter(pk=run).exists():
+        if (options["dry_run"] or not options["yes"]) and not SyntheticRun.objects.filter(pk=run).exists():
+            # (With --yes, runs_purge tells in the statement that reads the run: one round trip less.)
             raise CommandError(f"--run: no synthadmin run with id {run}")
         return run
 
@@ -112,7 +113,7 @@ class Command(SynthadminCommand):
             raise CommandError("purge cancelled; nothing was deleted")
 
     def _purge(self, run: uuid.UUID | None, signals: SignalStop, options: dict[str, Any]) -> PurgeReport:
-        """``runs_purge`` (a background run in progress is cancelled first), its errors as one
+        """``runs_purge`` (a run in progress is asked to stop and awaited first), its errors as one
         line and an exit code each."""
         try:
             # The signals' stop event also ends the Auth calls in flight.
@@ -124,14 +125,24 @@ class Command(SynthadminCommand):
         bars = progress_bars(verbosity=options["verbosity"], json=options["json"])
         try:
             with signals, bars or contextlib.nullcontext():
-                return runs_purge(run=run, gateway=gateway, stop=signals.event, progress=bars)
+                return runs_purge(
+                    run=run,
+                    gateway=gateway,
+                    stop=signals.event,
+                    progress=bars,
+                    by=f"purge_synthetic ({command_starter().label})",
+                )
         except ConfigurationError as exc:  # the preflight: Auth unreachable or the key refused
             raise CommandError(one_line(str(exc))) from None
         except AuthCancelledError:  # stopped during the preflight, before anything was deleted
             raise CommandError(
                 "stopped before anything was deleted", returncode=signals.exit_code or exitcodes.INTERRUPTED
             ) from None
-        except (AuthRejectedError, InvalidRequestError) as exc:  # or a run still stopping after its cancel
+        except InvalidRequestError as exc:
+            if exc.field != "run":  # a run still stopping after its cancel
+                raise CommandError(one_line(str(exc)), returncode=exitcodes.STOPPED) from None
+            raise CommandError(f"--run: {exc}") from None  # no such run: nothing was written
+        except AuthRejectedError as exc:
             raise CommandError(one_line(str(exc)), returncode=exitcodes.STOPPED) from None
         except KeyboardInterrupt:
             raise CommandError(

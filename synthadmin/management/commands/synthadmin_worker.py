@@ -130,8 +130,10 @@ def _every(seconds: float, done: threading.Event, action: Any) -> None:
             try:
                 action()
             except Exception:
-                connections["default"].close()
                 logger.warning("worker %s failed", action.__name__, exc_info=True)
+            # Between beats the connection goes back to the process's budget
+            # (SYNTHADMIN_DB_CONNECTIONS): the chunk being run needs it more.
+            connections["default"].close()
     finally:
         connections.close_all()
 

@@ -5,7 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("synthadmin", "0010_state_intervals"),
+        ("synthadmin", "0011_user_search_name"),
     ]
 
     operations = [

@@ -1,0 +1,78 @@
+"""An inline run sees a cancel the way a background chunk does: through the database.
+
+A purge of a run in progress (``services.cancel.runs_stop_before_purge``) sets the run's cancel
+flag, whichever process owns the run. While an inline run creates its users, ``CancelWatch``
+reads that flag every ``CANCEL_POLL_SECONDS`` (one primary-key lookup, on its own connection)
+and, once it is set, sets the run's ``wind_down``: no new user is started, the users in flight
+are finished or compensated, and the run ends ``aborted`` — then the purge, which waits for
+that, removes what it made.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import uuid
+from types import TracebackType
+
+from django.db import DatabaseError, connections
+
+from synthadmin.models import SyntheticRun
+from synthadmin.services.workers import CANCEL_POLL_SECONDS
+
+
+class CancelWatch:
+    """Context manager: while inside, a thread sets ``wind_down`` once the run's cancel flag is
+    set; ``requested_by`` then says who asked ("" while nobody has)."""
+
+    def __init__(self, run_id: uuid.UUID, wind_down: threading.Event) -> None:
+        self.run_id = run_id
+        self.wind_down = wind_down
+        self.requested_by = ""
+        self._done = threading.Event()
+        # In a copy of this context: its log lines carry the run id (synthadmin.logs).
+        self._thread = threading.Thread(
+            target=contextvars.copy_context().run,
+            args=(self._loop,),
+            name="synthadmin-cancel-watch",
+            daemon=True,
+        )
+
+    def __enter__(self) -> CancelWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._done.set()
+        self._thread.join()
+        if not self.requested_by:
+            self._read()  # a cancel that came in the last poll interval still counts
+
+    def _loop(self) -> None:
+        try:
+            while not self._done.wait(CANCEL_POLL_SECONDS):
+                if self._read():
+                    self.wind_down.set()
+                    return
+        finally:
+            connections.close_all()
+
+    def _read(self) -> bool:
+        try:
+            by = (
+                SyntheticRun.objects.filter(pk=self.run_id, cancel_requested_at__isnull=False)
+                .values_list("cancel_requested_by", flat=True)
+                .first()
+            )
+        except DatabaseError:  # a lost database is reported by the writes that need it
+            connections["default"].close()
+            return False
+        if by is None:
+            return False
+        self.requested_by = by or "a cancel"
+        return True
+
+
+__all__ = ["CancelWatch"]

@@ -1,0 +1,216 @@
+"""A stop at each point of a user's creation (failpoints deliver the signal there, so the race is
+deterministic): the command's closing line says what the ledger shows after the stop — "no user
+was left half-written" only when no entry of the run is ``intent``, else how many are unsettled
+and the purge command that settles them — and a row write that fails after the stop is still
+undone (the compensating Auth delete is not cancelled by the stop)."""
+
+from __future__ import annotations
+
+import re
+import signal
+
+import pytest
+from django.db import connection
+
+from synthadmin.auth.supabase import SupabaseAuthGateway
+from synthadmin.failpoints import (
+    AFTER_AUTH_CREATE,
+    AUTH_CREATE_IN_FLIGHT,
+    BEFORE_AUTH_CREATE,
+    ENV,
+    ROWS_WRITE,
+)
+from synthadmin.models import SyntheticRun, SyntheticUser
+from synthadmin.services.purge import synthetic_users_purge
+from tests.auth.conftest import test_database_conninfo
+from tests.invariants import assert_invariants
+from tests.ops.helpers import finish, start_manage, test_database_env, wait_for
+from tests.support.gotrue import GoTrueDouble
+
+ARGS = ("generate_synthetic", "--patients", "4", "--checkins", "5", "--concurrency", "1")
+
+
+def _generate_stopped_at(point: str, signum: signal.Signals = signal.SIGINT) -> tuple[int, str]:
+    process = start_manage(*ARGS, env=test_database_env({ENV: f"{point}:{signum.name}"}))
+    _out, err = finish(process)
+    return process.returncode, err
+
+
+def _closing_line(err: str) -> str:
+    (line,) = [line for line in err.splitlines() if line.startswith("CommandError:")]
+    return line
+
+
+def _auth_users_of(run: SyntheticRun) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM auth.users WHERE raw_app_meta_data -> 'synthadmin' ->> 'run_id' = %s",
+            [str(run.pk)],
+        )
+        return cursor.fetchone()[0]
+
+
+def _assert_line_matches_ledger(line: str, run: SyntheticRun) -> int:
+    """The closing line against the ledger: returns the number of unsettled (intent) entries."""
+    unsettled = SyntheticUser.objects.filter(run=run, state="intent").count()
+    assert f"purge_synthetic --run {run.pk}" in line
+    if unsettled:
+        assert "half-written" not in line
+        assert re.search(rf"\b{unsettled} user\(s\) left unsettled\b", line), line
+    else:
+        assert "no user was left half-written" in line and "unsettled" not in line
+    complete = SyntheticUser.objects.filter(run=run, state="complete").count()
+    assert f"{complete} patients and 0 therapists are complete" in line
+    return unsettled
+
+
+@pytest.mark.exclusive
+@pytest.mark.parametrize(
+    ("point", "signum"),
+    [
+        (BEFORE_AUTH_CREATE, signal.SIGINT),
+        (AUTH_CREATE_IN_FLIGHT, signal.SIGINT),
+        (AFTER_AUTH_CREATE, signal.SIGINT),
+        (ROWS_WRITE, signal.SIGINT),
+        (ROWS_WRITE, signal.SIGTERM),
+    ],
+)
+def test_a_stop_at_each_point_ends_with_the_ledgers_truth(real_population, point, signum):
+    code, err = _generate_stopped_at(point, signum)
+
+    assert code == 128 + signum, err
+    assert "Traceback" not in err
+    run = SyntheticRun.objects.get()
+    assert run.status == "aborted"
+    line = _closing_line(err)
+    assert f"stopped by {signum.name}" in line
+    assert _assert_line_matches_ledger(line, run) == 0  # on the local backend every call settles
+    # The stop started nothing new: not all four were made. A user whose Auth call went out
+    # was finished; one stopped before it was never sent.
+    assert SyntheticUser.objects.filter(run=run, state="complete").count() < 4
+    if point != BEFORE_AUTH_CREATE:
+        assert SyntheticUser.objects.filter(run=run, state="complete").count() >= 1
+    assert _auth_users_of(run) == SyntheticUser.objects.filter(run=run, state="complete").count()
+    assert_invariants(real_population)
+
+
+@pytest.fixture
+def failing_checkins(real_population):
+    """Every check-in insert refused (installed after the real rows were written)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION public.synthadmin_test_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER synthadmin_test_refuse BEFORE INSERT ON public.check_ins "
+            "FOR EACH ROW EXECUTE FUNCTION public.synthadmin_test_refuse()"
+        )
+    yield real_population
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER IF EXISTS synthadmin_test_refuse ON public.check_ins")
+        cursor.execute("DROP TRIGGER IF EXISTS synthadmin_test_refuse ON auth.users")
+        cursor.execute("DROP FUNCTION IF EXISTS public.synthadmin_test_refuse()")
+
+
+@pytest.mark.exclusive
+def test_a_row_write_that_fails_after_the_stop_is_still_undone(failing_checkins):
+    code, err = _generate_stopped_at(ROWS_WRITE)
+
+    assert code == 130, err
+    run = SyntheticRun.objects.get()
+    states = set(SyntheticUser.objects.filter(run=run).values_list("state", flat=True))
+    # The write failed after the stop: its Auth user was deleted again all the same.
+    assert "compensated" in states and "intent" not in states, states
+    assert _auth_users_of(run) == 0
+    assert _assert_line_matches_ledger(_closing_line(err), run) == 0
+
+
+@pytest.mark.exclusive
+def test_an_undo_that_fails_is_named_with_the_purge_that_settles_it(failing_checkins):
+    with connection.cursor() as cursor:  # the compensating delete is refused as well
+        cursor.execute(
+            "CREATE TRIGGER synthadmin_test_refuse BEFORE DELETE ON auth.users "
+            "FOR EACH ROW EXECUTE FUNCTION public.synthadmin_test_refuse()"
+        )
+
+    code, err = _generate_stopped_at(ROWS_WRITE)
+
+    assert code == 130, err
+    run = SyntheticRun.objects.get()
+    unsettled = _assert_line_matches_ledger(_closing_line(err), run)
+    assert unsettled >= 1
+    assert _auth_users_of(run) == unsettled
+
+
+# --- the Supabase path, through the Auth test server -------------------------------------------
+
+
+@pytest.fixture
+def auth_server(supabase_tables_cleanup):
+    """The Auth test server on the test database (the command reaches it over HTTP)."""
+    with GoTrueDouble(conninfo=test_database_conninfo()) as server:
+        yield server
+
+
+def _purge_settles_it(server, run: SyntheticRun, real_population) -> None:
+    """The purge the line names settles what the stop left: nothing of the run remains."""
+    server.faults.clear()
+    with SupabaseAuthGateway(url=server.url, key=server.service_role_key) as gateway:
+        report = synthetic_users_purge(run=run.pk, gateway=gateway)
+    assert report.errors == []
+    assert _auth_users_of(run) == 0
+    assert not SyntheticUser.objects.filter(run=run, state="intent").exists()
+    assert_invariants(real_population)
+
+
+def _supabase_env(server, extra: dict[str, str] | None = None) -> dict[str, str]:
+    return test_database_env(
+        {
+            "SUPABASE_URL": server.url,
+            "SUPABASE_SERVICE_ROLE_KEY": server.service_role_key,
+            "SYNTHADMIN_AUTH_RETRY_BASE_SECONDS": "0.01",
+            "SYNTHADMIN_AUTH_RETRY_MAX_WAIT": "0.05",
+            **(extra or {}),
+        }
+    )
+
+
+@pytest.mark.exclusive
+@pytest.mark.parametrize("point", [BEFORE_AUTH_CREATE, AFTER_AUTH_CREATE, ROWS_WRITE])
+def test_a_stop_on_the_supabase_path_ends_with_the_ledgers_truth(real_population, auth_server, point):
+    process = start_manage(*ARGS, env=_supabase_env(auth_server, {ENV: f"{point}:SIGINT"}))
+    _out, err = finish(process)
+
+    assert process.returncode == 130, err
+    run = SyntheticRun.objects.get()
+    assert run.status == "aborted" and run.auth_backend == "supabase"
+    # The other worker's call may be in flight when the stop comes: cut, then one bounded
+    # lookup; if that cannot settle it, the entry stays intent and the line counts it.
+    unsettled = _assert_line_matches_ledger(_closing_line(err), run)
+    complete = SyntheticUser.objects.filter(run=run, state="complete").count()
+    assert complete <= _auth_users_of(run) <= complete + unsettled
+    _purge_settles_it(auth_server, run, real_population)
+
+
+@pytest.mark.exclusive
+def test_a_stop_with_the_supabase_call_in_flight_names_what_it_left(real_population, auth_server):
+    """The server holds every create for 3 s (it stores the user first); SIGINT then cuts the
+    call. Whatever the one bounded lookup settles, the line says what the ledger says."""
+    auth_server.faults.grace(1)  # the preflight passes at once
+    auth_server.faults.latency(3.0)
+    process = start_manage(*ARGS, env=_supabase_env(auth_server))
+    try:
+        wait_for(lambda: auth_server.call_count("create") >= 1, process, timeout=60)
+        process.send_signal(signal.SIGINT)
+        _out, err = finish(process, timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    assert process.returncode == 130, err
+    run = SyntheticRun.objects.get()
+    unsettled = _assert_line_matches_ledger(_closing_line(err), run)
+    complete = SyntheticUser.objects.filter(run=run, state="complete").count()
+    assert complete <= _auth_users_of(run) <= complete + unsettled
+    _purge_settles_it(auth_server, run, real_population)

@@ -1,0 +1,87 @@
+"""The web process keeps its database connection between requests, named ``synthadmin web``.
+
+The README's serve command (one process, one request thread) answers the health endpoint, which
+reads the database, several times in a row: one server session serves them all (the same
+backend pid in ``pg_stat_activity``), so a page costs its queries, not a new connection's
+handshakes. ``SYNTHADMIN_WEB_CONN_MAX_AGE=0`` gives a new session per request instead (what
+makes the first result the setting's doing). The test suite's own process never keeps one: its
+settings stay at Django's default, where the test client's requests cannot leak a connection
+from one test into the next.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+
+import httpx
+import psycopg
+import pytest
+from django.db import connection, connections
+
+from tests.dbutil import admin_conninfo
+from tests.deploy.conftest import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+REQUESTS = 5
+
+
+def _web_sessions() -> set[int]:
+    with psycopg.connect(admin_conninfo(connection.settings_dict["NAME"]), autocommit=True) as conn:
+        rows = conn.execute(  # this database's: other tests' servers run at the same time
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = 'synthadmin web'"
+        )
+        return {pid for (pid,) in rows.fetchall()}
+
+
+def _sessions_across_requests(server) -> list[set[int]]:
+    seen = []
+    for _ in range(REQUESTS):
+        assert httpx.get(f"{server.url}/healthz", timeout=10).status_code == 200
+        seen.append(_web_sessions())
+    return seen
+
+
+def test_one_session_serves_request_after_request(production_server):
+    server = production_server(SYNTHADMIN_WEB_THREADS="1")
+    seen = _sessions_across_requests(server)
+    assert all(sessions == seen[0] for sessions in seen), seen
+    assert len(seen[0]) == 1
+
+
+def test_without_a_max_age_each_request_has_its_own_session(production_server):
+    server = production_server(SYNTHADMIN_WEB_THREADS="1", SYNTHADMIN_WEB_CONN_MAX_AGE="0")
+    for _ in range(REQUESTS):
+        assert httpx.get(f"{server.url}/healthz", timeout=10).status_code == 200
+        # Closed at the request's end (its server session may take a moment to go).
+        wait_for(lambda: not _web_sessions(), timeout=10, what="the request's session to close")
+
+
+def test_the_test_process_keeps_no_connection_between_requests():
+    assert connections.settings["default"]["CONN_MAX_AGE"] == 0
+
+
+def test_request_threads_share_the_connection_budget(production_server):
+    """Eight request threads, two connections allowed: sixteen requests at once all answer,
+    and the process never holds more than two sessions."""
+    server = production_server(SYNTHADMIN_WEB_THREADS="8", SYNTHADMIN_DB_CONNECTIONS="2")
+    most = 0
+    done = threading.Event()
+
+    def watch() -> None:
+        nonlocal most
+        while not done.is_set():
+            most = max(most, len(_web_sessions()))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(lambda _: httpx.get(f"{server.url}/healthz", timeout=60), range(32)))
+    finally:
+        done.set()
+        watcher.join()
+    assert [answer.status_code for answer in answers] == [200] * 32
+    assert 1 <= most <= 2
