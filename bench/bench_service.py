@@ -2,7 +2,8 @@
 
 (1) 1,000 patients x 365 days with the local Auth backend, end to end (auth rows, profiles,
     check-ins, ledger), against a plain psycopg COPY of the very rows it wrote (auth.users,
-    auth.identities, profiles, check_ins) into an identical empty schema.   Target: <= 2.0x.
+    auth.identities, profiles, links, check_ins) into an identical empty schema. Target: <= 1.0x
+    (issue 20: best of several runs on a shared machine).
 (2) 200 users through the real supabase client against the Auth test server with 50 ms of
     latency per call: concurrency 4 against one after another.               Target: >= 3.5x.
 (3) Peak RSS of the process that ran (1).                                    Target: <= 250 MB.
@@ -52,7 +53,8 @@ COPY_TABLES = {
     "confirmation_token, recovery_token, email_change_token_new, email_change, raw_app_meta_data, "
     "raw_user_meta_data, created_at, updated_at, phone, is_sso_user, is_anonymous",
     "auth.identities": "id, provider_id, user_id, identity_data, provider, last_sign_in_at, created_at, updated_at",
-    "public.profiles": "id, email, username, role, therapist_id, is_test_patient, created_at, updated_at",
+    "public.profiles": "id, email, username, role, is_test_patient, source, created_at, updated_at",
+    "public.therapist_patients": "therapist_id, patient_id, assigned_at",
     "public.check_ins": "id, user_id, checkin_date, sleep_data, mood_data, symptoms_data, risk_routine_data, "
     "appetite_impulse_data, meds_context_data, created_at, updated_at",
 }
@@ -149,6 +151,10 @@ def plain_copy_seconds(source: str, target: str) -> tuple[float, dict[str, int]]
             dumps[table] = buffer.getvalue()
             rows[table] = dumps[table].count(b"\n")
     with psycopg.connect(target) as conn:
+        # The signup trigger would make a second profile per user: the plain COPY loads exactly
+        # the rows the run wrote (foreign keys and indexes stay, as for the run).
+        conn.execute("ALTER TABLE auth.users DISABLE TRIGGER USER")
+        conn.commit()
         began = time.perf_counter()
         for table, columns in COPY_TABLES.items():  # parents first: the foreign keys are checked
             data = dumps[table]
@@ -474,7 +480,7 @@ def main() -> None:
         f"    plain COPY          {copy_seconds:8.2f} s   " + ", ".join(f"{t} {n:,}" for t, n in rows.items())
     )
     print(
-        f"    ratio               {ratio_copy:8.2f} x   (target <= 2.0)  {'met' if ratio_copy <= 2.0 else 'MISSED'}"
+        f"    ratio               {ratio_copy:8.2f} x   (target <= 1.0)  {'met' if ratio_copy <= 1.0 else 'MISSED'}"
     )
     print(f"(2) {args.users} users via supabase client, {args.latency * 1000:.0f} ms latency per call")
     print(f"    one after another   {auth['c1']:8.2f} s")

@@ -28,11 +28,21 @@ ENV = "SYNTHADMIN_TEST_FAILPOINT"
 BEFORE_AUTH_CREATE = "before_auth_create"
 #: The Auth call is under way (local backend: inside its transaction, before the insert).
 AUTH_CREATE_IN_FLIGHT = "auth_create_in_flight"
-#: After the Auth user exists, before any database row of it is written.
+#: After the Auth user exists (one user's, or every Auth user of a batch), before any database
+#: row of it is written.
 AFTER_AUTH_CREATE = "after_auth_create"
 #: The user's rows are being written: inside their transaction, the profile written, the
 #: check-ins not yet (``services.writer``).
 ROWS_WRITE = "rows_write"
+
+# Generation, at its batch boundaries (``services.user_creation``, ``services.writer``).
+#: A batch's intent records are committed; no Auth user of it exists yet.
+GENERATE_BATCH_INTENTS = "generate_batch_intents"
+#: (Then ``AFTER_AUTH_CREATE``: the batch's Auth users exist, none of their rows is written.)
+#: A batch's profiles and check-ins are written, inside its transaction, before its commit.
+GENERATE_BATCH_COPIED = "generate_batch_copied"
+#: A batch is committed (rows and ledger); the next not started.
+GENERATE_AFTER_BATCH = "generate_after_batch"
 
 # Purge, at its batch boundaries (``services.purge``).
 #: Who is deleted is decided (intents resolved in the ledger), before the first batch's deletes.

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, runtime_checkable
 
 from synthadmin.exceptions import AuthCancelledError
 
@@ -95,6 +95,15 @@ class AuthGateway(Protocol):
         ...
 
     def __exit__(self, *exc_info: object) -> None: ...
+
+
+@runtime_checkable
+class BatchCreatingGateway(Protocol):
+    """A gateway that also creates many users at once, in one database transaction that first
+    runs the caller's ``first`` statements (SQL and parameters: its intent records): all of
+    them, or none (``LocalAuthGateway.create_users``); raises as ``create_user`` does."""
+
+    def create_users(self, users: Sequence[NewAuthUser], *, first: Sequence[Any] = ()) -> None: ...
 
 
 class BaseAuthGateway:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -238,6 +238,91 @@ def _insert_identity(cursor: Any, row: _NewRow, provider: str, claims: Mapping[s
     )
 
 
+@dataclass(frozen=True)
+class NewEmailUser:
+    """One user of a batch created as ``insert_user`` creates one with an e-mail, no phone."""
+
+    user_id: uuid.UUID
+    email: str
+    password_hash: str
+    user_metadata: Mapping[str, Any]
+    app_metadata: Mapping[str, Any]
+
+
+#: The bare rows of a batch (``_insert_bare_then_update``'s first statement, one row per user).
+_INSERT_BARE_MANY = (
+    "INSERT INTO auth.users ("
+    "  instance_id, id, aud, role, email, encrypted_password, email_confirmed_at,"
+    "  phone, phone_confirmed_at,"
+    "  confirmation_token, recovery_token, email_change_token_new, email_change,"
+    "  email_change_token_current, phone_change, phone_change_token, reauthentication_token,"
+    "  email_change_confirm_status, raw_app_meta_data, raw_user_meta_data,"
+    "  created_at, updated_at, banned_until, is_sso_user, is_anonymous"
+    ") SELECT %s, u.id, %s, '', u.email, u.password_hash, NULL, NULL, NULL,"
+    "  '', '', '', '', '', '', '', '', 0, %s::jsonb, u.user_meta::jsonb, %s, %s, NULL, false, false"
+    " FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[])"
+    " WITH ORDINALITY AS u(id, email, password_hash, user_meta, n) ORDER BY u.n"
+)
+#: Their role, app metadata and confirmation (the second statement), for the whole batch.
+_UPDATE_MANY = (
+    "UPDATE auth.users AS a SET role = %s, raw_app_meta_data = u.app_meta::jsonb,"
+    "  email_confirmed_at = %s, phone_confirmed_at = NULL"
+    " FROM unnest(%s::uuid[], %s::text[]) AS u(id, app_meta)"
+    " WHERE a.instance_id = %s AND a.id = u.id"
+)
+_INSERT_IDENTITIES_MANY = (
+    "INSERT INTO auth.identities ("
+    "  id, provider_id, user_id, identity_data, provider, last_sign_in_at, created_at, updated_at"
+    ") SELECT u.identity_id, u.user_id::text, u.user_id, u.identity_data::jsonb, 'email', %s, %s, %s"
+    " FROM unnest(%s::uuid[], %s::uuid[], %s::text[]) AS u(identity_id, user_id, identity_data)"
+)
+
+
+def insert_users_statements(
+    users: Sequence[NewEmailUser], *, now: datetime | None = None
+) -> list[tuple[str, list[Any]]]:
+    """The statements that create ``users`` (e-mail confirmed, no phone) exactly as ``insert_user``
+    creates each — its bare ``auth.users`` row first (a signup trigger sees that row), then the
+    update, then its ``email`` identity — but three statements for the whole batch, to be sent
+    together (``synthadmin.db.pipeline``) in the caller's transaction. A collision or refusal fails
+    a statement, and the transaction, for the whole batch (the caller then finds out who).
+    """
+    now = _utc(now or datetime.now(UTC))
+    ids = [user.user_id for user in users]
+    emails = [user.email.lower() for user in users]
+    user_meta = [
+        json.dumps(_user_metadata(user.user_metadata, email_confirm=True, phone_confirm=False))
+        for user in users
+    ]
+    app_meta = [
+        json.dumps(_app_metadata(user.app_metadata, email=email, phone=None))
+        for user, email in zip(users, emails, strict=True)
+    ]
+    identity_data = [
+        json.dumps({"sub": str(user_id), "email": email, "email_verified": False, "phone_verified": False})
+        for user_id, email in zip(ids, emails, strict=True)
+    ]
+    bare = json.dumps({"provider": "email"})
+    return [
+        (
+            _INSERT_BARE_MANY,
+            [
+                NIL_INSTANCE_ID,
+                "authenticated",
+                bare,
+                now,
+                now,
+                ids,
+                emails,
+                [user.password_hash for user in users],
+                user_meta,
+            ],
+        ),
+        (_UPDATE_MANY, ["authenticated", now, ids, app_meta, NIL_INSTANCE_ID]),
+        (_INSERT_IDENTITIES_MANY, [now, now, now, [uuid.uuid4() for _ in users], ids, identity_data]),
+    ]
+
+
 def fetch_user(cursor: Any, user_id: uuid.UUID | str) -> dict[str, Any] | None:
     """The user as GoTrue's admin GET renders it (with identities), or None when absent.
 
@@ -381,8 +466,10 @@ def _as_uuid(value: uuid.UUID | str) -> uuid.UUID:
 __all__ = [
     "BCRYPT_MAX_PASSWORD_BYTES",
     "NIL_INSTANCE_ID",
+    "NewEmailUser",
     "delete_user",
     "fetch_user",
     "hash_password",
     "insert_user",
+    "insert_users_statements",
 ]

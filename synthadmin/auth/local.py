@@ -28,7 +28,7 @@ from __future__ import annotations
 import secrets
 import threading
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -37,6 +37,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from synthadmin.auth import gotrue_store
 from synthadmin.auth.base import AuthUserInfo, BaseAuthGateway, NewAuthUser
 from synthadmin.db.errors import LOCK_NOT_AVAILABLE, pg_error, sqlstate
+from synthadmin.db.pipeline import Statement, statements_pipelined
 from synthadmin.exceptions import (
     AuthDatabaseRefusedError,
     AuthDeadlineExceededError,
@@ -131,6 +132,47 @@ class LocalAuthGateway(BaseAuthGateway):
             return AuthUserInfo.from_gotrue_json(row)
 
         return self._run(CREATE, insert)
+
+    def create_users(self, users: Sequence[NewAuthUser], *, first: Sequence[Statement] = ()) -> None:
+        """Create ``users`` as ``create_user`` creates each, in one transaction of one round trip
+        (the three statements of ``gotrue_store.insert_users_statements`` pipelined, after the
+        caller's ``first`` statements — its intent records — in the same transaction): all of
+        them, or — on any refusal, collision or loss, raised as ``create_user`` would classify
+        it — none of them, ``first`` included (the caller then creates them one by one to find
+        out who)."""
+        self._check_cancel("create users")
+        if not users:
+            return
+        try:
+            batch = [
+                gotrue_store.NewEmailUser(
+                    user_id=user.id,
+                    email=user.email,
+                    password_hash=self._hash_of_unknown_password()
+                    if user.password is None
+                    else gotrue_store.hash_password(user.password, rounds=self._rounds),
+                    user_metadata=user.user_metadata,
+                    app_metadata=user.app_metadata,
+                )
+                for user in users
+            ]
+        except ValueError as exc:
+            raise AuthRejectedError(str(exc), status=400, code="validation_failed") from exc
+        statements: list[Statement] = []
+        if self._deadline:
+            timeout = f"{int(self._deadline * 1000)}ms"
+            statements.append(("SELECT set_config('statement_timeout', %s, true)", [timeout]))
+        statements += [*first, *gotrue_store.insert_users_statements(batch)]
+        failpoint(AUTH_CREATE_IN_FLIGHT)  # tests only: a stop with the call under way
+        try:
+            if connection.get_autocommit() and not connection.in_atomic_block:
+                # One pipeline is one implicit transaction (no Sync until its end): one round trip.
+                statements_pipelined(statements)
+            else:
+                with transaction.atomic():
+                    statements_pipelined(statements)
+        except DatabaseError as exc:
+            raise _translate(exc, CREATE) from exc
 
     def get_user(self, user_id: uuid.UUID) -> AuthUserInfo | None:
         self._check_cancel("look up a user")

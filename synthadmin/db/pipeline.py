@@ -19,14 +19,24 @@ from typing import Any
 from django.db import connections
 from psycopg import sql
 
+
+@dataclass(frozen=True)
+class Many:
+    """The parameters of one statement run once per item (``executemany``), in the same round
+    trip: for a statement whose parameter types only its place in the SQL says (a column of a
+    user-defined type), where an ``unnest`` of arrays would need a cast."""
+
+    params: Sequence[Sequence[Any]]
+
+
 #: One statement: its SQL (text or composed with ``psycopg.sql``) and its parameters.
-Statement = tuple[str | sql.Composable, Sequence[Any] | Mapping[str, Any] | None]
+Statement = tuple[str | sql.Composable, Sequence[Any] | Mapping[str, Any] | Many | None]
 
 
 @dataclass(frozen=True)
 class Answer:
     """What one statement returned: its rows (none for a statement without a result) and the
-    number of rows it touched."""
+    number of rows it touched (for ``Many``, in all)."""
 
     rows: list[tuple[Any, ...]]
     rowcount: int
@@ -48,7 +58,10 @@ def statements_pipelined(statements: Sequence[Statement], *, using: str = "defau
                 for query, params in statements:
                     cursor = raw.cursor()
                     cursors.append(cursor)
-                    cursor.execute(query, params)
+                    if isinstance(params, Many):
+                        cursor.executemany(query, params.params)
+                    else:
+                        cursor.execute(query, params)
             return [
                 Answer(
                     rows=cursor.fetchall() if cursor.description is not None else [], rowcount=cursor.rowcount

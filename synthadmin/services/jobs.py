@@ -10,13 +10,17 @@ from __future__ import annotations
 import functools
 import threading
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 
 from synthadmin.models import RunChunk, SyntheticRun, SyntheticUser
-from synthadmin.services.population import PersonSpec, population_build, therapist_assignment
+from synthadmin.services.ground_truth import ground_truth_of
+from synthadmin.services.population import PersonSpec, patient_history, population_build, therapist_assignment
 from synthadmin.services.requests import GenerationParams
+from synthadmin.services.writer import JsonRow
 from synthadmin.target import target_get
 
 
@@ -50,6 +54,28 @@ def patient_jobs(
         Job(spec, therapist_id=therapist, history_index=index, pattern=pattern)
         for index, (spec, therapist, pattern) in enumerate(zip(patients, assignment, patterns, strict=True))
     ]
+
+
+def history_builder(
+    params: GenerationParams, job: Job
+) -> Callable[[], tuple[Iterable[JsonRow], dict[str, Any]]] | None:
+    """A patient job's history rows and ground truth, built when called (None: no check-ins)."""
+    if job.history_index is None or not params.checkin_days:
+        return None
+    index = job.history_index
+
+    def build() -> tuple[Iterable[JsonRow], dict[str, Any]]:
+        history = patient_history(
+            seed=params.seed,
+            patient_index=index,
+            pattern=job.pattern,
+            days=params.checkin_days,
+            end_date=params.end_date,
+            adherence=params.adherence,
+        )
+        return history.iter_json_rows(), ground_truth_of(history)
+
+    return build
 
 
 @functools.lru_cache(maxsize=4)
@@ -95,4 +121,4 @@ def chunk_jobs(*, run: SyntheticRun, params: GenerationParams, chunk: RunChunk) 
     return patient_jobs(params, patients, therapist_ids)[chunk.first - offset : chunk.stop - offset]
 
 
-__all__ = ["Job", "chunk_jobs", "patient_jobs", "therapist_jobs"]
+__all__ = ["Job", "chunk_jobs", "history_builder", "patient_jobs", "therapist_jobs"]

@@ -26,12 +26,13 @@ finishing (kill -9, a lost machine) is found by ``runs_reap_interrupted`` and ma
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import socket
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +41,10 @@ from django.db import DatabaseError, connection
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Greatest
 from django.utils import timezone
+from psycopg import sql
 
+from synthadmin.db.pipeline import Statement, statements_pipelined
+from synthadmin.db.session import DJANGO_SCHEMA
 from synthadmin.logs import run_log_bind
 from synthadmin.models import LIVE_STATES, SyntheticRun, SyntheticUser
 from synthadmin.redaction import redact
@@ -76,6 +80,100 @@ def entry_intent(
         job_index=job_index,
         search_name=name_folded(name),
     )
+
+
+@dataclass(frozen=True)
+class Intent:
+    """One attempt about to be made, as ``entry_intent`` records it, under an id reserved for it
+    (``entry_ids_reserve``): its Auth user's marker names the entry before the entry is written."""
+
+    entry_id: int
+    user_id: uuid.UUID
+    email: str
+    role: str
+    attempt: int
+    job_index: int | None
+    name: str = ""
+
+
+_ENTRY_TABLE = sql.Identifier(DJANGO_SCHEMA, SyntheticUser._meta.db_table)
+_INSERT_INTENTS = sql.SQL(
+    "INSERT INTO {} (id, run_id, user_id, job_index, email, role, attempt, search_name, state, checkins,"
+    " ground_truth, failure_reason, never_sent, created_at, updated_at)"
+    " SELECT i.id, %s, i.user_id, i.job_index, i.email, i.role, i.attempt, i.search_name, %s, 0,"
+    " '{{}}'::jsonb, '', false, %s, %s FROM unnest(%s::bigint[], %s::uuid[], %s::integer[], %s::text[],"
+    " %s::text[], %s::integer[], %s::text[]) AS i(id, user_id, job_index, email, role, attempt, search_name)"
+).format(_ENTRY_TABLE)
+_COMPLETE_MANY = sql.SQL(
+    "UPDATE {} AS s SET state = %s, checkins = c.checkins, ground_truth = c.ground_truth::jsonb"
+    " FROM unnest(%s::bigint[], %s::integer[], %s::text[]) AS c(id, checkins, ground_truth)"
+    " WHERE s.id = c.id"
+).format(_ENTRY_TABLE)
+
+
+def entry_ids_reserve(count: int) -> list[int]:
+    """``count`` ledger entry ids taken from the entries' own sequence (one round trip): the ids
+    ``entries_intent_statement`` records intents under; an id reserved and never used is a gap."""
+    if count <= 0:
+        return []
+    table = f"{DJANGO_SCHEMA}.{SyntheticUser._meta.db_table}"
+    (answer,) = statements_pipelined(
+        [("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count])]
+    )
+    return [row[0] for row in answer.rows]
+
+
+def entries_intent_statement(*, run: SyntheticRun, intents: Sequence[Intent]) -> Statement:
+    """The statement that records a batch of ``intents`` as ``entry_intent`` records one: for
+    the caller to send before the Auth users of the batch are made — alone (``entries_intent``),
+    or first in the very transaction that makes them on a gateway that writes ``auth`` rows itself."""
+    now = timezone.now()
+    return (
+        _INSERT_INTENTS,
+        [
+            run.pk,
+            State.INTENT,
+            now,
+            now,
+            [i.entry_id for i in intents],
+            [i.user_id for i in intents],
+            [i.job_index for i in intents],
+            [i.email for i in intents],
+            [i.role for i in intents],
+            [i.attempt for i in intents],
+            [name_folded(i.name) for i in intents],
+        ],
+    )
+
+
+def entries_intent(statement: Statement) -> None:
+    """Record a batch's intents (``entries_intent_statement``) alone: one round trip, committed
+    at once (call it outside a transaction), before any of their Auth calls."""
+    statements_pipelined([statement])
+
+
+def entries_complete_statement(completions: Sequence[tuple[int, int, dict[str, Any] | None]]) -> Statement:
+    """The statement that marks a batch's entries ``complete`` as ``entry_complete`` marks one —
+    ``(entry id, check-ins, ground truth)`` each — for the caller to send inside the transaction
+    that writes their rows (``services.writer``), with other statements of that transaction."""
+    return (
+        _COMPLETE_MANY,
+        [
+            State.COMPLETE,
+            [entry_id for entry_id, _, _ in completions],
+            [checkins for _, checkins, _ in completions],
+            [json.dumps(truth or {}) for _, _, truth in completions],
+        ],
+    )
+
+
+def entries_not_sent(entry_ids: Iterable[int], reason: str) -> None:
+    """``entry_not_sent`` for many entries, in one statement (a stop came before their calls)."""
+    ids = list(entry_ids)
+    if ids:
+        SyntheticUser.objects.filter(pk__in=ids).update(
+            state=State.FAILED, never_sent=True, failure_reason=reason[:2000], updated_at=timezone.now()
+        )
 
 
 def entry_complete(entry_id: int, *, checkins: int, ground_truth: dict[str, Any] | None = None) -> None:

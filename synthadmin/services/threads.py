@@ -21,6 +21,23 @@ from synthadmin.db.budget import connection_release_if_wanted, slots_free
 
 logger = logging.getLogger(__name__)
 
+
+class WindDown:
+    """Start no new user; the Auth calls in flight end on their own. Set by a diagnosis or by a
+    background run's cancel; also set, in effect, whenever ``stop`` is (which ends calls in
+    flight as well). The flow controller asks it ``is_set()`` before each call."""
+
+    def __init__(self, stop: threading.Event, event: threading.Event | None = None) -> None:
+        self._stop = stop
+        self._event = event or threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set() or self._stop.is_set()
+
+
 T = TypeVar("T")
 R = TypeVar("R")
 

@@ -26,17 +26,18 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import DatabaseError
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from synthadmin.auth import AuthGateway, NewAuthUser, gateway_service
-from synthadmin.auth.base import APP_METADATA_KEY
+from synthadmin.auth.base import APP_METADATA_KEY, BatchCreatingGateway
 from synthadmin.auth.flow import FlowController
-from synthadmin.db.errors import connection_lost, first_line
+from synthadmin.db.errors import connection_lost
+from synthadmin.db.pipeline import Statement
 from synthadmin.exceptions import (
     AuthCancelledError,
     AuthDatabaseRefusedError,
-    AuthDeadlineExceededError,
     AuthGatewayError,
     AuthRejectedError,
     AuthUnavailableError,
@@ -44,25 +45,34 @@ from synthadmin.exceptions import (
     DuplicateUserIdError,
     IdentityCollisionError,
 )
-from synthadmin.failpoints import AFTER_AUTH_CREATE, BEFORE_AUTH_CREATE, failpoint, watching
+from synthadmin.failpoints import (
+    AFTER_AUTH_CREATE,
+    BEFORE_AUTH_CREATE,
+    GENERATE_AFTER_BATCH,
+    GENERATE_BATCH_INTENTS,
+    failpoint,
+    watching,
+)
 from synthadmin.models import SyntheticRun, SyntheticUser
 from synthadmin.redaction import redact
 from synthadmin.services import ledger
-from synthadmin.services.ground_truth import ground_truth_of
-from synthadmin.services.jobs import Job
+from synthadmin.services.creation_failures import (
+    IDENTITY_ATTEMPTS,
+    failure_reason,
+    stops_the_run,
+    streak_diagnosis,
+)
+from synthadmin.services.jobs import Job, history_builder
 from synthadmin.services.logins import password_new
-from synthadmin.services.population import PersonSpec, patient_history
+from synthadmin.services.population import PersonSpec
 from synthadmin.services.reports import Credential, ProgressListener, UserFailure
 from synthadmin.services.requests import GenerationParams
 from synthadmin.services.retrying import STREAK_LIMIT, transient_retrying
-from synthadmin.services.threads import pool_run
-from synthadmin.services.writer import ProfileRow, user_rows_write
+from synthadmin.services.threads import WindDown, pool_run
+from synthadmin.services.writer import ProfileRow, UserRows, user_rows_write, users_rows_write
 from synthadmin.target import Target
 
 logger = logging.getLogger(__name__)
-
-#: Identity collisions (duplicate e-mail / id): at most this many attempts per user, in all.
-IDENTITY_ATTEMPTS = 3
 
 #: Where user ids come from: our own uuid4, the same id for Auth user and profile.
 new_user_id: Callable[[], uuid.UUID] = uuid.uuid4
@@ -91,6 +101,7 @@ class Outcome:
     error: BaseException | None = None  # what ended the user's attempts, if anything did
     skipped: bool = False  # never started: the run was winding down
     retries: Counter[str] = field(default_factory=Counter)
+    watched: bool = False  # its Auth outcome is counted in the run's streak (``_watch``)
 
 
 class _NotStarted(Exception):
@@ -99,22 +110,6 @@ class _NotStarted(Exception):
 
 class _RowsNotWritten(Exception):
     """Internal: the user's database rows could not be written (its Auth user was deleted)."""
-
-
-class WindDown:
-    """Start no new user; the Auth calls in flight end on their own. Set by a diagnosis or by a
-    background run's cancel; also set, in effect, whenever ``stop`` is (which ends calls in
-    flight as well). The flow controller asks it ``is_set()`` before each call."""
-
-    def __init__(self, stop: threading.Event, event: threading.Event | None = None) -> None:
-        self._stop = stop
-        self._event = event or threading.Event()
-
-    def set(self) -> None:
-        self._event.set()
-
-    def is_set(self) -> bool:
-        return self._event.is_set() or self._stop.is_set()
 
 
 class UserCreation:
@@ -157,49 +152,53 @@ class UserCreation:
         self.created: Counter[str] = Counter()
         self.patterns: Counter[str] = Counter()  # patients created, per pattern
         self.checkins = 0
+        self._watch_lock = threading.Lock()
+        self._entry_ids: dict[int, int] = {}  # job index -> its first attempt's ledger id
 
     def users_create(self, jobs: list[Job]) -> list[Outcome]:
-        """Create the users of ``jobs`` on the worker pool; outcomes are counted in this thread.
+        """Create the users of ``jobs``, in batches of ``SYNTHADMIN_BATCH_USERS`` on the worker
+        pool; outcomes are counted in this thread.
 
-        Writes per user what the module docstring lists. A Ctrl-C in this thread sets ``stop``
-        (the users in flight end first); returns the outcomes of the users it settled.
+        Writes per batch what the module docstring lists. A Ctrl-C in this thread sets ``stop``
+        (the batches in flight end first: their users are finished or compensated); returns the
+        outcomes of the users it settled.
         """
         outcomes: list[Outcome] = []
 
-        def collect(_job: Job, outcome: Outcome) -> None:
-            outcomes.append(outcome)
-            self._record(outcome)
+        def collect(_batch: list[Job], settled: list[Outcome]) -> None:
+            interrupted = False
+            for outcome in settled:  # every outcome of the batch is counted, a Ctrl-C or not
+                outcomes.append(outcome)
+                try:
+                    self._record(outcome)
+                except KeyboardInterrupt:
+                    interrupted = True
+            if interrupted:
+                raise KeyboardInterrupt
 
-        # Twice as many workers as Auth calls allowed in flight: while some users wait on
-        # Auth, others write their rows. The flow controller bounds the calls themselves.
+        size = settings.SYNTHADMIN_BATCH_USERS
+        # The first attempts' ledger ids, in one round trip: a batch's Auth users name their
+        # entries (``app_metadata``) in the very transaction (local) that records them.
+        self._entry_ids = dict(
+            zip((job.spec.number for job in jobs), ledger.entry_ids_reserve(len(jobs)), strict=True)
+        )
+        batches = [jobs[start : start + size] for start in range(0, len(jobs), size)]
+        # A gateway that creates a batch in the database's own transaction (the local backend):
+        # batches run side by side, one connection each. Else (one Auth call per user) two
+        # batches: one writes its rows while the next one's Auth calls are in flight.
+        workers = self.params.concurrency if isinstance(self.gateway, BatchCreatingGateway) else 2
         with watching(self.stop):  # tests only: where a signal failpoint waits for the stop
-            pool_run(
-                jobs,
-                self._create_user,
-                workers=2 * self.params.concurrency,
-                stop=self.stop,
-                on_result=collect,
-            )
+            pool_run(batches, self._batch_create, workers=workers, stop=self.stop, on_result=collect)
         return outcomes
 
     def _record(self, outcome: Outcome) -> None:
         """Count one user's outcome; decide whether the run must stop."""
         self.retries.update(outcome.retries)
         ledger.run_heartbeat(self.run)
+        self._watch(outcome)
         error = outcome.error
-        if _stops_the_run(error):
-            self._diagnose(str(error))  # a rejected key or an unusable answer: nothing will work
-        elif isinstance(error, DatabaseError) and connection_lost(error):
-            self.database_lost = self.database_lost or error
-            self._diagnose(f"the database connection was lost ({type(error).__name__})")
-        kind = type(error) if isinstance(error, AuthUnavailableError | AuthDatabaseRefusedError) else None
-        count = self.streak[1] + 1 if kind is not None and kind is self.streak[0] else int(kind is not None)
-        self.streak = (kind, count)
-        if count >= STREAK_LIMIT:
-            self._diagnose(_streak_diagnosis(error, count))
         if outcome.skipped:
             return
-        self.progress.advance(PHASE_USERS)
         if outcome.user_id is not None:
             self.created[outcome.job.spec.role] += 1
             if outcome.job.pattern:
@@ -211,6 +210,27 @@ class UserCreation:
             # kept from being tried is not counted.
             spec = outcome.job.spec
             self.failures.append(UserFailure(email=spec.email(), role=spec.role, reason=outcome.failure))
+        self.progress.advance(PHASE_USERS)  # last: a Ctrl-C while the bar is drawn loses no count
+
+    def _watch(self, outcome: Outcome) -> None:
+        """What an outcome says about the run (any thread: a batch's Auth calls are watched as
+        they end, so a run whose Auth is lost stops a few users in, not a batch later)."""
+        with self._watch_lock:
+            error = outcome.error
+            if stops_the_run(error):
+                self._diagnose(str(error))  # a rejected key or an unusable answer: nothing will work
+            elif isinstance(error, DatabaseError) and connection_lost(error):
+                self.database_lost = self.database_lost or error
+                self._diagnose(f"the database connection was lost ({type(error).__name__})")
+            if outcome.watched:
+                return  # its Auth call already counted in the streak
+            outcome.watched = True
+            kind = type(error) if isinstance(error, AuthUnavailableError | AuthDatabaseRefusedError) else None
+            same = kind is not None and kind is self.streak[0]
+            count = self.streak[1] + 1 if same else int(kind is not None)
+            self.streak = (kind, count)
+            if count >= STREAK_LIMIT:
+                self._diagnose(streak_diagnosis(error, count))
 
     def _diagnose(self, diagnosis: str) -> None:
         """The first diagnosis stays; the run winds down."""
@@ -218,11 +238,14 @@ class UserCreation:
             self.diagnosis = diagnosis
         self.wind_down.set()
 
-    def _create_user(self, job: Job) -> Outcome:
-        """All attempts at one user: a fresh identity after a collision, at most 3 in all."""
-        outcome = Outcome(job=job)
+    def _create_user(
+        self, job: Job, outcome: Outcome | None = None, first: int = 1, identity: _Identity | None = None
+    ) -> Outcome:
+        """All attempts at one user, from attempt ``first`` (with ``identity``, when a batch
+        drew it): a fresh identity after a collision, at most 3 in all."""
+        outcome = outcome or Outcome(job=job)
         identity_attempts = Retrying(
-            stop=stop_after_attempt(IDENTITY_ATTEMPTS),
+            stop=stop_after_attempt(IDENTITY_ATTEMPTS - first + 1),
             retry=retry_if_exception_type(IdentityCollisionError),
             reraise=True,
         )
@@ -231,24 +254,169 @@ class UserCreation:
                 with attempt:
                     if self.wind_down.is_set():
                         raise _NotStarted
-                    number = attempt.retry_state.attempt_number
-                    outcome.user_id, outcome.checkins = self._attempt(job, number, outcome.retries)
+                    number = first - 1 + attempt.retry_state.attempt_number
+                    drawn = identity if number == first else None
+                    outcome.user_id, outcome.checkins = self._attempt(job, number, outcome.retries, drawn)
         except _NotStarted:
             outcome.skipped = True
         except (AuthGatewayError, _RowsNotWritten, DatabaseError) as exc:
-            outcome.error = exc.__cause__ if isinstance(exc, _RowsNotWritten) else exc
-            outcome.failure = redact(_failure_reason(exc))
+            _failed(outcome, exc)
         return outcome
 
-    def _attempt(self, job: Job, number: int, retries: Counter[str]) -> tuple[uuid.UUID, int]:
-        """One attempt, top to bottom: intent, Auth user, rows (or compensation)."""
-        spec = job.spec
-        identity = _Identity(
+    def _identity(self, job: Job, number: int) -> _Identity:
+        return _Identity(
             user_id=new_user_id(),
-            email=spec.email(number),
+            email=job.spec.email(number),
             # A password only when someone will log in with it (a credentials sink); 262 bits.
             password=password_new() if self.credentials is not None else None,
         )
+
+    def _batch_create(self, jobs: list[Job]) -> list[Outcome]:
+        """One batch, top to bottom: its intents in one statement and its Auth users (on a
+        batch-creating gateway, in the same transaction as the intents; else one call each,
+        concurrently, after the intents are committed), then its rows in one transaction. What
+        fails falls back to one user at a time; outcomes in job order."""
+        if self.wind_down.is_set():
+            return [Outcome(job=job, skipped=True) for job in jobs]
+        tried = [_Tried(job, self._identity(job, 1), Outcome(job=job)) for job in jobs]
+        for t in tried:
+            t.entry = SyntheticUser(
+                pk=self._entry_ids[t.job.spec.number],
+                run=self.run,
+                user_id=t.identity.user_id,
+                email=t.identity.email,
+            )
+        intents = ledger.entries_intent_statement(
+            run=self.run,
+            intents=[
+                ledger.Intent(
+                    entry_id=t.entry.pk,
+                    user_id=t.identity.user_id,
+                    email=t.identity.email,
+                    role=t.job.spec.role,
+                    attempt=1,
+                    job_index=t.job.spec.number,
+                    name=t.job.spec.full_name,
+                )
+                for t in tried
+            ],
+        )
+        if isinstance(self.gateway, BatchCreatingGateway):
+            failpoint(BEFORE_AUTH_CREATE)  # tests only: a stop before the batch's transaction
+            created = self._batch_auth_local(self.gateway, tried, intents)
+        else:
+            created = self._batch_auth(tried, intents)
+        failpoint(AFTER_AUTH_CREATE)  # tests only: the batch's Auth users exist, no rows yet
+        if created:
+            self._batch_rows(created)
+        failpoint(GENERATE_AFTER_BATCH)  # tests only: a batch committed, the next not started
+        return [t.outcome for t in tried]
+
+    def _batch_auth_local(
+        self, gateway: BatchCreatingGateway, tried: list[_Tried], intents: Statement
+    ) -> list[_Tried]:
+        """Intents and Auth rows of the batch in one transaction (the Auth user never exists
+        without its intent); should it fail, nothing of it is written, and its users are
+        created one at a time, each from its own intent (``_create_user``). Those created."""
+        try:
+            gateway.create_users(
+                [self._new_auth_user(t.entry, t.identity, t.job.spec) for t in tried], first=[intents]
+            )
+        except AuthGatewayError:
+            for t in tried:  # nothing of the batch was made: one by one, to find out who and why
+                self._create_user(t.job, t.outcome, identity=t.identity)
+            return []
+        return tried
+
+    def _batch_auth(self, tried: list[_Tried], intents: Statement) -> list[_Tried]:
+        """The batch's intents committed (one round trip), then one Auth call per user,
+        concurrently; those created (the others' outcomes are settled)."""
+        ledger.entries_intent(intents)
+        failpoint(GENERATE_BATCH_INTENTS)  # tests only: intents committed, no Auth user yet
+        created: list[_Tried] = []
+        pool_run(
+            tried,
+            self._auth_first,
+            workers=self.params.concurrency,
+            stop=self.stop,
+            on_result=lambda t, made: self._auth_settled(t, made, created),
+        )
+        not_sent = [t for t in tried if t.not_sent]
+        if not_sent:  # the run wound down before their calls: never tried, no failure
+            ledger.entries_not_sent([t.entry.pk for t in not_sent], "stopped before the Auth call")
+        return sorted(created, key=lambda t: t.job.spec.number)
+
+    def _auth_settled(self, tried: _Tried, made: bool, created: list[_Tried]) -> None:
+        """One user's Auth call of a batch ended: watched at once (a lost Auth stops the run)."""
+        if made:
+            created.append(tried)
+        if not tried.outcome.skipped:
+            self._watch(tried.outcome)
+
+    def _auth_first(self, tried: _Tried) -> bool:
+        """A user's first Auth attempt, alone: True when its Auth user exists (its rows still
+        to write). After a collision the user's next attempts are made one at a time."""
+        if self.wind_down.is_set():
+            tried.not_sent = tried.outcome.skipped = True
+            return False
+        failpoint(BEFORE_AUTH_CREATE)  # tests only: a stop with the intent recorded, nothing sent
+        try:
+            self._auth_create(tried.entry, tried.identity, tried.job.spec, tried.outcome.retries)
+        except IdentityCollisionError:
+            self._create_user(tried.job, tried.outcome, first=2)
+            return False
+        except AuthGatewayError as exc:
+            _failed(tried.outcome, exc)
+            return False
+        return True
+
+    def _batch_rows(self, created: list[_Tried]) -> None:
+        """The rows of the users whose Auth users exist, in one transaction; should the database
+        refuse it, each user in a transaction of its own (one bad user costs only itself)."""
+        try:
+            written = users_rows_write(
+                target=self.target,
+                users=[
+                    UserRows(
+                        profile=_profile_row(t.job, t.identity),
+                        ledger_id=t.entry.pk,
+                        history=history_builder(self.params, t.job),
+                    )
+                    for t in created
+                ],
+            )
+        except DatabaseError as exc:
+            # A lost database: nothing can be written or recorded; the intents stay, and purge
+            # finds each Auth user by its marker. Else one user at a time, to find out who.
+            for t in created:
+                if connection_lost(exc):
+                    _failed(t.outcome, exc)
+                else:
+                    self._rows_alone(t)
+            return
+        for t in created:
+            t.outcome.user_id, t.outcome.checkins = t.identity.user_id, written[t.entry.pk]
+            self._created(t.job, t.identity, t.outcome.checkins)
+
+    def _rows_alone(self, tried: _Tried) -> None:
+        """One user's rows in a transaction of its own (compensated on failure)."""
+        outcome = tried.outcome
+        try:
+            written = self._rows_write(tried.entry, tried.identity, tried.job, outcome.retries)
+        except DuplicateUserIdError:
+            self._create_user(tried.job, outcome, first=2)  # its id was taken: a fresh identity
+        except (_RowsNotWritten, DatabaseError, AuthGatewayError) as exc:
+            _failed(outcome, exc)
+        else:
+            outcome.user_id, outcome.checkins = tried.identity.user_id, written
+            self._created(tried.job, tried.identity, written)
+
+    def _attempt(
+        self, job: Job, number: int, retries: Counter[str], identity: _Identity | None = None
+    ) -> tuple[uuid.UUID, int]:
+        """One attempt, top to bottom: intent, Auth user, rows (or compensation)."""
+        spec = job.spec
+        identity = identity or self._identity(job, number)
         entry = ledger.entry_intent(
             run=self.run,
             user_id=identity.user_id,
@@ -262,37 +430,28 @@ class UserCreation:
         self._auth_create(entry, identity, spec, retries)
         failpoint(AFTER_AUTH_CREATE)  # tests only: a crash between the two systems
         written = self._rows_write(entry, identity, job, retries)
+        self._created(job, identity, written)
+        return identity.user_id, written
+
+    def _created(self, job: Job, identity: _Identity, written: int) -> None:
+        """A user's rows are written: its login to the sink, its check-ins to the progress bar."""
         if self.credentials is not None and identity.password is not None:
             self.credentials(
                 Credential(
-                    email=identity.email, password=identity.password, role=spec.role, user_id=identity.user_id
+                    email=identity.email,
+                    password=identity.password,
+                    role=job.spec.role,
+                    user_id=identity.user_id,
                 )
             )
         if written:
             self.progress.advance(PHASE_CHECKINS, written)
-        return identity.user_id, written
 
     def _auth_create(
         self, entry: SyntheticUser, identity: _Identity, spec: PersonSpec, retries: Counter[str]
     ) -> None:
         """Create the Auth user; on failure, record in the ledger what the failure proves."""
-        new_user = NewAuthUser(
-            id=identity.user_id,
-            email=identity.email,
-            password=identity.password,
-            # The role (and name) where a signup trigger on auth.users reads them, so the profile
-            # row it creates is already the right one (docs/target-schema.md).
-            user_metadata={
-                "name": spec.full_name,
-                "full_name": spec.full_name,
-                "username": spec.username,
-                "role": spec.role,
-                "synthetic": True,
-            },
-            app_metadata={
-                APP_METADATA_KEY: {"synthetic": True, "run_id": str(self.run.id), "intent": entry.pk}
-            },
-        )
+        new_user = self._new_auth_user(entry, identity, spec)
 
         # Whether an earlier attempt of this very request may have created the user: the last
         # attempt's error alone cannot say (after a lost answer, "connection refused" or an
@@ -328,39 +487,46 @@ class UserCreation:
                 ledger.entry_failed([entry.pk], redact(str(exc)))
             raise
 
+    def _new_auth_user(self, entry: SyntheticUser, identity: _Identity, spec: PersonSpec) -> NewAuthUser:
+        return NewAuthUser(
+            id=identity.user_id,
+            email=identity.email,
+            password=identity.password,
+            # The role (and name) where a signup trigger on auth.users reads them, so the profile
+            # row it creates is already the right one (docs/target-schema.md).
+            user_metadata={
+                "name": spec.full_name,
+                "full_name": spec.full_name,
+                "username": spec.username,
+                "role": spec.role,
+                "synthetic": True,
+            },
+            app_metadata={
+                APP_METADATA_KEY: {"synthetic": True, "run_id": str(self.run.id), "intent": entry.pk}
+            },
+        )
+
     def _create_or_stop(self, new_user: NewAuthUser) -> object:
         """The gateway's create; an answer that stops the run stops it here, inside the call's
         permit, so that no other worker's call starts after it (one create call, not several)."""
         try:
             return self.gateway.create_user(new_user)
         except AuthRejectedError as exc:
-            if _stops_the_run(exc):
+            if stops_the_run(exc):
                 self._diagnose(str(exc))
             raise
 
     def _rows_write(self, entry: SyntheticUser, identity: _Identity, job: Job, retries: Counter[str]) -> int:
         """Profile, link, history and ground truth in one transaction; compensate on failure."""
-        profile = ProfileRow(
-            id=identity.user_id,
-            email=identity.email,
-            username=job.spec.username,
-            role=job.spec.role,
-            therapist_id=job.therapist_id,
-        )
-        rows = truth = None
-        if job.history_index is not None and self.params.checkin_days:
-            history = patient_history(
-                seed=self.params.seed,
-                patient_index=job.history_index,
-                pattern=job.pattern,
-                days=self.params.checkin_days,
-                end_date=self.params.end_date,
-                adherence=self.params.adherence,
-            )
-            rows, truth = history.iter_json_rows(), ground_truth_of(history)
+        history = history_builder(self.params, job)
+        rows, truth = history() if history is not None else (None, None)
         try:
             return user_rows_write(
-                target=self.target, profile=profile, checkins=rows, ledger_id=entry.pk, ground_truth=truth
+                target=self.target,
+                profile=_profile_row(job, identity),
+                checkins=rows,
+                ledger_id=entry.pk,
+                ground_truth=truth,
             )
         except (DuplicateUserIdError, DatabaseError) as exc:
             self._compensate(entry, exc)
@@ -398,39 +564,32 @@ class UserCreation:
             ledger.entry_compensated(entry.pk, reason)
 
 
-def _stops_the_run(error: BaseException | None) -> bool:
-    """A rejected key or an unusable answer: every further call would get the same."""
-    return isinstance(error, AuthRejectedError) and not isinstance(error, AuthDatabaseRefusedError)
+@dataclass
+class _Tried:
+    """A user of a batch: its first identity, its intent entry (unsaved copy), its outcome."""
+
+    job: Job
+    identity: _Identity
+    outcome: Outcome
+    entry: SyntheticUser = field(default_factory=SyntheticUser)
+    not_sent: bool = False
 
 
-def _failure_reason(exc: BaseException) -> str:
-    if isinstance(exc, DuplicateEmailError):
-        return f"e-mail already registered on all {IDENTITY_ATTEMPTS} attempts ({exc})"
-    if isinstance(exc, DuplicateUserIdError):
-        return f"user id already taken on all {IDENTITY_ATTEMPTS} attempts ({exc})"
-    if isinstance(exc, AuthUnavailableError):
-        return f"Auth service unavailable after retries: {exc}"
-    if isinstance(exc, DatabaseError):
-        return f"database error: {type(exc).__name__}: {first_line(exc)}"
-    return str(exc)
-
-
-def _streak_diagnosis(error: BaseException | None, count: int) -> str:
-    if isinstance(error, AuthDeadlineExceededError):
-        return (
-            f"Supabase Auth did not answer within the call deadline (SYNTHADMIN_AUTH_CALL_DEADLINE_SECONDS) "
-            f"for {count} users in a row ({error}); check that SUPABASE_URL is right and the service "
-            "healthy, then run again"
-        )
-    if isinstance(error, AuthDatabaseRefusedError):
-        return (
-            f"the Auth database refused the new auth.users row for {count} users in a row ({error}); "
-            "a trigger or constraint on auth.users rejects it: fix it, then run again"
-        )
-    return (
-        f"the Auth service stayed unavailable for {count} users in a row ({error}); "
-        "check that SUPABASE_URL is right and reachable, then run again"
+def _profile_row(job: Job, identity: _Identity) -> ProfileRow:
+    spec = job.spec
+    return ProfileRow(
+        id=identity.user_id,
+        email=identity.email,
+        username=spec.username,
+        role=spec.role,
+        therapist_id=job.therapist_id,
     )
+
+
+def _failed(outcome: Outcome, exc: BaseException) -> None:
+    """What ended a user's attempts, on its outcome."""
+    outcome.error = exc.__cause__ if isinstance(exc, _RowsNotWritten) else exc
+    outcome.failure = redact(failure_reason(exc))
 
 
 __all__ = ["IDENTITY_ATTEMPTS", "PHASE_CHECKINS", "PHASE_USERS", "Outcome", "UserCreation", "WindDown"]

@@ -1,23 +1,27 @@
-"""The database half of creating a user: profile (+ check-ins) in one transaction.
+"""The database half of creating users: profile (+ check-ins) in one transaction.
 
-Check-ins go in with one ``COPY`` per patient, streamed from the content engine's JSON rows,
-never one INSERT per row and never a materialised list of the whole run.
+A batch of users (``users_rows_write``) goes in one transaction of a few round trips; one user
+(``user_rows_write``) in one of its own — the way a batch the database refused is written again,
+user by user. Check-ins go in with one ``COPY`` per batch (or per patient), streamed from the
+content engine's JSON rows, never one INSERT per row and never a materialised list of the run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from psycopg import sql
 
 from synthadmin.db.errors import UNIQUE_VIOLATION, constraint_name, sqlstate
+from synthadmin.db.pipeline import Many, Statement, statements_pipelined
 from synthadmin.exceptions import DuplicateUserIdError
-from synthadmin.failpoints import ROWS_WRITE, failpoint
+from synthadmin.failpoints import GENERATE_BATCH_COPIED, ROWS_WRITE, failpoint
 from synthadmin.models import SyntheticUser
 from synthadmin.services import ledger
 from synthadmin.target import PROFILES, Target
@@ -93,8 +97,90 @@ def user_rows_write(
     return written
 
 
-def _profile_write(cursor: Any, target: Target, profile: ProfileRow, ledger_id: int) -> None:
-    """The profile, in one statement, whatever made a row with its id before us.
+@dataclass(frozen=True)
+class UserRows:
+    """What ``users_rows_write`` writes for one user of a batch: its profile, its ledger entry
+    and, for a patient, its history (built when the COPY reaches it: ``(rows, ground truth)``)."""
+
+    profile: ProfileRow
+    ledger_id: int
+    history: Callable[[], tuple[Iterable[JsonRow], dict[str, Any] | None]] | None = None
+
+
+def users_rows_write(*, target: Target, users: Sequence[UserRows]) -> dict[int, int]:
+    """Write what ``user_rows_write`` writes, for a batch of users, in one transaction of a few
+    round trips: the profiles (with ``SET LOCAL``, one pipelined round trip; each takes over the
+    row a signup trigger made, or inserts it: ``_profile_statement``), one COPY of every
+    patient's check-ins (histories built one at a time as it streams), then the therapist links
+    and the ledger entries' completion with their ground truth (one round trip), and the commit.
+
+    Returns ``{ledger entry id: check-ins written}``. All or nothing: any database error
+    (a profile id taken, a refused row, a lost connection) propagates unchanged with nothing
+    of the batch written; the caller then writes its users one by one to find out who.
+    """
+    truths: dict[int, dict[str, Any] | None] = {}
+
+    def histories() -> Iterator[tuple[uuid.UUID, Iterable[JsonRow]]]:
+        for user in users:
+            if user.history is not None:
+                rows, truths[user.ledger_id] = user.history()
+                yield user.profile.id, rows
+
+    # Outside any transaction (a worker's own connection), the transaction is opened and
+    # committed by statements of the pipelines themselves: the COMMIT costs no round trip.
+    own = connection.get_autocommit() and not connection.in_atomic_block
+    begin: list[Statement] = [("BEGIN", None)] if own else []
+    with contextlib.nullcontext() if own else transaction.atomic():
+        try:
+            profiles = [user.profile for user in users]
+            statements_pipelined(
+                [
+                    *begin,
+                    ("SET LOCAL synchronous_commit TO off", None),
+                    *_profiles_statements(target, [(user.profile, user.ledger_id) for user in users]),
+                ]
+            )
+            failpoint(ROWS_WRITE)  # tests only: a stop in the middle of the batch's transaction
+            counts = checkins_copy_many(histories=histories()) if any(u.history for u in users) else {}
+            failpoint(GENERATE_BATCH_COPIED)  # tests only: inside the batch's transaction
+            written = {user.ledger_id: counts.get(user.profile.id, 0) for user in users}
+            completion = ledger.entries_complete_statement(
+                [(entry_id, count, truths.get(entry_id)) for entry_id, count in written.items()]
+            )
+            statements_pipelined(
+                [*_links_statements(target, profiles), completion, *([("COMMIT", None)] if own else [])]
+            )
+        except BaseException:
+            if own:
+                _rollback()
+            raise
+    return written
+
+
+def _rollback() -> None:
+    """End the batch's own transaction after a failure (nothing to do on a lost connection)."""
+    with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+        cursor.execute("ROLLBACK")
+
+
+def _profile_values(target: Target, profile: ProfileRow) -> dict[str, Any]:
+    """The columns synthadmin writes on a profile, as ``_profile_write`` writes them."""
+    values: dict[str, Any] = {
+        "role": profile.role,
+        "username": profile.username,
+        "email": profile.email,
+        "is_test_patient": True,
+    }
+    if target.has_source:
+        values["source"] = SOURCE_SYNTHETIC
+    if target.therapist_link.column and profile.therapist_id is not None:
+        values[target.therapist_link.column] = profile.therapist_id
+    return values
+
+
+def _profile_statement(target: Target, columns: Sequence[str]) -> sql.Composed:
+    """The profile, in one statement, whatever made a row with its id before us (the columns
+    ``_profile_values`` gives, in that order; its parameters: ``_profile_params``).
 
     A signup trigger of any shape (one that calls a helper, one that fires when the e-mail is
     confirmed, one nobody could recognise by its text) makes the row inside the Auth call that
@@ -107,24 +193,14 @@ def _profile_write(cursor: Any, target: Target, profile: ProfileRow, ledger_id: 
     never checked on a row we do not insert. Each value is cast to its column's type (the
     INSERT reads it from a SELECT, where nothing else would type it).
     """
-    values: dict[str, Any] = {
-        "role": profile.role,
-        "username": profile.username,
-        "email": profile.email,
-        "is_test_patient": True,
-    }
-    if target.has_source:
-        values["source"] = SOURCE_SYNTHETIC
-    if target.therapist_link.column and profile.therapist_id is not None:
-        values[target.therapist_link.column] = profile.therapist_id
-    columns = ["id", *values]
+    named = ["id", *columns]
     typed = [
         sql.SQL("CAST(%s AS {})").format(sql.SQL(target.profile_columns[name].data_type))
         if name in target.profile_columns
         else sql.Placeholder()
-        for name in columns
+        for name in named
     ]
-    statement = sql.SQL(
+    return sql.SQL(
         "WITH taken AS ("
         " UPDATE {profiles} SET {assignments} WHERE id = %s AND EXISTS ("
         "  SELECT 1 FROM {ledger} WHERE id = %s AND user_id = %s AND state = %s)"
@@ -134,23 +210,53 @@ def _profile_write(cursor: Any, target: Target, profile: ProfileRow, ledger_id: 
         profiles=PROFILES.sql,
         assignments=sql.SQL(", ").join(
             sql.SQL("{} = {}").format(sql.Identifier(name), cast)
-            for name, cast in zip(values, typed[1:], strict=True)
+            for name, cast in zip(named[1:], typed[1:], strict=True)
         ),
         ledger=sql.Identifier(SyntheticUser._meta.db_table),
-        columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+        columns=sql.SQL(", ").join(map(sql.Identifier, named)),
         typed=sql.SQL(", ").join(typed),
     )
+
+
+def _profile_params(profile: ProfileRow, ledger_id: int, values: dict[str, Any]) -> list[Any]:
+    return [
+        *values.values(),
+        profile.id,
+        ledger_id,
+        profile.id,
+        SyntheticUser.State.INTENT.value,
+        profile.id,
+        *values.values(),
+    ]
+
+
+def _profiles_statements(target: Target, users: Sequence[tuple[ProfileRow, int]]) -> list[Statement]:
+    """``_profile_statement`` for each (profile, ledger entry id), one ``Many`` per set of
+    columns (therapists have no therapist column value): one round trip in a pipeline."""
+    by_columns: dict[tuple[str, ...], list[list[Any]]] = {}
+    for profile, ledger_id in users:
+        values = _profile_values(target, profile)
+        by_columns.setdefault(tuple(values), []).append(_profile_params(profile, ledger_id, values))
+    return [(_profile_statement(target, columns), Many(rows)) for columns, rows in by_columns.items()]
+
+
+def _links_statements(target: Target, profiles: Sequence[ProfileRow]) -> list[Statement]:
+    link = target.therapist_link
+    rows = [[p.therapist_id, p.id] for p in profiles if p.therapist_id is not None]
+    if link.junction is None or not rows:
+        return []
+    insert = sql.SQL("INSERT INTO {} ({}, {}) VALUES (%s, %s)").format(
+        link.junction.sql,
+        sql.Identifier(link.junction_therapist_column),
+        sql.Identifier(link.junction_patient_column),
+    )
+    return [(insert, Many(rows))]
+
+
+def _profile_write(cursor: Any, target: Target, profile: ProfileRow, ledger_id: int) -> None:
+    values = _profile_values(target, profile)
     cursor.execute(
-        _render(statement),
-        [
-            *values.values(),
-            profile.id,
-            ledger_id,
-            profile.id,
-            SyntheticUser.State.INTENT.value,
-            profile.id,
-            *values.values(),
-        ],
+        _render(_profile_statement(target, list(values))), _profile_params(profile, ledger_id, values)
     )
 
 

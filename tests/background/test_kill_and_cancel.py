@@ -88,7 +88,9 @@ def test_cancel_from_the_run_page_aborts_the_run_within_seconds(client, workers)
     user = User.objects.create_superuser("operator", "operator@example.com", "pw-for-tests")
     client.force_login(user)
     run = _enqueue(1500, therapists=0)
-    workers.start()
+    # A chunk stops between batches (a started batch is finished): batches of 20, so that what
+    # starts in the quarter second a worker takes to see the cancel stays within the bound below.
+    workers.start(extra={"SYNTHADMIN_BATCH_USERS": "20"})
     wait_until(
         lambda: run.users.filter(state=SyntheticUser.State.COMPLETE).count() >= 50,
         timeout=120,

@@ -22,7 +22,8 @@ def test_sigint_stops_cleanly_with_exit_130(real_population):
         "365",
         "--concurrency",
         "2",
-        env=test_database_env(),
+        # A run stops between batches (a started batch is finished): small ones, to stop part way.
+        env=test_database_env({"SYNTHADMIN_BATCH_USERS": "10"}),
     )
     try:
         deadline = time.monotonic() + 60

@@ -155,7 +155,9 @@ def test_profile_primary_key_clash_is_an_id_collision(real_population, db_trigge
     assert_invariants(real_population)
 
 
-def test_interrupt_in_the_main_thread_stops_cleanly(real_population):
+def test_interrupt_in_the_main_thread_stops_cleanly(real_population, settings):
+    settings.SYNTHADMIN_BATCH_USERS = 2  # a run stops between batches: small ones, to stop part way
+
     class InterruptingProgress:
         seen = 0
 

@@ -155,7 +155,8 @@ def test_unknown_pattern_message_lists_valid_ones(db):
         _generate(pattern="zigzag")
 
 
-def test_stop_event_gives_a_clean_aborted_run(real_population):
+def test_stop_event_gives_a_clean_aborted_run(real_population, settings):
+    settings.SYNTHADMIN_BATCH_USERS = 2  # a run stops between batches: small ones, to stop part way
     stop = threading.Event()
     created = []
 
