@@ -25,7 +25,10 @@ Both are ``VACUUM ANALYZE``d (what autovacuum keeps on a live database). ``--bef
 as raw SQL, what the pages used to run: the exact count, the JSON-expanding state filter (under a
 60 s limit) and the date navigation's ``SELECT DISTINCT``. Run from the repository root:
 
-    python bench/bench_admin.py [--copies 99] [--rounds 5] [--before] [--keep]
+    python bench/bench_admin.py [--copies 99] [--rounds 5] [--before] [--keep] [--viewer]
+
+``--viewer`` fetches every page as staff without ``synthadmin.view_real_patients`` (every list
+then holds synthetic users only; "test patient no" is empty, by design) instead of a superuser.
 """
 
 from __future__ import annotations
@@ -346,14 +349,28 @@ def measure(url: str, rounds: int) -> Measured:
     return Measured(min(times), min(sql_times), max(counts), _pages_touched(statements), note)
 
 
-def measure_all(rounds: int) -> dict[str, Measured]:
-    from django.contrib.auth.models import User
+#: What ``--viewer`` grants instead of a superuser: every list and page, not real patients.
+VIEWER_PERMISSIONS = (
+    "view_profile",
+    "view_checkin",
+    "view_syntheticrun",
+    "view_syntheticuser",
+    "view_scenario",
+)
+
+
+def measure_all(rounds: int, *, viewer: bool = False) -> dict[str, Measured]:
+    from django.contrib.auth.models import Permission, User
     from django.db import connection
 
     from synthadmin.middleware import web_process_mark
 
     User.objects.filter(username="bench").delete()
-    User.objects.create_superuser("bench", "bench@example.com", "bench-password")
+    if viewer:  # staff without synthadmin.view_real_patients: every list holds synthetic users only
+        user = User.objects.create_user("bench", "bench@example.com", "bench-password", is_staff=True)
+        user.user_permissions.set(Permission.objects.filter(codename__in=VIEWER_PERMISSIONS))
+    else:
+        User.objects.create_superuser("bench", "bench@example.com", "bench-password")
     connection.close()  # the next connection opens as a web process's does: with its limits
     web_process_mark()
     return {name: measure(url, rounds) for name, url in pages(Ids.read())}
@@ -441,6 +458,11 @@ def main() -> None:
     parser.add_argument("--before", action="store_true", help="also time what the pages used to run")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument(
+        "--viewer",
+        action="store_true",
+        help="fetch as staff who may see every list but not real patients (default: a superuser)",
+    )
+    parser.add_argument(
         "--reuse", metavar="DATABASE", help="measure a database kept by --keep (big size only)"
     )
     args = parser.parse_args()
@@ -450,7 +472,7 @@ def main() -> None:
 
         connection.settings_dict["NAME"] = args.reuse
         print(f"{args.reuse}: {_sizes()[0]:,} check-ins")
-        report({}, measure_all(args.rounds), {"big": _sizes()})
+        report({}, measure_all(args.rounds, viewer=args.viewer), {"big": _sizes()})
         return
     name = _scratch()
     print(f"scratch database {name}")
@@ -461,7 +483,7 @@ def main() -> None:
         print(f"small population built in {time.perf_counter() - began:.0f} s")
         if args.before:
             before("small")
-        small = measure_all(args.rounds)
+        small = measure_all(args.rounds, viewer=args.viewer)
         began = time.perf_counter()
         build_big(args.copies)
         sizes["big"] = _sizes()
@@ -471,7 +493,7 @@ def main() -> None:
         from django.db import connection
 
         connection.close()
-        report(small, measure_all(args.rounds), sizes)
+        report(small, measure_all(args.rounds, viewer=args.viewer), sizes)
     finally:
         if not args.keep:
             _drop(name)

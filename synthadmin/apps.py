@@ -45,9 +45,12 @@ class SynthadminSite(admin.AdminSite):
         if user.has_perm("synthadmin.view_syntheticrun") or user.has_perm(
             "synthadmin.generate_synthetic_data"
         ):
-            from synthadmin.services.overview import site_overview  # models load after this module
+            from synthadmin.selectors import user_may_view_real_patients  # models load after this module
+            from synthadmin.services.overview import site_overview
 
             context["synthadmin_overview"] = site_overview()
+            # The size of the app's tables counts real users too: for those who may see them.
+            context["synthadmin_overview_tables"] = user_may_view_real_patients(user)
         return super().index(request, context)
 
 

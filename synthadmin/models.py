@@ -115,6 +115,9 @@ class SyntheticRun(models.Model):
             ("generate_synthetic_data", "Can generate synthetic data"),
             ("purge_synthetic_data", "Can purge synthetic data"),
             ("export_synthetic_data", "Can export synthetic data"),
+            #: Real (non-synthetic) users' profiles, check-ins and pages in the admin
+            #: (``synthadmin.selectors.REAL_PATIENTS_PERMISSION``); without it, synthetic only.
+            ("view_real_patients", "Can view real patients"),
         ]
 
     def __str__(self) -> str:

@@ -8,6 +8,9 @@ Every service and the admin ask here; nothing else decides it.
   profile is synthetic, or — for a run that died between Auth and the database, where a signup
   trigger may have made an unflagged profile — a not-yet-complete entry whose Auth user carries
   our ``app_metadata`` marker naming that very run and entry (``marker_names``).
+* A staff member **may see real patients** (their profiles, check-ins, pages and charts) only with
+  the permission ``REAL_PATIENTS_PERMISSION``; without it, every list and page shows synthetic
+  profiles only (``user_may_view_real_patients``, ``profiles_visible_q``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.contrib.auth.models import AbstractUser, AnonymousUser
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
@@ -25,6 +29,10 @@ from synthadmin.auth.base import APP_METADATA_KEY
 from synthadmin.models import LIVE_STATES, SyntheticRun, SyntheticUser
 from synthadmin.target import Target
 from synthadmin.text import name_folded
+
+#: The permission to see real (non-synthetic) users' data in the admin: "Synthetic data | synthetic
+#: run | Can view real patients" (migration ``0012_view_real_patients``).
+REAL_PATIENTS_PERMISSION = "synthadmin.view_real_patients"
 
 
 def profiles_synthetic(*, among: QuerySet[Profile] | None = None) -> QuerySet[Profile]:
@@ -46,6 +54,22 @@ def profile_synthetic_q(*, via: str = "") -> Q:
 def profile_is_synthetic(profile: Profile) -> bool:
     """The same rule for one loaded profile: NULL and false are real."""
     return profile.is_test_patient is True
+
+
+def user_may_view_real_patients(user: AbstractUser | AnonymousUser) -> bool:
+    """Whether ``user`` may see real users' data — profiles, check-ins, a patient's page and chart.
+
+    With ``REAL_PATIENTS_PERMISSION`` only. Django's rule applies unchanged: an active superuser
+    has every permission, this one included; an inactive user, or an anonymous one, has none.
+    """
+    return bool(user.has_perm(REAL_PATIENTS_PERMISSION))
+
+
+def profiles_visible_q(*, user: AbstractUser | AnonymousUser, via: str = "") -> Q:
+    """The profiles ``user`` may see, as a condition on a profile or on the profile a relation
+    leads to (``via="user__"`` from a check-in): all of them (an empty condition, which filters
+    nothing) with ``REAL_PATIENTS_PERMISSION``, else the synthetic ones only."""
+    return Q() if user_may_view_real_patients(user) else profile_synthetic_q(via=via)
 
 
 def entries_live(

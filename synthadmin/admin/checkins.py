@@ -19,6 +19,7 @@ from synthadmin.admin.exports import ExportActionsAdmin, export_checkins
 from synthadmin.admin.filters import CheckinRunFilter, PatientTestFlagFilter, StateFilter
 from synthadmin.admin.helpers import ReadOnlyAdminMixin, admin_url
 from synthadmin.admin.paging import BoundedListAdmin
+from synthadmin.admin.privacy import RealPatientsPrivateAdmin
 from synthadmin.fieldlabels import LABEL_BY_KEY, SECTION_TITLES, FieldLabel, section_fields
 from synthadmin.mood_chart import STATE_LABELS
 from synthadmin.selectors import user_ids_named
@@ -33,7 +34,9 @@ LIST_VALUES: tuple[tuple[str, str], ...] = (
 )
 
 
-class CheckInAdmin(ExportActionsAdmin, ReadOnlyAdminMixin, BoundedListAdmin[CheckIn]):
+class CheckInAdmin(
+    RealPatientsPrivateAdmin[CheckIn], ExportActionsAdmin, ReadOnlyAdminMixin, BoundedListAdmin[CheckIn]
+):
     """The list costs what it shows (``paging``, ``date_navigation``): sorted by date only — the
     one order an index serves (patient or state would sort every check-in); each row's state is
     one probe of the intervals' index, its patient's e-mail and name one of ``profiles``'s and
@@ -46,6 +49,8 @@ class CheckInAdmin(ExportActionsAdmin, ReadOnlyAdminMixin, BoundedListAdmin[Chec
     #: No join for the patient: its e-mail is a probe of ``profiles``'s key for the page's rows
     #: only; joined, PostgreSQL would join every check-in of the day it sorts to pick the page.
     list_select_related = False
+    #: Real patients' check-ins are shown only to staff who may see them (``admin.privacy``).
+    profile_field = "user"
     search_fields = ("user__email",)
     search_help_text = "The patient's e-mail or name (accents and case aside)."
     fieldsets = (

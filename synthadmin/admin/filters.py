@@ -14,7 +14,13 @@ from django.http import HttpRequest
 
 from synthadmin.models import LIVE_STATES, CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.mood_chart import STATE_LABELS
-from synthadmin.selectors import patients_of, profile_synthetic_q, therapists_matching
+from synthadmin.selectors import (
+    patients_of,
+    profile_is_synthetic,
+    profile_synthetic_q,
+    therapists_matching,
+    user_may_view_real_patients,
+)
 from synthadmin.services.figures import patterns_text, run_figures
 from synthadmin.services.patient_truth import checkin_day_in_state
 from synthadmin.target import target_get
@@ -23,7 +29,8 @@ from synthadmin.text import plural
 
 class TestPatientFilter(admin.SimpleListFilter):
     """Yes = synthetic, No = real (``is_test_patient`` false or NULL), as ``synthadmin.selectors``
-    decides."""
+    decides. "No" is offered only to staff who may see real patients: for the others the list
+    holds synthetic users only (``admin.privacy``), and "No" asked for in the URL is empty."""
 
     title = "Test patient"
     parameter_name = "test_patient"
@@ -31,6 +38,8 @@ class TestPatientFilter(admin.SimpleListFilter):
     field_prefix = ""
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
+        if not user_may_view_real_patients(request.user):
+            return [("yes", "Yes")]  # "No" would be the real patients
         return [("yes", "Yes"), ("no", "No")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
@@ -61,6 +70,8 @@ class TherapistFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]) -> list[tuple[str, str]]:
         value = str(self.value() or "")
         self.matches = therapists_matching(value, limit=self.SHOWN) if value else []
+        if not user_may_view_real_patients(request.user):  # real therapists: theirs to see only
+            self.matches = [t for t in self.matches if profile_is_synthetic(t)]
         return [(str(t.pk), t.email or str(t.pk)) for t in self.matches]
 
     def has_output(self) -> bool:

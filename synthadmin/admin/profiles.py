@@ -28,11 +28,13 @@ from synthadmin.admin.filters import RunFilter, TestPatientFilter, TherapistFilt
 from synthadmin.admin.generate import GeneratePageAdmin
 from synthadmin.admin.helpers import ReadOnlyAdminMixin, admin_url, run_link
 from synthadmin.admin.paging import BoundedListAdmin, list_count
+from synthadmin.admin.privacy import RealPatientsPrivateAdmin
 from synthadmin.models import LIVE_STATES, SyntheticRun, SyntheticUser
 from synthadmin.mood_chart import BAND_COLOURS, DASHES, SERIES, STATE_LABELS, mood_chart_css
 from synthadmin.selectors import (
     patients_of,
     profile_is_synthetic,
+    profiles_visible_q,
     therapist_email,
     therapist_id,
     user_ids_named,
@@ -49,7 +51,12 @@ def _breakable(email: str) -> str:
 
 
 class ProfileAdmin(
-    GeneratePageAdmin, ProfileActionsAdmin, ExportActionsAdmin, ReadOnlyAdminMixin, BoundedListAdmin[Profile]
+    RealPatientsPrivateAdmin[Profile],
+    GeneratePageAdmin,
+    ProfileActionsAdmin,
+    ExportActionsAdmin,
+    ReadOnlyAdminMixin,
+    BoundedListAdmin[Profile],
 ):
     change_list_template = "admin/profiles/profile/change_list.html"
     change_form_template = "admin/profiles/profile/change_form.html"
@@ -219,15 +226,20 @@ class ProfileAdmin(
                 }
             )
         if obj is not None and obj.role == Profile.Role.THERAPIST:
-            context["caseload"] = self._caseload(obj)
+            context["caseload"] = self._caseload(request, obj)
         return super().render_change_form(
             request, context, add=add, change=change, form_url=form_url, obj=obj
         )
 
-    def _caseload(self, therapist: Profile) -> dict[str, Any]:
+    def _caseload(self, request: HttpRequest, therapist: Profile) -> dict[str, Any]:
         """A therapist's patients: the first ``CASELOAD_SHOWN`` by e-mail (links to their pages),
-        how many in all (capped, ``paging.list_count``), and the list filtered to them."""
-        patients = Profile.objects.filter(patients_of(target_get(), [therapist.pk])).order_by("email")
+        how many in all (capped, ``paging.list_count``), and the list filtered to them; real
+        patients only for staff who may see them (``admin.privacy``)."""
+        patients = (
+            Profile.objects.filter(patients_of(target_get(), [therapist.pk]))
+            .filter(profiles_visible_q(user=request.user))
+            .order_by("email")
+        )
         shown = [
             (admin_url(self.admin_site, Profile, "change", p.pk), p.email or str(p.pk), p.is_test_patient)
             for p in patients[: self.CASELOAD_SHOWN]

@@ -38,4 +38,5 @@ def staff_purger(db):
 
 @pytest.fixture
 def staff_all(db):
-    return _staff("operator", *PERMISSIONS.values())
+    """Every synthadmin permission, seeing real patients included."""
+    return _staff("operator", *PERMISSIONS.values(), "view_real_patients")

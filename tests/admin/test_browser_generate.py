@@ -58,7 +58,12 @@ def test_staff_generates_test_patients_in_the_browser(live_server, real_populati
     operator = User.objects.create_user("operator", password="a-long-test-password", is_staff=True)
     operator.user_permissions.set(
         Permission.objects.filter(
-            codename__in=["view_profile", "view_syntheticrun", "generate_synthetic_data"]
+            codename__in=[
+                "view_profile",
+                "view_syntheticrun",
+                "generate_synthetic_data",
+                "view_real_patients",
+            ]
         )
     )
     with chromium_page() as page:

@@ -54,7 +54,12 @@ def test_export_of_selected_patients_is_theirs_only_with_therapist_and_day_index
     entry = SyntheticUser.objects.filter(run_id=report.run_id, role="patient").first()
     assert entry is not None
     patient = entry.user_id
-    client.force_login(_staff())
+    # Staff who may see real patients, so the real one is in the selection: the export leaves it out.
+    client.force_login(
+        staff_with(
+            "view_profile", "view_checkin", "view_syntheticrun", "export_synthetic_data", "view_real_patients"
+        )
+    )
     chosen = {"action": "export_patients_checkins", "_selected_action": [str(patient), str(real)], "index": 0}
 
     page = client.post(PROFILES, chosen)

@@ -11,7 +11,7 @@ from django.urls import reverse
 from synthadmin.models import SyntheticUser
 from synthadmin.services.ground_truth import state_by_day
 from tests.realdata import insert_real_user
-from tests.story.conftest import generate
+from tests.story.conftest import generate, staff_with
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -75,9 +75,10 @@ def test_synthetic_patient_page_shows_chart_bands_facts_and_latest(client, viewe
     assert "Ground-truth mood state" in page
 
 
-def test_real_patient_page_has_a_chart_without_bands(client, viewer, supabase_tables_cleanup):
+def test_real_patient_page_has_a_chart_without_bands(client, supabase_tables_cleanup):
     user_id = insert_real_user(checkins=5)
-    client.force_login(viewer)
+    # Real patients' pages need the permission to see them (tests/admin/test_real_patients_private.py).
+    client.force_login(staff_with("view_profile", "view_checkin", "view_real_patients"))
 
     response = client.get(reverse("admin:profiles_profile_change", args=[user_id]))
 
