@@ -51,6 +51,19 @@ _SELECT_IDENTITIES = (
 )
 
 
+#: The columns of a new ``auth.users`` row, in the order both inserts give them.
+_INSERT_USERS = (
+    "INSERT INTO auth.users ("
+    "  instance_id, id, aud, role, email, encrypted_password, email_confirmed_at,"
+    "  phone, phone_confirmed_at,"
+    "  confirmation_token, recovery_token, email_change_token_new, email_change,"
+    "  email_change_token_current, phone_change, phone_change_token, reauthentication_token,"
+    "  email_change_confirm_status, raw_app_meta_data, raw_user_meta_data,"
+    "  created_at, updated_at, banned_until, is_sso_user, is_anonymous"
+    ")"
+)
+
+
 def hash_password(password: str, *, rounds: int) -> str:
     """A bcrypt ``$2a$`` hash of ``password`` at cost ``rounds``, as GoTrue stores it.
 
@@ -178,14 +191,7 @@ def _insert_bare_then_update(cursor: Any, row: _NewRow) -> None:
     the updates, in the same transaction. An AFTER INSERT trigger on auth.users (a signup
     trigger) sees exactly that bare row."""
     cursor.execute(
-        "INSERT INTO auth.users ("
-        "  instance_id, id, aud, role, email, encrypted_password, email_confirmed_at,"
-        "  phone, phone_confirmed_at,"
-        "  confirmation_token, recovery_token, email_change_token_new, email_change,"
-        "  email_change_token_current, phone_change, phone_change_token, reauthentication_token,"
-        "  email_change_confirm_status, raw_app_meta_data, raw_user_meta_data,"
-        "  created_at, updated_at, banned_until, is_sso_user, is_anonymous"
-        ") VALUES ("
+        _INSERT_USERS + " VALUES ("
         "  %s, %s, %s, '', %s, %s, NULL, %s, NULL,"
         "  '', '', '', '', '', '', '', '', 0, %s::jsonb, %s::jsonb, %s, %s, %s, false, false"
         ")",
@@ -251,14 +257,8 @@ class NewEmailUser:
 
 #: The bare rows of a batch (``_insert_bare_then_update``'s first statement, one row per user).
 _INSERT_BARE_MANY = (
-    "INSERT INTO auth.users ("
-    "  instance_id, id, aud, role, email, encrypted_password, email_confirmed_at,"
-    "  phone, phone_confirmed_at,"
-    "  confirmation_token, recovery_token, email_change_token_new, email_change,"
-    "  email_change_token_current, phone_change, phone_change_token, reauthentication_token,"
-    "  email_change_confirm_status, raw_app_meta_data, raw_user_meta_data,"
-    "  created_at, updated_at, banned_until, is_sso_user, is_anonymous"
-    ") SELECT %s, u.id, %s, '', u.email, u.password_hash, NULL, NULL, NULL,"
+    _INSERT_USERS  # noqa: S608 - constant text, values are placeholders
+    + " SELECT %s, u.id, %s, '', u.email, u.password_hash, NULL, NULL, NULL,"
     "  '', '', '', '', '', '', '', '', 0, %s::jsonb, u.user_meta::jsonb, %s, %s, NULL, false, false"
     " FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[])"
     " WITH ORDINALITY AS u(id, email, password_hash, user_meta, n) ORDER BY u.n"

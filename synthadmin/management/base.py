@@ -5,16 +5,18 @@ database."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import os
 import sys
 import uuid
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connection
 
-from synthadmin.db.errors import database_lost_message
+from synthadmin.db.errors import connection_lost, database_lost_message
 from synthadmin.management import exitcodes
 from synthadmin.models import SyntheticRun
 from synthadmin.services.ledger import Starter
@@ -61,3 +63,17 @@ def database_lost_error(exc: DatabaseError, kept: str) -> CommandError:
     return CommandError(
         f"{database_lost_message(connection.settings_dict, exc)}. {kept}", returncode=exitcodes.STOPPED
     )
+
+
+@contextlib.contextmanager
+def stops_as_command_errors(*, interrupted: str, lost: str) -> Iterator[None]:
+    """Ctrl-C (exit 130) and a lost database (exit 3) as one line each: ``interrupted`` and
+    ``lost`` say what the work done before it kept, and what to do."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise CommandError(interrupted, returncode=exitcodes.INTERRUPTED) from None
+    except DatabaseError as exc:
+        if not connection_lost(exc):
+            raise
+        raise database_lost_error(exc, lost) from None

@@ -26,6 +26,7 @@ them; a ``[scenario.mix]`` table of pattern = weight, as files written before, i
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 import tomllib
@@ -110,17 +111,8 @@ def scenario_request(scenario: Scenario) -> GenerationRequest:
 
     Raises InvalidRequestError when the stored mix is not one ``mix_parse`` reads.
     """
-    return GenerationRequest(
-        patients=scenario.patients,
-        therapists=scenario.therapists,
-        checkin_days=scenario.checkin_days,
-        pattern=scenario.pattern,
-        seed=scenario.seed,
-        end_date=scenario.end_date,
-        adherence=scenario.adherence,
-        locale=scenario.locale,
-        mix=mix_parse(scenario.mix) if scenario.mix else None,
-    )
+    mix = mix_parse(scenario.mix) if scenario.mix else None
+    return dataclasses.replace(_request_without_mix(scenario), mix=mix)
 
 
 def scenario_mix_text(scenario: Scenario) -> str:

@@ -19,10 +19,15 @@ from django.core.management.base import CommandError, CommandParser
 from django.db import DatabaseError, connection
 
 from synthadmin.content import PATTERN_NAMES
-from synthadmin.db.errors import connection_lost, database_unusable_message
+from synthadmin.db.errors import database_unusable_message
 from synthadmin.exceptions import InvalidRequestError
 from synthadmin.management import exitcodes
-from synthadmin.management.base import SynthadminCommand, command_starter, database_lost_error, run_id
+from synthadmin.management.base import (
+    SynthadminCommand,
+    command_starter,
+    run_id,
+    stops_as_command_errors,
+)
 from synthadmin.management.output import RichProgress, key_value_table, one_line, render
 from synthadmin.management.stopping import SignalStop
 from synthadmin.services.additions import AdditionRefusal, patients_selected
@@ -192,23 +197,15 @@ def _database_check() -> None:
 def _as_command_errors() -> Iterator[None]:
     """What the services raise, as one-line CommandErrors with the exit code each one means."""
     try:
-        yield
+        with stops_as_command_errors(
+            interrupted="interrupted; patients already extended keep their days (purge_synthetic "
+            "--run ID removes them); run the same command again to finish",
+            lost="Patients extended before that keep their days; run the same command again when "
+            "the database is back",
+        ):
+            yield
     except InvalidRequestError as exc:
         raise CommandError(f"{OPTION_OF_FIELD.get(exc.field or '', '--days')}: {exc}") from None
-    except KeyboardInterrupt:
-        raise CommandError(
-            "interrupted; patients already extended keep their days (purge_synthetic --run ID "
-            "removes them); run the same command again to finish",
-            returncode=exitcodes.INTERRUPTED,
-        ) from None
-    except DatabaseError as exc:
-        if not connection_lost(exc):
-            raise
-        raise database_lost_error(
-            exc,
-            "Patients extended before that "
-            "keep their days; run the same command again when the database is back",
-        ) from None
 
 
 def _outcome_check(signals: SignalStop, report: RunReport | None) -> None:

@@ -19,7 +19,7 @@ from django.core.management.base import CommandError, CommandParser
 from django.db import DatabaseError, connection
 
 from synthadmin.auth import get_gateway
-from synthadmin.db.errors import connection_lost, database_unusable_message
+from synthadmin.db.errors import database_unusable_message
 from synthadmin.exceptions import (
     AuthCancelledError,
     AuthRejectedError,
@@ -27,7 +27,12 @@ from synthadmin.exceptions import (
     InvalidRequestError,
 )
 from synthadmin.management import exitcodes
-from synthadmin.management.base import SynthadminCommand, command_starter, database_lost_error, run_id
+from synthadmin.management.base import (
+    SynthadminCommand,
+    command_starter,
+    run_id,
+    stops_as_command_errors,
+)
 from synthadmin.management.output import key_value_table, one_line, progress_bars, render
 from synthadmin.management.preflight import target_preflight
 from synthadmin.management.stopping import SignalStop
@@ -124,7 +129,15 @@ class Command(SynthadminCommand):
         # several seconds, which must not look like a hang.
         bars = progress_bars(verbosity=options["verbosity"], json=options["json"])
         try:
-            with signals, bars or contextlib.nullcontext():
+            with (
+                stops_as_command_errors(
+                    interrupted="interrupted; run the same command again to finish",
+                    lost="Users deleted before that are gone from Auth and the database; run the same "
+                    "command again when the database is back",
+                ),
+                signals,
+                bars or contextlib.nullcontext(),
+            ):
                 return runs_purge(
                     run=run,
                     gateway=gateway,
@@ -144,18 +157,6 @@ class Command(SynthadminCommand):
             raise CommandError(f"--run: {exc}") from None  # no such run: nothing was written
         except AuthRejectedError as exc:
             raise CommandError(one_line(str(exc)), returncode=exitcodes.STOPPED) from None
-        except KeyboardInterrupt:
-            raise CommandError(
-                "interrupted; run the same command again to finish", returncode=exitcodes.INTERRUPTED
-            ) from None
-        except DatabaseError as exc:
-            if not connection_lost(exc):
-                raise
-            raise database_lost_error(
-                exc,
-                "Users deleted before that are "
-                "gone from Auth and the database; run the same command again when the database is back",
-            ) from None
         finally:
             gateway.close()
 
