@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
+from collections.abc import Callable
 
 import factory
 
@@ -77,16 +78,18 @@ class ProfileFactory(factory.django.DjangoModelFactory[Profile]):
 
     @classmethod
     def _build(cls, model_class: type[Profile], *args: object, **kwargs: object) -> Profile:
-        full_name = kwargs.pop("full_name")
-        # factory_boy's hooks are not annotated (untyped_calls_exclude does not reach a super() call).
-        profile: Profile = super()._build(model_class, *args, **kwargs)  # type: ignore[no-untyped-call]
-        profile.full_name = full_name  # type: ignore[attr-defined]  # not a column (see full_name above)
-        return profile
+        return cls._named(super()._build, model_class, *args, **kwargs)
 
     @classmethod
     def _create(cls, model_class: type[Profile], *args: object, **kwargs: object) -> Profile:
+        return cls._named(super()._create, model_class, *args, **kwargs)
+
+    @staticmethod
+    def _named(
+        make: Callable[..., Profile], model_class: type[Profile], *args: object, **kwargs: object
+    ) -> Profile:
+        """What ``make`` (factory_boy's build or create) returns, with ``full_name`` set on it."""
         full_name = kwargs.pop("full_name")
-        # factory_boy's hooks are not annotated (untyped_calls_exclude does not reach a super() call).
-        profile: Profile = super()._create(model_class, *args, **kwargs)  # type: ignore[no-untyped-call]
+        profile = make(model_class, *args, **kwargs)
         profile.full_name = full_name  # type: ignore[attr-defined]  # not a column (see full_name above)
         return profile

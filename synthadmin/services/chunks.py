@@ -17,6 +17,7 @@ import datetime as dt
 import logging
 import threading
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
@@ -380,16 +381,18 @@ def chunks_requeue_lost() -> list[RunChunk]:
     return [chunk for chunk in queued if chunk.pk in lost and _chunk_requeue_lost(chunk, why=lost[chunk.pk])]
 
 
+def _chunk_locked(chunk: RunChunk, **unchanged: Any) -> RunChunk | None:
+    """``chunk`` under a row lock (inside the caller's transaction), if no one else holds it and
+    it still is as ``unchanged`` says; else None."""
+    return RunChunk.objects.select_for_update(skip_locked=True).filter(pk=chunk.pk, **unchanged).first()
+
+
 def _chunk_requeue_lost(chunk: RunChunk, *, why: str) -> bool:
     """Under a row lock on the chunk, still queued with the same task: enqueue a new task and
     record it in the same transaction (no second reaper can enqueue it twice)."""
     try:
         with transaction.atomic():
-            locked = (
-                RunChunk.objects.select_for_update(skip_locked=True)
-                .filter(pk=chunk.pk, state=ChunkState.QUEUED, task_id=chunk.task_id)
-                .first()
-            )
+            locked = _chunk_locked(chunk, state=ChunkState.QUEUED, task_id=chunk.task_id)
             if locked is None:
                 return False
             now = timezone.now()
@@ -434,11 +437,7 @@ def _chunk_requeue(chunk: RunChunk, *, why: str, died: bool = True) -> bool:
     """Put a running chunk back in the queue (a cancelled run's: cancel it). ``died``: its worker
     died, which counts against ``CHUNK_MAX_ATTEMPTS`` (a clean stop does not)."""
     with transaction.atomic():
-        locked = (
-            RunChunk.objects.select_for_update(skip_locked=True)
-            .filter(pk=chunk.pk, state=ChunkState.RUNNING, attempts=chunk.attempts)
-            .first()
-        )
+        locked = _chunk_locked(chunk, state=ChunkState.RUNNING, attempts=chunk.attempts)
         if locked is None:
             return False
         who = f"{locked.worker_id} (pid {locked.worker_pid} on {locked.worker_host})"
