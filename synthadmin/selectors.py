@@ -149,6 +149,22 @@ def therapist_id(target: Target) -> RawSQL | None:
     return _therapist_column(target, "id")
 
 
+def therapist_id_of(target: Target, patient: str) -> RawSQL | None:
+    """An expression for the therapist's id of the patient whose id is ``patient`` (a quoted
+    column of the outer query, e.g. a ledger entry's ``user_id``), through the database's link."""
+    link = target.therapist_link
+    if link.junction is not None:
+        query = (
+            f"SELECT j.{_ident(link.junction_therapist_column)} FROM {_ident(*link.junction)} j "  # noqa: S608 - quoted names
+            f"WHERE j.{_ident(link.junction_patient_column)} = {patient} LIMIT 1"
+        )
+    elif link.column is not None:
+        query = f"SELECT p.{_ident(link.column)} FROM public.profiles p WHERE p.id = {patient}"  # noqa: S608 - quoted names
+    else:
+        return None
+    return RawSQL(query, [])  # noqa: S611 - quoted catalog names, no values
+
+
 def _therapist_column(target: Target, column: str) -> RawSQL | None:
     link = target.therapist_link
     wanted = _ident(column)

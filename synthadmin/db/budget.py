@@ -89,9 +89,10 @@ def slots_free() -> int:
 
 def connection_release_if_wanted(*, crowded: bool = False, alias: str = DEFAULT_DB_ALIAS) -> None:
     """Close this thread's connection (outside a transaction) when another thread waits for a
-    slot; with ``crowded``, also when it holds the last free one (a web thread between requests
-    keeps a connection only while one is left for a request that comes in)."""
-    wanted = _slots.waiting > 0 or (crowded and _slots.open >= connections_limit())
+    slot; with ``crowded``, also when half the budget or more is open (a web thread between
+    requests keeps a connection only while the other half is left for a request that comes in
+    and for a small run it starts inline, whose threads each need one)."""
+    wanted = _slots.waiting > 0 or (crowded and _slots.open >= max(connections_limit() // 2, 1))
     if not wanted:
         return
     wrapper = connections[alias]

@@ -17,6 +17,7 @@ from types import TracebackType
 
 from django.db import DatabaseError, connections
 
+from synthadmin.db.budget import connection_release_if_wanted
 from synthadmin.models import SyntheticRun
 from synthadmin.services.workers import CANCEL_POLL_SECONDS
 
@@ -56,6 +57,9 @@ class CancelWatch:
                 if self._read():
                     self.wind_down.set()
                     return
+                # The run's own threads come first: between polls, the connection goes back
+                # whenever one of them waits for a slot (``db.budget``).
+                connection_release_if_wanted()
         finally:
             connections.close_all()
 

@@ -19,7 +19,14 @@ def test_staff_log_in_and_generate_through_the_production_server(
     operator = production_user("operator", "a-long-test-password")
     operator.user_permissions.set(
         Permission.objects.filter(
-            codename__in=["view_profile", "view_syntheticrun", "generate_synthetic_data"]
+            # The steps look at the real users too (the lists before and after): the permission
+            # that shows them.
+            codename__in=[
+                "view_profile",
+                "view_syntheticrun",
+                "generate_synthetic_data",
+                "view_real_patients",
+            ]
         )
     )
     server = production_server()
