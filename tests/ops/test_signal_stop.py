@@ -35,7 +35,8 @@ def test_signal_mid_run_stops_cleanly(real_population, signum, code):
         "365",
         "--concurrency",
         "2",
-        env=test_database_env(),
+        # Batches of 10: a started batch is finished as a whole, so the stop lands between small ones.
+        env=test_database_env({"SYNTHADMIN_BATCH_USERS": "10"}),
     )
     try:
         wait_for(lambda: _complete() >= 3, process)
