@@ -334,12 +334,13 @@ class UserCreation:
         ledger.entries_intent(intents)
         failpoint(GENERATE_BATCH_INTENTS)  # tests only: intents committed, no Auth user yet
         created: list[_Tried] = []
-        pool_run(
+        pool_run(  # Auth calls: not capped by the connection budget (a collision's retry waits for a slot)
             tried,
             self._auth_first,
             workers=self.params.concurrency,
             stop=self.stop,
             on_result=lambda t, made: self._auth_settled(t, made, created),
+            database=False,
         )
         not_sent = [t for t in tried if t.not_sent]
         if not_sent:  # the run wound down before their calls: never tried, no failure
