@@ -1,4 +1,4 @@
-"""The database behind a latency proxy the test owns, for the purge and add-days budget tests.
+"""The database behind a latency proxy the test owns, for the purge, add-days and export budget tests.
 
 ``database_through_proxy`` sends Django's default connection, for a block, through
 ``tests.support.latency_proxy`` at a small RTT, after doing once what a process does once (the

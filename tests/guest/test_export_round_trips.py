@@ -4,15 +4,13 @@ rows), not one or more per patient as before (205 patients took about 440)."""
 
 from __future__ import annotations
 
-import contextlib
 import io
-from collections.abc import Iterator
 
 import pytest
 from django.db import connection
 
 from synthadmin.services.export import checkins_export_write
-from tests.dbutil import server_params
+from tests.guest.proxied import database_through_proxy
 from tests.story.conftest import generate
 from tests.support.latency_proxy import Counts, LatencyProxy
 
@@ -23,30 +21,6 @@ pytestmark = pytest.mark.usefixtures("supabase_tables_cleanup")
 START_UP = 10
 #: ... and per batch of patients (about ``CHUNK_SIZE`` rows): the batch, their additions, a page.
 PER_BATCH = 3
-
-
-@contextlib.contextmanager
-def _through_proxy() -> Iterator[LatencyProxy]:
-    """Django's default connection through a latency proxy (2 ms RTT) for the block, after what
-    a process does once on its first connection; each export sets its own connection up."""
-    params = server_params()
-    settings_dict = connection.settings_dict
-    saved = {key: settings_dict.get(key) for key in ("HOST", "PORT", "EMBEDDED_DATA_DIR")}
-    connection.close()
-    with LatencyProxy(params["host"], int(params["port"]), rtt_ms=2.0) as proxy:
-        settings_dict.pop("EMBEDDED_DATA_DIR", None)
-        settings_dict.update(HOST="127.0.0.1", PORT=str(proxy.port))
-        try:
-            connection.ensure_connection()  # what a process does once (the pooler probe...)
-            connection.close()
-            yield proxy
-        finally:
-            connection.close()
-            for key, value in saved.items():
-                if value is None:
-                    settings_dict.pop(key, None)
-                else:
-                    settings_dict[key] = value
 
 
 def _export(proxy: LatencyProxy, run) -> tuple[int, Counts]:
@@ -61,7 +35,7 @@ def test_round_trips_grow_with_blocks_of_rows_not_with_patients():
     few = generate(patients=20, days=30, seed=1)
     many = generate(patients=205, days=30, seed=2)
 
-    with _through_proxy() as proxy:
+    with database_through_proxy() as proxy:
         few_rows, few_counts = _export(proxy, few.run_id)
         many_rows, many_counts = _export(proxy, many.run_id)
 
