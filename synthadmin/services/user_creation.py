@@ -530,18 +530,18 @@ class UserCreation:
                 ground_truth=truth,
             )
         except (DuplicateUserIdError, DatabaseError) as exc:
-            self._compensate(entry, exc)
+            undone = self._compensate(entry, exc)
             if isinstance(exc, DuplicateUserIdError):
                 retries["duplicate_id"] += 1
                 raise
-            raise _RowsNotWritten(
-                f"database write failed, Auth user deleted again: {type(exc).__name__}: {exc}"
-            ) from exc
+            what = "Auth user deleted again" if undone else "its Auth user is left for purge to delete"
+            raise _RowsNotWritten(f"database write failed, {what}: {type(exc).__name__}: {exc}") from exc
 
-    def _compensate(self, entry: SyntheticUser, cause: BaseException) -> None:
+    def _compensate(self, entry: SyntheticUser, cause: BaseException) -> bool:
         """Delete the Auth user whose database rows could not be written — also after a stop:
         a stop starts no new work, it never keeps what was done from being undone (the call is
-        not cancellable; the deadline still bounds it)."""
+        not cancellable; the deadline still bounds it). False when the delete failed (the
+        entry stays intent, named for purge)."""
         try:
             undo = functools.partial(self.gateway.delete_user, cancellable=False)
             transient_retrying()(self.flow.call, undo, entry.user_id)
@@ -557,12 +557,13 @@ class UserCreation:
             logger.error(
                 "could not delete Auth user %s after a failed write: %s", entry.user_id, redact(str(exc))
             )
-            return
+            return False
         reason = redact(f"{type(cause).__name__}: {cause}")
         if isinstance(cause, DuplicateUserIdError):
             ledger.entry_collided(entry.pk, reason)
         else:
             ledger.entry_compensated(entry.pk, reason)
+        return True
 
 
 @dataclass

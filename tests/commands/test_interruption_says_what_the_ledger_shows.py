@@ -132,22 +132,7 @@ def test_a_row_write_that_fails_after_the_stop_is_still_undone(failing_checkins)
 
 
 @pytest.mark.exclusive
-@pytest.mark.parametrize(
-    "batch_users",
-    [
-        1,
-        pytest.param(
-            100,
-            marks=pytest.mark.xfail(
-                strict=False,
-                reason="open bug (issue 21, item 6): when a whole batch's rows fail after the stop and "
-                "every undo is refused, one user in some runs ends with its Auth user in place and its "
-                "ledger entry no longer intent (seen twice in CI: 4 Auth users, 3 unsettled)",
-            ),
-        ),
-    ],
-    ids=["one-user-batches", "one-batch"],
-)
+@pytest.mark.parametrize("batch_users", [1, 100], ids=["one-user-batches", "one-batch"])
 def test_an_undo_that_fails_is_named_with_the_purge_that_settles_it(failing_checkins, batch_users):
     with connection.cursor() as cursor:  # the compensating delete is refused as well
         cursor.execute(
@@ -161,7 +146,16 @@ def test_an_undo_that_fails_is_named_with_the_purge_that_settles_it(failing_chec
     run = SyntheticRun.objects.get()
     unsettled = _assert_line_matches_ledger(_closing_line(err), run)
     assert unsettled >= 1
-    assert _auth_users_of(run) == unsettled
+    # A patient who skipped each of the days asked for has no check-in for the trigger to refuse:
+    # its rows were written and it is complete (its Auth user rightly stays). Every other Auth
+    # user is one whose undo was refused, each named unsettled.
+    complete = SyntheticUser.objects.filter(run=run, state="complete")
+    assert all(checkins == 0 for checkins in complete.values_list("checkins", flat=True))
+    assert _auth_users_of(run) == unsettled + complete.count()
+    # Each unsettled user's failure line says its Auth user is left for purge, not "deleted again".
+    failed_lines = [line for line in err.splitlines() if line.startswith("failed:")]
+    assert len(failed_lines) == unsettled
+    assert all("left for purge" in line and "deleted again" not in line for line in failed_lines), failed_lines
 
 
 # --- the Supabase path, through the Auth test server -------------------------------------------
