@@ -155,7 +155,9 @@ def test_an_undo_that_fails_is_named_with_the_purge_that_settles_it(failing_chec
     # Each unsettled user's failure line says its Auth user is left for purge, not "deleted again".
     failed_lines = [line for line in err.splitlines() if line.startswith("failed:")]
     assert len(failed_lines) == unsettled
-    assert all("left for purge" in line and "deleted again" not in line for line in failed_lines), failed_lines
+    assert all("left for purge" in line and "deleted again" not in line for line in failed_lines), (
+        failed_lines
+    )
 
 
 # --- the Supabase path, through the Auth test server -------------------------------------------
