@@ -242,6 +242,10 @@ SYNTHADMIN_DB_CONNECTIONS = env_int("SYNTHADMIN_DB_CONNECTIONS", 4, minimum=2)
 #: limit): a write to the app's tables that a long transaction of the app blocks fails with one
 #: line instead of hanging, and holds no queue of the app's own queries behind it.
 SYNTHADMIN_LOCK_TIMEOUT = env_float("SYNTHADMIN_LOCK_TIMEOUT", 5.0)
+#: How often a run in progress reads its cancel flag (seconds; one primary-key lookup, on the
+#: process's watch connection): an inline run and a background chunk stop within about this long
+#: of a cancel or a purge. Each read is a round trip, paid as long as the run lasts.
+SYNTHADMIN_CANCEL_POLL_SECONDS = env_float("SYNTHADMIN_CANCEL_POLL_SECONDS", 0.25, minimum=0.05)
 #: The web process keeps a connection between requests for this long (seconds; ``CONN_MAX_AGE``,
 #: checked before reuse: ``CONN_HEALTH_CHECKS``), so an admin page costs its queries, not a new
 #: connection's handshakes. 0: a new connection per request. Commands and workers hold theirs.

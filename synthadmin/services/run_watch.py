@@ -2,7 +2,7 @@
 
 A purge of a run in progress (``services.cancel.runs_stop_before_purge``) sets the run's cancel
 flag, whichever process owns the run. While an inline run creates its users, ``CancelWatch``
-reads that flag every ``CANCEL_POLL_SECONDS`` (one primary-key lookup, on its own connection)
+reads that flag every ``SYNTHADMIN_CANCEL_POLL_SECONDS`` (one primary-key lookup, on its own connection)
 and, once it is set, sets the run's ``wind_down``: no new user is started, the users in flight
 are finished or compensated, and the run ends ``aborted`` — then the purge, which waits for
 that, removes what it made.
@@ -15,11 +15,11 @@ import threading
 import uuid
 from types import TracebackType
 
+from django.conf import settings
 from django.db import DatabaseError, connections
 
 from synthadmin.db.budget import connection_release_if_wanted
 from synthadmin.models import SyntheticRun
-from synthadmin.services.workers import CANCEL_POLL_SECONDS
 
 
 class CancelWatch:
@@ -53,7 +53,7 @@ class CancelWatch:
 
     def _loop(self) -> None:
         try:
-            while not self._done.wait(CANCEL_POLL_SECONDS):
+            while not self._done.wait(settings.SYNTHADMIN_CANCEL_POLL_SECONDS):
                 if self._read():
                     self.wind_down.set()
                     return

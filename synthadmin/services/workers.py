@@ -26,9 +26,6 @@ logger = logging.getLogger(__name__)
 
 #: What an operator runs to start a worker (said wherever a run waits for one).
 WORKER_COMMAND = "python manage.py synthadmin_worker"
-#: How often a running chunk reads its run's cancel flag (seconds).
-CANCEL_POLL_SECONDS = 0.25
-
 #: This process's worker id, as a worker command sets it; else ``host:pid``.
 _worker_id: str | None = None
 #: Set when this worker process is asked to stop (SIGTERM, Ctrl-C): a running chunk starts no
@@ -101,9 +98,9 @@ class ChunkHeartbeat:
 
     def _loop(self) -> None:
         try:
-            # The cancel flag is read every CANCEL_POLL_SECONDS (one primary-key lookup), not only
-            # at heartbeats: a chunk of 100 users can finish in a second on the local backend.
-            while not self.done.wait(CANCEL_POLL_SECONDS):
+            # The cancel flag is read every SYNTHADMIN_CANCEL_POLL_SECONDS (one primary-key lookup),
+            # not only at heartbeats: a chunk of 100 users can finish in a second locally.
+            while not self.done.wait(settings.SYNTHADMIN_CANCEL_POLL_SECONDS):
                 if worker_shutdown.is_set() or self._cancel_requested():
                     self.wind_down.set()
                 if time.monotonic() - self.last >= settings.SYNTHADMIN_WORKER_HEARTBEAT_SECONDS:

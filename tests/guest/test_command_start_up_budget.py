@@ -18,12 +18,17 @@ from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 from tests.dbutil import database_url, manage
-from tests.guest.proxied import START_UP_BUDGET, BatchFigures, database_through_proxy
+from tests.guest.proxied import POLL_PAST_THE_RUN, START_UP_BUDGET, BatchFigures, database_through_proxy
 from tests.invariants import assert_invariants, synthetic_counts
 
 END = dt.date(2026, 6, 30)
 #: One patient per batch, one worker: the batches of a run of 1 and of 3 patients come apart.
-ENV = {"SYNTHADMIN_BATCH_USERS": "1", "SYNTHADMIN_AUTH_CONCURRENCY": "1", "SYNTHADMIN_AUTH_BACKEND": "local"}
+ENV = {
+    "SYNTHADMIN_BATCH_USERS": "1",
+    "SYNTHADMIN_AUTH_CONCURRENCY": "1",
+    "SYNTHADMIN_AUTH_BACKEND": "local",
+    **POLL_PAST_THE_RUN,
+}
 
 
 def _generate(patients: int):

@@ -22,7 +22,7 @@ from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
 from synthadmin.services.requests import GenerationRequest
 from tests.dbutil import database_url, manage
-from tests.guest.proxied import START_UP_BUDGET, BatchFigures, database_through_proxy
+from tests.guest.proxied import POLL_PAST_THE_RUN, START_UP_BUDGET, BatchFigures, database_through_proxy
 from tests.invariants import assert_invariants, synthetic_counts
 
 BATCH = 100
@@ -85,6 +85,7 @@ def _command_round_trips(proxy, run_id) -> int:
         "DATABASE_URL": database_url(connection.settings_dict["NAME"]).rsplit("@", 1)[0]
         + f"@127.0.0.1:{proxy.port}/{connection.settings_dict['NAME']}",
         "SYNTHADMIN_BATCH_USERS": str(BATCH),
+        **POLL_PAST_THE_RUN,
     }
     with proxy.measuring() as counts:
         manage("purge_synthetic", "--run", str(run_id), "--yes", "-v", "0", env=env)
