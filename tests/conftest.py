@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import connection
 
 from synthadmin.db.base import describe
-from tests.dbutil import ROOT
+from tests.dbutil import ROOT, scratch_databases_drop
 from tests.parallel import (
     machine_share,
     run_dir,
@@ -64,6 +64,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    scratch_databases_drop()  # this process's (worker or single run)
     if hasattr(session.config, "workerinput"):
         return  # the controller cleans up once every worker has ended
     template_drop(session.config, settings.DATABASES["default"])

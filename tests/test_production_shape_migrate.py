@@ -143,7 +143,7 @@ def _comment(dbname: str) -> str | None:
 
 def test_migrate_on_the_live_shape_changes_nothing_and_its_reverse_keeps_the_apps_column(roles):
     owner, auth_admin = roles
-    with scratch_database("liveshape") as dbname:
+    with scratch_database("liveshape", drop_at_exit=True) as dbname:  # its roles are dropped after
         _build_production_shape(dbname, owner, auth_admin, "live")
         added = _migrate_and_diff(dbname, owner)
         # The flag was already there: not a column, index, comment, trigger or policy more.
@@ -172,7 +172,7 @@ def test_migrate_on_the_live_shape_changes_nothing_and_its_reverse_keeps_the_app
 
 def test_migrate_as_non_superuser_owner_adds_only_the_flag_where_it_is_missing(roles):
     owner, auth_admin = roles
-    with scratch_database("earlyshape") as dbname:
+    with scratch_database("earlyshape", drop_at_exit=True) as dbname:  # its roles are dropped after
         _build_production_shape(dbname, owner, auth_admin, "early")
         added = _migrate_and_diff(dbname, owner)
         assert added["columns"] == {("public", "profiles", "is_test_patient", "boolean", "YES", "false")}

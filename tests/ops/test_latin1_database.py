@@ -16,7 +16,7 @@ import pytest
 from psycopg import sql
 
 from synthadmin.management import exitcodes
-from tests.dbutil import admin_conninfo, database_url, manage
+from tests.dbutil import admin_conninfo, database_url, manage, scratch_database_register
 
 FAILING_TRIGGER = """
 CREATE FUNCTION public.refuse_signups() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -26,24 +26,21 @@ CREATE TRIGGER refuse_signups BEFORE INSERT ON auth.users FOR EACH ROW EXECUTE F
 
 
 @pytest.fixture(scope="module")
-def latin1(django_db_blocker) -> Iterator[str]:
+def latin1(django_db_blocker) -> str:
     """A migrated LATIN1 database of this module's own; yields its URL."""
     name = f"synthadmin_latin1_{uuid.uuid4().hex[:8]}"
     with django_db_blocker.unblock():
         conninfo = admin_conninfo()
         url = database_url(name)
+        scratch_database_register(name)  # dropped at the session's end (a drop waits for a checkpoint)
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(
             sql.SQL(
                 "CREATE DATABASE {} ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
             ).format(sql.Identifier(name))
         )
-    try:
-        manage("migrate", "--no-input", "-v", "0", env={"DATABASE_URL": url})
-        yield url
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    manage("migrate", "--no-input", "-v", "0", env={"DATABASE_URL": url})
+    return url
 
 
 def _q(url: str, query: str) -> list[tuple]:
