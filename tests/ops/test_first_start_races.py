@@ -17,6 +17,10 @@ from tests.test_embedded_database import _stop
 #: Kept small enough for the whole module to stay well under a minute on a shared 2-core box.
 NEW_DATA_DIR_ROUNDS = 3
 MIGRATE_ROUNDS = 10
+#: Not ``exclusive``: the race is between the test's own two processes, whose outcome must not
+#: depend on what else runs (other tests beside them only vary the interleaving); the bound is a
+#: guard against a hang, sized for a machine busy with the rest of the suite.
+WHOLE_TEST_BOUND_SECONDS = 120
 
 
 def _together(*commands: tuple[str, ...], env: dict[str, str]) -> list[subprocess.CompletedProcess]:
@@ -40,7 +44,6 @@ def _together(*commands: tuple[str, ...], env: dict[str, str]) -> list[subproces
     return results
 
 
-@pytest.mark.exclusive
 def test_two_commands_on_a_new_data_directory_both_succeed(embedded_tmp: Path):
     began = time.monotonic()
     for round_ in range(NEW_DATA_DIR_ROUNDS):
@@ -56,10 +59,9 @@ def test_two_commands_on_a_new_data_directory_both_succeed(embedded_tmp: Path):
                 assert "Traceback" not in result.stderr
         finally:
             _stop(data_dir)
-    assert time.monotonic() - began < 60
+    assert time.monotonic() - began < WHOLE_TEST_BOUND_SECONDS
 
 
-@pytest.mark.exclusive
 @pytest.mark.django_db
 def test_two_migrates_at_once_on_a_new_database_both_succeed():
     began = time.monotonic()
@@ -79,4 +81,4 @@ def test_two_migrates_at_once_on_a_new_database_both_succeed():
                     )
                 )
             assert applied[0] == applied[1] > 0  # each migration recorded once
-    assert time.monotonic() - began < 60
+    assert time.monotonic() - began < WHOLE_TEST_BOUND_SECONDS
