@@ -5,7 +5,8 @@ flag, whichever process owns the run. While an inline run creates its users, ``C
 reads that flag every ``CANCEL_POLL_SECONDS`` (one primary-key lookup, on its own connection)
 and, once it is set, sets the run's ``wind_down``: no new user is started, the users in flight
 are finished or compensated, and the run ends ``aborted`` — then the purge, which waits for
-that, removes what it made.
+that, removes what it made. A run adding check-in days (``services.extend_today``,
+``services.backfill``) watches its own run the same way and stops between batches.
 """
 
 from __future__ import annotations
@@ -24,11 +25,18 @@ from synthadmin.services.workers import CANCEL_POLL_SECONDS
 
 class CancelWatch:
     """Context manager: while inside, a thread sets ``wind_down`` once the run's cancel flag is
-    set; ``requested_by`` then says who asked ("" while nobody has)."""
+    set; ``requested_by`` then says who asked ("" while nobody has).
 
-    def __init__(self, run_id: uuid.UUID, wind_down: threading.Event) -> None:
+    ``read_on_exit``: on leaving, read the flag once more, so that a cancel that came in the last
+    poll interval still counts (a generation's report then says the purge stopped it). A run
+    that checks ``wind_down`` only between batches passes False: once its last batch is written
+    a late cancel stops nothing, and the read would be one round trip more for every run.
+    """
+
+    def __init__(self, run_id: uuid.UUID, wind_down: threading.Event, *, read_on_exit: bool = True) -> None:
         self.run_id = run_id
         self.wind_down = wind_down
+        self.read_on_exit = read_on_exit
         self.requested_by = ""
         self._done = threading.Event()
         # In a copy of this context: its log lines carry the run id (synthadmin.logs).
@@ -48,7 +56,7 @@ class CancelWatch:
     ) -> None:
         self._done.set()
         self._thread.join()
-        if not self.requested_by:
+        if self.read_on_exit and not self.requested_by:
             self._read()  # a cancel that came in the last poll interval still counts
 
     def _loop(self) -> None:
