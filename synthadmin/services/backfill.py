@@ -145,6 +145,7 @@ def _batches_write(
     for first in range(0, len(selection.eligible), size):
         if cancelled.is_set():
             return
+        ledger.run_heartbeat(run)  # alive, for a purge on another host (at most every 30 s)
         batch = [
             _Days(
                 profile,

@@ -244,6 +244,7 @@ def _plans_write(
                 if cancelled.is_set() or (stop is not None and stop.is_set()):
                     tally.stopped = True
                     break
+                ledger.run_heartbeat(run_row)  # alive, for a purge on another host (at most every 30 s)
                 batch = plans[first : first + size]
                 tally.add(today_batch_write(run_row, batch, today))
                 progress.advance(PHASE_PATIENTS, len(batch))
