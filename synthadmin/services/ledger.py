@@ -383,11 +383,14 @@ def run_finish(run: SyntheticRun, *, status: str, error: str, **counts: Any) -> 
     run.finished_at = timezone.now()
     for name, value in counts.items():
         setattr(run, name, value)
+    # Only what it ends: the cancel flag a purge or Cancel set meanwhile (in the database, not
+    # in this copy) must stay, as the record of who stopped the run.
+    fields = ["status", "error_summary", "finished_at", *counts]
     try:
-        run.save()
+        run.save(update_fields=fields)
     except DatabaseError:
         connection.close()  # a lost connection: try once more on a fresh one
-        run.save()
+        run.save(update_fields=fields)
     logger.info("run %s ended %s", run.pk, status)
 
 
