@@ -227,7 +227,10 @@ def extend_to_today(
 
 
 def _stopped_by(report: RunReport) -> str:
-    """What a message adds for a run of added days that a purge stopped part way ("" if none did)."""
+    """What a message adds for a run of added days that Cancel or a purge stopped part way ("" if
+    nothing did)."""
     if not report.cancelled_by:
         return ""
+    if not report.cancel_for_purge:
+        return f" Stopped part way: cancelled by {report.cancelled_by}."
     return f" Stopped part way: a purge by {report.cancelled_by} asked it to stop, to remove what it names."

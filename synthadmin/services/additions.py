@@ -84,10 +84,12 @@ def addition_report(
     failures: list[UserFailure],
     began: float,
     cancelled_by: str = "",
+    cancel_for_purge: bool = False,
 ) -> RunReport:
     """The report of a finished run that added days (either way): it creates no user, only
     ``checkins`` check-ins; ``began`` is its ``time.monotonic()`` start; ``cancelled_by``, who
-    asked it to stop through the database (a purge), if anyone did."""
+    asked it to stop through the database (Cancel, or a purge: ``cancel_for_purge``), if anyone
+    did."""
     return RunReport(
         run_id=run.id,
         status=str(run.status),
@@ -103,6 +105,7 @@ def addition_report(
         duration_seconds=round(time.monotonic() - began, 3),
         auth_backend="none",
         cancelled_by=cancelled_by,
+        cancel_for_purge=cancel_for_purge,
     )
 
 

@@ -8,8 +8,8 @@ of all its patients' days, one statement for their ledger counts and one for the
 few round trips, whatever the batch's size). Should the database refuse the batch, it is rolled
 back and its patients written one at a time, so one bad patient costs only its own days.
 
-Between batches it stops when asked through the database: a purge of its run, or of a run whose
-patients it adds days to, sets its cancel flag (``services.cancel``), which
+Between batches it stops when asked through the database: Cancel on its page, or a purge of its
+run or of a run whose patients it adds days to, sets its cancel flag (``services.cancel``), which
 ``run_watch.CancelWatch`` reads; the batch being written is finished first.
 """
 
@@ -87,8 +87,8 @@ def checkins_backfill(
     ``CheckinAddition`` naming the added dates; updates the patients' ledger entries. Refuses
     (and returns, named) real patients, therapists and profiles that synthadmin did not create.
     When nobody is eligible it writes nothing and the report is None. Raises
-    InvalidRequestError for bad ``days`` (0 included) / ``pattern``. A cancel of the run (a
-    purge of it, or of a run of its patients) ends it between batches: the patients done keep
+    InvalidRequestError for bad ``days`` (0 included) / ``pattern``. A cancel of the run (Cancel,
+    a purge of it or of a run of its patients) ends it between batches: the patients done keep
     their days, the run is ``aborted`` and the report's ``cancelled_by`` names who asked.
     """
     _days_validate(days)
@@ -119,6 +119,7 @@ def checkins_backfill(
         failures=written.failures,
         began=began,
         cancelled_by=watch.requested_by,
+        cancel_for_purge=watch.for_purge,
     )
     return report, selection.refusals
 

@@ -50,31 +50,57 @@ _EXTENDING = sql.SQL(
 )
 
 
-def run_cancel(*, run: SyntheticRun, by: str) -> SyntheticRun:
-    """Cancel a queued or running background run (cooperatively); return it, refreshed.
+def run_cancel(*, run: SyntheticRun, by: str, for_purge: bool = False) -> SyntheticRun:
+    """Cancel a run in progress (cooperatively); return it, refreshed. ``for_purge``: a purge of
+    the run asks (it removes what the run made once it has stopped), not a Cancel.
 
-    Writes: the run's cancel flag (``cancel_requested_at``/``_by``); its chunks not started
-    become ``cancelled``; with no chunk running the run is finished ``aborted`` at once, else the
-    running chunks stop at their next heartbeat (users in flight finished or compensated) and
-    the last of them finishes it. Raises InvalidRequestError for a run that is not a queued or
-    running background run.
+    A background run (queued or running). Writes: the run's cancel flag
+    (``cancel_requested_at``/``_by``); its chunks not started become ``cancelled``; with no chunk
+    running the run is finished ``aborted`` at once, else the running chunks stop at their next
+    heartbeat (users in flight finished or compensated) and the last of them finishes it.
+
+    A run going inline in a live process (a generation, an addition of check-in days). Writes
+    only the cancel flag: that process reads it within ``CANCEL_POLL_SECONDS``
+    (``run_watch.CancelWatch``), starts no new user or batch, finishes or compensates what it
+    has in flight and ends the run ``aborted`` itself (the run returned is still running).
+
+    Raises InvalidRequestError for a run that is not in progress (an inline run whose process
+    died is marked interrupted first, and refused: purge it to finish it).
     """
-    if not run.background or run.status not in (Status.QUEUED, Status.RUNNING):
-        raise InvalidRequestError(
-            f"run {run.pk} is {run.get_status_display().lower()}, not a queued or running background run: "
-            "nothing to cancel"
-        )
+    if not run.background:
+        return _inline_cancel(run, by, for_purge)
+    if run.status not in (Status.QUEUED, Status.RUNNING):
+        raise _not_in_progress(run)
     with transaction.atomic():
         locked = SyntheticRun.objects.select_for_update().get(pk=run.pk)
         if locked.cancel_requested_at is None:
             locked.cancel_requested_at, locked.cancel_requested_by = timezone.now(), by[:255]
-            locked.save(update_fields=["cancel_requested_at", "cancel_requested_by"])
+        locked.cancel_for_purge = locked.cancel_for_purge or for_purge
+        locked.save(update_fields=["cancel_requested_at", "cancel_requested_by", "cancel_for_purge"])
         locked.chunks.filter(state=RunChunk.State.QUEUED).update(
             state=RunChunk.State.CANCELLED, finished_at=timezone.now()
         )
     run_settle(run.pk)
     run.refresh_from_db()
     return run
+
+
+def _inline_cancel(run: SyntheticRun, by: str, for_purge: bool) -> SyntheticRun:
+    """``run_cancel`` of a run going inline: its cancel flag, if its process is still alive."""
+    if run.status == Status.RUNNING:
+        ledger.runs_reap_interrupted()  # a dead process stops nothing: the run is interrupted
+        run.refresh_from_db()
+    if run.status != Status.RUNNING:
+        raise _not_in_progress(run)
+    ledger.run_stop_request(run.pk, by, for_purge=for_purge)
+    run.refresh_from_db()
+    return run
+
+
+def _not_in_progress(run: SyntheticRun) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"run {run.pk} is {run.get_status_display().lower()}, not queued or running: nothing to cancel"
+    )
 
 
 def run_wait(run: SyntheticRun, *, timeout: float) -> SyntheticRun:
@@ -149,9 +175,9 @@ def runs_stop_before_purge(
     deadline = time.monotonic() + settings.SYNTHADMIN_PURGE_CANCEL_WAIT_SECONDS
     for each in runs:
         if each.background:
-            run_cancel(run=each, by=by)
-        else:
-            ledger.run_stop_request(each.pk, by)
+            run_cancel(run=each, by=by, for_purge=True)
+        else:  # found alive by runs_in_progress just now: no second look at its process
+            ledger.run_stop_request(each.pk, by, for_purge=True)
     for each in runs:
         chunks_reap()
         if run_wait(each, timeout=max(deadline - time.monotonic(), 0)).status in (

@@ -73,8 +73,9 @@ class Tally:
     up_to_date: int = 0
     failures: list[UserFailure] = field(default_factory=list)
     stopped: bool = False
-    #: Who set the run's cancel flag (a purge), if anyone did.
+    #: Who set the run's cancel flag (Cancel, a purge: ``cancel_for_purge``), if anyone did.
     cancelled_by: str = ""
+    cancel_for_purge: bool = False
 
     def add(self, other: Tally) -> None:
         self.written += other.written

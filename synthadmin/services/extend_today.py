@@ -12,8 +12,9 @@ extension already wrote, one COPY of every patient's new days, one statement for
 counts and one for the ``CheckinAddition`` records. Should the database refuse the batch, it is
 rolled back and its patients written one at a time, so one bad patient costs only its own days.
 
-Between batches it stops when asked: by ``stop`` (a signal), or through the database — a purge
-of its run, or of a run whose patients it extends, sets its cancel flag (``services.cancel``),
+Between batches it stops when asked: by ``stop`` (a signal), or through the database — Cancel on
+its page, or a purge of its run or of a run whose patients it extends, sets its cancel flag
+(``services.cancel``),
 which ``run_watch.CancelWatch`` reads; the batch being written is finished first.
 """
 
@@ -80,7 +81,7 @@ class TodayExtension:
     up_to_date: int = 0
     patients_extended: int = 0
     stopped: bool = False
-    #: Who asked the run to stop through the database (a purge), if anyone did.
+    #: Who asked the run to stop through the database (Cancel, a purge), if anyone did.
     cancelled_by: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -115,8 +116,8 @@ def checkins_extend_to_today(
     ``"patients"`` with the number of patients considered and one step per patient. ``stop``
     (set by a signal, a cancel button) ends the run between batches of patients: those done keep
     their days, the run is recorded ``aborted`` and ``TodayExtension.stopped`` is True; so does
-    the run's cancel flag (a purge of it, or of a run of its patients), and then
-    ``TodayExtension.cancelled_by`` names who set it.
+    the run's cancel flag (Cancel on its page, a purge of it or of a run of its patients), and
+    then ``TodayExtension.cancelled_by`` names who set it.
 
     Writes one ``SyntheticRun`` (kind ``extend``) and, per patient, its new check-ins, a
     ``CheckinAddition`` (dates and ground truth) and its ledger count. Returns a
@@ -148,6 +149,7 @@ def checkins_extend_to_today(
         failures=tally.failures,
         began=began,
         cancelled_by=tally.cancelled_by,
+        cancel_for_purge=tally.cancel_for_purge,
     )
     return TodayExtension(
         today=today,
@@ -252,7 +254,7 @@ def _plans_write(
         crash = exc
         raise
     finally:
-        tally.cancelled_by = watch.requested_by
+        tally.cancelled_by, tally.cancel_for_purge = watch.requested_by, watch.for_purge
         _run_finish(run_row, tally, crash)
 
 

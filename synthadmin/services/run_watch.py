@@ -1,10 +1,11 @@
 """An inline run sees a cancel the way a background chunk does: through the database.
 
-A purge of a run in progress (``services.cancel.runs_stop_before_purge``) sets the run's cancel
-flag, whichever process owns the run. While an inline run creates its users, ``CancelWatch``
+A purge of a run in progress (``services.cancel.runs_stop_before_purge``), or **Cancel this run**
+on its page (``services.cancel.run_cancel``), sets the run's cancel flag, whichever process owns
+the run. While an inline run creates its users, ``CancelWatch``
 reads that flag every ``CANCEL_POLL_SECONDS`` (one primary-key lookup, on its own connection)
 and, once it is set, sets the run's ``wind_down``: no new user is started, the users in flight
-are finished or compensated, and the run ends ``aborted`` — then the purge, which waits for
+are finished or compensated, and the run ends ``aborted`` — then a purge, which waits for
 that, removes what it made. A run adding check-in days (``services.extend_today``,
 ``services.backfill``) watches its own run the same way and stops between batches.
 """
@@ -25,7 +26,8 @@ from synthadmin.services.workers import CANCEL_POLL_SECONDS
 
 class CancelWatch:
     """Context manager: while inside, a thread sets ``wind_down`` once the run's cancel flag is
-    set; ``requested_by`` then says who asked ("" while nobody has).
+    set; ``requested_by`` then says who asked ("" while nobody has), ``for_purge`` whether it
+    was a purge of the run (which removes what the run made) rather than a Cancel.
 
     ``read_on_exit``: on leaving, read the flag once more, so that a cancel that came in the last
     poll interval still counts (a generation's report then says the purge stopped it). A run
@@ -38,6 +40,7 @@ class CancelWatch:
         self.wind_down = wind_down
         self.read_on_exit = read_on_exit
         self.requested_by = ""
+        self.for_purge = False
         self._done = threading.Event()
         # In a copy of this context: its log lines carry the run id (synthadmin.logs).
         self._thread = threading.Thread(
@@ -73,16 +76,17 @@ class CancelWatch:
 
     def _read(self) -> bool:
         try:
-            by = (
+            found = (
                 SyntheticRun.objects.filter(pk=self.run_id, cancel_requested_at__isnull=False)
-                .values_list("cancel_requested_by", flat=True)
+                .values_list("cancel_requested_by", "cancel_for_purge")
                 .first()
             )
         except DatabaseError:  # a lost database is reported by the writes that need it
             connections["default"].close()
             return False
-        if by is None:
+        if found is None:
             return False
+        by, self.for_purge = found
         self.requested_by = by or "a cancel"
         return True
 

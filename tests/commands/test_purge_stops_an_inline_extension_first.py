@@ -82,6 +82,7 @@ def _assert_stopped_by_the_purge(process, err: str, extension: SyntheticRun) -> 
     extension.refresh_from_db()
     assert extension.status == "aborted", extension.error_summary
     assert extension.error_summary.startswith("cancelled by purge_synthetic (os:")
+    assert extension.cancel_requested_by.startswith("purge_synthetic (os:") and extension.cancel_for_purge
     records = CheckinAddition.objects.filter(run=extension)
     assert 2 * BATCH <= records.count() < PATIENTS  # stopped part way, between batches
     assert records.count() % BATCH == 0  # whole batches only

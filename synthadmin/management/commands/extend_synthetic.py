@@ -3,8 +3,8 @@
 ``--to-today`` calls ``services.extend_today`` (idempotent: the scheduled top-up, ``--all
 --to-today``); ``--days N`` calls ``services.backfill`` (the admin's "Add check-in days"). Exit
 codes (``management.exitcodes``): 0 done or nothing to add; 1 bad input, nothing written; 2 some
-patients failed; 3 the database was lost part way, or a purge stopped the run (``stopped: purged
-by …``); 129/130/143 SIGHUP, Ctrl-C or SIGTERM.
+patients failed; 3 the database was lost part way, or Cancel or a purge stopped the run
+(``stopped: cancelled by …`` / ``stopped: purged by …``); 129/130/143 SIGHUP, Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -217,6 +217,13 @@ def _outcome_check(signals: SignalStop, report: RunReport | None) -> None:
             f"stopped by {signals.name}; patients already extended keep their days. "
             "Run the same command again to finish",
             returncode=signals.exit_code or exitcodes.STOPPED,
+        )
+    if report is not None and report.cancelled_by and not report.cancel_for_purge:
+        raise CommandError(
+            f"stopped: cancelled by {report.cancelled_by} between batches; {report.checkins_created:,} "
+            "check-ins were added before that, each patient's days whole. Run the same command again "
+            "to finish",
+            returncode=exitcodes.STOPPED,
         )
     if report is not None and report.cancelled_by:
         # A purge of this run, or of a run of its patients, asked it to stop between batches.
