@@ -8,7 +8,8 @@ itself (``checks_suspended``), since migrating is what fixes the flag error.
 Errors (a run would fail):
   E001 no ``public.profiles``;  E002 no ``profiles.is_test_patient`` (run migrate);
   E003 a NOT NULL column without default that synthadmin cannot fill (``profiles``, ``check_ins``,
-       the therapist junction);
+       the therapist junction; on ``profiles`` only when no AFTER INSERT / UPDATE trigger on
+       ``auth.users`` exists to fill it, as ``pg_trigger`` says: no function text is read);
   E004 ``profiles.role`` does not allow 'patient' and 'therapist';
   E005 no ``public.check_ins``, or a payload column missing;
   E006 a unique index synthadmin's rows would break (it writes the same value in every row of
@@ -83,18 +84,25 @@ def _flag(target: Target) -> checks.CheckMessage | None:
 
 def _unfillable(target: Target) -> checks.CheckMessage | None:
     junction = target.therapist_link.junction
+    profiles = [f"{PROFILES}.{name}" for name in target.unfillable_profile_columns()]
     unfillable = (
-        target.unfillable_profile_columns()
+        profiles
         + [f"{CHECK_INS}.{name}" for name in target.unfillable_check_in_columns()]
         + [f"{junction}.{name}" for name in target.unfillable_junction_columns()]
     )
     if not unfillable:
         return None
-    return checks.Error(
-        f"synthadmin cannot fill NOT NULL column(s) without default: {', '.join(unfillable)}",
-        hint="give the column(s) a default (or, on profiles, a signup trigger on auth.users that fills them)",
-        id="synthadmin.E003",
-    )
+    message = f"synthadmin cannot fill NOT NULL column(s) without default: {', '.join(unfillable)}"
+    hint = "give the column(s) a default"
+    if profiles:
+        # Named only when no AFTER INSERT / UPDATE trigger on auth.users exists (pg_trigger, no
+        # function text read): one that does exist is taken to fill them, and a run finds out.
+        message += f" (no signup trigger on {AUTH_USERS} may fill those of {PROFILES})"
+        hint += (
+            f"; a {PROFILES} column may instead be filled by a signup trigger — an AFTER INSERT or "
+            f"UPDATE trigger on {AUTH_USERS} that makes the profile — which must then fill it"
+        )
+    return checks.Error(message, hint=hint, id="synthadmin.E003")
 
 
 def _unique(target: Target) -> checks.CheckMessage | None:

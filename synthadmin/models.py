@@ -104,9 +104,13 @@ class SyntheticRun(models.Model):
     #: Run by task workers, chunk by chunk (``synthadmin.services.chunks``): its liveness is
     #: its chunks', not an owner process's.
     background = models.BooleanField(default=False)
-    #: Set by ``run_cancel``: workers start no new user of the run.
+    #: Set by ``run_cancel`` and ``ledger.run_stop_request``: workers, or the process that runs
+    #: the run inline (``run_watch.CancelWatch``), start no new user or batch of it.
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
     cancel_requested_by = MessageCharField(max_length=255, blank=True)
+    #: The stop was asked by a purge of the run (``cancel.runs_stop_before_purge``), which removes
+    #: what the run made once it has stopped; False for a Cancel or a diagnosis.
+    cancel_for_purge = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-started_at"]

@@ -160,6 +160,9 @@ class Target:
     #: The unique indexes of ``profiles``, ``check_ins`` and the therapist junction, by table.
     unique_indexes: Mapping[TableName, tuple[UniqueIndex, ...]] = field(default_factory=dict)
     role_values: frozenset[str] | None = None  # None: no CHECK or enum restricts profiles.role
+    #: The AFTER INSERT / UPDATE triggers on ``auth.users`` (enabled), by name: what may make a
+    #: user's profile (at signup, or when the e-mail is confirmed). Read from ``pg_trigger``
+    #: alone: what a trigger's function does is not read (it may call a helper that inserts).
     signup_triggers: tuple[str, ...] = ()
     therapist_link: TherapistLink = TherapistLink()
     foreign_keys: tuple[ForeignKey, ...] = ()
@@ -185,11 +188,14 @@ class Target:
 
     @property
     def has_signup_trigger(self) -> bool:
-        """A trigger on ``auth.users`` that writes ``public.profiles`` (it makes the profile row)."""
+        """An AFTER INSERT or UPDATE trigger on ``auth.users`` exists: it may make the profile row
+        (synthadmin then takes the row over) and fill columns synthadmin does not write. Whether
+        it does is not read from its text; a run finds out."""
         return bool(self.signup_triggers)
 
     def unfillable_profile_columns(self) -> list[str]:
-        """NOT NULL columns without default that neither synthadmin nor a signup trigger fills."""
+        """NOT NULL columns of ``profiles`` without default that synthadmin does not write, when
+        no signup trigger (``has_signup_trigger``) may fill them: ``[]`` when one exists."""
         if self.has_signup_trigger:
             return []
         return sorted(
@@ -339,11 +345,13 @@ _UNIQUE_SETS = f"""
     JOIN pg_class cl ON cl.oid = c.conrelid JOIN pg_namespace n ON n.oid = cl.relnamespace
     WHERE c.conrelid IN ({_USER_TABLES}) AND c.contype IN ('p', 'u')
 """  # noqa: S608 - constants only
+#: The enabled AFTER INSERT / UPDATE triggers on auth.users (``tgtype``: BEFORE 2 and INSTEAD
+#: 64 unset, INSERT 4 or UPDATE 16 set); their functions' text is not read.
 _SIGNUP_TRIGGERS = """
-    SELECT t.tgname, p.prosrc
-    FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+    SELECT t.tgname
+    FROM pg_trigger t
     WHERE t.tgrelid = to_regclass('auth.users') AND NOT t.tgisinternal
-      AND t.tgenabled <> 'D' AND (t.tgtype::int & 4) <> 0
+      AND t.tgenabled <> 'D' AND (t.tgtype::int & 66) = 0 AND (t.tgtype::int & 20) <> 0
     ORDER BY t.tgname
 """
 _ROLE_CHECKS = """
@@ -364,7 +372,6 @@ _CATALOG = (
     _ROLE_ENUM,
     _ROLE_CHECKS,
 )
-_WRITES_PROFILES = re.compile(r"\bprofiles\b", re.IGNORECASE)
 _QUOTED_LITERAL = re.compile(r"'((?:[^']|'')*)'")
 
 
@@ -393,9 +400,7 @@ def target_read(using: str = "default") -> Target:
         junction_columns=columns.get(link.junction, {}) if link.junction else {},
         unique_indexes={table: indexes.get(table, ()) for table in written},
         role_values=_role_values(enum_rows, check_rows) if profile_columns else None,
-        signup_triggers=tuple(
-            name for name, source in trigger_rows if source and _WRITES_PROFILES.search(source)
-        ),
+        signup_triggers=tuple(name for (name,) in trigger_rows),
         therapist_link=link,
         foreign_keys=foreign_keys,
         unreadable=unreadable,

@@ -36,6 +36,7 @@ from synthadmin.services.backfill import checkins_backfill
 from synthadmin.services.dispatch import in_request
 from synthadmin.services.extend_today import checkins_extend_to_today
 from synthadmin.services.purge import synthetic_users_purge
+from synthadmin.services.reports import RunReport
 from synthadmin.text import plural
 
 
@@ -161,7 +162,12 @@ def add_checkin_days(
                 run_log_addition(modeladmin, request, run, f"Added {added} ({report.status}).")
                 modeladmin.message_user(
                     request,
-                    format_html("Added {} — {}.", added, run_link(modeladmin.admin_site, run.id)),
+                    format_html(
+                        "Added {} — {}.{}",
+                        added,
+                        run_link(modeladmin.admin_site, run.id),
+                        _stopped_by(report),
+                    ),
                     messages.SUCCESS if report.status == SyntheticRun.Status.SUCCEEDED else messages.WARNING,
                 )
             _refusals_message(modeladmin, request, refusals)
@@ -202,12 +208,13 @@ def extend_to_today(
         modeladmin.message_user(
             request,
             format_html(
-                "Extended {} to {}: {} — {}.{}",
+                "Extended {} to {}: {} — {}.{}{}",
                 patients,
                 f"{done.today:%d %b %Y}",
                 added,
                 run_link(modeladmin.admin_site, run.id),
                 f" ({current}.)" if done.up_to_date else "",
+                _stopped_by(done.report),
             ),
             messages.SUCCESS if done.report.status == SyntheticRun.Status.SUCCEEDED else messages.WARNING,
         )
@@ -217,3 +224,13 @@ def extend_to_today(
             )
     _refusals_message(modeladmin, request, done.refusals)
     return None
+
+
+def _stopped_by(report: RunReport) -> str:
+    """What a message adds for a run of added days that Cancel or a purge stopped part way ("" if
+    nothing did)."""
+    if not report.cancelled_by:
+        return ""
+    if not report.cancel_for_purge:
+        return f" Stopped part way: cancelled by {report.cancelled_by}."
+    return f" Stopped part way: a purge by {report.cancelled_by} asked it to stop, to remove what it names."

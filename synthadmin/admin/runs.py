@@ -246,9 +246,10 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, BoundedLis
             context["progress"] = progress
             context["pattern_rows"] = _pattern_rows(progress.patterns_asked, progress.patterns_created)
             context["poll_seconds"] = POLL_SECONDS
-            context["can_cancel"] = (
-                obj.background and not progress.finished and self.has_generate_synthetic_permission(request)
-            )
+            # A background run, or one going inline in some process (a generation, an addition
+            # of check-in days), whose process reads the same cancel flag (run_watch.CancelWatch).
+            context["can_cancel"] = not progress.finished and self.has_generate_synthetic_permission(request)
+            context["cancel_inline"] = not obj.background
         logins_expire()  # an expired set is gone from the database before the page is drawn
         context["logins_held"] = (
             logins_held(run=obj) if obj is not None and logins_may_take(run=obj, user=request.user) else None
@@ -302,7 +303,9 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, BoundedLis
 
     @method_decorator(require_POST)
     def cancel_view(self, request: HttpRequest, run_id: str) -> HttpResponse:
-        """Cancel a background run (POST, CSRF; the generate permission): ``cancel.run_cancel``."""
+        """Cancel a run in progress, background or inline (POST, CSRF; the generate permission):
+        ``cancel.run_cancel``. An inline run is stopped by the process running it, which reads the
+        cancel flag between users or batches; the message says so."""
         if not self.has_generate_synthetic_permission(request):
             raise PermissionMissing(GENERATE_PERMISSION)
         run = get_object_or_404(SyntheticRun, pk=run_id)
@@ -316,7 +319,11 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, BoundedLis
         made = run_counts(run, final=run.status == SyntheticRun.Status.ABORTED).created
         self.message_user(
             request,
-            "Cancelled: no new user is started; users in flight are finished or compensated."
+            f"Cancelled: the process running this run ({run.owner_host}, pid {run.owner_pid}) stops "
+            "between users or batches — it starts no new one and finishes or compensates those in "
+            "flight; the run then shows Aborted."
+            if not run.background and run.status == SyntheticRun.Status.RUNNING
+            else "Cancelled: no new user is started; users in flight are finished or compensated."
             if run.status != SyntheticRun.Status.ABORTED
             else f"Cancelled: the run is aborted with {plural(made, 'user')} created "
             "(purge the run to remove them)."

@@ -190,6 +190,14 @@ def report_refusal(report: RunReport, signals: SignalStop | None) -> CommandErro
             f"complete. {_remove_with(report)}",
             returncode=signal_exit_code(signals.received),
         )
+    if report.cancelled_by and not report.cancel_for_purge:
+        # Cancel on the run's page: what it made stays until someone purges it.
+        return CommandError(
+            f"stopped: cancelled by {report.cancelled_by}: {_left_behind(report)}; "
+            f"{report.patients_created} patients and {report.therapists_created} therapists are "
+            f"complete. {_remove_with(report)}",
+            returncode=exitcodes.STOPPED,
+        )
     if report.cancelled_by:
         # A purge of this run asked it to stop; that purge removes what it made.
         return CommandError(

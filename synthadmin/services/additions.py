@@ -77,10 +77,19 @@ def addition_failure(email: str, exc: BaseException) -> UserFailure:
 
 
 def addition_report(
-    run: SyntheticRun, *, parameters: dict[str, Any], checkins: int, failures: list[UserFailure], began: float
+    run: SyntheticRun,
+    *,
+    parameters: dict[str, Any],
+    checkins: int,
+    failures: list[UserFailure],
+    began: float,
+    cancelled_by: str = "",
+    cancel_for_purge: bool = False,
 ) -> RunReport:
     """The report of a finished run that added days (either way): it creates no user, only
-    ``checkins`` check-ins; ``began`` is its ``time.monotonic()`` start."""
+    ``checkins`` check-ins; ``began`` is its ``time.monotonic()`` start; ``cancelled_by``, who
+    asked it to stop through the database (Cancel, or a purge: ``cancel_for_purge``), if anyone
+    did."""
     return RunReport(
         run_id=run.id,
         status=str(run.status),
@@ -95,6 +104,8 @@ def addition_report(
         error=run.error_summary,
         duration_seconds=round(time.monotonic() - began, 3),
         auth_backend="none",
+        cancelled_by=cancelled_by,
+        cancel_for_purge=cancel_for_purge,
     )
 
 

@@ -7,11 +7,16 @@ Patients go in batches of ``SYNTHADMIN_BATCH_USERS``: one transaction per batch 
 of all its patients' days, one statement for their ledger counts and one for their records (a
 few round trips, whatever the batch's size). Should the database refuse the batch, it is rolled
 back and its patients written one at a time, so one bad patient costs only its own days.
+
+Between batches it stops when asked through the database: Cancel on its page, or a purge of its
+run or of a run whose patients it adds days to, sets its cancel flag (``services.cancel``), which
+``run_watch.CancelWatch`` reads; the batch being written is finished first.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 import uuid
 from collections import Counter
@@ -51,6 +56,7 @@ from synthadmin.services.requests import (
     history_window_validate,
 )
 from synthadmin.services.run_locks import changes_runs
+from synthadmin.services.run_watch import CancelWatch
 from synthadmin.services.writer import checkins_copy, checkins_copy_many
 
 
@@ -81,7 +87,9 @@ def checkins_backfill(
     ``CheckinAddition`` naming the added dates; updates the patients' ledger entries. Refuses
     (and returns, named) real patients, therapists and profiles that synthadmin did not create.
     When nobody is eligible it writes nothing and the report is None. Raises
-    InvalidRequestError for bad ``days`` (0 included) / ``pattern``.
+    InvalidRequestError for bad ``days`` (0 included) / ``pattern``. A cancel of the run (Cancel,
+    a purge of it or of a run of its patients) ends it between batches: the patients done keep
+    their days, the run is ``aborted`` and the report's ``cancelled_by`` names who asked.
     """
     _days_validate(days)
     request = generation_request_validate(
@@ -98,10 +106,47 @@ def checkins_backfill(
 
     began = time.monotonic()
     run, parameters = _run_start(request, selection.eligible, started_by, patterns, own=pattern is None)
-    written = 0
-    failures: list[UserFailure] = []
+    written = _Written()
+    cancelled = threading.Event()
+    watch = CancelWatch(run.pk, cancelled, read_on_exit=False)
+    with watch:
+        _batches_write(run, selection, request, patterns, written, cancelled)
+    _run_finish(run, written=written, cancelled_by=watch.requested_by)
+    report = addition_report(
+        run,
+        parameters=parameters,
+        checkins=written.checkins,
+        failures=written.failures,
+        began=began,
+        cancelled_by=watch.requested_by,
+        cancel_for_purge=watch.for_purge,
+    )
+    return report, selection.refusals
+
+
+@dataclass
+class _Written:
+    """What a backfill wrote so far: check-ins, patients given days, failures."""
+
+    checkins: int = 0
+    patients: int = 0
+    failures: list[UserFailure] = field(default_factory=list)
+
+
+def _batches_write(
+    run: SyntheticRun,
+    selection: _Selection,
+    request: GenerationParams,
+    patterns: dict[uuid.UUID, str],
+    written: _Written,
+    cancelled: threading.Event,
+) -> None:
+    """Write the eligible patients' days batch by batch into ``written``, until ``cancelled``."""
     size = settings.SYNTHADMIN_BATCH_USERS
     for first in range(0, len(selection.eligible), size):
+        if cancelled.is_set():
+            return
+        ledger.run_heartbeat(run)  # alive, for a purge on another host (at most every 30 s)
         batch = [
             _Days(
                 profile,
@@ -109,10 +154,9 @@ def checkins_backfill(
             )
             for index, profile in enumerate(selection.eligible[first : first + size], start=first)
         ]
-        written += _batch_backfill(run, batch, failures)
-    _run_finish(run, patients=len(selection.eligible), written=written, failures=failures)
-    report = addition_report(run, parameters=parameters, checkins=written, failures=failures, began=began)
-    return report, selection.refusals
+        failed = len(written.failures)
+        written.checkins += _batch_backfill(run, batch, written.failures)
+        written.patients += len(batch) - (len(written.failures) - failed)
 
 
 def _days_validate(days: int) -> None:
@@ -186,15 +230,19 @@ def _run_start(
     return run, parameters
 
 
-def _run_finish(run: SyntheticRun, *, patients: int, written: int, failures: list[UserFailure]) -> None:
+def _run_finish(run: SyntheticRun, *, written: _Written, cancelled_by: str) -> None:
+    failures = written.failures
     status, error = ledger.run_status(
         ledger.RunOutcome(
+            cancelled_by=cancelled_by,
             failures=len(failures),
             first_failure=failures[0].reason if failures else "",
-            created=patients - len(failures),
+            created=written.patients,
         )
     )
-    ledger.run_finish(run, status=status, error=error, checkins_created=written, users_failed=len(failures))
+    ledger.run_finish(
+        run, status=status, error=error, checkins_created=written.checkins, users_failed=len(failures)
+    )
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,14 @@
 
 A cancel sets the run's flag and cancels the chunks not started; running chunks see the flag
 within a fraction of a second (``workers.ChunkHeartbeat``), start no new user, and finish or
-compensate those in flight; the last of them finishes the run (``chunks.run_settle``). A
-generation running inline in some process sees the same flag the same way
+compensate those in flight; the last of them finishes the run (``chunks.run_settle``). A run
+going inline in some process — a generation, or an addition of check-in days ("Extend to
+today", "Add check-in days": an ``extend`` run of its own) — sees the same flag the same way
 (``run_watch.CancelWatch``) and ends the run itself.
+
+A purge of a run stops what writes for it: the run itself when it is in progress, and every
+addition of days in progress to one of its patients (which would otherwise write days for users
+the purge is deleting, or days the purge does not know of).
 """
 
 from __future__ import annotations
@@ -14,13 +19,15 @@ import time
 import uuid
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from psycopg import sql
 
 from synthadmin.auth import AuthGateway, gateway_in_use
+from synthadmin.db.session import DJANGO_SCHEMA
 from synthadmin.exceptions import InvalidRequestError
-from synthadmin.models import RunChunk, SyntheticRun
+from synthadmin.models import RunChunk, SyntheticRun, SyntheticUser
 from synthadmin.services import ledger
 from synthadmin.services.chunks import chunks_reap, run_settle
 from synthadmin.services.purge import purge_preflight, synthetic_users_purge
@@ -28,32 +35,72 @@ from synthadmin.services.reports import ProgressListener, PurgeReport
 
 Status = SyntheticRun.Status
 
+#: Runs that may write for another run's patients while they go: additions of check-in days,
+#: which always run inline (in a command, a request or a worker's task; never in chunks).
+_ADDING_DAYS = Q(kind=SyntheticRun.Kind.EXTEND, background=False, status=Status.RUNNING)
+#: Of the ``extend`` runs ``%s``, those adding days to a user of run ``%s``: the patients an
+#: addition was started for are its ``parameters["patient_ids"]`` (one hash join, however many).
+_EXTENDING = sql.SQL(
+    "SELECT DISTINCT r.id FROM {runs} r "
+    "CROSS JOIN LATERAL jsonb_array_elements_text(r.parameters -> 'patient_ids') AS p(user_id) "
+    "JOIN {users} u ON u.user_id::text = p.user_id AND u.run_id = %s WHERE r.id = ANY(%s)"
+).format(
+    runs=sql.Identifier(DJANGO_SCHEMA, SyntheticRun._meta.db_table),
+    users=sql.Identifier(DJANGO_SCHEMA, SyntheticUser._meta.db_table),
+)
 
-def run_cancel(*, run: SyntheticRun, by: str) -> SyntheticRun:
-    """Cancel a queued or running background run (cooperatively); return it, refreshed.
 
-    Writes: the run's cancel flag (``cancel_requested_at``/``_by``); its chunks not started
-    become ``cancelled``; with no chunk running the run is finished ``aborted`` at once, else the
-    running chunks stop at their next heartbeat (users in flight finished or compensated) and
-    the last of them finishes it. Raises InvalidRequestError for a run that is not a queued or
-    running background run.
+def run_cancel(*, run: SyntheticRun, by: str, for_purge: bool = False) -> SyntheticRun:
+    """Cancel a run in progress (cooperatively); return it, refreshed. ``for_purge``: a purge of
+    the run asks (it removes what the run made once it has stopped), not a Cancel.
+
+    A background run (queued or running). Writes: the run's cancel flag
+    (``cancel_requested_at``/``_by``); its chunks not started become ``cancelled``; with no chunk
+    running the run is finished ``aborted`` at once, else the running chunks stop at their next
+    heartbeat (users in flight finished or compensated) and the last of them finishes it.
+
+    A run going inline in a live process (a generation, an addition of check-in days). Writes
+    only the cancel flag: that process reads it within ``SYNTHADMIN_CANCEL_POLL_SECONDS``
+    (``run_watch.CancelWatch``), starts no new user or batch, finishes or compensates what it
+    has in flight and ends the run ``aborted`` itself (the run returned is still running).
+
+    Raises InvalidRequestError for a run that is not in progress (an inline run whose process
+    died is marked interrupted first, and refused: purge it to finish it).
     """
-    if not run.background or run.status not in (Status.QUEUED, Status.RUNNING):
-        raise InvalidRequestError(
-            f"run {run.pk} is {run.get_status_display().lower()}, not a queued or running background run: "
-            "nothing to cancel"
-        )
+    if not run.background:
+        return _inline_cancel(run, by, for_purge)
+    if run.status not in (Status.QUEUED, Status.RUNNING):
+        raise _not_in_progress(run)
     with transaction.atomic():
         locked = SyntheticRun.objects.select_for_update().get(pk=run.pk)
         if locked.cancel_requested_at is None:
             locked.cancel_requested_at, locked.cancel_requested_by = timezone.now(), by[:255]
-            locked.save(update_fields=["cancel_requested_at", "cancel_requested_by"])
+        locked.cancel_for_purge = locked.cancel_for_purge or for_purge
+        locked.save(update_fields=["cancel_requested_at", "cancel_requested_by", "cancel_for_purge"])
         locked.chunks.filter(state=RunChunk.State.QUEUED).update(
             state=RunChunk.State.CANCELLED, finished_at=timezone.now()
         )
     run_settle(run.pk)
     run.refresh_from_db()
     return run
+
+
+def _inline_cancel(run: SyntheticRun, by: str, for_purge: bool) -> SyntheticRun:
+    """``run_cancel`` of a run going inline: its cancel flag, if its process is still alive."""
+    if run.status == Status.RUNNING:
+        ledger.runs_reap_interrupted()  # a dead process stops nothing: the run is interrupted
+        run.refresh_from_db()
+    if run.status != Status.RUNNING:
+        raise _not_in_progress(run)
+    ledger.run_stop_request(run.pk, by, for_purge=for_purge)
+    run.refresh_from_db()
+    return run
+
+
+def _not_in_progress(run: SyntheticRun) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"run {run.pk} is {run.get_status_display().lower()}, not queued or running: nothing to cancel"
+    )
 
 
 def run_wait(run: SyntheticRun, *, timeout: float) -> SyntheticRun:
@@ -70,31 +117,44 @@ def run_wait(run: SyntheticRun, *, timeout: float) -> SyntheticRun:
 
 
 def runs_in_progress(*, run: uuid.UUID | None) -> list[SyntheticRun]:
-    """The runs in progress: background runs queued or running, and generations running inline
-    in a live process (those whose process died are marked interrupted first) — ``run`` (if it
-    is one), or all when None."""
+    """The runs in progress: background runs queued or running, and runs going inline in a live
+    process — generations and additions of check-in days (those whose process died are marked
+    interrupted first). For ``run``: itself if it is one, and the additions of days in progress
+    to its patients (``_extending``); all of them when None."""
     ledger.runs_reap_interrupted()
-    runs = SyntheticRun.objects.filter(status__in=[Status.QUEUED, Status.RUNNING]).filter(
-        Q(background=True) | Q(kind=SyntheticRun.Kind.GENERATE)
-    )
-    if run is not None:
-        runs = runs.filter(pk=run)
-    return list(runs)
+    going = SyntheticRun.objects.filter(status__in=[Status.QUEUED, Status.RUNNING])
+    if run is None:
+        return list(going)
+    found = list(going.filter(Q(pk=run) | _ADDING_DAYS))
+    return [each for each in found if each.pk == run] + _extending(run, [e for e in found if e.pk != run])
+
+
+def _extending(run: uuid.UUID, additions: list[SyntheticRun]) -> list[SyntheticRun]:
+    """Those of ``additions`` (``extend`` runs in progress) that add days to a user of ``run``."""
+    if not additions:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(_EXTENDING, [run, [each.pk for each in additions]])
+        touching = {row[0] for row in cursor.fetchall()}
+    return [each for each in additions if each.pk in touching]
 
 
 def _run_or_runs_in_progress(run: uuid.UUID | None) -> list[SyntheticRun]:
     """``runs_in_progress``; for one run, read in the same statement that tells it exists
-    (InvalidRequestError when it does not), and the process of an inline one looked at only
-    when the run says it is still going."""
+    (InvalidRequestError when it does not) and that finds the additions of days in progress,
+    whose patients, and the process of an inline run, are looked at only when one is going."""
     if run is None:
         return runs_in_progress(run=None)
-    found = SyntheticRun.objects.filter(pk=run).first()
-    if found is None:
+    found = list(SyntheticRun.objects.filter(Q(pk=run) | _ADDING_DAYS))
+    named = next((each for each in found if each.pk == run), None)
+    if named is None:
         raise InvalidRequestError(f"no synthadmin run with id {run}", field="run")
-    going = found.status in (Status.QUEUED, Status.RUNNING)
-    if not going or not (found.background or found.kind == SyntheticRun.Kind.GENERATE):
+    going = named.status in (Status.QUEUED, Status.RUNNING)
+    if not going and len(found) == 1:
         return []
-    return [found] if found.background else runs_in_progress(run=run)
+    if going and named.background and len(found) == 1:
+        return [named]
+    return runs_in_progress(run=run)
 
 
 def runs_stop_before_purge(
@@ -103,9 +163,10 @@ def runs_stop_before_purge(
     """Ask the runs in progress to stop (``run``, or every run when None; ``runs``, those the
     caller already found with ``runs_in_progress``) and wait, at most
     ``SYNTHADMIN_PURGE_CANCEL_WAIT_SECONDS``, for them to finish or compensate the users in
-    flight: a background run through ``run_cancel``; an inline one through its cancel flag, which
-    its own process reads between users (``run_watch.CancelWatch``). Chunks whose worker died,
-    and inline runs whose process died, are settled on the way.
+    flight: a background run through ``run_cancel``; an inline one (a generation, an addition of
+    check-in days) through its cancel flag, which its own process reads between users or batches
+    (``run_watch.CancelWatch``). Chunks whose worker died, and inline runs whose process died,
+    are settled on the way.
 
     Writes what ``run_cancel`` writes, or the inline run's cancel flag (by ``by``). Raises
     InvalidRequestError when a run is still stopping after the wait (purge it again then).
@@ -114,9 +175,9 @@ def runs_stop_before_purge(
     deadline = time.monotonic() + settings.SYNTHADMIN_PURGE_CANCEL_WAIT_SECONDS
     for each in runs:
         if each.background:
-            run_cancel(run=each, by=by)
-        else:
-            ledger.run_stop_request(each.pk, by)
+            run_cancel(run=each, by=by, for_purge=True)
+        else:  # found alive by runs_in_progress just now: no second look at its process
+            ledger.run_stop_request(each.pk, by, for_purge=True)
     for each in runs:
         chunks_reap()
         if run_wait(each, timeout=max(deadline - time.monotonic(), 0)).status in (
@@ -125,7 +186,7 @@ def runs_stop_before_purge(
         ):
             who = "a worker" if each.background else f"its process ({each.owner_host} pid {each.owner_pid})"
             raise InvalidRequestError(
-                f"run {each.pk} is still stopping ({who} is finishing its users in flight); it was "
+                f"run {each.pk} is still stopping ({who} is finishing what it has in flight); it was "
                 "asked to stop: purge it again in a moment"
             )
 

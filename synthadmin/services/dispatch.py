@@ -132,7 +132,7 @@ def run_purge_start_or_enqueue(*, run: SyntheticRun, by: str) -> PurgeReport | N
     if in_request(users=entries_live(run=run.pk).count(), for_workers=in_progress):
         return runs_purge(run=run.pk, by=by)  # an inline run in progress is asked to stop first
     if in_progress:
-        run_cancel(run=run, by=by)
+        run_cancel(run=run, by=by, for_purge=True)
     purge_run_task.enqueue(str(run.pk))
     return None
 

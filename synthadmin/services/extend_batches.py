@@ -65,13 +65,17 @@ class TodayPlan:
 
 @dataclass
 class Tally:
-    """What writing the plans did: check-ins written, patients extended, found up to date, failed."""
+    """What writing the plans did: check-ins written, patients extended, found up to date, failed;
+    whether it stopped before the end, and who asked it to through the database."""
 
     written: int = 0
     extended: int = 0
     up_to_date: int = 0
     failures: list[UserFailure] = field(default_factory=list)
     stopped: bool = False
+    #: Who set the run's cancel flag (Cancel, a purge: ``cancel_for_purge``), if anyone did.
+    cancelled_by: str = ""
+    cancel_for_purge: bool = False
 
     def add(self, other: Tally) -> None:
         self.written += other.written

@@ -11,6 +11,11 @@ trips: one pipelined read that locks the batch's ledger entries and reads what a
 extension already wrote, one COPY of every patient's new days, one statement for the ledger
 counts and one for the ``CheckinAddition`` records. Should the database refuse the batch, it is
 rolled back and its patients written one at a time, so one bad patient costs only its own days.
+
+Between batches it stops when asked: by ``stop`` (a signal), or through the database — Cancel on
+its page, or a purge of its run or of a run whose patients it extends, sets its cancel flag
+(``services.cancel``),
+which ``run_watch.CancelWatch`` reads; the batch being written is finished first.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ from synthadmin.services.ledger import Starter
 from synthadmin.services.patient_truth import ground_truth_regenerate, patient_index
 from synthadmin.services.reports import NullProgress, ProgressListener, RunReport
 from synthadmin.services.run_locks import changes_runs
+from synthadmin.services.run_watch import CancelWatch
 
 #: The progress phase this service reports (one step per patient considered).
 PHASE_PATIENTS = "patients"
@@ -75,6 +81,8 @@ class TodayExtension:
     up_to_date: int = 0
     patients_extended: int = 0
     stopped: bool = False
+    #: Who asked the run to stop through the database (Cancel, a purge), if anyone did.
+    cancelled_by: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +90,7 @@ class TodayExtension:
             "patients_extended": self.patients_extended,
             "up_to_date": self.up_to_date,
             "stopped": self.stopped,
+            "cancelled_by": self.cancelled_by,
             "refusals": [r.as_dict() for r in self.refusals],
             "run": self.report.as_dict() if self.report is not None else None,
         }
@@ -105,8 +114,10 @@ def checkins_extend_to_today(
     created, or those an extend run extended) or ``all_patients`` (every synthetic patient).
     "Today" is ``timezone.localdate()`` (``settings.TIME_ZONE``). ``progress`` gets phase
     ``"patients"`` with the number of patients considered and one step per patient. ``stop``
-    (set by a signal, a cancel button) ends the run between patients: those done keep their days,
-    the run is recorded ``aborted`` and ``TodayExtension.stopped`` is True.
+    (set by a signal, a cancel button) ends the run between batches of patients: those done keep
+    their days, the run is recorded ``aborted`` and ``TodayExtension.stopped`` is True; so does
+    the run's cancel flag (Cancel on its page, a purge of it or of a run of its patients), and
+    then ``TodayExtension.cancelled_by`` names who set it.
 
     Writes one ``SyntheticRun`` (kind ``extend``) and, per patient, its new check-ins, a
     ``CheckinAddition`` (dates and ground truth) and its ledger count. Returns a
@@ -128,11 +139,17 @@ def checkins_extend_to_today(
     run_row, parameters = _run_start(plans, today, started_by)
     tally = Tally(up_to_date=up_to_date)
     _plans_write(run_row, plans, today, tally, progress=progress, stop=stop)
-    if not (tally.written or tally.extended or tally.failures or tally.stopped):
+    if not (tally.written or tally.extended or tally.failures or tally.stopped or tally.cancelled_by):
         _run_discard(run_row)
         return TodayExtension(today=today, report=None, refusals=refusals, up_to_date=tally.up_to_date)
     report = addition_report(
-        run_row, parameters=parameters, checkins=tally.written, failures=tally.failures, began=began
+        run_row,
+        parameters=parameters,
+        checkins=tally.written,
+        failures=tally.failures,
+        began=began,
+        cancelled_by=tally.cancelled_by,
+        cancel_for_purge=tally.cancel_for_purge,
     )
     return TodayExtension(
         today=today,
@@ -141,6 +158,7 @@ def checkins_extend_to_today(
         up_to_date=tally.up_to_date,
         patients_extended=tally.extended,
         stopped=tally.stopped,
+        cancelled_by=tally.cancelled_by,
     )
 
 
@@ -215,22 +233,28 @@ def _plans_write(
     progress: ProgressListener,
     stop: threading.Event | None,
 ) -> None:
-    """Write ``plans`` chunk by chunk into ``tally``, then record the run's end (also on a crash,
-    Ctrl-C included, which is re-raised)."""
+    """Write ``plans`` chunk by chunk into ``tally`` until ``stop`` is set or the run's cancel
+    flag is (``CancelWatch``), then record the run's end (also on a crash, Ctrl-C included,
+    which is re-raised)."""
     crash: BaseException | None = None
+    cancelled = threading.Event()
+    watch = CancelWatch(run_row.pk, cancelled, read_on_exit=False)
     try:
-        size = settings.SYNTHADMIN_BATCH_USERS
-        for first in range(0, len(plans), size):
-            if stop is not None and stop.is_set():
-                tally.stopped = True
-                break
-            batch = plans[first : first + size]
-            tally.add(today_batch_write(run_row, batch, today))
-            progress.advance(PHASE_PATIENTS, len(batch))
+        with watch:
+            size = settings.SYNTHADMIN_BATCH_USERS
+            for first in range(0, len(plans), size):
+                if cancelled.is_set() or (stop is not None and stop.is_set()):
+                    tally.stopped = True
+                    break
+                ledger.run_heartbeat(run_row)  # alive, for a purge on another host (at most every 30 s)
+                batch = plans[first : first + size]
+                tally.add(today_batch_write(run_row, batch, today))
+                progress.advance(PHASE_PATIENTS, len(batch))
     except BaseException as exc:  # recorded on the run, then re-raised (Ctrl-C included)
         crash = exc
         raise
     finally:
+        tally.cancelled_by, tally.cancel_for_purge = watch.requested_by, watch.for_purge
         _run_finish(run_row, tally, crash)
 
 
@@ -240,6 +264,7 @@ def _run_finish(run_row: SyntheticRun, tally: Tally, crash: BaseException | None
         ledger.RunOutcome(
             crash=None if interrupted else crash,
             stopped=tally.stopped or interrupted,
+            cancelled_by=tally.cancelled_by,
             failures=len(tally.failures),
             first_failure=tally.failures[0].reason if tally.failures else "",
             created=tally.extended,

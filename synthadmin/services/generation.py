@@ -121,7 +121,7 @@ def _run_inline(
         wind_down=wind_down,
     )
     crash: BaseException | None = None
-    # A purge of this run sets its cancel flag: the watch winds the run down (no new user).
+    # Cancel, or a purge of this run, sets its cancel flag: the watch winds the run down.
     watch = CancelWatch(run.pk, wind_down)
     try:
         with watch:
@@ -132,7 +132,7 @@ def _run_inline(
         crash = exc
         raise
     finally:
-        report = _run_end(creation, time.monotonic() - began, crash, cancelled_by=watch.requested_by)
+        report = _run_end(creation, time.monotonic() - began, crash, watch=watch)
     if creation.database_lost is not None:
         # The run is recorded as failed; the caller learns why, as the error it was.
         raise creation.database_lost
@@ -165,10 +165,11 @@ def _users_create(creation: UserCreation) -> None:
 
 
 def _run_end(
-    creation: UserCreation, duration: float, crash: BaseException | None, *, cancelled_by: str = ""
+    creation: UserCreation, duration: float, crash: BaseException | None, *, watch: CancelWatch
 ) -> RunReport:
-    """Record how the run ended (the status ladder, its counts); its report. ``cancelled_by``:
-    who asked the run to stop through the database (a purge of it), if anyone did."""
+    """Record how the run ended (the status ladder, its counts); its report. ``watch`` says who
+    asked the run to stop through the database (Cancel, a purge of it), if anyone did."""
+    cancelled_by = watch.requested_by
     created = creation.created["patient"] + creation.created["therapist"]
     status, error = ledger.run_status(
         ledger.RunOutcome(
@@ -217,6 +218,7 @@ def _run_end(
         },
         stopped_by=creation.diagnosis,
         cancelled_by=cancelled_by,
+        cancel_for_purge=watch.for_purge,
         # Read from the ledger after the stop, never assumed: what the closing message says.
         users_unsettled=ledger.run_unsettled(run),
     )

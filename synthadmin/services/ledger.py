@@ -309,14 +309,19 @@ def run_mark_running(run_id: uuid.UUID) -> None:
     )
 
 
-def run_stop_request(run_id: uuid.UUID, by: str) -> bool:
-    """Ask a background run's workers to start no new user (a cancel, or a diagnosis such as a
-    rejected key that one chunk made); the first request stays. True if this call set it."""
-    return bool(
+def run_stop_request(run_id: uuid.UUID, by: str, *, for_purge: bool = False) -> bool:
+    """Ask a run to start no new user or batch — its background workers, or the process that runs
+    it inline (a cancel, a purge of it, or a diagnosis such as a rejected key that one chunk
+    made); the first request's time and ``by`` stay, ``for_purge`` (a purge asked) is kept once
+    any request says so. True if this call set the flag."""
+    first = bool(
         SyntheticRun.objects.filter(pk=run_id, cancel_requested_at__isnull=True).update(
-            cancel_requested_at=timezone.now(), cancel_requested_by=by[:255]
+            cancel_requested_at=timezone.now(), cancel_requested_by=by[:255], cancel_for_purge=for_purge
         )
     )
+    if for_purge and not first:
+        SyntheticRun.objects.filter(pk=run_id).update(cancel_for_purge=True)
+    return first
 
 
 def run_heartbeat(run: SyntheticRun) -> None:
@@ -383,11 +388,14 @@ def run_finish(run: SyntheticRun, *, status: str, error: str, **counts: Any) -> 
     run.finished_at = timezone.now()
     for name, value in counts.items():
         setattr(run, name, value)
+    # Only what it ends: the cancel flag a purge or Cancel set meanwhile (in the database, not
+    # in this copy) must stay, as the record of who stopped the run.
+    fields = ["status", "error_summary", "finished_at", *counts]
     try:
-        run.save()
+        run.save(update_fields=fields)
     except DatabaseError:
         connection.close()  # a lost connection: try once more on a fresh one
-        run.save()
+        run.save(update_fields=fields)
     logger.info("run %s ended %s", run.pk, status)
 
 

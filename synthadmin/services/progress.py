@@ -101,6 +101,11 @@ def _message(run: SyntheticRun, *, finished: bool, alive: int) -> str:
         return f"{run.status} — {queue}"
     if run.status == Status.QUEUED:
         return "queued — waiting for a worker"
+    if not finished and run.cancel_requested_at is not None and not run.background:
+        return (
+            f"cancelling — the process running it ({run.owner_host}, pid {run.owner_pid}) stops between "
+            "users or batches; those in flight are being finished or compensated"
+        )
     if not finished and run.cancel_requested_at is not None:
         return "cancelling — users in flight are being finished or compensated"
     if not finished and not alive and run.background:

@@ -78,9 +78,11 @@ class RunReport:
     #: Ledger entries of the run still ``intent`` once it ended: users whose Auth call's outcome
     #: is unknown, or whose undo failed; ``purge_synthetic --run`` settles them (0: none).
     users_unsettled: int = 0
-    #: Who asked this run to stop through the database (a purge of it, which then removes what
-    #: it made); empty when nobody did.
+    #: Who asked this run to stop through the database (Cancel on its page, or a purge of it);
+    #: empty when nobody did. ``cancel_for_purge``: it was a purge, which then removes what the
+    #: run made.
     cancelled_by: str = ""
+    cancel_for_purge: bool = False
 
     @property
     def users_failed(self) -> int:

@@ -60,11 +60,8 @@ def test_each_check_fires_on_its_fixture(install, shape, extra_sql, check_id, wo
 
 
 def test_a_signup_trigger_fills_what_synthadmin_does_not(install):
-    # Same NOT NULL column, but the live shape's trigger makes the row: no E003.
-    install(
-        "live",
-        extra_sql="ALTER TABLE public.profiles ADD COLUMN clinic_id uuid NOT NULL DEFAULT gen_random_uuid()",
-    )
+    # Same NOT NULL column without default, but the live shape's trigger makes the row: no E003.
+    install("live", extra_sql="ALTER TABLE public.profiles ADD COLUMN clinic_id uuid NOT NULL")
     assert "synthadmin.E003" not in _ids()
 
 

@@ -14,6 +14,7 @@ from django.db import connection
 from synthadmin.checks import target_messages
 from synthadmin.target import target_read
 from tests.invariants import synthetic_counts
+from tests.live_schema.test_signup_triggers_of_any_shape import AT_CONFIRMATION, DELEGATING, NO_TRIGGER
 from tests.shapes import shape_install
 
 
@@ -48,12 +49,53 @@ def test_the_good_shapes_have_nothing_unfillable(shape):
             "ALTER TABLE public.therapist_patients ADD COLUMN clinic_id uuid NOT NULL",
             "public.therapist_patients.clinic_id",
         ),
-        ("early", "ALTER TABLE public.profiles ADD COLUMN clinic_id uuid NOT NULL", "clinic_id"),
+        (
+            "early",
+            "ALTER TABLE public.profiles ADD COLUMN clinic_id uuid NOT NULL",
+            "public.profiles.clinic_id",
+        ),
     ],
 )
 def test_not_null_without_default_is_named_wherever_synthadmin_writes(install, shape, extra_sql, named):
     install(shape, extra_sql=extra_sql)
     assert named in _messages()["synthadmin.E003"]
+
+
+NOT_NULL_PROFILE_COLUMN = "ALTER TABLE public.profiles ADD COLUMN clinic_id uuid NOT NULL;"
+#: The live shape's own trigger, disabled: it fires for nobody, so it fills nothing.
+DISABLED = "ALTER TABLE auth.users DISABLE TRIGGER on_auth_user_created;"
+#: Only a BEFORE INSERT trigger: it runs before the user row exists, so it cannot make the profile.
+ONLY_BEFORE = NO_TRIGGER + (
+    "CREATE FUNCTION public.stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;"
+    "CREATE TRIGGER stamp BEFORE INSERT ON auth.users FOR EACH ROW EXECUTE FUNCTION public.stamp();"
+)
+
+
+@pytest.mark.parametrize(
+    ("variant", "excused"),
+    [
+        ("", True),
+        (DELEGATING, True),
+        (AT_CONFIRMATION, True),
+        (NO_TRIGGER, False),
+        (DISABLED, False),
+        (ONLY_BEFORE, False),
+    ],
+    ids=["live-trigger", "delegating", "at-confirmation", "no-trigger", "disabled", "only-before-insert"],
+)
+def test_a_profile_column_is_excused_by_any_after_trigger_on_auth_users(install, variant, excused):
+    """Decided from pg_trigger alone: a trigger whose function calls a helper (its text names no
+    table) or that makes the profile at confirmation excuses a NOT NULL profile column; no
+    trigger that could make the row is E003, which names the column and the signup trigger."""
+    install("live", extra_sql=variant + NOT_NULL_PROFILE_COLUMN)
+    messages = {m.id: m for m in target_messages(target_read())}
+    if excused:
+        assert "synthadmin.E003" not in messages
+        return
+    error = messages["synthadmin.E003"]
+    assert "public.profiles.clinic_id" in error.msg
+    assert "no signup trigger on auth.users" in error.msg
+    assert "AFTER INSERT or UPDATE trigger on auth.users" in (error.hint or "")
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,8 @@
 ``--to-today`` calls ``services.extend_today`` (idempotent: the scheduled top-up, ``--all
 --to-today``); ``--days N`` calls ``services.backfill`` (the admin's "Add check-in days"). Exit
 codes (``management.exitcodes``): 0 done or nothing to add; 1 bad input, nothing written; 2 some
-patients failed; 3 the database was lost part way; 129/130/143 SIGHUP, Ctrl-C or SIGTERM.
+patients failed; 3 the database was lost part way, or Cancel or a purge stopped the run
+(``stopped: cancelled by …`` / ``stopped: purged by …``); 129/130/143 SIGHUP, Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -209,12 +210,29 @@ def _as_command_errors() -> Iterator[None]:
 
 
 def _outcome_check(signals: SignalStop, report: RunReport | None) -> None:
-    """Exit non-zero for a run stopped by a signal or one with patients that could not be extended."""
+    """Exit non-zero for a run stopped by a signal or by a purge, or one with patients that could
+    not be extended."""
     if signals.received is not None:
         raise CommandError(
             f"stopped by {signals.name}; patients already extended keep their days. "
             "Run the same command again to finish",
             returncode=signals.exit_code or exitcodes.STOPPED,
+        )
+    if report is not None and report.cancelled_by and not report.cancel_for_purge:
+        raise CommandError(
+            f"stopped: cancelled by {report.cancelled_by} between batches; {report.checkins_created:,} "
+            "check-ins were added before that, each patient's days whole. Run the same command again "
+            "to finish",
+            returncode=exitcodes.STOPPED,
+        )
+    if report is not None and report.cancelled_by:
+        # A purge of this run, or of a run of its patients, asked it to stop between batches.
+        raise CommandError(
+            f"stopped: purged by {report.cancelled_by}: asked to stop between batches so that the purge "
+            f"could remove what it names; {report.checkins_created:,} check-ins were added before that "
+            "(each patient's days whole; those of purged patients go with the purge). Run the same "
+            "command again for the patients not reached",
+            returncode=exitcodes.STOPPED,
         )
     if report is not None and report.failures:
         raise CommandError(

@@ -3,7 +3,8 @@
 Parses and validates the options, calls ``population_generate`` (the same service as the admin's
 "Generate synthetic data" button), and reports. Exit codes (``synthadmin.management.exitcodes``):
 0 all created; 1 bad input or configuration, nothing written; 2 some users failed after retries;
-3 stopped part way (Auth or the database lost, the key rejected); 129/130/143 stopped by SIGHUP,
+3 stopped part way (Auth or the database lost, the key rejected; Cancel on the run's page, or a
+purge of the run); 129/130/143 stopped by SIGHUP,
 Ctrl-C or SIGTERM after a clean stop.
 """
 

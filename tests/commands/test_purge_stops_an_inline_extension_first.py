@@ -1,0 +1,143 @@
+"""A purge while another process adds check-in days (``extend_synthetic --to-today`` or
+``--days N``, real subprocesses): the purge finds the addition in progress — its own ``extend``
+run, started for the purged run's patients, or the purged run itself — and asks it to stop
+through the database (the cancel flag ``run_watch.CancelWatch`` reads, as for a generation);
+the extending process finishes the batch it is writing, stops, records its run ``aborted`` with
+exact counts and ends with one line, "stopped: purged by …" (exit 3); then the purge removes
+everything it names and records it purged. Real rows stay byte-identical."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.db.models import Sum
+from django.utils import timezone
+
+from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
+from synthadmin.services.generation import population_generate
+from synthadmin.services.ledger import Starter
+from synthadmin.services.requests import GenerationRequest
+from tests.dbutil import manage
+from tests.invariants import assert_invariants
+from tests.ops.helpers import finish, start_manage, test_database_env, wait_for
+
+PATIENTS = 120
+BATCH = 4
+#: Days each patient gets: enough that the whole addition takes about 10 s (30 batches), a purge reaching it in 2.
+DAYS = 1800
+MODES = {"to today": ("--to-today",), "add days": ("--days", str(DAYS))}
+
+
+def _count(query: str, params: list) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        return cursor.fetchone()[0]
+
+
+def _checkins_of(user_ids: list[str]) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT user_id, checkin_date, sleep_data::text, mood_data::text, symptoms_data::text "
+            "FROM public.check_ins WHERE user_id::text = ANY(%s) ORDER BY user_id, checkin_date",
+            [user_ids],
+        )
+        return cursor.fetchall()
+
+
+@pytest.fixture
+def generated(real_population) -> SyntheticRun:
+    """A generate run of ``PATIENTS`` patients whose histories ended ``DAYS`` days ago."""
+    report = population_generate(
+        request=GenerationRequest(
+            patients=PATIENTS,
+            checkin_days=3,
+            seed=21,
+            adherence=1.0,
+            end_date=timezone.localdate() - dt.timedelta(days=DAYS),
+        ),
+        started_by=Starter("os:tester"),
+    )
+    assert report.status == "succeeded"
+    return SyntheticRun.objects.get(pk=report.run_id)
+
+
+def _extending(mode: str, run: SyntheticRun):
+    """``extend_synthetic`` for ``run``'s patients in a subprocess, once its first batches are
+    committed (it is in progress); the process and its ``extend`` run."""
+    env = test_database_env({"SYNTHADMIN_BATCH_USERS": str(BATCH)})
+    process = start_manage("extend_synthetic", *MODES[mode], "--run", str(run.pk), env=env)
+    additions = CheckinAddition.objects.filter(run__kind=SyntheticRun.Kind.EXTEND)
+    wait_for(lambda: additions.count() >= 2 * BATCH, process, timeout=120)
+    return process, SyntheticRun.objects.get(kind=SyntheticRun.Kind.EXTEND)
+
+
+def _assert_stopped_by_the_purge(process, err: str, extension: SyntheticRun) -> None:
+    """The extending process ended with one line and exit 3; its run is aborted part way, with
+    the counts its records hold."""
+    assert process.returncode == 3, err
+    (line,) = [line for line in err.splitlines() if line.startswith("CommandError:")]
+    assert line.startswith("CommandError: stopped: purged by purge_synthetic (os:"), line
+    extension.refresh_from_db()
+    assert extension.status == "aborted", extension.error_summary
+    assert extension.error_summary.startswith("cancelled by purge_synthetic (os:")
+    assert extension.cancel_requested_by.startswith("purge_synthetic (os:") and extension.cancel_for_purge
+    records = CheckinAddition.objects.filter(run=extension)
+    assert 2 * BATCH <= records.count() < PATIENTS  # stopped part way, between batches
+    assert records.count() % BATCH == 0  # whole batches only
+    assert extension.checkins_created == records.aggregate(n=Sum("checkins"))["n"]
+    assert f"{extension.checkins_created:,} check-ins were added before that" in line
+
+
+@pytest.mark.exclusive
+@pytest.mark.parametrize("mode", MODES)
+def test_purging_the_run_stops_the_addition_of_days_to_its_patients_first(real_population, generated, mode):
+    extending, extension = _extending(mode, generated)
+    try:
+        purge = manage(
+            "purge_synthetic", "--run", str(generated.pk), "--yes", env=test_database_env(), check=False
+        )
+        _out, err = finish(extending)
+    finally:
+        if extending.poll() is None:
+            extending.kill()
+
+    assert purge.returncode == 0, purge.stderr
+    _assert_stopped_by_the_purge(extending, err, extension)
+    ids = [str(u) for u in SyntheticUser.objects.filter(run=generated).values_list("user_id", flat=True)]
+    assert len(ids) == PATIENTS
+    assert _count("SELECT count(*) FROM auth.users WHERE id::text = ANY(%s)", [ids]) == 0
+    assert _count("SELECT count(*) FROM public.profiles WHERE id::text = ANY(%s)", [ids]) == 0
+    assert _count("SELECT count(*) FROM public.check_ins WHERE user_id::text = ANY(%s)", [ids]) == 0
+    assert set(SyntheticUser.objects.filter(run=generated).values_list("state", flat=True)) == {"purged"}
+    assert not CheckinAddition.objects.filter(run=extension, removed_at__isnull=True).exists()
+    generated.refresh_from_db()
+    extension.refresh_from_db()
+    assert generated.purged_at is not None and extension.purged_at is not None
+    assert_invariants(real_population)
+
+
+@pytest.mark.exclusive
+@pytest.mark.parametrize("mode", MODES)
+def test_purging_the_addition_itself_stops_it_then_removes_its_days(real_population, generated, mode):
+    ids = [str(u) for u in SyntheticUser.objects.filter(run=generated).values_list("user_id", flat=True)]
+    before = _checkins_of(ids)
+    extending, extension = _extending(mode, generated)
+    try:
+        purge = manage(
+            "purge_synthetic", "--run", str(extension.pk), "--yes", env=test_database_env(), check=False
+        )
+        _out, err = finish(extending)
+    finally:
+        if extending.poll() is None:
+            extending.kill()
+
+    assert purge.returncode == 0, purge.stderr
+    _assert_stopped_by_the_purge(extending, err, extension)
+    # Every day it added is gone, the generated ones are as they were, the ledger counts agree.
+    assert _checkins_of(ids) == before
+    assert not CheckinAddition.objects.filter(run=extension, removed_at__isnull=True).exists()
+    extension.refresh_from_db()
+    assert extension.purged_at is not None
+    assert_invariants(real_population)
