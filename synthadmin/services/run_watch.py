@@ -3,9 +3,10 @@
 A purge of a run in progress (``services.cancel.runs_stop_before_purge``), or **Cancel this run**
 on its page (``services.cancel.run_cancel``), sets the run's cancel flag, whichever process owns
 the run. While an inline run creates its users, ``CancelWatch`` reads that flag every
-``SYNTHADMIN_CANCEL_POLL_SECONDS`` (one primary-key lookup, on its own connection) and, once it is set, sets the run's ``wind_down``: no new user is started, the users in flight
-are finished or compensated, and the run ends ``aborted`` — then a purge, which waits for
-that, removes what it made. A run adding check-in days (``services.extend_today``,
+``SYNTHADMIN_CANCEL_POLL_SECONDS`` (one primary-key lookup, on its own connection) and, once it
+is set, sets the run's ``wind_down``: no new user is started, the users in flight are finished
+or compensated, and the run ends ``aborted`` — then a purge, which waits for that, removes what
+it made. A run adding check-in days (``services.extend_today``,
 ``services.backfill``) watches its own run the same way and stops between batches.
 """
 
