@@ -110,10 +110,12 @@ def delete_synthetic_users(
             **carried_selection(request),
         }
         return admin_page(modeladmin, request, modeladmin.delete_synthetic_confirmation_template, context)
-    # Many users with a worker alive: a task (as "Purge this run"); else here. Either way the
-    # deleted profiles are logged in the admin's history (compare delete_selected).
+    # Many users with a worker alive: a task (as "Purge this run"); else here. Either way a run
+    # in progress writing for them is stopped first, and the deleted profiles are logged in the
+    # admin's history (compare delete_selected).
+    by = staff_starter(request).label
     if not in_request(users=len(ids)):
-        delete_users_task.enqueue([str(u) for u in ids], request.user.pk)
+        delete_users_task.enqueue([str(u) for u in ids], request.user.pk, by)
         queued_message(
             modeladmin,
             request,
@@ -124,7 +126,7 @@ def delete_synthetic_users(
         return None
     try:
         report = users_delete_logged(
-            user_ids=ids, log=lambda deleted: modeladmin.log_synthetic_deletions(request, deleted)
+            user_ids=ids, log=lambda deleted: modeladmin.log_synthetic_deletions(request, deleted), by=by
         )
     except SynthadminError as exc:
         modeladmin.message_user(request, f"Nothing deleted: {exc}", messages.ERROR)

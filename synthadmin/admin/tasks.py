@@ -20,13 +20,14 @@ from synthadmin.services.reports import PurgeReport
 
 
 def users_delete_logged(
-    *, user_ids: list[uuid.UUID], log: Callable[[Sequence[Profile]], object]
+    *, user_ids: list[uuid.UUID], log: Callable[[Sequence[Profile]], object], by: str
 ) -> PurgeReport:
-    """Delete these synthetic users, then ``log`` the profiles the report says were deleted (read
-    before they go: the history keeps each profile's name). Raises what ``users_delete`` raises,
-    before anything is deleted."""
+    """Delete these synthetic users (the runs in progress writing for them asked to stop by
+    ``by`` first), then ``log`` the profiles the report says were deleted (read before they go:
+    the history keeps each profile's name). Raises what ``users_delete`` raises, before anything
+    is deleted."""
     before = {str(p.pk): p for p in Profile.objects.filter(id__in=user_ids)}
-    report = users_delete(user_ids=user_ids)
+    report = users_delete(user_ids=user_ids, by=by)
     deleted = [before[i] for i in report.deleted_user_ids if i in before]
     if deleted:
         log(deleted)
@@ -34,12 +35,13 @@ def users_delete_logged(
 
 
 @task(queue_name=settings.SYNTHADMIN_TASK_QUEUE)
-def delete_users_task(user_ids: list[str], logged_by: int | None) -> dict[str, object]:
-    """Delete these synthetic users in the background (real ones left alone); each deletion goes
-    into the admin's history as ``logged_by``'s. Returns the purge report."""
+def delete_users_task(user_ids: list[str], logged_by: int | None, by: str = "purge") -> dict[str, object]:
+    """Delete these synthetic users in the background (real ones left alone; a run in progress
+    writing for them is asked to stop, by ``by``, and awaited first); each deletion goes into the
+    admin's history as ``logged_by``'s. Returns the purge report."""
 
     def log(deleted: Sequence[Profile]) -> None:
         if logged_by is not None:
             LogEntry.objects.log_actions(logged_by, deleted, DELETION)
 
-    return users_delete_logged(user_ids=[uuid.UUID(u) for u in user_ids], log=log).as_dict()
+    return users_delete_logged(user_ids=[uuid.UUID(u) for u in user_ids], log=log, by=by).as_dict()

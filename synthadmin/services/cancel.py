@@ -7,9 +7,12 @@ going inline in some process — a generation, or an addition of check-in days (
 today", "Add check-in days": an ``extend`` run of its own) — sees the same flag the same way
 (``run_watch.CancelWatch``) and ends the run itself.
 
-A purge of a run stops what writes for it: the run itself when it is in progress, and every
-addition of days in progress to one of its patients (which would otherwise write days for users
-the purge is deleting, or days the purge does not know of).
+A purge stops what writes for what it deletes, whichever way it selects (``runs_purge``): for a
+run, the run itself when it is in progress, and every addition of days in progress to one of its
+patients (which would otherwise write days for users the purge is deleting, or days the purge
+does not know of); for selected users (the admin's "Delete selected synthetic users"), the runs
+in progress that made them and every addition of days in progress to one of them; for every run,
+every run in progress.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -116,13 +120,18 @@ def run_wait(run: SyntheticRun, *, timeout: float) -> SyntheticRun:
         time.sleep(0.2)
 
 
-def runs_in_progress(*, run: uuid.UUID | None) -> list[SyntheticRun]:
+def runs_in_progress(
+    *, run: uuid.UUID | None, user_ids: Iterable[uuid.UUID] | None = None
+) -> list[SyntheticRun]:
     """The runs in progress: background runs queued or running, and runs going inline in a live
     process — generations and additions of check-in days (those whose process died are marked
     interrupted first). For ``run``: itself if it is one, and the additions of days in progress
-    to its patients (``_extending``); all of them when None."""
+    to its patients (``_extending``); for ``user_ids`` (``run`` None): those writing for one of
+    these users (``_writing_for``); all of them when both are None."""
     ledger.runs_reap_interrupted()
     going = SyntheticRun.objects.filter(status__in=[Status.QUEUED, Status.RUNNING])
+    if user_ids is not None:
+        return list(going.filter(_writing_for(user_ids)))
     if run is None:
         return list(going)
     found = list(going.filter(Q(pk=run) | _ADDING_DAYS))
@@ -139,12 +148,23 @@ def _extending(run: uuid.UUID, additions: list[SyntheticRun]) -> list[SyntheticR
     return [each for each in additions if each.pk in touching]
 
 
-def _run_or_runs_in_progress(run: uuid.UUID | None) -> list[SyntheticRun]:
+def _writing_for(user_ids: Iterable[uuid.UUID]) -> Q:
+    """The runs that write for one of ``user_ids``: the runs that made them (a generation, while
+    it goes, may still be writing a user's check-ins), and the additions of days started for one
+    of them (``parameters["patient_ids"]`` holds any of these ids: jsonb ``?|``)."""
+    ids = [str(each) for each in user_ids]
+    made = SyntheticUser.objects.filter(user_id__in=ids).values("run_id")
+    return Q(pk__in=made) | (_ADDING_DAYS & Q(parameters__patient_ids__has_any_keys=ids))
+
+
+def _run_or_runs_in_progress(
+    run: uuid.UUID | None, user_ids: list[uuid.UUID] | None = None
+) -> list[SyntheticRun]:
     """``runs_in_progress``; for one run, read in the same statement that tells it exists
     (InvalidRequestError when it does not) and that finds the additions of days in progress,
     whose patients, and the process of an inline run, are looked at only when one is going."""
     if run is None:
-        return runs_in_progress(run=None)
+        return runs_in_progress(run=None, user_ids=user_ids)
     found = list(SyntheticRun.objects.filter(Q(pk=run) | _ADDING_DAYS))
     named = next((each for each in found if each.pk == run), None)
     if named is None:
@@ -158,10 +178,15 @@ def _run_or_runs_in_progress(run: uuid.UUID | None) -> list[SyntheticRun]:
 
 
 def runs_stop_before_purge(
-    *, run: uuid.UUID | None, runs: list[SyntheticRun] | None = None, by: str = "purge"
+    *,
+    run: uuid.UUID | None,
+    user_ids: list[uuid.UUID] | None = None,
+    runs: list[SyntheticRun] | None = None,
+    by: str = "purge",
 ) -> None:
-    """Ask the runs in progress to stop (``run``, or every run when None; ``runs``, those the
-    caller already found with ``runs_in_progress``) and wait, at most
+    """Ask the runs in progress to stop (those writing for ``run``, or for ``user_ids``, or every
+    run when both are None: ``runs_in_progress``; ``runs``, those the caller already found with
+    it) and wait, at most
     ``SYNTHADMIN_PURGE_CANCEL_WAIT_SECONDS``, for them to finish or compensate the users in
     flight: a background run through ``run_cancel``; an inline one (a generation, an addition of
     check-in days) through its cancel flag, which its own process reads between users or batches
@@ -171,7 +196,7 @@ def runs_stop_before_purge(
     Writes what ``run_cancel`` writes, or the inline run's cancel flag (by ``by``). Raises
     InvalidRequestError when a run is still stopping after the wait (purge it again then).
     """
-    runs = runs_in_progress(run=run) if runs is None else runs
+    runs = runs_in_progress(run=run, user_ids=user_ids) if runs is None else runs
     deadline = time.monotonic() + settings.SYNTHADMIN_PURGE_CANCEL_WAIT_SECONDS
     for each in runs:
         if each.background:
@@ -194,13 +219,17 @@ def runs_stop_before_purge(
 def runs_purge(
     *,
     run: uuid.UUID | None,
+    user_ids: Iterable[uuid.UUID] | None = None,
     gateway: AuthGateway | None = None,
     stop: threading.Event | None = None,
     progress: ProgressListener | None = None,
     by: str = "purge",
 ) -> PurgeReport:
-    """Purge one run (``run``) or every run (None), a run in progress (background or inline)
-    asked to stop (by ``by``) and awaited first (``runs_stop_before_purge``); Auth is checked before either
+    """Purge one run (``run``), the synthetic users among ``user_ids`` (``run`` None; real ones
+    named and left alone), or every run (both None) — every purge, from the command and the
+    admin alike: the runs in progress writing for what it deletes (background or inline: the
+    run, the runs that made the users, the additions of days to them) asked to stop (by ``by``)
+    and awaited first (``runs_stop_before_purge``); Auth is checked before either
     (``purge_preflight``, or ``synthetic_users_purge``'s own check when nothing is in progress),
     so a refused key cancels nothing.
 
@@ -209,12 +238,13 @@ def runs_purge(
     anything is written.
     """
     stop = stop or threading.Event()
+    users = None if user_ids is None else list(user_ids)
     with gateway_in_use(gateway, cancel=stop) as auth:
-        in_progress = _run_or_runs_in_progress(run)
+        in_progress = _run_or_runs_in_progress(run, users)
         if in_progress:
-            purge_preflight(run=run, gateway=auth)
-            runs_stop_before_purge(run=run, runs=in_progress, by=by)
-        return synthetic_users_purge(run=run, gateway=auth, stop=stop, progress=progress)
+            purge_preflight(run=run, user_ids=users, gateway=auth)
+            runs_stop_before_purge(run=run, user_ids=users, runs=in_progress, by=by)
+        return synthetic_users_purge(run=run, user_ids=users, gateway=auth, stop=stop, progress=progress)
 
 
 __all__ = ["run_cancel", "run_wait", "runs_in_progress", "runs_purge", "runs_stop_before_purge"]

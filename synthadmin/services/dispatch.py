@@ -21,7 +21,6 @@ from synthadmin.services.chunks import run_enqueue
 from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
 from synthadmin.services.logins import logins_sink
-from synthadmin.services.purge import synthetic_users_purge
 from synthadmin.services.reports import PurgeReport, RunReport
 from synthadmin.services.requests import GenerationParams, GenerationRequest, generation_request_validate
 from synthadmin.services.scenarios import (
@@ -144,14 +143,17 @@ def purge_run_task(run_id: str) -> dict[str, object]:
     return runs_purge(run=uuid.UUID(run_id)).as_dict()
 
 
-def users_delete(*, user_ids: list[uuid.UUID]) -> PurgeReport:
-    """Delete these synthetic users (``synthetic_users_purge(user_ids=...)``: real users in the list are
-    named and left alone): what the Profiles list's "Delete selected synthetic users" does, in the
-    request or in a task; the admin logs what the report says was deleted.
+def users_delete(*, user_ids: list[uuid.UUID], by: str = "purge") -> PurgeReport:
+    """Delete these synthetic users (``runs_purge(user_ids=...)``: real users in the list are
+    named and left alone; the runs in progress writing for them — the runs that made them, the
+    additions of days to them — asked to stop by ``by`` and awaited first): what the Profiles
+    list's "Delete selected synthetic users" does, in the request or in a task; the admin logs
+    what the report says was deleted.
 
-    Raises what ``synthetic_users_purge`` raises, before anything is deleted.
+    Raises what ``runs_purge`` raises: InvalidRequestError when a run is still stopping after the
+    wait, before anything is deleted.
     """
-    return synthetic_users_purge(user_ids=user_ids)
+    return runs_purge(run=None, user_ids=user_ids, by=by)
 
 
 def scenario_reset_start_or_enqueue(*, scenario: Scenario, started_by: Starter) -> ResetReport | None:
