@@ -1,0 +1,226 @@
+"""**Delete selected synthetic users** while another process writes for them (a real
+``extend_synthetic --days N`` subprocess adding days to their run's patients): the deletion, in
+the request (the Django test client) or as its background task, asks that addition to stop
+through the database — as ``purge_synthetic --run`` does (``cancel.runs_purge``, one rule for
+every purge) — waits for it, then deletes the selected users. The extending process stops
+between batches with "stopped: purged by staff:…" (exit 3), its run ``aborted`` with exact
+counts; nothing of the selected users is left, the others keep what they had and what the
+addition gave them before it stopped, no orphans, real rows byte-identical. A frozen owner gets
+one line and nothing is deleted; the same deletion, once it has stopped, finishes. And
+``purge_synthetic --all`` stops it the same way."""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import subprocess
+
+import pytest
+from django.contrib.admin.models import DELETION, LogEntry
+from django.db import connection
+from django.db.models import Sum
+from django.urls import reverse
+from django.utils import timezone
+
+from synthadmin.admin.tasks import delete_users_task
+from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
+from synthadmin.services.generation import population_generate
+from synthadmin.services.ledger import Starter
+from synthadmin.services.requests import GenerationRequest
+from tests.dbutil import manage
+from tests.invariants import assert_invariants
+from tests.ops.helpers import finish, start_manage, test_database_env, wait_for
+
+CHANGELIST = "admin:profiles_profile_changelist"
+PATIENTS = 120
+BATCH = 4
+#: Days each patient gets: enough that the whole addition takes about 10 s (30 batches).
+DAYS = 1800
+#: Who the staff member deleting is, as the stopped process names them.
+BY = "staff:operator"
+
+
+def _count(query: str, params: list) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        return cursor.fetchone()[0]
+
+
+def _left_of(ids: list[str]) -> dict[str, int]:
+    """What is left of these users: Auth users, profiles, check-ins, live ledger entries."""
+    return {
+        "auth": _count("SELECT count(*) FROM auth.users WHERE id::text = ANY(%s)", [ids]),
+        "profiles": _count("SELECT count(*) FROM public.profiles WHERE id::text = ANY(%s)", [ids]),
+        "checkins": _count("SELECT count(*) FROM public.check_ins WHERE user_id::text = ANY(%s)", [ids]),
+        "live entries": SyntheticUser.objects.filter(
+            user_id__in=ids, state__in=["complete", "intent"]
+        ).count(),
+    }
+
+
+@pytest.fixture
+def generated(real_population) -> SyntheticRun:
+    """A generate run of ``PATIENTS`` patients whose histories ended ``DAYS`` days ago."""
+    report = population_generate(
+        request=GenerationRequest(
+            patients=PATIENTS,
+            checkin_days=3,
+            seed=21,
+            adherence=1.0,
+            end_date=timezone.localdate() - dt.timedelta(days=DAYS),
+        ),
+        started_by=Starter("os:tester"),
+    )
+    assert report.status == "succeeded"
+    return SyntheticRun.objects.get(pk=report.run_id)
+
+
+def _patients(run: SyntheticRun) -> list[str]:
+    return sorted(str(u) for u in SyntheticUser.objects.filter(run=run).values_list("user_id", flat=True))
+
+
+def _extending(run: SyntheticRun) -> tuple[subprocess.Popen, SyntheticRun]:
+    """``extend_synthetic --days`` for ``run``'s patients in a subprocess, once its first batches
+    are committed (it is in progress); the process and its ``extend`` run."""
+    env = test_database_env({"SYNTHADMIN_BATCH_USERS": str(BATCH)})
+    process = start_manage("extend_synthetic", "--days", str(DAYS), "--run", str(run.pk), env=env)
+    additions = CheckinAddition.objects.filter(run__kind=SyntheticRun.Kind.EXTEND)
+    wait_for(lambda: additions.count() >= 2 * BATCH, process, timeout=120)
+    return process, SyntheticRun.objects.get(kind=SyntheticRun.Kind.EXTEND)
+
+
+def _delete_through_the_admin(client, selected: list[str]) -> list[str]:
+    """Post "Delete selected synthetic users" for ``selected``, confirmed; the messages shown."""
+    response = client.post(
+        reverse(CHANGELIST),
+        {"action": "delete_synthetic_users", "_selected_action": selected, "post": "yes"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    return [str(m) for m in response.context["messages"]]
+
+
+def _assert_stopped_by_the_purge(
+    process: subprocess.Popen, err: str, extension: SyntheticRun, by: str
+) -> None:
+    """The extending process ended with one line and exit 3; its run is aborted part way, with
+    the counts its records hold."""
+    assert process.returncode == 3, err
+    (line,) = [line for line in err.splitlines() if line.startswith("CommandError:")]
+    assert line.startswith(f"CommandError: stopped: purged by {by}"), line
+    extension.refresh_from_db()
+    assert extension.status == SyntheticRun.Status.ABORTED, extension.error_summary
+    assert extension.error_summary.startswith(f"cancelled by {by}")
+    assert extension.cancel_requested_by.startswith(by) and extension.cancel_for_purge
+    records = CheckinAddition.objects.filter(run=extension)
+    assert 2 * BATCH <= records.count() < PATIENTS  # stopped part way, between batches
+    assert records.count() % BATCH == 0  # whole batches only
+    assert extension.checkins_created == records.aggregate(n=Sum("checkins"))["n"]
+    assert f"{extension.checkins_created:,} check-ins were added before that" in line
+
+
+def _assert_the_rest_kept_what_they_had(extension: SyntheticRun, kept: list[str]) -> None:
+    """The patients not selected are complete, with every day the addition gave them before it
+    stopped (its records of them still open); the addition is not purged (it has days left)."""
+    assert _left_of(kept)["profiles"] == len(kept)
+    assert SyntheticUser.objects.filter(user_id__in=kept, state="complete").count() == len(kept)
+    theirs = CheckinAddition.objects.filter(run=extension, user_id__in=kept)
+    assert theirs.exists() and not theirs.filter(removed_at__isnull=False).exists()
+    extension.refresh_from_db()
+    assert extension.purged_at is None
+
+
+@pytest.mark.exclusive
+@pytest.mark.parametrize("where", ["in the request", "as its background task"])
+def test_deleting_selected_users_stops_the_addition_of_days_to_them_first(
+    client, staff_all, real_population, generated, where
+):
+    patients = _patients(generated)
+    selected, kept = patients[::2], patients[1::2]  # half of them, some reached by the addition
+    client.force_login(staff_all)
+    extending, extension = _extending(generated)
+    try:
+        if where == "in the request":
+            shown = _delete_through_the_admin(client, selected)
+        else:  # what a worker runs for a large selection
+            report = delete_users_task.call(selected, staff_all.pk, BY)
+            shown = [f"Deleted {report['users_deleted']} synthetic users"]
+        _out, err = finish(extending)
+    finally:
+        if extending.poll() is None:
+            extending.kill()
+
+    assert any(m.startswith(f"Deleted {len(selected)} synthetic users") for m in shown), shown
+    _assert_stopped_by_the_purge(extending, err, extension, BY)
+    assert _left_of(selected) == {"auth": 0, "profiles": 0, "checkins": 0, "live entries": 0}
+    assert set(SyntheticUser.objects.filter(user_id__in=selected).values_list("state", flat=True)) == {
+        "purged"
+    }
+    # The selected users' records of the addition are closed: their days went with them.
+    assert not CheckinAddition.objects.filter(
+        run=extension, user_id__in=selected, removed_at__isnull=True
+    ).exists()
+    _assert_the_rest_kept_what_they_had(extension, kept)
+    generated.refresh_from_db()
+    assert generated.purged_at is None  # half of its users are still there
+    logged = set(LogEntry.objects.filter(action_flag=DELETION).values_list("object_id", flat=True))
+    assert logged == set(selected)
+    assert_invariants(real_population)  # no orphans, every count its rows, real rows untouched
+
+
+@pytest.mark.exclusive
+def test_a_frozen_addition_gets_one_line_nothing_deleted_and_the_same_deletion_finishes_later(
+    client, staff_all, real_population, generated, settings
+):
+    patients = _patients(generated)
+    client.force_login(staff_all)
+    settings.SYNTHADMIN_PURGE_CANCEL_WAIT_SECONDS = 2
+    extending, extension = _extending(generated)
+    try:
+        extending.send_signal(signal.SIGSTOP)  # alive, but it reads nothing: it cannot stop
+        try:
+            refused = _delete_through_the_admin(client, patients)
+            left = _left_of(patients)
+        finally:
+            extending.send_signal(signal.SIGCONT)
+        _out, err = finish(extending)
+    finally:
+        if extending.poll() is None:
+            extending.kill()
+
+    (message,) = refused
+    assert message.startswith(f"Nothing deleted: run {extension.pk} is still stopping"), message
+    assert f"its process ({extension.owner_host} pid {extension.owner_pid})" in message
+    assert "purge it again in a moment" in message
+    assert left["profiles"] == left["live entries"] == PATIENTS and left["auth"] == PATIENTS
+    _assert_stopped_by_the_purge(extending, err, extension, BY)  # it saw the request once thawed
+
+    again = _delete_through_the_admin(client, patients)
+
+    assert any(m.startswith(f"Deleted {PATIENTS} synthetic users") for m in again), again
+    assert _left_of(patients) == {"auth": 0, "profiles": 0, "checkins": 0, "live entries": 0}
+    generated.refresh_from_db()
+    extension.refresh_from_db()
+    assert generated.purged_at is not None and extension.purged_at is not None
+    assert_invariants(real_population)
+
+
+@pytest.mark.exclusive
+def test_purge_all_stops_the_addition_of_days_first(real_population, generated):
+    """``purge_synthetic --all`` (no ``--run``): every run in progress is asked to stop first."""
+    patients = _patients(generated)
+    extending, extension = _extending(generated)
+    try:
+        purge = manage("purge_synthetic", "--all", "--yes", env=test_database_env(), check=False)
+        _out, err = finish(extending)
+    finally:
+        if extending.poll() is None:
+            extending.kill()
+
+    assert purge.returncode == 0, purge.stderr
+    _assert_stopped_by_the_purge(extending, err, extension, "purge_synthetic (os:")
+    assert _left_of(patients) == {"auth": 0, "profiles": 0, "checkins": 0, "live entries": 0}
+    generated.refresh_from_db()
+    extension.refresh_from_db()
+    assert generated.purged_at is not None and extension.purged_at is not None
+    assert_invariants(real_population)
