@@ -199,11 +199,14 @@ def report_refusal(report: RunReport, signals: SignalStop | None) -> CommandErro
             returncode=exitcodes.STOPPED,
         )
     if report.cancelled_by:
-        # A purge of this run asked it to stop; that purge removes what it made.
+        # A purge asked it to stop: of this run (it removes all the run made), or of selected
+        # users of it ("Delete selected synthetic users": it removes those).
         return CommandError(
             f"stopped: purged by {report.cancelled_by}: the run was asked to stop so that the purge "
-            f"could remove it; {_left_behind(report)}; the {report.patients_created} patients and "
-            f"{report.therapists_created} therapists it made are removed by that purge",
+            f"could remove it, or the users of it selected; {_left_behind(report)}; of the "
+            f"{report.patients_created} patients and {report.therapists_created} therapists it made, "
+            f"that purge removes those it selected (a purge of the run: all). Any left: "
+            f"{report.purge_command}",
             returncode=exitcodes.STOPPED,
         )
     if report.status == SyntheticRun.Status.SUCCEEDED:
