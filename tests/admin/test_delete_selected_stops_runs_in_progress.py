@@ -6,8 +6,9 @@ every purge) — waits for it, then deletes the selected users. The extending pr
 between batches with "stopped: purged by staff:…" (exit 3), its run ``aborted`` with exact
 counts; nothing of the selected users is left, the others keep what they had and what the
 addition gave them before it stopped, no orphans, real rows byte-identical. A frozen owner gets
-one line and nothing is deleted; the same deletion, once it has stopped, finishes. And
-``purge_synthetic --all`` stops it the same way."""
+one line and nothing is deleted; the same deletion, once it has stopped, finishes. A generation
+still going inline (a real ``generate_synthetic`` subprocess) is stopped the same way when some
+of its users are selected. And ``purge_synthetic --all`` stops an addition the same way."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ BATCH = 4
 DAYS = 1800
 #: Who the staff member deleting is, as the stopped process names them.
 BY = "staff:operator"
+GENERATE = ("generate_synthetic", "--patients", "2000", "--checkins", "30", "--concurrency", "2")
 
 
 def _count(query: str, params: list) -> int:
@@ -202,6 +204,49 @@ def test_a_frozen_addition_gets_one_line_nothing_deleted_and_the_same_deletion_f
     generated.refresh_from_db()
     extension.refresh_from_db()
     assert generated.purged_at is not None and extension.purged_at is not None
+    assert_invariants(real_population)
+
+
+@pytest.mark.exclusive
+def test_deleting_some_users_of_a_generation_in_progress_stops_it_first(client, staff_all, real_population):
+    generating = start_manage(*GENERATE, env=test_database_env())
+    try:
+        complete = SyntheticUser.objects.filter(state="complete")
+        wait_for(lambda: complete.count() >= 5, generating, timeout=120)
+        run = SyntheticRun.objects.get()
+        selected = [str(u) for u in complete.order_by("id").values_list("user_id", flat=True)[:5]]
+        client.force_login(staff_all)
+
+        shown = _delete_through_the_admin(client, selected)
+        _out, err = finish(generating)
+    finally:
+        if generating.poll() is None:
+            generating.kill()
+
+    assert any(m.startswith("Deleted 5 synthetic users") for m in shown), shown
+    assert generating.returncode == 3, err
+    (line,) = [line for line in err.splitlines() if line.startswith("CommandError:")]
+    assert line.startswith(f"CommandError: stopped: purged by {BY}:"), line
+    assert "no user was left half-written" in line
+    assert (
+        f"that purge removes those it selected (a purge of the run: all). Any left: python manage.py purge_synthetic --run {run.pk}"
+        in line
+    )
+    run.refresh_from_db()
+    assert run.status == SyntheticRun.Status.ABORTED and run.cancel_for_purge
+    assert run.error_summary.startswith(f"cancelled by {BY}")
+    assert _left_of(selected) == {"auth": 0, "profiles": 0, "checkins": 0, "live entries": 0}
+    # Exact counts: every user it made is either deleted by the purge or complete and whole.
+    rest = [
+        str(u)
+        for u in SyntheticUser.objects.filter(run=run, state="complete").values_list("user_id", flat=True)
+    ]
+    assert SyntheticUser.objects.filter(run=run, state="purged").count() == 5
+    assert 5 <= run.patients_created == 5 + len(rest) < 2000
+    assert f"of the {run.patients_created} patients and 0 therapists it made" in line
+    assert _left_of(rest)["profiles"] == len(rest)
+    assert not SyntheticUser.objects.filter(run=run, state="intent").exists()
+    assert (run.purged_at is None) == bool(rest)  # recorded purged only once nothing of it is left
     assert_invariants(real_population)
 
 
