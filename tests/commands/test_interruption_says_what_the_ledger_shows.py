@@ -2,7 +2,10 @@
 deterministic): the command's closing line says what the ledger shows after the stop — "no user
 was left half-written" only when no entry of the run is ``intent``, else how many are unsettled
 and the purge command that settles them — and a row write that fails after the stop is still
-undone (the compensating Auth delete is not cancelled by the stop)."""
+undone (the compensating Auth delete is not cancelled by the stop).
+
+Not ``exclusive``: each signal goes to the test's own subprocess at a failpoint, which waits for
+the stop to be seen, so the outcome does not depend on what else the machine runs."""
 
 from __future__ import annotations
 
@@ -69,7 +72,6 @@ def _assert_line_matches_ledger(line: str, run: SyntheticRun) -> int:
     return unsettled
 
 
-@pytest.mark.exclusive
 @pytest.mark.parametrize(
     ("point", "signum"),
     [
@@ -118,7 +120,6 @@ def failing_checkins(real_population):
         cursor.execute("DROP FUNCTION IF EXISTS public.synthadmin_test_refuse()")
 
 
-@pytest.mark.exclusive
 def test_a_row_write_that_fails_after_the_stop_is_still_undone(failing_checkins):
     code, err = _generate_stopped_at(ROWS_WRITE)
 
@@ -131,7 +132,6 @@ def test_a_row_write_that_fails_after_the_stop_is_still_undone(failing_checkins)
     assert _assert_line_matches_ledger(_closing_line(err), run) == 0
 
 
-@pytest.mark.exclusive
 @pytest.mark.parametrize("batch_users", [1, 100], ids=["one-user-batches", "one-batch"])
 def test_an_undo_that_fails_is_named_with_the_purge_that_settles_it(failing_checkins, batch_users):
     with connection.cursor() as cursor:  # the compensating delete is refused as well
@@ -193,7 +193,6 @@ def _supabase_env(server, extra: dict[str, str] | None = None) -> dict[str, str]
     )
 
 
-@pytest.mark.exclusive
 @pytest.mark.parametrize("point", [BEFORE_AUTH_CREATE, AFTER_AUTH_CREATE, ROWS_WRITE])
 def test_a_stop_on_the_supabase_path_ends_with_the_ledgers_truth(real_population, auth_server, point):
     process = start_manage(*ARGS, env=_supabase_env(auth_server, {ENV: f"{point}:SIGINT"}))
@@ -210,7 +209,6 @@ def test_a_stop_on_the_supabase_path_ends_with_the_ledgers_truth(real_population
     _purge_settles_it(auth_server, run, real_population)
 
 
-@pytest.mark.exclusive
 def test_a_stop_with_the_supabase_call_in_flight_names_what_it_left(real_population, auth_server):
     """The server holds every create for 3 s (it stores the user first); SIGINT then cuts the
     call. Whatever the one bounded lookup settles, the line says what the ledger says."""
