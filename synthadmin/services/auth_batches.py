@@ -109,9 +109,9 @@ class _Stages(Generic[J, C, R]):
                     self.queued -= 1
                 try:
                     self.steps.call(item)
+                    connection_release_if_wanted()
                 except BaseException as exc:  # re-raised by the calling thread at the end
                     self.failed(exc)
-                connection_release_if_wanted()
                 with self.lock:
                     batch.waiting -= 1
                     last = batch.waiting == 0
@@ -129,11 +129,16 @@ class _Stages(Generic[J, C, R]):
         try:
             while (batch := self.finished.get()) is not None:
                 try:
-                    self.results.put((batch, self.steps.finish(batch.jobs, batch.calls), None))
+                    result = self.steps.finish(batch.jobs, batch.calls)
                 except BaseException as exc:
                     self.failed(exc)
                     self.results.put((batch, None, exc))
-                connection_release_if_wanted()
+                    continue
+                self.results.put((batch, result, None))
+                try:
+                    connection_release_if_wanted()
+                except BaseException as exc:
+                    self.failed(exc)
         finally:
             connections.close_all()
 
@@ -166,21 +171,41 @@ def auth_batches_run(
     ]
     for thread in threads:
         thread.start()
+    try:
+        interrupted = _drive(stages, batches, threads, on_result)
+    except BaseException:  # on_result raised: stop, and still wait for what is in flight
+        stop.set()
+        raise
+    finally:
+        for _ in range(stages.workers_left):  # the workers end once the queue is drained
+            stages.calls.put(None)
+        for thread in threads:
+            thread.join()
+    if stages.error is not None:
+        raise stages.error
+    return interrupted
+
+
+def _drive(
+    stages: _Stages[J, C, R],
+    batches: Sequence[J],
+    threads: list[threading.Thread],
+    on_result: Callable[[J, R], None],
+) -> bool:
+    """The calling thread's part: feed the batches one ahead, hand their results over; True if
+    Ctrl-C was pressed. Returns once every batch was handed over (or nothing is left running)."""
+    stop, steps = stages.stop, stages.steps
     interrupted = False
     fed = received = 0
-    closed = False  # no batch will be fed any more: the workers were told
     while received < len(batches):
         try:
-            if not closed and (fed == len(batches) or stop.is_set()):
+            if fed < len(batches) and stop.is_set():
                 for jobs in batches[fed:]:  # never started: a stop came first
                     fed += 1
                     received += 1
                     on_result(jobs, steps.skip(jobs))
-                for _ in range(stages.workers_left):
-                    stages.calls.put(None)
-                closed = True
                 continue
-            if not closed and stages.queued < _size(batches[fed]):
+            if fed < len(batches) and stages.queued < _size(batches[fed]):
                 jobs = batches[fed]
                 started, stopped = _feed(stages, jobs)
                 fed += 1
@@ -190,10 +215,12 @@ def auth_batches_run(
                     on_result(jobs, steps.skip(jobs))
                 continue
             try:
-                batch, result, exc = stages.results.get(timeout=_FEED_POLL_SECONDS if not closed else 0.2)
+                batch, result, exc = stages.results.get(timeout=_FEED_POLL_SECONDS)
             except queue.Empty:
-                if closed and not any(t.is_alive() for t in threads) and stages.results.empty():
-                    break
+                if not any(thread.is_alive() for thread in threads[:-1]):  # no worker left
+                    stop.set()  # (each ends only when told, or on a bug): start nothing more
+                    if not threads[-1].is_alive() and stages.results.empty():
+                        break
                 continue
             received += 1
             if exc is None:
@@ -202,13 +229,6 @@ def auth_batches_run(
             logger.warning("interrupted: finishing what is in flight, starting nothing new")
             interrupted = True
             stop.set()
-    if not closed:  # left the loop early: the workers still need to be told
-        for _ in range(stages.workers_left):
-            stages.calls.put(None)
-    for thread in threads:
-        thread.join()
-    if stages.error is not None:
-        raise stages.error
     return interrupted
 
 

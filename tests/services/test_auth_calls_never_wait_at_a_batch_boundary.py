@@ -38,6 +38,7 @@ class Recorder:
     stop: threading.Event
     waits: dict[object, str] = field(default_factory=dict)
     raise_in_call: int | None = None
+    raise_in_finish: int | None = None
     interrupt_commit: int | None = None  # the batch whose commit Ctrl-C interrupts
     stop_at_call: int | None = None
     log: list[tuple[str, int]] = field(default_factory=list)
@@ -89,6 +90,8 @@ class Recorder:
     def finish(self, jobs: list[int], calls: list[int]) -> str:
         batch = jobs[0] // 4
         self.note("finish", batch)
+        if batch == self.raise_in_finish:
+            raise RuntimeError("rows failed")
         self.wait_for(("finish", batch))
         return "finished"
 
@@ -183,6 +186,19 @@ def test_an_error_in_a_call_is_raised_once_every_committed_batch_is_finished():
 
     assert recorder.stop.is_set()
     assert sorted(recorder.logged("finish")) == recorder.logged("commit")
+
+
+def test_an_error_in_a_batchs_rows_is_raised_once_the_other_batches_are_handed_over():
+    recorder = Recorder(threading.Event(), raise_in_finish=0)
+
+    with pytest.raises(RuntimeError, match="rows failed"):
+        _run(recorder)
+
+    committed = recorder.logged("commit")
+    assert sorted(recorder.logged("finish")) == committed
+    # The failed batch is not handed over; every other one is, finished or never started.
+    assert sorted(batch for batch, _ in recorder.results) == [1, 2]
+    assert {batch for batch, result in recorder.results if result == "finished"} == set(committed) - {0}
 
 
 # --- a real run through the Auth test server ---------------------------------------------------
