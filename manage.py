@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """Django's command-line utility for synthadmin."""
 
+import gc
 import os
 import sys
 
@@ -105,4 +106,13 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        # The command's work is done (its files closed, its output flushed): what is left goes
+        # back to the system whole when the process ends. Python's own last collections over
+        # every object the imports made (Django, the admin, Faker, numpy) took 0.4-0.7 s of
+        # each command's wall time (bench/bench_latency.py); frozen, they are not traversed
+        # again. Shutdown still frees what reference counting frees; only cyclic garbage is
+        # left to the system, as at any process exit.
+        gc.freeze()

@@ -8,13 +8,19 @@ server), connection set-up included. For each RTT (default 0, 10, 40, 100 ms):
 * generate, local Auth backend: N patients x D days, and a 1-patient run — start-up round trips
   are the 1-patient run's minus one batch, a batch's are (N-run - 1-run) / (batches - 1);
 * generate, Supabase Auth backend through the Auth test server (its own process, ``--auth-ms``
-  per call, default 100 ms), at the default concurrency;
+  per call, default 100 ms), at the default concurrency: N patients and 1, split the same way;
 * purge, extend to today and export of the local run.
 
 Printed per case: round trips in all, per user, at start-up and per batch; wall time; and the
-floor — the same command at RTT 0 plus the budget's round trips (15 at start-up, 12 per batch) x
-RTT — with the ratio. For the Supabase run also the issue's floor: Auth calls / concurrency x Auth
-latency + batches x 12 x RTT. Run from the repository root:
+floor with the ratio. For the local backend and the other commands the floor is the same command
+at RTT 0 plus the budget's round trips (15 at start-up, 12 per batch) x RTT. For the Supabase
+runs it is the issue's floor: Auth calls / concurrency x Auth latency + batches x 12 x RTT; a
+second line gives what the Auth test server itself took per create (from receiving the request
+to answering it, its injected latency included: its own work on this machine comes on top) and
+the floor with that instead of the nominal latency. The Supabase runs' split of round trips into
+start-up and per batch includes the run's cancel watch (``services.run_watch``: one read of the
+run's cancel flag every 0.25 s, on its own connection, never waited for): the N-patient run is
+longer, so it makes more of them. Run from the repository root:
 
     python bench/bench_latency.py [--patients 300] [--days 30] [--rtt 0,10,40,100] [--auth-ms 100]
 """
@@ -54,6 +60,8 @@ class Measured:
     seconds: float
     users: int
     output: dict[str, object]
+    auth_calls: int = 0  # creates the Auth test server answered (Supabase runs)
+    auth_seconds: float = 0.0  # their mean time in the server, request read to answer sent
 
 
 def _server() -> dict[str, object]:
@@ -125,12 +133,19 @@ def _through(proxy, case: str, args: list[str], url: str, users: int, extra=None
 
 
 def _serve_auth(conninfo: str, latency: float, pipe: Connection) -> None:
+    """The Auth test server, until told ``"done"``; on ``"stats"`` it answers the creates it
+    served since the last ``"stats"``: (count, mean seconds from request read to answer sent)."""
     from tests.support.gotrue import GoTrueDouble
 
     with GoTrueDouble(conninfo=conninfo, max_idle_connections=40) as server:
         server.faults.latency(latency)
         pipe.send((server.url, server.service_role_key))
-        pipe.recv()
+        seen = 0
+        while pipe.recv() == "stats":
+            creates = server.requests_for("create")
+            served = [r.answered_at - r.received_at for r in creates[seen:] if r.answered_at is not None]
+            seen = len(creates)
+            pipe.send((len(served), sum(served) / len(served) if served else 0.0))
 
 
 def run_rtt(
@@ -177,7 +192,7 @@ def run_rtt(
                 )
             )
             if auth_ms >= 0:
-                out.append(_supabase(proxy, server, name, url, patients, days, end, auth_ms))
+                out.extend(_supabase(proxy, server, name, url, patients, days, end, auth_ms))
     finally:
         _drop(server, name)
     return out
@@ -185,13 +200,15 @@ def run_rtt(
 
 def _supabase(
     proxy, server, name: str, url: str, patients: int, days: int, end: str, auth_ms: float
-) -> Measured:
+) -> list[Measured]:
+    """A 1-patient and an N-patient run through the Auth test server (one server for both)."""
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
     auth = context.Process(
         target=_serve_auth, args=(_admin(server, name), auth_ms / 1000, child), daemon=True
     )
     auth.start()
+    out: list[Measured] = []
     try:
         auth_url, key = parent.recv()
         extra = {
@@ -199,11 +216,15 @@ def _supabase(
             "SUPABASE_URL": auth_url,
             "SUPABASE_SERVICE_ROLE_KEY": key,
         }
-        args = ["generate_synthetic", "--patients", str(patients), "--checkins", str(days), "--seed", "8",
-                "--end-date", end, "--json"]  # fmt: skip
-        return _through(
-            proxy, f"generate {patients} (supabase, Auth {auth_ms:g} ms)", args, url, patients, extra
-        )
+        for users in (1, patients):
+            args = ["generate_synthetic", "--patients", str(users), "--checkins", str(days), "--seed", "8",
+                    "--end-date", end, "--json"]  # fmt: skip
+            case = f"generate {users} (supabase, Auth {auth_ms:g} ms)"
+            measured = _through(proxy, case, args, url, users, extra)
+            parent.send("stats")
+            measured.auth_calls, measured.auth_seconds = parent.recv()
+            out.append(measured)
+        return out
     finally:
         parent.send("done")
         auth.join(10)
@@ -213,26 +234,48 @@ def _batches(users: int) -> int:
     return max(1, -(-users // BATCH_USERS))
 
 
+def _split(rows: list[Measured], m: Measured, backend: str) -> tuple[str, str]:
+    """Start-up and per-batch round trips of an N-patient generate, from the 1-patient run of
+    the same backend and RTT ("" when there is one batch, or the work is per user)."""
+    batches = _batches(m.users)
+    ones = [
+        o for o in rows if o.rtt_ms == m.rtt_ms and o.case.startswith("generate 1 ") and backend in o.case
+    ]
+    if not m.case.startswith("generate ") or m.users == 1 or batches < 2 or not ones:
+        return "", ""
+    one = ones[0].round_trips
+    batch_rt = (m.round_trips - one) / (batches - 1)
+    if batch_rt > one:  # the work is per user, not per batch: no split
+        return "", ""
+    return f"{one - batch_rt:.0f}", f"{batch_rt:.1f}"
+
+
 def report(rows: list[Measured], patients: int, auth_ms: float) -> None:
     at_zero = {m.case: m.seconds for m in rows if m.rtt_ms == 0}
-    one = {m.rtt_ms: m.round_trips for m in rows if m.case.startswith("generate 1 ")}
-    print(f"{'case':44} {'RTT':>5} {'round trips':>11} {'/user':>6} {'start-up':>8} {'/batch':>7} "
+    print(f"{'case':40} {'RTT':>5} {'round trips':>11} {'/user':>6} {'start-up':>8} {'/batch':>7} "
           f"{'wall s':>7} {'floor s':>7} {'x floor':>7}")  # fmt: skip
     for m in rows:
         batches = _batches(m.users)
-        startup = per_batch = ""
-        if m.case.startswith(f"generate {patients} (local)") and batches > 1:
-            batch_rt = (m.round_trips - one[m.rtt_ms]) / (batches - 1)
-            if batch_rt <= one[m.rtt_ms]:  # else the work is per user, not per batch: no split
-                per_batch, startup = f"{batch_rt:.1f}", f"{one[m.rtt_ms] - batch_rt:.0f}"
-        floor = at_zero.get(m.case, m.seconds) + (STARTUP_BUDGET + batches * BATCH_BUDGET) * m.rtt_ms / 1000
-        print(f"{m.case:44} {m.rtt_ms:5.0f} {m.round_trips:11,} {m.round_trips / max(m.users, 1):6.1f} "
+        supabase = "supabase" in m.case
+        startup, per_batch = _split(rows, m, "supabase" if supabase else "local")
+        concurrency = int((m.output.get("auth_flow") or {}).get("concurrency_max", 4) or 4)  # type: ignore[union-attr]
+        database = batches * BATCH_BUDGET * m.rtt_ms / 1000
+        if supabase:  # the issue's floor: Auth calls / concurrency x Auth latency + batches x 12 x RTT
+            floor = -(-m.users // concurrency) * auth_ms / 1000 + database
+            if m.users == 1:  # a process's start-up and one call: no floor worth the name
+                print(f"{m.case:40} {m.rtt_ms:5.0f} {m.round_trips:11,} {m.round_trips:6.1f} "
+                      f"{'':>8} {'':>7} {m.seconds:7.1f}")  # fmt: skip
+                continue
+        else:
+            floor = (
+                at_zero.get(m.case, m.seconds) + (STARTUP_BUDGET + batches * BATCH_BUDGET) * m.rtt_ms / 1000
+            )
+        print(f"{m.case:40} {m.rtt_ms:5.0f} {m.round_trips:11,} {m.round_trips / max(m.users, 1):6.1f} "
               f"{startup:>8} {per_batch:>7} {m.seconds:7.1f} {floor:7.1f} {m.seconds / floor:7.2f}")  # fmt: skip
-        if "supabase" in m.case:
-            concurrency = int((m.output.get("auth_flow") or {}).get("concurrency_max", 4) or 4)  # type: ignore[union-attr]
-            issue_floor = m.users / concurrency * auth_ms / 1000 + batches * BATCH_BUDGET * m.rtt_ms / 1000
-            print(f"{'':44} {'':5} issue floor (Auth calls / {concurrency} x {auth_ms:g} ms + batches x 12 x RTT): "
-                  f"{issue_floor:.1f} s, x {m.seconds / issue_floor:.2f}")  # fmt: skip
+        if supabase and m.auth_calls:
+            served = -(-m.users // concurrency) * m.auth_seconds + database
+            print(f"{'':40} {'':5} the Auth server took {m.auth_seconds * 1000:.0f} ms per create "
+                  f"({m.auth_calls} creates); floor with that: {served:.1f} s, x {m.seconds / served:.2f}")  # fmt: skip
 
 
 def main() -> None:

@@ -12,6 +12,14 @@ For each user, in order (``UserCreation._attempt``, top to bottom):
    one transaction, which also marks the entry ``complete``. If that transaction fails, the
    Auth user is deleted again (the compensating action).
 
+Users go in batches of ``SYNTHADMIN_BATCH_USERS``: a batch's intents in one statement, its
+rows in one transaction. On a gateway that writes Auth rows itself (local) a batch's Auth users
+are made in its intents' transaction, batches side by side. Through Supabase Auth (one call per
+user) the batches run through ``services.auth_batches``: the next batch's intents are committed
+while the calls before it run, every call goes through one pool, and a batch's rows are written
+once its last call has ended, while the next batch's calls go on. What fails in a batch falls
+back to one user at a time (the steps above).
+
 The inline run (``services.generation``) and a background chunk (``services.chunks``) both
 create their users here.
 """
@@ -24,7 +32,6 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -56,9 +63,9 @@ from synthadmin.failpoints import (
 from synthadmin.models import SyntheticRun, SyntheticUser
 from synthadmin.redaction import redact
 from synthadmin.services import ledger
+from synthadmin.services.auth_batches import BatchSteps, auth_batches_run
 from synthadmin.services.creation_failures import (
     IDENTITY_ATTEMPTS,
-    failure_reason,
     stops_the_run,
     streak_diagnosis,
 )
@@ -69,7 +76,17 @@ from synthadmin.services.reports import Credential, ProgressListener, UserFailur
 from synthadmin.services.requests import GenerationParams
 from synthadmin.services.retrying import STREAK_LIMIT, transient_retrying
 from synthadmin.services.threads import WindDown, pool_run
-from synthadmin.services.writer import ProfileRow, UserRows, user_rows_write, users_rows_write
+from synthadmin.services.user_attempts import (
+    Identity,
+    NotStarted,
+    Outcome,
+    RowsNotWritten,
+    Tried,
+    outcome_failed,
+    outcomes_skipped,
+    profile_row,
+)
+from synthadmin.services.writer import UserRows, user_rows_write, users_rows_write
 from synthadmin.target import Target
 
 logger = logging.getLogger(__name__)
@@ -79,37 +96,6 @@ new_user_id: Callable[[], uuid.UUID] = uuid.uuid4
 
 PHASE_USERS = "auth users"
 PHASE_CHECKINS = "check-ins"
-
-
-@dataclass(frozen=True)
-class _Identity:
-    """What one attempt at a user is called: a fresh id and e-mail per attempt."""
-
-    user_id: uuid.UUID
-    email: str
-    password: str | None = field(repr=False)
-
-
-@dataclass
-class Outcome:
-    """What came of one job: the user created (``user_id``), or why not."""
-
-    job: Job
-    user_id: uuid.UUID | None = None
-    checkins: int = 0
-    failure: str = ""
-    error: BaseException | None = None  # what ended the user's attempts, if anything did
-    skipped: bool = False  # never started: the run was winding down
-    retries: Counter[str] = field(default_factory=Counter)
-    watched: bool = False  # its Auth outcome is counted in the run's streak (``_watch``)
-
-
-class _NotStarted(Exception):
-    """Internal: the run is winding down; this user is not started."""
-
-
-class _RowsNotWritten(Exception):
-    """Internal: the user's database rows could not be written (its Auth user was deleted)."""
 
 
 class UserCreation:
@@ -183,12 +169,24 @@ class UserCreation:
             zip((job.spec.number for job in jobs), ledger.entry_ids_reserve(len(jobs)), strict=True)
         )
         batches = [jobs[start : start + size] for start in range(0, len(jobs), size)]
-        # A gateway that creates a batch in the database's own transaction (the local backend):
-        # batches run side by side, one connection each. Else (one Auth call per user) two
-        # batches: one writes its rows while the next one's Auth calls are in flight.
-        workers = self.params.concurrency if isinstance(self.gateway, BatchCreatingGateway) else 2
+        workers = self.params.concurrency
         with watching(self.stop):  # tests only: where a signal failpoint waits for the stop
-            pool_run(batches, self._batch_create, workers=workers, stop=self.stop, on_result=collect)
+            if isinstance(self.gateway, BatchCreatingGateway):
+                # The local backend creates a batch in the database's own transaction: batches
+                # run side by side, one connection each.
+                batch = functools.partial(self._batch_create, self.gateway)
+                pool_run(batches, batch, workers=workers, stop=self.stop, on_result=collect)
+            else:
+                # One Auth call per user: the calls of every batch on one pool that never waits
+                # at a batch boundary (intents ahead, rows behind: ``services.auth_batches``).
+                steps = BatchSteps(
+                    prepare=self._batch_prepare,
+                    commit=self._batch_intents,
+                    call=self._auth_call,
+                    finish=self._batch_finish,
+                    skip=outcomes_skipped,
+                )
+                auth_batches_run(batches, steps, workers=workers, stop=self.stop, on_result=collect)
         return outcomes
 
     def _record(self, outcome: Outcome) -> None:
@@ -239,7 +237,7 @@ class UserCreation:
         self.wind_down.set()
 
     def _create_user(
-        self, job: Job, outcome: Outcome | None = None, first: int = 1, identity: _Identity | None = None
+        self, job: Job, outcome: Outcome | None = None, first: int = 1, identity: Identity | None = None
     ) -> Outcome:
         """All attempts at one user, from attempt ``first`` (with ``identity``, when a batch
         drew it): a fresh identity after a collision, at most 3 in all."""
@@ -253,32 +251,45 @@ class UserCreation:
             for attempt in identity_attempts:
                 with attempt:
                     if self.wind_down.is_set():
-                        raise _NotStarted
+                        raise NotStarted
                     number = first - 1 + attempt.retry_state.attempt_number
                     drawn = identity if number == first else None
                     outcome.user_id, outcome.checkins = self._attempt(job, number, outcome.retries, drawn)
-        except _NotStarted:
+        except NotStarted:
             outcome.skipped = True
-        except (AuthGatewayError, _RowsNotWritten, DatabaseError) as exc:
-            _failed(outcome, exc)
+        except (AuthGatewayError, RowsNotWritten, DatabaseError) as exc:
+            outcome_failed(outcome, exc)
         return outcome
 
-    def _identity(self, job: Job, number: int) -> _Identity:
-        return _Identity(
+    def _identity(self, job: Job, number: int) -> Identity:
+        return Identity(
             user_id=new_user_id(),
             email=job.spec.email(number),
             # A password only when someone will log in with it (a credentials sink); 262 bits.
             password=password_new() if self.credentials is not None else None,
         )
 
-    def _batch_create(self, jobs: list[Job]) -> list[Outcome]:
-        """One batch, top to bottom: its intents in one statement and its Auth users (on a
-        batch-creating gateway, in the same transaction as the intents; else one call each,
-        concurrently, after the intents are committed), then its rows in one transaction. What
-        fails falls back to one user at a time; outcomes in job order."""
+    def _batch_create(self, gateway: BatchCreatingGateway, jobs: list[Job]) -> list[Outcome]:
+        """One batch on a batch-creating gateway, top to bottom: its intents and Auth users in
+        one transaction, then its rows in another. What fails falls back to one user at a
+        time; outcomes in job order."""
+        tried = self._batch_prepare(jobs)
+        if tried is None:
+            return outcomes_skipped(jobs)
+        failpoint(BEFORE_AUTH_CREATE)  # tests only: a stop before the batch's transaction
+        created = self._batch_auth_local(gateway, tried, self._intents(tried))
+        failpoint(AFTER_AUTH_CREATE)  # tests only: the batch's Auth users exist, no rows yet
+        if created:
+            self._batch_rows(created)
+        failpoint(GENERATE_AFTER_BATCH)  # tests only: a batch committed, the next not started
+        return [t.outcome for t in tried]
+
+    def _batch_prepare(self, jobs: list[Job]) -> list[Tried] | None:
+        """A batch's users with their first identities and intent entries (unsaved), in job
+        order; None when the run winds down (the batch is not started)."""
         if self.wind_down.is_set():
-            return [Outcome(job=job, skipped=True) for job in jobs]
-        tried = [_Tried(job, self._identity(job, 1), Outcome(job=job)) for job in jobs]
+            return None
+        tried = [Tried(job, self._identity(job, 1), Outcome(job=job)) for job in jobs]
         for t in tried:
             t.entry = SyntheticUser(
                 pk=self._entry_ids[t.job.spec.number],
@@ -286,7 +297,10 @@ class UserCreation:
                 user_id=t.identity.user_id,
                 email=t.identity.email,
             )
-        intents = ledger.entries_intent_statement(
+        return tried
+
+    def _intents(self, tried: list[Tried]) -> Statement:
+        return ledger.entries_intent_statement(
             run=self.run,
             intents=[
                 ledger.Intent(
@@ -301,20 +315,28 @@ class UserCreation:
                 for t in tried
             ],
         )
-        if isinstance(self.gateway, BatchCreatingGateway):
-            failpoint(BEFORE_AUTH_CREATE)  # tests only: a stop before the batch's transaction
-            created = self._batch_auth_local(self.gateway, tried, intents)
-        else:
-            created = self._batch_auth(tried, intents)
+
+    def _batch_intents(self, tried: list[Tried]) -> None:
+        """A batch's intents committed (one round trip), before any of its Auth calls."""
+        ledger.entries_intent(self._intents(tried))
+        failpoint(GENERATE_BATCH_INTENTS)  # tests only: intents committed, no Auth user yet
+
+    def _batch_finish(self, _jobs: list[Job], tried: list[Tried]) -> list[Outcome]:
+        """After a batch's last Auth call: those never sent recorded so, the rows of those
+        created in one transaction; the batch's outcomes, in job order."""
+        not_sent = [t for t in tried if t.not_sent]
+        if not_sent:  # the run wound down before their calls: never tried, no failure
+            ledger.entries_not_sent([t.entry.pk for t in not_sent], "stopped before the Auth call")
         failpoint(AFTER_AUTH_CREATE)  # tests only: the batch's Auth users exist, no rows yet
+        created = [t for t in tried if t.made]
         if created:
             self._batch_rows(created)
         failpoint(GENERATE_AFTER_BATCH)  # tests only: a batch committed, the next not started
         return [t.outcome for t in tried]
 
     def _batch_auth_local(
-        self, gateway: BatchCreatingGateway, tried: list[_Tried], intents: Statement
-    ) -> list[_Tried]:
+        self, gateway: BatchCreatingGateway, tried: list[Tried], intents: Statement
+    ) -> list[Tried]:
         """Intents and Auth rows of the batch in one transaction (the Auth user never exists
         without its intent); should it fail, nothing of it is written, and its users are
         created one at a time, each from its own intent (``_create_user``). Those created."""
@@ -328,33 +350,13 @@ class UserCreation:
             return []
         return tried
 
-    def _batch_auth(self, tried: list[_Tried], intents: Statement) -> list[_Tried]:
-        """The batch's intents committed (one round trip), then one Auth call per user,
-        concurrently; those created (the others' outcomes are settled)."""
-        ledger.entries_intent(intents)
-        failpoint(GENERATE_BATCH_INTENTS)  # tests only: intents committed, no Auth user yet
-        created: list[_Tried] = []
-        pool_run(  # Auth calls: not capped by the connection budget (a collision's retry waits for a slot)
-            tried,
-            self._auth_first,
-            workers=self.params.concurrency,
-            stop=self.stop,
-            on_result=lambda t, made: self._auth_settled(t, made, created),
-            database=False,
-        )
-        not_sent = [t for t in tried if t.not_sent]
-        if not_sent:  # the run wound down before their calls: never tried, no failure
-            ledger.entries_not_sent([t.entry.pk for t in not_sent], "stopped before the Auth call")
-        return sorted(created, key=lambda t: t.job.spec.number)
-
-    def _auth_settled(self, tried: _Tried, made: bool, created: list[_Tried]) -> None:
-        """One user's Auth call of a batch ended: watched at once (a lost Auth stops the run)."""
-        if made:
-            created.append(tried)
+    def _auth_call(self, tried: Tried) -> None:
+        """One user's first Auth call of a batch; watched at once (a lost Auth stops the run)."""
+        tried.made = self._auth_first(tried)
         if not tried.outcome.skipped:
             self._watch(tried.outcome)
 
-    def _auth_first(self, tried: _Tried) -> bool:
+    def _auth_first(self, tried: Tried) -> bool:
         """A user's first Auth attempt, alone: True when its Auth user exists (its rows still
         to write). After a collision the user's next attempts are made one at a time."""
         if self.wind_down.is_set():
@@ -366,12 +368,12 @@ class UserCreation:
         except IdentityCollisionError:
             self._create_user(tried.job, tried.outcome, first=2)
             return False
-        except AuthGatewayError as exc:
-            _failed(tried.outcome, exc)
+        except (AuthGatewayError, DatabaseError) as exc:  # a database lost while recording it
+            outcome_failed(tried.outcome, exc)
             return False
         return True
 
-    def _batch_rows(self, created: list[_Tried]) -> None:
+    def _batch_rows(self, created: list[Tried]) -> None:
         """The rows of the users whose Auth users exist, in one transaction; should the database
         refuse it, each user in a transaction of its own (one bad user costs only itself)."""
         try:
@@ -379,7 +381,7 @@ class UserCreation:
                 target=self.target,
                 users=[
                     UserRows(
-                        profile=_profile_row(t.job, t.identity),
+                        profile=profile_row(t.job, t.identity),
                         ledger_id=t.entry.pk,
                         history=history_builder(self.params, t.job),
                     )
@@ -391,7 +393,7 @@ class UserCreation:
             # finds each Auth user by its marker. Else one user at a time, to find out who.
             for t in created:
                 if connection_lost(exc):
-                    _failed(t.outcome, exc)
+                    outcome_failed(t.outcome, exc)
                 else:
                     self._rows_alone(t)
             return
@@ -399,21 +401,21 @@ class UserCreation:
             t.outcome.user_id, t.outcome.checkins = t.identity.user_id, written[t.entry.pk]
             self._created(t.job, t.identity, t.outcome.checkins)
 
-    def _rows_alone(self, tried: _Tried) -> None:
+    def _rows_alone(self, tried: Tried) -> None:
         """One user's rows in a transaction of its own (compensated on failure)."""
         outcome = tried.outcome
         try:
             written = self._rows_write(tried.entry, tried.identity, tried.job, outcome.retries)
         except DuplicateUserIdError:
             self._create_user(tried.job, outcome, first=2)  # its id was taken: a fresh identity
-        except (_RowsNotWritten, DatabaseError, AuthGatewayError) as exc:
-            _failed(outcome, exc)
+        except (RowsNotWritten, DatabaseError, AuthGatewayError) as exc:
+            outcome_failed(outcome, exc)
         else:
             outcome.user_id, outcome.checkins = tried.identity.user_id, written
             self._created(tried.job, tried.identity, written)
 
     def _attempt(
-        self, job: Job, number: int, retries: Counter[str], identity: _Identity | None = None
+        self, job: Job, number: int, retries: Counter[str], identity: Identity | None = None
     ) -> tuple[uuid.UUID, int]:
         """One attempt, top to bottom: intent, Auth user, rows (or compensation)."""
         spec = job.spec
@@ -434,7 +436,7 @@ class UserCreation:
         self._created(job, identity, written)
         return identity.user_id, written
 
-    def _created(self, job: Job, identity: _Identity, written: int) -> None:
+    def _created(self, job: Job, identity: Identity, written: int) -> None:
         """A user's rows are written: its login to the sink, its check-ins to the progress bar."""
         if self.credentials is not None and identity.password is not None:
             self.credentials(
@@ -449,7 +451,7 @@ class UserCreation:
             self.progress.advance(PHASE_CHECKINS, written)
 
     def _auth_create(
-        self, entry: SyntheticUser, identity: _Identity, spec: PersonSpec, retries: Counter[str]
+        self, entry: SyntheticUser, identity: Identity, spec: PersonSpec, retries: Counter[str]
     ) -> None:
         """Create the Auth user; on failure, record in the ledger what the failure proves."""
         new_user = self._new_auth_user(entry, identity, spec)
@@ -488,7 +490,7 @@ class UserCreation:
                 ledger.entry_failed([entry.pk], redact(str(exc)))
             raise
 
-    def _new_auth_user(self, entry: SyntheticUser, identity: _Identity, spec: PersonSpec) -> NewAuthUser:
+    def _new_auth_user(self, entry: SyntheticUser, identity: Identity, spec: PersonSpec) -> NewAuthUser:
         return NewAuthUser(
             id=identity.user_id,
             email=identity.email,
@@ -517,14 +519,14 @@ class UserCreation:
                 self._diagnose(str(exc))
             raise
 
-    def _rows_write(self, entry: SyntheticUser, identity: _Identity, job: Job, retries: Counter[str]) -> int:
+    def _rows_write(self, entry: SyntheticUser, identity: Identity, job: Job, retries: Counter[str]) -> int:
         """Profile, link, history and ground truth in one transaction; compensate on failure."""
         history = history_builder(self.params, job)
         rows, truth = history() if history is not None else (None, None)
         try:
             return user_rows_write(
                 target=self.target,
-                profile=_profile_row(job, identity),
+                profile=profile_row(job, identity),
                 checkins=rows,
                 ledger_id=entry.pk,
                 ground_truth=truth,
@@ -535,7 +537,7 @@ class UserCreation:
                 retries["duplicate_id"] += 1
                 raise
             what = "Auth user deleted again" if undone else "its Auth user is left for purge to delete"
-            raise _RowsNotWritten(f"database write failed, {what}: {type(exc).__name__}: {exc}") from exc
+            raise RowsNotWritten(f"database write failed, {what}: {type(exc).__name__}: {exc}") from exc
 
     def _compensate(self, entry: SyntheticUser, cause: BaseException) -> bool:
         """Delete the Auth user whose database rows could not be written — also after a stop:
@@ -564,34 +566,6 @@ class UserCreation:
         else:
             ledger.entry_compensated(entry.pk, reason)
         return True
-
-
-@dataclass
-class _Tried:
-    """A user of a batch: its first identity, its intent entry (unsaved copy), its outcome."""
-
-    job: Job
-    identity: _Identity
-    outcome: Outcome
-    entry: SyntheticUser = field(default_factory=SyntheticUser)
-    not_sent: bool = False
-
-
-def _profile_row(job: Job, identity: _Identity) -> ProfileRow:
-    spec = job.spec
-    return ProfileRow(
-        id=identity.user_id,
-        email=identity.email,
-        username=spec.username,
-        role=spec.role,
-        therapist_id=job.therapist_id,
-    )
-
-
-def _failed(outcome: Outcome, exc: BaseException) -> None:
-    """What ended a user's attempts, on its outcome."""
-    outcome.error = exc.__cause__ if isinstance(exc, _RowsNotWritten) else exc
-    outcome.failure = redact(failure_reason(exc))
 
 
 __all__ = ["IDENTITY_ATTEMPTS", "PHASE_CHECKINS", "PHASE_USERS", "Outcome", "UserCreation", "WindDown"]

@@ -1,6 +1,7 @@
 """The same seed makes the same population whether its users are written one per batch or a
 hundred per batch: the same users (role, username, e-mail once the run's tag is set aside,
-therapist), the same check-ins byte for byte, the same ground truth and the same counts."""
+therapist), the same check-ins byte for byte, the same ground truth and the same counts — on the
+local backend, and through Supabase Auth, whose batches overlap on one pool of calls."""
 
 from __future__ import annotations
 
@@ -49,12 +50,12 @@ def _population(run_id) -> dict[str, list]:
     return {"users": untagged, "checkins": checkins, "truths": truths}
 
 
-def _generate(settings, batch_users: int):
+def _generate(settings, batch_users: int, gateway=None):
     settings.SYNTHADMIN_BATCH_USERS = batch_users
     request = GenerationRequest(
         patients=12, therapists=3, checkin_days=45, seed=97, end_date=END, concurrency=2
     )
-    report = population_generate(request=request, started_by=Starter("os:tester"))
+    report = population_generate(request=request, started_by=Starter("os:tester"), gateway=gateway)
     assert report.status == "succeeded", report.error
     return report
 
@@ -70,4 +71,18 @@ def test_one_user_per_batch_and_a_hundred_per_batch_make_the_same_population(rea
     counts = (alone.patients_created, alone.therapists_created, alone.checkins_created)
     assert counts == (batched.patients_created, batched.therapists_created, batched.checkins_created)
     assert alone.patients_by_pattern == batched.patients_by_pattern
+    assert_invariants(real_population)
+
+
+def test_through_supabase_auth_batches_of_one_five_and_a_hundred_make_the_same_population(
+    real_population, settings, auth_server, supabase_gateway
+):
+    reports = [_generate(settings, size, supabase_gateway) for size in (1, 5, 100)]
+
+    populations = [_population(report.run_id) for report in reports]
+    assert len(populations[0]["users"]) == 15
+    assert all(row[5] is not None for row in populations[0]["users"] if row[1] == "patient")
+    assert populations[0] == populations[1] == populations[2]
+    counts = {(r.patients_created, r.therapists_created, r.checkins_created) for r in reports}
+    assert len(counts) == 1 and auth_server.call_count("create") == 45
     assert_invariants(real_population)
