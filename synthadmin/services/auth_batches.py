@@ -109,9 +109,14 @@ class _Stages(Generic[J, C, R]):
                     self.queued -= 1
                 try:
                     self.steps.call(item)
-                    connection_release_if_wanted()
                 except BaseException as exc:  # re-raised by the calling thread at the end
                     self.failed(exc)
+                finally:
+                    # A worker's database use is the rare one (a failure recorded, a collision's
+                    # retry): it gives its connection back at once, never holding a slot while
+                    # it waits for the next call — the rows thread may need that slot (a run
+                    # stopped by Auth waited out the budget's 60 s here, each worker idle with one).
+                    connection_release_if_wanted(crowded=True)
                 with self.lock:
                     batch.waiting -= 1
                     last = batch.waiting == 0
