@@ -17,7 +17,9 @@ Errors (a run would fail):
 Warnings (a run works, with less):
   W001 no therapist link: therapists are created unlinked;
   W002 a foreign key to a user without ON DELETE CASCADE: purge leaves users it references;
-  W003 a table that references users cannot be read: purge leaves users whose delete reaches it.
+  W003 a table that references users cannot be read: purge leaves users whose delete reaches it;
+  W004 a NOT NULL column without default on ``profiles`` that synthadmin does not write, excused
+       from E003 by a signup trigger on ``auth.users``, which must fill it (not read: a run finds out).
 """
 
 from __future__ import annotations
@@ -177,6 +179,20 @@ def _unreadable(target: Target) -> checks.CheckMessage | None:
     )
 
 
+def _trigger_filled(target: Target) -> checks.CheckMessage | None:
+    columns = [f"{PROFILES}.{name}" for name in target.trigger_filled_profile_columns()]
+    if not columns:
+        return None
+    triggers = ", ".join(target.signup_triggers)
+    return checks.Warning(
+        f"a signup trigger on {AUTH_USERS} ({triggers}) must fill {', '.join(columns)}; "
+        "synthadmin cannot tell whether it does",
+        hint="if it does not, every user of a run fails with the database's refusal; "
+        "give the column(s) a default, or make the trigger fill them",
+        id="synthadmin.W004",
+    )
+
+
 _TARGET_CHECKS: tuple[Callable[[Target], checks.CheckMessage | None], ...] = (
     _flag,
     _unfillable,
@@ -186,6 +202,7 @@ _TARGET_CHECKS: tuple[Callable[[Target], checks.CheckMessage | None], ...] = (
     _therapist_link,
     _restricting_keys,
     _unreadable,
+    _trigger_filled,
 )
 
 

@@ -196,8 +196,14 @@ class Target:
     def unfillable_profile_columns(self) -> list[str]:
         """NOT NULL columns of ``profiles`` without default that synthadmin does not write, when
         no signup trigger (``has_signup_trigger``) may fill them: ``[]`` when one exists."""
-        if self.has_signup_trigger:
-            return []
+        return [] if self.has_signup_trigger else self._unwritten_required_profile_columns()
+
+    def trigger_filled_profile_columns(self) -> list[str]:
+        """The same columns when a signup trigger exists: it must fill them, and whether it does
+        is not read (``has_signup_trigger``); ``[]`` when none exists."""
+        return self._unwritten_required_profile_columns() if self.has_signup_trigger else []
+
+    def _unwritten_required_profile_columns(self) -> list[str]:
         return sorted(
             name
             for name, column in self.profile_columns.items()

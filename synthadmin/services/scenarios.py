@@ -233,14 +233,23 @@ def scenario_import(text: str, *, replace: bool = False) -> Scenario:
     """Create (or with ``replace``, overwrite) the scenario a TOML document describes.
 
     Raises InvalidRequestError (one line) for a document that is not a scenario, an unknown
-    key, a scenario that could not run, or an existing name without ``replace``.
+    key or table, a NUL character in a text field, a scenario that could not run, or an existing
+    name without ``replace``.
     """
-    data = _toml_read(text).get("scenario")
+    document = _toml_read(text)
+    data = document.get("scenario")
     if not isinstance(data, dict) or not data.get("name"):
         raise InvalidRequestError("the file has no [scenario] table with a name", field="file")
+    outside = set(document) - {"scenario"}
+    if outside:
+        raise InvalidRequestError(
+            f"unknown table(s) or key(s) outside [scenario]: {', '.join(sorted(outside))}", field="file"
+        )
     for key in ("name", "description", "pattern", "locale"):
         if key in data and not isinstance(data[key], str):
             raise InvalidRequestError(f"{key} must be text, got {data[key]!r:.60}", field="file")
+        if key in data and "\x00" in data[key]:  # PostgreSQL text cannot hold it
+            raise InvalidRequestError(f"{key} must not contain a NUL character (\\u0000)", field="file")
     unknown = set(data) - {*FIELDS, "seed", "end_date", "mix"}
     if unknown:
         raise InvalidRequestError(f"unknown key(s) in [scenario]: {', '.join(sorted(unknown))}", field="file")

@@ -50,8 +50,26 @@ def test_a_file_with_a_utf8_byte_order_mark_is_read(tmp_path):
         ('[scenario]\nname = "' + "n" * 300 + '"\ntherapists = 1\npatients = 1\n', "name:"),
         ("[scenario]\nname = 'typed'\npatients = 'many'\n", "patients"),
         ("[scenario]\nname = 'odd'\nmix = 'stable'\n", "mix"),
+        (SCENARIO.replace("bom-clinic", "nul\\u0000clinic"), "name must not contain a NUL character"),
+        (SCENARIO + 'description = "a\\u0000b"\n', "description must not contain a NUL character"),
+        (SCENARIO + 'locale = "pt_BR\\u0000"\n', "locale must not contain a NUL character"),
+        (SCENARIO + "[other]\nx = 1\n", "unknown table(s) or key(s) outside [scenario]: other"),
+        ("stray = 1\n" + SCENARIO, "unknown table(s) or key(s) outside [scenario]: stray"),
     ],
-    ids=["500-deep", "huge-string", "huge-number", "name-number", "long-name", "patients-text", "mix-text"],
+    ids=[
+        "500-deep",
+        "huge-string",
+        "huge-number",
+        "name-number",
+        "long-name",
+        "patients-text",
+        "mix-text",
+        "nul-in-name",
+        "nul-in-description",
+        "nul-in-locale",
+        "other-table",
+        "top-level-key",
+    ],
 )
 def test_hostile_toml_gets_one_line_and_saves_nothing(tmp_path, content, words):
     path = tmp_path / "hostile.toml"

@@ -91,7 +91,14 @@ def test_a_profile_column_is_excused_by_any_after_trigger_on_auth_users(install,
     messages = {m.id: m for m in target_messages(target_read())}
     if excused:
         assert "synthadmin.E003" not in messages
+        # ...but not in silence: the trigger must fill it, and that is not read (W004).
+        warning = messages["synthadmin.W004"]
+        assert not warning.is_serious()
+        assert "must fill public.profiles.clinic_id" in warning.msg
+        assert "synthadmin cannot tell whether it does" in warning.msg
+        assert "a signup trigger on auth.users (" in warning.msg
         return
+    assert "synthadmin.W004" not in messages  # E003 says it already
     error = messages["synthadmin.E003"]
     assert "public.profiles.clinic_id" in error.msg
     assert "no signup trigger on auth.users" in error.msg
@@ -184,3 +191,39 @@ def test_generate_refuses_before_creating_anyone(install, extra_sql, check_id):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM synthadmin.synthadmin_syntheticrun")
         assert cursor.fetchone()[0] == 0
+
+
+def test_the_live_shape_without_such_a_column_has_no_w004(install):
+    install("live")
+    target = target_read()
+    assert target.has_signup_trigger
+    assert target.trigger_filled_profile_columns() == []
+    assert "synthadmin.W004" not in _messages()
+
+
+def test_check_names_a_column_the_live_trigger_does_not_fill(install):
+    """The live signup trigger fills id, email, username, role...: not clinic_id. ``check`` says
+    so (a warning, exit 0), and so does a command's preflight before it runs."""
+    install(
+        "live",
+        extra_sql=NOT_NULL_PROFILE_COLUMN + "ALTER TABLE public.profiles ADD COLUMN site text NOT NULL;",
+    )
+    out, err = StringIO(), StringIO()
+    call_command("check", "--database", "default", stdout=out, stderr=err)
+    report = out.getvalue() + err.getvalue()
+    lines = [line for line in report.splitlines() if "synthadmin.W004" in line]
+    assert len(lines) == 1, report
+    assert "must fill public.profiles.clinic_id, public.profiles.site;" in lines[0]
+    assert "on_auth_user_created" in lines[0]
+    preflight = StringIO()
+    call_command(
+        "generate_synthetic",
+        "--patients",
+        "1",
+        "--seed",
+        "1",
+        "--dry-run",
+        stdout=StringIO(),
+        stderr=preflight,
+    )
+    assert [line for line in preflight.getvalue().splitlines() if line.startswith("synthadmin.W004: ")]
