@@ -42,7 +42,33 @@ def _closed_pipe() -> None:
 WORKERS = {"synthadmin_worker": "worker", "rqworker": "worker", "db_worker": "worker"}
 
 
+def _stopped(name: str, code: int) -> None:
+    """A signal ended the command where no run was there to stop cleanly (while it started, or
+    in a command that only reads): one line and ``128 + signal``, not a traceback (Ctrl-C) nor a
+    silent death (SIGTERM, SIGHUP). What the command had in ``finally`` blocks ran on the way."""
+    sys.stderr.write(f"synthadmin: stopped by {name}\n")
+    sys.exit(code)
+
+
 def main() -> None:
+    # First of all, before the imports of Django take their second or two: SIGTERM and SIGHUP
+    # raise StopSignal (as Ctrl-C raises KeyboardInterrupt), seen below; a run replaces them
+    # with its clean stop while it goes (management.stopping).
+    from synthadmin.failpoints import MANAGE_STARTING, failpoint
+    from synthadmin.management.exitcodes import INTERRUPTED
+    from synthadmin.management.stopping import StopSignal, stop_signals_raise
+
+    stop_signals_raise()
+    try:
+        failpoint(MANAGE_STARTING)  # tests only: a signal while the command starts
+        _main()
+    except KeyboardInterrupt:
+        _stopped("SIGINT", INTERRUPTED)
+    except StopSignal as stop:
+        _stopped(stop.signum.name, stop.exit_code)
+
+
+def _main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "synthadmin.settings")
     if not _quiet(sys.argv):
         # Say once, on stderr, which database this command talks to.

@@ -62,6 +62,12 @@ ADDITIONS_BATCH_COPIED = "additions_batch_copied"
 #: A batch is committed; the next not started.
 ADDITIONS_AFTER_BATCH = "additions_after_batch"
 
+# Commands (``manage.py``, ``export_synthetic``).
+#: ``manage.py`` has installed its signal handlers; Django not yet imported, no command started.
+MANAGE_STARTING = "manage_starting"
+#: An export to ``--output`` wrote a block to its hidden partial file; the next not read.
+EXPORT_AFTER_BLOCK = "export_after_block"
+
 #: How long a signal failpoint waits for the stop it asked for (then it goes on regardless).
 SIGNAL_WAIT_SECONDS = 10.0
 

@@ -6,13 +6,21 @@ for both is to die at once, which leaves Auth users without profiles and runs ``
 forever. Inside :class:`SignalStop` they set the run's ``stop`` event instead: the service
 starts no new user, finishes or compensates the users in flight, records the run as stopped and
 returns its report; the command then exits ``128 + signal`` (143 / 129).
+
+Outside a run (a command starting, one that only reads, an export) they raise
+:class:`StopSignal` where the main thread is, as Ctrl-C raises ``KeyboardInterrupt``
+(``stop_signals_raise``, which ``manage.py`` installs first thing): the ``finally`` blocks run
+(an export's hidden partial file is removed) and ``manage.py`` ends with one line and ``128 +
+signal``, where Python's default would die at once, silently, leaving them undone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
+from collections.abc import Iterator
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -76,3 +84,45 @@ class SignalStop:
     @property
     def name(self) -> str:
         return self.received.name if self.received is not None else ""
+
+
+class StopSignal(BaseException):  # like KeyboardInterrupt: not an error, a request
+    """SIGTERM or SIGHUP received outside a run that stops between batches: raised where the
+    main thread is, as Ctrl-C raises ``KeyboardInterrupt`` (a BaseException, so ``except
+    Exception`` does not swallow it)."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signal.Signals(signum)
+        super().__init__(self.signum.name)
+
+    @property
+    def exit_code(self) -> int:
+        return signal_exit_code(self.signum)
+
+
+def _raise(signum: int, _frame: FrameType | None) -> None:
+    raise StopSignal(signum)
+
+
+def stop_signals_raise() -> dict[signal.Signals, Any]:
+    """From now on SIGTERM and SIGHUP raise :class:`StopSignal` in the main thread (those
+    ignored when we started, as under ``nohup``, stay ignored); the handlers they had. Does
+    nothing outside the main thread."""
+    previous: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous
+    for signum in STOP_SIGNALS:
+        if signal.getsignal(signum) != signal.SIG_IGN:
+            previous[signum] = signal.signal(signum, _raise)
+    return previous
+
+
+@contextlib.contextmanager
+def stop_signals_raising() -> Iterator[None]:
+    """``stop_signals_raise`` while inside; the handlers before it again on leaving."""
+    previous = stop_signals_raise()
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -20,6 +20,9 @@ from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.selectors import profile_is_synthetic
 from synthadmin.services.reports import RunReport, UserFailure
 
+#: What a stopped addition of days left in flight (the run's error summary): its batch finished.
+BATCH_IN_FLIGHT = "the batch being written was finished first, each patient's days whole"
+
 
 @dataclass(frozen=True)
 class AdditionRefusal:
@@ -85,11 +88,12 @@ def addition_report(
     began: float,
     cancelled_by: str = "",
     cancel_for_purge: bool = False,
+    patients_extended: int = 0,
 ) -> RunReport:
     """The report of a finished run that added days (either way): it creates no user, only
-    ``checkins`` check-ins; ``began`` is its ``time.monotonic()`` start; ``cancelled_by``, who
-    asked it to stop through the database (Cancel, or a purge: ``cancel_for_purge``), if anyone
-    did."""
+    ``checkins`` check-ins, for ``patients_extended`` patients; ``began`` is its
+    ``time.monotonic()`` start; ``cancelled_by``, who asked it to stop through the database
+    (Cancel, or a purge: ``cancel_for_purge``), if anyone did."""
     return RunReport(
         run_id=run.id,
         status=str(run.status),
@@ -106,6 +110,7 @@ def addition_report(
         auth_backend="none",
         cancelled_by=cancelled_by,
         cancel_for_purge=cancel_for_purge,
+        patients_extended=patients_extended,
     )
 
 

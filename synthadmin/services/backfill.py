@@ -8,9 +8,11 @@ of all its patients' days, one statement for their ledger counts and one for the
 few round trips, whatever the batch's size). Should the database refuse the batch, it is rolled
 back and its patients written one at a time, so one bad patient costs only its own days.
 
-Between batches it stops when asked through the database: Cancel on its page, or a purge of its
-run or of a run whose patients it adds days to, sets its cancel flag (``services.cancel``), which
-``run_watch.CancelWatch`` reads; the batch being written is finished first.
+Between batches it stops when asked: by ``stop`` (a signal), or through the database — Cancel on
+its page, or a purge of its run or of a run whose patients it adds days to, sets its cancel flag
+(``services.cancel``), which ``run_watch.CancelWatch`` reads; the batch being written is finished
+first. Adding days is not idempotent (a second addition adds as many days again): the run records
+which patients got them (their ``CheckinAddition``), and a purge of the run removes just those.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,12 +36,13 @@ from profiles.models import Profile
 from synthadmin.content import PatientHistory, build_history, patient_seed
 from synthadmin.db.errors import connection_lost
 from synthadmin.exceptions import InvalidRequestError
-from synthadmin.failpoints import ADDITIONS_AFTER_BATCH, ADDITIONS_BATCH_COPIED, failpoint
+from synthadmin.failpoints import ADDITIONS_AFTER_BATCH, ADDITIONS_BATCH_COPIED, failpoint, watching
 from synthadmin.logs import run_logged
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.selectors import users_complete
 from synthadmin.services import ledger
 from synthadmin.services.additions import (
+    BATCH_IN_FLIGHT,
     AdditionRefusal,
     addition_failure,
     addition_refusal,
@@ -78,6 +81,7 @@ def checkins_backfill(
     pattern: str | None,
     started_by: Starter,
     seed: int | None = None,
+    stop: threading.Event | None = None,
 ) -> tuple[RunReport | None, list[AdditionRefusal]]:
     """Give each selected synthetic patient ``days`` more days of history before its first
     check-in, following ``pattern`` — or, when it is None, the patient's own (the pattern its
@@ -87,16 +91,20 @@ def checkins_backfill(
     ``CheckinAddition`` naming the added dates; updates the patients' ledger entries. Refuses
     (and returns, named) real patients, therapists and profiles that synthadmin did not create.
     When nobody is eligible it writes nothing and the report is None. Raises
-    InvalidRequestError for bad ``days`` (0 included) / ``pattern``. A cancel of the run (Cancel,
-    a purge of it or of a run of its patients) ends it between batches: the patients done keep
-    their days, the run is ``aborted`` and the report's ``cancelled_by`` names who asked.
+    InvalidRequestError for bad ``days`` (0 included) / ``pattern``. ``stop`` (set by a signal)
+    or a cancel of the run (Cancel, a purge of it or of a run of its patients) ends it between
+    batches: the patients done keep their days (``RunReport.patients_extended`` of them), the run
+    is ``aborted`` and the report's ``cancelled_by`` names who asked through the database. A
+    ``stop`` set before the run starts writes nothing (the report is None). A crash, Ctrl-C
+    included, is recorded on the run (``aborted`` for Ctrl-C) and re-raised.
     """
+    stop = stop or threading.Event()
     _days_validate(days)
     request = generation_request_validate(
         GenerationRequest(patients=1, checkin_days=days, pattern=pattern or "stable", seed=seed)
     )
     selection = _selection(patient_ids, days)
-    if not selection.eligible:
+    if not selection.eligible or stop.is_set():
         return None, selection.refusals
     patterns = (
         {profile.id: pattern for profile in selection.eligible}
@@ -109,9 +117,15 @@ def checkins_backfill(
     written = _Written()
     cancelled = threading.Event()
     watch = CancelWatch(run.pk, cancelled, read_on_exit=False)
-    with watch:
-        _batches_write(run, selection, request, patterns, written, cancelled)
-    _run_finish(run, written=written, cancelled_by=watch.requested_by)
+    crash: BaseException | None = None
+    try:
+        with watch, watching(stop):  # watching: tests only, where a signal failpoint waits
+            _batches_write(run, selection, request, patterns, written, _either(cancelled, stop))
+    except BaseException as exc:  # recorded on the run, then re-raised (Ctrl-C included)
+        crash = exc
+        raise
+    finally:
+        _run_finish(run, written=written, cancelled_by=watch.requested_by, crash=crash)
     report = addition_report(
         run,
         parameters=parameters,
@@ -120,6 +134,7 @@ def checkins_backfill(
         began=began,
         cancelled_by=watch.requested_by,
         cancel_for_purge=watch.for_purge,
+        patients_extended=written.patients,
     )
     return report, selection.refusals
 
@@ -131,6 +146,13 @@ class _Written:
     checkins: int = 0
     patients: int = 0
     failures: list[UserFailure] = field(default_factory=list)
+    #: It ended before the last batch: asked to stop (a signal, Cancel, a purge).
+    stopped: bool = False
+
+
+def _either(*events: threading.Event) -> Callable[[], bool]:
+    """True once any of ``events`` is set."""
+    return lambda: any(event.is_set() for event in events)
 
 
 def _batches_write(
@@ -139,12 +161,13 @@ def _batches_write(
     request: GenerationParams,
     patterns: dict[uuid.UUID, str],
     written: _Written,
-    cancelled: threading.Event,
+    stopping: Callable[[], bool],
 ) -> None:
-    """Write the eligible patients' days batch by batch into ``written``, until ``cancelled``."""
+    """Write the eligible patients' days batch by batch into ``written``, until ``stopping()``."""
     size = settings.SYNTHADMIN_BATCH_USERS
     for first in range(0, len(selection.eligible), size):
-        if cancelled.is_set():
+        if stopping():
+            written.stopped = True
             return
         ledger.run_heartbeat(run)  # alive, for a purge on another host (at most every 30 s)
         batch = [
@@ -230,10 +253,16 @@ def _run_start(
     return run, parameters
 
 
-def _run_finish(run: SyntheticRun, *, written: _Written, cancelled_by: str) -> None:
+def _run_finish(
+    run: SyntheticRun, *, written: _Written, cancelled_by: str, crash: BaseException | None
+) -> None:
     failures = written.failures
+    interrupted = isinstance(crash, KeyboardInterrupt)
     status, error = ledger.run_status(
         ledger.RunOutcome(
+            crash=None if interrupted else crash,
+            stopped=written.stopped or interrupted,
+            in_flight=BATCH_IN_FLIGHT,
             cancelled_by=cancelled_by,
             failures=len(failures),
             first_failure=failures[0].reason if failures else "",

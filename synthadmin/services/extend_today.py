@@ -45,11 +45,13 @@ from synthadmin.content import (
     patient_seed,
     patient_traits,
 )
+from synthadmin.failpoints import watching
 from synthadmin.logs import run_logged
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.selectors import users_complete
 from synthadmin.services import ledger
 from synthadmin.services.additions import (
+    BATCH_IN_FLIGHT,
     AdditionRefusal,
     addition_refusal,
     addition_report,
@@ -134,6 +136,10 @@ def checkins_extend_to_today(
     refusals += not_planned
     if not plans:
         return TodayExtension(today=today, report=None, refusals=refusals, up_to_date=up_to_date)
+    if stop is not None and stop.is_set():  # asked to stop while choosing: no run, nothing written
+        return TodayExtension(
+            today=today, report=None, refusals=refusals, up_to_date=up_to_date, stopped=True
+        )
 
     began = time.monotonic()
     run_row, parameters = _run_start(plans, today, started_by)
@@ -150,6 +156,7 @@ def checkins_extend_to_today(
         began=began,
         cancelled_by=tally.cancelled_by,
         cancel_for_purge=tally.cancel_for_purge,
+        patients_extended=tally.extended,
     )
     return TodayExtension(
         today=today,
@@ -240,7 +247,7 @@ def _plans_write(
     cancelled = threading.Event()
     watch = CancelWatch(run_row.pk, cancelled, read_on_exit=False)
     try:
-        with watch:
+        with watch, watching(stop or cancelled):  # tests only: where a signal failpoint waits
             size = settings.SYNTHADMIN_BATCH_USERS
             for first in range(0, len(plans), size):
                 if cancelled.is_set() or (stop is not None and stop.is_set()):
@@ -268,6 +275,7 @@ def _run_finish(run_row: SyntheticRun, tally: Tally, crash: BaseException | None
             failures=len(tally.failures),
             first_failure=tally.failures[0].reason if tally.failures else "",
             created=tally.extended,
+            in_flight=BATCH_IN_FLIGHT,
         )
     )
     ledger.run_finish(

@@ -346,6 +346,8 @@ class RunOutcome:
     failures: int = 0
     first_failure: str = ""
     created: int = 0
+    #: What a stop left in flight: users for a generation; an addition of days passes its own.
+    in_flight: str = "users in flight were finished or compensated"
 
 
 def run_status(outcome: RunOutcome) -> tuple[str, str]:
@@ -363,10 +365,10 @@ def run_status(outcome: RunOutcome) -> tuple[str, str]:
     if outcome.cancelled_by:
         return (
             Status.ABORTED,
-            f"cancelled by {outcome.cancelled_by}; users in flight were finished or compensated",
+            f"cancelled by {outcome.cancelled_by}; {outcome.in_flight}",
         )
     if outcome.stopped:
-        return Status.ABORTED, "interrupted on request; users in flight were finished or compensated"
+        return Status.ABORTED, f"interrupted on request; {outcome.in_flight}"
     if outcome.failures and not outcome.created:
         return Status.FAILED, outcome.first_failure
     if outcome.failures:

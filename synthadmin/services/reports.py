@@ -83,6 +83,8 @@ class RunReport:
     #: run made.
     cancelled_by: str = ""
     cancel_for_purge: bool = False
+    #: An addition of check-in days (kind ``extend``): the patients that got their days whole.
+    patients_extended: int = 0
 
     @property
     def users_failed(self) -> int:

@@ -134,5 +134,7 @@ def test_cancel_stops_an_inline_addition_of_days_between_batches(client, real_po
     records = CheckinAddition.objects.filter(run=extension, removed_at__isnull=True)
     assert 8 <= records.count() < 120 and records.count() % 4 == 0  # whole batches, stopped part way
     assert extension.checkins_created == records.aggregate(n=Sum("checkins"))["n"]
-    assert f"{extension.checkins_created:,} check-ins were added before that" in line
+    reached = f"{records.count()} of 120 patients got their days whole"
+    assert f"{reached} ({extension.checkins_created:,} check-ins)" in line
+    assert line.endswith("Run the same command again to finish: --to-today adds only the days still missing")
     assert_invariants(real_population)  # every ledger count equals its check-ins, real rows untouched

@@ -73,9 +73,10 @@ def _extending(mode: str, run: SyntheticRun):
     return process, SyntheticRun.objects.get(kind=SyntheticRun.Kind.EXTEND)
 
 
-def _assert_stopped_by_the_purge(process, err: str, extension: SyntheticRun) -> None:
+def _assert_stopped_by_the_purge(process, err: str, extension: SyntheticRun, mode: str) -> None:
     """The extending process ended with one line and exit 3; its run is aborted part way, with
-    the counts its records hold."""
+    the counts its records hold; the line says how to finish for any patient the purge leaves
+    (never --days again as is: that would add the days twice to those reached)."""
     assert process.returncode == 3, err
     (line,) = [line for line in err.splitlines() if line.startswith("CommandError:")]
     assert line.startswith("CommandError: stopped: purged by purge_synthetic (os:"), line
@@ -87,7 +88,13 @@ def _assert_stopped_by_the_purge(process, err: str, extension: SyntheticRun) -> 
     assert 2 * BATCH <= records.count() < PATIENTS  # stopped part way, between batches
     assert records.count() % BATCH == 0  # whole batches only
     assert extension.checkins_created == records.aggregate(n=Sum("checkins"))["n"]
-    assert f"{extension.checkins_created:,} check-ins were added before that" in line
+    reached = f"{records.count()} of {PATIENTS} patients got their days whole"
+    assert f"{reached} ({extension.checkins_created:,} check-ins)" in line
+    assert "patients not reached" not in line
+    if mode == "add days":
+        assert f"purge_synthetic --run {extension.pk} (removes exactly the days this run added)" in line
+    else:
+        assert "run the same command again to finish: --to-today adds only the days still missing" in line
 
 
 @pytest.mark.exclusive
@@ -104,7 +111,7 @@ def test_purging_the_run_stops_the_addition_of_days_to_its_patients_first(real_p
             extending.kill()
 
     assert purge.returncode == 0, purge.stderr
-    _assert_stopped_by_the_purge(extending, err, extension)
+    _assert_stopped_by_the_purge(extending, err, extension, mode)
     ids = [str(u) for u in SyntheticUser.objects.filter(run=generated).values_list("user_id", flat=True)]
     assert len(ids) == PATIENTS
     assert _count("SELECT count(*) FROM auth.users WHERE id::text = ANY(%s)", [ids]) == 0
@@ -134,7 +141,7 @@ def test_purging_the_addition_itself_stops_it_then_removes_its_days(real_populat
             extending.kill()
 
     assert purge.returncode == 0, purge.stderr
-    _assert_stopped_by_the_purge(extending, err, extension)
+    _assert_stopped_by_the_purge(extending, err, extension, mode)
     # Every day it added is gone, the generated ones are as they were, the ledger counts agree.
     assert _checkins_of(ids) == before
     assert not CheckinAddition.objects.filter(run=extension, removed_at__isnull=True).exists()

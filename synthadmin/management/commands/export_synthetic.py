@@ -8,8 +8,9 @@ reader (a paused pipe) holds no transaction open.
 Exit codes: 0 done (a partial export of a run still in progress says so on stderr); 1 bad input,
 or a purge or an extend holds the run (one line), nothing written; 3 stopped part way (the
 database lost or an error mid-read): nothing is left at ``--output`` (the file appears only once
-whole), on standard output what was written is incomplete; 141 standard output closed by its
-reader (``manage.py``).
+whole), on standard output what was written is incomplete; 129/130/143 SIGHUP, Ctrl-C or SIGTERM,
+the same way (the export is read-only: it stops where it is, its hidden partial file removed);
+141 standard output closed by its reader (``manage.py``).
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from django.db import DatabaseError, connection
 
 from synthadmin.db.errors import connection_lost, database_lost_message, first_line
 from synthadmin.exceptions import InvalidRequestError
+from synthadmin.failpoints import EXPORT_AFTER_BLOCK, failpoint
 from synthadmin.management import exitcodes
 from synthadmin.management.base import SynthadminCommand, run_id
 from synthadmin.management.files import file_when_complete
+from synthadmin.management.stopping import StopSignal, stop_signals_raising
 from synthadmin.services.export import FORMATS, CheckinsExport, checkins_export_chunks
 
 
@@ -56,7 +59,7 @@ class Command(SynthadminCommand):
             raise CommandError(f"--{exc.field}: {exc}") from None
         began = time.monotonic()
         try:
-            with export:
+            with stop_signals_raising(), export:
                 if export.partial:
                     self.stderr.write(f"Partial export: {export.partial}")
                 if options["output"]:
@@ -66,6 +69,9 @@ class Command(SynthadminCommand):
         except KeyboardInterrupt:
             kept = "nothing kept" if options["output"] else "standard output is incomplete"
             raise CommandError(f"interrupted; {kept}", returncode=exitcodes.INTERRUPTED) from None
+        except StopSignal as stop:  # SIGTERM, SIGHUP: as Ctrl-C
+            kept = "nothing kept" if options["output"] else "standard output is incomplete"
+            raise CommandError(f"stopped by {stop.signum.name}; {kept}", returncode=stop.exit_code) from None
         if options["verbosity"] > 0:
             where = options["output"] or "standard output"
             partial = " (partial)" if export.partial else ""
@@ -88,6 +94,7 @@ class Command(SynthadminCommand):
         try:
             for block in export:
                 write(block)
+                failpoint(EXPORT_AFTER_BLOCK)  # tests only: a block written, the next not read
         except DatabaseError as exc:
             cause = (
                 database_lost_message(connection.settings_dict, exc)

@@ -4,7 +4,12 @@
 --to-today``); ``--days N`` calls ``services.backfill`` (the admin's "Add check-in days"). Exit
 codes (``management.exitcodes``): 0 done or nothing to add; 1 bad input, nothing written; 2 some
 patients failed; 3 the database was lost part way, or Cancel or a purge stopped the run
-(``stopped: cancelled by …`` / ``stopped: purged by …``); 129/130/143 SIGHUP, Ctrl-C or SIGTERM.
+(``stopped: cancelled by …`` / ``stopped: purged by …``); 129/130/143 SIGHUP, Ctrl-C or SIGTERM,
+seen between batches (the run ``aborted``).
+
+A stopped ``--days`` run is never finished by running ``--days`` again (that adds the days again
+to the patients already reached): the closing line says to purge the run (which removes exactly
+what it added), then run the command again; ``--to-today`` is idempotent and simply re-runs.
 """
 
 from __future__ import annotations
@@ -83,16 +88,17 @@ class Command(SynthadminCommand):
         run = _options_validate(options)
         _database_check()
         starter = command_starter()
-        signals = SignalStop()
+        # Ctrl-C too: a KeyboardInterrupt mid-batch would leave the run ``running`` uncounted.
+        signals = SignalStop(interrupt=True)
         with _as_command_errors(), signals:
             if options["to_today"]:
                 result = self._to_today(run, options, starter, signals)
                 self._print_today(result, options)
                 report = result.report
             else:
-                report, refusals = self._backfill(run, options, starter)
+                report, refusals = self._backfill(run, options, starter, signals)
                 self._print_backfill(report, refusals, options)
-        _outcome_check(signals, report)
+        _outcome_check(signals, report, days=options["days"])
 
     def _to_today(
         self, run: uuid.UUID | None, options: dict[str, Any], starter: Starter, signals: SignalStop
@@ -108,7 +114,7 @@ class Command(SynthadminCommand):
             )
 
     def _backfill(
-        self, run: uuid.UUID | None, options: dict[str, Any], starter: Starter
+        self, run: uuid.UUID | None, options: dict[str, Any], starter: Starter, signals: SignalStop
     ) -> tuple[RunReport | None, list[AdditionRefusal]]:
         ids = patients_selected(patient_ids=None, run=run, all_patients=bool(options["all"]))
         return checkins_backfill(
@@ -117,6 +123,7 @@ class Command(SynthadminCommand):
             pattern=options["pattern"],  # None: each patient's own
             started_by=starter,
             seed=options["seed"],
+            stop=signals.event,
         )
 
     def _print_today(self, result: TodayExtension, options: dict[str, Any]) -> None:
@@ -199,8 +206,8 @@ def _as_command_errors() -> Iterator[None]:
     """What the services raise, as one-line CommandErrors with the exit code each one means."""
     try:
         with stops_as_command_errors(
-            interrupted="interrupted; patients already extended keep their days (purge_synthetic "
-            "--run ID removes them); run the same command again to finish",
+            interrupted="interrupted; patients already extended keep their days (list_runs shows the "
+            "run: purge_synthetic --run with its id removes them)",
             lost="Patients extended before that keep their days; run the same command again when "
             "the database is back",
         ):
@@ -209,29 +216,27 @@ def _as_command_errors() -> Iterator[None]:
         raise CommandError(f"{OPTION_OF_FIELD.get(exc.field or '', '--days')}: {exc}") from None
 
 
-def _outcome_check(signals: SignalStop, report: RunReport | None) -> None:
+def _outcome_check(signals: SignalStop, report: RunReport | None, *, days: int | None) -> None:
     """Exit non-zero for a run stopped by a signal or by a purge, or one with patients that could
-    not be extended."""
+    not be extended. ``days``: the ``--days`` of an addition before the first check-in (None for
+    ``--to-today``)."""
     if signals.received is not None:
-        raise CommandError(
-            f"stopped by {signals.name}; patients already extended keep their days. "
-            "Run the same command again to finish",
-            returncode=signals.exit_code or exitcodes.STOPPED,
-        )
+        code = signals.exit_code or exitcodes.STOPPED
+        raise CommandError(_signal_stop(signals.name, report, days), returncode=code)
     if report is not None and report.cancelled_by and not report.cancel_for_purge:
         raise CommandError(
-            f"stopped: cancelled by {report.cancelled_by} between batches; {report.checkins_created:,} "
-            "check-ins were added before that, each patient's days whole. Run the same command again "
-            "to finish",
+            f"stopped: cancelled by {report.cancelled_by} between batches; {_reached(report)}. "
+            f"{_to_finish(report, days)}",
             returncode=exitcodes.STOPPED,
         )
     if report is not None and report.cancelled_by:
-        # A purge of this run, or of a run of its patients, asked it to stop between batches.
+        # A purge of this run, or of a run of its patients, or of some of them, asked it to stop
+        # between batches; it goes on in its own process: what it removes is not known here.
         raise CommandError(
             f"stopped: purged by {report.cancelled_by}: asked to stop between batches so that the purge "
-            f"could remove what it names; {report.checkins_created:,} check-ins were added before that "
-            "(each patient's days whole; those of purged patients go with the purge). Run the same "
-            "command again for the patients not reached",
+            f"could remove what it selected; before that {_reached(report)} (those of the patients "
+            "it deletes, and all of them if it purges this run, go with the purge). For any patient "
+            f"it leaves: {_to_finish(report, days, capital=False)}",
             returncode=exitcodes.STOPPED,
         )
     if report is not None and report.failures:
@@ -240,6 +245,44 @@ def _outcome_check(signals: SignalStop, report: RunReport | None) -> None:
             f"{one_line(report.failures[0].reason)}; run again to retry",
             returncode=exitcodes.PARTIAL,
         )
+
+
+def _signal_stop(name: str, report: RunReport | None, days: int | None) -> str:
+    """The closing line of a run a signal stopped: what it wrote, and how to finish truthfully."""
+    if report is None:
+        return f"stopped by {name} before any day was added; nothing was written"
+    if report.status != "aborted":  # the signal came during the last batch: all of it was done
+        return (
+            f"stopped by {name} after the last batch: {_reached(report)}; run {report.run_id} is "
+            f"{report.status}, nothing left to add"
+        )
+    return (
+        f"stopped by {name} between batches: {_reached(report)}; run {report.run_id} is aborted. "
+        f"{_to_finish(report, days)}"
+    )
+
+
+def _reached(report: RunReport) -> str:
+    """How many of the run's patients got their days, and the check-ins (exact, from the run)."""
+    of = report.parameters.get("patients", report.patients_extended)
+    return (
+        f"{report.patients_extended:,} of {of:,} patients got their days whole "
+        f"({report.checkins_created:,} check-ins)"
+    )
+
+
+def _to_finish(report: RunReport, days: int | None, *, capital: bool = True) -> str:
+    """How to finish a stopped run: ``--to-today`` is idempotent; ``--days`` is not (it would add
+    the days again to the patients already reached), so its run is purged first."""
+    if days is None:
+        advice = "run the same command again to finish: --to-today adds only the days still missing"
+    else:
+        advice = (
+            f"do not run --days again as is: it would add {days:,} days again to the patients already "
+            f"reached. To finish: {report.purge_command} (removes exactly the days this run added), "
+            "then the same command again"
+        )
+    return advice[0].upper() + advice[1:] if capital else advice
 
 
 def _named(label: str, lines: list[str]) -> list[tuple[str, str]]:
