@@ -34,7 +34,7 @@ from profiles.models import Profile
 from synthadmin.content import PatientHistory, build_history, patient_seed
 from synthadmin.db.errors import connection_lost
 from synthadmin.exceptions import InvalidRequestError
-from synthadmin.failpoints import ADDITIONS_AFTER_BATCH, ADDITIONS_BATCH_COPIED, failpoint
+from synthadmin.failpoints import ADDITIONS_AFTER_BATCH, ADDITIONS_BATCH_COPIED, failpoint, watching
 from synthadmin.logs import run_logged
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.selectors import users_complete
@@ -109,7 +109,7 @@ def checkins_backfill(
     written = _Written()
     cancelled = threading.Event()
     watch = CancelWatch(run.pk, cancelled, read_on_exit=False)
-    with watch:
+    with watch, watching(cancelled):  # tests only: what a pause failpoint waits for
         _batches_write(run, selection, request, patterns, written, cancelled)
     _run_finish(run, written=written, cancelled_by=watch.requested_by)
     report = addition_report(

@@ -45,6 +45,7 @@ from synthadmin.content import (
     patient_seed,
     patient_traits,
 )
+from synthadmin.failpoints import watching
 from synthadmin.logs import run_logged
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.selectors import users_complete
@@ -239,8 +240,10 @@ def _plans_write(
     crash: BaseException | None = None
     cancelled = threading.Event()
     watch = CancelWatch(run_row.pk, cancelled, read_on_exit=False)
+    # Tests only: what a pause failpoint at a batch boundary waits for.
+    watched = (cancelled,) if stop is None else (cancelled, stop)
     try:
-        with watch:
+        with watch, watching(*watched):
             size = settings.SYNTHADMIN_BATCH_USERS
             for first in range(0, len(plans), size):
                 if cancelled.is_set() or (stop is not None and stop.is_set()):
