@@ -36,7 +36,8 @@ def _reach(name: str, passed: list[str], who: str) -> threading.Thread:
 
 def test_the_point_holds_every_thread_until_the_run_winds_down_then_nobody(monkeypatch):
     monkeypatch.setenv(ENV, f"{GENERATE_AFTER_BATCH}:{PAUSE}")
-    wind_down, passed = threading.Event(), []
+    wind_down = threading.Event()
+    passed: list[str] = []
     with watching(threading.Event(), wind_down):
         first = _reach(GENERATE_AFTER_BATCH, passed, "first")
         time.sleep(0.2)
