@@ -9,6 +9,14 @@ process that signal instead, the first time ``<name>`` is reached, and waits the
 stop event of the run (``watching``) is set — the signal handled — so the run goes on from
 exactly that point, stopped: what Ctrl-C or ``docker stop`` at that moment does, without the race.
 
+``SYNTHADMIN_TEST_FAILPOINT=<name>:pause`` holds the process at ``<name>`` instead, from the
+first time it is reached (every thread that reaches it meanwhile waits too) until the run winds
+down — an event ``watching`` names is set: the run's cancel flag seen (``run_watch.CancelWatch``,
+a chunk's heartbeat), or a signal's stop — or ``PAUSE_WAIT_SECONDS`` pass (outside ``watching``,
+the whole bound); then it goes on, and ``<name>`` holds nobody again. A test holds a run in
+progress at a batch boundary, purges or cancels it, and the run stops exactly there: no big run,
+and no luck needed to catch it running.
+
 Unset (always, in production), ``failpoint`` does nothing.
 """
 
@@ -19,7 +27,9 @@ import contextvars
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
+from typing import Protocol
 
 ENV = "SYNTHADMIN_TEST_FAILPOINT"
 
@@ -70,21 +80,52 @@ EXPORT_AFTER_BLOCK = "export_after_block"
 
 #: How long a signal failpoint waits for the stop it asked for (then it goes on regardless).
 SIGNAL_WAIT_SECONDS = 10.0
+#: How long a pause failpoint holds the run at most when nothing winds it down.
+PAUSE_WAIT_SECONDS = 60.0
+#: The suffix that makes a failpoint a pause.
+PAUSE = "pause"
 
-_stop: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("failpoint_stop", default=None)
+
+class Settable(Protocol):
+    """An event a failpoint waits for (``threading.Event``, ``threads.WindDown``)."""
+
+    def is_set(self) -> bool: ...
+
+
+_watched: contextvars.ContextVar[tuple[Settable, ...]] = contextvars.ContextVar(
+    "failpoint_watched", default=()
+)
 _fired: set[str] = set()
+_paused_until: dict[str, float] = {}
 _lock = threading.Lock()
 
 
 @contextlib.contextmanager
-def watching(stop: threading.Event) -> Iterator[None]:
-    """The stop event a signal failpoint waits for, in this context (and the threads started
-    with a copy of it)."""
-    token = _stop.set(stop)
+def watching(*events: Settable) -> Iterator[None]:
+    """The events a signal or pause failpoint waits for (any of them set: the run stops or
+    winds down), in this context and the threads started with a copy of it."""
+    token = _watched.set(events)
     try:
         yield
     finally:
-        _stop.reset(token)
+        _watched.reset(token)
+
+
+def _wait(until: float) -> None:
+    """Until a watched event is set, or ``until`` (monotonic) passes."""
+    events = _watched.get()
+    while not any(event.is_set() for event in events) and time.monotonic() < until:
+        time.sleep(0.02)
+
+
+def _pause(name: str) -> None:
+    with _lock:
+        if name in _fired:
+            return
+        until = _paused_until.setdefault(name, time.monotonic() + PAUSE_WAIT_SECONDS)
+    _wait(until)
+    with _lock:
+        _fired.add(name)
 
 
 def failpoint(name: str) -> None:
@@ -97,11 +138,13 @@ def failpoint(name: str) -> None:
     if not signal_name:
         os.kill(os.getpid(), signal.SIGKILL)
         return
+    if signal_name == PAUSE:
+        _pause(name)
+        return
     with _lock:
         if name in _fired:
             return
         _fired.add(name)
     os.kill(os.getpid(), signal.Signals[signal_name])
-    stop = _stop.get()
-    if stop is not None:
-        stop.wait(SIGNAL_WAIT_SECONDS)
+    if _watched.get():
+        _wait(time.monotonic() + SIGNAL_WAIT_SECONDS)

@@ -119,7 +119,7 @@ def checkins_backfill(
     watch = CancelWatch(run.pk, cancelled, read_on_exit=False)
     crash: BaseException | None = None
     try:
-        with watch, watching(stop):  # watching: tests only, where a signal failpoint waits
+        with watch, watching(cancelled, stop):  # tests only: where a signal or pause failpoint waits
             _batches_write(run, selection, request, patterns, written, _either(cancelled, stop))
     except BaseException as exc:  # recorded on the run, then re-raised (Ctrl-C included)
         crash = exc

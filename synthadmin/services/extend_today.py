@@ -246,8 +246,10 @@ def _plans_write(
     crash: BaseException | None = None
     cancelled = threading.Event()
     watch = CancelWatch(run_row.pk, cancelled, read_on_exit=False)
+    # Tests only: what a signal or pause failpoint at a batch boundary waits for.
+    watched = (cancelled,) if stop is None else (cancelled, stop)
     try:
-        with watch, watching(stop or cancelled):  # tests only: where a signal failpoint waits
+        with watch, watching(*watched):
             size = settings.SYNTHADMIN_BATCH_USERS
             for first in range(0, len(plans), size):
                 if cancelled.is_set() or (stop is not None and stop.is_set()):

@@ -170,7 +170,7 @@ class UserCreation:
         )
         batches = [jobs[start : start + size] for start in range(0, len(jobs), size)]
         workers = self.params.concurrency
-        with watching(self.stop):  # tests only: where a signal failpoint waits for the stop
+        with watching(self.wind_down):  # tests only: what a signal or pause failpoint waits for
             if isinstance(self.gateway, BatchCreatingGateway):
                 # The local backend creates a batch in the database's own transaction: batches
                 # run side by side, one connection each.

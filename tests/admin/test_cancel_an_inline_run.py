@@ -2,13 +2,15 @@
 ``generate_synthetic`` subprocess, and a real ``extend_synthetic``): the page offers Cancel, the
 view sets the run's cancel flag and says the process running it stops between users or batches;
 that process does, ends the run ``aborted`` ("cancelled by staff:…") with exact counts and no
-orphans, and its command says it was cancelled — not purged: what it made stays, purgeable."""
+orphans, and its command says it was cancelled — not purged: what it made stays, purgeable.
+
+The process is held after its first batch (a pause failpoint), so Cancel always meets it in
+progress and it stops exactly there: one whole batch made, whatever else the machine runs."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import User
 from django.db import connection
@@ -16,6 +18,7 @@ from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from synthadmin.failpoints import ADDITIONS_AFTER_BATCH, ENV, GENERATE_AFTER_BATCH, PAUSE
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
@@ -23,7 +26,16 @@ from synthadmin.services.requests import GenerationRequest
 from tests.invariants import assert_invariants
 from tests.ops.helpers import finish, start_manage, test_database_env, wait_for
 
-GENERATE = ("generate_synthetic", "--patients", "2000", "--checkins", "30", "--concurrency", "2")
+#: Three batches: the process is held after the first, Cancel arrives, the others never start.
+PATIENTS = 12
+BATCH = 4
+#: One batch at a time, so that the one held is the only one written.
+GENERATE = ("generate_synthetic", "--patients", str(PATIENTS), "--checkins", "5", "--concurrency", "1")
+
+
+def _held_after_first_batch(point: str) -> dict[str, str]:
+    """Batches of ``BATCH``; the process held after its first one until it is asked to stop."""
+    return test_database_env({"SYNTHADMIN_BATCH_USERS": str(BATCH), ENV: f"{point}:{PAUSE}"})
 
 
 def _count(query: str, params: list) -> int:
@@ -44,11 +56,12 @@ def _cancel_through_the_page(client, run: SyntheticRun) -> str:
     return message
 
 
-@pytest.mark.exclusive
 def test_cancel_stops_an_inline_generation_with_exact_counts(client, real_population):
-    generating = start_manage(*GENERATE, env=test_database_env())
+    generating = start_manage(*GENERATE, env=_held_after_first_batch(GENERATE_AFTER_BATCH))
     try:
-        wait_for(lambda: SyntheticUser.objects.filter(state="complete").count() >= 5, generating, timeout=120)
+        wait_for(
+            lambda: SyntheticUser.objects.filter(state="complete").count() >= BATCH, generating, timeout=60
+        )
         run = SyntheticRun.objects.get()
         assert not run.background and run.status == SyntheticRun.Status.RUNNING
 
@@ -81,7 +94,7 @@ def test_cancel_stops_an_inline_generation_with_exact_counts(client, real_popula
     # Exact counts: the run's figures are its rows.
     complete = SyntheticUser.objects.filter(run=run, state="complete")
     ids = [str(u) for u in complete.values_list("user_id", flat=True)]
-    assert 5 <= run.patients_created == len(ids) < 2000
+    assert run.patients_created == len(ids) == BATCH < PATIENTS  # the batch it was held after
     assert f"{run.patients_created} patients and 0 therapists are complete" in line
     marker = "SELECT count(*) FROM auth.users WHERE raw_app_meta_data -> 'synthadmin' ->> 'run_id' = %s"
     assert _count(marker, [str(run.pk)]) == len(ids)
@@ -96,15 +109,14 @@ def test_cancel_stops_an_inline_generation_with_exact_counts(client, real_popula
     assert_invariants(real_population)  # no orphans, every count its rows, real rows untouched
 
 
-@pytest.mark.exclusive
 def test_cancel_stops_an_inline_addition_of_days_between_batches(client, real_population):
     made = population_generate(
         request=GenerationRequest(
-            patients=120,
+            patients=PATIENTS,
             checkin_days=3,
             seed=21,
             adherence=1.0,
-            end_date=timezone.localdate() - dt.timedelta(days=1800),
+            end_date=timezone.localdate() - dt.timedelta(days=5),
         ),
         started_by=Starter("os:tester"),
     )
@@ -113,10 +125,10 @@ def test_cancel_stops_an_inline_addition_of_days_between_batches(client, real_po
         "--to-today",
         "--run",
         str(made.run_id),
-        env=test_database_env({"SYNTHADMIN_BATCH_USERS": "4"}),
+        env=_held_after_first_batch(ADDITIONS_AFTER_BATCH),
     )
     try:
-        wait_for(lambda: CheckinAddition.objects.count() >= 8, extending, timeout=120)
+        wait_for(lambda: CheckinAddition.objects.count() >= BATCH, extending, timeout=60)
         extension = SyntheticRun.objects.get(kind=SyntheticRun.Kind.EXTEND)
 
         message = _cancel_through_the_page(client, extension)
@@ -132,7 +144,7 @@ def test_cancel_stops_an_inline_addition_of_days_between_batches(client, real_po
     extension.refresh_from_db()
     assert extension.status == SyntheticRun.Status.ABORTED and extension.purged_at is None
     records = CheckinAddition.objects.filter(run=extension, removed_at__isnull=True)
-    assert 8 <= records.count() < 120 and records.count() % 4 == 0  # whole batches, stopped part way
+    assert records.count() == BATCH < PATIENTS  # stopped part way, where it was held: one whole batch
     assert extension.checkins_created == records.aggregate(n=Sum("checkins"))["n"]
     reached = f"{records.count()} of 120 patients got their days whole"
     assert f"{reached} ({extension.checkins_created:,} check-ins)" in line

@@ -8,7 +8,10 @@ counts; nothing of the selected users is left, the others keep what they had and
 addition gave them before it stopped, no orphans, real rows byte-identical. A frozen owner gets
 one line and nothing is deleted; the same deletion, once it has stopped, finishes. A generation
 still going inline (a real ``generate_synthetic`` subprocess) is stopped the same way when some
-of its users are selected. And ``purge_synthetic --all`` stops an addition the same way."""
+of its users are selected. And ``purge_synthetic --all`` stops an addition the same way.
+
+The process is held after its first batch (a pause failpoint), so the deletion always meets it in
+progress and it stops exactly there: one whole batch written, whatever else the machine runs."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from synthadmin.admin.tasks import delete_users_task
+from synthadmin.failpoints import ADDITIONS_AFTER_BATCH, ENV, GENERATE_AFTER_BATCH, PAUSE
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
@@ -33,13 +37,20 @@ from tests.invariants import assert_invariants
 from tests.ops.helpers import finish, start_manage, test_database_env, wait_for
 
 CHANGELIST = "admin:profiles_profile_changelist"
-PATIENTS = 120
+#: Three batches: the process is held after the first, the deletion arrives, the others never start.
+PATIENTS = 12
 BATCH = 4
-#: Days each patient gets: enough that the whole addition takes about 10 s (30 batches).
-DAYS = 1800
+#: Days each patient gets.
+DAYS = 5
 #: Who the staff member deleting is, as the stopped process names them.
 BY = "staff:operator"
-GENERATE = ("generate_synthetic", "--patients", "2000", "--checkins", "30", "--concurrency", "2")
+#: One batch at a time, so that the one held is the only one written.
+GENERATE = ("generate_synthetic", "--patients", str(PATIENTS), "--checkins", "5", "--concurrency", "1")
+
+
+def _held_after_first_batch(point: str) -> dict[str, str]:
+    """Batches of ``BATCH``; the process held after its first one until it is asked to stop."""
+    return {"SYNTHADMIN_BATCH_USERS": str(BATCH), ENV: f"{point}:{PAUSE}"}
 
 
 def _count(query: str, params: list) -> int:
@@ -82,12 +93,12 @@ def _patients(run: SyntheticRun) -> list[str]:
 
 
 def _extending(run: SyntheticRun) -> tuple[subprocess.Popen, SyntheticRun]:
-    """``extend_synthetic --days`` for ``run``'s patients in a subprocess, once its first batches
-    are committed (it is in progress); the process and its ``extend`` run."""
-    env = test_database_env({"SYNTHADMIN_BATCH_USERS": str(BATCH)})
+    """``extend_synthetic --days`` for ``run``'s patients in a subprocess, once its first batch
+    is committed and it is held there (in progress); the process and its ``extend`` run."""
+    env = test_database_env(_held_after_first_batch(ADDITIONS_AFTER_BATCH))
     process = start_manage("extend_synthetic", "--days", str(DAYS), "--run", str(run.pk), env=env)
     additions = CheckinAddition.objects.filter(run__kind=SyntheticRun.Kind.EXTEND)
-    wait_for(lambda: additions.count() >= 2 * BATCH, process, timeout=120)
+    wait_for(lambda: additions.count() >= BATCH, process, timeout=60)
     return process, SyntheticRun.objects.get(kind=SyntheticRun.Kind.EXTEND)
 
 
@@ -115,8 +126,7 @@ def _assert_stopped_by_the_purge(
     assert extension.error_summary.startswith(f"cancelled by {by}")
     assert extension.cancel_requested_by.startswith(by) and extension.cancel_for_purge
     records = CheckinAddition.objects.filter(run=extension)
-    assert 2 * BATCH <= records.count() < PATIENTS  # stopped part way, between batches
-    assert records.count() % BATCH == 0  # whole batches only
+    assert records.count() == BATCH < PATIENTS  # stopped part way, where it was held: one whole batch
     assert extension.checkins_created == records.aggregate(n=Sum("checkins"))["n"]
     reached = f"{records.count()} of {PATIENTS} patients got their days whole"
     assert f"{reached} ({extension.checkins_created:,} check-ins)" in line
@@ -133,16 +143,18 @@ def _assert_the_rest_kept_what_they_had(extension: SyntheticRun, kept: list[str]
     assert extension.purged_at is None
 
 
-@pytest.mark.exclusive
 @pytest.mark.parametrize("where", ["in the request", "as its background task"])
 def test_deleting_selected_users_stops_the_addition_of_days_to_them_first(
     client, staff_all, real_population, generated, where
 ):
     patients = _patients(generated)
-    selected, kept = patients[::2], patients[1::2]  # half of them, some reached by the addition
     client.force_login(staff_all)
     extending, extension = _extending(generated)
     try:
+        # Half of those the addition reached and half of the others.
+        reached = sorted(str(u) for u in CheckinAddition.objects.values_list("user_id", flat=True))
+        rest = [p for p in patients if p not in reached]
+        selected, kept = reached[::2] + rest[::2], reached[1::2] + rest[1::2]
         if where == "in the request":
             shown = _delete_through_the_admin(client, selected)
         else:  # what a worker runs for a large selection
@@ -171,7 +183,6 @@ def test_deleting_selected_users_stops_the_addition_of_days_to_them_first(
     assert_invariants(real_population)  # no orphans, every count its rows, real rows untouched
 
 
-@pytest.mark.exclusive
 def test_a_frozen_addition_gets_one_line_nothing_deleted_and_the_same_deletion_finishes_later(
     client, staff_all, real_population, generated, settings
 ):
@@ -208,14 +219,13 @@ def test_a_frozen_addition_gets_one_line_nothing_deleted_and_the_same_deletion_f
     assert_invariants(real_population)
 
 
-@pytest.mark.exclusive
 def test_deleting_some_users_of_a_generation_in_progress_stops_it_first(client, staff_all, real_population):
-    generating = start_manage(*GENERATE, env=test_database_env())
+    generating = start_manage(*GENERATE, env=test_database_env(_held_after_first_batch(GENERATE_AFTER_BATCH)))
     try:
         complete = SyntheticUser.objects.filter(state="complete")
-        wait_for(lambda: complete.count() >= 5, generating, timeout=120)
+        wait_for(lambda: complete.count() >= BATCH, generating, timeout=60)
         run = SyntheticRun.objects.get()
-        selected = [str(u) for u in complete.order_by("id").values_list("user_id", flat=True)[:5]]
+        selected = [str(u) for u in complete.order_by("id").values_list("user_id", flat=True)[:2]]
         client.force_login(staff_all)
 
         shown = _delete_through_the_admin(client, selected)
@@ -224,7 +234,7 @@ def test_deleting_some_users_of_a_generation_in_progress_stops_it_first(client, 
         if generating.poll() is None:
             generating.kill()
 
-    assert any(m.startswith("Deleted 5 synthetic users") for m in shown), shown
+    assert any(m.startswith("Deleted 2 synthetic users") for m in shown), shown
     assert generating.returncode == 3, err
     (line,) = [line for line in err.splitlines() if line.startswith("CommandError:")]
     assert line.startswith(f"CommandError: stopped: purged by {BY}:"), line
@@ -242,8 +252,8 @@ def test_deleting_some_users_of_a_generation_in_progress_stops_it_first(client, 
         str(u)
         for u in SyntheticUser.objects.filter(run=run, state="complete").values_list("user_id", flat=True)
     ]
-    assert SyntheticUser.objects.filter(run=run, state="purged").count() == 5
-    assert 5 <= run.patients_created == 5 + len(rest) < 2000
+    assert SyntheticUser.objects.filter(run=run, state="purged").count() == 2
+    assert run.patients_created == 2 + len(rest) == BATCH < PATIENTS  # the batch it was held after
     assert f"of the {run.patients_created} patients and 0 therapists it made" in line
     assert _left_of(rest)["profiles"] == len(rest)
     assert not SyntheticUser.objects.filter(run=run, state="intent").exists()
@@ -251,7 +261,6 @@ def test_deleting_some_users_of_a_generation_in_progress_stops_it_first(client, 
     assert_invariants(real_population)
 
 
-@pytest.mark.exclusive
 def test_purge_all_stops_the_addition_of_days_first(real_population, generated):
     """``purge_synthetic --all`` (no ``--run``): every run in progress is asked to stop first."""
     patients = _patients(generated)

@@ -1,5 +1,7 @@
 """A worker killed with -9 mid-user: another worker finishes the run (no orphan, no duplicate).
-Cancel from the run page mid-run: the run ends ``aborted`` within seconds, nothing half-made."""
+Cancel from the run page mid-run: the run ends ``aborted`` within seconds, nothing half-made,
+no batch started after the request (the worker held after its first batch by a pause failpoint,
+so the cancel always meets the run in progress, at a known point)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from django.urls import reverse
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
+from synthadmin.failpoints import ENV, GENERATE_AFTER_BATCH, PAUSE
 from synthadmin.models import RunChunk, SyntheticRun, SyntheticUser
 from synthadmin.services.chunks import run_enqueue
 from synthadmin.services.ledger import Starter
@@ -26,12 +29,19 @@ pytestmark = pytest.mark.django_db(transaction=True)
 #: killed or stopped worker leaves as much for the next one to take over, a quarter as long.
 PATIENTS = 150
 CHUNK_USERS = 25
+#: Users per batch where the test holds a chunk at a batch boundary.
+BATCH = 5
 
 
-def _enqueue(patients: int, *, therapists: int = 4) -> SyntheticRun:
+def _enqueue(patients: int, *, therapists: int = 4, concurrency: int | None = None) -> SyntheticRun:
     return run_enqueue(
         request=GenerationRequest(
-            patients=patients, therapists=therapists, checkin_days=30, seed=99, end_date=dt.date(2026, 6, 30)
+            patients=patients,
+            therapists=therapists,
+            checkin_days=30,
+            seed=99,
+            end_date=dt.date(2026, 6, 30),
+            concurrency=concurrency,
         ),
         started_by=Starter("os:test"),
     )
@@ -83,17 +93,17 @@ def test_a_worker_killed_mid_user_is_replaced_and_the_run_completes(workers, set
     assert not tasks.filter(status=TaskResultStatus.RUNNING).exists()
 
 
-@pytest.mark.exclusive
-def test_cancel_from_the_run_page_aborts_the_run_within_seconds(client, workers):
+def test_cancel_from_the_run_page_aborts_the_run_within_seconds(client, workers, settings):
     user = User.objects.create_superuser("operator", "operator@example.com", "pw-for-tests")
     client.force_login(user)
-    run = _enqueue(1500, therapists=0)
-    # A chunk stops between batches (a started batch is finished): batches of 20, so that what
-    # starts in the quarter second a worker takes to see the cancel stays within the bound below.
-    workers.start(extra={"SYNTHADMIN_BATCH_USERS": "20"})
+    settings.SYNTHADMIN_CHUNK_USERS = CHUNK_USERS
+    # Four chunks of five batches, one batch at a time; the worker is held after the first batch
+    # of the first chunk until the run winds down (a chunk stops between batches).
+    run = _enqueue(4 * CHUNK_USERS, therapists=0, concurrency=1)
+    workers.start(extra={"SYNTHADMIN_BATCH_USERS": str(BATCH), ENV: f"{GENERATE_AFTER_BATCH}:{PAUSE}"})
     wait_until(
-        lambda: run.users.filter(state=SyntheticUser.State.COMPLETE).count() >= 50,
-        timeout=120,
+        lambda: run.users.filter(state=SyntheticUser.State.COMPLETE).count() >= BATCH,
+        timeout=60,
         what="the run to be under way",
         workers=workers,
     )
@@ -107,12 +117,10 @@ def test_cancel_from_the_run_page_aborts_the_run_within_seconds(client, workers)
     run.refresh_from_db()
     assert run.status == SyntheticRun.Status.ABORTED
     assert run.cancel_requested_by == "staff:operator"
-    assert 50 <= run.patients_created < 1500
-    # Running chunks read the cancel flag every 0.25 s (not only at 5 s heartbeats): only the users
-    # started within that moment, and those in flight, come after the request.
-    started_after = run.users.filter(created_at__gt=run.cancel_requested_at).count()
-    print(f"{started_after} user(s) started after the cancel request")
-    assert started_after <= 60
+    assert run.patients_created == BATCH  # the batch it was held after, and no other
+    # The running chunk reads the cancel flag (every 0.25 s) and starts no batch after it.
+    assert not run.users.filter(created_at__gt=run.cancel_requested_at).exists()
+    assert run.users.count() == BATCH
     assert set(run.chunks.values_list("state", flat=True)) <= {RunChunk.State.DONE, RunChunk.State.CANCELLED}
     assert LogEntry.objects.filter(object_id=str(run.pk), action_flag=CHANGE).exists()
     assert_run_invariants(run.pk)

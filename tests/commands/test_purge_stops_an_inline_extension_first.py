@@ -4,7 +4,10 @@ run, started for the purged run's patients, or the purged run itself — and ask
 through the database (the cancel flag ``run_watch.CancelWatch`` reads, as for a generation);
 the extending process finishes the batch it is writing, stops, records its run ``aborted`` with
 exact counts and ends with one line, "stopped: purged by …" (exit 3); then the purge removes
-everything it names and records it purged. Real rows stay byte-identical."""
+everything it names and records it purged. Real rows stay byte-identical.
+
+The addition is held after its first batch (a pause failpoint), so the purge always meets it in
+progress, and it stops exactly there: one whole batch written, whatever else the machine runs."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
+from synthadmin.failpoints import ADDITIONS_AFTER_BATCH, ENV, PAUSE
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from synthadmin.services.generation import population_generate
 from synthadmin.services.ledger import Starter
@@ -23,10 +27,11 @@ from tests.dbutil import manage
 from tests.invariants import assert_invariants
 from tests.ops.helpers import finish, start_manage, test_database_env, wait_for
 
-PATIENTS = 120
+#: Three batches: the addition is held after the first, the purge arrives, the other two never start.
+PATIENTS = 12
 BATCH = 4
-#: Days each patient gets: enough that the whole addition takes about 10 s (30 batches), a purge reaching it in 2.
-DAYS = 1800
+#: Days each patient gets.
+DAYS = 5
 MODES = {"to today": ("--to-today",), "add days": ("--days", str(DAYS))}
 
 
@@ -64,12 +69,12 @@ def generated(real_population) -> SyntheticRun:
 
 
 def _extending(mode: str, run: SyntheticRun):
-    """``extend_synthetic`` for ``run``'s patients in a subprocess, once its first batches are
-    committed (it is in progress); the process and its ``extend`` run."""
-    env = test_database_env({"SYNTHADMIN_BATCH_USERS": str(BATCH)})
+    """``extend_synthetic`` for ``run``'s patients in a subprocess, once its first batch is
+    committed and it is held there (in progress); the process and its ``extend`` run."""
+    env = test_database_env({"SYNTHADMIN_BATCH_USERS": str(BATCH), ENV: f"{ADDITIONS_AFTER_BATCH}:{PAUSE}"})
     process = start_manage("extend_synthetic", *MODES[mode], "--run", str(run.pk), env=env)
     additions = CheckinAddition.objects.filter(run__kind=SyntheticRun.Kind.EXTEND)
-    wait_for(lambda: additions.count() >= 2 * BATCH, process, timeout=120)
+    wait_for(lambda: additions.count() >= BATCH, process, timeout=60)
     return process, SyntheticRun.objects.get(kind=SyntheticRun.Kind.EXTEND)
 
 
@@ -85,8 +90,7 @@ def _assert_stopped_by_the_purge(process, err: str, extension: SyntheticRun, mod
     assert extension.error_summary.startswith("cancelled by purge_synthetic (os:")
     assert extension.cancel_requested_by.startswith("purge_synthetic (os:") and extension.cancel_for_purge
     records = CheckinAddition.objects.filter(run=extension)
-    assert 2 * BATCH <= records.count() < PATIENTS  # stopped part way, between batches
-    assert records.count() % BATCH == 0  # whole batches only
+    assert records.count() == BATCH < PATIENTS  # stopped part way, where it was held: one whole batch
     assert extension.checkins_created == records.aggregate(n=Sum("checkins"))["n"]
     reached = f"{records.count()} of {PATIENTS} patients got their days whole"
     assert f"{reached} ({extension.checkins_created:,} check-ins)" in line
@@ -97,7 +101,6 @@ def _assert_stopped_by_the_purge(process, err: str, extension: SyntheticRun, mod
         assert "run the same command again to finish: --to-today adds only the days still missing" in line
 
 
-@pytest.mark.exclusive
 @pytest.mark.parametrize("mode", MODES)
 def test_purging_the_run_stops_the_addition_of_days_to_its_patients_first(real_population, generated, mode):
     extending, extension = _extending(mode, generated)
@@ -125,7 +128,6 @@ def test_purging_the_run_stops_the_addition_of_days_to_its_patients_first(real_p
     assert_invariants(real_population)
 
 
-@pytest.mark.exclusive
 @pytest.mark.parametrize("mode", MODES)
 def test_purging_the_addition_itself_stops_it_then_removes_its_days(real_population, generated, mode):
     ids = [str(u) for u in SyntheticUser.objects.filter(run=generated).values_list("user_id", flat=True)]
