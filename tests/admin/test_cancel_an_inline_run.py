@@ -146,7 +146,7 @@ def test_cancel_stops_an_inline_addition_of_days_between_batches(client, real_po
     records = CheckinAddition.objects.filter(run=extension, removed_at__isnull=True)
     assert records.count() == BATCH < PATIENTS  # stopped part way, where it was held: one whole batch
     assert extension.checkins_created == records.aggregate(n=Sum("checkins"))["n"]
-    reached = f"{records.count()} of 120 patients got their days whole"
+    reached = f"{records.count()} of {PATIENTS} patients got their days whole"
     assert f"{reached} ({extension.checkins_created:,} check-ins)" in line
     assert line.endswith("Run the same command again to finish: --to-today adds only the days still missing")
     assert_invariants(real_population)  # every ledger count equals its check-ins, real rows untouched

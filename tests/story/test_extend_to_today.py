@@ -282,18 +282,20 @@ def test_a_selection_is_one_of_ids_a_run_or_all(transactional_db):
     assert SyntheticRun.objects.count() == 0
 
 
-def test_a_stop_before_the_first_patient_aborts_the_run_and_writes_no_checkins(supabase_tables_cleanup):
+def test_a_stop_before_the_first_patient_starts_no_run_and_writes_no_checkins(supabase_tables_cleanup):
     import threading
 
     _generate(patients=2, days=20, ended_days_ago=4, pattern="stable")
     before = _checkins()
+    runs_before = SyntheticRun.objects.count()
     stop = threading.Event()
     stop.set()
 
     done = checkins_extend_to_today(all_patients=True, started_by=STARTER, stop=stop)
-    assert done.report is not None
 
-    assert done.stopped and done.patients_extended == 0 and done.report.status == "aborted"
+    # Asked to stop while choosing: no run is recorded (nothing to purge), nothing is written.
+    assert done.stopped and done.patients_extended == 0 and done.report is None
+    assert SyntheticRun.objects.count() == runs_before
     assert _checkins() == before and not CheckinAddition.objects.exists()
     # Run again without the stop: it finishes.
     assert checkins_extend_to_today(all_patients=True, started_by=STARTER).patients_extended == 2
