@@ -16,7 +16,7 @@ from django.urls import reverse
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
-from synthadmin.failpoints import ENV, GENERATE_AFTER_BATCH, PAUSE
+from synthadmin.failpoints import AFTER_AUTH_CREATE, ENV, GENERATE_AFTER_BATCH, PAUSE
 from synthadmin.models import RunChunk, SyntheticRun, SyntheticUser
 from synthadmin.services.chunks import run_enqueue
 from synthadmin.services.ledger import Starter
@@ -62,10 +62,12 @@ def _in_flight(run: SyntheticRun, worker_pid: int) -> bool:
 def test_a_worker_killed_mid_user_is_replaced_and_the_run_completes(workers, settings):
     settings.SYNTHADMIN_CHUNK_USERS = CHUNK_USERS
     run = _enqueue(PATIENTS)
-    first = workers.start()
-    wait_until(lambda: _in_flight(run, first.pid), timeout=120, what="a user in flight", workers=workers)
-    first.send_signal(signal.SIGKILL)
-    first.wait(timeout=30)
+    # The worker kills itself (-9) where its first batch's Auth users exist and none of their rows
+    # do: users in flight, at a known point (a kill sent from here after seeing an intent could
+    # land after that batch had committed: CI saw "no user was in flight").
+    first = workers.start(extra={ENV: AFTER_AUTH_CREATE})
+    first.wait(timeout=120)
+    assert first.returncode == -signal.SIGKILL
     killed = RunChunk.objects.filter(run=run, worker_pid=first.pid, state=RunChunk.State.RUNNING)
     assert killed.exists(), "the killed worker's chunk is left running"
     assert run.users.filter(state=SyntheticUser.State.INTENT).exists(), "no user was in flight"
