@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
+from collections.abc import Callable
 
 import httpx
 import psycopg
 import pytest
 from django.db import connection, connections
 
-from tests.dbutil import admin_conninfo
+from tests.dbutil import admin_conninfo, fetch_one
 from tests.deploy.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,43 +28,56 @@ pytestmark = pytest.mark.django_db(transaction=True)
 REQUESTS = 5
 
 
-def _web_sessions() -> set[int]:
-    with psycopg.connect(admin_conninfo(connection.settings_dict["NAME"]), autocommit=True) as conn:
-        rows = conn.execute(  # this database's: other tests' servers run at the same time
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND application_name = 'synthadmin web'"
-        )
-        return {pid for (pid,) in rows.fetchall()}
+@pytest.fixture
+def web_sessions() -> Callable[[], set[int]]:
+    """``web_sessions()``: the web sessions on this test's database opened since the test began.
+    Other tests' servers run at the same time on other databases, and the session of a server an
+    earlier test on this database stopped can still be listed for a moment while its backend
+    exits (CI saw 3 sessions of a budget of 2): counted from the database's clock at the start."""
+    conninfo = admin_conninfo(connection.settings_dict["NAME"])
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        began = fetch_one(conn.execute("SELECT now()"))[0]
+
+    def sessions() -> set[int]:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND application_name = 'synthadmin web' AND backend_start >= %s",
+                [began],
+            )
+            return {pid for (pid,) in rows.fetchall()}
+
+    return sessions
 
 
-def _sessions_across_requests(server) -> list[set[int]]:
+def _sessions_across_requests(server, web_sessions: Callable[[], set[int]]) -> list[set[int]]:
     seen = []
     for _ in range(REQUESTS):
         assert httpx.get(f"{server.url}/healthz", timeout=10).status_code == 200
-        seen.append(_web_sessions())
+        seen.append(web_sessions())
     return seen
 
 
-def test_one_session_serves_request_after_request(production_server):
+def test_one_session_serves_request_after_request(production_server, web_sessions):
     server = production_server(SYNTHADMIN_WEB_THREADS="1")
-    seen = _sessions_across_requests(server)
+    seen = _sessions_across_requests(server, web_sessions)
     assert all(sessions == seen[0] for sessions in seen), seen
     assert len(seen[0]) == 1
 
 
-def test_without_a_max_age_each_request_has_its_own_session(production_server):
+def test_without_a_max_age_each_request_has_its_own_session(production_server, web_sessions):
     server = production_server(SYNTHADMIN_WEB_THREADS="1", SYNTHADMIN_WEB_CONN_MAX_AGE="0")
     for _ in range(REQUESTS):
         assert httpx.get(f"{server.url}/healthz", timeout=10).status_code == 200
         # Closed at the request's end (its server session may take a moment to go).
-        wait_for(lambda: not _web_sessions(), timeout=10, what="the request's session to close")
+        wait_for(lambda: not web_sessions(), timeout=10, what="the request's session to close")
 
 
 def test_the_test_process_keeps_no_connection_between_requests():
     assert connections.settings["default"]["CONN_MAX_AGE"] == 0
 
 
-def test_request_threads_share_the_connection_budget(production_server):
+def test_request_threads_share_the_connection_budget(production_server, web_sessions):
     """Eight request threads, two connections allowed: sixteen requests at once all answer,
     and the process never holds more than two sessions."""
     server = production_server(SYNTHADMIN_WEB_THREADS="8", SYNTHADMIN_DB_CONNECTIONS="2")
@@ -73,7 +87,7 @@ def test_request_threads_share_the_connection_budget(production_server):
     def watch() -> None:
         nonlocal most
         while not done.is_set():
-            most = max(most, len(_web_sessions()))
+            most = max(most, len(web_sessions()))
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
