@@ -15,7 +15,6 @@ progress and it stops exactly there: one whole batch written, whatever else the 
 
 from __future__ import annotations
 
-import datetime as dt
 import signal
 import subprocess
 
@@ -24,17 +23,13 @@ from django.contrib.admin.models import DELETION, LogEntry
 from django.db import connection
 from django.db.models import Sum
 from django.urls import reverse
-from django.utils import timezone
 
 from synthadmin.admin.tasks import delete_users_task
 from synthadmin.failpoints import ADDITIONS_AFTER_BATCH, ENV, GENERATE_AFTER_BATCH, PAUSE
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
-from synthadmin.services.generation import population_generate
-from synthadmin.services.ledger import Starter
-from synthadmin.services.requests import GenerationRequest
 from tests.dbutil import manage
 from tests.invariants import assert_invariants
-from tests.ops.helpers import finish, start_manage, test_database_env, wait_for
+from tests.ops.helpers import finish, run_ended_days_ago, start_manage, test_database_env, wait_for
 
 CHANGELIST = "admin:profiles_profile_changelist"
 #: Three batches: the process is held after the first, the deletion arrives, the others never start.
@@ -74,18 +69,7 @@ def _left_of(ids: list[str]) -> dict[str, int]:
 @pytest.fixture
 def generated(real_population) -> SyntheticRun:
     """A generate run of ``PATIENTS`` patients whose histories ended ``DAYS`` days ago."""
-    report = population_generate(
-        request=GenerationRequest(
-            patients=PATIENTS,
-            checkin_days=3,
-            seed=21,
-            adherence=1.0,
-            end_date=timezone.localdate() - dt.timedelta(days=DAYS),
-        ),
-        started_by=Starter("os:tester"),
-    )
-    assert report.status == "succeeded"
-    return SyntheticRun.objects.get(pk=report.run_id)
+    return run_ended_days_ago(PATIENTS, DAYS, checkin_days=3, seed=21)
 
 
 def _patients(run: SyntheticRun) -> list[str]:

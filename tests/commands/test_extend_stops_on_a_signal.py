@@ -22,12 +22,9 @@ from django.utils import timezone
 
 from synthadmin.failpoints import ADDITIONS_AFTER_BATCH, ENV
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
-from synthadmin.services.generation import population_generate
-from synthadmin.services.ledger import Starter
-from synthadmin.services.requests import GenerationRequest
 from tests.dbutil import manage
 from tests.invariants import assert_invariants
-from tests.ops.helpers import finish, start_manage, test_database_env
+from tests.ops.helpers import finish, run_ended_days_ago, start_manage, test_database_env
 
 PATIENTS = 12
 BATCH = 4
@@ -37,18 +34,7 @@ DAYS = 20  # days --days adds (its check-ins at the default adherence); --to-tod
 
 @pytest.fixture
 def generated(real_population) -> SyntheticRun:
-    report = population_generate(
-        request=GenerationRequest(
-            patients=PATIENTS,
-            checkin_days=HISTORY,
-            seed=7,
-            adherence=1.0,
-            end_date=timezone.localdate() - dt.timedelta(days=DAYS),
-        ),
-        started_by=Starter("os:tester"),
-    )
-    assert report.status == "succeeded"
-    return SyntheticRun.objects.get(pk=report.run_id)
+    return run_ended_days_ago(PATIENTS, DAYS, checkin_days=HISTORY, seed=7)
 
 
 def _checkins_per_patient(run: SyntheticRun) -> Counter:

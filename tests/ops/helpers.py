@@ -77,3 +77,29 @@ def finish(process: subprocess.Popen, *, timeout: float = 120) -> tuple[str, str
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def run_ended_days_ago(patients: int, days_ago: int, *, checkin_days: int = 3, seed: int = 21):
+    """A succeeded generate run (in this process) of ``patients`` with full adherence, whose
+    histories of ``checkin_days`` ended ``days_ago`` days ago: days for an extension to add."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from synthadmin.models import SyntheticRun
+    from synthadmin.services.generation import population_generate
+    from synthadmin.services.ledger import Starter
+    from synthadmin.services.requests import GenerationRequest
+
+    report = population_generate(
+        request=GenerationRequest(
+            patients=patients,
+            checkin_days=checkin_days,
+            seed=seed,
+            adherence=1.0,
+            end_date=timezone.localdate() - dt.timedelta(days=days_ago),
+        ),
+        started_by=Starter("os:tester"),
+    )
+    assert report.status == "succeeded"
+    return SyntheticRun.objects.get(pk=report.run_id)
