@@ -410,7 +410,8 @@ def _delete_all(users: list[_User], calls: _Calls, progress: ProgressListener) -
     else:
         stopped_by = _delete_each(users, calls, progress)
     for user in users:
-        if not user.deleted and not user.error and not user.abort and not user.blocked:
+        # Settled without a delete of ours (someone else's delete got there first) is done too.
+        if not user.settled and not user.error and not user.abort and not user.blocked:
             user.error = "not attempted: purge stopped (run the same purge again to finish)"
     return stopped_by
 
