@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Collection
+from typing import cast
 
 import pytest
 from django.db import connection
@@ -89,7 +90,7 @@ def test_supabase_a_user_deleted_by_someone_else_first_is_settled(real_populatio
 @pytest.mark.django_db(transaction=True)
 def test_local_a_user_deleted_by_someone_else_first_is_settled(real_population):
     run_id = _generate()
-    gateway = _LocalRaced.from_settings()
+    gateway = cast(_LocalRaced, _LocalRaced.from_settings())
     gateway.target = _first_patient(run_id)
     report = synthetic_users_purge(run=run_id, gateway=gateway)
     _assert_settled_not_reported(report, run_id, real_population)
