@@ -7,17 +7,18 @@ server), connection set-up included. For each RTT (default 0, 10, 40, 100 ms):
 
 * generate, local Auth backend: N patients x D days, and a 1-patient run — start-up round trips
   are the 1-patient run's minus one batch, a batch's are (N-run - 1-run) / (batches - 1);
-* generate, Supabase Auth backend through the Auth test server (its own process, ``--auth-ms``
-  per call, default 100 ms), at the default concurrency: N patients and 1, split the same way;
+* generate, Supabase Auth backend through the Auth test server (its own process, answering
+  each call ``--auth-ms`` after reading it, default 100 ms, its own work included: its
+  ``service_time``), at the default concurrency: N patients and 1, split the same way;
 * purge, extend to today and export of the local run.
 
 Printed per case: round trips in all, per user, at start-up and per batch; wall time; and the
 floor with the ratio. For the local backend and the other commands the floor is the same command
 at RTT 0 plus the budget's round trips (15 at start-up, 12 per batch) x RTT. For the Supabase
 runs it is the issue's floor: Auth calls / concurrency x Auth latency + batches x 12 x RTT; a
-second line gives what the Auth test server itself took per create (from receiving the request
-to answering it, its injected latency included: its own work on this machine comes on top) and
-the floor with that instead of the nominal latency. The Supabase runs' split of round trips into
+second line gives what the Auth test server took per create, measured (from reading the request
+to answering it: the nominal time, or more where its own work on this machine took longer) and
+the floor with that instead of the nominal time. The Supabase runs' split of round trips into
 start-up and per batch includes the run's cancel watch (``services.run_watch``: one read of the
 run's cancel flag every 0.25 s, on its own connection, never waited for): the N-patient run is
 longer, so it makes more of them. Run from the repository root:
@@ -40,6 +41,7 @@ import uuid
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -100,7 +102,11 @@ def _drop(server: dict[str, object], name: str) -> None:
 
 
 def _url(server: dict[str, object], name: str, port: int | None = None) -> str:
-    return f"postgresql://{server['user']}@{server['host']}:{port or server['port']}/{name}"
+    """The URL of ``name`` directly, or through the proxy on ``port`` (always TCP on 127.0.0.1)."""
+    if port is not None:
+        return f"postgresql://{server['user']}@127.0.0.1:{port}/{name}"
+    host = quote(str(server["host"]), safe="")  # a socket directory (the embedded server) too
+    return f"postgresql://{server['user']}@{host}:{server['port']}/{name}"
 
 
 def _manage(
@@ -138,7 +144,7 @@ def _serve_auth(conninfo: str, latency: float, pipe: Connection) -> None:
     from tests.support.gotrue import GoTrueDouble
 
     with GoTrueDouble(conninfo=conninfo, max_idle_connections=40) as server:
-        server.faults.latency(latency)
+        server.faults.service_time(latency)  # answers each call that long after reading it
         pipe.send((server.url, server.service_role_key))
         seen = 0
         while pipe.recv() == "stats":
@@ -283,7 +289,7 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=300)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--rtt", default="0,10,40,100", help="round-trip times in ms, comma-separated")
-    parser.add_argument("--auth-ms", type=float, default=100.0, help="Auth test server latency; -1 skips it")
+    parser.add_argument("--auth-ms", type=float, default=100.0, help="Auth test server time per call; -1 skips it")
     options = parser.parse_args()
     server = _server()
     rows: list[Measured] = []

@@ -228,6 +228,23 @@ def test_latency_applies_to_every_request(gotrue, supabase_admin):
     assert time.monotonic() - started < 0.05
 
 
+def test_a_service_time_answers_each_request_that_long_after_it_was_read(gotrue, supabase_admin):
+    """``service_time``: a server "at 200 ms per call", its own work (the create writes
+    ``auth.users``) inside the 200 ms rather than on top of them, as ``latency`` adds it. Only
+    "no sooner" is asserted of the clock here: a machine busy with other tests may answer later."""
+    gotrue.faults.service_time(0.2)
+    user = supabase_admin.auth.admin.create_user(new_user()).user
+    supabase_admin.auth.admin.get_user_by_id(user.id)
+    served = [r.answered_at - r.received_at for r in gotrue.requests if r.answered_at is not None]
+    assert len(served) == 2 and all(seconds >= 0.2 for seconds in served), served
+    gotrue.faults.service_time(30)
+    gotrue.faults.clear()  # ...takes it away: answered long before 30 s
+    gotrue.reset()
+    supabase_admin.auth.admin.get_user_by_id(user.id)
+    (record,) = gotrue.requests
+    assert record.answered_at is not None and record.answered_at - record.received_at < 10
+
+
 def test_counters_and_records(gotrue, supabase_admin):
     user = supabase_admin.auth.admin.create_user(new_user()).user
     supabase_admin.auth.admin.get_user_by_id(user.id)

@@ -59,6 +59,7 @@ class FaultPlan:
         self._lock = threading.Lock()
         self._occupier = occupier
         self._latency = 0.0
+        self._service_time = 0.0
         self._reject: tuple[int, str | None, str, bool] | None = None
         self._before: list[Fault] = []
         self._after: list[Fault] = []
@@ -77,6 +78,13 @@ class FaultPlan:
         """Delay every request by ``seconds`` (e.g. 0.05 for a benchmark); 0 turns it off."""
         with self._lock:
             self._latency = max(0.0, float(seconds))
+
+    def service_time(self, seconds: float) -> None:
+        """Answer every request ``seconds`` after it was read, the server's own work included (a
+        server "at 100 ms per call": ``latency`` comes on top of that work, this does not; work
+        that takes longer is answered when done); 0 turns it off."""
+        with self._lock:
+            self._service_time = max(0.0, float(seconds))
 
     def fail_next(
         self,
@@ -225,6 +233,7 @@ class FaultPlan:
         """Remove every fault, latency and rejection."""
         with self._lock:
             self._latency = 0.0
+            self._service_time = 0.0
             self._reject = None
             self._before.clear()
             self._after.clear()
@@ -258,6 +267,10 @@ class FaultPlan:
     def current_latency(self) -> float:
         with self._lock:
             return self._latency
+
+    def current_service_time(self) -> float:
+        with self._lock:
+            return self._service_time
 
     def current_rejection(self) -> tuple[int, str | None, str, bool] | None:
         with self._lock:

@@ -228,6 +228,9 @@ class Handler(BaseHTTPRequestHandler):
     def _send_raw(
         self, status: int, payload: bytes, content_type: str, headers: dict[str, str] | None = None
     ) -> None:
+        pending = self._record.received_at + self.double.faults.current_service_time() - time.monotonic()
+        if self.double.sleep(pending):
+            raise DropConnection
         self.double.answered(self._record, status, (headers or {}).get("Retry-After"))
         if self._trickle is not None:
             self._send_trickle(status, payload, content_type, headers or {})
