@@ -289,7 +289,9 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=300)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--rtt", default="0,10,40,100", help="round-trip times in ms, comma-separated")
-    parser.add_argument("--auth-ms", type=float, default=100.0, help="Auth test server time per call; -1 skips it")
+    parser.add_argument(
+        "--auth-ms", type=float, default=100.0, help="Auth test server time per call; -1 skips it"
+    )
     options = parser.parse_args()
     server = _server()
     rows: list[Measured] = []
