@@ -15,6 +15,7 @@ then the full flush runs. ``install`` puts it in place of Django's for the whole
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.management import call_command
@@ -28,16 +29,20 @@ KEPT = ("django_content_type", "auth_permission")
 _kept_counts: dict[str, tuple[int, ...]] = {}
 
 
+def _counts_sql(quote: Callable[[str], str]) -> str:
+    """The row counts of the ``KEPT`` tables, as select-list items."""
+    return ", ".join(f"(SELECT count(*) FROM {quote(t)})" for t in KEPT)
+
+
 def flush_changed(alias: str) -> None:
     """Empty every table of the installed apps that holds rows (see the module's docstring)."""
     connection = connections[alias]
     quote = connection.ops.quote_name
     tables = [t for t in connection.introspection.django_table_names(only_existing=True) if t not in KEPT]
     probes = [f"CASE WHEN EXISTS (SELECT 1 FROM {quote(t)}) THEN %s END" for t in tables]
-    counts = [f"(SELECT count(*) FROM {quote(t)})" for t in KEPT]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT array_remove(ARRAY[{', '.join(probes)}]::text[], NULL), {', '.join(counts)}",
+            f"SELECT array_remove(ARRAY[{', '.join(probes)}]::text[], NULL), {_counts_sql(quote)}",
             tables,
         )
         non_empty, *kept = cursor.fetchone()
@@ -54,15 +59,15 @@ def _full_flush(alias: str) -> None:
     connection = connections[alias]
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(f"(SELECT count(*) FROM {quote(t)})" for t in KEPT))
+        cursor.execute(f"SELECT {_counts_sql(quote)}")
         _kept_counts[alias] = tuple(cursor.fetchone())
 
 
 def _fixture_teardown(self: Any) -> None:
+    if self.available_apps is not None or self.serialized_rollback:
+        _original(self)  # what this module does not cover: Django's own
+        return
     for alias in self._databases_names(include_mirrors=False):
-        if self.available_apps is not None or self.serialized_rollback:
-            _original(self)  # what this module does not cover: Django's own
-            return
         flush_changed(alias)
 
 

@@ -15,7 +15,6 @@ progress and it stops exactly there: one whole batch written, whatever else the 
 
 from __future__ import annotations
 
-import signal
 import subprocess
 
 import pytest
@@ -29,7 +28,7 @@ from synthadmin.failpoints import ADDITIONS_AFTER_BATCH, ENV, GENERATE_AFTER_BAT
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
 from tests.dbutil import manage
 from tests.invariants import assert_invariants
-from tests.ops.helpers import finish, run_ended_days_ago, start_manage, test_database_env, wait_for
+from tests.ops.helpers import finish, frozen, run_ended_days_ago, start_manage, test_database_env, wait_for
 
 CHANGELIST = "admin:profiles_profile_changelist"
 #: Three batches: the process is held after the first, the deletion arrives, the others never start.
@@ -175,12 +174,9 @@ def test_a_frozen_addition_gets_one_line_nothing_deleted_and_the_same_deletion_f
     settings.SYNTHADMIN_PURGE_CANCEL_WAIT_SECONDS = 2
     extending, extension = _extending(generated)
     try:
-        extending.send_signal(signal.SIGSTOP)  # alive, but it reads nothing: it cannot stop
-        try:
+        with frozen(extending):  # alive, but it cannot stop
             refused = _delete_through_the_admin(client, patients)
             left = _left_of(patients)
-        finally:
-            extending.send_signal(signal.SIGCONT)
         _out, err = finish(extending)
     finally:
         if extending.poll() is None:

@@ -11,7 +11,6 @@ runs."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 
 from django.db import connection
@@ -21,7 +20,7 @@ from synthadmin.models import SyntheticRun, SyntheticUser
 from synthadmin.services.dispatch import run_purge_start_or_enqueue
 from tests.dbutil import manage
 from tests.invariants import assert_invariants
-from tests.ops.helpers import finish, start_manage, test_database_env, wait_for
+from tests.ops.helpers import finish, frozen, start_manage, test_database_env, wait_for
 
 #: Three batches: the process is held after the first, the purge arrives, the others never start.
 PATIENTS = 12
@@ -88,8 +87,7 @@ def test_a_run_that_does_not_stop_in_time_gets_one_line_and_a_second_purge_finis
     generating = _generating()
     try:
         run = _started_run(generating)
-        generating.send_signal(signal.SIGSTOP)  # alive, but it reads nothing: it cannot stop
-        try:
+        with frozen(generating):  # alive, but it cannot stop
             purge = manage(
                 "purge_synthetic",
                 "--run",
@@ -98,8 +96,6 @@ def test_a_run_that_does_not_stop_in_time_gets_one_line_and_a_second_purge_finis
                 env=test_database_env({"SYNTHADMIN_PURGE_CANCEL_WAIT_SECONDS": "2"}),
                 check=False,
             )
-        finally:
-            generating.send_signal(signal.SIGCONT)
         _out, err = finish(generating)
     finally:
         if generating.poll() is None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from django.db import connection
 
@@ -77,6 +78,17 @@ def finish(process: subprocess.Popen, *, timeout: float = 120) -> tuple[str, str
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+@contextlib.contextmanager
+def frozen(process: subprocess.Popen) -> Iterator[None]:
+    """The process stopped (SIGSTOP) for the block: alive, but it reads nothing, so it cannot
+    stop when asked; thawed (SIGCONT) at the end, whatever the block raised."""
+    process.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGCONT)
 
 
 def run_ended_days_ago(patients: int, days_ago: int, *, checkin_days: int = 3, seed: int = 21):

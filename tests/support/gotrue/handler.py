@@ -228,8 +228,8 @@ class Handler(BaseHTTPRequestHandler):
     def _send_raw(
         self, status: int, payload: bytes, content_type: str, headers: dict[str, str] | None = None
     ) -> None:
-        pending = self._record.received_at + self.double.faults.current_service_time() - time.monotonic()
-        if self.double.sleep(pending):
+        service_time = self.double.faults.current_service_time()
+        if service_time and self.double.sleep(self._record.received_at + service_time - time.monotonic()):
             raise DropConnection
         self.double.answered(self._record, status, (headers or {}).get("Retry-After"))
         if self._trickle is not None:
