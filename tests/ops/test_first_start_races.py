@@ -11,22 +11,25 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from synthadmin.management.commands.migrate import LOCK_POLL_SECONDS, MIGRATE_LOCK_KEY
 from tests.dbutil import ROOT, admin_conninfo, database_url, fetch_one, manage_env, scratch_database
+from tests.ops.helpers import wait_for
 from tests.test_embedded_database import _stop
 
 #: Kept small enough for the whole module to stay well under a minute on a shared 2-core box.
 NEW_DATA_DIR_ROUNDS = 3
-MIGRATE_ROUNDS = 10
+#: Each round releases both ``migrate`` at the same instant (the test holds their lock until both
+#: wait for it), the closest race there is; without the command's lock one round fails (4 of 4).
+MIGRATE_ROUNDS = 2
 #: Not ``exclusive``: the race is between the test's own two processes, whose outcome must not
 #: depend on what else runs (other tests beside them only vary the interleaving); the bound is a
 #: guard against a hang, sized for a machine busy with the rest of the suite.
 WHOLE_TEST_BOUND_SECONDS = 120
 
 
-def _together(*commands: tuple[str, ...], env: dict[str, str]) -> list[subprocess.CompletedProcess]:
-    """Start every command at once; wait for all."""
+def _start(*commands: tuple[str, ...], env: dict[str, str]) -> list[subprocess.Popen]:
     full_env = manage_env(env)
-    processes = [
+    return [
         subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), *args],
             cwd=ROOT,
@@ -37,11 +40,27 @@ def _together(*commands: tuple[str, ...], env: dict[str, str]) -> list[subproces
         )
         for args in commands
     ]
+
+
+def _wait(processes: list[subprocess.Popen]) -> list[subprocess.CompletedProcess]:
     results = []
-    for process, args in zip(processes, commands, strict=True):
+    for process in processes:
         out, err = process.communicate(timeout=180)
-        results.append(subprocess.CompletedProcess(args, process.returncode, out, err))
+        results.append(subprocess.CompletedProcess(process.args, process.returncode, out, err))
     return results
+
+
+def _together(*commands: tuple[str, ...], env: dict[str, str]) -> list[subprocess.CompletedProcess]:
+    """Start every command at once; wait for all."""
+    return _wait(_start(*commands, env=env))
+
+
+def _sessions_besides(conn: psycopg.Connection, name: str) -> int:
+    return fetch_one(
+        conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [name]
+        )
+    )[0]
 
 
 def test_two_commands_on_a_new_data_directory_both_succeed(embedded_tmp: Path):
@@ -66,19 +85,27 @@ def test_two_commands_on_a_new_data_directory_both_succeed(embedded_tmp: Path):
 def test_two_migrates_at_once_on_a_new_database_both_succeed():
     began = time.monotonic()
     for round_ in range(MIGRATE_ROUNDS):
-        with scratch_database("race") as name:
-            results = _together(
+        with scratch_database("race") as name, psycopg.connect(admin_conninfo(name), autocommit=True) as held:
+            # The test takes the migrate lock first: both commands connect and wait for it.
+            held.execute("SELECT pg_advisory_lock(%s)", [MIGRATE_LOCK_KEY])
+            processes = _start(
                 ("migrate", "--no-input", "-v", "0"),
                 ("migrate", "--no-input", "-v", "0"),
                 env={"DATABASE_URL": database_url(name)},
             )
+            try:
+                wait_for(lambda: _sessions_besides(held, name) >= 2, processes[0])
+                assert processes[1].poll() is None, "the second migrate ended while the lock was held"
+                time.sleep(LOCK_POLL_SECONDS * 2)  # both have asked for the lock and wait
+                waiting = fetch_one(held.execute("SELECT to_regclass('synthadmin.django_migrations')"))[0]
+            finally:
+                held.execute("SELECT pg_advisory_unlock(%s)", [MIGRATE_LOCK_KEY])  # both at once
+            results = _wait(processes)
             for result in results:
                 assert result.returncode == 0, f"round {round_}: {result.stderr}"
-            with psycopg.connect(admin_conninfo(name)) as conn:
-                applied = fetch_one(
-                    conn.execute(
-                        "SELECT count(*), count(DISTINCT (app, name)) FROM synthadmin.django_migrations"
-                    )
-                )
+            assert waiting is None, "a migrate did not wait for the lock"
+            applied = fetch_one(
+                held.execute("SELECT count(*), count(DISTINCT (app, name)) FROM synthadmin.django_migrations")
+            )
             assert applied[0] == applied[1] > 0  # each migration recorded once
     assert time.monotonic() - began < WHOLE_TEST_BOUND_SECONDS

@@ -5,6 +5,9 @@ it is read as "no handles" and written again whole, and synthadmin's writes of i
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,31 +17,43 @@ from tests.dbutil import manage
 from tests.test_embedded_database import QUERY, _postmaster_pid, _stop
 
 
-@pytest.mark.parametrize("content", ["", "[12, 3", "not json\x00", '{"pids": [1]}', '["a"]'])
-def test_commands_work_with_an_empty_or_garbled_handle_file(embedded_tmp: Path, content: str):
-    data_dir = embedded_tmp / "localdb"
+@pytest.fixture(scope="module")
+def embedded_server() -> Iterator[tuple[dict[str, str], Path]]:
+    """One embedded server for the module (its first start is not the subject here): the
+    environment naming it and its data directory."""
+    directory = Path(tempfile.mkdtemp(prefix="synthadmin-embedded-"))  # as ``embedded_tmp``
+    data_dir = directory / "localdb"
     env = {"SYNTHADMIN_DATA_DIR": str(data_dir), "DATABASE_URL": ""}
-    handles = data_dir / "pgdata" / ".handle_pids.json"
     try:
         manage("migrate", "--no-input", env=env)
-        server = _postmaster_pid(data_dir)
-        handles.write_text(content)
-        result = manage("shell", "-c", QUERY, env=env, check=False)
-        assert result.returncode == 0, result.stderr
-        assert "Traceback" not in result.stderr and "JSONDecodeError" not in result.stderr
-        notes = [line for line in result.stderr.splitlines() if ".handle_pids.json" in line]
-        assert len(notes) == 1 and "unreadable" in notes[0], result.stderr
-        assert _postmaster_pid(data_dir) == server  # the same server, reused
-        # Rebuilt whole: a JSON list of pids (the command's own pid removed again at its exit).
-        rebuilt = json.loads(handles.read_text())
-        assert isinstance(rebuilt, list) and all(isinstance(pid, int) for pid in rebuilt)
-        again = manage("migrate", "--no-input", env=env)
-        assert "No migrations to apply." in again.stdout
-        assert ".handle_pids.json" not in again.stderr  # the note only when it was needed
-        status = manage("embedded_postgres", "status", env=env)
-        assert status.stdout.strip() == f"running (pid {server}) in {data_dir}"
+        yield env, data_dir
     finally:
         _stop(data_dir)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.mark.parametrize("content", ["", "[12, 3", "not json\x00", '{"pids": [1]}', '["a"]'])
+def test_commands_work_with_an_empty_or_garbled_handle_file(
+    embedded_server: tuple[dict[str, str], Path], content: str
+):
+    env, data_dir = embedded_server
+    handles = data_dir / "pgdata" / ".handle_pids.json"
+    server = _postmaster_pid(data_dir)
+    handles.write_text(content)
+    result = manage("shell", "-c", QUERY, env=env, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "JSONDecodeError" not in result.stderr
+    notes = [line for line in result.stderr.splitlines() if ".handle_pids.json" in line]
+    assert len(notes) == 1 and "unreadable" in notes[0], result.stderr
+    assert _postmaster_pid(data_dir) == server  # the same server, reused
+    # Rebuilt whole: a JSON list of pids (the command's own pid removed again at its exit).
+    rebuilt = json.loads(handles.read_text())
+    assert isinstance(rebuilt, list) and all(isinstance(pid, int) for pid in rebuilt)
+    again = manage("migrate", "--no-input", env=env)
+    assert "No migrations to apply." in again.stdout
+    assert ".handle_pids.json" not in again.stderr  # the note only when it was needed
+    status = manage("embedded_postgres", "status", env=env)
+    assert status.stdout.strip() == f"running (pid {server}) in {data_dir}"
 
 
 def test_handle_list_reads_a_bad_file_as_empty_and_writes_atomically(tmp_path: Path):
