@@ -57,8 +57,10 @@ def main() -> None:
     from synthadmin.failpoints import MANAGE_STARTING, failpoint
     from synthadmin.management.exitcodes import INTERRUPTED
     from synthadmin.management.stopping import StopSignal, stop_signals_raise
+    from synthadmin.startup import collection_pause
 
     stop_signals_raise()
+    collection_pause()  # until Django's apps are ready (synthadmin.startup)
     try:
         failpoint(MANAGE_STARTING)  # tests only: a signal while the command starts
         _main()

@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 
 import synthadmin.checks  # noqa: F401  (registers the target checks)
 from synthadmin.signals import create_django_schema
+from synthadmin.startup import collection_resume
 
 
 class SynthadminConfig(AppConfig):
@@ -25,6 +26,8 @@ class SynthadminConfig(AppConfig):
 
     def ready(self) -> None:
         pre_migrate.connect(create_django_schema, dispatch_uid="synthadmin.create_django_schema")
+        # The admin (its autodiscovery, first of the apps) and every model are loaded by now.
+        collection_resume()
 
 
 class SynthadminSite(admin.AdminSite):

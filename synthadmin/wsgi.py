@@ -1,6 +1,9 @@
 import os
 
-from django.core.wsgi import get_wsgi_application
+from synthadmin.startup import collection_pause
+
+collection_pause()  # until Django's apps are ready (synthadmin.startup)
+from django.core.wsgi import get_wsgi_application  # noqa: E402
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "synthadmin.settings")
 application = get_wsgi_application()

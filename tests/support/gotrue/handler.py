@@ -59,6 +59,15 @@ class Server(ThreadingHTTPServer):
     #: Serve HTTPS with this context (the handshake in the connection's own thread).
     tls: ssl.SSLContext | None = None
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # Known from its accept on (before its thread runs): ``wait_settled`` waits for it.
+        self.double.connection_opened(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        self.double.connection_closed(request)
+        super().shutdown_request(request)
+
     def finish_request(self, request: Any, client_address: Any) -> None:
         if self.tls is not None:
             request = self.tls.wrap_socket(request, server_side=True)
@@ -79,12 +88,7 @@ class Handler(BaseHTTPRequestHandler):
     server: Server
     server_version = "gotrue-double"
 
-    def setup(self) -> None:
-        super().setup()
-        self.server.double.connection_opened(self.connection)
-
     def finish(self) -> None:
-        self.server.double.connection_closed(self.connection)
         with contextlib.suppress(OSError):
             super().finish()
 

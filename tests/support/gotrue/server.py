@@ -271,6 +271,16 @@ class GoTrueDouble:
         with self._idle_cv:
             return self._idle_cv.wait_for(lambda: self._in_flight == 0, timeout=timeout)
 
+    def wait_settled(self, timeout: float = 60.0) -> bool:
+        """Wait until every connection open now has closed and no request is in flight: what a
+        client that died (kill -9) had sent is read and carried out, as Auth does before anyone
+        could look; True if that happened within ``timeout`` seconds."""
+        with self._idle_cv:
+            open_now = set(self._sockets)
+            return self._idle_cv.wait_for(
+                lambda: self._in_flight == 0 and not open_now & self._sockets, timeout=timeout
+            )
+
     # What the handler (``handler.Handler``) calls.
     @property
     def pool(self) -> _ConnectionPool:
@@ -291,8 +301,9 @@ class GoTrueDouble:
             self._sockets.add(sock)
 
     def connection_closed(self, sock: socket.socket) -> None:
-        with self._lock:
+        with self._idle_cv:
             self._sockets.discard(sock)
+            self._idle_cv.notify_all()
 
     def request_began(self, record: RecordedRequest) -> None:
         with self._lock:
