@@ -3,21 +3,26 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import fasteners
+import psutil
 import psycopg
 import pytest
 
+from synthadmin.db.embedded import START_LOCK
 from synthadmin.management.commands.migrate import LOCK_POLL_SECONDS, MIGRATE_LOCK_KEY
 from tests.dbutil import ROOT, admin_conninfo, database_url, fetch_one, manage_env, scratch_database
 from tests.ops.helpers import wait_for
 from tests.test_embedded_database import _stop
 
 #: Kept small enough for the whole module to stay well under a minute on a shared 2-core box.
-NEW_DATA_DIR_ROUNDS = 3
+#: Each round releases both commands at the same instant (as below for ``migrate``).
+NEW_DATA_DIR_ROUNDS = 2
 #: Each round releases both ``migrate`` at the same instant (the test holds their lock until both
 #: wait for it), the closest race there is; without the command's lock one round fails (4 of 4).
 MIGRATE_ROUNDS = 2
@@ -63,19 +68,40 @@ def _sessions_besides(conn: psycopg.Connection, name: str) -> int:
     )[0]
 
 
+def _holding_open(process: subprocess.Popen, path: Path) -> bool:
+    try:
+        return any(Path(f.path) == path for f in psutil.Process(process.pid).open_files())
+    except psutil.NoSuchProcess:
+        return False
+
+
 def test_two_commands_on_a_new_data_directory_both_succeed(embedded_tmp: Path):
     began = time.monotonic()
     for round_ in range(NEW_DATA_DIR_ROUNDS):
         data_dir = embedded_tmp / f"localdb{round_}"
+        data_dir.mkdir()
+        lock_path = data_dir / START_LOCK
+        # The test takes the first-start lock first: both commands open it and wait for it.
+        held = fasteners.InterProcessLock(str(lock_path))
+        held.acquire()
         try:
-            results = _together(
+            processes = _start(
                 ("migrate", "--no-input", "-v", "0"),
                 ("migrate", "--no-input", "-v", "0"),
                 env={"SYNTHADMIN_DATA_DIR": str(data_dir), "DATABASE_URL": ""},
             )
+            try:
+                for process in processes:
+                    wait_for(functools.partial(_holding_open, process, lock_path), process)
+                time.sleep(0.3)  # both have asked for it
+                waiting = sorted(p.name for p in data_dir.iterdir())
+            finally:
+                held.release()  # both at once
+            results = _wait(processes)
             for result in results:
                 assert result.returncode == 0, f"round {round_}: {result.stderr}"
                 assert "Traceback" not in result.stderr
+            assert waiting == [START_LOCK], "a command did not wait for the first-start lock"
         finally:
             _stop(data_dir)
     assert time.monotonic() - began < WHOLE_TEST_BOUND_SECONDS
