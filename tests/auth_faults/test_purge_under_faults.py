@@ -43,8 +43,9 @@ def local_users(real_population) -> int:
     return USERS
 
 
-@pytest.mark.exclusive
-def test_purge_with_auth_lost_part_way_stops_after_a_few_users(real_population, local_users, monkeypatch):
+def test_purge_with_auth_lost_part_way_stops_after_a_few_users(
+    real_population, local_users, monkeypatch, fast_retries
+):
     # Auth answered the preflight, then went away: purge stops after a few users, as before.
     monkeypatch.setattr(purge, "auth_preflight", lambda **_: None)
     began = time.monotonic()

@@ -95,7 +95,6 @@ def test_a_session_ended_part_way_exits_3_and_says_the_output_is_incomplete(expo
     assert lines[-1].endswith("standard output is incomplete")
 
 
-@pytest.mark.exclusive  # stops and continues a process
 def test_a_session_ended_part_way_leaves_no_output_file(tmp_path, export_start):
     population = population_generate_large()
     target = tmp_path / "run.csv"
@@ -114,7 +113,6 @@ def test_a_session_ended_part_way_leaves_no_output_file(tmp_path, export_start):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.exclusive  # kills a process
 def test_kill_9_part_way_leaves_nothing_at_the_output_path(tmp_path, export_start):
     population = population_generate_large()
     target = tmp_path / "run.csv"
