@@ -4,9 +4,11 @@ Django's apps are ready, what start-up made is frozen and the collector is on ag
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 
 from synthadmin.startup import collection_pause, collection_resume
-from tests.dbutil import manage
+from tests.dbutil import ROOT, manage, manage_env
 
 PROBE = "import gc; print(gc.isenabled(), gc.get_freeze_count() > 10_000)"
 
@@ -27,3 +29,11 @@ def test_resume_without_a_pause_leaves_the_collector_alone():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_importing_the_wsgi_module_after_set_up_leaves_the_collector_on():
+    # Django set up first (no app's ready() runs again when the WSGI module is imported then).
+    code = "import django, gc; django.setup(); import synthadmin.wsgi; print(gc.isenabled())"
+    env = manage_env({"DATABASE_URL": "postgresql://u@127.0.0.1:9/unused"})
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.stdout.strip() == "True", result.stderr
