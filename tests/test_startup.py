@@ -37,3 +37,13 @@ def test_importing_the_wsgi_module_after_set_up_leaves_the_collector_on():
     env = manage_env({"DATABASE_URL": "postgresql://u@127.0.0.1:9/unused"})
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.stdout.strip() == "True", result.stderr
+
+
+def test_a_wsgi_start_that_fails_leaves_the_collector_on():
+    code = (
+        "import gc\ntry:\n    import synthadmin.wsgi\nexcept Exception as exc:\n"
+        "    print(type(exc).__name__, gc.isenabled())"
+    )
+    env = manage_env({"DATABASE_URL": "postgresql://u@127.0.0.1:9/unused", "SYNTHADMIN_AUTH_BACKEND": "ldap"})
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.stdout.strip() == "ImproperlyConfigured True", result.stderr
