@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gc
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from django.conf import settings
 from django.db import connection
 
 from synthadmin.db.base import describe
-from tests.dbutil import ROOT, scratch_databases_drop
+from tests.dbutil import ROOT, embedded_directory, scratch_databases_drop
 from tests.parallel import (
     machine_share,
     run_dir,
@@ -107,15 +106,9 @@ def machine_lock(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture
 def embedded_tmp() -> Iterator[Path]:
-    """A directory for a test's own embedded server, outside pytest's temporary root.
-
-    The server runs as another user, who must reach its data directory; any pytest session that
-    starts on the machine makes ``/tmp/pytest-of-<user>`` private again (0700), which would lock
-    that user out of a server a test started there (``pg_ctl stop``: permission denied).
-    """
-    directory = Path(tempfile.mkdtemp(prefix="synthadmin-embedded-"))
-    yield directory
-    shutil.rmtree(directory, ignore_errors=True)
+    """A directory for a test's own embedded server (``tests.dbutil.embedded_directory``)."""
+    with embedded_directory() as directory:
+        yield directory
 
 
 @pytest.fixture

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -121,3 +123,19 @@ def manage(*args: str, env: dict[str, str] | None = None, check: bool = True) ->
             f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
         )
     return result
+
+
+@contextlib.contextmanager
+def embedded_directory() -> Iterator[Path]:
+    """A directory for a test's own embedded server, outside pytest's temporary root; removed
+    at the end of the block.
+
+    The server runs as another user, who must reach its data directory; any pytest session that
+    starts on the machine makes ``/tmp/pytest-of-<user>`` private again (0700), which would lock
+    that user out of a server a test started there (``pg_ctl stop``: permission denied).
+    """
+    directory = Path(tempfile.mkdtemp(prefix="synthadmin-embedded-"))
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,8 +15,8 @@ import pytest
 
 from synthadmin.db.embedded import START_LOCK
 from synthadmin.management.commands.migrate import LOCK_POLL_SECONDS, MIGRATE_LOCK_KEY
-from tests.dbutil import ROOT, admin_conninfo, database_url, fetch_one, manage_env, scratch_database
-from tests.ops.helpers import wait_for
+from tests.dbutil import admin_conninfo, database_url, fetch_one, manage_env, scratch_database
+from tests.ops.helpers import start_manage, wait_for
 from tests.test_embedded_database import _stop
 
 #: Kept small enough for the whole module to stay well under a minute on a shared 2-core box.
@@ -33,18 +32,7 @@ WHOLE_TEST_BOUND_SECONDS = 120
 
 
 def _start(*commands: tuple[str, ...], env: dict[str, str]) -> list[subprocess.Popen]:
-    full_env = manage_env(env)
-    return [
-        subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), *args],
-            cwd=ROOT,
-            env=full_env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for args in commands
-    ]
+    return [start_manage(*args, env=manage_env(env)) for args in commands]
 
 
 def _wait(processes: list[subprocess.Popen]) -> list[subprocess.CompletedProcess]:

@@ -5,15 +5,13 @@ it is read as "no handles" and written again whole, and synthadmin's writes of i
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from synthadmin.db.embedded import HandleList
-from tests.dbutil import manage
+from tests.dbutil import embedded_directory, manage
 from tests.test_embedded_database import QUERY, _postmaster_pid, _stop
 
 
@@ -21,15 +19,14 @@ from tests.test_embedded_database import QUERY, _postmaster_pid, _stop
 def embedded_server() -> Iterator[tuple[dict[str, str], Path]]:
     """One embedded server for the module (its first start is not the subject here): the
     environment naming it and its data directory."""
-    directory = Path(tempfile.mkdtemp(prefix="synthadmin-embedded-"))  # as ``embedded_tmp``
-    data_dir = directory / "localdb"
-    env = {"SYNTHADMIN_DATA_DIR": str(data_dir), "DATABASE_URL": ""}
-    try:
-        manage("migrate", "--no-input", env=env)
-        yield env, data_dir
-    finally:
-        _stop(data_dir)
-        shutil.rmtree(directory, ignore_errors=True)
+    with embedded_directory() as directory:
+        data_dir = directory / "localdb"
+        env = {"SYNTHADMIN_DATA_DIR": str(data_dir), "DATABASE_URL": ""}
+        try:
+            manage("migrate", "--no-input", env=env)
+            yield env, data_dir
+        finally:
+            _stop(data_dir)
 
 
 @pytest.mark.parametrize("content", ["", "[12, 3", "not json\x00", '{"pids": [1]}', '["a"]'])
