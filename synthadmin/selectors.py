@@ -21,7 +21,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractUser, AnonymousUser
 from django.contrib.postgres.search import SearchQuery, SearchVector
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from profiles.models import Profile
@@ -70,6 +70,16 @@ def profiles_visible_q(*, user: AbstractUser | AnonymousUser, via: str = "") -> 
     leads to (``via="user__"`` from a check-in): all of them (an empty condition, which filters
     nothing) with ``REAL_PATIENTS_PERMISSION``, else the synthetic ones only."""
     return Q() if user_may_view_real_patients(user) else profile_synthetic_q(via=via)
+
+
+def profile_ids_visible_q(*, user: AbstractUser | AnonymousUser, field: str) -> Q:
+    """The same rule for rows that hold a profile's id in ``field`` without a relation to it (a
+    ledger entry's ``user_id``): all of them with ``REAL_PATIENTS_PERMISSION``, else those whose
+    id is no real profile's (a synthetic profile's, or no profile's: a failed or purged entry).
+    An anti-join on the profiles' primary key, row by row as a list pages."""
+    if user_may_view_real_patients(user):
+        return Q()
+    return ~Q(Exists(profiles_real().filter(pk=OuterRef(field))))
 
 
 def entries_live(

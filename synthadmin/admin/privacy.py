@@ -33,6 +33,7 @@ from profiles.models import Profile
 from synthadmin.admin.refusals import PermissionMissing
 from synthadmin.selectors import (
     REAL_PATIENTS_PERMISSION,
+    profile_ids_visible_q,
     profiles_real,
     profiles_visible_q,
     user_may_view_real_patients,
@@ -48,15 +49,22 @@ class RealPatientsPrivateAdmin(admin.ModelAdmin[_M]):
     """A list and page of profiles, or of rows that belong to one (``profile_field``), that show
     real users only to staff who may see them, and record each opening of a real user's page."""
 
-    #: The field of the listed model that is (``"id"``) or points to (``"user"``) its profile.
+    #: The field of the listed model that is (``"id"``) or points to (``"user"``) its profile, or
+    #: that holds its profile's id without a relation (``"user_id"`` of a ledger entry).
     profile_field = "id"
+    #: False when ``profile_field`` is a plain column holding the profile's id, not a relation.
+    profile_related = True
 
     @property
     def _via(self) -> str:
         return "" if self.profile_field == "id" else f"{self.profile_field}__"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[_M]:
-        return super().get_queryset(request).filter(profiles_visible_q(user=request.user, via=self._via))
+        if self.profile_related:
+            visible = profiles_visible_q(user=request.user, via=self._via)
+        else:
+            visible = profile_ids_visible_q(user=request.user, field=self.profile_field)
+        return super().get_queryset(request).filter(visible)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -106,4 +114,6 @@ class RealPatientsPrivateAdmin(admin.ModelAdmin[_M]):
         """What the log says was opened: the profile's page, or one of its rows'."""
         if self.profile_field == "id":
             return "Viewed the page of this real user (profile, check-ins, chart)."
+        if not self.profile_related:
+            return f"Viewed their {self.opts.verbose_name} {unquote(object_id)}."
         return f"Viewed the page of their {self.opts.verbose_name} {unquote(object_id)}."

@@ -35,6 +35,7 @@ from synthadmin.admin.helpers import (
     staff_starter,
 )
 from synthadmin.admin.paging import BoundedListAdmin
+from synthadmin.admin.privacy import RealPatientsPrivateAdmin
 from synthadmin.admin.queued import queued_message
 from synthadmin.admin.refusals import PermissionMissing
 from synthadmin.exceptions import InvalidRequestError, SynthadminError
@@ -423,7 +424,14 @@ def _pattern_rows(asked: dict[str, int], created: dict[str, int]) -> list[tuple[
     return [(name.replace("_", " "), asked.get(name, 0), created.get(name, 0)) for name in names]
 
 
-class SyntheticUserAdmin(ReadOnlyAdminMixin, BoundedListAdmin[SyntheticUser]):
+class SyntheticUserAdmin(
+    RealPatientsPrivateAdmin[SyntheticUser], ReadOnlyAdminMixin, BoundedListAdmin[SyntheticUser]
+):
+    """The ledger: an entry per attempt to create a user. An entry whose user is real by the rule
+    (its profile's flag cleared by hand) is private like that user's profile (``privacy``)."""
+
+    profile_field = "user_id"
+    profile_related = False
     list_display = (
         "email",
         "role",

@@ -32,6 +32,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 PROFILES = reverse("admin:profiles_profile_changelist")
 CHECKINS = reverse("admin:checkins_checkin_changelist")
+LEDGER = reverse("admin:synthadmin_syntheticuser_changelist")
 #: What the staff users here may do besides: look at every list, and download exports.
 BASE = ("view_profile", "view_checkin", "view_syntheticrun", "view_syntheticuser", "export_synthetic_data")
 
@@ -224,6 +225,38 @@ def test_with_the_permission_real_patients_are_shown_and_each_page_view_is_logge
     }
     history = client.get(reverse("admin:profiles_profile_history", args=[world.real_patient]))
     assert b"Viewed the page of this real user" in history.content and b"clinician" in history.content
+
+
+def test_the_ledger_keeps_a_real_users_entry_as_private_as_their_profile(viewer, clinician, world):
+    """A ledger entry holds its user's e-mail and ground truth: the entry of a user who is real
+    by the rule (the generated patient unflagged by hand) is out of the ledger's list, search and
+    filters, and its page and history are refused, for staff without the permission; with it,
+    it is there and its opening is logged on the profile, like the profile's own page."""
+    entry = SyntheticUser.objects.get(user_id=world.unflagged, state="complete")
+    made = set(SyntheticUser.objects.filter(run_id=world.run_id).values_list("user_id", flat=True))
+    assert _listed(viewer, LEDGER) == made - {world.unflagged} != set()
+    for params in ({"q": entry.email}, {"q": str(world.unflagged)}, {"state__exact": "complete"}):
+        assert world.unflagged not in _listed(viewer, LEDGER, **params), params
+    assert viewer.get(LEDGER).context["subtitle"].startswith("Synthetic users only")
+    for name in ("change", "history"):
+        response = viewer.get(reverse(f"admin:synthadmin_syntheticuser_{name}", args=[entry.pk]))
+        assert response.status_code == 403 and REAL_PATIENTS_PERMISSION.encode() in response.content
+        _hides_real(response.content, world)
+    synthetic_entry = SyntheticUser.objects.filter(user_id__in=world.synthetic).first()
+    assert synthetic_entry is not None
+    assert (
+        viewer.get(reverse("admin:synthadmin_syntheticuser_change", args=[synthetic_entry.pk])).status_code
+        == 200
+    )
+    assert not LogEntry.objects.exists()
+
+    client = _client(clinician)
+    assert _listed(client, LEDGER, q=entry.email) == {world.unflagged}
+    assert client.get(reverse("admin:synthadmin_syntheticuser_change", args=[entry.pk])).status_code == 200
+    logged = LogEntry.objects.get(user=clinician, object_id=str(world.unflagged))
+    assert (
+        logged.action_flag == CHANGE and logged.change_message == f"Viewed their synthetic user {entry.pk}."
+    )
 
 
 def test_superusers_have_every_permission_this_one_included(admin_client, admin_user, world):

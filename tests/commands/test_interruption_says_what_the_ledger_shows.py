@@ -210,13 +210,16 @@ def test_a_stop_on_the_supabase_path_ends_with_the_ledgers_truth(real_population
 
 
 def test_a_stop_with_the_supabase_call_in_flight_names_what_it_left(real_population, auth_server):
-    """The server holds every create for 3 s (it stores the user first); SIGINT then cuts the
-    call. Whatever the one bounded lookup settles, the line says what the ledger says."""
+    """The server holds the first create, read but not yet carried out, and SIGINT comes while it
+    is held: the call is cut, the one bounded lookup finds no such user (yet), so its outcome is
+    unknown. The entry stays intent, and the line says so and names the purge. The server then
+    goes on with the create its client left (as GoTrue finishes a request whose client has gone),
+    and that purge removes the user it made."""
     auth_server.faults.grace(1)  # the preflight passes at once
-    auth_server.faults.latency(3.0)
-    process = start_manage(*ARGS, env=_supabase_env(auth_server))
+    auth_server.faults.hold_next(route="create")
+    process = start_manage(*ARGS, env=_supabase_env(auth_server, {"SYNTHADMIN_BATCH_USERS": "1"}))
     try:
-        wait_for(lambda: auth_server.call_count("create") >= 1, process, timeout=60)
+        wait_for(auth_server.faults.holding.is_set, process, timeout=60)
         process.send_signal(signal.SIGINT)
         _out, err = finish(process, timeout=60)
     finally:
@@ -225,7 +228,11 @@ def test_a_stop_with_the_supabase_call_in_flight_names_what_it_left(real_populat
 
     assert process.returncode == 130, err
     run = SyntheticRun.objects.get()
-    unsettled = _assert_line_matches_ledger(_closing_line(err), run)
-    complete = SyntheticUser.objects.filter(run=run, state="complete").count()
-    assert complete <= _auth_users_of(run) <= complete + unsettled
+    line = _closing_line(err)
+    assert _assert_line_matches_ledger(line, run) == 1  # the held user: its outcome is unknown
+    assert SyntheticUser.objects.filter(run=run, state="complete").count() == 0
+    assert _auth_users_of(run) == 0  # nothing of it stored yet
+    auth_server.faults.release_holds()
+    assert auth_server.wait_settled(timeout=30)
+    assert _auth_users_of(run) == 1  # the create landed after its client had gone
     _purge_settles_it(auth_server, run, real_population)

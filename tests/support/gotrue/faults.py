@@ -66,6 +66,9 @@ class FaultPlan:
         self._capacity: Capacity | None = None
         self._strip_version: str | None = None
         self._grace = 0
+        #: ``hold_next``: set while a call is held; set again to let held calls go on.
+        self.holding = threading.Event()
+        self._released = threading.Event()
 
     def grace(self, n: int = 1) -> None:
         """Serve the next ``n`` requests as if nothing were planned (no latency, rejection or
@@ -125,6 +128,24 @@ class FaultPlan:
         """Carry out the next ``n`` matching calls, then send each answer one byte every
         ``interval`` seconds, status line first (httpx's per-read timeouts never fire)."""
         self.add_before(Fault("trickle", n, _check_route(route), seconds=float(interval)))
+
+    def hold_next(self, n: int = 1, *, route: str = "create") -> None:
+        """Hold the next ``n`` matching calls, read but neither carried out nor answered, until
+        ``release_holds()`` (or the server stops); then carry them out, as a server that goes on
+        with a request whose client has gone does. ``holding`` is set once a call is held: a
+        test knows the call is in flight, and that nothing of it is stored yet."""
+        self._released.clear()
+        self.add_before(Fault("hold", n, _check_route(route)))
+
+    def release_holds(self) -> None:
+        """Let every held call go on (and those a ``hold_next`` fault still has to hold)."""
+        self._released.set()
+
+    def hold(self, stopping: threading.Event) -> None:
+        """The server's part: hold this call until released or the server stops."""
+        self.holding.set()
+        while not (self._released.wait(0.05) or stopping.is_set()):
+            pass
 
     def capacity(
         self, concurrent: int | None, *, queue: int = 0, retry_after: float | str | None = None
@@ -240,6 +261,8 @@ class FaultPlan:
             self._capacity = None
             self._strip_version = None
             self._grace = 0
+        self._released.set()  # nothing held any more
+        self.holding.clear()
 
     @property
     def pending(self) -> int:

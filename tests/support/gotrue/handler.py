@@ -184,6 +184,10 @@ class Handler(BaseHTTPRequestHandler):
         fault = double.faults.take_before(route, parsed_json)
         if fault is not None and fault.kind == "trickle":
             self._trickle = fault.seconds
+        elif fault is not None and fault.kind == "hold":
+            double.faults.hold(double.stopping_event)
+            if double.stopping:
+                raise DropConnection
         elif fault is not None:
             if fault.kind == "fail":
                 retry = {"Retry-After": fault.retry_after} if fault.retry_after else None

@@ -290,6 +290,11 @@ class GoTrueDouble:
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
+    @property
+    def stopping_event(self) -> threading.Event:
+        """Set while the server stops: what a held call waits on besides its release."""
+        return self._stopping
+
     def die(self) -> None:
         """Drop everything from now on and stop serving, from a thread of its own (``stop``
         waits for the requests in flight, the calling one included)."""
