@@ -15,7 +15,6 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from faker.config import AVAILABLE_LOCALES
 
 from synthadmin.content import PATTERN_NAMES
 from synthadmin.exceptions import InvalidRequestError
@@ -26,6 +25,7 @@ from synthadmin.services.requests import (
     ascii_date,
     ascii_integer,
     generation_request_errors,
+    locales_available,
     mix_parse,
     mix_text,
 )
@@ -81,8 +81,9 @@ _COMMON_LOCALES = ("pt_BR", "en_US", "es_ES", "pt_PT", "en_GB")
 
 
 def _locale_choices() -> list[tuple[str, str]]:
-    rest = sorted(set(AVAILABLE_LOCALES) - set(_COMMON_LOCALES))
-    return [(code, code) for code in (*_COMMON_LOCALES, *rest) if code in AVAILABLE_LOCALES]
+    available = locales_available()
+    rest = sorted(set(available) - set(_COMMON_LOCALES))
+    return [(code, code) for code in (*_COMMON_LOCALES, *rest) if code in available]
 
 
 class MixField(forms.CharField):

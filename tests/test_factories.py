@@ -10,7 +10,8 @@ import factory.random
 import pytest
 
 from checkins.factories import CheckInFactory, build_patient_with_history
-from profiles.factories import RESERVED_EMAIL_DOMAINS, ProfileFactory, synthetic_email
+from profiles.factories import ProfileFactory
+from profiles.identities import RESERVED_EMAIL_DOMAINS, synthetic_email
 from synthadmin.content import MoodState, validate_payload
 from synthadmin.services.population import population_build
 

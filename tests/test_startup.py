@@ -7,6 +7,8 @@ import gc
 import subprocess
 import sys
 
+import pytest
+
 from synthadmin.startup import collection_pause, collection_resume
 from tests.dbutil import ROOT, manage, manage_env
 
@@ -47,3 +49,46 @@ def test_a_wsgi_start_that_fails_leaves_the_collector_on():
     env = manage_env({"DATABASE_URL": "postgresql://u@127.0.0.1:9/unused", "SYNTHADMIN_AUTH_BACKEND": "ldap"})
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.stdout.strip() == "ImproperlyConfigured True", result.stderr
+
+
+#: What only building histories and people needs: the content engine's numpy, the payload
+#: contract's pydantic, factory_boy and Faker.
+ENGINE_LIBRARIES = ("numpy", "pydantic", "factory", "faker")
+LOADED = f"print(sorted(m for m in {ENGINE_LIBRARIES} if m in sys.modules))"
+
+
+def test_a_process_that_builds_no_history_never_loads_the_engine():
+    """The apps, the admin (every page's module, through the URLconf), the system checks, the forms
+    and the commands that build nothing (``migrate``, ``purge``, ``export``, ``list_runs``, the
+    embedded server's): none of them loads numpy, pydantic, factory_boy or Faker (a second or so
+    of every such process's start); the first history built loads numpy."""
+    commands = ("migrate", "purge_synthetic", "export_synthetic", "list_runs", "embedded_postgres")
+    probe = "; ".join(
+        [
+            "import importlib, sys",
+            "from django.urls import get_resolver",
+            "get_resolver().url_patterns",
+            "import synthadmin.checks, synthadmin.forms",
+            *(f"importlib.import_module('synthadmin.management.commands.{name}')" for name in commands),
+            LOADED,
+            "from synthadmin.services.population import patient_history",
+            "import datetime",
+            "patient_history(seed=1, patient_index=0, pattern='stable', days=3, "
+            "end_date=datetime.date(2026, 1, 3), adherence=1.0)",
+            LOADED,
+        ]
+    )
+    result = manage("shell", "-c", probe, env={"DATABASE_URL": "postgresql://u@127.0.0.1:9/unused"})
+    before, after = result.stdout.splitlines()[-2:]
+    assert before == "[]", result.stdout
+    assert after == "['numpy']", result.stdout  # a history loads the engine (the probe sees it)
+
+
+def test_a_package_exports_its_engine_names_on_first_use_and_nothing_else():
+    import synthadmin.content
+    from synthadmin.content.history import build_history
+
+    assert synthadmin.content.build_history is build_history
+    assert vars(synthadmin.content)["build_history"] is build_history  # kept: asked once
+    with pytest.raises(AttributeError, match=r"'synthadmin\.content' has no attribute 'build_histories'"):
+        _ = synthadmin.content.build_histories

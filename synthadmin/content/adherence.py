@@ -16,11 +16,11 @@ from functools import lru_cache
 
 import numpy as np
 
+from synthadmin.content.registry import DEFAULT_ADHERENCE
 from synthadmin.content.states import STATE_BY_CODE, MoodState
 
 __all__ = ["DEFAULT_ADHERENCE", "SKIP_HAZARD_RATIO", "checkin_days", "skip_hazards"]
 
-DEFAULT_ADHERENCE: float = 0.85
 
 # How much more likely a patient is to stop charting on a day in each state than when
 # euthymic. Depression lowers adherence most (docs/clinical-model.md); mania and mixed states

@@ -29,6 +29,7 @@ import numpy as np
 
 from synthadmin.content.durations import DurationSpec, explicit_days, lognormal_days, thresholds
 from synthadmin.content.errors import UnknownPatternError
+from synthadmin.content.registry import PATTERN_NAMES
 from synthadmin.content.states import STATE_BY_CODE, STATE_CODE, MoodState
 
 __all__ = [
@@ -634,7 +635,8 @@ def _random() -> Pattern:
 PATTERNS: Mapping[str, Pattern] = MappingProxyType(
     {p.name: p for p in (_stable(), _cycling(), _rapid_cycling(), _depressive(), _manic(), _random())}
 )
-PATTERN_NAMES: tuple[str, ...] = tuple(PATTERNS)
+if tuple(PATTERNS) != PATTERN_NAMES:  # the registry names them for readers without the engine
+    raise ImportError(f"content.registry.PATTERN_NAMES {PATTERN_NAMES} != the patterns {tuple(PATTERNS)}")
 
 
 def get_pattern(name: str) -> Pattern:

@@ -15,12 +15,12 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import Literal
 
 import numpy as np
 
 from synthadmin.content.latent import ANX, DEP, ELEV, ENERGY, LAPSE, SLEEP, SPEED, STRESS, Latents
 from synthadmin.content.noise import logistic, standard_normal
+from synthadmin.content.registry import FIELDS, PAYLOAD_COLUMNS, FieldSpec
 from synthadmin.content.trajectory import Trajectory
 
 __all__ = [
@@ -32,83 +32,6 @@ __all__ = [
     "rows_to_payloads",
 ]
 
-FieldKind = Literal["tenths", "score", "flag", "count"]
-
-PAYLOAD_COLUMNS: tuple[str, ...] = (
-    "sleep_data",
-    "mood_data",
-    "symptoms_data",
-    "risk_routine_data",
-    "appetite_impulse_data",
-    "meds_context_data",
-)
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """One key of one JSONB column.
-
-    ``kind``: "tenths" is a float with one decimal (stored as integer tenths), "score" an
-    integer 0-10, "flag" an integer 0/1, "count" a non-negative integer. ``low``/``high``
-    bound what this generator emits (always inside the contract's range, which
-    :mod:`synthadmin.content.validation` enforces); counts and sleep hours have no or a
-    wider contractual maximum.
-    """
-
-    column: str
-    key: str
-    kind: FieldKind
-    low: float
-    high: float
-
-
-def _f(column: str, key: str, kind: FieldKind, high: float | None = None) -> FieldSpec:
-    default_high = {"score": 10, "flag": 1}.get(kind)
-    top = high if high is not None else default_high
-    if top is None:
-        raise ValueError(f"{key}: needs the generator's maximum")
-    return FieldSpec(column, key, kind, 0, top)
-
-
-# Contract order; the JSON key order follows it.
-FIELDS: tuple[FieldSpec, ...] = (
-    _f("sleep_data", "hoursSlept", "tenths", 14.0),
-    _f("sleep_data", "sleepQuality", "score"),
-    _f("sleep_data", "perceivedSleepNeed", "tenths", 14.0),
-    _f("sleep_data", "sleepHygiene", "score"),
-    _f("sleep_data", "hasNapped", "flag"),
-    _f("sleep_data", "nappingDurationMin", "count", 180),
-    _f("mood_data", "energyLevel", "score"),
-    _f("mood_data", "depressedMood", "score"),
-    _f("mood_data", "anxietyStress", "score"),
-    _f("mood_data", "elevation", "score"),
-    _f("mood_data", "activation", "score"),
-    _f("mood_data", "motivationToStart", "score"),
-    _f("symptoms_data", "thoughtSpeed", "score"),
-    _f("symptoms_data", "distractibility", "score"),
-    _f("symptoms_data", "memoryConcentration", "score"),
-    _f("symptoms_data", "ruminationAxis", "score"),
-    _f("risk_routine_data", "socialConnection", "score"),
-    _f("risk_routine_data", "socialRhythmEvent", "flag"),
-    _f("risk_routine_data", "exerciseDurationMin", "count", 180),
-    _f("risk_routine_data", "exerciseFeeling", "score"),
-    _f("risk_routine_data", "sexualRiskBehavior", "flag"),
-    _f("risk_routine_data", "tasksPlanned", "count", 25),
-    _f("risk_routine_data", "tasksCompleted", "count", 25),
-    _f("appetite_impulse_data", "generalAppetite", "score"),
-    _f("appetite_impulse_data", "dietTracking", "flag"),
-    _f("appetite_impulse_data", "skipMeals", "flag"),
-    _f("appetite_impulse_data", "compulsionEpisode", "flag"),
-    _f("appetite_impulse_data", "compulsionIntensity", "score"),
-    _f("appetite_impulse_data", "substanceUsage", "flag"),
-    _f("appetite_impulse_data", "substanceUnits", "count", 15),
-    _f("appetite_impulse_data", "caffeineDoses", "count", 12),
-    _f("appetite_impulse_data", "libido", "score"),
-    _f("meds_context_data", "medicationAdherence", "flag"),
-    _f("meds_context_data", "medicationTiming", "flag"),
-    _f("meds_context_data", "medicationChangeRecent", "flag"),
-    _f("meds_context_data", "contextualStressors", "flag"),
-)
 FIELD_INDEX: dict[str, int] = {f.key: i for i, f in enumerate(FIELDS)}
 VALUE_DTYPE = np.int16  # storage type of the value matrix; every FieldSpec.high fits
 TENTHS_FIELDS: tuple[int, ...] = tuple(i for i, f in enumerate(FIELDS) if f.kind == "tenths")

@@ -24,7 +24,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
@@ -33,7 +33,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from profiles.models import Profile
-from synthadmin.content import PatientHistory, build_history, patient_seed
+from synthadmin import content
 from synthadmin.db.errors import connection_lost
 from synthadmin.exceptions import InvalidRequestError
 from synthadmin.failpoints import ADDITIONS_AFTER_BATCH, ADDITIONS_BATCH_COPIED, failpoint, watching
@@ -61,6 +61,9 @@ from synthadmin.services.requests import (
 from synthadmin.services.run_locks import changes_runs
 from synthadmin.services.run_watch import CancelWatch
 from synthadmin.services.writer import checkins_copy, checkins_copy_many
+
+if TYPE_CHECKING:
+    from synthadmin.content import PatientHistory
 
 
 @dataclass
@@ -289,11 +292,11 @@ class _Days:
 def _history(first_checkin: dt.date, request: GenerationParams, pattern: str, index: int) -> PatientHistory:
     """The days before ``first_checkin`` for the ``index``-th eligible patient (its own seed),
     following ``pattern``."""
-    return build_history(
+    return content.build_history(
         pattern=pattern,
         end_date=first_checkin - dt.timedelta(days=1),
         days=request.checkin_days,
-        seed=patient_seed(request.seed, index),
+        seed=content.patient_seed(request.seed, index),
         adherence=request.adherence,
     )
 

@@ -15,12 +15,12 @@ import datetime as dt
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
 from django.db import DatabaseError, connection, transaction
 from psycopg import sql
 
-from synthadmin.content import EpisodeInProgress, PatientHistory, PatientTraits, continue_history
+from synthadmin import content
 from synthadmin.db.errors import connection_lost
 from synthadmin.db.pipeline import statements_pipelined
 from synthadmin.db.session import DJANGO_SCHEMA
@@ -31,6 +31,11 @@ from synthadmin.services.additions import addition_failure, date_runs
 from synthadmin.services.ground_truth import ground_truth_of
 from synthadmin.services.reports import UserFailure
 from synthadmin.services.writer import JsonRow, checkins_copy, checkins_copy_many
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from synthadmin.content import EpisodeInProgress, PatientHistory, PatientTraits
 
 EXISTING_DATES = "SELECT checkin_date FROM public.check_ins WHERE user_id = %s AND checkin_date >= %s"
 #: A batch's check-ins on or after each patient's window start (``unnest`` of ids and starts).
@@ -179,7 +184,7 @@ def _each_write(
 
 def _history(plan: TodayPlan, today: dt.date) -> PatientHistory:
     """``plan``'s patient's days from ``plan.start`` to ``today``, continuing its chain."""
-    return continue_history(
+    return content.continue_history(
         pattern=plan.pattern,
         end_date=today,
         days=plan.days,

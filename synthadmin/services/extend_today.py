@@ -26,9 +26,8 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
@@ -36,15 +35,8 @@ from django.utils import timezone
 from django_tasks import task
 
 from profiles.models import Profile
-from synthadmin.content import (
-    DEFAULT_ADHERENCE,
-    EpisodeInProgress,
-    MoodState,
-    PatientTraits,
-    continuation_seed,
-    patient_seed,
-    patient_traits,
-)
+from synthadmin import content
+from synthadmin.content import DEFAULT_ADHERENCE, MoodState
 from synthadmin.failpoints import watching
 from synthadmin.logs import run_logged
 from synthadmin.models import CheckinAddition, SyntheticRun, SyntheticUser
@@ -63,6 +55,11 @@ from synthadmin.services.patient_truth import ground_truth_regenerate, patient_i
 from synthadmin.services.reports import NullProgress, ProgressListener, RunReport
 from synthadmin.services.run_locks import changes_runs
 from synthadmin.services.run_watch import CancelWatch
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from synthadmin.content import PatientTraits
 
 #: The progress phase this service reports (one step per patient considered).
 PHASE_PATIENTS = "patients"
@@ -355,7 +352,7 @@ def _plan(entry: SyntheticUser, additions: list[dict[str, Any]], today: dt.date,
     state, days_in_state = _last_run(windows, end)
     episodes = latest.get("episodes") or []
     last = episodes[-1] if episodes and episodes[-1].get("end") == latest["end"] else None
-    where = EpisodeInProgress(
+    where = content.EpisodeInProgress(
         state=MoodState(state),
         days_in_state=days_in_state,
         kind=last["kind"] if last is not None and last.get("state") == state else None,
@@ -371,7 +368,7 @@ def _plan(entry: SyntheticUser, additions: list[dict[str, Any]], today: dt.date,
         start=start,
         days=days,
         where=where,
-        seed=continuation_seed(seed, start),
+        seed=content.continuation_seed(seed, start),
         traits=traits,
         adherence=float(entry.run.parameters.get("adherence") or DEFAULT_ADHERENCE),
     )
@@ -406,13 +403,15 @@ def _patient_seed_and_traits(
     try:
         index = patient_index(entry, run)
     except ValueError:
+        import numpy as np  # the engine's: loaded only by a process that extends histories
+
         return np.random.SeedSequence(entry.user_id.int), None
-    seed = patient_seed(run.seed, index)
+    seed = content.patient_seed(run.seed, index)
     days = int(params.get("checkin_days") or 0)
     pattern = truth.get("pattern") or params.get("pattern")
     if run.kind != SyntheticRun.Kind.GENERATE or not days or not pattern:
         return seed, None
-    return seed, patient_traits(pattern=pattern, days=days, seed=seed)
+    return seed, content.patient_traits(pattern=pattern, days=days, seed=seed)
 
 
 @task(queue_name=settings.SYNTHADMIN_TASK_QUEUE)

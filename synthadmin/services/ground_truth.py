@@ -17,9 +17,12 @@ patient-year for the clinical patterns, so 10,000 patients x 10 years stay small
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from synthadmin.content import STATE_BY_CODE, PatientHistory
+from synthadmin.content import STATE_BY_CODE
+
+if TYPE_CHECKING:
+    from synthadmin.content import PatientHistory
 
 VERSION = 1
 

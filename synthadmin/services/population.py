@@ -12,17 +12,18 @@ import functools
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import factory
-import factory.random
-import faker
 from django.db import connection
 
-from profiles.factories import ProfileFactory, synthetic_email, synthetic_username
+from profiles.identities import synthetic_email, synthetic_username
 from profiles.models import Profile
-from synthadmin.content import PatientHistory, build_history, patient_seed
+from synthadmin import content
 from synthadmin.db.encoding import server_encoding, text_fits
 from synthadmin.exceptions import InvalidRequestError
+
+if TYPE_CHECKING:
+    from synthadmin.content import PatientHistory
 
 #: The name lists of Faker's person provider the profile factory draws first and last names from.
 _NAME_LISTS = tuple(
@@ -71,6 +72,10 @@ def population_build(
     """(therapists, patients) for a run, identical for the same seed whatever the run tag (names,
     roles; with ``unique_usernames`` — ``Target.unique_usernames`` — each username also carries
     the run tag and the person's number, as the e-mail does)."""
+    import factory.random  # factory_boy and Faker: loaded only by a process that builds people
+
+    from profiles.factories import ProfileFactory
+
     factory.random.reseed_random(seed)
     people = [
         _spec(
@@ -128,6 +133,8 @@ def population_names_check(*, locale: str) -> None:
 
 @functools.cache
 def _locale_names(locale: str) -> tuple[str, ...]:
+    import faker
+
     person = next(p for p in faker.Faker(locale).providers if p.__provider__ == "faker.providers.person")
     return tuple(sorted({name for attr in _NAME_LISTS for name in getattr(person, attr, None) or ()}))
 
@@ -136,11 +143,11 @@ def patient_history(
     *, seed: int, patient_index: int, pattern: str, days: int, end_date: dt.date, adherence: float
 ) -> PatientHistory:
     """The check-in history of the ``patient_index``-th patient of a run (pure, reproducible)."""
-    return build_history(
+    return content.build_history(
         pattern=pattern,
         end_date=end_date,
         days=days,
-        seed=patient_seed(seed, patient_index),
+        seed=content.patient_seed(seed, patient_index),
         adherence=adherence,
     )
 

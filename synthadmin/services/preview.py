@@ -13,13 +13,16 @@ import datetime as dt
 import functools
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
-from synthadmin.content import STATE_BY_CODE, MoodState, PatientHistory
+from synthadmin.content import STATE_BY_CODE, MoodState
 from synthadmin.services.population import patient_history, patient_patterns, population_build
 from synthadmin.services.requests import GenerationParams, GenerationRequest, generation_request_validate
+
+if TYPE_CHECKING:
+    from synthadmin.content import PatientHistory
 
 SAMPLE_DAYS = 7
 PREVIEW_TAG = "dryrun00"

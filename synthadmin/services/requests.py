@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 import secrets
@@ -12,7 +13,6 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
-from faker.config import AVAILABLE_LOCALES
 
 from synthadmin.content import DEFAULT_ADHERENCE, PATTERN_NAMES
 from synthadmin.exceptions import InvalidRequestError
@@ -255,8 +255,16 @@ def _adherence_check(request: GenerationRequest | GenerationParams, max_patients
         )
 
 
+@functools.cache
+def locales_available() -> tuple[str, ...]:
+    """Faker's locales (the names a run may draw from); Faker is loaded on the first call."""
+    from faker.config import AVAILABLE_LOCALES
+
+    return tuple(AVAILABLE_LOCALES)
+
+
 def _locale_check(request: GenerationRequest | GenerationParams, max_patients: int | None) -> None:
-    if request.locale not in AVAILABLE_LOCALES:
+    if request.locale not in locales_available():
         raise InvalidRequestError(
             f"unknown locale {request.locale!r}; use a Faker locale such as pt_BR, en_US, es_ES",
             field="locale",
