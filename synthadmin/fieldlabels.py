@@ -1,6 +1,6 @@
 """What each payload key means to a person: label, unit and the app's contract range.
 
-One entry per key of ``synthadmin.content.payloads.FIELDS`` (a test holds them in step). The
+One entry per key of ``synthadmin.content.registry.FIELDS`` (a test holds them in step). The
 check-in page, the export's header and its data dictionary all read from here.
 """
 

@@ -79,7 +79,7 @@ def profile_ids_visible_q(*, user: AbstractUser | AnonymousUser, field: str) -> 
     An anti-join on the profiles' primary key, row by row as a list pages."""
     if user_may_view_real_patients(user):
         return Q()
-    return ~Q(Exists(profiles_real().filter(pk=OuterRef(field))))
+    return Q(~Exists(profiles_real().filter(pk=OuterRef(field))))
 
 
 def entries_live(

@@ -49,7 +49,7 @@ PROFILE_WRITTEN_COLUMNS = frozenset(
     {"id", "role", "username", "email", "is_test_patient", "source", "therapist_id"}
 )
 #: Columns of ``profiles`` synthadmin fills with a value of each user's own: the id (a fresh
-#: uuid4), the e-mail and the username (run tag and number, ``profiles.factories``; the username
+#: uuid4), the e-mail and the username (run tag and number, ``profiles.identities``; the username
 #: so only where a unique index asks for it, ``Target.unique_usernames``). The other written
 #: columns hold values many users share (role, flag, source, therapist).
 PROFILE_UNIQUE_COLUMNS = frozenset({"id", "email", "username"})

@@ -25,6 +25,7 @@ from synthadmin.admin.helpers import (
     run_log_addition,
     staff_starter,
 )
+from synthadmin.admin.privacy import purge_report_shown
 from synthadmin.admin.queued import queued_message
 from synthadmin.admin.tasks import delete_users_task, users_delete_logged
 from synthadmin.exceptions import InvalidRequestError, SynthadminError
@@ -105,7 +106,7 @@ def delete_synthetic_users(
     if request.POST.get("post") != "yes":
         context = {
             "title": "Delete synthetic users?",
-            "preview": synthetic_users_purge(user_ids=ids, dry_run=True),
+            "preview": purge_report_shown(synthetic_users_purge(user_ids=ids, dry_run=True), request),
             "selected_count": len(ids),
             **carried_selection(request),
         }

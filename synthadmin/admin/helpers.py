@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from synthadmin.admin.privacy import purge_report_shown
 from synthadmin.models import SyntheticRun
 from synthadmin.services.ledger import Starter
 from synthadmin.services.reports import PurgeReport
@@ -117,7 +118,9 @@ def purge_report_messages(
     level: int = messages.SUCCESS,
 ) -> None:
     """A purge's report as admin messages: "<verb> N synthetic users (M check-ins)." at ``level``,
-    then each selected profile or user it did not delete, and why."""
+    then each selected profile or user it did not delete, and why (users real by the rule named
+    only to staff who may see real patients: ``privacy.purge_report_shown``)."""
+    report = purge_report_shown(report, request)
     modeladmin.message_user(
         request,
         f"{verb} {plural(report.users_deleted, 'synthetic user')} "

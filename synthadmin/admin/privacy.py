@@ -1,16 +1,19 @@
 """Real patients are private by default: the admin shows real (non-synthetic) users' profiles,
-check-ins, pages and charts only to staff with ``synthadmin.view_real_patients``.
+check-ins, ledger entries, pages and charts only to staff with ``synthadmin.view_real_patients``.
 
 ``synthadmin.selectors.user_may_view_real_patients`` decides, for every list and page here:
 
-* **lists** hold synthetic profiles, or the check-ins of synthetic profiles, only, and say so
-  under their title; their search, filters, counts, date navigation, "Select all", the actions'
-  selections and autocomplete all start from ``get_queryset``, so they follow. The condition is
-  the indexed flag (``selectors.profile_synthetic_q``), the one the "Test patient: Yes" link
-  applies;
-* **a real user's page** (a profile, one of its check-ins, or their history) is refused with the
-  admin's 403, which names the missing permission — not the "does not exist" of a missing row:
-  staff who were sent a link learn what to ask for;
+* **lists** hold synthetic profiles, or the check-ins or ledger entries of synthetic users, only,
+  and say so under their title; their search, filters, counts, date navigation, "Select all",
+  the actions' selections and autocomplete all start from ``get_queryset``, so they follow. The
+  condition is the indexed flag (``selectors.profile_synthetic_q``), the one the "Test patient:
+  Yes" link applies; for the ledger, whose entries hold a user's id without a relation, that no
+  real profile has the id (an anti-join on the profiles' key, ``profile_ids_visible_q``);
+* **a real user's page** (a profile, one of its check-ins or ledger entries, or their history)
+  is refused with the admin's 403, which names the missing permission — not the "does not
+  exist" of a missing row: staff who were sent a link learn what to ask for; a purge's page and
+  messages count, not name, the users it left because they are real again
+  (``purge_report_shown``);
 * **with the permission**, each opening of a real user's page is recorded in the admin log, as a
   ``CHANGE`` entry on their profile ("Viewed …"). Profiles and check-ins are read-only in the
   admin, so every ``CHANGE`` entry on a profile is a viewing: the log answers "who saw this
@@ -20,6 +23,7 @@ check-ins, pages and charts only to staff with ``synthadmin.view_real_patients``
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, TypeVar
 
 from django.contrib import admin
@@ -38,6 +42,8 @@ from synthadmin.selectors import (
     profiles_visible_q,
     user_may_view_real_patients,
 )
+from synthadmin.services.reports import PurgeReport
+from synthadmin.text import plural
 
 _M = TypeVar("_M", bound=Model)
 
@@ -52,15 +58,18 @@ class RealPatientsPrivateAdmin(admin.ModelAdmin[_M]):
     #: The field of the listed model that is (``"id"``) or points to (``"user"``) its profile, or
     #: that holds its profile's id without a relation (``"user_id"`` of a ledger entry).
     profile_field = "id"
-    #: False when ``profile_field`` is a plain column holding the profile's id, not a relation.
-    profile_related = True
 
     @property
     def _via(self) -> str:
         return "" if self.profile_field == "id" else f"{self.profile_field}__"
 
+    @property
+    def _related(self) -> bool:
+        """Whether the condition can follow a relation to the profile (else: an anti-join)."""
+        return self.profile_field == "id" or self.model._meta.get_field(self.profile_field).is_relation
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[_M]:
-        if self.profile_related:
+        if self._related:
             visible = profiles_visible_q(user=request.user, via=self._via)
         else:
             visible = profile_ids_visible_q(user=request.user, field=self.profile_field)
@@ -114,6 +123,22 @@ class RealPatientsPrivateAdmin(admin.ModelAdmin[_M]):
         """What the log says was opened: the profile's page, or one of its rows'."""
         if self.profile_field == "id":
             return "Viewed the page of this real user (profile, check-ins, chart)."
-        if not self.profile_related:
+        if not self._related:
             return f"Viewed their {self.opts.verbose_name} {unquote(object_id)}."
         return f"Viewed the page of their {self.opts.verbose_name} {unquote(object_id)}."
+
+
+def purge_report_shown(report: PurgeReport, request: HttpRequest) -> PurgeReport:
+    """``report`` as the staff member signed in may read it: without the real-patients permission,
+    the users it left in place because their profile was set back to real (real by the rule) are
+    counted, not named."""
+    if not report.left_real or user_may_view_real_patients(request.user):
+        return report
+    hidden = set(report.left_real)
+    count = plural(len(hidden), "user")
+    note = (
+        f"{count} synthadmin made whose profile was set back to real, a real user now: left in place "
+        "(who needs the permission “Can view real patients”)"
+    )
+    kept = [line for line in report.left_alone if line not in hidden]
+    return dataclasses.replace(report, left_alone=[*kept, note], left_real=[])

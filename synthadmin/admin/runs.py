@@ -35,7 +35,7 @@ from synthadmin.admin.helpers import (
     staff_starter,
 )
 from synthadmin.admin.paging import BoundedListAdmin
-from synthadmin.admin.privacy import RealPatientsPrivateAdmin
+from synthadmin.admin.privacy import RealPatientsPrivateAdmin, purge_report_shown
 from synthadmin.admin.queued import queued_message
 from synthadmin.admin.refusals import PermissionMissing
 from synthadmin.exceptions import InvalidRequestError, SynthadminError
@@ -291,7 +291,7 @@ class SyntheticRunAdmin(SyntheticDataPermissions, ReadOnlyAdminMixin, BoundedLis
         context = {
             "title": "Purge this run?",
             "run": run,
-            "preview": synthetic_users_purge(run=run.pk, dry_run=True),
+            "preview": purge_report_shown(synthetic_users_purge(run=run.pk, dry_run=True), request),
         }
         return admin_page(self, request, self.purge_confirmation_template, context)
 
@@ -431,7 +431,6 @@ class SyntheticUserAdmin(
     (its profile's flag cleared by hand) is private like that user's profile (``privacy``)."""
 
     profile_field = "user_id"
-    profile_related = False
     list_display = (
         "email",
         "role",

@@ -19,6 +19,7 @@ from synthadmin.admin.helpers import (
     run_log_addition,
     staff_starter,
 )
+from synthadmin.admin.privacy import purge_report_shown
 from synthadmin.admin.queued import queued_message, waiting_note
 from synthadmin.exceptions import InvalidRequestError, SynthadminError
 from synthadmin.forms import ScenarioForm
@@ -204,7 +205,8 @@ class ScenarioAdmin(SyntheticDataPermissions, admin.ModelAdmin[Scenario]):
 
     def _reset_reported(self, request: HttpRequest, scenario: Scenario, reset: ResetReport) -> None:
         if reset.run is None:
-            first = (reset.purge.left_alone or reset.purge.blocked or reset.purge.errors or [""])[0]
+            purge = purge_report_shown(reset.purge, request)
+            first = (purge.left_alone or purge.blocked or purge.errors or [""])[0]
             self.message_user(request, f"{scenario.name}: {reset.reason}: {first}", messages.ERROR)
             return
         run = SyntheticRun.objects.get(pk=reset.run.run_id)

@@ -64,7 +64,8 @@ _ENGINE = {
 }
 
 
-__getattr__ = exports_on_first_use(__name__, _ENGINE)
+if not TYPE_CHECKING:  # the type checker reads the imports above, and flags a name that is none
+    __getattr__ = exports_on_first_use(__name__, _ENGINE)
 
 
 __all__ = [

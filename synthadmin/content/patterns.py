@@ -636,7 +636,7 @@ PATTERNS: Mapping[str, Pattern] = MappingProxyType(
     {p.name: p for p in (_stable(), _cycling(), _rapid_cycling(), _depressive(), _manic(), _random())}
 )
 if tuple(PATTERNS) != PATTERN_NAMES:  # the registry names them for readers without the engine
-    raise ImportError(f"content.registry.PATTERN_NAMES {PATTERN_NAMES} != the patterns {tuple(PATTERNS)}")
+    raise RuntimeError(f"content.registry.PATTERN_NAMES {PATTERN_NAMES} != the patterns {tuple(PATTERNS)}")
 
 
 def get_pattern(name: str) -> Pattern:

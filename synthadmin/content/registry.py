@@ -3,7 +3,7 @@ the pattern names and the default adherence.
 
 Plain constants, no numpy: the models, the system checks, the forms and the commands' options
 read them at start-up, and a process that builds no history (``migrate``, ``purge``, ``export``,
-a web process until its first preview) never loads the engine for them.
+a web process until it first builds a history) never loads the engine for them.
 """
 
 from __future__ import annotations

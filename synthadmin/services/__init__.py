@@ -31,7 +31,8 @@ _EXPORTS = {
 }
 
 
-__getattr__ = exports_on_first_use(__name__, _EXPORTS)
+if not TYPE_CHECKING:  # the type checker reads the imports above, and flags a name that is none
+    __getattr__ = exports_on_first_use(__name__, _EXPORTS)
 
 
 __all__ = [

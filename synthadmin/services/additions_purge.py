@@ -49,6 +49,7 @@ class AdditionsRemoval:
     dry_run: bool
     checkins_deleted: int
     patients: int
+    #: Patients whose profile is no longer a test patient (all of them real by the rule), "email: why".
     left_alone: list[str] = field(default_factory=list)
 
 

@@ -9,7 +9,7 @@ has a check-in for.
 regenerated from the run's seed and parameters with the content engine, as the run built it
 (``synthadmin.services.generation``): a run numbers its users ``0 .. therapists + patients - 1``,
 therapists first (``population_build``), and that number is in each user's e-mail
-(``<username>.<run tag>.<number>[-r<attempt>]@<domain>``, ``profiles.factories.synthetic_email``,
+(``<username>.<run tag>.<number>[-r<attempt>]@<domain>``, ``profiles.identities.synthetic_email``,
 the same number on a retried attempt); the patient's history index — the ``patient_index`` of
 ``population.patient_history``, the child seed of ``patient_seed(run.seed, index)`` — is
 ``number - therapists``. The history is a pure function of (pattern, end date, days, that seed,

@@ -111,6 +111,8 @@ class _User:
     abort: AuthRejectedError | None = None
     verdict: str = ""  # "", "delete", "gone", "foreign"
     notes: list[str] = field(default_factory=list)
+    #: Its profile was set back to real: a real user by the rule, left in place.
+    real_again: bool = False
 
     @property
     def last(self) -> SyntheticUser:
@@ -203,6 +205,10 @@ def synthetic_users_purge(
         errors=[f"{u.email}: {u.error}" for u in users.values() if u.error],
         left_alone=sorted(
             [f"{u.email}: {'; '.join(u.notes)}" for u in users.values() if u.notes]
+            + (added.left_alone if added is not None else [])
+        ),
+        left_real=sorted(
+            [f"{u.email}: {'; '.join(u.notes)}" for u in users.values() if u.real_again]
             + (added.left_alone if added is not None else [])
         ),
         blocked=sorted(blocked),
@@ -354,6 +360,7 @@ def _classify(users: dict[uuid.UUID, _User], calls: _Calls) -> list[_User]:
                 user.verdict = "delete"
                 to_delete.append(user)
             else:
+                user.real_again = True
                 user.notes.append("its profile is no longer a test patient (is_test_patient is not true)")
         else:
             lookups.append(user)  # never completed, or its profile is gone: ask Auth

@@ -118,6 +118,9 @@ class PurgeReport:
     #: Users of ours left in place, "email: why" (their delete would touch a real user's rows,
     #: or their profile was set back to real).
     left_alone: list[str] = field(default_factory=list)
+    #: Of ``left_alone``: the lines of users whose profile was set back to real, who are real by
+    #: the rule (their e-mails are shown only to staff who may see real patients).
+    left_real: list[str] = field(default_factory=list)
     #: Users a foreign key without ON DELETE CASCADE keeps from being deleted, "email: by table".
     blocked: list[str] = field(default_factory=list)
     #: Selected profiles flagged as test patients that synthadmin did not create (no ledger

@@ -327,6 +327,7 @@ def _merged(reports: list[PurgeReport]) -> PurgeReport:
         skipped_real=sorted({s for r in reports for s in r.skipped_real}),
         errors=[e for r in reports for e in r.errors],
         left_alone=[e for r in reports for e in r.left_alone],
+        left_real=[e for r in reports for e in r.left_real],
         blocked=[e for r in reports for e in r.blocked],
         deleted_user_ids=[e for r in reports for e in r.deleted_user_ids],
     )

@@ -221,6 +221,9 @@ def test_staff_without_real_patients_lists_stay_bounded(population, django_asser
     # profiles' primary key, row by row as the page fills.
     users = [USERS, *filter_links(client, USERS), f"{USERS}?q=example"]
     problems += _visit_all(client, users, MAX_QUERIES[USERS] + extra, django_assert_max_num_queries)
+    problems += _visit_all(
+        client, [f"{USERS}?_facets=1"], MAX_QUERIES[USERS] + extra + 3, django_assert_max_num_queries
+    )
     patient = reverse("admin:profiles_profile_change", args=[population.patient()])
     problems += seq_scans(page_visit(client, patient, 10 + extra, django_assert_max_num_queries))
     assert problems == []

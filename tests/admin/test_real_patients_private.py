@@ -259,6 +259,33 @@ def test_the_ledger_keeps_a_real_users_entry_as_private_as_their_profile(viewer,
     )
 
 
+def test_a_purge_counts_the_users_it_leaves_for_being_real_again_and_names_them_to_who_may_see(
+    clinician, world
+):
+    """ "Purge this run" leaves the unflagged patient in place (it is real now): its confirmation
+    page and the messages after the purge count it, without its e-mail, for staff who may purge
+    but not see real patients; staff who may see them read its e-mail."""
+    email = Profile.objects.get(pk=world.unflagged).email
+    assert email is not None
+    purge = reverse("admin:synthadmin_syntheticrun_purge", args=[world.run_id])
+    purger = _client(_staff("purger", "purge_synthetic_data"))
+    page = purger.get(purge)
+    assert page.status_code == 200
+    assert "1 user synthadmin made whose profile was set back to real" in page.content.decode()
+    _hides_real(page.content, world)
+    seen = _client(
+        User.objects.get(pk=_staff("seer", "purge_synthetic_data", REAL_PATIENTS_PERMISSION.split(".")[1]).pk)
+    ).get(purge)
+    assert email in seen.content.decode()
+
+    done = purger.post(purge, {"post": "yes"}, follow=True)
+    shown = [str(m) for m in done.context["messages"]]
+    assert any("1 user synthadmin made whose profile was set back to real" in m for m in shown), shown
+    assert not [m for m in shown if email in m], shown
+    assert Profile.objects.filter(pk=world.unflagged).exists()  # left in place, as the page said
+    assert not Profile.objects.filter(pk__in=world.synthetic).exists()
+
+
 def test_superusers_have_every_permission_this_one_included(admin_client, admin_user, world):
     assert _listed(admin_client, PROFILES) == world.synthetic | world.real
     response = admin_client.get(reverse("admin:profiles_profile_change", args=[world.real_patient]))

@@ -132,3 +132,11 @@ def test_random_says_it_is_not_clinical() -> None:
     assert not pattern.is_clinical
     assert "not a clinical pattern" in pattern.description.lower()
     assert "compatibility" in pattern.description.lower()
+
+
+def test_the_registry_names_the_patterns_the_engine_defines():
+    """``registry.PATTERN_NAMES`` is what readers without the engine see; the engine's table is
+    what a run draws from: the same names, in the same order."""
+    from synthadmin.content.patterns import PATTERNS
+
+    assert tuple(PATTERNS) == PATTERN_NAMES

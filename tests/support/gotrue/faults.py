@@ -135,6 +135,7 @@ class FaultPlan:
         with a request whose client has gone does. ``holding`` is set once a call is held: a
         test knows the call is in flight, and that nothing of it is stored yet."""
         self._released.clear()
+        self.holding.clear()
         self.add_before(Fault("hold", n, _check_route(route)))
 
     def release_holds(self) -> None:
