@@ -195,6 +195,7 @@ def synthetic_users_purge(
         logins_expire()  # held logins of users no longer live go with them
     done = to_delete if dry_run else [u for u in to_delete if u.deleted]
     real, flagged = _not_ours(requested, set(users))
+    left_alone, left_real = _left_in_place(users.values(), added)
     return PurgeReport(
         dry_run=dry_run,
         runs=runs,
@@ -203,17 +204,22 @@ def synthetic_users_purge(
         skipped_real=real,
         not_created_here=flagged,
         errors=[f"{u.email}: {u.error}" for u in users.values() if u.error],
-        left_alone=sorted(
-            [f"{u.email}: {'; '.join(u.notes)}" for u in users.values() if u.notes]
-            + (added.left_alone if added is not None else [])
-        ),
-        left_real=sorted(
-            [f"{u.email}: {'; '.join(u.notes)}" for u in users.values() if u.real_again]
-            + (added.left_alone if added is not None else [])
-        ),
+        left_alone=left_alone,
+        left_real=left_real,
         blocked=sorted(blocked),
         deleted_user_ids=sorted(str(u.user_id) for u in done),
         stopped_by=stopped_by,
+    )
+
+
+def _left_in_place(users: Iterable[_User], added: AdditionsRemoval | None) -> tuple[list[str], list[str]]:
+    """The report's ``left_alone`` ("email: why") and, of those, ``left_real``: the users whose
+    profile is real again (a run's patients whose added days stayed for that reason, too)."""
+    noted = [u for u in users if u.notes]
+    real_added = added.left_alone if added is not None else []
+    return (
+        sorted([f"{u.email}: {'; '.join(u.notes)}" for u in noted] + real_added),
+        sorted([f"{u.email}: {'; '.join(u.notes)}" for u in noted if u.real_again] + real_added),
     )
 
 
