@@ -467,6 +467,7 @@ def _delete_each(users: list[_User], calls: _Calls, progress: ProgressListener) 
     the next calls are in flight. Returns why it stopped part way, else ``""``."""
     streak = 0
     stopped_by = ""
+    streak_lock = threading.Lock()
     settled: list[_User] = []
     lost: list[DatabaseError] = []  # a mark the database refused: no new call, raised at the end
 
@@ -477,15 +478,22 @@ def _delete_each(users: list[_User], calls: _Calls, progress: ProgressListener) 
             settled.clear()
             failpoint(PURGE_AFTER_BATCH)
 
-    def record(_item: _User, user: _User) -> None:
+    def delete(user: _User) -> _User:
+        """In the worker, as its call ends: the streak is counted before any worker takes
+        another user, so at most the calls already in flight follow the one that reached it."""
         nonlocal streak, stopped_by
+        _delete_one(calls, user)
+        with streak_lock:
+            streak = streak + 1 if user.unavailable else 0
+            if streak >= UNAVAILABLE_STREAK_LIMIT and not stopped_by:
+                calls.stop.set()
+                diagnosis = f"the Auth service stayed unavailable for {streak} users in a row"
+                stopped_by = f"{diagnosis} ({user.error})"
+                user.error = f"{user.error}; purge stopped: {diagnosis}"
+        return user
+
+    def record(_item: _User, user: _User) -> None:
         progress.advance(PHASE_DELETE)
-        streak = streak + 1 if user.unavailable else 0
-        if streak >= UNAVAILABLE_STREAK_LIMIT and not stopped_by:
-            calls.stop.set()
-            diagnosis = f"the Auth service stayed unavailable for {streak} users in a row"
-            stopped_by = f"{diagnosis} ({user.error})"
-            user.error = f"{user.error}; purge stopped: {diagnosis}"
         if user.abort is not None:
             calls.stop.set()
         if user.settled:
@@ -500,7 +508,7 @@ def _delete_each(users: list[_User], calls: _Calls, progress: ProgressListener) 
     try:
         pool_run(
             users,
-            lambda user: _delete_one(calls, user),
+            delete,
             workers=settings.SYNTHADMIN_AUTH_CONCURRENCY,
             stop=calls.stop,
             on_result=record,
