@@ -138,7 +138,7 @@ def purge_report_shown(report: PurgeReport, request: HttpRequest) -> PurgeReport
     count = plural(len(hidden), "user")
     note = (
         f"{count} synthadmin made whose profile was set back to real, a real user now: left in place "
-        "(who needs the permission “Can view real patients”)"
+        "(naming them needs the permission “Can view real patients”)"
     )
     kept = [line for line in report.left_alone if line not in hidden]
     return dataclasses.replace(report, left_alone=[*kept, note], left_real=[])
