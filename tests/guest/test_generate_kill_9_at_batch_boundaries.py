@@ -14,6 +14,7 @@ Auth user may or may not exist) and the complete users alike, and leaves nothing
 from __future__ import annotations
 
 import signal
+import time
 
 import pytest
 from django.db import connection
@@ -44,7 +45,26 @@ def _generate_killed_at(failpoint: str, extra_env: dict[str, str] | None = None)
     args = ["--patients", "8", "--checkins", "6", "--seed", "5", "-v", "0"]
     result = manage("generate_synthetic", *args, env=env, check=False)
     assert result.returncode == -signal.SIGKILL, result.stderr
+    _sessions_ended("synthadmin generate_synthetic")
     return SyntheticRun.objects.get()
+
+
+def _sessions_ended(name: str, timeout: float = 30.0) -> None:
+    """Wait until the database has ended the killed process's sessions: a statement it had sent
+    (another batch's COMMIT) is carried out first, as at any server before anyone can purge — the
+    database's side of what ``wait_settled`` is for the Auth test server."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
+                "AND datname = current_database()",
+                [name],
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            assert time.monotonic() < deadline, f"the sessions of {name!r} did not end"
+            time.sleep(0.05)
 
 
 BOUNDARIES = [
